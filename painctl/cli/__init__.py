@@ -1,0 +1,109 @@
+"""The `painctl` command: a click group whose subcommands are loaded only when called.
+
+Every subcommand is a thin layer: it parses options and calls a library function. Errors the user
+can act on (PainctlError, bad usage) become one line ``painctl: error: ...``; anything else is an
+internal error with a hint to rerun with --debug for the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from painctl import __version__, console
+from painctl.errors import PainctlError
+
+#: name -> "module:function"; each module holds one command and imports its heavy libraries lazily.
+COMMANDS = {
+    "sample-mesh": "painctl.cli.sample_mesh:sample_mesh",
+    "render-neutral": "painctl.cli.render_neutral:render_neutral",
+    "texture": "painctl.cli.texture:texture",
+    "rig": "painctl.cli.rig:rig",
+    "render-views": "painctl.cli.render_views:render_views",
+    "heatmap": "painctl.cli.heatmap:heatmap",
+    "export": "painctl.cli.export:export",
+    "train": "painctl.cli.train:train",
+    "eval": "painctl.cli.eval:eval_cmd",
+    "predict": "painctl.cli.predict:predict",
+    "inspect": "painctl.cli.inspect:inspect_cmd",
+    "merge": "painctl.cli.merge:merge",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs or shows help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        # Pipeline order, and only commands whose module is present in this install.
+        return [name for name, target in COMMANDS.items() if importlib.util.find_spec(target.split(":")[0])]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="painctl")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or status messages on stderr.")
+@click.option("-v", "--verbose", count=True, help="More status messages (repeatable).")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: int, debug: bool) -> None:
+    """Synthetic 3D pain faces with exact AU/PSPI labels, and the ViTPain model.
+
+    Stages read and write artefacts (a directory with manifest.json and data.h5) and can be
+    chained; '-' as IN or OUT streams an artefact through a pipe:
+
+    \b
+      painctl sample-mesh -n 8 --balance age,gender,ethnicity heads/
+      painctl sample-mesh -n 8 - | painctl inspect -
+    """
+    console.verbosity = -1 if quiet else verbose
+    ctx.obj = {"debug": debug}
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"painctl: error: {message}\n")
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the console script: run the CLI and map failures to one-line errors."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="painctl", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        _fail("interrupted", 130)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        _fail("interrupted", 130)
+    except click.UsageError as exc:
+        if debug:
+            raise
+        hint = f" (see 'painctl {exc.ctx.command_path.partition(' ')[2] + ' ' if exc.ctx and ' ' in exc.ctx.command_path else ''}--help')"
+        _fail(exc.format_message() + hint, 2)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        _fail(exc.format_message(), exc.exit_code or 1)
+    except PainctlError as exc:
+        if debug:
+            raise
+        _fail(str(exc), 1)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if debug:
+            raise
+        _fail(f"internal error: {exc.__class__.__name__}: {exc} (rerun with --debug for the traceback)", 1)
