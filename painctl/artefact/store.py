@@ -141,6 +141,10 @@ def open_artefact(path: str | os.PathLike, stage: str | Sequence[str] | None = N
         allowed = (stage,) if isinstance(stage, str) else tuple(stage)
         if manifest["stage"] not in allowed:
             raise ArtefactError(f"{where}: is a {manifest['stage']!r} artefact, expected {' or '.join(map(repr, allowed))}")
+    for shard in manifest.get("shards", []):
+        # A virtual dataset reads a missing source as fill values: refuse instead of returning zeros.
+        if not (path / shard / DATA).is_file():
+            raise ArtefactError(f"{where}: merged from shard {shard}, which is missing (keep shards next to the merged artefact)")
     art = Artefact(path, manifest)
     try:
         shapes = art.shapes()
@@ -314,7 +318,10 @@ def _replace_dir(src: Path, dst: Path) -> None:
         dst.rename(trash)
     src.rename(dst)
     if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
+        if trash.is_dir() and not trash.is_symlink():
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            trash.unlink()
 
 
 def _pid_alive(pid: int) -> bool:
