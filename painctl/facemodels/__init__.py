@@ -1,0 +1,78 @@
+"""Face models behind one interface: ``anny`` (embedded) and ``flame:PATH`` (user-supplied FLAME file).
+
+    model = load_face_model("anny")          # or "flame:/data/flame2023.pkl"
+    verts = model.neutral(phenotype)         # (N, P) -> (N, V, 3) float32 metres, +Y up, face toward +Z
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from painctl.errors import PainctlError
+from painctl.facemodels.base import Capabilities, FaceModel
+
+if TYPE_CHECKING:
+    from painctl.artefact import Artefact
+
+__all__ = ["Capabilities", "FaceModel", "face_model_of", "load_face_model", "MODEL_NAMES"]
+
+MODEL_NAMES = ("anny", "flame:PATH")
+
+_cache: dict[str, FaceModel] = {}
+_lock = threading.Lock()
+
+
+def _canonical(spec: str) -> str:
+    spec = str(spec).strip()
+    if spec.lower().startswith("flame:"):
+        path = spec[len("flame:"):]
+        if not path:
+            raise PainctlError("--model flame:PATH needs the path of a FLAME .pkl or .npz file")
+        return "flame:" + os.path.abspath(os.path.expanduser(path))
+    return spec.lower()
+
+
+def load_face_model(spec: str) -> FaceModel:
+    """Return the face model named by ``spec`` (``"anny"`` or ``"flame:PATH"``), built once per process.
+
+    Raises PainctlError for an unknown model name or a missing, malformed or unsafe FLAME file.
+    """
+    key = _canonical(spec)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        if key == "anny":
+            from painctl.facemodels.anny_head import AnnyHead
+
+            model: FaceModel = AnnyHead()
+        elif key.startswith("flame:"):
+            from painctl.facemodels.flame import FlameModel
+
+            model = FlameModel.from_file(key[len("flame:"):])
+        else:
+            raise PainctlError(f"unknown face model {spec!r}; choose one of: {', '.join(MODEL_NAMES)}")
+        _cache[key] = model
+        return model
+
+
+def face_model_of(art: "Artefact") -> FaceModel:
+    """Rebuild the face model an artefact's meshes came from (its root attributes name it)."""
+    attrs = art.attrs()
+    name = attrs.get("face_model")
+    if not name:
+        raise PainctlError(f"{art.path}: names no face model (root attribute face_model is missing)")
+    if name == "flame":
+        path = attrs.get("face_model_path")
+        if not path:
+            raise PainctlError(f"{art.path}: a FLAME artefact without the face_model_path attribute")
+        model = load_face_model(f"flame:{path}")
+    else:
+        model = load_face_model(str(name))
+    recorded = attrs.get("face_model_version")
+    if recorded and recorded != model.version:
+        from painctl import console
+
+        console.info(f"warning: {art.path} was made with {name} {recorded}, this is {model.version}")
+    return model

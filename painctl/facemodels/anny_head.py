@@ -1,0 +1,223 @@
+"""The anny head model (PyPI ``anny``, MakeHuman assets) behind the painctl FaceModel interface.
+
+anny works in metres with Z up and the face toward -Y; painctl's frame is Y up with the face toward
++Z, reached by the fixed rotation (x, y, z) -> (x, z, -y). anny's forward puts the head's root bone
+at the origin; that placement is anny's own and is kept (painctl adds no per-identity centring).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from functools import cached_property
+
+import numpy as np
+
+from painctl.facemodels.base import Capabilities, FaceModel
+
+#: anny -> painctl frame: (x, y, z) -> (x, z, -y), a proper rotation (det +1).
+ANNY_TO_PAINCTL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+#: Ethnicity groups anny can express: its three ancestry weights.
+ANNY_ETHNICITIES = ("african", "asian", "caucasian")
+
+#: Forward pass batch size: large enough to amortise the warp skinning call, small in memory.
+BATCH = 256
+
+
+class AnnyHead(FaceModel):
+    """anny's head (4,538 vertices, 9,014 triangles, eyeballs and mouth cavity included).
+
+    Phenotypes are anny's 11 values in [0, 1] (``phenotype_names``, anny's order); expressions
+    are its 52 ARKit face units in [0, 1] (``expression_names``, anny's order), linear in
+    millimetres whatever the head size.
+    """
+
+    name = "anny"
+    spec = "anny"
+
+    def __init__(self) -> None:
+        import anny
+        import torch
+
+        self._torch = torch
+        self._model = anny.Anny(rig="makehuman-head", topology="head", facial_actions="all", phenotypes="all")
+        self._model.eval()
+        m = self._model
+        self.version = importlib.metadata.version("anny")
+        self.capabilities = Capabilities(
+            identity_sampling=True,
+            demographics=frozenset({"age", "gender", "ethnicity"}),
+            expressions="arkit52",
+        )
+        self.phenotype_names = tuple(m.phenotype_labels)
+        self.expression_names = tuple(m.facial_action_labels)
+        self.faces = m.get_triangular_faces().cpu().numpy().astype(np.int32)
+        if self.faces.shape != tuple(m.faces.shape):
+            raise RuntimeError("anny's head has non-triangular faces; painctl expects triangles")
+        self.uv = m.texture_coordinates.detach().cpu().numpy().astype(np.float32)
+        self.uv_faces = m.face_texture_coordinate_indices.detach().cpu().numpy().astype(np.int32)
+        self._age_anchors = _age_calibration()
+
+    # ------------------------------------------------------------------------------ phenotypes
+
+    def age_to_phenotype(self, years: np.ndarray) -> np.ndarray:
+        """Map ages in years to anny's ``age`` phenotype value through anny's shipped calibration."""
+        anny_age, years_at = self._age_anchors
+        return np.interp(np.asarray(years, dtype=np.float64), years_at, anny_age)
+
+    def phenotype_to_age(self, value: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`age_to_phenotype`: anny ``age`` values to years."""
+        anny_age, years_at = self._age_anchors
+        return np.interp(np.asarray(value, dtype=np.float64), anny_age, years_at)
+
+    # --------------------------------------------------------------------------------- meshes
+
+    def expressive(self, phenotype: np.ndarray, expression: np.ndarray) -> np.ndarray:
+        """Return (N, V, 3) float32 vertices (metres, painctl frame) from anny's own forward pass."""
+        torch = self._torch
+        phenotype = self.check_phenotype(phenotype)
+        expression = self.check_expression(expression, phenotype.shape[0])
+        out = np.empty((phenotype.shape[0], self.vertex_count, 3), np.float32)
+        dtype = self._model.dtype
+        with torch.no_grad():
+            for start in range(0, phenotype.shape[0], BATCH):
+                stop = start + BATCH
+                result = self._model(
+                    phenotype_kwargs=torch.as_tensor(phenotype[start:stop], dtype=dtype),
+                    facial_actions=torch.as_tensor(expression[start:stop], dtype=dtype),
+                )
+                out[start:stop] = (result["vertices"].cpu().numpy() @ ANNY_TO_PAINCTL.T).astype(np.float32)
+        return out
+
+    def expression_basis(self, phenotype: np.ndarray | None = None) -> np.ndarray:
+        """Return (52, V, 3) float32 offsets per face unit (the same for every identity in anny)."""
+        m = self._model
+        rows = [m.blendshape_labels.index(f"facial_action:{name}") for name in self.expression_names]
+        basis = m.blendshapes[rows].detach().cpu().numpy() @ ANNY_TO_PAINCTL.T
+        return basis.astype(np.float32)
+
+    # ---------------------------------------------------------------------- regions, landmarks
+
+    def region_vertices(self) -> dict[str, np.ndarray]:
+        """Return named vertex sets: eyeballs, eye sockets, mouth cavity, tongue, skin, face, lips."""
+        return {k: v.copy() for k, v in self._regions.items()}
+
+    def landmarks(self) -> dict[str, int]:
+        """Return 16 named landmark vertex ids on the skin (see :func:`find_landmarks`)."""
+        return dict(self._landmarks)
+
+    @cached_property
+    def _mean_vertices(self) -> np.ndarray:
+        return self.neutral(np.full((1, len(self.phenotype_names)), 0.5))[0]
+
+    @cached_property
+    def _triangle_labels(self) -> dict[str, np.ndarray]:
+        from anny.face_segmentation import get_face_segmentation_mask
+
+        labels = ("head", "eye_front.L", "eye_front.R", "eye_cavity.L", "eye_cavity.R", "mouth_cavity", "tongue")
+        return {label: get_face_segmentation_mask(self._model, [label]).cpu().numpy() for label in labels}
+
+    @cached_property
+    def _regions(self) -> dict[str, np.ndarray]:
+        return find_regions(self.faces, self._mean_vertices, self._triangle_labels)
+
+    @cached_property
+    def _landmarks(self) -> dict[str, int]:
+        return find_landmarks(self._mean_vertices, self._regions)
+
+
+def _age_calibration() -> tuple[np.ndarray, np.ndarray]:
+    """Return anny's (age value, years) anchors from its shipped morphological-age calibration."""
+    import torch
+    from anny.paths import get_anny_root_dir
+
+    state = torch.load(get_anny_root_dir() / "data" / "shape_calibration" / "boys.pth", weights_only=True, map_location="cpu")
+    mapping = state["morphological_age_mapping"]
+    return mapping["anny_age_anchors"].numpy().astype(np.float64), mapping["morphological_age_anchors"].numpy().astype(np.float64)
+
+
+def find_regions(faces: np.ndarray, verts: np.ndarray, tri_labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Derive vertex sets from anny's per-triangle segmentation (a UV-space label image).
+
+    ``verts`` is one neutral mesh in the painctl frame. ``left_eye``/``right_eye`` are the front
+    (visible) halves of the eyeballs; the lid and lip margins are the vertices shared by skin
+    triangles and the eye-socket / mouth-cavity lining.
+    """
+    def verts_of(mask: np.ndarray) -> np.ndarray:
+        return np.unique(faces[mask])
+
+    regions: dict[str, np.ndarray] = {}
+    eyeball = np.zeros(len(verts), bool)
+    for side, tag in (("left", "L"), ("right", "R")):
+        # The front (visible) half of each eyeball: anny's eye-back labels and the eyeball
+        # components are not left/right symmetric in the asset, the fronts are.
+        ids = verts_of(tri_labels[f"eye_front.{tag}"])
+        regions[f"{side}_eye"] = ids
+        eyeball[ids] = True
+        regions[f"{side}_eye_socket"] = np.setdiff1d(verts_of(tri_labels[f"eye_cavity.{tag}"]), ids)
+    skin = np.setdiff1d(verts_of(tri_labels["head"]), np.flatnonzero(eyeball))
+    regions["skin"] = skin
+    regions["mouth_cavity"] = verts_of(tri_labels["mouth_cavity"])
+    regions["tongue"] = verts_of(tri_labels["tongue"])
+    for side in ("left", "right"):
+        regions[f"{side}_lid_margin"] = np.intersect1d(skin, regions[f"{side}_eye_socket"])
+    regions["lip_margin"] = np.intersect1d(skin, regions["mouth_cavity"])
+
+    # Front of the face: skin in front of the eyeballs' back, from above the brows to under the chin.
+    eyes = verts[np.concatenate([regions["left_eye"], regions["right_eye"]])]
+    eye_y, eye_z = eyes[:, 1].mean(), eyes[:, 2].min()
+    eye_x = np.abs(eyes[:, 0]).max()
+    lips = verts[regions["lip_margin"]]
+    mouth_y = lips[:, 1].mean()
+    s = verts[skin]
+    face = (
+        (s[:, 2] > eye_z - 0.01)
+        & (np.abs(s[:, 0]) < eye_x + 0.02)
+        & (s[:, 1] < eye_y + 0.06)
+        & (s[:, 1] > mouth_y - 0.075)
+    )
+    regions["face"] = skin[face]
+    return {k: np.asarray(v, dtype=np.int64) for k, v in regions.items()}
+
+
+def find_landmarks(verts: np.ndarray, regions: dict[str, np.ndarray]) -> dict[str, int]:
+    """Pick 16 named skin landmarks on a neutral mesh (painctl frame) from its region sets.
+
+    Eye corners and lids are extremes of each lid margin, mouth corners and lips of the lip
+    margin; the nose tip is the most forward midline skin vertex; the chin the most forward
+    midline vertex well below the lips; each brow the most forward skin vertex above its eye.
+    """
+    out: dict[str, int] = {}
+
+    def extreme(ids: np.ndarray, values: np.ndarray, largest: bool) -> int:
+        return int(ids[np.argmax(values) if largest else np.argmin(values)])
+
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        ring = regions[f"{side}_lid_margin"]
+        p = verts[ring]
+        out[f"{side}_eye_outer"] = extreme(ring, sign * p[:, 0], True)
+        out[f"{side}_eye_inner"] = extreme(ring, sign * p[:, 0], False)
+        centre_x = p[:, 0].mean()
+        near = np.abs(p[:, 0] - centre_x) < 0.004
+        out[f"{side}_upper_lid"] = extreme(ring[near], p[near, 1], True)
+        out[f"{side}_lower_lid"] = extreme(ring[near], p[near, 1], False)
+    ring = regions["lip_margin"]
+    p = verts[ring]
+    out["mouth_left"] = extreme(ring, p[:, 0], True)
+    out["mouth_right"] = extreme(ring, p[:, 0], False)
+    mid = np.abs(p[:, 0]) < 0.004
+    out["upper_lip"] = extreme(ring[mid], p[mid, 1], True)
+    out["lower_lip"] = extreme(ring[mid], p[mid, 1], False)
+
+    skin = regions["face"]
+    s = verts[skin]
+    midline = np.abs(s[:, 0]) < 0.003
+    out["nose_tip"] = extreme(skin[midline], s[midline, 2], True)
+    below = midline & (s[:, 1] < verts[out["lower_lip"], 1] - 0.02)
+    out["chin"] = extreme(skin[below], s[below, 2], True)
+    for side in ("left", "right"):
+        eye = verts[regions[f"{side}_eye"]]
+        top = verts[out[f"{side}_upper_lid"], 1]
+        band = (np.abs(s[:, 0] - eye[:, 0].mean()) < 0.008) & (s[:, 1] > top + 0.008) & (s[:, 1] < top + 0.035)
+        out[f"{side}_brow"] = extreme(skin[band], s[band, 2], True)
+    return out
