@@ -1,0 +1,77 @@
+"""Directional lights as plain data, and the default studio rig used by the render stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Most lights one render takes (the shader's uniform arrays have this size).
+MAX_LIGHTS = 4
+
+
+@dataclass
+class Light:
+    """A directional light: ``direction`` (3,) points from the surface toward the light (world axes,
+    normalised on creation), ``colour`` (3,) linear RGB, ``intensity`` a scale factor, and ``ambient``
+    the light's contribution to the uniform ambient term (linear RGB scale, added to every pixel).
+    """
+
+    direction: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]))
+    colour: np.ndarray = field(default_factory=lambda: np.ones(3))
+    intensity: float = 1.0
+    ambient: float = 0.0
+
+    def __post_init__(self) -> None:
+        direction = np.asarray(self.direction, dtype=np.float64).reshape(-1)
+        norm = float(np.linalg.norm(direction)) if direction.shape == (3,) else 0.0
+        if direction.shape != (3,) or not np.isfinite(norm) or norm == 0.0:
+            raise ValueError(f"light direction must be 3 finite numbers, not all zero; got {self.direction!r}")
+        self.direction = direction / norm
+        colour = np.asarray(self.colour, dtype=np.float64).reshape(-1)
+        if colour.shape != (3,) or np.any(colour < 0) or not np.all(np.isfinite(colour)):
+            raise ValueError(f"light colour must be 3 non-negative numbers; got {self.colour!r}")
+        self.colour = colour
+        if self.intensity < 0 or self.ambient < 0:
+            raise ValueError("light intensity and ambient must be non-negative")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the light as JSON-ready plain data."""
+        return {
+            "direction": [float(x) for x in self.direction],
+            "colour": [float(x) for x in self.colour],
+            "intensity": float(self.intensity),
+            "ambient": float(self.ambient),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Light":
+        """Build a light from :meth:`to_dict` output."""
+        unknown = set(data) - {"direction", "colour", "intensity", "ambient"}
+        if unknown:
+            raise ValueError(f"unknown light fields: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+def studio_lights() -> list[Light]:
+    """Return the default three-light portrait rig: warm key upper left, cool fill right, rim behind.
+
+    Directions are in world axes (face toward +Z), so the lighting stays fixed on the head while
+    the camera orbits, as in a photo studio.
+    """
+    return [
+        Light(direction=[-0.45, 0.55, 0.75], colour=[1.0, 0.96, 0.9], intensity=2.3, ambient=0.22),
+        Light(direction=[0.7, 0.1, 0.6], colour=[0.85, 0.9, 1.0], intensity=0.8, ambient=0.0),
+        Light(direction=[0.2, 0.6, -0.8], colour=[1.0, 1.0, 1.0], intensity=0.5, ambient=0.0),
+    ]
+
+
+def lights_to_list(lights: list[Light]) -> list[dict[str, Any]]:
+    """Return ``lights`` as a JSON-ready list of dicts."""
+    return [light.to_dict() for light in lights]
+
+
+def lights_from_list(data: list[dict[str, Any]]) -> list[Light]:
+    """Inverse of :func:`lights_to_list`."""
+    return [Light.from_dict(item) for item in data]

@@ -1,0 +1,105 @@
+"""The mesh a render takes: geometry, optional UV texture or vertex colours, and a skin material."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from painctl.errors import PainctlError
+
+#: Albedo (sRGB, 0-1) used when a mesh has neither a texture nor vertex colours: a mid skin tone.
+DEFAULT_ALBEDO = (0.78, 0.60, 0.50)
+
+
+@dataclass
+class Mesh:
+    """A triangle mesh to render.
+
+    vertices (V,3) float32 metres; faces (F,3) int32 vertex indices. Albedo comes from ``texture``
+    (H,W,3) float32 sRGB in [0,1] sampled at ``uv`` (T,2) through ``uv_faces`` (F,3) (or through
+    ``faces`` when uv has one row per vertex), else from ``vertex_colors`` (V,3) sRGB [0,1], else
+    :data:`DEFAULT_ALBEDO`. ``specular`` (reflectance at normal incidence, 0-1) and ``roughness``
+    (0-1) are scalars, per-vertex arrays (V,), or UV maps (H,W) sampled like the texture.
+    ``wrap`` widens the diffuse lobe for the soft look of skin (0 = plain Lambert).
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    vertex_colors: np.ndarray | None = None
+    uv: np.ndarray | None = None
+    uv_faces: np.ndarray | None = None
+    texture: np.ndarray | None = None
+    specular: float | np.ndarray = 0.04
+    roughness: float | np.ndarray = 0.45
+    wrap: float = 0.25
+
+    def __post_init__(self) -> None:
+        self.vertices = np.ascontiguousarray(self.vertices, dtype=np.float32)
+        self.faces = np.ascontiguousarray(self.faces, dtype=np.int32)
+        v = len(self.vertices)
+        if self.vertices.ndim != 2 or self.vertices.shape[1] != 3:
+            raise PainctlError(f"mesh vertices must have shape (V, 3), got {self.vertices.shape}")
+        if self.faces.ndim != 2 or self.faces.shape[1] != 3 or len(self.faces) == 0:
+            raise PainctlError(f"mesh faces must have shape (F, 3) with F > 0, got {self.faces.shape}")
+        if self.faces.min() < 0 or self.faces.max() >= v:
+            raise PainctlError(f"mesh faces index vertices outside 0..{v - 1}")
+        if not np.all(np.isfinite(self.vertices)):
+            raise PainctlError("mesh vertices contain NaN or infinite values")
+        if self.vertex_colors is not None:
+            self.vertex_colors = np.ascontiguousarray(self.vertex_colors, dtype=np.float32)
+            if self.vertex_colors.shape != (v, 3):
+                raise PainctlError(f"vertex colours must have shape ({v}, 3), got {self.vertex_colors.shape}")
+        if self.texture is not None:
+            self.texture = np.asarray(self.texture, dtype=np.float32)
+            if self.texture.ndim != 3 or self.texture.shape[2] != 3:
+                raise PainctlError(f"texture must have shape (H, W, 3), got {self.texture.shape}")
+            if self.uv is None:
+                raise PainctlError("a textured mesh needs uv coordinates")
+        if self.uv is not None:
+            self.uv = np.ascontiguousarray(self.uv, dtype=np.float32)
+            if self.uv.ndim != 2 or self.uv.shape[1] != 2:
+                raise PainctlError(f"uv must have shape (T, 2), got {self.uv.shape}")
+            if self.uv_faces is None:
+                if len(self.uv) != v:
+                    raise PainctlError("uv without uv_faces must have one row per vertex")
+                self.uv_faces = self.faces
+            self.uv_faces = np.ascontiguousarray(self.uv_faces, dtype=np.int32)
+            if self.uv_faces.shape != self.faces.shape:
+                raise PainctlError(f"uv_faces must have the shape of faces {self.faces.shape}, got {self.uv_faces.shape}")
+            if self.uv_faces.min() < 0 or self.uv_faces.max() >= len(self.uv):
+                raise PainctlError(f"uv_faces index uv rows outside 0..{len(self.uv) - 1}")
+        for name in ("specular", "roughness"):
+            value = getattr(self, name)
+            if np.ndim(value) == 0:
+                setattr(self, name, float(value))
+                continue
+            array = np.asarray(value, dtype=np.float32)
+            if array.shape == (v,):
+                pass
+            elif array.ndim == 2 and self.uv is not None:
+                pass
+            else:
+                raise PainctlError(f"{name} must be a scalar, ({v},) per vertex, or an (H, W) UV map with uv given; got {array.shape}")
+            setattr(self, name, array)
+
+    @property
+    def textured(self) -> bool:
+        return self.texture is not None
+
+    def vertex_normals(self) -> np.ndarray:
+        """Return area-weighted smooth unit normals (V,3) float32."""
+        return vertex_normals(self.vertices, self.faces)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Return area-weighted unit vertex normals (V,3) float32 of a triangle mesh (outward for CCW faces)."""
+    v = np.asarray(vertices, dtype=np.float64)
+    tri = v[faces]
+    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 * area
+    # Each face adds its area-weighted normal to its three corners (bincount is the fast scatter-add).
+    corners = np.asarray(faces).reshape(-1)
+    normals = np.stack([np.bincount(corners, weights=np.repeat(face_n[:, k], 3), minlength=len(v)) for k in range(3)], axis=1)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    normals = np.where(length > 0, normals / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
+    return normals.astype(np.float32)

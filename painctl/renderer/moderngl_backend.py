@@ -1,0 +1,311 @@
+"""The default backend: one OpenGL pass on an EGL context (Mesa llvmpipe on a CPU, the GPU's EGL driver where present).
+
+One draw writes three buffers: shaded colour, (barycentrics, view depth) and triangle id + 1.
+Triangles are drawn with unshared corners (3F vertices) so the corner index gives exact
+barycentrics and gl_PrimitiveID gives the face index. The context is created once per process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from painctl.errors import PainctlError
+from painctl.renderer.camera import Camera
+from painctl.renderer.lights import MAX_LIGHTS, Light
+from painctl.renderer.mesh import DEFAULT_ALBEDO, Mesh
+from painctl.renderer.result import RenderResult
+
+EGL_PACKAGES = "libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"
+
+_VERTEX_SHADER = """
+#version 330
+uniform mat4 u_view;
+uniform mat4 u_proj;
+in vec3 in_pos;
+in vec3 in_normal;
+in vec3 in_albedo;
+in vec2 in_uv;
+in vec2 in_material;
+out vec3 v_world;
+out vec3 v_normal;
+out vec3 v_albedo;
+out vec2 v_uv;
+out vec2 v_material;
+out vec3 v_bary;
+out float v_depth;
+void main() {
+    vec4 view_pos = u_view * vec4(in_pos, 1.0);
+    gl_Position = u_proj * view_pos;
+    v_world = in_pos;
+    v_normal = in_normal;
+    v_albedo = in_albedo;
+    v_uv = in_uv;
+    v_material = in_material;
+    int corner = gl_VertexID % 3;
+    v_bary = vec3(corner == 0, corner == 1, corner == 2);
+    v_depth = -view_pos.z;
+}
+"""
+
+_FRAGMENT_SHADER = """
+#version 330
+const float PI = 3.14159265358979;
+uniform bool u_shading;
+uniform bool u_use_texture;
+uniform bool u_use_material_map;
+uniform sampler2D u_texture;
+uniform sampler2D u_material_map;
+uniform int u_n_lights;
+uniform vec3 u_light_dir[%(max_lights)d];
+uniform vec3 u_light_rgb[%(max_lights)d];
+uniform vec3 u_ambient;
+uniform vec3 u_camera_pos;
+uniform float u_wrap;
+in vec3 v_world;
+in vec3 v_normal;
+in vec3 v_albedo;
+in vec2 v_uv;
+in vec2 v_material;
+in vec3 v_bary;
+in float v_depth;
+layout(location = 0) out vec4 f_colour;
+layout(location = 1) out vec4 f_geometry;
+layout(location = 2) out int f_triangle;
+
+vec3 to_linear(vec3 c) {
+    return mix(c / 12.92, pow((c + 0.055) / 1.055, vec3(2.4)), step(0.04045, c));
+}
+vec3 to_srgb(vec3 c) {
+    c = clamp(c, 0.0, 1.0);
+    return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c));
+}
+
+void main() {
+    vec3 albedo = u_use_texture ? texture(u_texture, v_uv).rgb : v_albedo;
+    vec3 rgb = albedo;
+    if (u_shading) {
+        vec2 material = u_use_material_map ? texture(u_material_map, v_uv).rg : v_material;
+        float f0 = material.x;
+        float rough = clamp(material.y, 0.04, 1.0);
+        vec3 base = to_linear(albedo);
+        vec3 n = normalize(v_normal);
+        vec3 v = normalize(u_camera_pos - v_world);
+        // Inner surfaces (mouth, eye sockets) are seen from behind their normals: light them as two-sided.
+        if (dot(n, v) < 0.0) n = -n;
+        float ndv = max(dot(n, v), 1e-4);
+        vec3 colour = base * u_ambient;
+        float a2 = rough * rough * rough * rough;
+        float k = (rough + 1.0) * (rough + 1.0) / 8.0;
+        for (int i = 0; i < u_n_lights; ++i) {
+            vec3 l = u_light_dir[i];
+            float ndl_raw = dot(n, l);
+            // Wrapped Lambert: light bleeds past the terminator as it does through skin.
+            float diffuse = max((ndl_raw + u_wrap) / (1.0 + u_wrap), 0.0) / (1.0 + u_wrap);
+            float ndl = max(ndl_raw, 0.0);
+            vec3 h = normalize(l + v);
+            float ndh = max(dot(n, h), 0.0);
+            float vdh = max(dot(v, h), 0.0);
+            float denom = ndh * ndh * (a2 - 1.0) + 1.0;
+            float d = a2 / (PI * denom * denom);
+            float g = (ndv / (ndv * (1.0 - k) + k)) * (ndl / (ndl * (1.0 - k) + k));
+            float fresnel = f0 + (1.0 - f0) * pow(1.0 - vdh, 5.0);
+            float specular = d * g * fresnel / (4.0 * ndv * max(ndl, 1e-4)) * ndl * PI;
+            colour += u_light_rgb[i] * (base * diffuse + vec3(specular));
+        }
+        rgb = to_srgb(colour);
+    }
+    f_colour = vec4(rgb, 1.0);
+    f_geometry = vec4(v_bary, v_depth);
+    f_triangle = gl_PrimitiveID + 1;
+}
+""" % {"max_lights": MAX_LIGHTS}
+
+
+class _GL:
+    """The per-process GL state: context, program, framebuffers per size and the last texture."""
+
+    def __init__(self) -> None:
+        try:
+            import moderngl
+        except ImportError as exc:  # pragma: no cover - moderngl is a dependency
+            raise PainctlError(f"the moderngl renderer needs the moderngl package ({exc})") from None
+        try:
+            self.ctx = moderngl.create_standalone_context(backend="egl", require=330)
+        except Exception as exc:  # noqa: BLE001 - EGL failures surface as several exception types
+            raise PainctlError(
+                f"cannot create an EGL OpenGL 3.3 context ({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}); "
+                f"install the Debian packages {EGL_PACKAGES}"
+            ) from None
+        self.moderngl = moderngl
+        self.program = self.ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
+        self.framebuffers: dict[tuple[int, int], object] = {}
+        self._texture_key: tuple | None = None
+        self._texture_source: tuple | None = None
+        self.texture = None
+        self.material_texture = None
+        # 1x1 placeholders keep both samplers bound to valid textures.
+        self.blank = self.ctx.texture((1, 1), 3, np.zeros(3, np.float32).tobytes(), dtype="f4")
+
+    @property
+    def renderer_name(self) -> str:
+        return str(self.ctx.info.get("GL_RENDERER", "unknown"))
+
+    def framebuffer(self, width: int, height: int):
+        key = (width, height)
+        if key not in self.framebuffers:
+            colour = self.ctx.renderbuffer(key, 4, dtype="f4")
+            geometry = self.ctx.renderbuffer(key, 4, dtype="f4")
+            triangle = self.ctx.renderbuffer(key, 1, dtype="i4")
+            depth = self.ctx.depth_renderbuffer(key)
+            self.framebuffers[key] = self.ctx.framebuffer(color_attachments=[colour, geometry, triangle], depth_attachment=depth)
+        return self.framebuffers[key]
+
+    def upload_maps(self, mesh: Mesh) -> None:
+        """Upload the albedo texture and material map, reusing the last upload when the arrays are the same objects."""
+        material_map = None
+        if isinstance(mesh.specular, np.ndarray) and mesh.specular.ndim == 2 or isinstance(mesh.roughness, np.ndarray) and mesh.roughness.ndim == 2:
+            material_map = (mesh.specular, mesh.roughness)
+        key = (id(mesh.texture), id(material_map[0]) if material_map else None, id(material_map[1]) if material_map else None)
+        # Holding the source arrays keeps their ids from being reused while cached.
+        if self._texture_key == key and self._texture_source is not None and self._texture_source[0] is mesh.texture:
+            return
+        for tex in (self.texture, self.material_texture):
+            if tex is not None:
+                tex.release()
+        self.texture = self.material_texture = None
+        if mesh.texture is not None:
+            self.texture = self._make_texture(mesh.texture)
+        if material_map is not None:
+            shape = next(m.shape for m in material_map if isinstance(m, np.ndarray) and m.ndim == 2)
+            maps = [np.broadcast_to(np.asarray(m, np.float32), shape) if np.ndim(m) != 1 else None for m in material_map]
+            if any(m is None for m in maps):
+                raise PainctlError("mixing a per-vertex and a UV-map material is not supported; give both as UV maps")
+            self.material_texture = self._make_texture(np.stack([maps[0], maps[1], np.zeros(shape, np.float32)], axis=-1))
+        self._texture_key = key
+        self._texture_source = (mesh.texture, material_map)
+
+    def _make_texture(self, image: np.ndarray):
+        # Textures follow the OBJ convention (uv origin bottom-left); GL's first row is t = 0.
+        data = np.ascontiguousarray(np.flipud(np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+        height, width = data.shape[:2]
+        tex = self.ctx.texture((width, height), 3, data.tobytes(), dtype="f1", alignment=1)
+        tex.build_mipmaps()
+        tex.filter = (self.moderngl.LINEAR_MIPMAP_LINEAR, self.moderngl.LINEAR)
+        tex.repeat_x = tex.repeat_y = False
+        return tex
+
+
+_state: dict[int, _GL] = {}
+
+
+def gl_state() -> _GL:
+    """Return this process's GL state, creating the EGL context on first use (a forked child makes its own)."""
+    pid = os.getpid()
+    if pid not in _state:
+        _state.clear()
+        _state[pid] = _GL()
+    return _state[pid]
+
+
+def renderer_info() -> str:
+    """Return the OpenGL renderer string (e.g. 'llvmpipe (LLVM 15.0.6, 256 bits)')."""
+    return gl_state().renderer_name
+
+
+def corner_attributes(mesh: Mesh) -> np.ndarray:
+    """Return the (3F, 13) float32 per-corner vertex data: position, normal, albedo, uv, material."""
+    faces = mesh.faces
+    corners = faces.reshape(-1)
+    out = np.empty((len(corners), 13), dtype=np.float32)
+    out[:, 0:3] = mesh.vertices[corners]
+    out[:, 3:6] = mesh.vertex_normals()[corners]
+    if mesh.vertex_colors is not None:
+        out[:, 6:9] = mesh.vertex_colors[corners]
+    else:
+        out[:, 6:9] = DEFAULT_ALBEDO
+    if mesh.uv is not None:
+        out[:, 9:11] = mesh.uv[mesh.uv_faces.reshape(-1)]
+    else:
+        out[:, 9:11] = 0.0
+    for column, value in ((11, mesh.specular), (12, mesh.roughness)):
+        out[:, column] = value[corners] if isinstance(value, np.ndarray) and value.ndim == 1 else (value if np.ndim(value) == 0 else 0.0)
+    return out
+
+
+def render_many(mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True) -> list[RenderResult]:
+    """Render ``mesh`` from each camera (one upload, one draw per camera); see :func:`painctl.renderer.render`."""
+    gl = gl_state()
+    ctx, program = gl.ctx, gl.program
+    if len(lights) > MAX_LIGHTS:
+        raise PainctlError(f"at most {MAX_LIGHTS} lights per render, got {len(lights)}")
+    vbo = ctx.buffer(corner_attributes(mesh).tobytes())
+    vao = ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material")])
+    try:
+        gl.upload_maps(mesh)
+        (gl.texture or gl.blank).use(location=0)
+        (gl.material_texture or gl.blank).use(location=1)
+        program["u_texture"].value = 0
+        if "u_material_map" in program:
+            program["u_material_map"].value = 1
+        _set(program, "u_use_texture", gl.texture is not None)
+        _set(program, "u_use_material_map", gl.material_texture is not None)
+        _set(program, "u_shading", bool(shading))
+        _set_lights(program, lights)
+        _set(program, "u_wrap", float(mesh.wrap))
+        fbo = gl.framebuffer(width, height)
+        fbo.use()
+        ctx.enable(gl.moderngl.DEPTH_TEST)
+        ctx.disable(gl.moderngl.CULL_FACE | gl.moderngl.BLEND)
+        results = []
+        for camera in cameras:
+            _set(program, "u_view", camera.view_matrix().astype("f4").T.tobytes(), raw=True)
+            _set(program, "u_proj", camera.projection_matrix(width / height).astype("f4").T.tobytes(), raw=True)
+            _set(program, "u_camera_pos", tuple(float(x) for x in camera.position()))
+            fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            vao.render(gl.moderngl.TRIANGLES)
+            results.append(_read(fbo, width, height))
+        return results
+    finally:
+        vao.release()
+        vbo.release()
+
+
+def _read(fbo, width: int, height: int) -> RenderResult:
+    colour = np.frombuffer(fbo.read(attachment=0, components=4, dtype="f4"), dtype=np.float32).reshape(height, width, 4)[::-1]
+    geometry = np.frombuffer(fbo.read(attachment=1, components=4, dtype="f4"), dtype=np.float32).reshape(height, width, 4)[::-1]
+    triangle = np.frombuffer(fbo.read(attachment=2, components=1, dtype="i4"), dtype=np.int32).reshape(height, width)[::-1] - 1
+    covered = triangle >= 0
+    depth = np.where(covered, geometry[..., 3], np.inf).astype(np.float32)
+    return RenderResult(
+        rgb=np.ascontiguousarray(colour[..., :3]),
+        alpha=np.ascontiguousarray(colour[..., 3]),
+        depth=depth,
+        triangle=np.ascontiguousarray(triangle),
+        barycentric=np.ascontiguousarray(geometry[..., :3]),
+    )
+
+
+def _set(program, name: str, value, raw: bool = False) -> None:
+    # The GLSL compiler drops unused uniforms (e.g. all lighting when shading is off).
+    if name in program:
+        if raw:
+            program[name].write(value)
+        else:
+            program[name].value = value
+
+
+def _set_lights(program, lights: Sequence[Light]) -> None:
+    dirs = np.zeros((MAX_LIGHTS, 3), np.float32)
+    rgbs = np.zeros((MAX_LIGHTS, 3), np.float32)
+    ambient = np.zeros(3, np.float32)
+    for i, light in enumerate(lights):
+        dirs[i] = light.direction
+        rgbs[i] = light.colour * light.intensity
+        ambient += light.colour * light.ambient
+    _set(program, "u_n_lights", len(lights))
+    _set(program, "u_light_dir", dirs.tobytes(), raw=True)
+    _set(program, "u_light_rgb", rgbs.tobytes(), raw=True)
+    _set(program, "u_ambient", tuple(float(x) for x in ambient))

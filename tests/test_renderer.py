@@ -1,0 +1,169 @@
+"""The renderer checked against an independent reference: trimesh ray casting on the same camera."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import trimesh
+from trimesh.ray.ray_triangle import RayMeshIntersector
+
+from painctl.errors import PainctlError
+from painctl.renderer import Camera, Light, Mesh, frame_camera, render, render_many, splat, studio_lights
+
+
+def _scene() -> trimesh.Trimesh:
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.08)
+    box = trimesh.creation.box(extents=(0.12, 0.1, 0.05))
+    box.apply_translation((0.07, -0.03, -0.06))
+    return trimesh.util.concatenate([sphere, box])
+
+
+def _ray_cast(mesh: trimesh.Trimesh, camera: Camera, width: int, height: int):
+    origins, dirs = camera.rays(width, height)
+    tri, ray, loc = RayMeshIntersector(mesh).intersects_id(origins, dirs, multiple_hits=False, return_locations=True)
+    triangle = np.full(width * height, -1, np.int64)
+    points = np.full((width * height, 3), np.nan)
+    triangle[ray] = tri
+    points[ray] = loc
+    forward = -camera.rotation()[2]
+    depth = np.full(width * height, np.inf)
+    depth[ray] = (loc - camera.position()) @ forward
+    return triangle.reshape(height, width), depth.reshape(height, width), points.reshape(height, width, 3)
+
+
+def _interior(ids: np.ndarray) -> np.ndarray:
+    """Pixels whose 3x3 neighbourhood shows one id (edge pixels may legitimately differ)."""
+    padded = np.pad(ids, 1, mode="edge")
+    same = np.ones(ids.shape, bool)
+    for dy in range(3):
+        for dx in range(3):
+            same &= padded[dy : dy + ids.shape[0], dx : dx + ids.shape[1]] == ids
+    return same
+
+
+@pytest.mark.parametrize("yaw,pitch,roll,size", [(0, 0, 0, (64, 64)), (35, -20, 10, (80, 56))])
+def test_depth_and_triangles_match_ray_casting(yaw, pitch, roll, size):
+    scene = _scene()
+    camera = frame_camera(scene.vertices, yaw=yaw, pitch=pitch, roll=roll, size=size, fov=25)
+    out = render(Mesh(scene.vertices, scene.faces), camera, studio_lights(), size)
+    ref_tri, ref_depth, ref_points = _ray_cast(scene, camera, *size)
+
+    assert out.triangle.shape == (size[1], size[0])
+    check = _interior(ref_tri) & _interior(out.triangle)
+    assert check.sum() > 0.5 * (ref_tri >= 0).sum()  # most of the mesh is checked
+    assert (out.triangle[check] == ref_tri[check]).mean() > 0.995
+    both = check & (out.triangle == ref_tri) & (ref_tri >= 0)
+    np.testing.assert_allclose(out.depth[both], ref_depth[both], rtol=0, atol=2e-5)
+    # Coverage agrees everywhere except along silhouettes.
+    assert ((out.triangle >= 0) != (ref_tri >= 0)).sum() < 0.03 * (ref_tri >= 0).sum() + 10
+    assert np.all(np.isinf(out.depth[out.triangle < 0]))
+    assert np.all(out.alpha[out.triangle < 0] == 0) and np.all(out.alpha[out.triangle >= 0] == 1)
+    # Barycentrics reproduce the ray's hit point: splatting vertex positions gives the surface.
+    points = splat(out, scene.vertices, scene.faces)
+    np.testing.assert_allclose(points[both], ref_points[both], atol=2e-5)
+    assert np.allclose(out.barycentric[out.triangle >= 0].sum(-1), 1.0, atol=1e-4)
+
+
+def test_camera_conventions_and_round_trip():
+    cam = Camera(yaw=30, pitch=15, roll=5, distance=0.7, fov=22, target=[0.01, 0.02, 0.03])
+    again = Camera.from_dict(json.loads(json.dumps(cam.to_dict())))
+    np.testing.assert_allclose(again.view_matrix(), cam.view_matrix())
+    view = cam.view_matrix()
+    np.testing.assert_allclose(view @ np.append(cam.position(), 1), [0, 0, 0, 1], atol=1e-12)
+    np.testing.assert_allclose(view @ np.append(cam.target, 1), [0, 0, -0.7, 1], atol=1e-12)
+    # Positive yaw puts the camera on the face's left (+X), positive pitch above it.
+    assert cam.position()[0] > cam.target[0] and cam.position()[1] > cam.target[1]
+    assert Camera().position()[2] > 0  # frontal camera looks at the face from +Z
+    with pytest.raises(ValueError):
+        Camera.from_dict({"yaw": 1, "zoom": 2})
+    with pytest.raises(ValueError):
+        Camera(fov=0)
+
+
+def test_frame_camera_keeps_every_vertex_in_view():
+    verts = np.random.default_rng(0).normal(size=(500, 3)) * [0.08, 0.11, 0.09]
+    for yaw, pitch in [(0, 0), (-40, 10), (60, -25)]:
+        cam = frame_camera(verts, yaw=yaw, pitch=pitch, size=(120, 90), margin=1.1)
+        clip = (cam.projection_matrix(120 / 90) @ cam.view_matrix() @ np.c_[verts, np.ones(len(verts))].T).T
+        ndc = clip[:, :2] / clip[:, 3:4]
+        assert np.abs(ndc).max() <= 1 / 1.1 + 1e-6
+        assert np.abs(ndc).max() > 0.85 / 1.1  # tight, not lost in the middle
+
+
+def test_uv_texture_follows_obj_convention_and_unlit_gives_albedo():
+    # A quad facing +Z; its texture is red on the top half of the image file and blue below.
+    verts = np.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], float) * 0.1
+    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
+    texture = np.zeros((8, 8, 3), np.float32)
+    texture[:4, :, 0] = 1.0
+    texture[4:, :, 2] = 1.0
+    cam = Camera(distance=0.5, fov=20)  # the quad overfills the view
+    out = render(Mesh(verts, faces, uv=uv, texture=texture), cam, [], 40, shading=False)
+    assert out.mask.all()
+    np.testing.assert_allclose(out.rgb[5, 20], [1, 0, 0], atol=0.02)  # top of the image is red
+    np.testing.assert_allclose(out.rgb[34, 20], [0, 0, 1], atol=0.02)
+    colours = np.tile([[0.2, 0.5, 0.7]], (4, 1))
+    flat = render(Mesh(verts, faces, vertex_colors=colours), cam, [], 16, shading=False)
+    np.testing.assert_allclose(flat.rgb[flat.mask], np.broadcast_to([0.2, 0.5, 0.7], (flat.mask.sum(), 3)), atol=1e-5)
+
+
+def test_shading_follows_the_light_and_matches_the_reference_shader():
+    from painctl.renderer.pytorch3d_backend import shade
+
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.1)
+    mesh = Mesh(sphere.vertices, sphere.faces)
+    cam = frame_camera(sphere.vertices, size=64)
+    left = render(mesh, cam, [Light(direction=[-1, 0, 0.3], intensity=2.0)], 64)
+    right = render(mesh, cam, [Light(direction=[1, 0, 0.3], intensity=2.0)], 64)
+    lum = lambda r, cols: r.rgb[20:44, cols].mean()  # noqa: E731
+    assert lum(left, slice(8, 24)) > lum(left, slice(40, 56)) + 0.2
+    assert lum(right, slice(40, 56)) > lum(right, slice(8, 24)) + 0.2
+    # The numpy shading (used by the pytorch3d backend) reproduces the GL shader.
+    lights = studio_lights()
+    gl = render(mesh, cam, lights, 64)
+    np.testing.assert_allclose(shade(mesh, gl.triangle, gl.barycentric, cam, lights)[gl.mask], gl.rgb[gl.mask], atol=2e-4)
+
+
+def test_render_many_is_deterministic_and_sizes_vary():
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.1)
+    mesh = Mesh(sphere.vertices, sphere.faces)
+    cams = [frame_camera(sphere.vertices, yaw=y, size=(48, 32)) for y in (-30, 0, 30)]
+    first = render_many(mesh, cams, studio_lights(), (48, 32))
+    second = render_many(mesh, cams, studio_lights(), (48, 32))
+    for a, b in zip(first, second):
+        assert a.rgb.shape == (32, 48, 3)
+        assert np.array_equal(a.rgb, b.rgb) and np.array_equal(a.triangle, b.triangle)
+    big = render(mesh, cams[1], studio_lights(), 96)
+    assert big.mask.sum() > 3 * render(mesh, cams[1], studio_lights(), 48).mask.sum()
+
+
+def test_bad_input_and_missing_backends():
+    sphere = trimesh.creation.icosphere(subdivisions=1)
+    with pytest.raises(PainctlError, match="faces index"):
+        Mesh(sphere.vertices, sphere.faces + 1000)
+    with pytest.raises(PainctlError, match="uv"):
+        Mesh(sphere.vertices, sphere.faces, texture=np.zeros((4, 4, 3)))
+    with pytest.raises(PainctlError, match="unknown renderer"):
+        render(Mesh(sphere.vertices, sphere.faces), Camera(distance=3), [], 8, backend="vulkan")
+    try:
+        import pytorch3d  # noqa: F401
+    except ImportError:
+        with pytest.raises(PainctlError, match="PyTorch3D"):
+            render(Mesh(sphere.vertices, sphere.faces), Camera(distance=3), [], 8, backend="pytorch3d")
+
+
+def test_missing_egl_is_one_clear_error(monkeypatch):
+    import moderngl
+
+    from painctl.renderer import moderngl_backend
+
+    def no_egl(*args, **kwargs):
+        raise Exception("libEGL.so: cannot open shared object file")
+
+    monkeypatch.setattr(moderngl, "create_standalone_context", no_egl)
+    monkeypatch.setattr(moderngl_backend, "_state", {})
+    with pytest.raises(PainctlError, match="libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"):
+        moderngl_backend.gl_state()
