@@ -8,17 +8,25 @@ at the origin; that placement is anny's own and is kept (painctl adds no per-ide
 from __future__ import annotations
 
 import importlib.metadata
+import itertools
 from functools import cached_property
 
 import numpy as np
 
+from painctl.errors import PainctlError
 from painctl.facemodels.base import Capabilities, FaceModel
 
 #: anny -> painctl frame: (x, y, z) -> (x, z, -y), a proper rotation (det +1).
 ANNY_TO_PAINCTL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
-#: Ethnicity groups anny can express: its three ancestry weights.
-ANNY_ETHNICITIES = ("african", "asian", "caucasian")
+#: anny's three ancestry weights; ethnicity groups are each of them and each mix of two.
+ANCESTRIES = ("african", "asian", "caucasian")
+ETHNICITY_GROUPS = ANCESTRIES + tuple(f"mixed:{a}+{b}" for a, b in itertools.combinations(ANCESTRIES, 2))
+#: anny's gender value: 0 is its male target set, 1 its female one.
+GENDER_VALUE_RANGE = {"male": (0.0, 0.1), "female": (0.9, 1.0)}
+#: Share of the dominant ancestry in a "pure" group, and of each of the two in a mix.
+PURE_SHARE = (0.8, 1.0)
+MIX_SHARE = (0.35, 0.65)
 
 #: Forward pass batch size: large enough to amortise the warp skinning call, small in memory.
 BATCH = 256
@@ -34,8 +42,10 @@ class AnnyHead(FaceModel):
 
     name = "anny"
     spec = "anny"
+    ethnicity_groups = ETHNICITY_GROUPS
 
     def __init__(self) -> None:
+        _quiet_warp()
         import anny
         import torch
 
@@ -57,6 +67,7 @@ class AnnyHead(FaceModel):
         self.uv = m.texture_coordinates.detach().cpu().numpy().astype(np.float32)
         self.uv_faces = m.face_texture_coordinate_indices.detach().cpu().numpy().astype(np.int32)
         self._age_anchors = _age_calibration()
+        self._body_calibration = _body_calibration()
 
     # ------------------------------------------------------------------------------ phenotypes
 
@@ -69,6 +80,51 @@ class AnnyHead(FaceModel):
         """Inverse of :meth:`age_to_phenotype`: anny ``age`` values to years."""
         anny_age, years_at = self._age_anchors
         return np.interp(np.asarray(value, dtype=np.float64), anny_age, years_at)
+
+    def sample_phenotype(self, rng: np.random.Generator, age_years: float | None = None,
+                         gender: str | None = None, ethnicity: str | None = None) -> np.ndarray:
+        """Draw one identity's 11 anny phenotype values for the given age (years), gender and
+        ethnicity group; missing demographics are drawn too (adult age, either gender, a pure group).
+
+        Gender and ancestry values are jittered within their group; weight, muscle, height and
+        proportions come from anny's age- and gender-conditional Beta distributions (WHO-calibrated).
+        The same ``rng`` state always gives the same values (a fixed number of draws).
+        """
+        u = rng.random(8)
+        if age_years is None:
+            age_years = 18.0 + 72.0 * u[0]
+        if gender is None:
+            gender = "female" if u[1] < 0.5 else "male"
+        if ethnicity is None:
+            ethnicity = ANCESTRIES[min(int(u[2] * 3), 2)]
+        if gender not in GENDER_VALUE_RANGE:
+            raise PainctlError(f"anny: unknown gender {gender!r}; choose from {', '.join(sorted(GENDER_VALUE_RANGE))}")
+        if ethnicity not in ETHNICITY_GROUPS:
+            raise PainctlError(f"anny: unknown ethnicity group {ethnicity!r}; choose from {', '.join(ETHNICITY_GROUPS)}")
+        age = float(self.age_to_phenotype(age_years))
+        low, high = GENDER_VALUE_RANGE[gender]
+        values = {"age": age, "gender": low + (high - low) * u[3], "cupsize": 0.5, "firmness": 0.5}
+        values.update(_ancestry_weights(ethnicity, u[4], u[5], u[6]))
+        for key, (ages, alpha, beta) in self._body_calibration[gender].items():
+            a, b = np.interp(age, ages, alpha), np.interp(age, ages, beta)
+            values[key] = float(np.clip(rng.beta(a, b), 0.0, 1.0))
+        return np.array([values[k] for k in self.phenotype_names], dtype=np.float64)
+
+    def describe_phenotype(self, phenotype: np.ndarray) -> dict[str, np.ndarray]:
+        """Return the demographic labels an (N, 11) phenotype expresses: age_years, gender, ethnicity."""
+        p = self.check_phenotype(phenotype)
+        col = {k: p[:, i] for i, k in enumerate(self.phenotype_names)}
+        gender = np.where(col["gender"] < 0.5, "male", "female")
+        weights = np.stack([col[a] for a in ANCESTRIES], axis=1)
+        weights = weights / weights.sum(axis=1, keepdims=True)
+        order = np.argsort(-weights, axis=1)
+        ethnicity = []
+        for w, o in zip(weights, order):
+            if w[o[0]] >= PURE_SHARE[0] - 1e-9:
+                ethnicity.append(ANCESTRIES[o[0]])
+            else:
+                ethnicity.append("mixed:" + "+".join(sorted((ANCESTRIES[o[0]], ANCESTRIES[o[1]]))))
+        return {"age_years": self.phenotype_to_age(col["age"]), "gender": gender, "ethnicity": np.array(ethnicity)}
 
     # --------------------------------------------------------------------------------- meshes
 
@@ -124,6 +180,47 @@ class AnnyHead(FaceModel):
     @cached_property
     def _landmarks(self) -> dict[str, int]:
         return find_landmarks(self._mean_vertices, self._regions)
+
+
+def _quiet_warp() -> None:
+    """Keep warp (anny's skinning backend) from printing on stdout, which may carry an artefact stream."""
+    try:
+        import warp
+    except ImportError:
+        return
+    from warp._src.logger import LOG_WARNING
+
+    warp.config.log_level = LOG_WARNING
+
+
+def _ancestry_weights(group: str, u_share: float, u_split: float, u_rest: float) -> dict[str, float]:
+    """Ancestry weights (summing to 1) for a pure group or a ``mixed:a+b`` group, jittered by u's."""
+    if group in ANCESTRIES:
+        main = PURE_SHARE[0] + (PURE_SHARE[1] - PURE_SHARE[0]) * u_share
+        others = [a for a in ANCESTRIES if a != group]
+        rest = 1.0 - main
+        return {group: main, others[0]: rest * u_split, others[1]: rest * (1.0 - u_split)}
+    a, b = group[len("mixed:"):].split("+")
+    third = next(x for x in ANCESTRIES if x not in (a, b))
+    rest = 0.1 * u_rest  # a trace of the third ancestry, below either share of the mix
+    share_a = (MIX_SHARE[0] + (MIX_SHARE[1] - MIX_SHARE[0]) * u_share) * (1.0 - rest)
+    return {a: share_a, b: (1.0 - rest) - share_a, third: rest}
+
+
+def _body_calibration() -> dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """anny's conditional Beta distributions of weight, muscle, height and proportions by age value:
+    gender -> phenotype -> (age anchors, alpha anchors, beta anchors)."""
+    import torch
+    from anny.paths import get_anny_root_dir
+
+    out: dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    for gender, filename in (("male", "boys.pth"), ("female", "girls.pth")):
+        state = torch.load(get_anny_root_dir() / "data" / "shape_calibration" / filename, weights_only=True, map_location="cpu")
+        out[gender] = {
+            key: tuple(state[f"conditional_{key}_distribution"][k].numpy().astype(np.float64) for k in ("age_anchors", "alpha_anchors", "beta_anchors"))
+            for key in ("weight", "muscle", "height", "proportions")
+        }
+    return out
 
 
 def _age_calibration() -> tuple[np.ndarray, np.ndarray]:

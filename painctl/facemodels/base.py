@@ -63,11 +63,21 @@ class FaceModel:
     uv_faces: np.ndarray | None = None
     phenotype_names: tuple[str, ...] = ()
     expression_names: tuple[str, ...] = ()
+    #: Ethnicity group names the model can express (empty when it has no such control).
+    ethnicity_groups: tuple[str, ...] = ()
 
     @property
     def vertex_count(self) -> int:
         """Number of vertices V of every mesh this model makes."""
         return int(self.faces.max()) + 1
+
+    def sample_phenotype(self, rng: np.random.Generator, age_years: float | None = None,
+                         gender: str | None = None, ethnicity: str | None = None) -> np.ndarray:
+        """Draw one random identity: (P,) float64 parameters, given the demographics the model controls.
+
+        Demographics a model lacks must be None. Raises PainctlError if it cannot sample identities.
+        """
+        raise PainctlError(f"face model {self.name} cannot sample identities")
 
     def neutral(self, phenotype: np.ndarray) -> np.ndarray:
         """Return (N, V, 3) float32 vertices (metres, painctl frame) for (N, P) identity parameters."""

@@ -1,0 +1,216 @@
+"""Sample N face identities with demographic labels and write them as a ``sample-mesh`` artefact.
+
+Every identity's randomness comes from ``rng_for(seed, global_index)`` and the demographic balance
+is dealt over the whole N before a shard takes its slice, so ``--shard K/N`` parts merge into
+exactly the rows of a single run.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from painctl import console
+from painctl.demographics import GENDERS, Demographics, parse_age_groups, parse_balance, parse_groups
+from painctl.errors import PainctlError
+from painctl.facemodels import FaceModel, load_face_model
+from painctl.seeding import rng_for
+from painctl.shard import WHOLE, Shard
+
+STAGE = "sample-mesh"
+#: Identities per forward pass and per HDF5 write: bounds memory for any N.
+BATCH = 256
+#: Labels stored for demographics a model does not control (FLAME).
+UNKNOWN = "unknown"
+
+
+@dataclass
+class Identities:
+    """A batch of sampled identities: ids, demographics and (N, P) phenotype parameters."""
+
+    identity: np.ndarray  # (N,) str, e.g. "id000042" (the global index)
+    age_years: np.ndarray  # (N,) float32, NaN where the model has no age
+    age_group: np.ndarray  # (N,) str
+    gender: np.ndarray  # (N,) str
+    ethnicity: np.ndarray  # (N,) str
+    phenotype: np.ndarray  # (N, P) float32
+
+
+def identity_id(index: int) -> str:
+    """The identity id of global index ``index`` ("id000042")."""
+    return f"id{index:06d}"
+
+
+def make_demographics(model: FaceModel, balance: str | None, age_groups: str, ethnicities: str | None) -> Demographics:
+    """Parse the demographic options for ``model``; PainctlError if it cannot control what is asked."""
+    factors = parse_balance(balance)
+    model.capabilities.require(model.spec or model.name, demographics=factors)
+    groups = parse_age_groups(age_groups)
+    if "age" in model.capabilities.demographics:
+        eth = model.ethnicity_groups[:3] if ethnicities is None else parse_groups(ethnicities, model.ethnicity_groups, "--ethnicities")
+        return Demographics(groups, GENDERS, tuple(eth), factors)
+    if ethnicities is not None:
+        raise PainctlError(f"--ethnicities: face model {model.name} has no ethnicity control")
+    return Demographics((), (), (), factors)
+
+
+def sample_identities(model: FaceModel, demo: Demographics, total: int, seed: int, start: int = 0, stop: int | None = None) -> Identities:
+    """Draw identities ``start``..``stop`` of a job of ``total`` (balance dealt over all ``total``)."""
+    stop = total if stop is None else stop
+    if not model.capabilities.identity_sampling:
+        raise PainctlError(f"face model {model.name} cannot sample identities")
+    dealt = demo.assign(total, seed)
+    ids, ages, age_groups, genders, eths, phenos = [], [], [], [], [], []
+    controls = model.capabilities.demographics
+    for index in range(start, stop):
+        rng = rng_for(seed, index)
+        # Fixed draws first, whichever factors are balanced, so the stream stays aligned.
+        u_group = rng.random(3)
+        if "age" in controls:
+            group = _pick(dealt, "age", index, demo.groups("age"), u_group[0])
+            low, high = demo.age_range(group)
+            years = float(np.float32(low + (high - low) * rng.random()))
+            gender = _pick(dealt, "gender", index, demo.genders, u_group[1])
+            eth = _pick(dealt, "ethnicity", index, demo.ethnicities, u_group[2])
+            pheno = model.sample_phenotype(rng, years, gender, eth)
+        else:
+            years, group, gender, eth = float("nan"), UNKNOWN, UNKNOWN, UNKNOWN
+            pheno = model.sample_phenotype(rng)
+        ids.append(identity_id(index))
+        ages.append(years)
+        age_groups.append(group)
+        genders.append(gender)
+        eths.append(eth)
+        phenos.append(pheno)
+    width = len(model.phenotype_names)
+    return Identities(
+        identity=np.array(ids, dtype=str),
+        age_years=np.array(ages, dtype=np.float32),
+        age_group=np.array(age_groups, dtype=str),
+        gender=np.array(genders, dtype=str),
+        ethnicity=np.array(eths, dtype=str),
+        phenotype=np.array(phenos, dtype=np.float32).reshape(-1, width),
+    )
+
+
+def _pick(dealt: dict[str, np.ndarray], factor: str, index: int, groups: tuple[str, ...], u: float) -> str:
+    if factor in dealt:
+        return str(dealt[factor][index])
+    return groups[min(int(u * len(groups)), len(groups) - 1)]
+
+
+def params_of(model: FaceModel, demo: Demographics, n: int, seed: int, shard: Shard, export: str | None) -> dict:
+    """The parameters recorded in the manifest (and compared for cache hits)."""
+    params = {
+        "n": int(n),
+        "model": model.spec,
+        "balance": list(demo.balance),
+        "age_groups": [str(g) for g in demo.age_groups],
+        "ethnicities": list(demo.ethnicities),
+        "seed": int(seed),
+        "shard": str(shard),
+        "export": export,
+    }
+    if model.name == "flame":
+        params["model_digest"] = getattr(model, "file_digest", None)
+    return params
+
+
+def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: str | None = None,
+                age_groups: str = "young:18-40,elderly:65-90", ethnicities: str | None = None, seed: int = 0,
+                shard: Shard = WHOLE, export: str | None = None, force: bool = False) -> Path:
+    """Sample ``n`` identities (this shard's part) and write the sample-mesh artefact ``out``.
+
+    Datasets: /vertices (N, V, 3) float32 metres, /faces (F, 3) int32, /uv (T, 2) and /uv_faces
+    (F, 3) where the model has them, /identity, /age_years, /age_group, /gender, /ethnicity (N,),
+    /phenotype (N, P) float32 with attribute ``names``; with ``export`` also /mesh_file (N,) paths
+    of meshes/<identity>.<export>. Returns the artefact's path ('-' streams it to stdout).
+    """
+    from painctl.artefact import ArtefactWriter, write_dataset
+    from painctl.io.meshfile import FORMATS, write_mesh
+
+    if n <= 0:
+        raise PainctlError(f"-n must be a positive number of identities, got {n}")
+    if export is not None and export not in FORMATS:
+        raise PainctlError(f"--export must be one of {', '.join(FORMATS)}, got {export!r}")
+    face_model = load_face_model(model)
+    demo = make_demographics(face_model, balance, age_groups, ethnicities)
+    writer = ArtefactWriter(out, STAGE, params_of(face_model, demo, n, seed, shard, export), force=force)
+    if writer.cached:
+        console.info(f"{out} is up to date (cache hit)")
+        return writer.path
+    start, stop = shard.bounds(n)
+    rows = stop - start
+    people = sample_identities(face_model, demo, n, seed, start, stop)
+    with writer:
+        h5 = writer.h5
+        _write_attrs(h5, face_model)
+        write_dataset(h5, "faces", face_model.faces.astype(np.int32), rows=False)
+        if face_model.uv is not None and face_model.uv_faces is not None:
+            write_dataset(h5, "uv", face_model.uv.astype(np.float32), rows=False)
+            write_dataset(h5, "uv_faces", face_model.uv_faces.astype(np.int32), rows=False)
+        vertices = _create_rows(h5, "vertices", (rows, face_model.vertex_count, 3), np.float32)
+        vertices.attrs["units"] = "m"
+        vertices.attrs["frame"] = "+Y up, face toward +Z, right-handed"
+        mesh_dir = writer.dir / "meshes"
+        if export:
+            mesh_dir.mkdir()
+        batches = range(0, rows, BATCH)
+        for lo in console.track(batches, total=len(batches), description="sampling meshes"):
+            hi = min(lo + BATCH, rows)
+            verts = face_model.neutral(people.phenotype[lo:hi])
+            vertices[lo:hi] = verts
+            if export:
+                for k in range(hi - lo):
+                    write_mesh(mesh_dir / f"{people.identity[lo + k]}.{export}", verts[k], face_model.faces,
+                               face_model.uv, face_model.uv_faces, export)
+        write_dataset(h5, "identity", people.identity)
+        write_dataset(h5, "age_years", people.age_years, attrs={"units": "years"})
+        write_dataset(h5, "age_group", people.age_group)
+        write_dataset(h5, "gender", people.gender)
+        write_dataset(h5, "ethnicity", people.ethnicity)
+        write_dataset(h5, "phenotype", people.phenotype, attrs={"names": np.array(face_model.phenotype_names, dtype="S")})
+        if export:
+            write_dataset(h5, "mesh_file", np.array([f"meshes/{i}.{export}" for i in people.identity]))
+    print_summary(people, demo)
+    return writer.path
+
+
+def _write_attrs(h5, model: FaceModel) -> None:
+    h5.attrs["face_model"] = model.name
+    h5.attrs["face_model_version"] = model.version
+    if model.name == "flame":
+        h5.attrs["face_model_path"] = model.spec[len("flame:"):]
+    h5.attrs["phenotype_names"] = np.array(model.phenotype_names, dtype="S")
+    h5.attrs["expression_names"] = np.array(model.expression_names, dtype="S")
+
+
+def _create_rows(h5, name: str, shape: tuple[int, ...], dtype) -> "object":
+    """Create an empty row dataset chunked like :func:`painctl.artefact.write_dataset` does."""
+    from painctl.artefact import ROWS_ATTR
+
+    row_bytes = max(1, int(np.prod(shape[1:])) * np.dtype(dtype).itemsize)
+    chunks = (max(1, min(shape[0], (1 << 20) // row_bytes)),) + shape[1:]
+    ds = h5.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks)
+    ds.attrs[ROWS_ATTR] = 1
+    return ds
+
+
+def print_summary(people: Identities, demo: Demographics) -> None:
+    """Print a table of identity counts per demographic cell on stderr (unless quiet)."""
+    if console.verbosity < 0:
+        return
+    from rich.table import Table
+
+    from painctl.demographics import cell_counts
+
+    labels = {"age": people.age_group, "gender": people.gender, "ethnicity": people.ethnicity}
+    counts = cell_counts(labels, ("age", "gender", "ethnicity"))
+    title = f"{len(people.identity)} identities" + (f", balanced over {', '.join(demo.balance)}" if demo.balance else "")
+    table = Table("age group", "gender", "ethnicity", "count", title=title, title_justify="left")
+    for (age, gender, eth), count in sorted(counts.items()):
+        table.add_row(age, gender, eth, str(count))
+    console.stderr().print(table)
