@@ -1,0 +1,128 @@
+"""What a ViTPain model is (ModelConfig) and how it is trained (TrainConfig): plain, JSON-able dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from painctl.errors import PainctlError
+
+#: Image side used when ModelConfig.image_size is not given: the embedded tiny backbone is meant for CPUs.
+TINY_IMAGE_SIZE = 64
+HUB_IMAGE_SIZE = 224
+INPUTS = ("rgb", "heatmap")
+
+
+@dataclass
+class ModelConfig:
+    """The architecture of a ViTPain model.
+
+    ``backbone`` is "tiny" (the embedded small DINOv3 configuration, randomly initialised and trained in
+    full), a Hugging Face model id, or a local directory of a DINOv3 / DINOv2 model (frozen, with LoRA).
+    ``reference`` False is the single-image variant (no neutral encoder). ``lora_targets`` are the
+    attention projections LoRA adapts; ``heads`` is the head count of the cross-attention and of the AU
+    queries. ``input`` "heatmap" makes a heatmap teacher. ``image_size`` is the square input side in
+    pixels (a multiple of the patch size, 16): 64 for "tiny" and 224 otherwise when left None.
+    """
+
+    backbone: str = "tiny"
+    reference: bool = True
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_targets: tuple[str, ...] = ("q_proj", "v_proj")
+    heads: int = 8
+    au_queries: bool = True
+    input: str = "rgb"
+    image_size: int | None = None
+
+    def __post_init__(self) -> None:
+        self.lora_targets = tuple(self.lora_targets)
+        if self.image_size is None:
+            self.image_size = TINY_IMAGE_SIZE if self.backbone == "tiny" else HUB_IMAGE_SIZE
+        if self.input not in INPUTS:
+            raise PainctlError(f"model input must be one of {', '.join(INPUTS)}, got {self.input!r}")
+        if int(self.image_size) < 16 or int(self.image_size) % 16:
+            raise PainctlError(f"--image-size must be a positive multiple of 16 (the patch size), got {self.image_size}")
+        if self.lora_r < 1 or self.heads < 1:
+            raise PainctlError("LoRA rank and attention heads must be at least 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as a JSON-able dict."""
+        out = dataclasses.asdict(self)
+        out["lora_targets"] = list(self.lora_targets)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build a config from :meth:`to_dict` output; PainctlError on unknown or missing fields."""
+        return _from_dict(cls, data)
+
+
+@dataclass
+class TrainConfig:
+    """How to train: optimiser, schedule, loss weights, sampling, distillation, hardware.
+
+    ``lr_lora`` applies to the backbone's trainable parameters (LoRA adapters, or the whole tiny
+    backbone, which is trained in full; None = 1e-5 for a pretrained backbone and ``lr_heads`` for
+    "tiny"). ``au_weight`` None = 1.0 for synthetic data, 0.1 for UNBC-McMaster; ``weighted_sampling``
+    None = on for UNBC-McMaster (weight ``pain_weight`` for PSPI >= 1). ``teacher`` is a heatmap-teacher
+    checkpoint whose predictions the student also fits, scaled by ``distill_weight``. ``amp`` uses
+    mixed precision on CUDA only. ``shots`` neutral references are averaged in validation.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr_heads: float = 1e-4
+    lr_lora: float | None = None
+    weight_decay: float = 0.1
+    min_lr_fraction: float = 0.01
+    au_weight: float | None = None
+    weighted_sampling: bool | None = None
+    pain_weight: float = 2.0
+    grad_clip: float = 1.0
+    seed: int = 0
+    shots: int = 1
+    teacher: Path | None = None
+    distill_weight: float = 1.0
+    amp: bool = True
+    num_workers: int = 0
+    augment: bool = True
+
+    def __post_init__(self) -> None:
+        if self.teacher is not None:
+            self.teacher = Path(self.teacher)
+        if self.epochs < 1:
+            raise PainctlError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise PainctlError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.shots < 1:
+            raise PainctlError(f"--shots must be at least 1, got {self.shots}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as a JSON-able dict."""
+        out = dataclasses.asdict(self)
+        out["teacher"] = None if self.teacher is None else str(self.teacher)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build a config from :meth:`to_dict` output; PainctlError on unknown or missing fields."""
+        return _from_dict(cls, data)
+
+
+def _from_dict(cls, data: dict[str, Any]):
+    if not isinstance(data, dict):
+        raise PainctlError(f"{cls.__name__} must be a JSON object")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise PainctlError(f"{cls.__name__} has unknown field(s) {', '.join(unknown)} (written by a newer painctl?)")
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise PainctlError(f"bad {cls.__name__}: {exc}") from None
+
+
+__all__ = ["ModelConfig", "TrainConfig", "INPUTS", "TINY_IMAGE_SIZE", "HUB_IMAGE_SIZE"]

@@ -1,0 +1,375 @@
+"""Train ViTPain: AdamW (separate learning rates for backbone and heads), cosine schedule, gradient
+clipping, mixed precision on CUDA, subject-disjoint validation for model selection, resumable runs.
+
+Layout of a run directory OUT: ``OUT/last/`` (checkpoint of the latest epoch plus optimiser state,
+rewritten atomically after every epoch) and ``OUT/best/`` (checkpoint of the epoch with the lowest
+validation loss). Under ``accelerate launch`` the work is spread over the launched processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from painctl import console
+from painctl.datasets.frames import Frame
+from painctl.errors import PainctlError
+from painctl.facs import AU_MAX, PAIN_THRESHOLDS, PSPI_MAX
+from painctl.vitpain.checkpoint import load_checkpoint, save_checkpoint
+from painctl.vitpain.config import ModelConfig, TrainConfig
+from painctl.vitpain.inference import Predictions, predict_frames
+from painctl.vitpain.model import ViTPain, build_model
+from painctl.vitpain.pairs import ImageCache, PairDataset, check_frames, find_references, mostly_unbc, sample_weights
+
+OPTIMIZER_FILE = "optimizer.pt"
+
+
+# ----------------------------------------------------------------------------------------- losses
+def vitpain_loss(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], au_weight: float) -> tuple[torch.Tensor, dict[str, float]]:
+    """The ViTPain loss: MSE(PSPI/16) + mean BCE over the PSPI >= 1, 2, 3 heads + au_weight * MSE(AU/AU_MAX)
+    over annotated AUs only. Returns (loss, its parts as floats)."""
+    mse = F.mse_loss(out["pspi"].float(), batch["pspi"])
+    bce = F.binary_cross_entropy_with_logits(out["logits"].float(), batch["pain_labels"])
+    mask = batch["au_mask"].float()
+    au = (((out["au"].float() - batch["au"]) ** 2) * mask).sum() / mask.sum().clamp(min=1)
+    loss = mse + bce + au_weight * au
+    return loss, {"pspi": mse.item(), "bce": bce.item(), "au": au.item()}
+
+
+def distillation_loss(out: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> torch.Tensor:
+    """MSE between the student's outputs and the heatmap teacher's (PSPI/16, pain probabilities,
+    AU/AU_MAX), over the rows whose frame has a heatmap (``target["mask"]``)."""
+    mask = target["mask"].float()
+    rows = (
+        (out["pspi"].float() - target["pspi"]) ** 2
+        + ((torch.sigmoid(out["logits"].float()) - target["prob"]) ** 2).mean(-1)
+        + ((out["au"].float() - target["au"]) ** 2).mean(-1)
+    )
+    return (rows * mask).sum() / mask.sum().clamp(min=1)
+
+
+# ---------------------------------------------------------------------------------------- metrics
+def pspi_metrics(pred: Predictions, frames: Sequence[Frame], au_weight: float) -> dict[str, float]:
+    """Validation figures: the loss on averaged predictions, PSPI PCC/MAE, AUROC at PSPI >= 1."""
+    y = np.array([f.pspi for f in frames], dtype=np.float64)
+    p = pred.pspi.astype(np.float64)
+    labels = np.stack([y >= t for t in PAIN_THRESHOLDS], axis=1).astype(np.float64)
+    prob = np.clip(pred.prob.astype(np.float64), 1e-7, 1 - 1e-7)
+    bce = float(-(labels * np.log(prob) + (1 - labels) * np.log(1 - prob)).mean())
+    au = np.stack([f.au for f in frames]).astype(np.float64)
+    mask = np.isfinite(au)
+    au_err = ((pred.au - np.where(mask, au, 0)) / AU_MAX) ** 2
+    au_mse = float((au_err * mask).sum() / max(mask.sum(), 1))
+    loss = float((((p - y) / PSPI_MAX) ** 2).mean()) + bce + au_weight * au_mse
+    pcc = float(np.corrcoef(p, y)[0, 1]) if len(y) > 1 and y.std() > 0 and p.std() > 0 else float("nan")
+    out = {"loss": loss, "pcc": pcc, "mae": float(np.abs(p - y).mean())}
+    pos = labels[:, 0]
+    if 0 < pos.sum() < len(pos):
+        from sklearn.metrics import roc_auc_score
+
+        out["auroc1"] = float(roc_auc_score(pos, pred.prob[:, 0]))
+    return out
+
+
+# ------------------------------------------------------------------------------------ the run dir
+def _digest(frames: Sequence[Frame]) -> str:
+    h = hashlib.sha256()
+    for f in frames:
+        h.update(f"{f.key or f.image}\t{f.pspi:.6g}\t{f.subject}\t{f.view}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _run_identity(train, val, model_config: ModelConfig, train_config: TrainConfig, init: Path | None) -> dict[str, Any]:
+    return {
+        "model": model_config.to_dict(),
+        "train": train_config.to_dict(),
+        "init": None if init is None else str(init),
+        "train_data": _digest(train),
+        "val_data": _digest(val),
+    }
+
+
+def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict | None:
+    """Return the state saved in OUT/last when it belongs to this run (resume), else None after
+    clearing OUT; refuse to touch an OUT that holds something else unless ``force``."""
+    last = out / "last" / "training.json"
+    if last.is_file():
+        try:
+            state = json.loads(last.read_text())
+        except (OSError, json.JSONDecodeError):
+            state = {}
+        if resume and state.get("run") == identity:
+            return state
+        if not force:
+            raise PainctlError(f"{out} holds a training run with other parameters or data; pass --force to start over")
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise PainctlError(f"{out} exists and is not a painctl training run; pass --force to replace it")
+    for name in ("last", "best"):
+        shutil.rmtree(out / name, ignore_errors=True)
+    if out.exists() and not out.is_dir():
+        out.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def _launched() -> bool:
+    """True under `accelerate launch` / torchrun (distributed environment variables set)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 or any(k.startswith("ACCELERATE_") for k in os.environ)
+
+
+def _load_init(model: ViTPain, init: Path, model_config: ModelConfig) -> None:
+    source, config, _ = load_checkpoint(init)
+    mine, theirs = model_config.to_dict(), config.to_dict()
+    mine.pop("image_size"), theirs.pop("image_size")
+    if mine != theirs:
+        diff = ", ".join(sorted(k for k in mine if mine[k] != theirs.get(k)))
+        raise PainctlError(f"--init {init} has another architecture ({diff} differ)")
+    model.load_state_dict(source.trainable_state_dict(), strict=False)
+
+
+def _teacher_targets(teacher: Path, frames: Sequence[Frame], batch_size: int, seed: int) -> dict[str, torch.Tensor]:
+    """The heatmap teacher's outputs for every frame with a heatmap, on the model's scales."""
+    model, config, _ = load_checkpoint(teacher)
+    if config.input != "heatmap":
+        raise PainctlError(f"--teacher {teacher} was trained on {config.input} images; a teacher must be trained with --input heatmap")
+    has = np.array([f.heatmap is not None for f in frames])
+    if not has.any():
+        raise PainctlError("--teacher needs training data with heatmaps (Frame.heatmap); none of the training frames has one")
+    chosen = [f for f, h in zip(frames, has) if h]
+    pred = predict_frames(model, chosen, chosen, batch_size=batch_size, seed=seed, fallback="lowest")
+    n = len(frames)
+    target = {"mask": torch.from_numpy(has), "pspi": torch.zeros(n), "prob": torch.zeros(n, 3), "au": torch.zeros(n, 6)}
+    idx = torch.from_numpy(np.flatnonzero(has))
+    target["pspi"][idx] = torch.from_numpy(pred.pspi / PSPI_MAX)
+    target["prob"][idx] = torch.from_numpy(pred.prob)
+    target["au"][idx] = torch.from_numpy(pred.au / AU_MAX).float()
+    return target
+
+
+def _epoch_order(weights: torch.Tensor | None, n: int, seed: int, epoch: int) -> list[int]:
+    gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    if weights is None:
+        return torch.randperm(n, generator=gen).tolist()
+    return torch.multinomial(weights, n, replacement=True, generator=gen).tolist()
+
+
+def _cosine(total_steps: int, floor: float):
+    def factor(step: int) -> float:
+        t = min(step, total_steps) / max(total_steps, 1)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return factor
+
+
+# ------------------------------------------------------------------------------------- the trainer
+def train_model(
+    train: list[Frame],
+    val: list[Frame],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    out: Path,
+    init: Path | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    force: bool = False,
+    stop_after: int | None = None,
+) -> Path:
+    """Train ViTPain on ``train`` frames, select the epoch with the lowest loss on ``val``, and return
+    the checkpoint directory of that epoch (``out/best``).
+
+    ``val`` must hold other subjects than ``train`` (both from the training data: never test
+    subjects); an empty ``val`` selects the last epoch. ``init`` starts from a checkpoint of the same
+    architecture (fine-tuning). An interrupted run resumes from ``out/last`` when called again with
+    the same data and configs (``resume``); a run with other parameters is refused unless ``force``.
+    ``stop_after`` runs at most that many epochs in this call (for time-limited jobs; call again to
+    continue). Each checkpoint's training.json records the train/val subject lists, epoch and metrics.
+    """
+    out = Path(out)
+    train, val = list(train), list(val)
+    if not train:
+        raise PainctlError("no training frames")
+    check_frames(train), check_frames(val)
+    train_subjects, val_subjects = sorted({f.subject for f in train}), sorted({f.subject for f in val})
+    leaked = sorted(set(train_subjects) & set(val_subjects))
+    if leaked:
+        raise PainctlError(f"validation subjects must differ from training subjects; shared: {', '.join(leaked[:5])}")
+    if model_config.input == "heatmap" and train_config.teacher is not None:
+        raise PainctlError("--teacher trains an RGB student; it cannot be combined with --input heatmap")
+
+    unbc = mostly_unbc(train)
+    au_weight = train_config.au_weight if train_config.au_weight is not None else (0.1 if unbc else 1.0)
+    weighted = train_config.weighted_sampling if train_config.weighted_sampling is not None else unbc
+    identity = _run_identity(train, val, model_config, train_config, init)
+
+    accelerator = None
+    if _launched():
+        try:
+            from accelerate import Accelerator
+        except ImportError:
+            raise PainctlError("a distributed launch was detected but accelerate is not installed (pip install accelerate)") from None
+        accelerator = Accelerator()
+    main_process = accelerator is None or accelerator.is_main_process
+    rank, world = (0, 1) if accelerator is None else (accelerator.process_index, accelerator.num_processes)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if accelerator is None else accelerator.device
+    say = console.info if (progress and main_process) else (lambda message: None)
+
+    state = _prepare_out(out, identity, resume, force) if main_process else None
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+        if not main_process:
+            last = out / "last" / "training.json"
+            state = json.loads(last.read_text()) if last.is_file() else None
+            state = state if state and state.get("run") == identity else None
+
+    torch.manual_seed(train_config.seed)
+    model = build_model(model_config)
+    if init is not None:
+        _load_init(model, Path(init), model_config)
+    lr_backbone = train_config.lr_lora if train_config.lr_lora is not None else (1e-5 if model.spec.pretrained else train_config.lr_heads)
+    groups = [
+        {"params": model.backbone_parameters(), "lr": lr_backbone, "name": "backbone"},
+        {"params": model.head_parameters(), "lr": train_config.lr_heads, "name": "heads"},
+    ]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=train_config.weight_decay)
+
+    cache = ImageCache(model_config.image_size, model_config.input)
+    references = find_references(train, fallback="lowest") if model_config.reference else None
+    dataset = PairDataset(train, train, references, cache, augment=train_config.augment, seed=train_config.seed)
+    weights = sample_weights(train, train_config.pain_weight) if weighted else None
+    per_rank = len(train) // world if world > 1 else len(train)
+    steps_per_epoch = math.ceil(per_rank / train_config.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(steps_per_epoch * train_config.epochs, train_config.min_lr_fraction))
+    teacher = _teacher_targets(train_config.teacher, train, train_config.batch_size, train_config.seed) if train_config.teacher else None
+
+    history: list[dict[str, Any]] = []
+    start_epoch, best_loss, best_epoch = 0, math.inf, None
+    if state is not None:
+        model_state = load_checkpoint(out / "last")[0].trainable_state_dict()
+        model.load_state_dict(model_state, strict=False)
+        saved = torch.load(out / "last" / OPTIMIZER_FILE, weights_only=True, map_location="cpu")
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        start_epoch, history = int(state["epoch"]), list(state.get("history", []))
+        best_epoch, best_loss = state.get("best_epoch"), float(state.get("best_loss", math.inf))
+        if start_epoch >= train_config.epochs:
+            say(f"{out} is up to date (all {train_config.epochs} epochs done)")
+            return out / "best"
+        say(f"resuming {out} after epoch {start_epoch}/{train_config.epochs}")
+
+    model.to(device)
+    use_amp = train_config.amp and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if use_amp and amp_dtype == torch.float16 else None
+    trained = model
+    if accelerator is not None:
+        trained, optimizer = accelerator.prepare(model, optimizer)
+
+    say(f"training on {len(train)} frames of {len(train_subjects)} subjects, validating on {len(val)} frames of {len(val_subjects)} subjects"
+        f" ({'weighted sampling, ' if weighted else ''}AU weight {au_weight:g}, {device.type})")
+    epochs_run = 0
+    for epoch in range(start_epoch, train_config.epochs):
+        if stop_after is not None and epochs_run >= stop_after:
+            break
+        model.train()
+        dataset.set_epoch(epoch)
+        order = _epoch_order(weights, len(train), train_config.seed, epoch)[rank * per_rank : (rank + 1) * per_rank]
+        loader = torch.utils.data.DataLoader(dataset, batch_size=train_config.batch_size, sampler=order, num_workers=train_config.num_workers)
+        totals, batches = {"loss": 0.0, "pspi": 0.0, "bce": 0.0, "au": 0.0, "distill": 0.0}, 0
+        bar = console.track(loader, total=len(loader), description=f"epoch {epoch + 1}/{train_config.epochs}") if (progress and main_process) else loader
+        for batch in bar:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                outputs = trained(batch["pain"], batch["neutral"] if model_config.reference else None)
+            loss, parts = vitpain_loss(outputs, batch, au_weight)
+            if teacher is not None:
+                idx = batch["index"].cpu()
+                target = {k: v[idx].to(device) for k, v in teacher.items()}
+                distill = distillation_loss(outputs, target)
+                loss = loss + train_config.distill_weight * distill
+                parts["distill"] = distill.item()
+            optimizer.zero_grad(set_to_none=True)
+            if accelerator is not None:
+                accelerator.backward(loss)
+                if train_config.grad_clip:
+                    accelerator.clip_grad_norm_(model.parameters(), train_config.grad_clip)
+                optimizer.step()
+            elif scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                if train_config.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                if train_config.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
+                optimizer.step()
+            scheduler.step()
+            totals["loss"] += loss.item()
+            for k, v in parts.items():
+                totals[k] += v
+            batches += 1
+        epochs_run += 1
+        record: dict[str, Any] = {"epoch": epoch + 1, **{f"train_{k}": v / max(batches, 1) for k, v in totals.items() if k != "distill" or teacher is not None}}
+        if main_process:
+            if val:
+                pred = predict_frames(model, val, val, shots=train_config.shots, batch_size=train_config.batch_size, seed=train_config.seed, fallback="lowest", cache=cache)
+                record.update({f"val_{k}": v for k, v in pspi_metrics(pred, val, au_weight).items()})
+            score = record.get("val_loss", -float(epoch))  # no validation: the latest epoch wins
+            improved = best_epoch is None or score < best_loss
+            if improved:
+                best_loss, best_epoch = score, epoch + 1
+            history.append(record)
+            summary = {
+                "run": identity,
+                "epoch": epoch + 1,
+                "epochs": train_config.epochs,
+                "best_epoch": best_epoch,
+                "best_loss": best_loss,
+                "history": history,
+                "train_subjects": train_subjects,
+                "val_subjects": val_subjects,
+                "n_train_frames": len(train),
+                "n_val_frames": len(val),
+                "au_weight": au_weight,
+                "weighted_sampling": weighted,
+                "lr_backbone": lr_backbone,
+                "lr_heads": train_config.lr_heads,
+                "selection": "lowest validation loss" if val else "last epoch (no validation frames)",
+            }
+            if improved:
+                save_checkpoint(model, model_config, out / "best", {**summary, "metrics": record})
+            opt_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+            save_checkpoint(model, model_config, out / "last", {**summary, "metrics": record},
+                            extra_files={OPTIMIZER_FILE: lambda path: torch.save(opt_state, path)})
+            say(_epoch_line(record, train_config.epochs, improved))
+        if accelerator is not None:
+            accelerator.wait_for_everyone()
+    return out / "best"
+
+
+def _epoch_line(record: dict[str, Any], epochs: int, improved: bool) -> str:
+    parts = [f"epoch {record['epoch']}/{epochs}", f"loss {record['train_loss']:.4f}"]
+    if "train_distill" in record:
+        parts.append(f"distill {record['train_distill']:.4f}")
+    if "val_loss" in record:
+        parts.append(f"val loss {record['val_loss']:.4f}")
+        parts.append(f"PCC {record['val_pcc']:.3f}")
+        parts.append(f"MAE {record['val_mae']:.3f}")
+        if "val_auroc1" in record:
+            parts.append(f"AUROC@1 {record['val_auroc1']:.3f}")
+    return ", ".join(parts) + (" (best)" if improved else "")
+
+
+__all__ = ["train_model", "vitpain_loss", "distillation_loss", "pspi_metrics"]
