@@ -100,4 +100,55 @@ def predict_frames(
     )
 
 
-__all__ = ["Predictions", "predict_frames"]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def expand_images(paths: Sequence[str | Path], what: str = "image") -> list[Path]:
+    """Files as given, and the image files (by suffix, sorted, recursively) of directories."""
+    from painctl.errors import PainctlError
+
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise PainctlError(f"{path}: no {what} files ({', '.join(IMAGE_SUFFIXES)}) in this directory")
+            out.extend(found)
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise PainctlError(f"{path}: no such {what} file or directory")
+    return out
+
+
+def predict_images(
+    checkpoint,
+    images: Sequence[str | Path],
+    neutrals: Sequence[str | Path] = (),
+    shots: int = 1,
+    crop: bool = False,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> Predictions:
+    """Predict for image files (directories expanded) of one person against their neutral images.
+
+    ``crop`` finds and crops the face in every image first (OpenCV Haar cascade). Keys are the
+    image paths. Raises PainctlError when the model needs a neutral reference and none is given.
+    """
+    from painctl.errors import PainctlError
+    from painctl.vitpain.checkpoint import load_checkpoint
+    from painctl.vitpain.pairs import ImageCache
+
+    model = load_checkpoint(checkpoint)[0] if isinstance(checkpoint, (str, Path)) else checkpoint
+    files = expand_images(images)
+    refs = expand_images(neutrals, "neutral image") if neutrals else []
+    if model.config.reference and not refs:
+        raise PainctlError("missing neutral reference: this checkpoint compares each face with a neutral face of the same person; pass --neutral REF")
+    heat = model.config.input == "heatmap"  # a heatmap teacher scores heatmap images
+    frames = [Frame(image=p, subject="", pspi=0.0, heatmap=p if heat else None, key=str(p)) for p in files]
+    pool = [Frame(image=p, subject="", pspi=0.0, is_neutral=True, heatmap=p if heat else None, key=str(p)) for p in refs]
+    cache = ImageCache(model.config.image_size, model.config.input, crop=crop)
+    return predict_frames(model, frames, pool, shots=shots, batch_size=batch_size, seed=seed, cache=cache)
+
+
+__all__ = ["Predictions", "predict_frames", "predict_images", "expand_images"]

@@ -120,17 +120,27 @@ def load_heatmap(path: Path, size: int) -> np.ndarray:
     return np.clip(np.asarray(img, dtype=np.float32), 0, 1)
 
 
-def load_face(frame: Frame, size: int, input: str = "rgb") -> torch.Tensor:
+def load_face(frame: Frame, size: int, input: str = "rgb", crop: bool = False) -> torch.Tensor:
     """Return the model input of ``frame`` as uint8 (3, size, size): the face (cropped/aligned by its
-    landmarks) or, for ``input="heatmap"``, its heatmap repeated over 3 channels."""
+    landmarks; found by the face detector first with ``crop``) or, for ``input="heatmap"``, its
+    heatmap repeated over 3 channels."""
     if input == "heatmap":
         if frame.heatmap is None:
             raise PainctlError(f"{frame.key or frame.image} has no heatmap (a heatmap teacher needs data with heatmaps)")
         data = np.repeat(load_heatmap(frame.heatmap, size)[None], 3, axis=0)
         return torch.from_numpy(np.round(data * 255).astype(np.uint8))
-    from painctl.datasets.images import load_face_image
+    from painctl.datasets.images import load_face_image, open_rgb
 
-    img = load_face_image(frame, size)
+    if crop:
+        from painctl.facecrop import crop_face
+
+        photo = open_rgb(frame.image)
+        img = crop_face(photo)
+        if img is None:
+            console.info(f"warning: no face found in {frame.image}; using the whole image")
+            img = photo
+    else:
+        img = load_face_image(frame, size)
     if img.size != (size, size):
         img = img.resize((size, size), Image.Resampling.BILINEAR)
     return torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
@@ -139,14 +149,14 @@ def load_face(frame: Frame, size: int, input: str = "rgb") -> torch.Tensor:
 class ImageCache:
     """Decoded model inputs (uint8 tensors) by frame, loaded once: decoding dominates small-model training."""
 
-    def __init__(self, size: int, input: str = "rgb"):
-        self.size, self.input = size, input
+    def __init__(self, size: int, input: str = "rgb", crop: bool = False):
+        self.size, self.input, self.crop = size, input, crop
         self._store: dict[int, tuple[Frame, torch.Tensor]] = {}
 
     def get(self, frame: Frame) -> torch.Tensor:
         key = id(frame)  # the frame is kept alongside, so its id cannot be reused while cached
         if key not in self._store:
-            self._store[key] = (frame, load_face(frame, self.size, self.input))
+            self._store[key] = (frame, load_face(frame, self.size, self.input, self.crop))
         return self._store[key][1]
 
 

@@ -372,4 +372,17 @@ def _epoch_line(record: dict[str, Any], epochs: int, improved: bool) -> str:
     return ", ".join(parts) + (" (best)" if improved else "")
 
 
-__all__ = ["train_model", "vitpain_loss", "distillation_loss", "pspi_metrics"]
+
+
+
+def split_validation(frames: Sequence[Frame], fraction: float, seed: int = 0) -> tuple[list[Frame], list[Frame]]:
+    """Split ``frames`` by subject into (train, validation) with ``fraction`` of the subjects held out
+    for model selection (0: no validation split). Uses :func:`painctl.datasets.splits.inner_split`."""
+    if fraction == 0:
+        return list(frames), []
+    from painctl.datasets.splits import inner_split
+
+    _, val_subjects = inner_split({f.subject for f in frames}, fraction, seed)
+    held = set(val_subjects)
+    return [f for f in frames if f.subject not in held], [f for f in frames if f.subject in held]
+__all__ = ["train_model", "split_validation", "vitpain_loss", "distillation_loss", "pspi_metrics"]

@@ -1,0 +1,87 @@
+"""`painctl train`: train ViTPain on labelled face data and keep the best epoch's checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from painctl.cli.options import force_option, seed_option
+
+
+@click.command("train")
+@click.argument("data", nargs=-1, required=True, metavar="DATA...")
+@click.argument("out", metavar="OUT")
+@click.option("--backbone", default="tiny", show_default=True, metavar="NAME",
+              help="'tiny' (embedded small DINOv3, randomly initialised and TRAINED IN FULL, not frozen; runs anywhere), "
+                   "or a Hugging Face id / local directory of a DINOv3 or DINOv2 model (frozen, with LoRA; read from the "
+                   "local cache only, never downloaded).")
+@click.option("--no-reference", is_flag=True, help="Single-image variant: no neutral reference encoder.")
+@click.option("--input", "input_kind", type=click.Choice(["rgb", "heatmap"]), default="rgb", show_default=True,
+              help="'heatmap' trains a heatmap teacher (single-image) on the data's pain-region heatmaps.")
+@click.option("--teacher", type=click.Path(path_type=Path), metavar="CKPT", help="Heatmap-teacher checkpoint to distil into this RGB model.")
+@click.option("--distill-weight", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the distillation loss.")
+@click.option("--init", type=click.Path(path_type=Path), metavar="CKPT", help="Start from this checkpoint (e.g. synthetic-pretrained) and fine-tune.")
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr-heads", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True), help="AdamW learning rate of the fusion and heads.")
+@click.option("--lr-lora", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate of the backbone's trainable part (LoRA; the whole tiny backbone). [default: 1e-5; tiny: --lr-heads]")
+@click.option("--weight-decay", default=0.1, show_default=True, type=click.FloatRange(min=0))
+@click.option("--au-weight", default=None, type=click.FloatRange(min=0), help="Weight of the AU loss. [default: 0.1 on UNBC-McMaster, else 1.0]")
+@click.option("--weighted-sampling/--no-weighted-sampling", default=None,
+              help="Sample PSPI >= 1 frames twice as often. [default: on for UNBC-McMaster]")
+@click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+              help="Fraction of DATA's subjects held out (by subject) to select the best epoch; 0 keeps the last epoch.")
+@click.option("--image-size", default=None, type=click.IntRange(min=16), help="Input side in pixels, a multiple of 16. [default: 64 tiny, 224 otherwise]")
+@click.option("--lora-r", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--lora-alpha", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--lora-targets", default="q_proj,v_proj", show_default=True, help="Comma-separated attention projections that get LoRA.")
+@click.option("--shots", default=1, show_default=True, type=click.IntRange(min=1), help="Neutral references averaged in validation.")
+@click.option("--num-workers", default=0, show_default=True, type=click.IntRange(min=0), help="Data-loading worker processes.")
+@click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
+@seed_option
+@force_option
+def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight, init, epochs, batch_size, lr_heads, lr_lora,
+          weight_decay, au_weight, weighted_sampling, val_fraction, image_size, lora_r, lora_alpha, lora_targets, shots,
+          num_workers, no_amp, seed, force):
+    """Train ViTPain on DATA (painctl render-views/heatmap artefacts, the 3D-Pain layout or
+    UNBC-McMaster as distributed) and write checkpoints to OUT.
+
+    A validation split of DATA's subjects (--val-fraction) selects the best epoch: OUT/best. OUT/last
+    holds the latest epoch; rerunning the same command after an interruption resumes from it.
+    Prints the best checkpoint's path. Multi-GPU / multi-node: 'accelerate launch -m painctl train ...'.
+
+    \b
+      painctl train data/views/ run/
+      painctl train unbc/ run_unbc/ --init run/best --epochs 5
+      painctl train --input heatmap data/views/ teacher/ && painctl train --teacher teacher/best data/views/ student/
+    """
+    from painctl import console
+    from painctl.datasets import load_frames
+    from painctl.vitpain.config import ModelConfig, TrainConfig
+    from painctl.vitpain.training import split_validation, train_model
+
+    model_config = ModelConfig(
+        backbone=backbone,
+        reference=not no_reference and input_kind == "rgb",  # a heatmap teacher sees no neutral face
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        lora_targets=tuple(t.strip() for t in lora_targets.split(",") if t.strip()),
+        input=input_kind,
+        image_size=image_size,
+    )
+    train_config = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay, au_weight=au_weight,
+        weighted_sampling=weighted_sampling, seed=seed, shots=shots, teacher=teacher, distill_weight=distill_weight,
+        amp=not no_amp, num_workers=num_workers,
+    )
+    frames = [frame for path in data for frame in load_frames(path)]
+    if input_kind == "heatmap":
+        frames = [f for f in frames if f.heatmap is not None]
+        if not frames:
+            raise click.UsageError("--input heatmap needs data with heatmaps (run 'painctl heatmap' first); DATA has none")
+    train_frames, val_frames = split_validation(frames, val_fraction, seed)
+    best = train_model(train_frames, val_frames, model_config, train_config, Path(out), init=init, force=force)
+    console.info(f"best checkpoint: {best}")
+    click.echo(str(best))
