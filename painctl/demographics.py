@@ -23,6 +23,8 @@ GENDERS = ("female", "male")
 DEFAULT_AGE_GROUPS = "young:18-40,elderly:65-90"
 #: A stream index no identity index reaches: the balance deal draws from it.
 BALANCE_STREAM = 1 << 48
+#: Tries at a deal whose extra items are also balanced within each factor.
+ATTEMPTS = 64
 
 
 @dataclass(frozen=True)
@@ -89,19 +91,48 @@ def parse_groups(text: str, available: Sequence[str], what: str) -> tuple[str, .
     return tuple(chosen)
 
 
-def balanced_cells(total: int, cell_count: int, seed: int) -> np.ndarray:
-    """Deal ``total`` items to ``cell_count`` cells: returns (total,) int64 cell indices.
+def balanced_cells(total: int, shape: Sequence[int] | int, seed: int) -> np.ndarray:
+    """Deal ``total`` items to the cells of a factor grid ``shape`` (e.g. (2, 2, 3)).
 
-    Every cell gets ``total // cell_count`` items and a seed-chosen ``total % cell_count`` cells
-    get one more; the order is a seeded permutation so cells are spread over the index range
-    (any contiguous shard sees a mix). Depends only on (total, cell_count, seed).
+    Returns (total,) int64 flat cell indices (C order). Every cell gets ``total // cells`` items;
+    the ``total % cells`` extra items go to cells picked so that each factor's groups also stay
+    within one of each other where possible (greedy over the groups' extra counts, ties broken
+    by the seed). The order is a seeded permutation so cells spread over the index range (any
+    contiguous shard sees a mix). Depends only on (total, shape, seed).
     """
-    if total < 0 or cell_count < 1:
-        raise ValueError("balanced_cells needs total >= 0 and cell_count >= 1")
+    shape = (int(shape),) if np.isscalar(shape) else tuple(int(s) for s in shape)
+    cells = int(np.prod(shape))
+    if total < 0 or cells < 1:
+        raise ValueError("balanced_cells needs total >= 0 and at least one cell")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, BALANCE_STREAM]))
-    sizes = np.full(cell_count, total // cell_count)
-    sizes[rng.permutation(cell_count)[: total % cell_count]] += 1
-    return rng.permutation(np.repeat(np.arange(cell_count), sizes))
+    coords = np.stack(np.unravel_index(np.arange(cells), shape), axis=1)
+    best = None
+    for _ in range(ATTEMPTS):  # greedy with seeded tie-breaks; keep the first deal balanced in every factor
+        sizes, spread = _deal_extras(total, shape, coords, list(rng.permutation(cells)))
+        if best is None or spread < best[1]:
+            best = (sizes, spread)
+        if spread <= 1:
+            break
+    sizes = best[0]
+    return rng.permutation(np.repeat(np.arange(cells), sizes))
+
+
+def _deal_extras(total: int, shape: tuple[int, ...], coords: np.ndarray, order: list[int]) -> tuple[np.ndarray, int]:
+    """Give ``total % cells`` extra items to cells in ``order``, preferring cells whose groups have the
+    fewest extras relative to their fair share; return cell sizes and the worst factor spread."""
+    cells = len(coords)
+    remainder = total % cells
+    sizes = np.full(cells, total // cells)
+    extras = [np.zeros(n) for n in shape]
+    for _ in range(remainder):
+        scores = [max(extras[f][coords[c, f]] * n for f, n in enumerate(shape)) * cells
+                  + sum(extras[f][coords[c, f]] * n for f, n in enumerate(shape)) for c in order]
+        cell = order.pop(int(np.argmin(scores)))
+        sizes[cell] += 1
+        for f in range(len(shape)):
+            extras[f][coords[cell, f]] += 1
+    spread = max((int(e.max() - e.min()) for e in extras), default=0)
+    return sizes, spread
 
 
 @dataclass(frozen=True)
@@ -131,8 +162,9 @@ class Demographics:
         """
         if not self.balance:
             return {}
-        cells = list(itertools.product(*(self.groups(f) for f in self.balance)))
-        index = balanced_cells(total, len(cells), seed)
+        groups = [self.groups(f) for f in self.balance]
+        cells = list(itertools.product(*groups))
+        index = balanced_cells(total, [len(g) for g in groups], seed)
         table = np.array(cells, dtype=object).reshape(len(cells), len(self.balance))
         return {f: table[index, k].astype(str) for k, f in enumerate(self.balance)}
 
