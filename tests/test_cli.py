@@ -142,11 +142,14 @@ def test_interrupted_write_leaves_nothing_complete_looking(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not list(tmp_path.glob(".heads.painctl-tmp-*")):
+
+        def written() -> int:  # bytes of vertices in the temporary's data.h5 so far
+            return max((p.stat().st_size for p in tmp_path.glob(".heads.painctl-tmp-*/data.h5")), default=0)
+
+        while time.monotonic() < deadline and written() < 2_000_000:
             assert proc.poll() is None, "sample-mesh finished before it could be interrupted"
-            time.sleep(0.05)
-        time.sleep(0.5)  # well into writing vertices
-        assert proc.poll() is None
+            time.sleep(0.02)
+        assert proc.poll() is None and written() >= 2_000_000  # killed mid-write
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

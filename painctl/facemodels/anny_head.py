@@ -129,26 +129,60 @@ class AnnyHead(FaceModel):
     # --------------------------------------------------------------------------------- meshes
 
     def expressive(self, phenotype: np.ndarray, expression: np.ndarray) -> np.ndarray:
-        """Return (N, V, 3) float32 vertices (metres, painctl frame) from anny's own forward pass.
+        """Return (N, V, 3) float32 vertices (metres, painctl frame) of anny's forward at rest pose.
 
-        One identity per forward call: batched matrix products round differently with the batch's
-        size and make, so this keeps every row's bytes independent of what it is computed with
-        (shards then merge into exactly a single run's bytes). About 3 ms a head on one core.
+        anny maps phenotypes and face units to blendshape coefficients (its own code); at rest pose
+        its forward is then the linear blendshapes moved so the root bone's head sits at the
+        origin, which this computes directly (tests check it equals anny's forward). One identity
+        at a time, on one thread: batched products round differently with the batch's size, so
+        row-by-row keeps each identity's bytes independent of what it is computed with (shards
+        merge into exactly a single run's bytes), and small products run fastest unthreaded.
         """
         torch = self._torch
         phenotype = self.check_phenotype(phenotype)
         expression = self.check_expression(expression, phenotype.shape[0])
         out = np.empty((phenotype.shape[0], self.vertex_count, 3), np.float32)
-        dtype = self._model.dtype
-        rotation = torch.as_tensor(ANNY_TO_PAINCTL.T, dtype=dtype)
-        with torch.no_grad():
-            for row in range(phenotype.shape[0]):
-                result = self._model(
-                    phenotype_kwargs=torch.as_tensor(phenotype[row : row + 1], dtype=dtype),
-                    facial_actions=torch.as_tensor(expression[row : row + 1], dtype=dtype),
-                )
-                out[row] = (result["vertices"][0] @ rotation).numpy()
+        m, (basis_t, template, heads_t, head0) = self._model, self._linear
+        no_local_changes = torch.zeros((1, len(m.local_change_labels)), dtype=m.dtype)
+        rotation = torch.as_tensor(ANNY_TO_PAINCTL.T, dtype=m.dtype)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.no_grad():
+                for row in range(phenotype.shape[0]):
+                    coeffs = m._get_phenotype_blendshape_coefficients(
+                        torch.as_tensor(phenotype[row : row + 1], dtype=m.dtype),
+                        no_local_changes,
+                        torch.as_tensor(expression[row : row + 1], dtype=m.dtype),
+                    )[0]
+                    rest = torch.addmv(template, basis_t, coeffs).reshape(-1, 3)
+                    root = torch.addmv(head0, heads_t, coeffs)
+                    out[row] = ((rest - root) @ rotation).numpy()
+        finally:
+            torch.set_num_threads(threads)
         return out
+
+    @cached_property
+    def _linear(self):
+        """anny's blendshapes as (V*3, K), template (V*3,), root-head blendshapes (3, K), root head (3,)."""
+        m = self._model
+        k = m.blendshapes.shape[0]
+        return (
+            m.blendshapes.reshape(k, -1).T.contiguous(),
+            m.template_vertices.reshape(-1).contiguous(),
+            m.bone_heads_blendshapes[:, 0].T.contiguous(),
+            m.template_bone_heads[0].contiguous(),
+        )
+
+    def anny_forward(self, phenotype: np.ndarray, expression: np.ndarray) -> np.ndarray:
+        """anny's own forward pass (warp skinning, batched) in painctl's frame: the reference that
+        :meth:`expressive` reproduces. (N, 11), (N, 52) -> (N, V, 3) float64."""
+        torch = self._torch
+        m = self._model
+        with torch.no_grad():
+            result = m(phenotype_kwargs=torch.as_tensor(self.check_phenotype(phenotype), dtype=m.dtype),
+                       facial_actions=torch.as_tensor(self.check_expression(expression, len(phenotype)), dtype=m.dtype))
+        return result["vertices"].numpy() @ ANNY_TO_PAINCTL.T
 
     def expression_basis(self, phenotype: np.ndarray | None = None) -> np.ndarray:
         """Return (52, V, 3) float32 offsets per face unit (the same for every identity in anny)."""
