@@ -156,3 +156,26 @@ def test_cli_train_end_to_end_and_bad_input(tmp_path, painctl):
     assert bad.code == 1 and "multiple of 16" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     missing = painctl("train", data, tmp_path / "y", "--backbone", "nobody/nothing-here")
     assert missing.code == 1 and "not in the local Hugging Face cache" in missing.stderr
+
+
+def test_unbc_frames_turn_on_weighted_sampling_and_low_au_weight(tmp_path):
+    from painctl.vitpain.training import _epoch_order
+
+    frames = []
+    for s, subject in enumerate(("042-ll042", "043-jh043", "047-jl047")):
+        seq = tmp_path / "Images" / subject / f"{subject[4:]}t1aaaff"
+        seq.mkdir(parents=True)
+        for k, level in enumerate((0, 0, 0, 3)):
+            path = seq / f"{subject[4:]}t1aaaff{k + 1:03d}.png"
+            Image.fromarray(face_image(s, level)).save(path)
+            frames.append(Frame(image=path, subject=subject, pspi=float(level), key=f"{subject}/{k}"))
+    train, val = frames[:8], frames[8:]
+    best = train_model(train, val, CFG, TrainConfig(epochs=1, batch_size=4), tmp_path / "run", progress=False)
+    info = json.loads((best / "training.json").read_text())
+    assert info["weighted_sampling"] is True and info["au_weight"] == 0.1
+    # Weight 2 for PSPI >= 1: a pain frame is drawn about twice as often as a neutral one.
+    from painctl.vitpain.pairs import sample_weights
+
+    draws = np.bincount(sum((_epoch_order(sample_weights(train), len(train), 0, e) for e in range(400)), []), minlength=8)
+    pain = np.array([f.pspi >= 1 for f in train])
+    assert 1.7 < draws[pain].mean() / draws[~pain].mean() < 2.3

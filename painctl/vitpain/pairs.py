@@ -81,14 +81,17 @@ def find_references(frames: Sequence[Frame], pool: Sequence[Frame] | None = None
         cache[(subject, view)] = choice
         return choice
 
+    by_id = {id(ref): j for j, ref in enumerate(pool)}
+    by_path = {str(ref.image): j for j, ref in enumerate(pool)}
     out = []
     for frame in frames:
         choice = candidates(frame.subject, frame.view)
         if not choice:
             raise PainctlError(f"no neutral reference for {frame.key or frame.image} (subject {frame.subject or '?'}): pass a neutral image of the same person")
-        if len(choice) > 1:
+        itself = by_id.get(id(frame), by_path.get(str(frame.image)))
+        if itself is not None and len(choice) > 1 and (frame.pspi == 0 or frame.is_neutral or itself in choice):
             # A frame is never its own reference when there is another one.
-            choice = [j for j in choice if pool[j] is not frame and pool[j].image != frame.image] or choice
+            choice = [j for j in choice if j != itself] or choice
         out.append(choice)
     return out
 
@@ -149,15 +152,22 @@ def load_face(frame: Frame, size: int, input: str = "rgb", crop: bool = False) -
 class ImageCache:
     """Decoded model inputs (uint8 tensors) by frame, loaded once: decoding dominates small-model training."""
 
-    def __init__(self, size: int, input: str = "rgb", crop: bool = False):
-        self.size, self.input, self.crop = size, input, crop
+    def __init__(self, size: int, input: str = "rgb", crop: bool = False, max_bytes: int = 4 << 30):
+        self.size, self.input, self.crop, self.max_bytes = size, input, crop, max_bytes
         self._store: dict[int, tuple[Frame, torch.Tensor]] = {}
+        self._bytes = 0
 
     def get(self, frame: Frame) -> torch.Tensor:
+        """The frame's uint8 (3, S, S) input; kept in memory until ``max_bytes`` are held (then decoded each time)."""
         key = id(frame)  # the frame is kept alongside, so its id cannot be reused while cached
-        if key not in self._store:
-            self._store[key] = (frame, load_face(frame, self.size, self.input, self.crop))
-        return self._store[key][1]
+        hit = self._store.get(key)
+        if hit is not None:
+            return hit[1]
+        image = load_face(frame, self.size, self.input, self.crop)
+        if self._bytes + image.numel() <= self.max_bytes:
+            self._store[key] = (frame, image)
+            self._bytes += image.numel()
+        return image
 
 
 def _affine(rng: np.random.Generator, scale=(0.8, 1.0), ratio=(0.9, 1.1), max_rotation=10.0) -> torch.Tensor:
