@@ -92,6 +92,8 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, caps
     first = json.loads((tmp_path / "b" / "last" / "training.json").read_text())
     assert first["epoch"] == 1
     capsys.readouterr()
+    # Killed in the middle of swapping in a new last/: the previous one is recovered.
+    (tmp_path / "b" / "last").rename(tmp_path / "b" / ".last.old-123")
     train_model(train, val, CFG, cfg, tmp_path / "b")
     assert "resuming" in capsys.readouterr().err
     done = json.loads((tmp_path / "b" / "last" / "training.json").read_text())

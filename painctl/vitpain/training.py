@@ -103,6 +103,12 @@ def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict |
     """Return the state saved in OUT/last when it belongs to this run (resume), else None after
     clearing OUT; refuse to touch an OUT that holds something else unless ``force``."""
     last = out / "last" / "training.json"
+    if not last.is_file() and out.is_dir():
+        # Killed between the two renames of a checkpoint swap: put the previous last/ back.
+        previous = sorted(out.glob(".last.old-*"), key=lambda p: p.stat().st_mtime)
+        if previous and (previous[-1] / "training.json").is_file():
+            shutil.rmtree(out / "last", ignore_errors=True)
+            previous[-1].rename(out / "last")
     if last.is_file():
         try:
             state = json.loads(last.read_text())
@@ -114,7 +120,7 @@ def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict |
             raise PainctlError(f"{out} holds a training run with other parameters or data; pass --force to start over")
     elif out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise PainctlError(f"{out} exists and is not a painctl training run; pass --force to replace it")
-    for name in ("last", "best"):
+    for name in ("last", "best", *(p.name for p in out.glob(".last.*")), *(p.name for p in out.glob(".best.*"))):
         shutil.rmtree(out / name, ignore_errors=True)
     if out.exists() and not out.is_dir():
         out.unlink()
