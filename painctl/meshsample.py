@@ -16,7 +16,7 @@ import numpy as np
 from painctl import console
 from painctl.demographics import GENDERS, Demographics, parse_age_groups, parse_balance, parse_groups
 from painctl.errors import PainctlError
-from painctl.facemodels import FaceModel, load_face_model
+from painctl.facemodels import FaceModel, canonical_spec, load_face_model, model_class
 from painctl.seeding import rng_for
 from painctl.shard import WHOLE, Shard
 
@@ -44,10 +44,11 @@ def identity_id(index: int) -> str:
     return f"id{index:06d}"
 
 
-def make_demographics(model: FaceModel, balance: str | None, age_groups: str, ethnicities: str | None) -> Demographics:
-    """Parse the demographic options for ``model``; PainctlError if it cannot control what is asked."""
+def make_demographics(model: FaceModel | type[FaceModel], balance: str | None, age_groups: str, ethnicities: str | None) -> Demographics:
+    """Parse the demographic options for ``model`` (an instance or its class); PainctlError if it
+    cannot control what is asked."""
     factors = parse_balance(balance)
-    model.capabilities.require(model.spec or model.name, demographics=factors)
+    model.capabilities.require(model.name, demographics=factors)
     groups = parse_age_groups(age_groups)
     if "age" in model.capabilities.demographics:
         eth = model.ethnicity_groups[:3] if ethnicities is None else parse_groups(ethnicities, model.ethnicity_groups, "--ethnicities")
@@ -102,11 +103,11 @@ def _pick(dealt: dict[str, np.ndarray], factor: str, index: int, groups: tuple[s
     return groups[min(int(u * len(groups)), len(groups) - 1)]
 
 
-def params_of(model: FaceModel, demo: Demographics, n: int, seed: int, shard: Shard, export: str | None) -> dict:
-    """The parameters recorded in the manifest (and compared for cache hits)."""
+def params_of(spec: str, demo: Demographics, n: int, seed: int, shard: Shard, export: str | None) -> dict:
+    """The parameters recorded in the manifest (and compared for cache hits); ``spec`` canonical."""
     params = {
         "n": int(n),
-        "model": model.spec,
+        "model": spec,
         "balance": list(demo.balance),
         "age_groups": [str(g) for g in demo.age_groups],
         "ethnicities": list(demo.ethnicities),
@@ -114,8 +115,11 @@ def params_of(model: FaceModel, demo: Demographics, n: int, seed: int, shard: Sh
         "shard": str(shard),
         "export": export,
     }
-    if model.name == "flame":
-        params["model_digest"] = getattr(model, "file_digest", None)
+    if spec.startswith("flame:"):
+        from painctl.facemodels.flame import file_digest
+
+        path = spec[len("flame:"):]
+        params["model_digest"] = file_digest(path) if os.path.isfile(path) else None
     return params
 
 
@@ -136,12 +140,13 @@ def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: st
         raise PainctlError(f"-n must be a positive number of identities, got {n}")
     if export is not None and export not in FORMATS:
         raise PainctlError(f"--export must be one of {', '.join(FORMATS)}, got {export!r}")
-    face_model = load_face_model(model)
-    demo = make_demographics(face_model, balance, age_groups, ethnicities)
-    writer = ArtefactWriter(out, STAGE, params_of(face_model, demo, n, seed, shard, export), force=force)
-    if writer.cached:
+    spec = canonical_spec(model)
+    demo = make_demographics(model_class(spec), balance, age_groups, ethnicities)
+    writer = ArtefactWriter(out, STAGE, params_of(spec, demo, n, seed, shard, export), force=force)
+    if writer.cached:  # decided before the model is even built: a cache hit does no work
         console.info(f"{out} is up to date (cache hit)")
         return writer.path
+    face_model = load_face_model(spec)
     start, stop = shard.bounds(n)
     rows = stop - start
     people = sample_identities(face_model, demo, n, seed, start, stop)

@@ -240,3 +240,20 @@ def test_vertices_equal_annys_own_forward_and_ignore_batching(anny_model):
     # Each row's bytes do not depend on which other rows it is computed with (shards rely on it).
     assert got[2:].tobytes() == anny_model.expressive(pheno[2:], expr[2:]).tobytes()
     assert got[3:4].tobytes() == anny_model.expressive(pheno[3:4], expr[3:4]).tobytes()
+
+
+def test_cache_hit_does_not_build_the_model(tmp_path):
+    import subprocess
+    import sys
+
+    from painctl.meshsample import sample_mesh
+
+    out = sample_mesh(tmp_path / "heads", 3, balance="gender", seed=2)
+    code = (
+        "import sys; from painctl.meshsample import sample_mesh; "
+        f"sample_mesh({str(out)!r}, 3, balance='gender', seed=2); "
+        "print('anny' in sys.modules, 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"] and "cache hit" in result.stderr

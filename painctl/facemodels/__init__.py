@@ -16,7 +16,7 @@ from painctl.facemodels.base import Capabilities, FaceModel
 if TYPE_CHECKING:
     from painctl.artefact import Artefact
 
-__all__ = ["Capabilities", "FaceModel", "face_model_of", "load_face_model", "MODEL_NAMES"]
+__all__ = ["Capabilities", "FaceModel", "canonical_spec", "face_model_of", "load_face_model", "model_class", "MODEL_NAMES"]
 
 MODEL_NAMES = ("anny", "flame:PATH")
 
@@ -24,7 +24,8 @@ _cache: dict[str, FaceModel] = {}
 _lock = threading.Lock()
 
 
-def _canonical(spec: str) -> str:
+def canonical_spec(spec: str) -> str:
+    """Normalise a model spec: ``"anny"``, or ``"flame:"`` plus an absolute path."""
     spec = str(spec).strip()
     if spec.lower().startswith("flame:"):
         path = spec[len("flame:"):]
@@ -34,25 +35,32 @@ def _canonical(spec: str) -> str:
     return spec.lower()
 
 
+def model_class(spec: str) -> type[FaceModel]:
+    """The FaceModel class ``spec`` names, without building the model (its capabilities and
+    ethnicity groups are class attributes). PainctlError for an unknown model."""
+    key = canonical_spec(spec)
+    if key == "anny":
+        from painctl.facemodels.anny_head import AnnyHead
+
+        return AnnyHead
+    if key.startswith("flame:"):
+        from painctl.facemodels.flame import FlameModel
+
+        return FlameModel
+    raise PainctlError(f"unknown face model {spec!r}; choose one of: {', '.join(MODEL_NAMES)}")
+
+
 def load_face_model(spec: str) -> FaceModel:
     """Return the face model named by ``spec`` (``"anny"`` or ``"flame:PATH"``), built once per process.
 
     Raises PainctlError for an unknown model name or a missing, malformed or unsafe FLAME file.
     """
-    key = _canonical(spec)
+    key = canonical_spec(spec)
     with _lock:
         if key in _cache:
             return _cache[key]
-        if key == "anny":
-            from painctl.facemodels.anny_head import AnnyHead
-
-            model: FaceModel = AnnyHead()
-        elif key.startswith("flame:"):
-            from painctl.facemodels.flame import FlameModel
-
-            model = FlameModel.from_file(key[len("flame:"):])
-        else:
-            raise PainctlError(f"unknown face model {spec!r}; choose one of: {', '.join(MODEL_NAMES)}")
+        cls = model_class(key)
+        model: FaceModel = cls.from_file(key[len("flame:"):]) if key.startswith("flame:") else cls()
         _cache[key] = model
         return model
 

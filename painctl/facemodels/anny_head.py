@@ -43,6 +43,11 @@ class AnnyHead(FaceModel):
     name = "anny"
     spec = "anny"
     ethnicity_groups = ETHNICITY_GROUPS
+    capabilities = Capabilities(
+        identity_sampling=True,
+        demographics=frozenset({"age", "gender", "ethnicity"}),
+        expressions="arkit52",
+    )
 
     def __init__(self) -> None:
         _quiet_warp()
@@ -54,11 +59,6 @@ class AnnyHead(FaceModel):
         self._model.eval()
         m = self._model
         self.version = importlib.metadata.version("anny")
-        self.capabilities = Capabilities(
-            identity_sampling=True,
-            demographics=frozenset({"age", "gender", "ethnicity"}),
-            expressions="arkit52",
-        )
         self.phenotype_names = tuple(m.phenotype_labels)
         self.expression_names = tuple(m.facial_action_labels)
         self.faces = m.get_triangular_faces().cpu().numpy().astype(np.int32)

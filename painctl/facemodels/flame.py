@@ -38,12 +38,12 @@ class FlameModel(FaceModel):
     """
 
     name = "flame"
+    capabilities = Capabilities(identity_sampling=True, demographics=frozenset(), expressions="flame-pca")
 
     def __init__(self, arrays: dict[str, np.ndarray], path: str, kind: str, file_digest: str) -> None:
         self.spec = f"flame:{path}"
         self.version = kind
         self.file_digest = file_digest
-        self.capabilities = Capabilities(identity_sampling=True, demographics=frozenset(), expressions="flame-pca")
         self.v_template = arrays["v_template"]
         self.faces = arrays["f"]
         shapedirs = arrays["shapedirs"]
@@ -76,9 +76,9 @@ class FlameModel(FaceModel):
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise PainctlError(f"{where}: {size} bytes is too large for a FLAME model")
+        digest = file_digest(path)
         with open(path, "rb") as fh:
             head = fh.read(4)
-            digest = hashlib.sha256(head + fh.read()).hexdigest()
         if head.startswith(b"PK"):
             raw, kind = _read_npz(path), "npz"
         else:
@@ -186,6 +186,15 @@ class FlameModel(FaceModel):
         out["mouth_right"] = pick(mouth, -p[:, 0])
         out["chin"] = pick(below & (np.abs(p[:, 0]) < 0.01), -p[:, 1] + p[:, 2])
         return out
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes (recorded in manifests so a changed FLAME file is not a cache hit)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def rodrigues(axis_angle: np.ndarray) -> np.ndarray:
