@@ -198,7 +198,7 @@ def _create_rows(h5, name: str, shape: tuple[int, ...], dtype) -> "object":
     from painctl.artefact import ROWS_ATTR
 
     row_bytes = max(1, int(np.prod(shape[1:])) * np.dtype(dtype).itemsize)
-    chunks = (max(1, min(shape[0], (1 << 20) // row_bytes)),) + shape[1:]
+    chunks = (min(shape[0], max(1, (1 << 20) // row_bytes)),) + shape[1:] if shape[0] else None
     ds = h5.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks)
     ds.attrs[ROWS_ATTR] = 1
     return ds

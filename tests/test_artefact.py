@@ -134,3 +134,15 @@ def test_merge_via_cli(painctl, tmp_path):
     assert info["params"]["merged_from"] == ["1/2", "2/2"]
     bad = painctl("merge", tmp_path / "x", tmp_path / "p1", tmp_path / "nope")
     assert bad.code == 1 and "no such artefact" in bad.stderr
+
+
+def test_more_shards_than_rows_gives_empty_shards_that_still_merge(tmp_path):
+    from painctl.artefact.merge import merge_shards
+    from painctl.meshsample import sample_mesh
+
+    whole = open_artefact(sample_mesh(tmp_path / "whole", 2, seed=3))
+    parts = [sample_mesh(tmp_path / f"p{k}", 2, seed=3, shard=parse_shard(f"{k}/4")) for k in range(1, 5)]
+    assert [open_artefact(p).rows() for p in parts] == [0, 1, 0, 1]
+    merged = open_artefact(merge_shards(tmp_path / "merged", parts))
+    for name in ("vertices", "identity", "phenotype", "gender"):
+        np.testing.assert_array_equal(merged.read(name), whole.read(name))
