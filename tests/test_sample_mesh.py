@@ -257,3 +257,10 @@ def test_cache_hit_does_not_build_the_model(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"] and "cache hit" in result.stderr
+
+
+def test_region_landmarks_match_landmarks(anny_model):
+    regions = anny_model.region_vertices()
+    assert regions["landmarks"].tolist() == list(anny_model.landmarks().values())
+    regions["face"][:] = -1  # callers get copies
+    assert (anny_model.region_vertices()["face"] >= 0).all()

@@ -97,7 +97,8 @@ class FaceModel:
 
     def region_vertices(self) -> dict[str, np.ndarray]:
         """Return named int64 vertex index sets: at least ``left_eye``, ``right_eye`` (the
-        eyeballs; left is the subject's own left, +X) and ``face`` (front of the face)."""
+        eyeballs; left is the subject's own left, +X), ``face`` (front of the face) and
+        ``landmarks`` (the ids of :meth:`landmarks`, in its order)."""
         raise NotImplementedError
 
     def landmarks(self) -> dict[str, int]:
