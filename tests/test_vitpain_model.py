@@ -169,3 +169,24 @@ def test_loss_masks_unknown_aus_and_weights_pain_frames():
     assert vitpain_loss(out, batch, au_weight=0.1)[1]["au"] == pytest.approx(0.81)
     weights = sample_weights([_frame("a", 0), _frame("a", 1), _frame("a", 0.5), _frame("a", 7)])
     assert weights.tolist() == [1.0, 2.0, 1.0, 2.0]
+
+
+def test_hub_id_resolves_from_the_local_cache_only(tmp_path):
+    import subprocess
+    import sys
+
+    snapshot = tmp_path / "hub" / "models--painctl--tiny-dinov3" / "snapshots" / "0123abc"
+    save_hub_model(snapshot)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0123abc")
+    code = (
+        "from painctl.vitpain.config import ModelConfig; from painctl.vitpain.model import build_model; "
+        "m = build_model(ModelConfig(backbone='painctl/tiny-dinov3', image_size=32)); "
+        "print(m.spec.source, m.pixel_mean.flatten().tolist(), m.prefix_tokens)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    source, mean, prefix = res.stdout.rsplit(" ", 1)[0].split(" ", 1)[0], res.stdout.split("[")[1].split("]")[0], res.stdout.split()[-1]
+    assert source == "painctl/tiny-dinov3" and prefix == "5"
+    assert [round(float(v), 4) for v in mean.split(",")] == MEAN

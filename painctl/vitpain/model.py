@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from painctl.errors import PainctlError
-from painctl.facs import AU_MAX, AU_NAMES, PAIN_THRESHOLDS
+from painctl.facs import AU_NAMES, PAIN_THRESHOLDS
 from painctl.vitpain.backbone import BackboneSpec, build_backbone, resolve_backbone
 from painctl.vitpain.config import ModelConfig
 from painctl.vitpain.lora import add_lora
@@ -99,10 +99,6 @@ class ViTPain(nn.Module):
         return {k: v for k, v in self.state_dict().items() if k in names or not self.spec.pretrained}
 
 
-#: AU intensities the model predicts are divided by this (FACS maximum per AU).
-AU_SCALE = torch.tensor(AU_MAX, dtype=torch.float32)
-
-
 def build_model(config: ModelConfig, spec: BackboneSpec | None = None, load_weights: bool = True) -> ViTPain:
     """Build a ViTPain model for ``config`` (backbone described by ``spec`` or resolved from config).
 
@@ -124,4 +120,4 @@ def build_model(config: ModelConfig, spec: BackboneSpec | None = None, load_weig
     return ViTPain(config, spec, pain, neutral)
 
 
-__all__ = ["ViTPain", "build_model", "AU_SCALE"]
+__all__ = ["ViTPain", "build_model"]
