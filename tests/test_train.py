@@ -181,3 +181,49 @@ def test_unbc_frames_turn_on_weighted_sampling_and_low_au_weight(tmp_path):
     draws = np.bincount(sum((_epoch_order(sample_weights(train), len(train), 0, e) for e in range(400)), []), minlength=8)
     pain = np.array([f.pspi >= 1 for f in train])
     assert 1.7 < draws[pain].mean() / draws[~pain].mean() < 2.3
+
+
+def test_distributed_launch_trains_on_two_processes(tmp_path):
+    """`accelerate launch` (and torchrun) run the same command in several processes; on this CPU box
+    torchrun gives two gloo processes, `accelerate launch --cpu` one process through Accelerator."""
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("accelerate")
+    data = make_threedpain(tmp_path / "data")
+    common = ["-m", "painctl", "-q", "train", str(data), "--epochs", "1", "--batch-size", "4", "--image-size", "32"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    res = subprocess.run([*torchrun, *common, str(tmp_path / "ddp")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(tmp_path / "ddp" / "best")  # reported once, by the main process
+    info = json.loads((tmp_path / "ddp" / "best" / "training.json").read_text())
+    assert info["processes"] == 2 and info["epoch"] == 1
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    launch = [accelerate, "launch", "--cpu", "--num_processes", "1", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    res = subprocess.run([*launch, *common, str(tmp_path / "acc")], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "acc" / "best" / "training.json").read_text())["epoch"] == 1
+
+
+def test_killed_training_process_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    data = make_threedpain(tmp_path / "data", identities=6)
+    args = [sys.executable, "-m", "painctl", "train", str(data), str(tmp_path / "run"), "--epochs", "3", "--batch-size", "2", "--image-size", "32"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    for line in proc.stderr:
+        if line.startswith("epoch 1/3"):
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    done = json.loads((tmp_path / "run" / "last" / "training.json").read_text())["epoch"]
+    assert done in (1, 2)
+    res = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert f"resuming {tmp_path / 'run'} after epoch {done}/3" in res.stderr.replace("\n", " ")
+    history = json.loads((tmp_path / "run" / "last" / "training.json").read_text())["history"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]

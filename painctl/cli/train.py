@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -83,5 +84,6 @@ def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight
             raise click.UsageError("--input heatmap needs data with heatmaps (run 'painctl heatmap' first); DATA has none")
     train_frames, val_frames = split_validation(frames, val_fraction, seed)
     best = train_model(train_frames, val_frames, model_config, train_config, Path(out), init=init, force=force)
-    console.info(f"best checkpoint: {best}")
-    click.echo(str(best))
+    if int(os.environ.get("RANK", "0")) == 0:  # under accelerate/torchrun only the main process reports
+        console.info(f"best checkpoint: {best}")
+        click.echo(str(best))

@@ -180,6 +180,12 @@ def build_backbone(spec: BackboneSpec, load_weights: bool = True):
     model = model.float()
     if spec.pretrained:
         model.requires_grad_(False)
+    else:
+        # The mask token only serves masked-image pretraining; it never gets a gradient here (and
+        # DistributedDataParallel refuses parameters that never do).
+        for name, param in model.named_parameters():
+            if "mask_token" in name:
+                param.requires_grad_(False)
     return model
 
 

@@ -223,7 +223,8 @@ def train_model(
             from accelerate import Accelerator
         except ImportError:
             raise PainctlError("a distributed launch was detected but accelerate is not installed (pip install accelerate)") from None
-        accelerator = Accelerator()
+        # Without CUDA, cpu=True makes accelerate use gloo across the launched CPU processes.
+        accelerator = Accelerator(cpu=not torch.cuda.is_available())
     main_process = accelerator is None or accelerator.is_main_process
     rank, world = (0, 1) if accelerator is None else (accelerator.process_index, accelerator.num_processes)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if accelerator is None else accelerator.device
@@ -353,6 +354,8 @@ def train_model(
                 "lr_backbone": lr_backbone,
                 "lr_heads": train_config.lr_heads,
                 "selection": "lowest validation loss" if val else "last epoch (no validation frames)",
+                "processes": world,
+                "device": device.type,
             }
             if improved:
                 save_checkpoint(model, model_config, out / "best", {**summary, "metrics": record})
