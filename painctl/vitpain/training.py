@@ -274,7 +274,8 @@ def train_model(
         say(f"resuming {out} after epoch {start_epoch}/{train_config.epochs}")
 
     model.to(device)
-    use_amp = train_config.amp and device.type == "cuda"
+    # Under accelerate, mixed precision is accelerate's (--mixed_precision), with its own loss scaling.
+    use_amp = train_config.amp and device.type == "cuda" and accelerator is None
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda") if use_amp and amp_dtype == torch.float16 else None
     trained = model
