@@ -227,3 +227,22 @@ def test_killed_training_process_resumes(tmp_path):
     assert f"resuming {tmp_path / 'run'} after epoch {done}/3" in res.stderr.replace("\n", " ")
     history = json.loads((tmp_path / "run" / "last" / "training.json").read_text())["history"]
     assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_pretrained_backbone_trains_only_lora_and_heads(tmp_path):
+    from test_vitpain_model import save_hub_model
+
+    saved = save_hub_model(tmp_path / "dinov2", "dinov2")
+    train, val, test = split(make_frames(tmp_path / "data"))
+    config = ModelConfig(backbone=str(tmp_path / "dinov2"), image_size=32)
+    best = train_model(train, val, config, TrainConfig(epochs=1, batch_size=8, lr_lora=1e-3), tmp_path / "run", progress=False)
+    info = json.loads((best / "training.json").read_text())
+    assert info["lr_backbone"] == 1e-3 and info["lr_heads"] == 1e-4
+    model = load_checkpoint(best)[0]
+    frozen = saved.state_dict()
+    for name, value in model.pain_encoder.state_dict().items():
+        if "lora_" not in name:
+            torch.testing.assert_close(value, frozen[name.replace(".base_layer", "")])  # rebuilt from the backbone dir
+    lora_b = [p for n, p in model.neutral_encoder.named_parameters() if "lora_B" in n]
+    assert lora_b and all(p.abs().sum() > 0 for p in lora_b)  # the adapters (zero at start) were trained
+    assert predict_frames(model, test, test).pspi.shape == (len(test),)
