@@ -113,6 +113,14 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, caps
     assert "up to date" in capsys.readouterr().err
     with pytest.raises(PainctlError, match="--force"):
         train_model(train, val, CFG, TrainConfig(epochs=3, batch_size=8), tmp_path / "b", progress=False)
+    # A hostile optimiser state in a run being resumed is refused without running it.
+    train_model(train, val, CFG, TrainConfig(epochs=3, batch_size=8), tmp_path / "c", progress=False, stop_after=1)
+    from test_checkpoint import Payload
+
+    torch.save({"optimizer": Payload(tmp_path / "pwned")}, tmp_path / "c" / "last" / "optimizer.pt")
+    with pytest.raises(PainctlError, match="unusable optimiser state"):
+        train_model(train, val, CFG, TrainConfig(epochs=3, batch_size=8), tmp_path / "c", progress=False)
+    assert not (tmp_path / "pwned").exists()
 
 
 def test_init_fine_tunes_from_a_checkpoint_of_the_same_architecture(tmp_path):

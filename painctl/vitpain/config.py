@@ -22,7 +22,7 @@ class ModelConfig:
     ``backbone`` is "tiny" (the embedded small DINOv3 configuration, randomly initialised and trained in
     full), a Hugging Face model id, or a local directory of a DINOv3 / DINOv2 model (frozen, with LoRA).
     ``reference`` False is the single-image variant (no neutral encoder). ``lora_targets`` are the
-    attention projections LoRA adapts; ``heads`` is the head count of the cross-attention and of the AU
+    attention projections LoRA adapts (pretrained backbones only; "tiny" is trained in full); ``heads`` is the head count of the cross-attention and of the AU
     queries. ``input`` "heatmap" makes a heatmap teacher. ``image_size`` is the square input side in
     pixels (a multiple of the patch size, 16): 64 for "tiny" and 224 otherwise when left None.
     """

@@ -204,7 +204,8 @@ def train_model(
     train, val = list(train), list(val)
     if not train:
         raise PainctlError("no training frames")
-    check_frames(train), check_frames(val)
+    check_frames(train)
+    check_frames(val)
     train_subjects, val_subjects = sorted({f.subject for f in train}), sorted({f.subject for f in val})
     leaked = sorted(set(train_subjects) & set(val_subjects))
     if leaked:
@@ -263,9 +264,12 @@ def train_model(
     if state is not None:
         model_state = load_checkpoint(out / "last")[0].trainable_state_dict()
         model.load_state_dict(model_state, strict=False)
-        saved = torch.load(out / "last" / OPTIMIZER_FILE, weights_only=True, map_location="cpu")
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        try:  # weights_only: tensors and plain containers, never arbitrary objects
+            saved = torch.load(out / "last" / OPTIMIZER_FILE, weights_only=True, map_location="cpu")
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign file, whatever the exception
+            raise PainctlError(f"{out / 'last' / OPTIMIZER_FILE}: unusable optimiser state ({exc.__class__.__name__}); pass --force to start over") from None
         start_epoch, history = int(state["epoch"]), list(state.get("history", []))
         best_epoch, best_loss = state.get("best_epoch"), float(state.get("best_loss", math.inf))
         if start_epoch >= train_config.epochs:
