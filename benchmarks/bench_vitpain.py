@@ -151,7 +151,7 @@ def learning_check(data: Path, minutes: float, train_ids: int, test_ids: int, se
         cache.get(frame)
     decode = time.perf_counter() - start  # every train_model call decodes the images once more
     with tempfile.TemporaryDirectory() as tmp:
-        probe = TrainConfig(epochs=50, batch_size=batch_size, lr_heads=3e-4, seed=seed)
+        probe = TrainConfig(epochs=50, batch_size=batch_size, lr_heads=1e-3, seed=seed)
         t0 = time.perf_counter()
         train_model(train, val, model_config, probe, Path(tmp) / "probe", stop_after=1, progress=False)
         first = time.perf_counter() - t0
@@ -160,7 +160,7 @@ def learning_check(data: Path, minutes: float, train_ids: int, test_ids: int, se
     epochs = max(1, min(60, int(left / (steady * 1.1))))
     print(f"image decoding {decode:.0f} s, one epoch {steady:.0f} s after it; training {epochs} epochs to stay within {minutes:g} min")
     with tempfile.TemporaryDirectory() as tmp:
-        config = TrainConfig(epochs=epochs, batch_size=batch_size, lr_heads=3e-4, seed=seed)
+        config = TrainConfig(epochs=epochs, batch_size=batch_size, lr_heads=1e-3, seed=seed)
         t0 = time.perf_counter()
         best = train_model(train, val, model_config, config, Path(tmp) / "run")
         took = time.perf_counter() - t0

@@ -9,6 +9,8 @@ excluded) and an MLP -> ReLU gives the six AU intensities divided by their FACS 
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -116,7 +118,10 @@ def build_model(config: ModelConfig, spec: BackboneSpec | None = None, load_weig
         return module
 
     pain = encoder()
-    neutral = encoder() if config.reference else None
+    # Separate weights with the same starting point: a pretrained backbone loads the same checkpoint
+    # twice, and the random tiny one is copied, so that at the start both encoders map the same face
+    # to the same tokens and the fusion can compare pain with neutral from the first step.
+    neutral = (encoder() if spec.pretrained else copy.deepcopy(pain)) if config.reference else None
     return ViTPain(config, spec, pain, neutral)
 
 
