@@ -22,3 +22,66 @@ def pspi(au: np.ndarray) -> np.ndarray:
     if au.shape[-1] != len(AU_NAMES):
         raise ValueError(f"expected {len(AU_NAMES)} AU columns ({', '.join(AU_NAMES)}), got shape {au.shape}")
     return au[..., 0] + np.maximum(au[..., 1], au[..., 2]) + np.maximum(au[..., 3], au[..., 4]) + au[..., 5]
+
+
+def parse_pspi_levels(text: str) -> list[int]:
+    """Parse ``"8"``, ``"1,4,8"`` or ``"1-16"`` (and mixes like ``"0,2-4"``) into PSPI levels.
+
+    Every level must be an integer 0-16 (all of them are reachable with integer AU intensities).
+    """
+    from painctl.errors import PainctlError
+
+    levels: list[int] = []
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        try:
+            values = range(int(lo), int(hi) + 1) if sep else [float(part)]
+        except ValueError:
+            raise PainctlError(f"--pspi: {part!r} is not a level or a range like 1-16") from None
+        for value in values:
+            if float(value) != int(value):
+                raise PainctlError(f"--pspi: {value} is not reachable; PSPI levels are whole numbers 0-16")
+            if not 0 <= value <= PSPI_MAX:
+                raise PainctlError(f"--pspi: {value:g} is outside 0-16")
+            levels.append(int(value))
+        if sep and int(lo) > int(hi):
+            raise PainctlError(f"--pspi: empty range {part!r}")
+    if not levels:
+        raise PainctlError("--pspi: no levels given")
+    return levels
+
+
+def parse_au_spec(text: str) -> np.ndarray:
+    """Parse ``"AU4=3,AU6=2,AU7=0,AU9=1,AU10=2,AU43=1"`` into a (6,) float32 intensity vector.
+
+    AUs not named are 0. AU4-AU10 take FACS intensities 0-5 (non-integer allowed); AU43 is 0 or 1.
+    """
+    from painctl.errors import PainctlError
+
+    au = np.zeros(len(AU_NAMES), dtype=np.float32)
+    seen = set()
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        name, sep, value = (s.strip() for s in part.partition("="))
+        key = name.upper()
+        if not sep or key not in AU_NAMES:
+            raise PainctlError(f"--au: {part!r} is not NAME=VALUE with NAME one of {', '.join(AU_NAMES)}")
+        if key in seen:
+            raise PainctlError(f"--au: {key} is given twice")
+        seen.add(key)
+        try:
+            number = float(value)
+        except ValueError:
+            raise PainctlError(f"--au: {key}={value!r} is not a number") from None
+        i = AU_NAMES.index(key)
+        if not np.isfinite(number) or not 0 <= number <= AU_MAX[i]:
+            raise PainctlError(f"--au: {key}={value} is outside 0-{AU_MAX[i]:g}")
+        if key == "AU43" and number not in (0.0, 1.0):
+            raise PainctlError(f"--au: AU43 (eyes closed) is 0 or 1, got {value}")
+        au[i] = number
+    if not seen:
+        raise PainctlError("--au: no action units given")
+    return au

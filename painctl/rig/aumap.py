@@ -1,0 +1,87 @@
+"""THE table from the six PSPI action units to rig controls, and the FACS intensity curve.
+
+FACS codes intensity in five ordinal levels, A (trace) to E (maximum); painctl writes them 1-5
+(0 = absent). The levels are not evenly spaced in appearance: the FACS manual describes B and C as
+covering most of the range and A, D and E as narrow bands at the ends. The curve below maps a
+level to the fraction of the control's full range; non-integer intensities interpolate linearly.
+
+==========  =================================  ==========  ==========================================
+AU          rig control (ARKit face unit)       full range  why
+==========  =================================  ==========  ==========================================
+AU4         browDownLeft / browDownRight       1.0         brow lowerer
+AU6         cheekSquintLeft / ...Right          0.6         cheek raiser; capped, see below
+AU7         eyeSquintLeft / ...Right            0.6         lid tightener; capped, see below
+AU9         noseSneerLeft / ...Right            1.0         nose wrinkler
+AU10        mouthUpperUpLeft / ...Right         1.0         upper-lip raiser (ICT-FaceKit uses
+                                                            mouthShrugUpper, which raises the whole
+                                                            lip centrally rather than the sides)
+AU43        eyeBlinkLeft / eyeBlinkRight        1.0         eyes closed = blink at full closure
+==========  =================================  ==========  ==========================================
+
+AU6 and AU7 both push the lower lid up. On anny's heads their face units at weight 1 push the inner
+eye-socket lining through the lower lid on male heads (measured: visible socket-lining pixels from
+the front and 30-degree views). Measured on young and old male heads of each ancestry, each unit
+alone stays clean up to 0.6 and the two together up to a sum of 0.6, so each is capped at 0.6 and
+their sum is scaled down to the lower-lid budget of 0.6 when both are active. tests/test_rig.py
+checks the result on extreme phenotypes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from painctl.errors import PainctlError
+from painctl.facs import AU_NAMES
+
+#: FACS level 0..5 -> fraction of the control's full range.
+FACS_LEVELS = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+FACS_CURVE = np.array([0.0, 0.15, 0.35, 0.6, 0.8, 1.0])
+
+#: AU -> (ARKit face-unit stem, full-range weight). Left and right units are "<stem>Left/Right".
+AU_CONTROLS: dict[str, tuple[str, float]] = {
+    "AU4": ("browDown", 1.0),
+    "AU6": ("cheekSquint", 0.6),
+    "AU7": ("eyeSquint", 0.6),
+    "AU9": ("noseSneer", 1.0),
+    "AU10": ("mouthUpperUp", 1.0),
+    "AU43": ("eyeBlink", 1.0),
+}
+#: Largest sum of the AU6 and AU7 weights on one side (see the module docstring).
+LOWER_LID_BUDGET = 0.6
+
+
+def intensity_to_fraction(intensity: np.ndarray) -> np.ndarray:
+    """Map FACS intensities (any shape, 0-5) to fractions of a control's range (same shape)."""
+    return np.interp(np.asarray(intensity, dtype=np.float64), FACS_LEVELS, FACS_CURVE)
+
+
+def control_indices(expression_names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Return (6, 2) indices into ``expression_names`` of each AU's (left, right) control."""
+    names = list(expression_names)
+    try:
+        return np.array([[names.index(stem + "Left"), names.index(stem + "Right")] for stem, _ in AU_CONTROLS.values()])
+    except ValueError as exc:
+        raise PainctlError(f"the face model has no ARKit control needed by the AU rig ({exc})") from None
+
+
+def au_to_weights(au_left: np.ndarray, au_right: np.ndarray, expression_names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Turn per-side AU intensities (M,6) into face-unit weights (M,E) for ``expression_names``.
+
+    Columns follow :data:`painctl.facs.AU_NAMES`; AU43 is 0/1 (eyes closed), the others FACS 0-5.
+    """
+    idx = control_indices(expression_names)
+    full = np.array([w for _, w in AU_CONTROLS.values()])
+    weights = np.zeros((len(au_left), len(expression_names)), dtype=np.float64)
+    for side, au in enumerate((au_left, au_right)):
+        au = np.asarray(au, dtype=np.float64)
+        frac = intensity_to_fraction(au[:, :5]) * full[:5]
+        lid = frac[:, 1] + frac[:, 2]
+        scale = np.where(lid > LOWER_LID_BUDGET, LOWER_LID_BUDGET / np.maximum(lid, 1e-12), 1.0)
+        frac[:, 1] *= scale
+        frac[:, 2] *= scale
+        weights[:, idx[:5, side]] = frac
+        weights[:, idx[5, side]] = au[:, 5] * full[5]
+    return weights
+
+
+AU_INDEX = {name: i for i, name in enumerate(AU_NAMES)}

@@ -1,0 +1,69 @@
+"""Deformers: turn an identity's neutral vertices and per-side AU intensities into pain faces."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from painctl.artefact import Artefact, write_dataset
+from painctl.errors import PainctlError
+from painctl.rig.aumap import au_to_weights
+
+
+class DirectRig:
+    """Rig a model that has ARKit face units (anny): vertices = neutral + sum_e w_e * offset_e.
+
+    ``basis`` is (E, V, 3) metres per unit of each face unit (the same for every anny identity).
+    """
+
+    def __init__(self, basis: np.ndarray, expression_names: tuple[str, ...], description: str):
+        self.basis = basis.astype(np.float64)
+        self.expression_names = tuple(expression_names)
+        self.description = description
+
+    def deform(self, neutral: np.ndarray, left: np.ndarray, right: np.ndarray, identity: int = 0) -> np.ndarray:
+        """Return (K, V, 3) float32 faces for (V, 3) ``neutral`` and (K, 6) per-side intensities."""
+        weights = au_to_weights(left, right, self.expression_names)
+        out = np.empty((len(weights), *neutral.shape), np.float32)
+        for k, w in enumerate(weights):
+            # Row by row over the active units only: the bytes of a face never depend on batching.
+            active = np.flatnonzero(w)
+            out[k] = neutral + np.tensordot(w[active], self.basis[active], axes=1)
+        return out
+
+    def write_topology(self, h5, source: Artefact) -> None:
+        """Copy the mesh topology datasets (faces, uv) from ``source``."""
+        for name in ("faces", "uv", "uv_faces"):
+            if source.has(name):
+                write_dataset(h5, name, source.read(name), rows=False)
+
+
+def deformer_for(source: Artefact, model_mesh: str | None = None):
+    """Return the deformer for ``source``'s identities (or for the mesh file ``model_mesh``).
+
+    anny identities are rigged directly; any other model goes through deformation transfer.
+    """
+    from painctl.facemodels import face_model_of, load_face_model
+
+    if model_mesh is None:
+        try:
+            model = face_model_of(source)
+        except PainctlError:
+            model = None
+        if model is not None and model.capabilities.expressions == "arkit52":
+            return DirectRig(model.expression_basis(), model.expression_names, f"direct ARKit rig of {model.name} {model.version}")
+    from painctl.rig.transfer import TransferRig
+
+    anny = load_face_model("anny")
+    faces = source.read("faces") if source.has("faces") else None
+    if faces is None:
+        raise PainctlError(f"{source.path}: has no /faces, so its meshes cannot be rigged")
+    return TransferRig.for_meshes(anny, source.read("vertices", slice(0, 1))[0], faces, landmarks=_landmarks_of(source))
+
+
+def _landmarks_of(source: Artefact) -> dict[str, int] | None:
+    from painctl.facemodels import face_model_of
+
+    try:
+        return face_model_of(source).landmarks()
+    except Exception:  # noqa: BLE001 - a mesh without a known model simply has no landmarks
+        return None

@@ -1,0 +1,175 @@
+"""The rig stage: every identity's neutral face plus K pain faces at exact PSPI levels (or AUs).
+
+Models with ARKit expression targets (anny) are rigged directly: the AU table of
+:mod:`painctl.rig.aumap` gives face-unit weights and their (linear) offsets are added to the
+identity's neutral vertices. Any other mesh is rigged by deformation transfer
+(:mod:`painctl.rig.transfer`) from the built-in anny rig.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from painctl import console
+from painctl.artefact import Artefact, ArtefactWriter, write_dataset
+from painctl.artefact.store import ROWS_ATTR
+from painctl.errors import PainctlError
+from painctl.facs import AU_MAX, AU_NAMES, pspi
+from painctl.rig.aumap import au_to_weights
+from painctl.rig.configs import read_prior, sample_configuration
+from painctl.rig.sequence import sequence_au
+from painctl.seeding import rng_for
+from painctl.shard import WHOLE, Shard
+
+#: Identity datasets copied from IN, one value per output row.
+CARRIED = ("age_years", "age_group", "gender", "ethnicity", "phenotype")
+
+
+@dataclass(frozen=True)
+class RigRequest:
+    """What to make: PSPI ``levels`` or one fixed ``au`` (6,), ``per_identity`` pain faces each."""
+
+    levels: tuple[int, ...] | None = None
+    au: tuple[float, ...] | None = None
+    per_identity: int = 1
+    prior: str | None = None
+    asymmetry: float = 0.0
+    sequence: int = 0
+    seed: int = 0
+
+    def check(self) -> None:
+        if (self.levels is None) == (self.au is None):
+            raise PainctlError("give exactly one of --pspi LEVELS or --au SPEC")
+        if self.per_identity < 1:
+            raise PainctlError(f"--per-identity must be at least 1, got {self.per_identity}")
+        if not 0 <= self.asymmetry <= 5:
+            raise PainctlError(f"--asymmetry must be between 0 and 5 FACS levels, got {self.asymmetry:g}")
+        if self.sequence and self.sequence < 3:
+            raise PainctlError(f"--sequence needs at least 3 frames (onset, apex, offset), got {self.sequence}")
+
+
+def pain_configurations(request: RigRequest, identity_index: int, prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return per-side AU intensities (K,6) left and right for one identity's K pain faces.
+
+    PSPI levels are dealt round-robin over the whole job (face j of identity g gets level
+    ``levels[(g*K + j) % L]``), so every level is equally common in the dataset; configurations
+    with that level are drawn from the identity's own random stream.
+    """
+    rng = rng_for(request.seed, identity_index)
+    k = request.per_identity
+    if request.au is not None:
+        nominal = np.tile(np.asarray(request.au, dtype=np.float64), (k, 1))
+    else:
+        levels = request.levels
+        nominal = np.stack([sample_configuration(levels[(identity_index * k + j) % len(levels)], rng, prior) for j in range(k)]).astype(np.float64)
+    left, right = nominal.copy(), nominal.copy()
+    if request.asymmetry > 0:
+        # Split the difference around the nominal intensity so PSPI (from the mean) stays exact.
+        room = np.minimum(nominal[:, :5], AU_MAX[:5] - nominal[:, :5])
+        delta = rng.uniform(-request.asymmetry / 2, request.asymmetry / 2, size=(k, 5))
+        delta = np.clip(delta, -room, room)
+        left[:, :5] += delta
+        right[:, :5] -= delta
+    return left, right
+
+
+def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard: Shard = WHOLE, force: bool = False, model_mesh: str | None = None) -> Path:
+    """Read identities from ``source`` and write the rig artefact ``out``; return its path.
+
+    Rows per identity: its neutral face (first), then ``request.per_identity`` pain faces.
+    """
+    request.check()
+    prior = read_prior(request.prior) if request.prior else None
+    ids = source.read("identity")
+    if ids.ndim != 1 or len(ids) == 0 and source.rows() == 0 and not source.has("vertices"):
+        raise PainctlError(f"{source.path}: has no identities to rig")
+    params = {**request.__dict__, "shard": str(shard), "model_mesh": model_mesh}
+    writer = ArtefactWriter(out, "rig", params, inputs=[source], force=force)
+    if writer.cached:
+        console.info(f"{writer.path} is up to date (cache hit)")
+        return writer.path
+
+    from painctl.rig.deform import deformer_for
+
+    deformer = deformer_for(source, model_mesh)
+    start, stop = shard.bounds(len(ids))
+    k = request.per_identity
+    per = 1 + k
+    rows = (stop - start) * per
+    neutral_vertices = source.read("vertices", slice(start, stop))
+    n_vertices = neutral_vertices.shape[1]
+    frames = request.sequence
+
+    with writer:
+        h5 = writer.h5
+        verts = _row_dataset(h5, "vertices", (rows, n_vertices, 3), np.float32)
+        disp = _row_dataset(h5, "displacement", (rows, n_vertices), np.float32)
+        if frames:
+            seq_verts = _row_dataset(h5, "sequence/vertices", (rows, frames, n_vertices, 3), np.float32)
+        au_all = np.zeros((rows, 6), np.float32)
+        au_l = np.zeros((rows, 6), np.float32)
+        au_r = np.zeros((rows, 6), np.float32)
+        seq_au = np.zeros((rows, frames, 6), np.float32) if frames else None
+        for i in console.track(range(stop - start), description="rigging"):
+            g = start + i
+            left, right = pain_configurations(request, g, prior)
+            neutral = neutral_vertices[i]
+            block = np.empty((per, n_vertices, 3), np.float32)
+            block[0] = neutral
+            block[1:] = deformer.deform(neutral, left, right, identity=i)
+            r0 = i * per
+            verts[r0 : r0 + per] = block
+            disp[r0 : r0 + per] = np.linalg.norm(block - neutral, axis=-1)
+            au_l[r0 + 1 : r0 + per] = left
+            au_r[r0 + 1 : r0 + per] = right
+            au_all[r0 + 1 : r0 + per] = (left + right) / 2
+            if frames:
+                seq_verts[r0] = np.broadcast_to(neutral, (frames, n_vertices, 3))
+                for j in range(k):
+                    labels_l, closure = sequence_au(left[j], frames)
+                    labels_r, _ = sequence_au(right[j], frames)
+                    wl, wr = labels_l.astype(np.float64), labels_r.astype(np.float64)
+                    wl[:, 5] = wr[:, 5] = closure
+                    seq_verts[r0 + 1 + j] = deformer.deform(neutral, wl, wr, identity=i)
+                    seq_au[r0 + 1 + j] = (labels_l + labels_r) / 2
+        identity_rows = np.repeat(np.arange(start, stop), per)
+        write_dataset(h5, "identity", np.repeat(ids[start:stop], per))
+        write_dataset(h5, "is_neutral", np.tile(np.r_[True, np.zeros(k, bool)], stop - start))
+        write_dataset(h5, "neutral_row", (identity_rows * per).astype(np.int64))
+        write_dataset(h5, "au", au_all, attrs={"names": list(AU_NAMES)})
+        write_dataset(h5, "pspi", pspi(au_all))
+        if request.asymmetry > 0:
+            write_dataset(h5, "au_left", au_l, attrs={"names": list(AU_NAMES)})
+            write_dataset(h5, "au_right", au_r, attrs={"names": list(AU_NAMES)})
+        if frames:
+            write_dataset(h5, "sequence/au", seq_au, attrs={"names": list(AU_NAMES)})
+            write_dataset(h5, "sequence/pspi", pspi(seq_au))
+        for name in CARRIED:
+            if source.has(name):
+                values = source.read(name, slice(start, stop))
+                ds = write_dataset(h5, name, np.repeat(values, per, axis=0))
+                _copy_attrs(source, name, ds)
+        deformer.write_topology(h5, source)
+        _copy_attrs(source, "/", h5)
+        h5.attrs["rig"] = deformer.description
+    console.info(f"rigged {stop - start} identities into {rows} faces ({writer.path})")
+    return writer.path
+
+
+def _copy_attrs(source: Artefact, name: str, target) -> None:
+    with source.h5() as f:
+        for key, value in f[name].attrs.items():
+            if key != ROWS_ATTR:
+                target.attrs[key] = value
+
+
+def _row_dataset(h5: h5py.File, name: str, shape: tuple[int, ...], dtype) -> h5py.Dataset:
+    row_bytes = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
+    chunks = (max(1, min(shape[0], (1 << 20) // max(row_bytes, 1))),) + shape[1:] if shape[0] else None
+    ds = h5.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks)
+    ds.attrs[ROWS_ATTR] = 1
+    return ds
