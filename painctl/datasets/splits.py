@@ -1,0 +1,117 @@
+"""Subject-independent splits: K folds of subjects, fixed folds from a file, inner validation splits.
+
+Splits are always by subject (person or synthetic identity), never by frame, so no face seen in
+training is ever tested on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from painctl.errors import PainctlError
+from painctl.seeding import rng_for
+
+
+def _unique(subjects: Iterable[str]) -> list[str]:
+    return sorted({str(s) for s in subjects})
+
+
+def subject_folds(subjects: Iterable[str], k: int, seed: int = 0) -> list[list[str]]:
+    """Deal the distinct ``subjects`` into ``k`` folds whose sizes differ by at most one.
+
+    The order is a seeded shuffle (same subjects, k and seed: same folds); each fold is sorted.
+    Raises PainctlError when k < 2 or k exceeds the number of subjects.
+    """
+    pool = _unique(subjects)
+    if k < 2:
+        raise PainctlError(f"--folds must be at least 2 for cross-validation, got {k}")
+    if k > len(pool):
+        raise PainctlError(f"--folds {k} is more than the {len(pool)} subject(s) in the data; use at most {len(pool)}")
+    order = rng_for(seed, 0).permutation(len(pool))
+    folds: list[list[str]] = [[] for _ in range(k)]
+    for rank, index in enumerate(order):
+        folds[rank % k].append(pool[index])
+    return [sorted(f) for f in folds]
+
+
+def inner_split(subjects: Iterable[str], fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Split ``subjects`` into (train, validation) subject lists, ``fraction`` of them for validation.
+
+    At least one subject goes to each side; deterministic for a given seed. Raises PainctlError with
+    fewer than two subjects or a fraction outside (0, 1).
+    """
+    pool = _unique(subjects)
+    if not 0 < fraction < 1:
+        raise PainctlError(f"the validation fraction must lie between 0 and 1, got {fraction}")
+    if len(pool) < 2:
+        raise PainctlError(f"an inner validation split needs at least 2 training subjects, got {len(pool)}")
+    n_val = min(max(1, int(round(fraction * len(pool)))), len(pool) - 1)
+    order = rng_for(seed, 1).permutation(len(pool))
+    val = sorted(pool[i] for i in order[:n_val])
+    train = sorted(pool[i] for i in order[n_val:])
+    return train, val
+
+
+def _parse_json(text: str, path: Path) -> list[list[str]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PainctlError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(data, dict):
+        data = data.get("folds")
+    if not isinstance(data, list) or not all(isinstance(f, list) for f in data):
+        raise PainctlError(f'{path}: expected {{"folds": [[subject, ...], ...]}} or [[subject, ...], ...]')
+    folds = []
+    for i, fold in enumerate(data, 1):
+        if not all(isinstance(s, (str, int)) and not isinstance(s, bool) for s in fold):
+            raise PainctlError(f"{path}: fold {i} holds something other than subject names")
+        folds.append([str(s) for s in fold])
+    return folds
+
+
+def _parse_csv(text: str, path: Path) -> list[list[str]]:
+    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    if rows and [c.strip().lower() for c in rows[0][:2]] == ["subject", "fold"]:
+        rows = rows[1:]
+    by_fold: dict[str, list[str]] = {}
+    for lineno, row in enumerate(rows, 1):
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise PainctlError(f"{path}: row {lineno} should be 'subject,fold', got {','.join(row)[:60]!r}")
+        by_fold.setdefault(row[1].strip(), []).append(row[0].strip())
+    # Numeric fold ids in numeric order (1, 2, ..., 10), others in sorted order.
+    keys = sorted(by_fold, key=lambda f: (0, int(f), "") if f.lstrip("-").isdigit() else (1, 0, f))
+    return [by_fold[k] for k in keys]
+
+
+def read_folds_file(path: str | Path, subjects: Iterable[str] | None = None) -> list[list[str]]:
+    """Read fixed folds (lists of subject ids) from JSON or CSV.
+
+    JSON: ``{"folds": [[s, ...], ...]}`` or ``[[s, ...], ...]``; CSV: rows ``subject,fold`` (optional
+    header). Checks that no subject repeats, that there are at least 2 non-empty folds, and, when
+    ``subjects`` (the dataset's) is given, that every listed subject exists. Raises PainctlError.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PainctlError(f"{path}: cannot read the folds file ({exc.__class__.__name__})") from None
+    stripped = text.lstrip()
+    folds = _parse_json(text, path) if stripped.startswith(("{", "[")) else _parse_csv(text, path)
+    if len(folds) < 2 or any(not f for f in folds):
+        raise PainctlError(f"{path}: needs at least 2 folds, each with at least one subject")
+    seen: dict[str, int] = {}
+    for i, fold in enumerate(folds, 1):
+        for s in fold:
+            if s in seen:
+                raise PainctlError(f"{path}: subject {s!r} appears in more than one place (folds {seen[s]} and {i})")
+            seen[s] = i
+    if subjects is not None:
+        known = set(map(str, subjects))
+        missing = sorted(s for s in seen if s not in known)
+        if missing:
+            raise PainctlError(f"{path}: subject(s) not in the data: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    return [sorted(f) for f in folds]
