@@ -1,0 +1,382 @@
+"""The render-views stage: every identity's neutral and pain faces seen by the same cameras and lights.
+
+For each identity of a rig artefact the cameras are framed once on its neutral face and reused
+for all its pain faces, and each view gets one background (drawn from the seed, the identity's
+global index and the view), so a neutral/pain pair differs only by the expression.
+
+Rows of the output, in order: identity, then rig row (neutral first), then view.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from painctl import console
+from painctl.errors import ArtefactError, PainctlError
+from painctl.shard import WHOLE, Shard
+
+#: The released 3D-Pain images: frontal and turned 30 degrees either way.
+DEFAULT_VIEWS = "0/0,-30/0,30/0"
+YAW_LIMIT = 90.0
+PITCH_LIMIT = 60.0
+#: Datasets render-views needs in its rig input.
+RIG_REQUIRE = {"vertices": "N,V,3:f", "identity": "N:iuS", "is_neutral": "N:biu", "au": "N,6:f", "pspi": "N:f", "faces": "F,3:iu"}
+CARRIED = ("age_group", "gender", "ethnicity")
+
+#: Plain albedo (sRGB) by ancestry group; lips, eyes and mouth interior are painted over it.
+SKIN_TONES = {"african": (0.45, 0.30, 0.22), "asian": (0.80, 0.64, 0.52), "caucasian": (0.86, 0.68, 0.58)}
+DEFAULT_SKIN = (0.78, 0.60, 0.50)
+LIP_TONE = (0.62, 0.32, 0.32)
+EYE_TONE = (0.88, 0.86, 0.82)
+MOUTH_TONE = (0.35, 0.12, 0.12)
+
+
+def parse_views(text: str) -> list[tuple[float, float]]:
+    """Parse ``"yaw/pitch,yaw/pitch,..."`` (degrees) into a list of (yaw, pitch); raise on bad input."""
+    items = [s.strip() for s in str(text).split(",") if s.strip()]
+    if not items:
+        raise PainctlError("--views is empty; give at least one yaw/pitch pair such as 0/0")
+    views = []
+    for item in items:
+        match = re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*(?:/\s*([-+]?\d+(?:\.\d+)?))?", item)
+        if not match:
+            raise PainctlError(f"--views: {item!r} is not yaw/pitch in degrees (for example -30/0)")
+        yaw, pitch = float(match.group(1)), float(match.group(2) or 0.0)
+        if not -YAW_LIMIT <= yaw <= YAW_LIMIT:
+            raise PainctlError(f"--views: yaw {yaw:g} is outside -{YAW_LIMIT:g}..{YAW_LIMIT:g} degrees")
+        if not -PITCH_LIMIT <= pitch <= PITCH_LIMIT:
+            raise PainctlError(f"--views: pitch {pitch:g} is outside -{PITCH_LIMIT:g}..{PITCH_LIMIT:g} degrees")
+        views.append((yaw, pitch))
+    if len(set(views)) != len(views):
+        raise PainctlError("--views lists the same view twice")
+    return views
+
+
+def view_name(yaw: float, pitch: float) -> str:
+    """Return the view's name, e.g. ``yaw+30_pitch+0``."""
+    return f"yaw{yaw:+g}_pitch{pitch:+g}"
+
+
+def identity_blocks(identity: np.ndarray, is_neutral: np.ndarray) -> list[tuple[int, int]]:
+    """Return (start, stop) rig rows of each identity: a neutral row followed by its pain rows."""
+    starts = np.flatnonzero(is_neutral)
+    if len(starts) == 0 or starts[0] != 0:
+        raise ArtefactError("rig rows must start with a neutral face for every identity (/is_neutral)")
+    stops = np.r_[starts[1:], len(identity)]
+    for a, b in zip(starts, stops):
+        if np.any(identity[a:b] != identity[a]):
+            raise ArtefactError(f"rig rows {a}..{b - 1} mix identities; each identity's rows must follow its neutral face")
+    return list(zip(starts.tolist(), stops.tolist()))
+
+
+def plain_albedo(regions: dict[str, np.ndarray], n_vertices: int, ethnicity: str | None = None) -> np.ndarray:
+    """Return (V,3) float32 sRGB vertex colours: a skin tone with darker lips, light eyes, dark mouth."""
+    colours = np.tile(np.asarray(SKIN_TONES.get(str(ethnicity), DEFAULT_SKIN), np.float32), (n_vertices, 1))
+    for name, tone in (("mouth_cavity", MOUTH_TONE), ("tongue", MOUTH_TONE), ("lip_margin", LIP_TONE), ("left_eye", EYE_TONE), ("right_eye", EYE_TONE)):
+        ids = regions.get(name)
+        if ids is not None and len(ids):
+            colours[np.asarray(ids)[np.asarray(ids) < n_vertices]] = tone
+    return colours
+
+
+@dataclass
+class ViewsRequest:
+    """What to render: ``views`` (yaw, pitch) degrees, ``size`` pixels, ``background`` kind or DIR."""
+
+    views: list[tuple[float, float]] = field(default_factory=lambda: parse_views(DEFAULT_VIEWS))
+    size: int = 224
+    background: str = "plain"
+    renderer: str = "moderngl"
+    seed: int = 0
+    inpaint_model: str | None = None
+    inpaint_steps: int = 25
+
+    def check(self) -> None:
+        if not 16 <= self.size <= 4096:
+            raise PainctlError(f"--size must be 16-4096 pixels, got {self.size}")
+        if not self.views:
+            raise PainctlError("--views is empty")
+
+
+# ---------------------------------------------------------------------------------- the worker
+_PLAN: dict = {}
+_RIG = None
+
+
+def _init_worker(plan: dict) -> None:
+    global _PLAN, _RIG
+    _PLAN = plan
+    _RIG = None
+
+
+def _rig_file():
+    global _RIG
+    if _RIG is None:
+        import h5py
+
+        _RIG = h5py.File(_PLAN["rig_data"], "r")
+    return _RIG
+
+
+def _load_texture(path: str) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as src:
+        return np.asarray(src.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def render_identity(task: tuple) -> list[dict]:
+    """Render one identity's rig rows in every view, write the PNGs; return the rows' index records.
+
+    ``task`` = (identity index g, rig start, rig stop, first output row, albedo (V,3) or None,
+    texture path or None). Runs in a worker process with the plan set by :func:`_init_worker`.
+    """
+    from PIL import Image
+
+    from painctl.backgrounds import composite, make_background
+    from painctl.renderer import Mesh, frame_camera, render_many, studio_lights
+    from painctl.seeding import rng_for
+
+    g, start, stop, row0, albedo, texture = task
+    plan = _PLAN
+    size, views = plan["size"], plan["views"]
+    vertices = _rig_file()["vertices"][start:stop]
+    cameras = [frame_camera(vertices[0], yaw=yaw, pitch=pitch, size=size) for yaw, pitch in views]
+    lights = studio_lights()
+    backgrounds = [make_background(plan["background_kind"], (size, size), rng_for(plan["seed"], g, v), plan["background_files"]) for v in range(len(views))]
+    tex = _load_texture(texture) if texture else None
+    records = []
+    n_views = len(views)
+    for j, verts in enumerate(vertices):
+        if tex is not None:
+            mesh = Mesh(verts, plan["faces"], uv=plan["uv"], uv_faces=plan["uv_faces"], texture=tex)
+        else:
+            mesh = Mesh(verts, plan["faces"], vertex_colors=albedo)
+        results = render_many(mesh, cameras, lights, size, backend=plan["renderer"])
+        for v, (res, cam) in enumerate(zip(results, cameras)):
+            rgb = composite(res.rgb, res.alpha, backgrounds[v])
+            rel = f"images/{plan['names'][g]}_{start + j:06d}_{view_name(*views[v])}.png"
+            pixels = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+            Image.fromarray(pixels).save(Path(plan["out_dir"]) / rel, format="PNG", compress_level=plan["compress_level"])
+            records.append(
+                {
+                    "image": rel,
+                    "rig_row": start + j,
+                    "view": view_name(*views[v]),
+                    "yaw": views[v][0],
+                    "pitch": views[v][1],
+                    "camera": json.dumps(cam.to_dict(), sort_keys=True),
+                    "neutral_image_row": row0 + v,
+                    "alpha_mean": float(res.alpha.mean()),
+                }
+            )
+    assert len(records) == (stop - start) * n_views
+    return records
+
+
+def default_jobs() -> int:
+    """Return the number of CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_tasks(plan: dict, tasks: list[tuple], jobs: int, description: str):
+    """Yield :func:`render_identity` results for ``tasks`` in order, over ``jobs`` processes."""
+    if jobs <= 1 or len(tasks) <= 1:
+        _init_worker(plan)
+        try:
+            for task in console.track(tasks, total=len(tasks), description=description):
+                yield render_identity(task)
+        finally:
+            _close_rig()
+        return
+    import multiprocessing
+
+    # spawn: a forked child would inherit the parent's EGL/llvmpipe threads, if it ever rendered.
+    with multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(plan,)) as pool:
+        yield from console.track(pool.imap(render_identity, tasks, chunksize=1), total=len(tasks), description=description)
+
+
+def _close_rig() -> None:
+    global _RIG
+    if _RIG is not None:
+        _RIG.close()
+        _RIG = None
+
+
+def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shard: Shard = WHOLE, force: bool = False, jobs: int | None = None) -> Path:
+    """Render the rig artefact ``rig`` (opened) into the render-views artefact ``out``; return its path.
+
+    ``texture`` is an opened texture artefact (rows with /identity and /texture PNG paths) or None
+    for the plain vertex albedo. ``jobs`` worker processes (default: every core) render identities.
+    """
+    from painctl.artefact import ArtefactWriter, write_dataset
+    from painctl.backgrounds import KINDS, image_files
+
+    request.check()
+    if request.renderer not in ("moderngl", "pytorch3d"):
+        raise PainctlError(f"unknown renderer {request.renderer!r}; choose moderngl or pytorch3d")
+    files: list[Path] | None = None
+    kind = request.background
+    if kind in KINDS:
+        pass
+    elif kind == "kandinsky-inpaint":
+        check_inpaint_model(request.inpaint_model)
+    else:
+        files = image_files(kind)
+        kind = "dir"
+    identity = rig.read("identity")
+    is_neutral = rig.read("is_neutral").astype(bool)
+    blocks = identity_blocks(identity, is_neutral)
+    tex_paths = _texture_paths(texture, identity, blocks) if texture is not None else None
+
+    params = {
+        "views": [list(v) for v in request.views],
+        "size": request.size,
+        "background": request.background if kind != "dir" else {"dir": str(Path(request.background).resolve()), "files": [p.name for p in files]},
+        "renderer": request.renderer,
+        "seed": request.seed,
+        "texture": texture is not None,
+        "shard": str(shard),
+    }
+    if request.background == "kandinsky-inpaint":
+        params.update(inpaint_model=request.inpaint_model, inpaint_steps=request.inpaint_steps)
+    inputs = [rig] + ([texture] if texture is not None else [])
+    writer = ArtefactWriter(out, "render-views", params, inputs=inputs, force=force)
+    if writer.cached:
+        console.info(f"{writer.path} is up to date (cache hit)")
+        return writer.path
+
+    n_views = len(request.views)
+    first, last = shard.bounds(len(blocks))
+    mine = blocks[first:last]
+    starts_out = np.cumsum([0] + [(b - a) * n_views for a, b in blocks])
+    faces = rig.read("faces")
+    has_uv = rig.has("uv") and rig.has("uv_faces")
+    if tex_paths is not None and not has_uv:
+        raise ArtefactError(f"{rig.path}: has no /uv and /uv_faces, so a texture cannot be mapped onto its meshes")
+    albedos = None
+    if tex_paths is None:
+        albedos = _plain_albedos(rig, blocks, mine, int(rig.shapes()["vertices"][0][1]))
+    names = [_safe(str(_decode(identity[a]))) for a, _ in blocks]
+
+    with writer:
+        (writer.dir / "images").mkdir()
+        plan = {
+            "rig_data": str(Path(rig.path) / "data.h5"),
+            "faces": faces,
+            "uv": rig.read("uv") if has_uv else None,
+            "uv_faces": rig.read("uv_faces") if has_uv else None,
+            "views": [tuple(v) for v in request.views],
+            "size": request.size,
+            "background_kind": "plain" if kind == "kandinsky-inpaint" else kind,
+            "background_files": files,
+            "seed": request.seed,
+            "renderer": request.renderer,
+            "out_dir": str(writer.dir),
+            "names": names,
+            "compress_level": 1,
+        }
+        tasks = [
+            (first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i])
+            for i, (a, b) in enumerate(mine)
+        ]
+        records: list[dict] = []
+        for block in run_tasks(plan, tasks, default_jobs() if jobs is None else jobs, "rendering views"):
+            records.extend(block)
+        rig_rows = np.array([r["rig_row"] for r in records], np.int64)
+        if request.background == "kandinsky-inpaint" and records:
+            inpaint_backgrounds(writer.dir, records, rig, rig_rows, request)
+        _write_index(writer, write_dataset, rig, records, rig_rows, n_views)
+        writer.h5.attrs["lights"] = json.dumps([l.to_dict() for l in __import__("painctl.renderer", fromlist=["studio_lights"]).studio_lights()], sort_keys=True)
+        writer.h5.attrs["size"] = request.size
+        writer.h5.attrs["views"] = json.dumps([list(v) for v in request.views])
+        for key, value in rig.attrs().items():
+            if key not in writer.h5.attrs and isinstance(value, (str, int, float, list, tuple)):
+                try:
+                    writer.h5.attrs[key] = value
+                except TypeError:
+                    pass
+    console.info(f"rendered {len(records)} images of {last - first} identities in {n_views} views ({writer.path})")
+    return writer.path
+
+
+def check_inpaint_model(model: str | None) -> None:
+    """Raise PainctlError unless the Kandinsky inpainting backend and ``model`` are usable."""
+    try:
+        from painctl.diffusion.inpaint import inpaint  # noqa: F401
+    except ImportError:
+        raise PainctlError("--background kandinsky-inpaint needs painctl.diffusion.inpaint, which this install lacks") from None
+    if not model:
+        raise PainctlError("--background kandinsky-inpaint needs --inpaint-model (a Hugging Face id or a local pipeline directory)")
+
+
+def inpaint_backgrounds(out_dir: Path, records: list[dict], rig, rig_rows: np.ndarray, request: ViewsRequest) -> None:
+    """Placeholder replaced below when the diffusion backend exists."""
+    raise PainctlError("kandinsky-inpaint is not available")
+
+
+def _write_index(writer, write_dataset, rig, records: list[dict], rig_rows: np.ndarray, n_views: int) -> None:
+    h5 = writer.h5
+    write_dataset(h5, "image", np.array([r["image"] for r in records], dtype="U"))
+    ident = rig.read("identity")
+    write_dataset(h5, "identity", ident[rig_rows] if len(rig_rows) else ident[:0])
+    write_dataset(h5, "rig_row", rig_rows)
+    write_dataset(h5, "view", np.array([r["view"] for r in records], dtype="U") if records else np.zeros(0, "S1"))
+    write_dataset(h5, "yaw", np.array([r["yaw"] for r in records], np.float32))
+    write_dataset(h5, "pitch", np.array([r["pitch"] for r in records], np.float32))
+    write_dataset(h5, "camera", np.array([r["camera"] for r in records], dtype="U") if records else np.zeros(0, "S1"))
+    au = rig.read("au").astype(np.float32)
+    write_dataset(h5, "au", au[rig_rows] if len(rig_rows) else np.zeros((0, 6), np.float32), attrs={"names": ["AU4", "AU6", "AU7", "AU9", "AU10", "AU43"]})
+    write_dataset(h5, "pspi", rig.read("pspi").astype(np.float32)[rig_rows] if len(rig_rows) else np.zeros(0, np.float32))
+    write_dataset(h5, "is_neutral", rig.read("is_neutral").astype(bool)[rig_rows] if len(rig_rows) else np.zeros(0, bool))
+    write_dataset(h5, "neutral_image_row", np.array([r["neutral_image_row"] for r in records], np.int64))
+    for name in CARRIED:
+        if rig.has(name):
+            values = rig.read(name)
+            write_dataset(h5, name, values[rig_rows] if len(rig_rows) else values[:0])
+
+
+def _texture_paths(texture, identity: np.ndarray, blocks: list[tuple[int, int]]) -> list[str]:
+    if not texture.has("identity") or not texture.has("texture"):
+        raise ArtefactError(f"{texture.path}: a texture artefact needs /identity and /texture (PNG paths)")
+    tex_ids = [_decode(x) for x in texture.read("identity")]
+    tex_files = [_decode(x) for x in texture.read("texture")]
+    by_id = dict(zip(tex_ids, tex_files))
+    paths = []
+    for a, _ in blocks:
+        key = _decode(identity[a])
+        if key not in by_id:
+            raise ArtefactError(f"{texture.path}: has no texture for identity {key!r} of the rig")
+        path = texture.resolve(by_id[key])
+        if not path.is_file():
+            raise ArtefactError(f"{texture.path}: texture file {by_id[key]!r} is missing")
+        paths.append(str(path))
+    return paths
+
+
+def _plain_albedos(rig, blocks, mine, n_vertices: int) -> list[np.ndarray]:
+    from painctl.facemodels import face_model_of
+
+    try:
+        regions = face_model_of(rig).region_vertices()
+    except PainctlError:
+        regions = {}
+    eth = rig.read("ethnicity") if rig.has("ethnicity") else None
+    return [plain_albedo(regions, n_vertices, None if eth is None else _decode(eth[a])) for a, _ in mine]
+
+
+def _decode(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "identity"
