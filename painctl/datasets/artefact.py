@@ -1,7 +1,8 @@
 """painctl's own multi-view renders (stage ``render-views``) and heatmaps (stage ``heatmap``) as frames.
 
 Row datasets read: ``/image`` (PNG path relative to the artefact), ``/identity``, ``/view``,
-``/au`` (N, 6), ``/pspi`` (N,), ``/is_neutral`` (N,), and ``/heatmap`` (relative path) where present.
+``/au`` (N, 6), ``/pspi`` (N,), ``/is_neutral`` (N,), and the heatmap image path ``/heatmap_png``
+(heatmap stage) or a string ``/heatmap`` where present.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ def load_artefact_frames(path: str | Path) -> list[Frame]:
     au = art.read("au").astype(np.float32)
     pspi = art.read("pspi").astype(np.float32)
     neutral = art.read("is_neutral").astype(bool)
-    heatmap = art.read("heatmap") if art.has("heatmap") else None
+    heatmap = None
+    if art.has("heatmap_png"):
+        heatmap = art.read("heatmap_png")
+    elif art.has("heatmap") and art.shapes()["heatmap"][1] == "S":
+        heatmap = art.read("heatmap")
     if np.any(~np.isfinite(pspi)):
         raise ArtefactError(f"{art.path}: /pspi holds non-finite values")
     frames = []

@@ -1,0 +1,29 @@
+"""`painctl heatmap`: pain-region heatmaps aligned pixel for pixel with the rendered views."""
+
+import click
+
+from painctl.cli.options import force_option
+
+
+@click.command()
+@click.option("--rig", "rig_path", metavar="RIG", help="The rig artefact VIEWS was rendered from (default: the one its manifest records; checked by digest).")
+@force_option
+@click.argument("views_path", metavar="VIEWS")
+@click.argument("out", metavar="OUT")
+def heatmap(rig_path, force, views_path, out):
+    """Write, for every image of VIEWS (a render-views artefact), the displacement from the neutral face.
+
+    Per pain image: /heatmap (metres, float32) and a colour-mapped PNG, aligned with the RGB image;
+    per AU alone: /au_heatmap (float16); neutral images get zeros. stats.png shows the mean and
+    spread of displacement per AU and per PSPI level in UV space.
+
+    \b
+    Examples:
+      painctl heatmap views/ heat/
+      painctl heatmap --rig pain/ views/ heat/
+    """
+    from painctl.artefact import open_artefact
+    from painctl.heatmaps import VIEWS_REQUIRE, heatmap as run, rig_of_views
+
+    views = open_artefact(views_path, stage="render-views", require=VIEWS_REQUIRE)
+    run(views, out, rig=rig_of_views(views, rig_path), force=force)
