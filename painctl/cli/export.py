@@ -1,0 +1,34 @@
+"""`painctl export`: write rendered views (and heatmaps) in another dataset's layout."""
+
+import click
+
+from painctl.cli.options import force_option
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["3dpain"]), default="3dpain", show_default=True, help="Target layout (the released 3D-Pain dataset).")
+@click.option("--prefix", default="flame_sample", show_default=True, help="Base-name prefix (the released dataset's is flame_sample).")
+@force_option
+@click.argument("in_path", metavar="IN")
+@click.argument("out", metavar="OUT")
+def export(fmt, prefix, force, in_path, out):
+    """Export IN (a render-views or heatmap artefact) to OUT in the 3D-Pain layout.
+
+    images/<base>_view_NNN.png, annotations/<base>_annotations.json (AU4 AU6 AU7 AU9 AU10 AU43
+    PSPI) and, from a heatmap artefact, heatmaps/<base>_view_NNN.png; base names look like
+    flame_sample_0001_neutral and flame_sample_0001_pain_3.
+
+    \b
+    Examples:
+      painctl export --format 3dpain views/ 3dpain/
+      painctl export --format 3dpain heat/ 3dpain-with-heatmaps/
+    """
+    import re
+
+    from painctl.artefact import open_artefact
+    from painctl.export3dpain import REQUIRE, export_3dpain
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):
+        raise click.BadParameter("use letters, digits, _ and - only", param_hint="--prefix")
+    art = open_artefact(in_path, stage=("render-views", "heatmap"), require=REQUIRE)
+    export_3dpain(art, out, force=force, prefix=prefix)
