@@ -2,7 +2,7 @@
 
 Coordinate frame of every painctl mesh: metres, +Y up, the face looks toward +Z. A camera with
 yaw = pitch = roll = 0 sits on the +Z axis looking at the face. Positive yaw moves the camera toward
-+X (the face's own left side, so the face appears turned toward the image's right); positive pitch
++X (the face's own left side, so the face appears turned toward the image's left); positive pitch
 moves it up (looking down on the face); roll turns the image clockwise around the view axis.
 """
 
