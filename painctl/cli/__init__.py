@@ -25,6 +25,7 @@ COMMANDS = {
     "render-views": "painctl.cli.render_views:render_views",
     "heatmap": "painctl.cli.heatmap:heatmap",
     "export": "painctl.cli.export:export",
+    "contact-sheet": "painctl.cli.contact_sheet:contact_sheet",
     "train": "painctl.cli.train:train",
     "eval": "painctl.cli.eval:eval_cmd",
     "predict": "painctl.cli.predict:predict",

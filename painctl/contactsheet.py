@@ -1,0 +1,100 @@
+"""A contact sheet: identities (rows) by neutral face, pain levels and heatmap (columns), as one PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from painctl.artefact import Artefact
+from painctl.errors import ArtefactError
+
+VIEWS_REQUIRE = {"image": "M:S", "identity": "M:S", "pspi": "M:f", "is_neutral": "M:bui", "view": "M:S"}
+
+
+def pick_identities(labels: list[tuple[str, str]], limit: int) -> list[str]:
+    """Pick up to ``limit`` identities from (identity, demographic label) pairs, one per label first.
+
+    Cycling over the distinct labels keeps the rows as varied in age, gender and ancestry as the
+    data allows; the order is that of first appearance, so the result is deterministic.
+    """
+    by_label: dict[str, list[str]] = {}
+    for identity, label in labels:
+        members = by_label.setdefault(label, [])
+        if identity not in members:
+            members.append(identity)
+    chosen: list[str] = []
+    while len(chosen) < limit and any(by_label.values()):
+        for members in by_label.values():
+            if members and len(chosen) < limit:
+                chosen.append(members.pop(0))
+    return chosen
+
+
+def contact_sheet(views: Artefact, heatmaps: Artefact | None = None, view: str | None = None, max_rows: int = 8, tile: int = 160) -> Image.Image:
+    """Return a PIL image with one row per identity: neutral, its pain faces by PSPI, and a heatmap.
+
+    ``views`` is a render-views or heatmap artefact; ``heatmaps`` (optional; by default ``views``
+    itself when it is a heatmap artefact) supplies heatmap PNGs whose rows align with it; ``view``
+    picks the camera (default: the first view name). Tiles are ``tile`` pixels square, captioned
+    with the PSPI; rows are labelled with the identity and its demographics.
+    """
+    if heatmaps is None and views.has("heatmap_png"):
+        heatmaps = views
+    from painctl.artefact.schema import check_datasets
+
+    check_datasets(views.shapes(), VIEWS_REQUIRE, str(views.path))
+    image = views.read("image")
+    identity = views.read("identity")
+    pspi = views.read("pspi").astype(float)
+    neutral = views.read("is_neutral").astype(bool)
+    names = views.read("view")
+    view = view or str(names[0])
+    if view not in set(names.tolist()):
+        raise ArtefactError(f"{views.path}: has no view named {view!r} (views: {', '.join(sorted(set(names.tolist())))})")
+    demo = [views.read(n) if views.has(n) else np.full(len(identity), "", dtype=object) for n in ("age_group", "gender", "ethnicity")]
+    label = [" ".join(str(d[i]) for d in demo).strip() for i in range(len(identity))]
+    heat_png = _heatmap_paths(heatmaps, len(identity)) if heatmaps is not None else None
+
+    rows = pick_identities([(identity[i], label[i]) for i in range(len(identity)) if names[i] == view], max_rows)
+    per_row = []
+    for ident in rows:
+        sel = [i for i in range(len(identity)) if identity[i] == ident and names[i] == view]
+        neutrals = [i for i in sel if neutral[i]]
+        pains = sorted((i for i in sel if not neutral[i]), key=lambda i: pspi[i])
+        per_row.append((ident, neutrals[:1], pains))
+    columns = 1 + max((len(p) for _, _, p in per_row), default=0) + (1 if heat_png is not None else 0)
+    margin = 150
+    sheet = Image.new("RGB", (margin + columns * tile, len(per_row) * (tile + 18) + 4), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, (ident, neutrals, pains) in enumerate(per_row):
+        y = r * (tile + 18) + 2
+        first = (neutrals or pains)[0]
+        draw.text((6, y + tile // 2 - 12), ident, fill="black")
+        draw.text((6, y + tile // 2 + 2), label[first], fill="black")
+        cells = [(i, "neutral") for i in neutrals] + [(i, f"PSPI {pspi[i]:g}") for i in pains]
+        for c, (i, caption) in enumerate(cells):
+            _paste(sheet, views.resolve(str(image[i])), margin + c * tile, y, tile)
+            draw.text((margin + c * tile + 4, y + tile + 2), caption, fill="black")
+        if heat_png is not None and pains:
+            top = pains[-1]
+            _paste(sheet, heatmaps.resolve(str(heat_png[top])), margin + (columns - 1) * tile, y, tile)
+            draw.text((margin + (columns - 1) * tile + 4, y + tile + 2), f"heatmap PSPI {pspi[top]:g}", fill="black")
+    return sheet
+
+
+def _heatmap_paths(heatmaps: Artefact, rows: int) -> np.ndarray:
+    for name in ("heatmap_png", "heatmap_image", "heatmap"):
+        if heatmaps.has(name):
+            paths = heatmaps.read(name)
+            if paths.dtype.kind in "US" and len(paths) == rows:
+                return paths
+    raise ArtefactError(f"{heatmaps.path}: has no heatmap PNG paths aligned with the views' rows")
+
+
+def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int) -> None:
+    if not str(path) or not Path(path).is_file():
+        return
+    with Image.open(path) as im:
+        sheet.paste(im.convert("RGB").resize((tile, tile), Image.Resampling.LANCZOS), (x, y))
