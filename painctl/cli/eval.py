@@ -1,0 +1,91 @@
+"""`painctl eval`: subject-independent K-fold cross-validation of ViTPain, with a metrics report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from painctl.cli.options import force_option, seed_option
+
+
+@click.command("eval")
+@click.argument("data", metavar="DATA")
+@click.argument("out", metavar="OUT")
+@click.option("--folds", "k", default=5, show_default=True, type=click.IntRange(min=2), help="Number of subject folds K.")
+@click.option("--folds-file", type=click.Path(path_type=Path), metavar="F",
+              help="Fixed folds: JSON {\"folds\": [[subject, ...], ...]} or CSV rows 'subject,fold' (reproduces published splits; overrides --folds).")
+@click.option("--checkpoint", type=click.Path(path_type=Path), metavar="CKPT", help="Only evaluate this checkpoint on every fold; no training.")
+@click.option("--calibration", type=click.Path(path_type=Path), metavar="DATA",
+              help="With --checkpoint: data of OTHER subjects to calibrate the F1 thresholds on. [default: threshold 0.5]")
+@click.option("--shots", default=1, show_default=True, type=click.IntRange(min=1), help="Neutral references averaged per test frame.")
+@click.option("--backbone", default="tiny", show_default=True, metavar="NAME",
+              help="As in 'painctl train': 'tiny' (embedded small DINOv3, random init, TRAINED IN FULL), or a HF id / local DINOv3 or DINOv2 dir (frozen, LoRA).")
+@click.option("--no-reference", is_flag=True, help="Single-image variant: no neutral reference encoder.")
+@click.option("--init", type=click.Path(path_type=Path), metavar="CKPT", help="Start every fold from this checkpoint (e.g. synthetic-pretrained).")
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr-heads", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True), help="AdamW learning rate of the fusion and heads.")
+@click.option("--lr-lora", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate of the backbone's trainable part. [default: 1e-5; tiny: --lr-heads]")
+@click.option("--weight-decay", default=0.1, show_default=True, type=click.FloatRange(min=0))
+@click.option("--au-weight", default=None, type=click.FloatRange(min=0), help="Weight of the AU loss. [default: 0.1 on UNBC-McMaster, else 1.0]")
+@click.option("--weighted-sampling/--no-weighted-sampling", default=None, help="Sample PSPI >= 1 frames twice as often. [default: on for UNBC-McMaster]")
+@click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Fraction of each fold's TRAINING subjects held out for model selection and threshold calibration.")
+@click.option("--image-size", default=None, type=click.IntRange(min=16), help="Input side in pixels, a multiple of 16. [default: 64 tiny, 224 otherwise]")
+@click.option("--lora-r", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--lora-alpha", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--lora-targets", default="q_proj,v_proj", show_default=True, help="Comma-separated attention projections that get LoRA.")
+@click.option("--num-workers", default=0, show_default=True, type=click.IntRange(min=0), help="Data-loading worker processes.")
+@click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
+@seed_option
+@force_option
+def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone, no_reference, init, epochs, batch_size, lr_heads,
+             lr_lora, weight_decay, au_weight, weighted_sampling, val_fraction, image_size, lora_r, lora_alpha, lora_targets,
+             num_workers, no_amp, seed, force):
+    """Cross-validate ViTPain on DATA by subject (K folds) and write a report to OUT.
+
+    Each fold trains on the other folds' subjects, selects the epoch and calibrates the F1 thresholds
+    on an inner validation split of those TRAINING subjects, and tests on the held-out subjects (each
+    frame against PSPI-0 frames of its own subject). With --checkpoint nothing is trained.
+    OUT gets report.json, predictions.csv, summary.md, roc.png, calibration.png, scatter.png and the
+    fold checkpoints; the summary table is printed at the end.
+
+    \b
+      painctl eval --folds 5 unbc/ report/
+      painctl eval --folds-file folds.json --init run/best --epochs 5 unbc/ report/
+      painctl eval --checkpoint run/best --calibration synth/ unbc/ report/
+    """
+    from painctl import console
+    from painctl.datasets import load_frames
+    from painctl.datasets.splits import read_folds_file, subject_folds
+    from painctl.evaluation import cross_validate
+    from painctl.reports import OutputDir, summary_table, write_report
+    from painctl.vitpain.config import ModelConfig, TrainConfig
+
+    frames = load_frames(data)
+    subjects = sorted({f.subject for f in frames})
+    # Check the split before anything is written or trained.
+    folds = read_folds_file(folds_file, subjects) if folds_file is not None else subject_folds(subjects, k, seed)
+    model_config = train_config = None
+    if checkpoint is None:
+        if calibration is not None:
+            raise click.UsageError("--calibration applies to --checkpoint only (training calibrates on its own validation subjects)")
+        model_config = ModelConfig(
+            backbone=backbone, reference=not no_reference, lora_r=lora_r, lora_alpha=lora_alpha,
+            lora_targets=tuple(t.strip() for t in lora_targets.split(",") if t.strip()), image_size=image_size,
+        )
+        train_config = TrainConfig(
+            epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay,
+            au_weight=au_weight, weighted_sampling=weighted_sampling, seed=seed, shots=shots, amp=not no_amp, num_workers=num_workers,
+        )
+    elif init is not None:
+        raise click.UsageError("--init trains; with --checkpoint nothing is trained")
+    calibration_frames = load_frames(calibration) if calibration is not None else None
+    with OutputDir(out, force) as tmp:
+        report = cross_validate(frames, len(folds), folds, model_config, train_config, tmp, shots=shots, checkpoint=checkpoint,
+                                seed=seed, val_fraction=val_fraction, calibration=calibration_frames, init=init)
+        write_report(report, tmp)
+    console.info(f"report written to {out}")
+    click.echo(summary_table(report), nl=False)
