@@ -98,8 +98,16 @@ class Artefact:
         return int(self.manifest.get("rows", 0))
 
     def resolve(self, relpath: str) -> Path:
-        """Return the absolute path of a file the artefact indexes (relative to the artefact)."""
+        """Return the absolute path of a file the artefact indexes (relative to the artefact).
+
+        A merged artefact holds no files of its own: they are found in its shards.
+        """
         path = (self.path / relpath).resolve()
+        if not path.exists():
+            for shard in self.manifest.get("shards", []):
+                candidate = (self.path / shard / relpath).resolve()
+                if candidate.exists():
+                    return candidate
         return path
 
 

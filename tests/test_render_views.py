@@ -1,0 +1,149 @@
+"""render-views: shared cameras per pair, the row index, determinism, shards, backgrounds, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+
+
+def cli(*args: str) -> None:
+    from painctl.cli import main
+
+    try:
+        main([*args])
+    except SystemExit as exc:
+        assert exc.code in (0, None), f"painctl {' '.join(args)} exited {exc.code}"
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("rv")
+    heads, rig = root / "heads", root / "rig"
+    cli("-q", "sample-mesh", "-n", "2", str(heads))
+    cli("-q", "rig", "--pspi", "4,9", "--per-identity", "2", str(heads), str(rig))
+    return rig
+
+
+@pytest.fixture(scope="module")
+def views(rig, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("views") / "v"
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", str(rig), str(out))
+    return out
+
+
+def read(path: Path) -> dict:
+    with h5py.File(path / "data.h5") as f:
+        return {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
+
+
+def pixels(root: Path, rel) -> np.ndarray:
+    return np.asarray(Image.open(root / rel.decode()), dtype=np.int16)
+
+
+def test_index_rows_and_pairs(views):
+    d = read(views)
+    assert len(d["image"]) == 2 * 3 * 3  # identities x (neutral + 2 pain) x views
+    for i in range(len(d["image"])):
+        n = d["neutral_image_row"][i]
+        assert d["is_neutral"][n] and d["identity"][n] == d["identity"][i] and d["view"][n] == d["view"][i]
+        assert d["camera"][n] == d["camera"][i]  # same camera for the pair
+        assert (views / d["image"][i].decode()).is_file()
+        assert d["pspi"][i] == (0 if d["is_neutral"][i] else d["pspi"][i])
+    assert sorted(set(d["view"].tolist())) == [b"yaw+0_pitch+0", b"yaw+30_pitch+0", b"yaw-30_pitch+0"]
+    assert set(np.round(d["pspi"][~d["is_neutral"]]).tolist()) == {4.0, 9.0}
+    assert json.loads(d["camera"][0])["fov"] > 0
+
+
+def test_pairs_differ_only_where_the_face_moves(views):
+    d = read(views)
+    for i in np.flatnonzero(~d["is_neutral"]):
+        pain, neutral = pixels(views, d["image"][i]), pixels(views, d["image"][d["neutral_image_row"][i]])
+        changed = np.any(pain != neutral, axis=-1)
+        assert changed.any(), "a pain face looks exactly like its neutral face"
+        # Background border identical, the scalp at most 1 level apart (smooth normals there feel the
+        # expression very slightly): same camera, lights and background.
+        assert not changed[:4].any() and not changed[:, :4].any() and not changed[:, -4:].any()
+        assert np.abs(pain - neutral)[:10].max() <= 1
+        assert changed.mean() < 0.25
+
+
+def test_same_bytes_and_parallel_equals_serial(rig, views, tmp_path):
+    cli("-q", "render-views", "--size", "64", "--jobs", "2", str(rig), str(tmp_path / "p"))
+    a, b = read(views), read(tmp_path / "p")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    for rel in a["image"]:
+        assert (views / rel.decode()).read_bytes() == (tmp_path / "p" / rel.decode()).read_bytes()
+
+
+def test_shards_merge_into_one_run(rig, views, tmp_path):
+    for k in (1, 2):
+        cli("-q", "render-views", "--size", "64", "--jobs", "1", "--shard", f"{k}/2", str(rig), str(tmp_path / f"s{k}"))
+    cli("-q", "merge", str(tmp_path / "m"), str(tmp_path / "s1"), str(tmp_path / "s2"))
+    from painctl.artefact import open_artefact
+
+    merged, whole = open_artefact(tmp_path / "m"), open_artefact(views)
+    for name in ("image", "identity", "rig_row", "view", "camera", "au", "pspi", "is_neutral", "neutral_image_row"):
+        assert np.array_equal(merged.read(name), whole.read(name)), name
+    shard_files = sorted(p.name for k in (1, 2) for p in (tmp_path / f"s{k}" / "images").iterdir())
+    assert shard_files == sorted(p.name for p in (views / "images").iterdir())
+    for p in (tmp_path / "s2" / "images").iterdir():
+        assert p.read_bytes() == (views / "images" / p.name).read_bytes()
+    # The merged artefact finds its images in the shards (the ViTPain reader goes through resolve).
+    from painctl.datasets.artefact import load_artefact_frames
+
+    frames = load_artefact_frames(tmp_path / "m")
+    assert len(frames) == whole.rows() and all(f.image.is_file() for f in frames)
+
+
+def test_backgrounds_follow_the_seed(rig, tmp_path):
+    for name, args in (("n0", ["--background", "noise", "--seed", "0"]), ("n1", ["--background", "noise", "--seed", "1"]), ("g", ["--background", "gradient"])):
+        cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", *args, str(rig), str(tmp_path / name))
+    corner = {n: pixels(tmp_path / n, read(tmp_path / n)["image"][0])[:6, :6] for n in ("n0", "n1", "g")}
+    assert not np.array_equal(corner["n0"], corner["n1"])
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.full((40, 50, 3), (10, 200, 30), np.uint8)).save(photos / "green.png")
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--background", str(photos), str(rig), str(tmp_path / "d"))
+    img = pixels(tmp_path / "d", read(tmp_path / "d")["image"][0])
+    assert np.array_equal(img[0, 0], [10, 200, 30])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--views", ""], "--views is empty"),
+        (["--views", "95/0"], "yaw 95 is outside"),
+        (["--views", "0/-70"], "pitch -70 is outside"),
+        (["--views", "left"], "is not yaw/pitch"),
+        (["--background", "EMPTYDIR"], "has no images"),
+        (["--background", "kandinsky-inpaint"], "kandinsky-inpaint"),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(painctl, rig, tmp_path, args, message):
+    (tmp_path / "empty").mkdir()
+    args = [str(tmp_path / "empty") if a == "EMPTYDIR" else a for a in args]
+    result = painctl("render-views", "--size", "64", *args, str(rig), str(tmp_path / "out"))
+    assert result.code != 0
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_mesh_artefact_is_not_a_rig(painctl, rig, tmp_path):
+    result = painctl("render-views", str(rig.parent / "heads"), str(tmp_path / "out"))
+    assert result.code == 1 and "expected 'rig'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_views_parser():
+    from painctl.views import parse_views, view_name
+
+    assert parse_views("0/0, -30/0,30/10") == [(0.0, 0.0), (-30.0, 0.0), (30.0, 10.0)]
+    assert view_name(30, 0) == "yaw+30_pitch+0" and view_name(-30, 0) == "yaw-30_pitch+0"
