@@ -1,0 +1,90 @@
+"""heatmap: zero on neutral faces, positive where the face moves, aligned with the render, per-AU maps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.test_render_views import cli, read, rig  # noqa: F401  (module fixture reused)
+
+
+@pytest.fixture(scope="module")
+def heat(rig, tmp_path_factory) -> tuple[Path, Path]:  # noqa: F811
+    root = tmp_path_factory.mktemp("heat")
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", str(rig), str(root / "views"))
+    cli("-q", "heatmap", str(root / "views"), str(root / "heat"))
+    return root / "views", root / "heat"
+
+
+def test_zero_on_neutral_positive_on_pain_and_aligned(heat, rig):  # noqa: F811
+    from painctl.artefact import open_artefact
+    from painctl.renderer import Camera, Mesh, render, studio_lights
+
+    views, out = heat
+    d = read(out)
+    art = open_artefact(rig)
+    assert d["heatmap"].shape == (18, 64, 64) and d["heatmap"].dtype == np.float32
+    assert d["au_heatmap"].shape == (18, 6, 64, 64)
+    assert not d["heatmap"][d["is_neutral"]].any() and not d["au_heatmap"][d["is_neutral"]].any()
+    for i in np.flatnonzero(~d["is_neutral"]):
+        h = d["heatmap"][i]
+        res = render(Mesh(art.read("vertices", int(d["rig_row"][i])), art.read("faces")), Camera.from_dict(json.loads(d["camera"][i])), studio_lights(), 64)
+        assert h.max() > 1e-3  # millimetres of movement
+        assert not h[~res.mask].any()  # nothing off the face: aligned with alpha
+        # Where the RGB pair differs visibly, the heatmap says the face moved.
+        pain = np.asarray(Image.open(views / d["image"][i].decode()), np.int16)
+        neutral = np.asarray(Image.open(views / d["image"][d["neutral_image_row"][i]].decode()), np.int16)
+        moved = np.abs(pain - neutral).max(-1) > 15
+        assert moved.sum() >= 3 and (h[moved] > 2e-4).mean() > 0.75  # the rest: silhouette pixels of occlusion changes
+        # Each AU alone: zero where that AU is off, somewhere positive where it is on.
+        for j in range(6):
+            assert (d["au_heatmap"][i, j].max() > 0) == (d["au"][i, j] > 0)
+        assert (views / d["image"][i].decode()).is_file() and (out / d["heatmap_png"][i].decode()).is_file()
+
+
+def test_au4_moves_the_brows_au10_the_lip(heat):
+    d = read(heat[1])
+    frontal = (d["view"] == b"yaw+0_pitch+0") & ~d["is_neutral"]
+    for i in np.flatnonzero(frontal):
+        ys = np.arange(64)[:, None]
+        for j, upper in ((0, True), (4, False)):
+            m = d["au_heatmap"][i, j].astype(np.float32)
+            if d["au"][i, j] > 0:
+                centre = float((m * ys).sum() / m.sum())
+                assert (centre < 32) == upper
+
+
+def test_stats_figure_and_reader(heat):
+    from painctl.datasets.artefact import load_artefact_frames
+
+    out = heat[1]
+    img = Image.open(out / "stats.png")
+    assert img.width > 400 and img.height > 300
+    d = read(out)
+    with h5py.File(out / "data.h5") as f:
+        assert f["stats/au_mean"].shape[0] == 6 and sorted(f["stats/pspi_levels"][()].tolist()) == [4.0, 9.0]
+    frames = load_artefact_frames(out)
+    assert len(frames) == len(d["image"]) and all(f.heatmap is not None and f.heatmap.is_file() for f in frames)
+
+
+def test_same_bytes(heat, tmp_path):
+    cli("-q", "heatmap", str(heat[0]), str(tmp_path / "again"))
+    a, b = read(heat[1]), read(tmp_path / "again")
+    for key in ("heatmap", "au_heatmap", "heatmap_png"):
+        assert np.array_equal(a[key], b[key])
+    for rel in a["heatmap_png"]:
+        assert (heat[1] / rel.decode()).read_bytes() == (tmp_path / "again" / rel.decode()).read_bytes()
+
+
+def test_wrong_rig_and_wrong_input(painctl, heat, rig, tmp_path):  # noqa: F811
+    other = tmp_path / "other"
+    cli("-q", "rig", "--pspi", "2", str(rig.parent / "heads"), str(other))
+    result = painctl("heatmap", "--rig", str(other), str(heat[0]), str(tmp_path / "out"))
+    assert result.code == 1 and "digest differs" in result.stderr and not (tmp_path / "out").exists()
+    result = painctl("heatmap", str(rig), str(tmp_path / "out"))
+    assert result.code == 1 and "expected 'render-views'" in result.stderr and not (tmp_path / "out").exists()
