@@ -11,12 +11,12 @@ seed=${SEED:-1}
 part="$out/shard-${shard%/*}"
 [ "$shard" = 1/1 ] && part="$out"
 mkdir -p "$part"
-# The demographic balance is dealt over all N before the shard is cut, so the shards together are
-# exactly the identities of one unsharded run; every later stage works on its shard's identities.
-painctl sample-mesh -n "$n" --balance age,gender,ethnicity --seed "$seed" --shard "$shard" "$part/heads"
-painctl render-neutral "$part/heads" "$part/neutral"
+# Every task samples all N identities (seconds; same seed, same bytes) so that the shards of the
+# later stages index identities globally and merge into exactly one unsharded run.
+painctl sample-mesh -n "$n" --balance age,gender,ethnicity --seed "$seed" "$part/heads"
+painctl render-neutral --shard "$shard" "$part/heads" "$part/neutral"
 painctl texture "$part/neutral" "$part/textures"
-painctl rig --pspi 1-16 --per-identity 10 --seed "$seed" "$part/heads" "$part/pain"
+painctl rig --pspi 1-16 --per-identity 10 --seed "$seed" --shard "$shard" "$part/heads" "$part/pain"
 painctl render-views --texture "$part/textures" "$part/pain" "$part/views"
 painctl heatmap "$part/views" "$part/heat"
 echo "done: $part/heat"
