@@ -1,0 +1,143 @@
+"""`render-neutral`: per identity the frontal depth map and a neutral face image.
+
+Backends: ``shaded`` (our skin model on the renderer, CPU) and ``kandinsky`` (Kandinsky 2.2 prior +
+depth ControlNet with the depth map as the hint). The output carries the mesh datasets of its input
+(with the skin atlas as /uv, /uv_faces) so `texture` and later stages need nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from painctl import console
+from painctl.artefact import IDENTITY
+from painctl.errors import PainctlError
+from painctl.shard import WHOLE, Shard
+
+STAGE = "render-neutral"
+BACKENDS = ("shaded", "kandinsky")
+#: Background grey of shaded images (sRGB).
+BACKGROUND = 0.5
+REQUIRE = dict(IDENTITY, uv="T,2:f", uv_faces="F,3:iu")
+
+
+def depth_png(depth: np.ndarray) -> np.ndarray:
+    """(H,W) uint8 visualisation of a depth map in metres (+inf background): near bright, background black."""
+    from painctl.diffusion.kandinsky import depth_hint
+
+    return (depth_hint(depth)[0] * 255.0 + 0.5).astype(np.uint8)
+
+
+def save_png(path: Path, image: np.ndarray) -> None:
+    """Write a uint8 (H,W) or (H,W,3) array, or a float one in [0,1], as a PNG without timestamps."""
+    from PIL import Image
+
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        array = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, format="PNG", optimize=False)
+
+
+def copy_attrs(src, dst) -> None:
+    """Copy HDF5 attributes as stored (byte strings stay byte strings)."""
+    for key in src:
+        dst[key] = src[key]
+
+
+def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 512, seed: int = 0, shard: Shard = WHOLE,
+                   force: bool = False, model: str | None = None, prior_model: str | None = None, steps: int = 50,
+                   texture_size: int = 1024, renderer: str = "moderngl") -> Path:
+    """Render the neutral face of every identity (this shard's part) of the mesh artefact ``in_path``
+    into the artefact ``out``; see the module docstring and man page for the datasets written."""
+    from painctl.artefact import ArtefactWriter, open_artefact, write_dataset
+    from painctl.diffusion.loading import CONTROLNET_MODEL, PRIOR_MODEL
+    from painctl.facemodels import face_model_of
+    from painctl.renderer import Mesh, frame_camera, lights_to_list, render, studio_lights
+    from painctl.skin import face_atlas, skin_maps, skin_params
+    from painctl.texturing import uv_texels
+
+    if backend not in BACKENDS:
+        raise PainctlError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if not 16 <= size <= 4096:
+        raise PainctlError(f"--size must be 16-4096 pixels, got {size}")
+    if steps < 1:
+        raise PainctlError(f"--steps must be at least 1, got {steps}")
+    source = open_artefact(in_path, require=REQUIRE)
+    params = {"backend": backend, "size": int(size), "seed": int(seed), "shard": str(shard), "texture_size": int(texture_size)}
+    if backend == "kandinsky":
+        params.update(model=model or CONTROLNET_MODEL, prior_model=prior_model or PRIOR_MODEL, steps=int(steps))
+    writer = ArtefactWriter(out, STAGE, params, inputs=[source], force=force)
+    if writer.cached:
+        console.info(f"{out} is up to date (cache hit)")
+        return writer.path
+    face_model = face_model_of(source)
+    regions, landmarks = face_model.region_vertices(), face_model.landmarks()
+    faces = source.read("faces").astype(np.int32)
+    uv, uv_faces = face_atlas(faces, source.read("uv"), source.read("uv_faces"), regions)
+    texels = uv_texels(uv, uv_faces, texture_size)
+    start, stop = shard.bounds(source.rows())
+    generator = None
+    if backend == "kandinsky":
+        from painctl.diffusion.kandinsky import DepthToFace, face_prompt
+
+        generator = DepthToFace(params["model"], params["prior_model"])
+    lights = studio_lights()
+    names = source.attrs("phenotype").get("names", source.attrs().get("phenotype_names", []))
+    with writer:
+        h5 = writer.h5
+        copy_attrs(source.h5().attrs, h5.attrs)
+        write_dataset(h5, "faces", faces, rows=False)
+        write_dataset(h5, "uv", uv, rows=False, attrs={"layout": "painctl skin atlas (repacked model UVs)"})
+        write_dataset(h5, "uv_faces", uv_faces, rows=False)
+        rows = stop - start
+        vertices = source.read("vertices", slice(start, stop)).astype(np.float32)
+        write_dataset(h5, "vertices", vertices, attrs={"units": "m", "frame": "+Y up, face toward +Z, right-handed"})
+        for name in ("identity", "age_years", "age_group", "gender", "ethnicity", "phenotype"):
+            ds = write_dataset(h5, name, source.read(name, slice(start, stop)))
+            copy_attrs(source.h5()[name].attrs, ds.attrs)
+        depth = h5.create_dataset("depth", shape=(rows, size, size), dtype=np.float32, chunks=(1, size, size) if rows else None, compression="gzip" if rows else None)
+        depth.attrs["painctl_rows"] = 1
+        depth.attrs["units"] = "m along the view axis; +inf on the background"
+        mask = h5.create_dataset("mask", shape=(rows, size, size), dtype=bool, chunks=(1, size, size) if rows else None, compression="gzip" if rows else None)
+        mask.attrs["painctl_rows"] = 1
+        ids = source.read("identity", slice(start, stop)).astype(str)
+        ages = source.read("age_years", slice(start, stop))
+        genders = source.read("gender", slice(start, stop)).astype(str)
+        eths = source.read("ethnicity", slice(start, stop)).astype(str)
+        phen = source.read("phenotype", slice(start, stop))
+        cameras, prompts, skins = [], [], []
+        for k in console.track(range(rows), total=rows, description=f"render-neutral ({backend})"):
+            index = start + k
+            skin = skin_params(names, phen[k], float(ages[k]), seed, index)
+            maps = skin_maps(vertices[k], faces, uv, uv_faces, regions, landmarks, skin, texture_size, texels=texels)
+            camera = frame_camera(vertices[k], size=size)
+            mesh = Mesh(vertices[k], faces, uv=uv, uv_faces=uv_faces, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
+            result = render(mesh, camera, lights, size, backend=renderer)
+            depth[k] = result.depth
+            mask[k] = result.mask
+            if backend == "shaded":
+                image = result.rgb * result.alpha[..., None] + BACKGROUND * (1.0 - result.alpha[..., None])
+                prompts.append("")
+            else:
+                prompt = face_prompt(float(ages[k]), genders[k], eths[k])
+                image = generator(result.depth, prompt, steps=steps, seed=seed + index)
+                prompts.append(prompt)
+            save_png(writer.dir / "images" / f"{ids[k]}.png", image)
+            save_png(writer.dir / "depth" / f"{ids[k]}.png", depth_png(result.depth))
+            save_png(writer.dir / "albedo" / f"{ids[k]}.png", maps.albedo)
+            cameras.append(json.dumps(camera.to_dict(), sort_keys=True))
+            skins.append(json.dumps(skin.to_dict(), sort_keys=True))
+        write_dataset(h5, "image", np.array([f"images/{i}.png" for i in ids], dtype=str).reshape(rows))
+        write_dataset(h5, "depth_png", np.array([f"depth/{i}.png" for i in ids], dtype=str).reshape(rows))
+        write_dataset(h5, "albedo", np.array([f"albedo/{i}.png" for i in ids], dtype=str).reshape(rows))
+        write_dataset(h5, "camera", np.array(cameras, dtype=str).reshape(rows))
+        write_dataset(h5, "skin", np.array(skins, dtype=str).reshape(rows))
+        write_dataset(h5, "prompt", np.array(prompts, dtype=str).reshape(rows))
+        write_dataset(h5, "lights", json.dumps(lights_to_list(lights), sort_keys=True), rows=False)
+        h5.attrs["neutral_backend"] = backend
+    return writer.path

@@ -1,0 +1,283 @@
+"""A procedural skin model: a UV albedo texture and specular/roughness maps for one identity.
+
+    params = skin_params(phenotype_names, phenotype, age_years, seed, index)
+    uv, uv_faces = face_atlas(faces, uv, uv_faces, regions)       # face-filling UV layout
+    maps = skin_maps(vertices, faces, uv, uv_faces, regions, landmarks, params, size=512)
+    Mesh(vertices, faces, uv=uv, uv_faces=uv_faces, texture=maps.albedo,
+         specular=maps.specular, roughness=maps.roughness)
+
+Colour follows a two-pigment model: linear reflectance = base * exp(-melanin * mu_m - haemoglobin * mu_h),
+with melanin from the identity's ancestry mix and haemoglobin raised on cheeks, nose and lips.
+Every pattern (blotches, pores, age spots, wrinkles, brows, iris) is a function of the texel's 3D
+point on the mesh, so it is continuous across UV seams. Ages are in years, lengths in metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from painctl.texturing import UVTexels, repack_uv, uv_texels
+
+#: Linear-RGB absorption of melanin and haemoglobin per unit concentration (melanin absorbs blue most,
+#: haemoglobin green), fitted so a light skin (melanin 0.05) is about sRGB (0.87, 0.69, 0.59) and a
+#: dark one (melanin 0.45) about sRGB (0.43, 0.28, 0.20).
+MELANIN_ABSORPTION = np.array([3.9, 4.75, 5.6])
+HAEMOGLOBIN_ABSORPTION = np.array([0.3, 1.8, 1.2])
+BASE_REFLECTANCE = np.array([0.91, 0.65, 0.46])
+#: Melanin per ancestry weight (african, asian, caucasian).
+ANCESTRY_MELANIN = {"african": 0.45, "asian": 0.2, "caucasian": 0.05}
+
+IRIS_COLOURS = {
+    "brown": (0.28, 0.15, 0.07),
+    "dark": (0.12, 0.07, 0.04),
+    "hazel": (0.42, 0.32, 0.15),
+    "green": (0.30, 0.42, 0.25),
+    "blue": (0.32, 0.45, 0.62),
+}
+
+
+@dataclass
+class SkinParams:
+    """One identity's skin: melanin and haemoglobin concentrations, age in years, iris and hair
+    colour (sRGB), and a seed for its patterns."""
+
+    melanin: float
+    haemoglobin: float
+    age_years: float
+    iris: tuple[float, float, float]
+    hair: tuple[float, float, float]
+    seed: int
+
+    def to_dict(self) -> dict:
+        return {"melanin": self.melanin, "haemoglobin": self.haemoglobin, "age_years": self.age_years,
+                "iris": list(self.iris), "hair": list(self.hair), "seed": self.seed}
+
+
+@dataclass
+class SkinMaps:
+    """UV maps of one identity: albedo (S,S,3) float32 sRGB [0,1]; specular (S,S) float32 reflectance
+    at normal incidence; roughness (S,S) float32 in [0,1]."""
+
+    albedo: np.ndarray
+    specular: np.ndarray
+    roughness: np.ndarray
+
+
+def skin_params(phenotype_names, phenotype: np.ndarray, age_years: float, seed: int, index: int) -> SkinParams:
+    """Derive one identity's SkinParams from its phenotype (P,) (names include african, asian,
+    caucasian when the model has them; equal thirds otherwise), its age in years (NaN: 35) and
+    (seed, global index) for the random parts."""
+    from painctl.seeding import rng_for
+
+    rng = rng_for(seed, index, 7001)
+    names = [str(n) for n in phenotype_names]
+    weights = {k: float(phenotype[names.index(k)]) if k in names else 1.0 / 3.0 for k in ANCESTRY_MELANIN}
+    total = sum(weights.values()) or 1.0
+    melanin = sum(ANCESTRY_MELANIN[k] * w / total for k, w in weights.items())
+    melanin = float(np.clip(melanin * np.exp(rng.normal(0.0, 0.12)), 0.02, 0.6))
+    age = 35.0 if not np.isfinite(age_years) else float(age_years)
+    haemoglobin = float(np.clip(0.1 + rng.normal(0.0, 0.02), 0.05, 0.18))
+    light = weights["caucasian"] / total
+    u = rng.random()
+    if u < light * 0.6:
+        iris = IRIS_COLOURS[["blue", "green", "hazel"][int(rng.integers(3))]]
+    else:
+        iris = IRIS_COLOURS["dark" if melanin > 0.3 else "brown"]
+    hair = np.array([0.06, 0.045, 0.035]) if rng.random() > light * 0.5 else np.array([0.35, 0.24, 0.14])
+    grey = float(np.clip((age - 45.0) / 30.0, 0.0, 0.85))
+    hair = hair * (1 - grey) + np.array([0.62, 0.6, 0.58]) * grey
+    return SkinParams(melanin, haemoglobin, age, tuple(float(c) for c in iris), tuple(float(c) for c in hair), int(rng.integers(2**31)))
+
+
+def face_atlas(faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, regions: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A UV layout for texturing: the model's islands repacked to fill the square, the eyes enlarged
+    5x (in the MakeHuman atlas they are a few texels) and the mouth and eye-socket linings shrunk.
+    Returns (uv (T,2) float32, uv_faces (F,3) int32)."""
+    faces = np.asarray(faces)
+    v = int(faces.max()) + 1
+    scale = np.ones(len(faces))
+    for name, factor in (("mouth_cavity", 0.35), ("tongue", 0.35), ("left_eye_socket", 0.35), ("right_eye_socket", 0.35),
+                         ("left_eye", 5.0), ("right_eye", 5.0)):
+        member = np.zeros(v, bool)
+        member[np.asarray(regions[name])] = True
+        scale[member[faces].all(1)] = factor
+    return repack_uv(uv, uv_faces, scale)
+
+
+def _noise(points: np.ndarray, frequency: float, rng: np.random.Generator, waves: int = 24) -> np.ndarray:
+    """Smooth band-limited noise (K,) with unit variance: a sum of random plane waves of about
+    ``frequency`` cycles per metre evaluated at ``points`` (K,3)."""
+    directions = rng.normal(size=(waves, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    k = directions * (2 * np.pi * frequency * rng.uniform(0.7, 1.4, size=(waves, 1)))
+    phase = rng.uniform(0, 2 * np.pi, size=waves)
+    return (np.cos(points @ k.T + phase).sum(1) * np.sqrt(2.0 / waves)).astype(np.float64)
+
+
+def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def _to_srgb(linear: np.ndarray) -> np.ndarray:
+    c = np.clip(linear, 0.0, 1.0)
+    return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.power(c, 1 / 2.4) - 0.055)
+
+
+def _to_linear(srgb) -> np.ndarray:
+    c = np.clip(np.asarray(srgb, np.float64), 0.0, 1.0)
+    return np.where(c <= 0.04045, c / 12.92, np.power((c + 0.055) / 1.055, 2.4))
+
+
+def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip(((points - a) @ ab) / max(float(ab @ ab), 1e-12), 0.0, 1.0)
+    return np.linalg.norm(points - (a + t[:, None] * ab), axis=1)
+
+
+def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, regions: dict[str, np.ndarray],
+              landmarks: dict[str, int], params: SkinParams, size: int = 512, texels: UVTexels | None = None) -> SkinMaps:
+    """Paint one identity's albedo, specular and roughness maps (size x size) for the mesh
+    ``vertices`` (V,3) metres (+Y up, face toward +Z), ``faces`` (F,3), UV layout (uv, uv_faces),
+    the face model's ``regions`` (vertex id sets) and ``landmarks`` (name -> vertex id)."""
+    texels = texels if texels is not None else uv_texels(uv, uv_faces, size)
+    verts = np.asarray(vertices, np.float64)
+    faces = np.asarray(faces)
+    rng = np.random.default_rng(params.seed)
+    mask = texels.mask
+    points = texels.points(verts, faces)[mask].astype(np.float64)
+    tri = texels.triangle[mask]
+
+    def face_in(name: str) -> np.ndarray:
+        member = np.zeros(len(verts), bool)
+        member[np.asarray(regions[name])] = True
+        return member[faces].all(1)[tri]
+
+    lm = {k: verts[i] for k, i in landmarks.items()}
+    age = np.clip((params.age_years - 35.0) / 45.0, 0.0, 1.0)
+
+    # ---- skin pigments, varying over the surface
+    melanin = params.melanin * np.exp(0.10 * _noise(points, 25, rng) + 0.03 * _noise(points, 90, rng) * (1 + 0.6 * age))
+    haemoglobin = params.haemoglobin * np.exp(0.15 * _noise(points, 30, rng))
+    for side in ("left", "right"):
+        eye = (lm[f"{side}_eye_outer"] + lm[f"{side}_eye_inner"]) / 2
+        cheek = eye + np.array([0.35 * (eye[0] - lm["nose_tip"][0]), -0.032, 0.0])
+        cheek[2] = lm["nose_tip"][2] - 0.035
+        haemoglobin += 0.09 * np.exp(-np.sum((points - cheek) ** 2, 1) / (2 * 0.018**2))
+    haemoglobin += 0.07 * np.exp(-np.sum((points - lm["nose_tip"]) ** 2, 1) / (2 * 0.012**2))
+    # Age spots: small melanin-dense blobs over face and forehead.
+    face_ids = np.asarray(regions["face"])
+    for _ in range(int(round(45 * age**1.5))):
+        centre = verts[face_ids[rng.integers(len(face_ids))]]
+        radius = rng.uniform(0.001, 0.0035)
+        melanin *= 1 + rng.uniform(0.5, 1.2) * np.exp(-np.sum((points - centre) ** 2, 1) / (2 * radius**2))
+    linear = BASE_REFLECTANCE * np.exp(-melanin[:, None] * MELANIN_ABSORPTION - haemoglobin[:, None] * HAEMOGLOBIN_ABSORPTION)
+    linear *= (1 + 0.03 * _noise(points, 700, rng) * (1 + age))[:, None]  # pores and fine grain
+
+    # ---- wrinkles (elderly): thin darker creases where skin folds
+    crease = np.zeros(len(points))
+    if age > 0:
+        brow_y = (lm["left_brow"][1] + lm["right_brow"][1]) / 2
+        forehead = _smoothstep(brow_y + 0.008, brow_y + 0.016, points[:, 1]) * (1 - _smoothstep(brow_y + 0.05, brow_y + 0.06, points[:, 1]))
+        forehead *= (np.abs(points[:, 0]) < 0.05) * (points[:, 2] > lm["nose_tip"][2] - 0.06)
+        wave = np.sin(2 * np.pi * (points[:, 1] + 0.003 * _noise(points, 40, rng)) / 0.008)
+        crease += forehead * np.clip(wave, 0, 1) ** 12
+        for side in ("left", "right"):
+            outer = lm[f"{side}_eye_outer"]
+            d = points - outer
+            r = np.hypot(d[:, 0], d[:, 1])
+            sign = 1.0 if outer[0] > 0 else -1.0
+            angle = np.arctan2(d[:, 1], sign * d[:, 0])
+            fan = _smoothstep(0.004, 0.008, r) * (1 - _smoothstep(0.014, 0.02, r)) * (np.abs(angle) < 0.9) * (sign * d[:, 0] > 0)
+            crease += fan * np.clip(np.sin(angle * 14 + 2 * _noise(points, 60, rng)), 0, 1) ** 10
+            # Nasolabial fold: from beside the nose wing to beside the mouth corner.
+            corner = lm[f"mouth_{side}"]
+            wing = lm["nose_tip"] + np.array([sign * 0.02, -0.005, -0.02])
+            fold_end = corner + np.array([sign * 0.006, -0.004, 0.0])
+            d_fold = _segment_distance(points, wing, fold_end)
+            crease += 1.4 * np.exp(-(d_fold / 0.0016) ** 2) * (points[:, 2] > corner[2] - 0.02)
+            # Under-eye line.
+            lower = lm[f"{side}_lower_lid"] + np.array([0.0, -0.008, 0.0])
+            crease += 0.8 * np.exp(-(np.abs(points[:, 1] - lower[1]) / 0.0012) ** 2) * (np.abs(points[:, 0] - lower[0]) < 0.012) * (points[:, 2] > lower[2] - 0.015)
+        linear *= (1 - 0.35 * age * np.clip(crease, 0, 1.5))[:, None]
+
+    # ---- lips: the vermilion around the mouth opening
+    ring = verts[np.asarray(regions["lip_margin"])]
+    mouth_c = ring.mean(0)
+    half = np.abs(ring[:, 0] - mouth_c[0]).max() * 1.08
+    from scipy.spatial import cKDTree
+
+    d_ring = cKDTree(ring).query(points)[0]
+    across = np.clip(1 - ((points[:, 0] - mouth_c[0]) / half) ** 2, 0, 1)
+    thickness = np.where(points[:, 1] > mouth_c[1], 0.0075, 0.0095) * (1 - 0.3 * age) * np.sqrt(across) + 0.0008
+    lips = (1 - _smoothstep(thickness - 0.0012, thickness + 0.0004, d_ring)) * (points[:, 2] > mouth_c[2] - 0.02)
+    lip_linear = BASE_REFLECTANCE * np.exp(-(params.melanin * 1.05) * MELANIN_ABSORPTION - 0.42 * HAEMOGLOBIN_ABSORPTION)
+    linear = linear * (1 - lips[:, None]) + lip_linear * lips[:, None]
+
+    # ---- eyebrows: an arc of hair above each eye, broken up by strand-like noise
+    hair = _to_linear(params.hair)
+    brows = np.zeros(len(points))
+    strands = 0.5 + 0.5 * np.clip(_noise(points * np.array([1.0, 4.0, 1.0]), 500, rng), -1, 1)
+    for side in ("left", "right"):
+        inner, outer = lm[f"{side}_eye_inner"], lm[f"{side}_eye_outer"]
+        sign = 1.0 if outer[0] > inner[0] else -1.0
+        x0, x1 = inner[0] - sign * 0.004, outer[0] + sign * 0.007
+        t = (points[:, 0] - x0) / (x1 - x0)
+        top = lm[f"{side}_upper_lid"][1]
+        centre_y = max(lm[f"{side}_brow"][1], top + 0.011) + 0.004 * np.sin(np.pi * np.clip(t, 0, 1) * 0.85) - 0.003 * np.clip(t - 0.7, 0, 1)
+        half_h = 0.0032 * (1 - 0.45 * np.clip(t, 0, 1))
+        inside = (1 - _smoothstep(half_h * 0.6, half_h * 1.2, np.abs(points[:, 1] - centre_y))) * _smoothstep(-0.08, 0.05, t) * (1 - _smoothstep(0.95, 1.08, t))
+        brows = np.maximum(brows, inside * (points[:, 2] > lm[f"{side}_upper_lid"][2] - 0.02))
+    density = np.clip(brows * (0.45 + 0.55 * strands) * (1 - 0.3 * age), 0, 0.92)
+    linear = linear * (1 - density[:, None]) + hair * density[:, None]
+
+    specular = np.full(len(points), 0.028)
+    roughness = 0.5 + 0.04 * _noise(points, 60, rng)
+    tzone = np.exp(-(points[:, 0] / 0.02) ** 2) * (points[:, 2] > lm["nose_tip"][2] - 0.04)
+    roughness -= 0.12 * tzone
+    roughness = roughness * (1 - lips) + 0.3 * lips
+    roughness = roughness * (1 - density) + 0.6 * density
+
+    # ---- eyes: sclera, iris with radial fibres and a dark limbal ring, pupil
+    for side in ("left", "right"):
+        on = face_in(f"{side}_eye")
+        if not on.any():
+            continue
+        ball = verts[np.asarray(regions[f"{side}_eye"])]
+        cx, cy = ball[:, 0].mean(), ball[:, 1].mean()
+        p = points[on]
+        r = np.hypot(p[:, 0] - cx, p[:, 1] - cy)
+        theta = np.arctan2(p[:, 1] - cy, p[:, 0] - cx)
+        fibres = 0.75 + 0.25 * np.sin(theta * 37 + 3 * np.sin(theta * 5)) * np.sin(theta * 11)
+        iris = _to_linear(params.iris) * fibres[:, None] * (0.7 + 0.6 * np.clip((r - 0.002) / 0.004, 0, 1))[:, None]
+        limbus = np.exp(-((r - 0.0058) / 0.0006) ** 2)[:, None]
+        iris = iris * (1 - 0.7 * limbus)
+        sclera = np.array([0.78, 0.74, 0.70]) * (1 - 0.25 * _smoothstep(0.008, 0.012, r))[:, None] + np.array([0.1, 0.0, 0.0]) * _smoothstep(0.008, 0.012, r)[:, None]
+        pupil = np.array([0.008, 0.008, 0.009])
+        w_iris = (1 - _smoothstep(0.0058, 0.0066, r))[:, None]
+        w_pupil = (1 - _smoothstep(0.0018, 0.0024, r))[:, None]
+        colour = sclera * (1 - w_iris) + iris * w_iris
+        linear[on] = colour * (1 - w_pupil) + pupil * w_pupil
+        specular[on] = 0.05
+        roughness[on] = 0.08
+    for name, colour, rough in (("mouth_cavity", (0.12, 0.02, 0.02), 0.3), ("tongue", (0.45, 0.12, 0.12), 0.35),
+                                ("left_eye_socket", (0.35, 0.12, 0.10), 0.3), ("right_eye_socket", (0.35, 0.12, 0.10), 0.3)):
+        on = face_in(name)
+        linear[on] = colour
+        roughness[on] = rough
+
+    from painctl.texturing import pull_push
+
+    albedo = np.zeros(mask.shape + (3,), np.float32)
+    albedo[mask] = _to_srgb(linear)
+    weight = mask.astype(np.float32)
+    # Fill the gutter around islands so texture filtering never blends in black.
+    albedo = pull_push(albedo, weight)
+    spec_map = np.zeros(mask.shape, np.float32)
+    rough_map = np.zeros(mask.shape, np.float32)
+    spec_map[mask] = specular
+    rough_map[mask] = np.clip(roughness, 0.05, 1.0)
+    material = pull_push(np.stack([spec_map, rough_map], -1), weight)
+    return SkinMaps(np.clip(albedo, 0, 1).astype(np.float32), material[..., 0].astype(np.float32), material[..., 1].astype(np.float32))

@@ -1,0 +1,439 @@
+"""UV textures from images: texel rasterisation, back-projection through a camera, symmetry and pull-push fill.
+
+    texels = uv_texels(uv, uv_faces, 1024)                 # which triangle and where, per texel
+    baked = bake_texture(image, render_result, camera, vertices, faces, texels)
+    texture = fill_texture(baked, texels, vertices, faces)  # mirror, then pull-push: every texel set
+
+Texture images follow the OBJ convention: uv (0,0) is the bottom-left corner, so texel row 0 is v = 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+#: A texel counts as seen when the surface faces the camera at least this much (cosine of the view angle).
+MIN_VIEW_COSINE = 0.25
+#: A texel's surface point is visible when its depth is within this many metres of the rendered depth.
+DEPTH_TOLERANCE = 2e-3
+
+
+@dataclass
+class UVTexels:
+    """Where each texel of a (size x size) texture lies on the mesh.
+
+    triangle (H,W) int32 face index, -1 for texels outside every UV triangle; barycentric (H,W,3)
+    float32 weights of that face's corners (zeros outside).
+    """
+
+    triangle: np.ndarray
+    barycentric: np.ndarray
+
+    @property
+    def mask(self) -> np.ndarray:
+        """(H,W) bool: texels that lie inside some UV triangle."""
+        return self.triangle >= 0
+
+    def points(self, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """Return the surface point (H,W,3) float32 of every texel on a mesh with ``vertices`` (V,3), zeros outside."""
+        out = np.zeros(self.triangle.shape + (np.asarray(vertices).shape[-1],), np.float32)
+        mask = self.mask
+        corners = np.asarray(faces)[self.triangle[mask]]
+        out[mask] = np.einsum("kc,kcd->kd", self.barycentric[mask], np.asarray(vertices, np.float32)[corners])
+        return out
+
+
+def uv_texels(uv: np.ndarray, uv_faces: np.ndarray, size: int) -> UVTexels:
+    """Rasterise the UV layout: for each texel centre of a ``size`` x ``size`` texture, the face whose
+    UV triangle holds it and its barycentric weights. ``uv`` (T,2) in [0,1], ``uv_faces`` (F,3).
+    Cached per layout and size (the layout is the same for every identity of a face model)."""
+    uv = np.ascontiguousarray(uv, np.float64)
+    uv_faces = np.ascontiguousarray(uv_faces, np.int64)
+    key = hashlib.sha1(uv.tobytes() + uv_faces.tobytes()).hexdigest()
+    return _uv_texels(key, int(size), uv.tobytes(), uv.shape, uv_faces.tobytes(), uv_faces.shape)
+
+
+@functools.lru_cache(maxsize=8)
+def _uv_texels(key: str, size: int, uv_bytes: bytes, uv_shape, faces_bytes: bytes, faces_shape) -> UVTexels:
+    uv = np.frombuffer(uv_bytes, np.float64).reshape(uv_shape)
+    uv_faces = np.frombuffer(faces_bytes, np.int64).reshape(faces_shape)
+    # Texel (row, col) centre in pixel units: x = u*W - 0.5, y = (1 - v)*H - 0.5.
+    px = np.stack([uv[:, 0] * size - 0.5, (1.0 - uv[:, 1]) * size - 0.5], axis=1)
+    tri = px[uv_faces]  # (F,3,2)
+    triangle = np.full((size, size), -1, np.int32)
+    bary = np.zeros((size, size, 3), np.float32)
+    lo = np.clip(np.floor(tri.min(1)).astype(int), 0, size - 1)
+    hi = np.clip(np.ceil(tri.max(1)).astype(int), 0, size - 1)
+    for f in range(len(tri)):
+        (x0, y0), (x1, y1) = lo[f], hi[f]
+        a, b, c = tri[f]
+        det = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])
+        if abs(det) < 1e-12:
+            continue
+        xs, ys = np.meshgrid(np.arange(x0, x1 + 1), np.arange(y0, y1 + 1))
+        w1 = ((xs - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (ys - a[1])) / det
+        w2 = ((b[0] - a[0]) * (ys - a[1]) - (xs - a[0]) * (b[1] - a[1])) / det
+        w0 = 1.0 - w1 - w2
+        inside = (w0 >= -1e-9) & (w1 >= -1e-9) & (w2 >= -1e-9)
+        if not inside.any():
+            continue
+        rows, cols = ys[inside], xs[inside]
+        triangle[rows, cols] = f
+        bary[rows, cols] = np.stack([w0[inside], w1[inside], w2[inside]], axis=1)
+    return UVTexels(triangle, bary)
+
+
+def mirror_vertices(vertices: np.ndarray) -> np.ndarray:
+    """Return (V,) int64: for each vertex of a left/right symmetric mesh (x = 0 mirror plane), the
+    vertex nearest to its mirror image (-x, y, z)."""
+    from scipy.spatial import cKDTree
+
+    verts = np.asarray(vertices, np.float64)
+    mirrored = verts * np.array([-1.0, 1.0, 1.0])
+    return cKDTree(verts).query(mirrored)[1].astype(np.int64)
+
+
+def _project(points: np.ndarray, camera, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel x, y (continuous, 0 at the left/top edge) and view-axis depth of world ``points`` (K,3)."""
+    rot = camera.rotation()
+    cam = (points - camera.position()) @ rot.T
+    depth = -cam[:, 2]
+    focal = camera.focal_pixels(height)
+    safe = np.where(depth > 1e-9, depth, 1e-9)
+    x = cam[:, 0] / safe * focal + width / 2.0
+    y = height / 2.0 - cam[:, 1] / safe * focal
+    return x, y, depth
+
+
+def _sample_bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sample ``image`` (H,W,C) at continuous pixel coordinates (edge at 0) with bilinear weights."""
+    height, width = image.shape[:2]
+    fx = np.clip(x - 0.5, 0, width - 1)
+    fy = np.clip(y - 0.5, 0, height - 1)
+    x0 = np.floor(fx).astype(int)
+    y0 = np.floor(fy).astype(int)
+    x1 = np.minimum(x0 + 1, width - 1)
+    y1 = np.minimum(y0 + 1, height - 1)
+    ax = (fx - x0)[:, None]
+    ay = (fy - y0)[:, None]
+    top = image[y0, x0] * (1 - ax) + image[y0, x1] * ax
+    bottom = image[y1, x0] * (1 - ax) + image[y1, x1] * ax
+    return top * (1 - ay) + bottom * ay
+
+
+def _visible(points: np.ndarray, normals: np.ndarray, result, camera) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Project ``points`` (K,3) with unit ``normals`` (K,3); return pixel x, y, the view cosine and a
+    visibility mask (in the image, in front of the rendered depth within DEPTH_TOLERANCE)."""
+    height, width = result.triangle.shape
+    x, y, depth = _project(points, camera, width, height)
+    col = np.clip(np.floor(x).astype(int), 0, width - 1)
+    row = np.clip(np.floor(y).astype(int), 0, height - 1)
+    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height) & (depth > 0)
+    # Compare with the nearest rendered depth around the pixel, so texels on a silhouette or a
+    # triangle border are not lost to rasterisation's pixel-centre rule.
+    rendered = result.depth[row, col]
+    for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+        rendered = np.minimum(rendered, result.depth[np.clip(row + dr, 0, height - 1), np.clip(col + dc, 0, width - 1)])
+    visible = inside & np.isfinite(rendered) & (depth <= rendered + DEPTH_TOLERANCE) & (result.triangle[row, col] >= 0)
+    to_camera = camera.position() - points
+    to_camera /= np.maximum(np.linalg.norm(to_camera, axis=1, keepdims=True), 1e-12)
+    cosine = np.einsum("kd,kd->k", normals, to_camera)
+    return x, y, cosine, visible
+
+
+@dataclass
+class BakedTexture:
+    """A texture back-projected from one image: colour (H,W,3) float32 in [0,1], weight (H,W) float32
+    (view-angle weight, 0 where unseen) and seen (H,W) bool (texels the camera saw directly)."""
+
+    colour: np.ndarray
+    weight: np.ndarray
+    seen: np.ndarray
+
+
+def bake_texture(image: np.ndarray, result, camera, vertices: np.ndarray, faces: np.ndarray, texels: UVTexels) -> BakedTexture:
+    """Back-project ``image`` (H,W,3) float [0,1], rendered as ``result`` (a RenderResult of the same
+    mesh and ``camera``), onto the texels of a mesh (``vertices`` (V,3) metres, ``faces`` (F,3)).
+
+    A texel is seen when its surface point passes the depth test against the render and faces the
+    camera with a view cosine of at least MIN_VIEW_COSINE; its weight is that cosine (grazing views
+    carry stretched, less reliable colour).
+    """
+    from painctl.renderer import vertex_normals
+
+    mask = texels.mask
+    points = texels.points(vertices, faces)[mask].astype(np.float64)
+    normals = texels.points(vertex_normals(vertices, faces), faces)[mask].astype(np.float64)
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    x, y, cosine, visible = _visible(points, normals, result, camera)
+    seen = visible & (cosine >= MIN_VIEW_COSINE)
+    colour = np.zeros(mask.shape + (3,), np.float32)
+    weight = np.zeros(mask.shape, np.float32)
+    seen_map = np.zeros(mask.shape, bool)
+    rows, cols = np.nonzero(mask)
+    sampled = _sample_bilinear(np.asarray(image, np.float32), x[seen], y[seen])
+    colour[rows[seen], cols[seen]] = sampled
+    weight[rows[seen], cols[seen]] = cosine[seen]
+    seen_map[rows[seen], cols[seen]] = True
+    return BakedTexture(colour, weight, seen_map)
+
+
+def mirror_fill(baked: BakedTexture, image: np.ndarray, result, camera, vertices: np.ndarray, faces: np.ndarray, texels: UVTexels) -> BakedTexture:
+    """Fill texels the camera did not see from their mirror-image surface point, where that one was seen.
+
+    The mirror point of a texel on face (a, b, c) with weights w is sum(w_i * vertices[m(corner_i)]),
+    m the vertex mirror map, so it lies on the actual (possibly asymmetric) surface. Texels it fills
+    get the mirror's view weight times 0.9 (one step less trusted than a direct view).
+    """
+    from painctl.renderer import vertex_normals
+
+    mirror = mirror_vertices(vertices)
+    todo = texels.mask & ~baked.seen
+    if not todo.any():
+        return baked
+    rows, cols = np.nonzero(todo)
+    corners = mirror[np.asarray(faces)[texels.triangle[rows, cols]]]  # (K,3)
+    w = texels.barycentric[rows, cols].astype(np.float64)
+    verts = np.asarray(vertices, np.float64)
+    points = np.einsum("kc,kcd->kd", w, verts[corners])
+    normals = np.einsum("kc,kcd->kd", w, vertex_normals(vertices, faces).astype(np.float64)[corners])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    x, y, cosine, visible = _visible(points, normals, result, camera)
+    ok = visible & (cosine >= MIN_VIEW_COSINE)
+    colour, weight = baked.colour.copy(), baked.weight.copy()
+    colour[rows[ok], cols[ok]] = _sample_bilinear(np.asarray(image, np.float32), x[ok], y[ok])
+    weight[rows[ok], cols[ok]] = 0.9 * cosine[ok]
+    return BakedTexture(colour, weight, baked.seen)
+
+
+def pull_push(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Fill every texel with weight 0 by pull-push: average down a pyramid of weighted colours, then
+    push the coarse levels back up into the holes. ``colour`` (H,W,C), ``weight`` (H,W) >= 0.
+    Returns (H,W,C) float32 where texels with weight > 0 keep their colour exactly."""
+    colour = np.asarray(colour, np.float32)
+    weight = np.clip(np.asarray(weight, np.float32), 0.0, 1.0)
+    if weight.max() <= 0:
+        return colour
+    out = _pull_push(colour * weight[..., None], weight)
+    known = weight > 0
+    out[known] = colour[known]
+    return out
+
+
+def _pull_push(premult: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    height, width = weight.shape
+    safe = np.maximum(weight, 1e-12)[..., None]
+    here = premult / safe
+    if height <= 1 and width <= 1:
+        return here
+    ph, pw = height + height % 2, width + width % 2
+    p = np.zeros((ph, pw, premult.shape[2]), np.float32)
+    w = np.zeros((ph, pw), np.float32)
+    p[:height, :width] = premult
+    w[:height, :width] = weight
+    # Pull: a coarse texel is the weighted mean of its 2x2 children, its weight their (capped) sum.
+    coarse_p = p.reshape(ph // 2, 2, pw // 2, 2, -1).sum((1, 3))
+    coarse_w = w.reshape(ph // 2, 2, pw // 2, 2).sum((1, 3))
+    scale = np.minimum(coarse_w, 1.0) / np.maximum(coarse_w, 1e-12)
+    coarse = _pull_push(coarse_p * scale[..., None], coarse_w * scale)
+    # Push: upsample the filled coarse level bilinearly and blend it in where weights are low.
+    up = _upsample(coarse, ph, pw)[:height, :width]
+    alpha = np.minimum(weight, 1.0)[..., None]
+    return (here * alpha + up * (1.0 - alpha)).astype(np.float32)
+
+
+def _upsample(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    ys = np.clip((np.arange(height) + 0.5) / 2.0 - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(width) + 0.5) / 2.0 - 0.5, 0, w - 1)
+    y0 = np.floor(ys).astype(int)
+    x0 = np.floor(xs).astype(int)
+    y1 = np.minimum(y0 + 1, h - 1)
+    x1 = np.minimum(x0 + 1, w - 1)
+    ay = (ys - y0)[:, None, None]
+    ax = (xs - x0)[None, :, None]
+    top = image[y0][:, x0] * (1 - ax) + image[y0][:, x1] * ax
+    bottom = image[y1][:, x0] * (1 - ax) + image[y1][:, x1] * ax
+    return top * (1 - ay) + bottom * ay
+
+
+def project_texture(image: np.ndarray, result, camera, vertices: np.ndarray, faces: np.ndarray, texels: UVTexels) -> tuple[np.ndarray, float]:
+    """The whole frontal texturing: back-project ``image`` (H,W,3) float [0,1], fill unseen texels
+    by left/right symmetry, then pull-push the rest (including the gutter around UV islands, so
+    filtering never blends in black at seams). Returns the texture (S,S,3) float32 in [0,1] and the
+    coverage: the fraction of in-layout texels seen directly."""
+    baked = bake_texture(image, result, camera, vertices, faces, texels)
+    baked = mirror_fill(baked, image, result, camera, vertices, faces, texels)
+    texture = np.clip(pull_push(baked.colour, baked.weight), 0.0, 1.0)
+    inside = texels.mask.sum()
+    coverage = float(baked.seen.sum() / inside) if inside else 0.0
+    return texture, coverage
+
+
+def uv_islands(uv_faces: np.ndarray, n_uv: int) -> np.ndarray:
+    """Return (F,) int64 island labels: faces joined through shared UV rows form one island."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    uv_faces = np.asarray(uv_faces, np.int64)
+    f = np.repeat(np.arange(len(uv_faces)), 3)
+    graph = coo_matrix((np.ones(len(f)), (f, uv_faces.reshape(-1))), shape=(len(uv_faces), n_uv)).tocsr()
+    # Faces are linked when they share a uv row: connected components of F x F = G G^T.
+    _, labels = connected_components(graph @ graph.T, directed=False)
+    return labels.astype(np.int64)
+
+
+def repack_uv(uv: np.ndarray, uv_faces: np.ndarray, face_scale: np.ndarray, padding: float = 0.006) -> tuple[np.ndarray, np.ndarray]:
+    """Repack a UV layout so the islands that are used fill the unit square.
+
+    ``face_scale`` (F,) float: the relative texel density wanted for each face (0 drops a face's
+    island from the atlas: its faces map to one corner texel). Each island keeps its shape, is
+    scaled by the largest face_scale among its faces and shelf-packed. Returns (uv_new (T',2)
+    float32, uv_faces_new (F,3) int32), one uv row per island corner (islands do not share rows).
+    """
+    uv = np.asarray(uv, np.float64)
+    uv_faces = np.asarray(uv_faces, np.int64)
+    islands = uv_islands(uv_faces, len(uv))
+    count = islands.max() + 1
+    scale = np.zeros(count)
+    np.maximum.at(scale, islands, np.asarray(face_scale, np.float64))
+    boxes = []
+    for k in range(count):
+        if scale[k] <= 0:
+            continue
+        rows = np.unique(uv_faces[islands == k])
+        lo, hi = uv[rows].min(0), uv[rows].max(0)
+        boxes.append((k, rows, lo, (hi - lo) * scale[k]))
+
+    def shelf(unit: float) -> dict | None:
+        placed, x, y, shelf_h = {}, padding, padding, 0.0
+        for k, rows, lo, size in sorted(boxes, key=lambda b: -b[3][1]):
+            w, h = size * unit
+            if x + w + padding > 1.0:
+                x, y, shelf_h = padding, y + shelf_h + padding, 0.0
+            if x + w + padding > 1.0 or y + h + padding > 1.0:
+                return None
+            placed[k] = (x, y)
+            x += w + padding
+            shelf_h = max(shelf_h, h)
+        return placed
+
+    low, high = 0.0, 1.0 / max(max(b[3].max() for b in boxes), 1e-9)
+    for _ in range(40):  # the largest scale at which every island fits
+        mid = (low + high) / 2
+        low, high = (mid, high) if shelf(mid) is not None else (low, mid)
+    placed = shelf(low)
+    new_uv = np.zeros((len(uv) + 1, 2))
+    new_uv[-1] = (padding / 2, padding / 2)  # where dropped faces point
+    remap = np.full(len(uv), len(uv), np.int64)
+    for k, rows, lo, size in boxes:
+        ox, oy = placed[k]
+        new_uv[rows] = (uv[rows] - lo) * scale[k] * low + (ox, oy)
+        remap[rows] = rows
+    # A uv row shared by a kept and a dropped island stays with the kept one (rows are per island here).
+    new_faces = remap[uv_faces]
+    keep = np.isin(islands, [b[0] for b in boxes])
+    new_faces[~keep] = len(uv)
+    return new_uv.astype(np.float32), new_faces.astype(np.int32)
+
+
+STAGE = "texture"
+
+
+def write_textured_obj(path, vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, texture_name: str) -> None:
+    """Write an OBJ (``path``) with its MTL next to it, referencing the texture PNG ``texture_name``
+    (a file name in the same directory). Corners are split where uv rows differ (OBJ's v/vt pairs
+    through trimesh's TextureVisuals)."""
+    import trimesh
+    from PIL import Image
+
+    from pathlib import Path
+
+    path = Path(path)
+    # One OBJ vertex per distinct (vertex, uv) corner pair, as trimesh's TextureVisuals wants per-vertex uv.
+    pairs = np.stack([np.asarray(faces).reshape(-1), np.asarray(uv_faces).reshape(-1)], 1)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    image = Image.open(path.parent / texture_name)
+    material = trimesh.visual.material.SimpleMaterial(image=image, diffuse=(255, 255, 255, 255))
+    visual = trimesh.visual.TextureVisuals(uv=np.asarray(uv)[unique[:, 1]], material=material)
+    mesh = trimesh.Trimesh(np.asarray(vertices)[unique[:, 0]], inverse.reshape(-1, 3), visual=visual, process=False)
+    stem = path.stem
+    text, files = trimesh.exchange.obj.export_obj(mesh, include_texture=True, mtl_name=f"{stem}.mtl", return_texture=True)
+    path.write_text(text)
+    for name, data in files.items():
+        if name.endswith(".mtl"):
+            mtl = data.decode("utf-8")
+            # Point the material at our PNG instead of the copy trimesh would write.
+            lines = [f"map_Kd {texture_name}" if line.startswith("map_Kd") else line for line in mtl.splitlines()]
+            (path.parent / name).write_text("\n".join(lines) + "\n")
+
+
+def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "project", shard=None, force: bool = False):
+    """Texture every identity (this shard's part) of the render-neutral artefact ``in_path`` into the
+    artefact ``out``: textures/<identity>.png with textures/<identity>.obj+.mtl, and rows /identity,
+    /texture, /mesh (paths), /coverage (fraction of in-layout texels seen directly)."""
+    import json
+
+    from painctl import console
+    from painctl.artefact import ArtefactWriter, open_artefact, write_dataset
+    from painctl.errors import PainctlError
+    from painctl.neutral import REQUIRE, copy_attrs, save_png
+    from painctl.renderer import Camera, Mesh, render
+    from painctl.shard import WHOLE
+
+    shard = shard or WHOLE
+    if backend not in ("project", "hunyuan"):
+        raise PainctlError(f"--backend must be project or hunyuan, got {backend!r}")
+    source = open_artefact(in_path, stage="render-neutral", require=dict(REQUIRE, depth="N,H,W:f", image="N:S", camera="N:S"))
+    pipeline = None
+    if backend == "hunyuan":
+        from painctl.hunyuan import load_paint_pipeline
+
+        pipeline = load_paint_pipeline()
+    writer = ArtefactWriter(out, STAGE, {"size": int(size), "backend": backend, "shard": str(shard)}, inputs=[source], force=force)
+    if writer.cached:
+        console.info(f"{out} is up to date (cache hit)")
+        return writer.path
+    from PIL import Image
+
+    faces = source.read("faces").astype(np.int32)
+    uv, uv_faces = source.read("uv"), source.read("uv_faces").astype(np.int32)
+    texels = uv_texels(uv, uv_faces, size)
+    start, stop = shard.bounds(source.rows())
+    rows = stop - start
+    ids = source.read("identity", slice(start, stop)).astype(str)
+    with writer:
+        h5 = writer.h5
+        copy_attrs(source.h5().attrs, h5.attrs)
+        (writer.dir / "textures").mkdir()
+        coverage = np.zeros(rows, np.float32)
+        for k in console.track(range(rows), total=rows, description="texture"):
+            index = start + k
+            vertices = source.read("vertices", index)
+            image_path = source.resolve(str(source.read("image", index)))
+            texture_name = f"{ids[k]}.png"
+            if backend == "hunyuan":
+                write_textured_obj(writer.dir / "textures" / f"{ids[k]}-untextured.obj", vertices, faces, uv, uv_faces, texture_name)
+                from painctl.hunyuan import paint
+
+                paint(pipeline, str(writer.dir / "textures" / f"{ids[k]}-untextured.obj"), str(image_path), str(writer.dir / "textures" / f"{ids[k]}.obj"))
+                coverage[k] = np.nan
+                continue
+            image = np.asarray(Image.open(image_path).convert("RGB"), np.float32) / 255.0
+            camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
+            result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
+            texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels)
+            save_png(writer.dir / "textures" / texture_name, texture)
+            # OBJ, MTL and PNG side by side: viewers resolve map_Kd relative to the MTL.
+            write_textured_obj(writer.dir / "textures" / f"{ids[k]}.obj", vertices, faces, uv, uv_faces, texture_name)
+        write_dataset(h5, "identity", ids)
+        write_dataset(h5, "texture", np.array([f"textures/{i}.png" for i in ids], dtype=str).reshape(rows))
+        write_dataset(h5, "mesh", np.array([f"textures/{i}.obj" for i in ids], dtype=str).reshape(rows))
+        write_dataset(h5, "coverage", coverage, attrs={"meaning": "fraction of in-layout texels seen directly by the frontal camera"})
+        write_dataset(h5, "uv", uv, rows=False)
+        write_dataset(h5, "uv_faces", uv_faces, rows=False)
+        write_dataset(h5, "faces", faces, rows=False)
+    return writer.path

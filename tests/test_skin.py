@@ -1,0 +1,83 @@
+"""The procedural skin model: ancestry sets tone, age adds detail, a seed fixes everything."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def head(anny_model):
+    m = anny_model
+    pheno = m.sample_phenotype(np.random.default_rng(0), 30.0, "female", "caucasian")[None]
+    verts = m.neutral(pheno)[0]
+    from painctl.skin import face_atlas
+
+    uv, uvf = face_atlas(m.faces, m.uv, m.uv_faces, m.region_vertices())
+    return m, verts, uv, uvf
+
+
+def _maps(head, melanin=0.05, age=30.0, seed=1, size=256):
+    from painctl.skin import SkinParams, skin_maps
+
+    m, verts, uv, uvf = head
+    params = SkinParams(melanin, 0.1, age, (0.3, 0.15, 0.07), (0.06, 0.04, 0.03), seed)
+    return skin_maps(verts, m.faces, uv, uvf, m.region_vertices(), m.landmarks(), params, size)
+
+
+def _face_texels(head, size=256):
+    from painctl.texturing import uv_texels
+
+    m, verts, uv, uvf = head
+    tex = uv_texels(uv, uvf, size)
+    member = np.zeros(len(verts), bool)
+    member[m.region_vertices()["face"]] = True
+    return np.isin(tex.triangle, np.flatnonzero(member[m.faces].all(1)))
+
+
+def test_african_weight_darker_than_caucasian(anny_model):
+    from painctl.skin import skin_params
+
+    names = list(anny_model.phenotype_names)
+    pheno = np.full(len(names), 0.5, np.float32)
+    dark, light = pheno.copy(), pheno.copy()
+    dark[names.index("african")], dark[names.index("caucasian")], dark[names.index("asian")] = 1, 0, 0
+    light[names.index("african")], light[names.index("caucasian")], light[names.index("asian")] = 0, 1, 0
+    assert skin_params(names, dark, 30, 0, 0).melanin > 3 * skin_params(names, light, 30, 0, 0).melanin
+
+
+def test_albedo_luminance_follows_melanin(head):
+    face = _face_texels(head)
+    lum = [(_maps(head, melanin=m).albedo[face] @ [0.2126, 0.7152, 0.0722]).mean() for m in (0.45, 0.05)]
+    assert lum[0] < lum[1] - 0.25
+
+
+def test_elderly_skin_has_more_fine_detail(head):
+    from scipy.ndimage import gaussian_filter
+
+    face = _face_texels(head)
+
+    def detail(maps):
+        lum = maps.albedo @ np.array([0.2126, 0.7152, 0.0722])
+        return np.abs(lum - gaussian_filter(lum, 2))[face].mean()
+
+    assert detail(_maps(head, age=80.0)) > 1.3 * detail(_maps(head, age=25.0))
+
+
+def test_deterministic_and_seed_dependent(head):
+    a, b, c = _maps(head, seed=4), _maps(head, seed=4), _maps(head, seed=5)
+    np.testing.assert_array_equal(a.albedo, b.albedo)
+    assert np.abs(a.albedo - c.albedo).mean() > 1e-4
+    assert a.albedo.shape == (256, 256, 3) and a.specular.shape == a.roughness.shape == (256, 256)
+    assert 0 <= a.albedo.min() and a.albedo.max() <= 1
+
+
+def test_eyes_have_dark_pupils_and_light_sclera(head):
+    from painctl.texturing import uv_texels
+
+    m, verts, uv, uvf = head
+    maps = _maps(head, size=512)
+    tex = uv_texels(uv, uvf, 512)
+    member = np.zeros(len(verts), bool)
+    member[m.region_vertices()["left_eye"]] = True
+    eye = np.isin(tex.triangle, np.flatnonzero(member[m.faces].all(1)))
+    lum = maps.albedo[eye].mean(1)
+    assert lum.min() < 0.1 and lum.max() > 0.7
