@@ -156,7 +156,8 @@ class _GL:
     def framebuffer(self, width: int, height: int):
         key = (width, height)
         if key not in self.framebuffers:
-            colour = self.ctx.renderbuffer(key, 4, dtype="f4")
+            # 8-bit colour: the shader already writes sRGB, which is what PNGs store; less to write and read.
+            colour = self.ctx.renderbuffer(key, 4, dtype="f1")
             geometry = self.ctx.renderbuffer(key, 4, dtype="f4")
             triangle = self.ctx.renderbuffer(key, 1, dtype="i4")
             depth = self.ctx.depth_renderbuffer(key)
@@ -262,7 +263,9 @@ def render_many(mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], 
         results = []
         for camera in cameras:
             _set(program, "u_view", camera.view_matrix().astype("f4").T.tobytes(), raw=True)
-            _set(program, "u_proj", camera.projection_matrix(width / height).astype("f4").T.tobytes(), raw=True)
+            # Flip y in clip space so GL's first row is the image's top row: buffers read back need no flip.
+            projection = np.diag([1.0, -1.0, 1.0, 1.0]) @ camera.projection_matrix(width / height)
+            _set(program, "u_proj", projection.astype("f4").T.tobytes(), raw=True)
             _set(program, "u_camera_pos", tuple(float(x) for x in camera.position()))
             fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             vao.render(gl.moderngl.TRIANGLES)
@@ -274,17 +277,23 @@ def render_many(mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], 
 
 
 def _read(fbo, width: int, height: int) -> RenderResult:
-    colour = np.frombuffer(fbo.read(attachment=0, components=4, dtype="f4"), dtype=np.float32).reshape(height, width, 4)[::-1]
-    geometry = np.frombuffer(fbo.read(attachment=1, components=4, dtype="f4"), dtype=np.float32).reshape(height, width, 4)[::-1]
-    triangle = np.frombuffer(fbo.read(attachment=2, components=1, dtype="i4"), dtype=np.int32).reshape(height, width)[::-1] - 1
+    # Read straight into fresh (writable) arrays; rows already run from the top (see the y flip).
+    colour = np.empty((height, width, 4), np.uint8)
+    geometry = np.empty((height, width, 4), np.float32)
+    triangle = np.empty((height, width), np.int32)
+    fbo.read_into(colour, attachment=0, components=4, dtype="f1")
+    fbo.read_into(geometry, attachment=1, components=4, dtype="f4")
+    fbo.read_into(triangle, attachment=2, components=1, dtype="i4")
+    triangle -= 1
     covered = triangle >= 0
-    depth = np.where(covered, geometry[..., 3], np.inf).astype(np.float32)
+    depth = geometry[..., 3].copy()
+    depth[~covered] = np.inf
     return RenderResult(
-        rgb=np.ascontiguousarray(colour[..., :3]),
-        alpha=np.ascontiguousarray(colour[..., 3]),
+        rgb=colour[..., :3].astype(np.float32) * np.float32(1.0 / 255.0),
+        alpha=covered.astype(np.float32),
         depth=depth,
-        triangle=np.ascontiguousarray(triangle),
-        barycentric=np.ascontiguousarray(geometry[..., :3]),
+        triangle=triangle,
+        barycentric=geometry[..., :3],
     )
 
 

@@ -11,7 +11,8 @@ import numpy as np
 class RenderResult:
     """Per-pixel render outputs for an image H pixels tall and W wide (row 0 is the top).
 
-    rgb (H,W,3) float32 sRGB in [0,1], black where nothing was drawn; alpha (H,W) float32, 1 on the
+    rgb (H,W,3) float32 sRGB in [0,1] (in 8-bit steps k/255 from the moderngl backend, as PNGs
+    store it), black where nothing was drawn; alpha (H,W) float32, 1 on the
     mesh and 0 on the background; depth (H,W) float32 metres along the camera's view axis (not
     along the ray), +inf on the background; triangle (H,W) int32 face index, -1 on the background;
     barycentric (H,W,3) float32 perspective-correct weights of the face's three corners (sum 1 on
