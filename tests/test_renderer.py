@@ -168,3 +168,14 @@ def test_missing_egl_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(moderngl_backend, "_state", {})
     with pytest.raises(PainctlError, match="libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri"):
         moderngl_backend.gl_state()
+
+
+def test_verbose_output_names_the_gl_renderer(monkeypatch, capsys):
+    from painctl import console
+    from painctl.renderer import moderngl_backend
+
+    monkeypatch.setattr(moderngl_backend, "_state", {})
+    monkeypatch.setattr(console, "verbosity", 1)
+    sphere = trimesh.creation.icosphere(subdivisions=1)
+    render(Mesh(sphere.vertices, sphere.faces), frame_camera(sphere.vertices), [], 8)
+    assert f"renderer: moderngl on {moderngl_backend.gl_state().renderer_name}" in capsys.readouterr().err

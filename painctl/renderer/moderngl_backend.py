@@ -206,8 +206,12 @@ def gl_state() -> _GL:
     """Return this process's GL state, creating the EGL context on first use (a forked child makes its own)."""
     pid = os.getpid()
     if pid not in _state:
+        from painctl import console
+
         _state.clear()
         _state[pid] = _GL()
+        # Says with -v whether rendering runs on a GPU or on Mesa's llvmpipe (CPU).
+        console.debug(f"renderer: moderngl on {_state[pid].renderer_name}")
     return _state[pid]
 
 
