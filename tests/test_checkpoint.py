@@ -29,6 +29,9 @@ def test_round_trip_tiny(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors", "training.json"]
     loaded, loaded_config, extra = load_checkpoint(tmp_path / "ckpt")
     assert loaded_config == config and extra == {"train_subjects": ["a"], "epoch": 3}
+    (tmp_path / "run").mkdir()
+    (tmp_path / "ckpt").rename(tmp_path / "run" / "best")  # a training run's OUT means its best checkpoint
+    assert load_checkpoint(tmp_path / "run")[2]["epoch"] == 3
     x = torch.rand(2, 3, 32, 32)
     for key in ("pspi", "logits", "au"):
         torch.testing.assert_close(_outputs(loaded, x)[key], _outputs(model, x)[key])

@@ -73,6 +73,8 @@ def _checkpoint_dir(path: str | Path) -> Path:
         raise PainctlError(f"checkpoint {path}: no such directory")
     if not path.is_dir():
         raise PainctlError(f"checkpoint {path} is a file; painctl checkpoints are directories with {CONFIG} and {WEIGHTS} (refusing to unpickle or guess)")
+    if not (path / CONFIG).exists() and (path / "best" / CONFIG).is_file():
+        return path / "best"  # a training run's OUT stands for its selected checkpoint
     return path
 
 
