@@ -164,6 +164,8 @@ def render_identity(task: tuple) -> list[dict]:
             rel = f"images/{plan['names'][g]}_{start + j:06d}_{view_name(*views[v])}.png"
             pixels = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
             Image.fromarray(pixels).save(Path(plan["out_dir"]) / rel, format="PNG", compress_level=plan["compress_level"])
+            if plan.get("mask_dir"):
+                _save_repaint_mask(res, plan, Path(plan["mask_dir"]) / rel)
             records.append(
                 {
                     "image": rel,
@@ -178,6 +180,38 @@ def render_identity(task: tuple) -> list[dict]:
             )
     assert len(records) == (stop - start) * n_views
     return records
+
+
+def _save_repaint_mask(res, plan: dict, path: Path) -> None:
+    """Save where kandinsky-inpaint may repaint: the background and, with hair, the scalp (1-bit PNG)."""
+    from PIL import Image
+
+    from painctl.renderer import splat
+
+    repaint = ~res.mask
+    if plan.get("scalp") is not None:
+        repaint |= splat(res, plan["scalp"], plan["faces"]) > 0.5
+    Image.fromarray(repaint).save(path, format="PNG")
+
+
+def scalp_vertices(rig, n_vertices: int) -> np.ndarray | None:
+    """Return (V,) float32, 1 on skin above the brows (where hair grows), from the rig's face model; None if unknown."""
+    from painctl.facemodels import face_model_of
+
+    try:
+        model = face_model_of(rig)
+        regions, landmarks = model.region_vertices(), model.landmarks()
+    except (PainctlError, NotImplementedError):
+        return None
+    if "skin" not in regions or "left_brow" not in landmarks or "right_brow" not in landmarks:
+        return None
+    neutral = rig.read("vertices", 0)
+    # 2.5 cm above the brows is where a typical hairline starts; the whole cranium above it gets hair.
+    hairline = max(neutral[landmarks["left_brow"], 1], neutral[landmarks["right_brow"], 1]) + 0.025
+    scalp = np.zeros(n_vertices, np.float32)
+    skin = regions["skin"][regions["skin"] < n_vertices]
+    scalp[skin[neutral[skin, 1] > hairline]] = 1.0
+    return scalp
 
 
 def default_jobs() -> int:
@@ -229,6 +263,8 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     if kind in KINDS:
         pass
     elif kind == "kandinsky-inpaint":
+        if request.size % 8:
+            raise PainctlError(f"--background kandinsky-inpaint needs a --size that is a multiple of 8, got {request.size}")
         check_inpaint_model(request.inpaint_model)
     else:
         files = image_files(kind)
@@ -254,6 +290,9 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     if writer.cached:
         console.info(f"{writer.path} is up to date (cache hit)")
         return writer.path
+    if request.background == "kandinsky-inpaint":
+        # Load before rendering, so a missing or broken model fails at once and nothing is written.
+        check_inpaint_model(request.inpaint_model, load=True)
 
     n_views = len(request.views)
     first, last = shard.bounds(len(blocks))
@@ -284,7 +323,15 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
             "out_dir": str(writer.dir),
             "names": names,
             "compress_level": 1,
+            "mask_dir": None,
+            "scalp": None,
         }
+        if request.background == "kandinsky-inpaint":
+            import tempfile
+
+            plan["mask_dir"] = tempfile.mkdtemp(prefix="painctl-masks-")
+            (Path(plan["mask_dir"]) / "images").mkdir()
+            plan["scalp"] = scalp_vertices(rig, len(rig.read("vertices", 0)))
         tasks = [
             (first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i])
             for i, (a, b) in enumerate(mine)
@@ -293,8 +340,14 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
         for block in run_tasks(plan, tasks, default_jobs() if jobs is None else jobs, "rendering views"):
             records.extend(block)
         rig_rows = np.array([r["rig_row"] for r in records], np.int64)
-        if request.background == "kandinsky-inpaint" and records:
-            inpaint_backgrounds(writer.dir, records, rig, rig_rows, request)
+        if request.background == "kandinsky-inpaint":
+            import shutil
+
+            try:
+                if records:
+                    inpaint_backgrounds(writer.dir, Path(plan["mask_dir"]), records, rig, rig_rows, request)
+            finally:
+                shutil.rmtree(plan["mask_dir"], ignore_errors=True)
         _write_index(writer, write_dataset, rig, records, rig_rows, n_views)
         writer.h5.attrs["lights"] = json.dumps([l.to_dict() for l in __import__("painctl.renderer", fromlist=["studio_lights"]).studio_lights()], sort_keys=True)
         writer.h5.attrs["size"] = request.size
@@ -309,19 +362,62 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     return writer.path
 
 
-def check_inpaint_model(model: str | None) -> None:
-    """Raise PainctlError unless the Kandinsky inpainting backend and ``model`` are usable."""
+def check_inpaint_model(model: str | None, load: bool = False) -> None:
+    """Raise PainctlError unless the Kandinsky inpainting backend is present and ``model`` is named
+    (and, with ``load``, loads: it stays cached for the run)."""
     try:
         from painctl.diffusion.inpaint import inpaint  # noqa: F401
     except ImportError:
         raise PainctlError("--background kandinsky-inpaint needs painctl.diffusion.inpaint, which this install lacks") from None
     if not model:
         raise PainctlError("--background kandinsky-inpaint needs --inpaint-model (a Hugging Face id or a local pipeline directory)")
+    if load:
+        from painctl.diffusion.inpaint import _pipelines, default_prior
+
+        _pipelines(model, default_prior(model))
 
 
-def inpaint_backgrounds(out_dir: Path, records: list[dict], rig, rig_rows: np.ndarray, request: ViewsRequest) -> None:
-    """Placeholder replaced below when the diffusion backend exists."""
-    raise PainctlError("kandinsky-inpaint is not available")
+def inpaint_prompt(rig, row: int) -> str:
+    """Return the inpainting prompt for rig ``row``: a studio portrait naming the person's demographics."""
+    words = []
+    for name in ("age_group", "ethnicity", "gender"):
+        if rig.has(name):
+            value = _decode(rig.read(name, row)).strip()
+            if value and value.lower() not in ("unknown", "mixed", "none"):
+                words.append(value.replace("_", " "))
+    who = " ".join(words) + " person" if words else "person"
+    return f"a studio portrait photo of a {who} with natural hair, soft light, neutral indoor background"
+
+
+def inpaint_backgrounds(out_dir: Path, mask_dir: Path, records: list[dict], rig, rig_rows: np.ndarray, request: ViewsRequest) -> None:
+    """Repaint background and hair of every image in ``records`` with Kandinsky 2.2 inpainting, in place.
+
+    One diffusion call per (identity, view): the neutral image is inpainted under the union of the
+    repaint masks of all that identity's faces in that view, and every image of the group takes the
+    result where its own mask is set, so a neutral/pain pair still differs only by the expression.
+    The seed is derived from ``request.seed`` and the neutral image's output row.
+    """
+    from PIL import Image
+
+    from painctl.diffusion.inpaint import inpaint
+    from painctl.seeding import rng_for
+
+    is_neutral = rig.read("is_neutral").astype(bool)
+    groups: dict[int, list[int]] = {}
+    for i, rec in enumerate(records):
+        groups.setdefault(rec["neutral_image_row"], []).append(i)
+    for neutral_row, members in console.track(sorted(groups.items()), total=len(groups), description="inpainting backgrounds"):
+        images = [np.asarray(Image.open(out_dir / records[i]["image"]).convert("RGB"), np.float32) / 255.0 for i in members]
+        masks = [np.asarray(Image.open(mask_dir / records[i]["image"]), bool) for i in members]
+        lead = next((i for i in members if is_neutral[rig_rows[i]]), members[0])
+        union = np.logical_or.reduce(masks)
+        seed = int(rng_for(request.seed, neutral_row).integers(2**31))
+        filled = inpaint(images[members.index(lead)][None], union[None], [inpaint_prompt(rig, int(rig_rows[lead]))],
+                         model=request.inpaint_model, steps=request.inpaint_steps, seed=seed)[0]
+        for image, mask, i in zip(images, masks, members):
+            out = np.where(mask[..., None], filled, image)
+            pixels = (np.clip(out, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+            Image.fromarray(pixels).save(out_dir / records[i]["image"], format="PNG", compress_level=1)
 
 
 def _write_index(writer, write_dataset, rig, records: list[dict], rig_rows: np.ndarray, n_views: int) -> None:

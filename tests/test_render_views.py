@@ -147,3 +147,53 @@ def test_views_parser():
 
     assert parse_views("0/0, -30/0,30/10") == [(0.0, 0.0), (-30.0, 0.0), (30.0, 10.0)]
     assert view_name(30, 0) == "yaw+30_pitch+0" and view_name(-30, 0) == "yaw-30_pitch+0"
+
+
+@pytest.fixture(scope="module")
+def tiny_inpaint(tmp_path_factory) -> Path:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_pipelines import build_inpaint
+
+    return build_inpaint(tmp_path_factory.mktemp("models") / "inpaint")
+
+
+def test_kandinsky_inpaint_repaints_background_and_hair_shared_by_pairs(rig, views, tiny_inpaint, tmp_path):
+    out = tmp_path / "k"
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--background", "kandinsky-inpaint",
+        "--inpaint-model", str(tiny_inpaint), "--inpaint-steps", "2", str(rig), str(out))
+    d, plain = read(out), read(views)
+    frontal = [i for i in range(len(plain["image"])) if plain["view"][i] == b"yaw+0_pitch+0"]
+    assert len(d["image"]) == len(frontal)
+    grey = np.array([128, 128, 128])
+    for i, j in enumerate(frontal):
+        painted, flat = pixels(out, d["image"][i]), pixels(views, plain["image"][j])
+        background = np.all(flat == grey, axis=-1)
+        # The plain grey background is repainted; the face below the hairline keeps its pixels.
+        assert np.any(painted[background] != grey)
+        lower = np.zeros(background.shape, bool)
+        lower[40:, :] = True
+        face = ~background & lower
+        assert np.array_equal(painted[face & (painted == flat).all(-1)], flat[face & (painted == flat).all(-1)])
+        assert (painted[face] == flat[face]).all(-1).mean() > 0.95
+        # Scalp pixels (face-covered but above the brows) are repainted too.
+        assert np.any(painted[:20][~background[:20]] != flat[:20][~background[:20]])
+        # A pair shares its repainted background exactly.
+        n = d["neutral_image_row"][i]
+        neutral = pixels(out, d["image"][n])
+        both = background & np.all(pixels(views, plain["image"][frontal[n]]) == grey, axis=-1)
+        assert np.array_equal(painted[both], neutral[both])
+    # Same seed, same bytes.
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--background", "kandinsky-inpaint",
+        "--inpaint-model", str(tiny_inpaint), "--inpaint-steps", "2", str(rig), str(tmp_path / "k2"))
+    for rel in d["image"]:
+        assert (out / rel.decode()).read_bytes() == (tmp_path / "k2" / rel.decode()).read_bytes()
+
+
+def test_kandinsky_inpaint_missing_model_writes_nothing(painctl, rig, tmp_path):
+    result = painctl("render-views", "--size", "64", "--background", "kandinsky-inpaint", "--inpaint-model",
+                     str(tmp_path / "no-such-model"), str(rig), str(tmp_path / "out"))
+    assert result.code == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "no-such-model" in result.stderr
+    assert not (tmp_path / "out").exists()
