@@ -1,0 +1,93 @@
+"""Identities per minute through the whole generation chain on embedded defaults, and the time for 3DPain.
+
+    python benchmarks/bench_generate.py [--small 2] [--large 8] [--per-identity 10] [--keep DIR]
+
+Runs sample-mesh -> render-neutral -> texture -> rig -> render-views -> heatmap as a user would
+(real `painctl` processes, defaults of examples/generate.sh: 10 pain faces per identity, 3 views
+at 224x224) for a small and a large number of identities. Each stage's marginal cost per identity
+is the time difference divided by the difference in identities, so start-up (imports, model and
+context creation) is not counted N times; that cost is then extrapolated to the paper's 2,500
+identities x 11 faces x 3 views = 82,500 images with heatmaps. Medians are not possible for a run
+this long: run it on a quiet machine, or read the figures as upper bounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PAPER_IDENTITIES = 2500
+
+
+def stages(work: Path, n: int, per_identity: int) -> list[tuple[str, list[str]]]:
+    w = lambda name: str(work / name)  # noqa: E731
+    return [
+        ("sample-mesh", ["sample-mesh", "-n", str(n), "--balance", "age,gender,ethnicity", "--seed", "1", w("heads")]),
+        ("render-neutral", ["render-neutral", w("heads"), w("neutral")]),
+        ("texture", ["texture", w("neutral"), w("textures")]),
+        ("rig", ["rig", "--pspi", "1-16", "--per-identity", str(per_identity), "--seed", "1", w("heads"), w("pain")]),
+        ("render-views", ["render-views", "--texture", w("textures"), w("pain"), w("views")]),
+        ("heatmap", ["heatmap", w("views"), w("heat")]),
+    ]
+
+
+def run_chain(work: Path, n: int, per_identity: int) -> dict[str, float]:
+    env = dict(os.environ)
+    env.setdefault("ANNY_CACHE_DIR", str(ROOT / ".cache" / "anny"))
+    env.setdefault("WARP_CACHE_PATH", str(ROOT / ".cache" / "warp"))
+    times = {}
+    for name, args in stages(work, n, per_identity):
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "painctl", "-q", *args], capture_output=True, text=True, env=env)
+        times[name] = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit(f"bench_generate: painctl {' '.join(args)} failed:\n{proc.stderr.strip()}")
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=2, help="identities in the small run")
+    parser.add_argument("--large", type=int, default=8, help="identities in the large run")
+    parser.add_argument("--per-identity", type=int, default=10, help="pain faces per identity")
+    parser.add_argument("--keep", type=Path, help="keep the artefacts in this directory")
+    args = parser.parse_args()
+    if not 0 < args.small < args.large:
+        parser.error("need 0 < --small < --large")
+
+    base = args.keep or Path(tempfile.mkdtemp(prefix="bench-generate-"))
+    runs = {}
+    for n in (args.small, args.large):
+        work = base / f"n{n}"
+        work.mkdir(parents=True, exist_ok=True)
+        runs[n] = run_chain(work, n, args.per_identity)
+    faces = args.per_identity + 1
+    print(f"chain on {os.cpu_count()} CPUs, {faces} faces x 3 views per identity, 224x224 (defaults of examples/generate.sh)")
+    print(f"{'stage':<16}{args.small:>5} ids (s){args.large:>5} ids (s){'s per identity':>16}")
+    marginal_total = 0.0
+    for name in runs[args.small]:
+        a, b = runs[args.small][name], runs[args.large][name]
+        per = max(b - a, 0.0) / (args.large - args.small)
+        marginal_total += per
+        print(f"{name:<16}{a:>13.1f}{b:>13.1f}{per:>16.3f}")
+    total_large = sum(runs[args.large].values())
+    print(f"{'total':<16}{sum(runs[args.small].values()):>13.1f}{total_large:>13.1f}{marginal_total:>16.3f}")
+    print(f"identities per minute (large run, start-up included): {60.0 * args.large / total_large:.1f}")
+    print(f"identities per minute (marginal): {60.0 / marginal_total:.1f}" if marginal_total > 0 else "marginal cost below timer noise")
+    hours = marginal_total * PAPER_IDENTITIES / 3600.0
+    print(f"extrapolated: {PAPER_IDENTITIES} identities x {faces} faces x 3 views = {PAPER_IDENTITIES * faces * 3:,} images "
+          f"with heatmaps in {hours:.2f} h (goal < 1 h)")
+    if args.keep is None:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
