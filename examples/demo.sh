@@ -8,10 +8,14 @@ mkdir -p "$out"
 q=()   # add -q here to silence progress
 
 painctl "${q[@]}" sample-mesh -n 12 --balance age,gender,ethnicity --seed 1 --export obj "$out/heads"
-painctl "${q[@]}" render-neutral "$out/heads" "$out/neutral"
-painctl "${q[@]}" texture "$out/neutral" "$out/textures"
+texture=()
+if painctl texture --help >/dev/null 2>&1; then
+  painctl "${q[@]}" render-neutral "$out/heads" "$out/neutral"
+  painctl "${q[@]}" texture "$out/neutral" "$out/textures"
+  texture=(--texture "$out/textures")
+fi
 painctl "${q[@]}" rig --pspi 2,4,8,12 --per-identity 4 --seed 1 "$out/heads" "$out/pain"
-painctl "${q[@]}" render-views --size 224 --texture "$out/textures" "$out/pain" "$out/views"
+painctl "${q[@]}" render-views --size 224 "${texture[@]}" "$out/pain" "$out/views"
 painctl "${q[@]}" heatmap "$out/views" "$out/heatmaps"
 painctl "${q[@]}" contact-sheet --force "$out/heatmaps" "$out/contact-sheet.png"
 painctl "${q[@]}" export --force --format 3dpain "$out/views" "$out/3dpain"

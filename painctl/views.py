@@ -299,9 +299,14 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     mine = blocks[first:last]
     starts_out = np.cumsum([0] + [(b - a) * n_views for a, b in blocks])
     faces = rig.read("faces")
-    has_uv = rig.has("uv") and rig.has("uv_faces")
+    # A texture is painted in its own UV layout (painctl texture repacks the islands), so map it
+    # with the texture artefact's /uv and /uv_faces whenever it has them.
+    uv_source = texture if texture is not None and texture.has("uv") and texture.has("uv_faces") else rig
+    has_uv = uv_source.has("uv") and uv_source.has("uv_faces")
     if tex_paths is not None and not has_uv:
         raise ArtefactError(f"{rig.path}: has no /uv and /uv_faces, so a texture cannot be mapped onto its meshes")
+    if uv_source is texture and texture.has("faces") and not np.array_equal(texture.read("faces"), faces):
+        raise ArtefactError(f"{texture.path}: its meshes have another topology than {rig.path}'s")
     albedos = None
     if tex_paths is None:
         albedos = _plain_albedos(rig, blocks, mine, int(rig.shapes()["vertices"][0][1]))
@@ -312,8 +317,8 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
         plan = {
             "rig_data": str(Path(rig.path) / "data.h5"),
             "faces": faces,
-            "uv": rig.read("uv") if has_uv else None,
-            "uv_faces": rig.read("uv_faces") if has_uv else None,
+            "uv": uv_source.read("uv") if has_uv else None,
+            "uv_faces": uv_source.read("uv_faces") if has_uv else None,
             "views": [tuple(v) for v in request.views],
             "size": request.size,
             "background_kind": "plain" if kind == "kandinsky-inpaint" else kind,
