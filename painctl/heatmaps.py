@@ -19,9 +19,10 @@ from painctl import console
 from painctl.errors import ArtefactError, PainctlError
 from painctl.facs import AU_NAMES
 
-#: Displacement (metres) drawn at the top of the colour map in heatmap PNGs (about the largest a
-#: PSPI 16 face moves on anny's heads); larger values saturate.
-PNG_SCALE = 0.012
+#: Displacement (metres) drawn at the top of the colour map in heatmap PNGs. Pain faces move skin
+#: about 1-5 mm (measured on anny heads, PSPI 1-16); closing lids (AU43) move up to ~17 mm and
+#: saturate, which keeps brow, cheek and lip movement visible instead of black.
+PNG_SCALE = 0.006
 COLORMAP = "inferno"
 VIEWS_REQUIRE = {
     "image": "N:S", "identity": "N:iuS", "rig_row": "N:iu", "view": "N:S", "camera": "N:S",
