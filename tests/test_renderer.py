@@ -179,3 +179,31 @@ def test_verbose_output_names_the_gl_renderer(monkeypatch, capsys):
     sphere = trimesh.creation.icosphere(subdivisions=1)
     render(Mesh(sphere.vertices, sphere.faces), frame_camera(sphere.vertices), [], 8)
     assert f"renderer: moderngl on {moderngl_backend.gl_state().renderer_name}" in capsys.readouterr().err
+
+
+def test_relighting_a_baked_texture_equals_lighting_the_albedo_once():
+    from painctl.renderer import relight, shading_ratio
+
+    # A sphere "photographed" lit (diffuse only, so the bake is exact), then squashed: relighting
+    # the unlit render of the baked shading must match a fresh lit render of the squashed sphere.
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.1)
+    lights = [Light(direction=[-0.5, 0.4, 0.8], intensity=0.6, ambient=0.15)]
+    albedo = np.full((len(sphere.vertices), 3), 0.6, np.float32)
+    squashed = sphere.vertices * [1.0, 0.8, 1.15]
+    cam = frame_camera(sphere.vertices, size=64)
+    # Per-vertex bake of the lit reference (sRGB), as a texture bake of a lit photo would hold.
+    from painctl.renderer.lights import irradiance
+    from painctl.renderer.mesh import vertex_normals
+
+    lin = ((0.6 + 0.055) / 1.055) ** 2.4  # albedo 0.6 sRGB in linear light
+    baked_linear = lin * irradiance(vertex_normals(sphere.vertices, sphere.faces), lights, wrap=0.0)
+    baked = relight(np.ones_like(baked_linear), baked_linear)  # linear -> sRGB via relight of white
+    unlit = render(Mesh(squashed, sphere.faces, vertex_colors=baked), cam, [], 64, shading=False)
+    ratio = shading_ratio(sphere.vertices, squashed, sphere.faces, lights, wrap=0.0)
+    relit = relight(unlit.rgb, splat(unlit, ratio, sphere.faces))
+    truth = render(Mesh(squashed, sphere.faces, vertex_colors=albedo, specular=0.0, wrap=0.0), cam, lights, 64)
+    m = unlit.mask
+    assert np.abs(relit[m] - truth.rgb[m]).mean() < 0.02
+    # Lighting the baked texture a second time (the mistake this avoids) is far off.
+    twice = render(Mesh(squashed, sphere.faces, vertex_colors=baked, specular=0.0, wrap=0.0), cam, lights, 64)
+    assert np.abs(twice.rgb[m] - truth.rgb[m]).mean() > 0.1

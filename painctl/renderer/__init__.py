@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from painctl.errors import PainctlError
 from painctl.renderer.camera import Camera, frame_camera
-from painctl.renderer.lights import Light, lights_from_list, lights_to_list, studio_lights
+from painctl.renderer.lights import Light, irradiance, lights_from_list, lights_to_list, relight, shading_ratio, studio_lights
 from painctl.renderer.mesh import Mesh, vertex_normals
 from painctl.renderer.result import RenderResult
 from painctl.renderer.splat import splat
@@ -32,10 +32,13 @@ __all__ = [
     "available_backends",
     "backend_info",
     "frame_camera",
+    "irradiance",
     "lights_from_list",
     "lights_to_list",
     "render",
+    "relight",
     "render_many",
+    "shading_ratio",
     "splat",
     "studio_lights",
     "vertex_normals",

@@ -75,3 +75,38 @@ def lights_to_list(lights: list[Light]) -> list[dict[str, Any]]:
 def lights_from_list(data: list[dict[str, Any]]) -> list[Light]:
     """Inverse of :func:`lights_to_list`."""
     return [Light.from_dict(item) for item in data]
+
+
+def irradiance(normals: np.ndarray, lights: list[Light], wrap: float = 0.25) -> np.ndarray:
+    """Return (V,3) float32 linear-RGB diffuse irradiance at unit ``normals`` (V,3) under ``lights``:
+    the ambient term plus each light's wrapped Lambert term, exactly as the shaders compute it."""
+    n = np.asarray(normals, dtype=np.float64)
+    out = np.zeros((len(n), 3))
+    for light in lights:
+        cosine = n @ light.direction
+        diffuse = np.maximum((cosine + wrap) / (1.0 + wrap), 0.0) / (1.0 + wrap)
+        out += diffuse[:, None] * (light.colour * light.intensity)[None, :] + (light.colour * light.ambient)[None, :]
+    return out.astype(np.float32)
+
+
+def shading_ratio(reference_vertices: np.ndarray, vertices: np.ndarray, faces: np.ndarray, lights: list[Light], wrap: float = 0.25, limits: tuple[float, float] = (0.25, 4.0)) -> np.ndarray:
+    """Return (V,3) float32 per-vertex ratio of diffuse irradiance on ``vertices`` to that on
+    ``reference_vertices`` (same topology, (V,3) each), clipped to ``limits``.
+
+    A texture baked from a lit photo of the reference face already holds its shading; multiplying
+    its unlit render (in linear light) by this ratio, splatted per pixel, relights it for the new
+    expression instead of lighting it twice.
+    """
+    from painctl.renderer.mesh import vertex_normals
+
+    before = irradiance(vertex_normals(reference_vertices, faces), lights, wrap)
+    after = irradiance(vertex_normals(vertices, faces), lights, wrap)
+    return np.clip(after / np.maximum(before, 1e-4), *limits).astype(np.float32)
+
+
+def relight(rgb: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """Return sRGB ``rgb`` (...,3) in [0,1] multiplied in linear light by ``ratio`` (...,3), as float32 sRGB."""
+    rgb = np.asarray(rgb, dtype=np.float32)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4) * ratio
+    linear = np.clip(linear, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1.0 / 2.4) - 0.055).astype(np.float32)

@@ -243,9 +243,15 @@ def corner_attributes(mesh: Mesh) -> np.ndarray:
 def render_many(mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True) -> list[RenderResult]:
     """Render ``mesh`` from each camera (one upload, one draw per camera); see :func:`painctl.renderer.render`."""
     gl = gl_state()
-    ctx, program = gl.ctx, gl.program
     if len(lights) > MAX_LIGHTS:
         raise PainctlError(f"at most {MAX_LIGHTS} lights per render, got {len(lights)}")
+    # Make our context current: another moderngl context made in this process may have taken over.
+    with gl.ctx:
+        return _draw(gl, mesh, cameras, lights, width, height, shading)
+
+
+def _draw(gl: _GL, mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool) -> list[RenderResult]:
+    ctx, program = gl.ctx, gl.program
     vbo = ctx.buffer(corner_attributes(mesh).tobytes())
     vao = ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material")])
     try:
