@@ -140,7 +140,7 @@ def render_identity(task: tuple) -> list[dict]:
     from PIL import Image
 
     from painctl.backgrounds import composite, make_background
-    from painctl.renderer import Mesh, frame_camera, render_many, studio_lights
+    from painctl.renderer import Mesh, frame_camera, relight, render_many, shading_ratio, splat, studio_lights
     from painctl.seeding import rng_for
 
     g, start, stop, row0, albedo, texture = task
@@ -158,7 +158,16 @@ def render_identity(task: tuple) -> list[dict]:
             mesh = Mesh(verts, plan["faces"], uv=plan["uv"], uv_faces=plan["uv_faces"], texture=tex)
         else:
             mesh = Mesh(verts, plan["faces"], vertex_colors=albedo)
-        results = render_many(mesh, cameras, lights, size, backend=plan["renderer"])
+        if tex is None:
+            results = render_many(mesh, cameras, lights, size, backend=plan["renderer"])
+        else:
+            # The texture was baked from the lit neutral photo, so it already holds the studio
+            # lighting: render it unlit and relight by the change in shading the expression makes
+            # (lighting it again would burn light skin out to white).
+            results = render_many(mesh, cameras, [], size, backend=plan["renderer"], shading=False)
+            ratio = shading_ratio(vertices[0], verts, plan["faces"], lights)
+            for res in results:
+                res.rgb = relight(res.rgb, splat(res, ratio, plan["faces"]))
         for v, (res, cam) in enumerate(zip(results, cameras)):
             rgb = composite(res.rgb, res.alpha, backgrounds[v])
             rel = f"images/{plan['names'][g]}_{start + j:06d}_{view_name(*views[v])}.png"

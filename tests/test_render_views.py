@@ -197,3 +197,25 @@ def test_kandinsky_inpaint_missing_model_writes_nothing(painctl, rig, tmp_path):
     assert result.code == 1 and len(result.stderr.strip().splitlines()) == 1
     assert "no-such-model" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_textured_neutral_view_reproduces_the_neutral_photo(rig, tmp_path):
+    # render-neutral frames its camera as render-views' frontal view does, and the texture is baked
+    # from that lit photo: rendered unlit and relit, the frontal neutral must look like the photo
+    # (lit once, not burnt out by a second lighting).
+    heads = rig.parent / "heads"
+    cli("-q", "render-neutral", "--size", "128", "--texture-size", "128", str(heads), str(tmp_path / "neutral"))
+    cli("-q", "texture", "--size", "256", str(tmp_path / "neutral"), str(tmp_path / "tex"))
+    cli("-q", "render-views", "--size", "128", "--jobs", "1", "--views", "0/0", "--texture", str(tmp_path / "tex"), str(rig), str(tmp_path / "v"))
+    d = read(tmp_path / "v")
+    from painctl.artefact import open_artefact
+
+    neutral = open_artefact(tmp_path / "neutral")
+    photos = neutral.read("image")
+    for i in np.flatnonzero(d["is_neutral"]):
+        ours = pixels(tmp_path / "v", d["image"][i]).astype(np.float32)
+        k = list(neutral.read("identity")).index(d["identity"][i].decode() if isinstance(d["identity"][i], bytes) else d["identity"][i])
+        photo = np.asarray(Image.open(neutral.resolve(photos[k])).convert("RGB"), np.float32)
+        face = neutral.read("mask", k) & np.any(ours != 128, axis=-1)
+        assert np.abs(ours[face] - photo[face]).mean() < 12  # of 255: texture resampling only
+        assert abs(ours[face].mean() - photo[face].mean()) < 6  # same exposure
