@@ -1,171 +1,279 @@
-"""Dataset readers (UNBC-McMaster as shipped, 3D-Pain layout, painctl artefacts), the landmark face
-crop, subject folds and folds files."""
+"""Dataset readers (UNBC-McMaster as shipped, 3D-Pain, painctl artefacts), face crops and splits."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from painctl.datasets import detect_format, load_frames
-from painctl.datasets.images import load_face_image
+from painctl.datasets.frames import Frame
+from painctl.datasets.images import eye_angle, load_face_image
 from painctl.datasets.splits import inner_split, read_folds_file, subject_folds
-from painctl.datasets.unbc import read_facs_file, read_pspi_file
 from painctl.errors import PainctlError
 from painctl.facs import pspi
-from unbc_tree import make_unbc_tree
+from unbc_tree import SEQUENCE_AUS, make_unbc_tree, unbc_pspi
 
 
 @pytest.fixture(scope="module")
 def unbc(tmp_path_factory):
-    return make_unbc_tree(tmp_path_factory.mktemp("d") / "unbc", n_subjects=3, n_sequences=2, n_frames=6)
+    return make_unbc_tree(tmp_path_factory.mktemp("unbc") / "UNBC", n_subjects=3, n_sequences=2, n_frames=6)
 
 
-def test_unbc_reads_every_frame_with_labels_landmarks_and_keys(unbc):
+# ------------------------------------------------------------------------------------------ UNBC
+
+
+def test_unbc_reads_every_frame_with_labels_and_landmarks(unbc):
     assert detect_format(unbc) == "unbc"
     frames = load_frames(unbc)
     assert len(frames) == 3 * 2 * 6
-    assert sorted({f.subject for f in frames}) == ["042-ll042", "043-jh043", "047-jl047"]
+    assert {f.subject for f in frames} == {"042-ll042", "043-jh043", "047-jl047"}
+    assert len({f.key for f in frames}) == len(frames)
     by_key = {f.key: f for f in frames}
-    f = by_key["042-ll042/ll042t1aaaff/ll042t1aaaff004"]  # SEQUENCE_AUS[3]: AU4 3, AU6 4, AU7 3, AU9 2, AU10 2, AU43, AU12
-    assert f.au.tolist() == [3, 4, 3, 2, 2, 1] and f.pspi == 3 + 4 + 2 + 1 == pspi(f.au)
-    for frame in frames:  # the PSPI file agrees with the FACS coding everywhere
-        assert frame.pspi == pytest.approx(float(pspi(frame.au)))
-        assert frame.is_neutral == (frame.pspi == 0)
-        # Landmarks are matched by stem whatever the suffix (_aam.txt for even subjects, .txt for odd).
-        assert frame.landmarks is not None and frame.landmarks.shape == (66, 2)
-    # Sorted, so every read gives the same order.
-    assert [f.key for f in load_frames(unbc)] == [f.key for f in frames]
+    f = by_key["042-ll042/ll042t1aaaff/ll042t1aaaff004"]
+    # SEQUENCE_AUS[3]: AU4=3 AU6=4 AU7=3 AU9=2 AU10=2 AU43 present (plus AU12, ignored).
+    np.testing.assert_array_equal(f.au, [3, 4, 3, 2, 2, 1])
+    assert f.pspi == 10.0 == unbc_pspi(SEQUENCE_AUS[3]) and not f.is_neutral
+    assert f.landmarks.shape == (66, 2) and f.landmarks.dtype == np.float32
+    # Landmark files with either suffix are matched by the frame stem (subject 043 uses plain .txt).
+    assert all(fr.landmarks is not None for fr in frames)
+    neutral = by_key["042-ll042/ll042t1aaaff/ll042t1aaaff001"]
+    assert neutral.is_neutral and neutral.pspi == 0
+    np.testing.assert_array_equal(neutral.au, np.zeros(6))  # empty FACS file: coded, nothing present
+    # The file labels agree with PSPI computed from the FACS codes for every frame.
+    np.testing.assert_allclose([f.pspi for f in frames], pspi(np.stack([f.au for f in frames])))
 
 
-def test_unbc_label_files_scientific_notation_empty_facs_and_garbage(tmp_path):
-    p = tmp_path / "x_facs.txt"
-    p.write_text("   3.0000000e+00\n")
-    assert read_pspi_file(p) == 3.0
-    p.write_text("")
-    assert read_facs_file(p).tolist() == [0] * 6  # empty FACS file: no AU present
-    p.write_text("   4.0000000e+00   2.0000000e+00   0.0000000e+00   0.0000000e+00\n"
-                 "   2.5000000e+01   3.0000000e+00   0.0000000e+00   0.0000000e+00\n"
-                 "   4.3000000e+01   5.0000000e+00   0.0000000e+00   0.0000000e+00\n")
-    assert read_facs_file(p).tolist() == [2, 0, 0, 0, 0, 1]  # AU25 ignored, AU43 coded 1
-    p.write_text("3 pain\n")
-    with pytest.raises(PainctlError, match=r"x_facs.txt, line 1: expected numbers"):
-        read_pspi_file(p)
-    p.write_text("1\n2\n")
-    with pytest.raises(PainctlError, match="expected one PSPI number, found 2"):
-        read_pspi_file(p)
-    p.write_text("4 9 0 0\n")
-    with pytest.raises(PainctlError, match="outside 0-5"):
-        read_facs_file(p)
-    p.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(PainctlError, match="not a text label file"):
-        read_pspi_file(p)
+def test_unbc_missing_facs_file_gives_nan_aus(unbc, tmp_path):
+    import shutil
+
+    tree = shutil.copytree(unbc, tmp_path / "u")
+    (tree / "Frame_Labels/FACS/042-ll042/ll042t1aaaff/ll042t1aaaff003_facs.txt").unlink()
+    frame = {f.key: f for f in load_frames(tree)}["042-ll042/ll042t1aaaff/ll042t1aaaff003"]
+    assert np.isnan(frame.au).all() and frame.pspi == 3.0
 
 
-def test_unbc_missing_facs_file_means_unannotated_aus(tmp_path):
-    root = make_unbc_tree(tmp_path / "u", n_subjects=1, n_sequences=1, n_frames=3)
-    facs = sorted((root / "Frame_Labels" / "FACS").rglob("*_facs.txt"))[1]
-    facs.unlink()
-    frames = load_frames(root)
-    assert np.isnan(frames[1].au).all() and not np.isnan(frames[0].au).any()
+@pytest.mark.parametrize(
+    "which, content, message",
+    [
+        ("PSPI", "   abc\n", "line 1"),
+        ("PSPI", "   3.0e+00  4.0e+00\n", "expected one PSPI number"),
+        ("PSPI", "   2.0e+01\n", "outside 0-16"),
+        ("FACS", "   4.0e+00   1.0e+00   0   0\n   6.0e+00   x   0   0\n", "line 2"),
+        ("FACS", "   4.0e+00   9.0e+00   0   0\n", "outside 0-5"),
+    ],
+)
+def test_unbc_garbage_label_names_file_and_line(unbc, tmp_path, which, content, message):
+    import shutil
+
+    tree = shutil.copytree(unbc, tmp_path / "u")
+    bad = tree / f"Frame_Labels/{which}/043-jh043/jh043t2abaff/jh043t2abaff002_facs.txt"
+    bad.write_text(content)
+    with pytest.raises(PainctlError, match=message) as info:
+        load_frames(tree)
+    assert "jh043t2abaff002_facs.txt" in str(info.value)
 
 
-def test_landmark_crop_centres_the_face(unbc):
-    frame = next(f for f in load_frames(unbc) if f.key.endswith("t1aaaff001"))
-    crop = np.asarray(load_face_image(frame, 48), dtype=np.float64)
-    assert crop.shape == (48, 48, 3)
-    full = np.asarray(Image.open(frame.image).convert("RGB"), dtype=np.float64)
-    background = full[0, 0]
-    # The crop is around the face: its centre is skin, not background.
-    assert np.abs(crop[24, 24] - background).sum() > 30
-    plain = frame.__class__(image=frame.image, subject=frame.subject, pspi=0.0)
-    assert load_face_image(plain, 32).size == (32, 32)
+def test_unbc_garbage_landmarks(unbc, tmp_path):
+    import shutil
+
+    tree = shutil.copytree(unbc, tmp_path / "u")
+    bad = tree / "AAM_landmarks/042-ll042/ll042t1aaaff/ll042t1aaaff002_aam.txt"
+    bad.write_text("1 2\n3 4 5\n")
+    with pytest.raises(PainctlError, match=r"ll042t1aaaff002_aam.txt, line 2"):
+        load_frames(tree)
 
 
-def test_threedpain_layout(tmp_path):
-    root = tmp_path / "3dpain"
+def test_unknown_directory_is_one_clear_error(tmp_path):
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "a.txt").write_text("x")
+    (tmp_path / "other").mkdir()
+    with pytest.raises(PainctlError, match="not a known dataset"):
+        detect_format(tmp_path)
+    with pytest.raises(PainctlError, match="no such file"):
+        load_frames(tmp_path / "nope")
+
+
+def test_dataset_one_level_down_is_found(unbc):
+    # The archive unpacked into a folder of its own: tmp/<x>/UNBC
+    assert detect_format(unbc.parent) == "unbc"
+
+
+# -------------------------------------------------------------------------------------- 3D-Pain
+
+
+def _threedpain(root):
     (root / "images").mkdir(parents=True)
     (root / "annotations").mkdir()
     (root / "heatmaps").mkdir()
-    labels = {"AU4": 2, "AU6": 3, "AU7": 1, "AU9": 0, "AU10": 1.5e0, "AU43": 1, "PSPI": 7.5}
-    (root / "annotations" / "flame_sample_0001_pain_3_annotations.json").write_text(json.dumps(labels))
-    for name in ("flame_sample_0001_pain_3_view_000", "flame_sample_0001_pain_3_view_001", "flame_sample_0001_neutral_view_000"):
-        Image.new("RGB", (16, 16), (200, 150, 120)).save(root / "images" / f"{name}.png")
-    np.save(root / "heatmaps" / "flame_sample_0001_pain_3_view_000.npy", np.zeros((16, 16), np.float32))
+    labels = {"flame_sample_0001_pain_3": [2, 1, 3, 0, 2, 1], "flame_sample_0002_pain_1": [1, 0, 0, 1, 0, 0]}
+    for base, au in labels.items():
+        d = dict(zip(("AU4", "AU6", "AU7", "AU9", "AU10", "AU43"), au), PSPI=float(pspi(np.array(au))))
+        (root / "annotations" / f"{base}_annotations.json").write_text(json.dumps(d))
+        Image.new("L", (16, 16), 128).save(root / "heatmaps" / f"{base}.png")
+    for ident in ("0001", "0002"):
+        for kind in ("neutral", "pain_3" if ident == "0001" else "pain_1"):
+            for view in range(3):
+                Image.new("RGB", (24, 24), (view * 40, 90, 90)).save(root / "images" / f"flame_sample_{ident}_{kind}_view_{view:03d}.png")
+    return root
+
+
+def test_threedpain_layout(tmp_path):
+    root = _threedpain(tmp_path / "3dpain")
     assert detect_format(root) == "3dpain"
-    frames = {f.key: f for f in load_frames(root)}
-    pain = frames["flame_sample_0001_pain_3_view_000.png"]
-    assert pain.subject == "flame_sample_0001" and pain.view == "view_000" and pain.pspi == 7.5
-    assert pain.au.tolist() == [2, 3, 1, 0, 1.5, 1] and pain.heatmap is not None
-    neutral = frames["flame_sample_0001_neutral_view_000.png"]
-    assert neutral.is_neutral and neutral.pspi == 0 and neutral.au.tolist() == [0] * 6
-    (root / "annotations" / "flame_sample_0001_pain_3_annotations.json").write_text('{"AU4": "high"}')
-    with pytest.raises(PainctlError, match="AU4 must be a number"):
+    frames = load_frames(root)
+    assert len(frames) == 12
+    assert {f.subject for f in frames} == {"flame_sample_0001", "flame_sample_0002"}
+    assert {f.view for f in frames} == {"view_000", "view_001", "view_002"}
+    pain = [f for f in frames if f.subject == "flame_sample_0001" and not f.is_neutral]
+    assert len(pain) == 3 and all(f.pspi == 2 + 3 + 2 + 1 for f in pain)
+    np.testing.assert_array_equal(pain[0].au, [2, 1, 3, 0, 2, 1])
+    assert pain[0].heatmap.name == "flame_sample_0001_pain_3.png"
+    neutral = [f for f in frames if f.is_neutral]
+    assert len(neutral) == 6 and all(f.pspi == 0 and f.heatmap is None for f in neutral)
+
+
+def test_threedpain_bad_annotation(tmp_path):
+    root = _threedpain(tmp_path / "3dpain")
+    (root / "annotations" / "flame_sample_0002_pain_1_annotations.json").write_text('{"AU4": "high"}')
+    with pytest.raises(PainctlError, match="flame_sample_0002_pain_1_annotations.json: AU4 must be a number"):
         load_frames(root)
+
+
+# ------------------------------------------------------------------------------ painctl artefact
 
 
 def test_painctl_artefact_frames(tmp_path):
     from painctl.artefact import ArtefactWriter, write_dataset
 
     out = tmp_path / "views"
-    n = 4
-    with ArtefactWriter(out, "render-views", {"test": 1}) as writer:
+    writer = ArtefactWriter(out, "render-views", {"n": 4})
+    with writer:
         (writer.dir / "images").mkdir()
-        names = []
-        for i in range(n):
-            name = f"images/{i:04d}.png"
-            Image.new("RGB", (16, 16), (i * 40, 100, 100)).save(writer.dir / name)
-            names.append(name)
-        au = np.zeros((n, 6), np.float32)
-        au[1:, 0] = [1, 2, 3]
-        write_dataset(writer.h5, "image", np.array(names), rows=True)
-        write_dataset(writer.h5, "identity", np.array([0, 0, 1, 1], np.int64), rows=True)
-        write_dataset(writer.h5, "view", np.array(["front", "front", "left", "left"]), rows=True)
-        write_dataset(writer.h5, "au", au, rows=True)
-        write_dataset(writer.h5, "pspi", au[:, 0].copy(), rows=True)
-        write_dataset(writer.h5, "is_neutral", np.array([1, 0, 0, 0], np.uint8), rows=True)
+        paths = []
+        for i in range(4):
+            rel = f"images/{i:04d}.png"
+            Image.new("RGB", (20, 20), (i * 50, 0, 0)).save(writer.dir / rel)
+            paths.append(rel)
+        au = np.array([[0] * 6, [1, 2, 0, 0, 1, 0], [0] * 6, [3, 0, 4, 1, 0, 1]], np.float32)
+        write_dataset(writer.h5, "image", np.array(paths))
+        write_dataset(writer.h5, "identity", np.array([7, 7, 8, 8]))
+        write_dataset(writer.h5, "view", np.array(["front", "front", "left", "left"]))
+        write_dataset(writer.h5, "au", au)
+        write_dataset(writer.h5, "pspi", pspi(au))
+        write_dataset(writer.h5, "is_neutral", np.array([True, False, True, False]))
     assert detect_format(out) == "painctl-artefact"
     frames = load_frames(out)
-    assert [f.subject for f in frames] == ["identity-000000"] * 2 + ["identity-000001"] * 2
-    assert [f.pspi for f in frames] == [0, 1, 2, 3] and frames[0].is_neutral and frames[2].view == "left"
-    assert all(f.image.is_file() for f in frames)
+    assert [f.subject for f in frames] == ["identity-000007"] * 2 + ["identity-000008"] * 2
+    assert frames[3].pspi == 3 + 4 + 1 + 1 and frames[2].is_neutral and frames[1].view == "front"
+    assert frames[1].image.is_file() and frames[1].key == "images/0001.png"
 
 
-def test_unknown_directory_is_refused_in_one_sentence(tmp_path):
-    with pytest.raises(PainctlError, match="not a known dataset"):
-        detect_format(tmp_path)
-    with pytest.raises(PainctlError, match="no such file"):
-        load_frames(tmp_path / "missing")
+def test_artefact_of_other_stage_refused(tmp_path):
+    from painctl.artefact import ArtefactWriter, write_dataset
+    from painctl.errors import ArtefactError
+
+    writer = ArtefactWriter(tmp_path / "m", "sample-mesh", {})
+    with writer:
+        write_dataset(writer.h5, "identity", np.arange(3))
+    with pytest.raises(ArtefactError, match="expected 'render-views' or 'heatmap'"):
+        load_frames(tmp_path / "m")
 
 
-def test_subject_folds_and_inner_split():
-    subjects = [f"s{i}" for i in range(11)]
-    folds = subject_folds(subjects * 3, 5, seed=1)  # repeated frames' subjects count once
-    assert sorted(s for f in folds for s in f) == sorted(subjects)
-    assert sorted(len(f) for f in folds) == [2, 2, 2, 2, 3]
-    assert folds == subject_folds(subjects, 5, seed=1) and folds != subject_folds(subjects, 5, seed=2)
-    with pytest.raises(PainctlError, match="--folds 12 is more than the 11 subject"):
-        subject_folds(subjects, 12)
-    train, val = inner_split(subjects, 0.2, seed=0)
-    assert not set(train) & set(val) and sorted(train + val) == sorted(subjects) and len(val) == 2
+# --------------------------------------------------------------------------------------- images
+
+
+def test_face_crop_levels_a_rotated_face(tmp_path):
+    from unbc_tree import draw_face
+
+    img, pts = draw_face({}, (120, 100), (200, 170, 150), (30, 30, 30), (60, 52), 30.0, math.radians(20))
+    img.save(tmp_path / "f.png")
+    assert math.degrees(eye_angle(pts)) == pytest.approx(20, abs=0.5)
+    frame = Frame(image=tmp_path / "f.png", subject="s", pspi=0.0, landmarks=pts.astype(np.float32))
+    crop = np.asarray(load_face_image(frame, size=64)).astype(float)
+    assert crop.shape == (64, 64, 3)
+    # Both eyes (white sclera) sit on one row band in the levelled crop, left and right of centre.
+    white = (crop > 235).all(axis=2)
+    ys, xs = np.nonzero(white)
+    left, right = ys[xs < 32], ys[xs >= 32]
+    assert len(left) > 3 and len(right) > 3
+    assert abs(left.mean() - right.mean()) < 1.5
+    # A level face drawn without rotation gives nearly the same crop.
+    img0, pts0 = draw_face({}, (120, 100), (200, 170, 150), (30, 30, 30), (60, 52), 30.0, 0.0)
+    img0.save(tmp_path / "g.png")
+    crop0 = np.asarray(load_face_image(Frame(image=tmp_path / "g.png", subject="s", pspi=0.0, landmarks=pts0), size=64)).astype(float)
+    assert np.abs(crop - crop0).mean() < 12
+
+
+def test_image_without_landmarks_is_square_and_sized(tmp_path):
+    Image.new("RGB", (40, 20), (255, 0, 0)).save(tmp_path / "r.png")
+    img = load_face_image(Frame(image=tmp_path / "r.png", subject="s", pspi=0.0), size=16)
+    assert img.size == (16, 16) and img.mode == "RGB" and img.getpixel((8, 8)) == (255, 0, 0)
+    Image.new("L", (10, 10), 7).save(tmp_path / "g.png")
+    assert load_face_image(Frame(image=tmp_path / "g.png", subject="s", pspi=0.0)).getpixel((0, 0)) == (7, 7, 7)
+
+
+def test_not_an_image_is_one_clear_error(tmp_path):
+    (tmp_path / "x.png").write_text("this is not a png")
+    with pytest.raises(PainctlError, match="x.png: not an image"):
+        load_face_image(Frame(image=tmp_path / "x.png", subject="s", pspi=0.0))
+    with pytest.raises(PainctlError, match="no such image"):
+        load_face_image(Frame(image=tmp_path / "missing.png", subject="s", pspi=0.0))
+
+
+# --------------------------------------------------------------------------------------- splits
+
+
+def test_subject_folds_are_balanced_disjoint_and_deterministic():
+    subjects = [f"s{i:02d}" for i in range(25)] * 3  # repeats (one per frame) collapse
+    folds = subject_folds(subjects, 5, seed=3)
+    assert sorted(len(f) for f in folds) == [5] * 5
+    flat = [s for f in folds for s in f]
+    assert sorted(flat) == sorted(set(subjects))
+    assert folds == subject_folds(subjects, 5, seed=3)
+    assert folds != subject_folds(subjects, 5, seed=4)
+    assert sorted(len(f) for f in subject_folds(subjects[:7], 3)) == [2, 2, 3]
+
+
+@pytest.mark.parametrize("k", [1, 7])
+def test_subject_folds_refuses_bad_k(k):
+    with pytest.raises(PainctlError, match="--folds"):
+        subject_folds(["a", "b", "c", "d", "e", "f"], k)
+
+
+def test_inner_split():
+    train, val = inner_split([f"s{i}" for i in range(10)], 0.2, seed=1)
+    assert len(val) == 2 and len(train) == 8 and not set(train) & set(val)
+    assert inner_split([f"s{i}" for i in range(10)], 0.2, seed=1) == (train, val)
+    assert [len(x) for x in inner_split(["a", "b"], 0.2)] == [1, 1]
+    with pytest.raises(PainctlError, match="at least 2"):
+        inner_split(["a"], 0.2)
 
 
 def test_folds_file_json_and_csv(tmp_path):
-    subjects = ["042-ll042", "043-jh043", "047-jl047", "048-aa048"]
-    j = tmp_path / "folds.json"
-    j.write_text(json.dumps({"folds": [["043-jh043", "042-ll042"], ["047-jl047", "048-aa048"]]}))
-    assert read_folds_file(j, subjects) == [["042-ll042", "043-jh043"], ["047-jl047", "048-aa048"]]
-    c = tmp_path / "folds.csv"
-    c.write_text("subject,fold\n042-ll042,10\n043-jh043,2\n047-jl047,2\n048-aa048,10\n")
-    assert read_folds_file(c, subjects) == [["043-jh043", "047-jl047"], ["042-ll042", "048-aa048"]]  # 2 before 10
-    c.write_text("042-ll042,1\n043-jh043,1\n042-ll042,2\n")
-    with pytest.raises(PainctlError, match="more than one place"):
-        read_folds_file(c)
-    j.write_text(json.dumps([["042-ll042"], ["999-zz999"]]))
-    with pytest.raises(PainctlError, match="not in the data: 999-zz999"):
-        read_folds_file(j, subjects)
-    j.write_text("{not json")
-    with pytest.raises(PainctlError, match="not valid JSON"):
-        read_folds_file(j)
+    subjects = ["a", "b", "c", "d", "e"]
+    (tmp_path / "f.json").write_text(json.dumps({"folds": [["a", "b"], ["c"], ["d", "e"]]}))
+    assert read_folds_file(tmp_path / "f.json", subjects) == [["a", "b"], ["c"], ["d", "e"]]
+    (tmp_path / "g.json").write_text(json.dumps([["e", "a"], ["b"]]))
+    assert read_folds_file(tmp_path / "g.json", subjects) == [["a", "e"], ["b"]]
+    (tmp_path / "f.csv").write_text("subject,fold\na,2\nb,10\nc,2\nd,1\n")
+    assert read_folds_file(tmp_path / "f.csv", subjects) == [["d"], ["a", "c"], ["b"]]
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("r.json", '[["a", "b"], ["b"]]', "'b' appears in more than one place"),
+        ("u.json", '[["a", "zz"], ["b"]]', "not in the data: zz"),
+        ("o.json", '[["a", "b", "c"]]', "at least 2 folds"),
+        ("bad.json", '{"folds": 3}', "expected"),
+        ("bad.csv", "a,1,x\n", "row 1 should be 'subject,fold'"),
+    ],
+)
+def test_folds_file_errors(tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(PainctlError, match=message):
+        read_folds_file(tmp_path / name, ["a", "b", "c"])
