@@ -49,6 +49,18 @@ def check_folds(folds: Sequence[Sequence[str]], subjects: Sequence[str]) -> list
     return [sorted(f) for f in folds]
 
 
+def _pooled_metrics(fold_reports: Sequence[dict[str, Any]], predictions: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Metrics over the test frames of all folds together, each fold's frames cut at its own thresholds
+    (the paper's "aggregated" PCC is this one)."""
+    if not predictions:
+        return {}
+    true_pspi, true_au = _truth([f for p in predictions for f in p["frames"]])
+    cuts = np.concatenate([np.tile(r["thresholds"], (len(p["frames"]), 1)) for r, p in zip(fold_reports, predictions)])
+    cat = {name: np.concatenate([getattr(p["pred"], name) for p in predictions]) for name in ("pspi", "prob", "au")}
+    out = evaluate(true_pspi, cat["pspi"], cat["prob"], true_au, cat["au"], cuts)
+    return {k: v for k, v in out.items() if not k.startswith("threshold_")}
+
+
 def cross_validate(
     frames: Sequence[Frame],
     k: int = 5,
@@ -71,8 +83,9 @@ def cross_validate(
     epoch and calibrates F1 thresholds on an inner validation split (``val_fraction`` of the training
     subjects). With ``checkpoint`` nothing is trained: thresholds are calibrated on ``calibration``
     frames when given (they must not share subjects with ``frames``), else they are 0.5.
-    The report holds per-fold metrics, subject lists and thresholds, the summary (mean, std, 95% CI)
-    and, under "predictions", the per-frame test predictions of every fold.
+    The report holds per-fold metrics, subject lists and thresholds, the summary (mean, std, 95% CI),
+    "pooled" (metrics over all test frames together, each fold cut at its own thresholds) and, under
+    "predictions", the per-frame test predictions of every fold.
     """
     from painctl.vitpain.inference import predict_frames
 
@@ -136,6 +149,7 @@ def cross_validate(
         m = record["metrics"]
         console.info(f"fold {i}: PCC {m['pcc']:.3f}, MAE {m['mae']:.3f}, AUROC@1 {m['auroc_1']:.3f}, F1@1 {m['f1_1']:.3f}")
 
+    pooled = _pooled_metrics(fold_reports, predictions)
     return {
         "format": "painctl-eval/1",
         "k": len(folds),
@@ -150,6 +164,7 @@ def cross_validate(
         "n_subjects": sum(len(r["test_subjects"]) for r in fold_reports),
         "folds": fold_reports,
         "summary": summarise_folds([r["metrics"] for r in fold_reports]),
+        "pooled": pooled,
         "predictions": predictions,
     }
 

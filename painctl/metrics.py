@@ -103,9 +103,12 @@ def evaluate(true_pspi: np.ndarray, pred_pspi: np.ndarray, probs: np.ndarray, tr
     """All per-fold metrics as a flat dict.
 
     Takes (N,) true and predicted PSPI, (N, 3) P(PSPI >= 1, 2, 3), (N, 6) true AUs (NaN = not coded)
-    and predicted AUs, and the 3 probability thresholds for F1 (calibrated on training subjects).
-    Keys: pcc, mae, rmse, icc31; auroc_L, f1_L, threshold_L for L in 1, 2, 3; au_mae_AUx, au_pcc_AUx.
+    and predicted AUs, and the probability thresholds for F1 (calibrated on training subjects): (3,),
+    or (N, 3) for one threshold per frame when folds with their own thresholds are pooled.
+    Keys: pcc, mae, rmse, icc31; auroc_L, f1_L, threshold_L for L in 1, 2, 3 (threshold_L is NaN for
+    per-frame thresholds); au_mae_AUx, au_pcc_AUx.
     """
+    thresholds = np.asarray(thresholds, np.float64)
     true_pspi, pred_pspi = np.asarray(true_pspi, np.float64), np.asarray(pred_pspi, np.float64)
     out = {
         "pcc": pearson(true_pspi, pred_pspi),
@@ -117,8 +120,9 @@ def evaluate(true_pspi: np.ndarray, pred_pspi: np.ndarray, probs: np.ndarray, tr
         tag = f"{level:g}"
         labels = true_pspi >= level
         out[f"auroc_{tag}"] = auroc(labels, probs[:, j])
-        out[f"f1_{tag}"] = f1_score(labels, probs[:, j] >= thresholds[j])
-        out[f"threshold_{tag}"] = float(thresholds[j])
+        cut = thresholds[..., j]
+        out[f"f1_{tag}"] = f1_score(labels, probs[:, j] >= cut)
+        out[f"threshold_{tag}"] = float(cut) if cut.ndim == 0 else float("nan")
     true_au, pred_au = np.asarray(true_au, np.float64), np.asarray(pred_au, np.float64)
     for j, name in enumerate(AU_NAMES):
         coded = np.isfinite(true_au[:, j])

@@ -1,7 +1,8 @@
 """Write a cross-validation report: report.json, predictions.csv, summary.md and PNG plots.
 
 Files (all deterministic for the same report):
-  report.json      per fold (subjects, thresholds, metrics) and the summary (mean, std, 95% CI)
+  report.json      per fold (subjects, thresholds, metrics), the summary (mean, std, 95% CI) and
+                   the pooled metrics (all test frames together, each fold at its own thresholds)
   predictions.csv  one row per test frame: fold, subject, key, true PSPI/AUs, predicted PSPI,
                    P(PSPI >= 1, 2, 3), predicted AUs, references averaged
   summary.md       Markdown table: mean +- std [95% CI] per metric
@@ -58,16 +59,18 @@ def summary_table(report: dict[str, Any]) -> str:
     lines = [
         f"ViTPain, {k}-fold subject-independent cross-validation ({report['n_subjects']} subjects, {report['n_frames']} test frames)",
         "",
-        "| metric | mean +- std | 95% CI | folds |",
-        "|---|---|---|---|",
+        "| metric | mean +- std | 95% CI | folds | pooled |",
+        "|---|---|---|---|---|",
     ]
+    pooled = report.get("pooled") or {}
     for key, label in TABLE_ROWS:
         s = report["summary"].get(key)
         if s is None:
             continue
         ci = "n/a" if s["ci_low"] is None or not math.isfinite(s["ci_low"]) else f"[{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]"
-        lines.append(f"| {label} | {_fmt(s['mean'])} +- {_fmt(s['std'])} | {ci} | {s['n']} |")
-    lines += ["", report["calibration"] + "."]
+        lines.append(f"| {label} | {_fmt(s['mean'])} +- {_fmt(s['std'])} | {ci} | {s['n']} | {_fmt(pooled.get(key))} |")
+    lines += ["", "mean +- std and the 95% t-interval are across folds; pooled is over all test frames together.",
+              report["calibration"] + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -172,6 +172,54 @@ def test_painctl_artefact_frames(tmp_path):
     assert frames[1].image.is_file() and frames[1].key == "images/0001.png"
 
 
+def _views(out, identities, start):
+    from painctl.artefact import ArtefactWriter, write_dataset
+
+    writer = ArtefactWriter(out, "render-views", {"shard": f"{start}"})
+    with writer:
+        (writer.dir / "images").mkdir()
+        paths = [f"images/{start + i:04d}.png" for i in range(len(identities))]
+        for i, rel in enumerate(paths):
+            Image.new("RGB", (8, 8), (start + i, 0, 0)).save(writer.dir / rel)
+        au = np.zeros((len(identities), 6), np.float32)
+        write_dataset(writer.h5, "image", np.array(paths))
+        write_dataset(writer.h5, "identity", np.array(identities))
+        write_dataset(writer.h5, "view", np.array(["front"] * len(identities)))
+        write_dataset(writer.h5, "au", au)
+        write_dataset(writer.h5, "pspi", pspi(au))
+        write_dataset(writer.h5, "is_neutral", np.ones(len(identities), bool))
+    return out
+
+
+def test_merged_artefact_finds_images_in_its_shards(tmp_path):
+    from painctl.artefact.merge import merge_shards
+
+    a = _views(tmp_path / "part1", [0, 0], 0)
+    b = _views(tmp_path / "part2", [1, 1], 2)
+    merge_shards(tmp_path / "all", [a, b])
+    frames = load_frames(tmp_path / "all")
+    assert [f.image for f in frames] == [(a / "images/0000.png").resolve(), (a / "images/0001.png").resolve(),
+                                         (b / "images/0002.png").resolve(), (b / "images/0003.png").resolve()]
+    assert [f.subject for f in frames] == ["identity-000000"] * 2 + ["identity-000001"] * 2
+
+
+def test_artefact_row_pointing_outside_is_refused(tmp_path):
+    from painctl.artefact import ArtefactWriter, write_dataset
+    from painctl.errors import ArtefactError
+
+    (tmp_path / "secret.png").write_bytes(b"x")
+    writer = ArtefactWriter(tmp_path / "v", "render-views", {})
+    with writer:
+        write_dataset(writer.h5, "image", np.array(["../secret.png"]))
+        write_dataset(writer.h5, "identity", np.array([0]))
+        write_dataset(writer.h5, "view", np.array(["front"]))
+        write_dataset(writer.h5, "au", np.zeros((1, 6), np.float32))
+        write_dataset(writer.h5, "pspi", np.zeros(1, np.float32))
+        write_dataset(writer.h5, "is_neutral", np.ones(1, bool))
+    with pytest.raises(ArtefactError, match="points outside the artefact"):
+        load_frames(tmp_path / "v")
+
+
 def test_artefact_of_other_stage_refused(tmp_path):
     from painctl.artefact import ArtefactWriter, write_dataset
     from painctl.errors import ArtefactError

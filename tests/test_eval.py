@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn import metrics as skm
 
-from conftest import run_painctl
 from unbc_tree import make_unbc_tree
 
 TRAIN_ARGS = ("--epochs", "1", "--image-size", "32", "--batch-size", "16")
@@ -23,12 +23,33 @@ def unbc(tmp_path_factory) -> Path:
     return make_unbc_tree(tmp_path_factory.mktemp("unbc") / "unbc", n_subjects=6, n_sequences=1, n_frames=8)
 
 
+def _in_process(*args) -> tuple[int, str, str]:
+    # In-process (torch and transformers are imported once for the whole module); main() is the
+    # console script's entry point, so this is the command users run.
+    import contextlib
+    import io
+
+    from painctl import console
+    from painctl.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            console.verbosity = 0
+    return code, out.getvalue(), err.getvalue()
+
+
 @pytest.fixture(scope="module")
 def evaluated(unbc, tmp_path_factory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("eval") / "report"
-    proc = run_painctl("-q", "eval", "--folds", "3", *TRAIN_ARGS, unbc, out)
-    assert proc.returncode == 0, proc.stderr.decode()
-    return out, proc.stdout.decode()
+    code, stdout, stderr = _in_process("-q", "eval", "--folds", "3", *TRAIN_ARGS, unbc, out)
+    assert code == 0, stderr
+    return out, stdout
 
 
 def _rows(out: Path) -> list[dict]:
@@ -87,6 +108,17 @@ def test_report_metrics_match_sklearn_on_the_predictions(evaluated):
         pcc.append(m["pcc"])
     assert report["summary"]["pcc"]["mean"] == pytest.approx(np.mean(pcc))
     assert report["summary"]["pcc"]["std"] == pytest.approx(np.std(pcc, ddof=1))
+    low, high = stats.t.interval(0.95, len(pcc) - 1, loc=np.mean(pcc), scale=stats.sem(pcc))
+    assert (report["summary"]["pcc"]["ci_low"], report["summary"]["pcc"]["ci_high"]) == pytest.approx((low, high))
+    # Pooled: all test frames together, each fold cut at its own calibrated thresholds.
+    true = np.array([float(r["true_pspi"]) for r in rows])
+    pred = np.array([float(r["pred_pspi"]) for r in rows])
+    cut = {f["fold"]: f["thresholds"][0] for f in report["folds"]}
+    hit = np.array([float(r["p_pspi_ge_1"]) >= cut[int(r["fold"])] for r in rows])
+    assert report["pooled"]["pcc"] == pytest.approx(stats.pearsonr(true, pred)[0], abs=1e-6)
+    assert report["pooled"]["f1_1"] == pytest.approx(skm.f1_score(true >= 1, hit), abs=1e-9)
+    au = np.array([float(r["pred_AU4"]) for r in rows])
+    assert report["pooled"]["au_mae_AU4"] == pytest.approx(skm.mean_absolute_error([float(r["true_AU4"]) for r in rows], au), abs=1e-6)
 
 
 def test_eval_with_a_checkpoint_and_a_folds_file_only_evaluates(evaluated, unbc, tmp_path):
@@ -94,8 +126,8 @@ def test_eval_with_a_checkpoint_and_a_folds_file_only_evaluates(evaluated, unbc,
     subjects = sorted(p.name for p in (unbc / "Images").iterdir())
     folds = tmp_path / "folds.csv"
     folds.write_text("subject,fold\n" + "".join(f"{s},{1 + i % 2}\n" for i, s in enumerate(subjects)))
-    proc = run_painctl("-q", "eval", "--checkpoint", out / "fold-1" / "best", "--folds-file", folds, "--shots", "2", unbc, tmp_path / "r")
-    assert proc.returncode == 0, proc.stderr.decode()
+    code, _, stderr = _in_process("-q", "eval", "--checkpoint", out / "fold-1" / "best", "--folds-file", folds, "--shots", "2", unbc, tmp_path / "r")
+    assert code == 0, stderr
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert [f["test_subjects"] for f in report["folds"]] == [subjects[0::2], subjects[1::2]]
     assert all(f["thresholds"] == [0.5, 0.5, 0.5] for f in report["folds"])

@@ -64,6 +64,7 @@ def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone,
     from painctl.reports import OutputDir, summary_table, write_report
     from painctl.vitpain.config import ModelConfig, TrainConfig
 
+    target = OutputDir(out, force)  # refuse an existing OUT before reading or training anything
     frames = load_frames(data)
     subjects = sorted({f.subject for f in frames})
     # Check the split before anything is written or trained.
@@ -83,7 +84,7 @@ def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone,
     elif init is not None:
         raise click.UsageError("--init trains; with --checkpoint nothing is trained")
     calibration_frames = load_frames(calibration) if calibration is not None else None
-    with OutputDir(out, force) as tmp:
+    with target as tmp:
         report = cross_validate(frames, len(folds), folds, model_config, train_config, tmp, shots=shots, checkpoint=checkpoint,
                                 seed=seed, val_fraction=val_fraction, calibration=calibration_frames, init=init)
         write_report(report, tmp)

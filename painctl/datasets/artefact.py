@@ -53,11 +53,11 @@ def load_artefact_frames(path: str | Path) -> list[Frame]:
     if np.any(~np.isfinite(pspi)):
         raise ArtefactError(f"{art.path}: /pspi holds non-finite values")
     # A merged artefact's files live in its shards.
-    roots = [str(art.path.resolve())] + [str((art.path / shard).resolve()) for shard in art.manifest.get("shards", [])]
+    roots = [art.path.resolve()] + [(art.path / shard).resolve() for shard in art.manifest.get("shards", [])]
     frames = []
     for i in range(len(images)):
         image = art.resolve(str(images[i]))
-        if not any(str(image).startswith(root) for root in roots):
+        if not any(image.is_relative_to(root) for root in roots):
             raise ArtefactError(f"{art.path}: /image row {i} points outside the artefact ({images[i]!r})")
         frames.append(
             Frame(
