@@ -23,6 +23,38 @@ BACKENDS = ("shaded", "kandinsky")
 #: Background grey of shaded images (sRGB).
 BACKGROUND = 0.5
 REQUIRE = dict(IDENTITY, uv="T,2:f", uv_faces="F,3:iu")
+#: Names accepted by --lights.
+LIGHT_PRESETS = ("studio", "soft", "side", "random")
+
+
+def light_preset(name: str, seed: int = 0, index: int = 0) -> list:
+    """The lights of preset ``name`` for identity ``index``: studio (the renderer's three-light rig),
+    soft (broad frontal light, more ambient), side (a strong key from the left, little fill) or
+    random (the studio rig with its key turned up to 25 degrees and its intensities varied, drawn
+    from (seed, index) so shards reproduce). Directions are world axes, face toward +Z."""
+    from painctl.renderer import Light, studio_lights
+
+    if name == "studio":
+        return studio_lights()
+    if name == "soft":
+        return [Light(direction=[-0.2, 0.3, 0.93], colour=[1.0, 0.97, 0.93], intensity=1.3, ambient=0.35),
+                Light(direction=[0.4, 0.1, 0.9], colour=[0.9, 0.93, 1.0], intensity=0.5, ambient=0.0)]
+    if name == "side":
+        return [Light(direction=[-0.85, 0.3, 0.45], colour=[1.0, 0.95, 0.88], intensity=2.0, ambient=0.12),
+                Light(direction=[0.6, 0.0, 0.8], colour=[0.85, 0.9, 1.0], intensity=0.25, ambient=0.0)]
+    if name == "random":
+        from scipy.spatial.transform import Rotation
+
+        from painctl.seeding import rng_for
+
+        rng = rng_for(seed, index, 7002)
+        turn = Rotation.from_rotvec(rng.normal(size=3) / np.sqrt(3) * np.deg2rad(rng.uniform(0, 25)))
+        lights = studio_lights()
+        for light in lights:
+            light.direction = turn.apply(light.direction)
+            light.intensity *= float(rng.uniform(0.85, 1.15))
+        return lights
+    raise PainctlError(f"--lights must be one of {', '.join(LIGHT_PRESETS)}, got {name!r}")
 
 
 def depth_png(depth: np.ndarray) -> np.ndarray:
@@ -51,13 +83,13 @@ def copy_attrs(src, dst) -> None:
 
 def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 512, seed: int = 0, shard: Shard = WHOLE,
                    force: bool = False, model: str | None = None, prior_model: str | None = None, steps: int = 50,
-                   texture_size: int = 1024, renderer: str = "moderngl") -> Path:
+                   texture_size: int = 1024, renderer: str = "moderngl", lights: str = "studio") -> Path:
     """Render the neutral face of every identity (this shard's part) of the mesh artefact ``in_path``
     into the artefact ``out``; see the module docstring and man page for the datasets written."""
     from painctl.artefact import ArtefactWriter, open_artefact, write_dataset
     from painctl.diffusion.loading import CONTROLNET_MODEL, PRIOR_MODEL
     from painctl.facemodels import face_model_of
-    from painctl.renderer import Mesh, frame_camera, lights_to_list, render, studio_lights
+    from painctl.renderer import Mesh, frame_camera, lights_to_list, render
     from painctl.skin import face_atlas, skin_maps, skin_params
     from painctl.texturing import uv_texels
 
@@ -67,8 +99,10 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
         raise PainctlError(f"--size must be 16-4096 pixels, got {size}")
     if steps < 1:
         raise PainctlError(f"--steps must be at least 1, got {steps}")
+    if lights not in LIGHT_PRESETS:
+        raise PainctlError(f"--lights must be one of {', '.join(LIGHT_PRESETS)}, got {lights!r}")
     source = open_artefact(in_path, require=REQUIRE)
-    params = {"backend": backend, "size": int(size), "seed": int(seed), "shard": str(shard), "texture_size": int(texture_size)}
+    params = {"backend": backend, "lights": lights, "size": int(size), "seed": int(seed), "shard": str(shard), "texture_size": int(texture_size)}
     if backend == "kandinsky":
         params.update(model=model or CONTROLNET_MODEL, prior_model=prior_model or PRIOR_MODEL, steps=int(steps))
     writer = ArtefactWriter(out, STAGE, params, inputs=[source], force=force)
@@ -86,7 +120,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
         from painctl.diffusion.kandinsky import DepthToFace, face_prompt
 
         generator = DepthToFace(params["model"], params["prior_model"])
-    lights = studio_lights()
+    preset = lights
     names = source.attrs("phenotype").get("names", source.attrs().get("phenotype_names", []))
     with writer:
         h5 = writer.h5
@@ -110,14 +144,15 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
         genders = source.read("gender", slice(start, stop)).astype(str)
         eths = source.read("ethnicity", slice(start, stop)).astype(str)
         phen = source.read("phenotype", slice(start, stop))
-        cameras, prompts, skins = [], [], []
+        cameras, prompts, skins, rigs = [], [], [], []
         for k in console.track(range(rows), total=rows, description=f"render-neutral ({backend})"):
             index = start + k
             skin = skin_params(names, phen[k], float(ages[k]), seed, index)
             maps = skin_maps(vertices[k], faces, uv, uv_faces, regions, landmarks, skin, texture_size, texels=texels)
             camera = frame_camera(vertices[k], size=size)
             mesh = Mesh(vertices[k], faces, uv=uv, uv_faces=uv_faces, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
-            result = render(mesh, camera, lights, size, backend=renderer)
+            rig = light_preset(preset, seed, index)
+            result = render(mesh, camera, rig, size, backend=renderer)
             depth[k] = result.depth
             mask[k] = result.mask
             if backend == "shaded":
@@ -132,12 +167,14 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
             save_png(writer.dir / "albedo" / f"{ids[k]}.png", maps.albedo)
             cameras.append(json.dumps(camera.to_dict(), sort_keys=True))
             skins.append(json.dumps(skin.to_dict(), sort_keys=True))
+            rigs.append(json.dumps(lights_to_list(rig), sort_keys=True))
         write_dataset(h5, "image", np.array([f"images/{i}.png" for i in ids], dtype=str).reshape(rows))
         write_dataset(h5, "depth_png", np.array([f"depth/{i}.png" for i in ids], dtype=str).reshape(rows))
         write_dataset(h5, "albedo", np.array([f"albedo/{i}.png" for i in ids], dtype=str).reshape(rows))
         write_dataset(h5, "camera", np.array(cameras, dtype=str).reshape(rows))
         write_dataset(h5, "skin", np.array(skins, dtype=str).reshape(rows))
         write_dataset(h5, "prompt", np.array(prompts, dtype=str).reshape(rows))
-        write_dataset(h5, "lights", json.dumps(lights_to_list(lights), sort_keys=True), rows=False)
+        write_dataset(h5, "lights", np.array(rigs, dtype=str).reshape(rows))
+        h5.attrs["lights_preset"] = preset
         h5.attrs["neutral_backend"] = backend
     return writer.path

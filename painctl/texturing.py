@@ -416,10 +416,15 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
             image_path = source.resolve(str(source.read("image", index)))
             texture_name = f"{ids[k]}.png"
             if backend == "hunyuan":
-                write_textured_obj(writer.dir / "textures" / f"{ids[k]}-untextured.obj", vertices, faces, uv, uv_faces, texture_name)
+                import trimesh
+
                 from painctl.hunyuan import paint
 
-                paint(pipeline, str(writer.dir / "textures" / f"{ids[k]}-untextured.obj"), str(image_path), str(writer.dir / "textures" / f"{ids[k]}.obj"))
+                # Hunyuan3D unwraps and paints the bare mesh itself; its textured mesh is our output.
+                bare = writer.dir / "textures" / f"{ids[k]}-untextured.obj"
+                trimesh.Trimesh(vertices, faces, process=False).export(bare)
+                paint(pipeline, str(bare), str(image_path), str(writer.dir / "textures" / f"{ids[k]}.obj"))
+                bare.unlink()
                 coverage[k] = np.nan
                 continue
             image = np.asarray(Image.open(image_path).convert("RGB"), np.float32) / 255.0

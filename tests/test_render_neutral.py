@@ -90,3 +90,22 @@ def test_kandinsky_backend_with_tiny_pipelines(heads, tmp_path, painctl):
                       "--prior-model", str(prior), str(heads), str(tmp_path / "kd2"))
     assert missing.code == 1 and "--model" in missing.stderr and "no such model directory" in missing.stderr
     assert not (tmp_path / "kd2").exists()
+
+
+def test_side_light_preset_lights_one_side_of_the_face(heads, tmp_path, painctl):
+    from PIL import Image
+
+    halves = {}
+    for preset in ("soft", "side"):
+        out = tmp_path / preset
+        result = painctl("render-neutral", "--lights", preset, "--size", "96", "--texture-size", "128", str(heads), str(out))
+        assert result.code == 0, result.stderr
+        with h5py.File(out / "data.h5") as h5:
+            mask = h5["mask"][0]
+            assert json.loads(h5["lights"][0].decode())  # the rig used is recorded per identity
+            image = np.asarray(Image.open(out / h5["image"][0].decode()), float).mean(-1)
+        cols = np.nonzero(mask.any(0))[0]
+        middle = (cols.min() + cols.max()) // 2
+        # The side key comes from world -X, which the frontal camera shows on the image's left.
+        halves[preset] = image[:, :middle][mask[:, :middle]].mean() / image[:, middle:][mask[:, middle:]].mean()
+    assert halves["side"] > 1.3 and halves["side"] > halves["soft"] + 0.2

@@ -13,13 +13,15 @@ from painctl.cli.options import force_option, in_argument, out_argument, seed_op
 @click.option("--model", default=None, metavar="ID|DIR", help="Kandinsky 2.2 depth ControlNet decoder (Hub id in the local cache or a directory).")
 @click.option("--prior-model", default=None, metavar="ID|DIR", help="Kandinsky 2.2 prior (Hub id in the local cache or a directory).")
 @click.option("--steps", type=click.IntRange(min=1), default=50, show_default=True, help="Denoising steps (kandinsky).")
+@click.option("--lights", type=click.Choice(["studio", "soft", "side", "random"]), default="studio", show_default=True,
+              help="Light preset (shaded backend): studio three-light rig, soft frontal, side key, or random per identity.")
 @click.option("--renderer", type=click.Choice(["moderngl", "pytorch3d"]), default="moderngl", show_default=True, help="Rendering backend.")
 @seed_option
 @shard_option
 @force_option
 @in_argument
 @out_argument
-def render_neutral(backend, size, texture_size, model, prior_model, steps, renderer, seed, shard, force, in_path, out):
+def render_neutral(backend, size, texture_size, model, prior_model, steps, lights, renderer, seed, shard, force, in_path, out):
     """Render each identity of mesh artefact IN frontally into OUT: depth map and neutral face.
 
     Writes /depth (float32, metres), /image, /depth_png and /albedo PNG paths, /camera (JSON), and
@@ -33,4 +35,4 @@ def render_neutral(backend, size, texture_size, model, prior_model, steps, rende
     from painctl.neutral import render_neutral as run
 
     run(in_path, out, backend=backend, size=size, seed=seed, shard=shard, force=force, model=model,
-        prior_model=prior_model, steps=steps, texture_size=texture_size, renderer=renderer)
+        prior_model=prior_model, steps=steps, texture_size=texture_size, renderer=renderer, lights=lights)
