@@ -59,3 +59,23 @@ def test_inpaint_shape_checks():
         inpaint(np.zeros((1, 64, 64, 3)), np.ones((1, 32, 64), bool), ["x"], model="unused")
     with pytest.raises(PainctlError, match="multiple of 8"):
         inpaint(np.zeros((1, 60, 64, 3)), np.ones((1, 60, 64), bool), ["x"], model="unused")
+
+
+def test_missing_component_wrong_pipeline_and_pickled_weights_are_named(tiny_inpaint, tmp_path, painctl):
+    import shutil
+
+    from painctl.diffusion.loading import load_pipeline
+
+    with pytest.raises(PainctlError, match="is a KandinskyV22InpaintPipeline pipeline, expected a KandinskyV22ControlnetPipeline"):
+        load_pipeline("KandinskyV22ControlnetPipeline", str(tiny_inpaint), "--model")
+    broken = tmp_path / "no-movq"
+    shutil.copytree(tiny_inpaint, broken)
+    shutil.rmtree(broken / "movq")
+    with pytest.raises(PainctlError, match=r"component 'movq' \(VQModel\) is missing"):
+        load_pipeline("KandinskyV22InpaintPipeline", str(broken), "--model")
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_inpaint, pickled)
+    for weights in (pickled / "unet").glob("*.safetensors"):
+        weights.rename(weights.with_suffix(".bin"))
+    with pytest.raises(PainctlError, match="component 'unet' .* no .safetensors weights"):
+        load_pipeline("KandinskyV22InpaintPipeline", str(pickled), "--model")
