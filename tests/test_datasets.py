@@ -307,6 +307,12 @@ def test_folds_file_json_and_csv(tmp_path):
     assert read_folds_file(tmp_path / "f.json", subjects) == [["a", "b"], ["c"], ["d", "e"]]
     (tmp_path / "g.json").write_text(json.dumps([["e", "a"], ["b"]]))
     assert read_folds_file(tmp_path / "g.json", subjects) == [["a", "e"], ["b"]]
+    unbc_ids = ["042-ll042", "043-jh043", "047-jl047"]
+    (tmp_path / "p.json").write_text(json.dumps([["ll042", "043"], ["047-jl047"]]))
+    assert read_folds_file(tmp_path / "p.json", unbc_ids) == [["042-ll042", "043-jh043"], ["047-jl047"]]
+    (tmp_path / "q.json").write_text(json.dumps([["ll042"], ["042-ll042"]]))
+    with pytest.raises(PainctlError, match="same subject"):
+        read_folds_file(tmp_path / "q.json", unbc_ids)
     (tmp_path / "f.csv").write_text("subject,fold\na,2\nb,10\nc,2\nd,1\n")
     assert read_folds_file(tmp_path / "f.csv", subjects) == [["d"], ["a", "c"], ["b"]]
 

@@ -92,7 +92,9 @@ def read_folds_file(path: str | Path, subjects: Iterable[str] | None = None) -> 
 
     JSON: ``{"folds": [[s, ...], ...]}`` or ``[[s, ...], ...]``; CSV: rows ``subject,fold`` (optional
     header). Checks that no subject repeats, that there are at least 2 non-empty folds, and, when
-    ``subjects`` (the dataset's) is given, that every listed subject exists. Raises PainctlError.
+    ``subjects`` (the dataset's) is given, that every listed subject exists; a listed id may also be one
+    dash-separated part of a subject name ("ll042" or "042" for "042-ll042") and is returned as that
+    subject's full name. Raises PainctlError.
     """
     path = Path(path)
     try:
@@ -110,8 +112,23 @@ def read_folds_file(path: str | Path, subjects: Iterable[str] | None = None) -> 
                 raise PainctlError(f"{path}: subject {s!r} appears in more than one place (folds {seen[s]} and {i})")
             seen[s] = i
     if subjects is not None:
-        known = set(map(str, subjects))
-        missing = sorted(s for s in seen if s not in known)
+        known = sorted(set(map(str, subjects)))
+        folds = [[_match_subject(s, known, path) for s in fold] for fold in folds]
+        missing = sorted(s for fold in folds for s in fold if s not in known)
         if missing:
             raise PainctlError(f"{path}: subject(s) not in the data: {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        flat = [s for fold in folds for s in fold]
+        if len(set(flat)) != len(flat):
+            raise PainctlError(f"{path}: two entries name the same subject of the data")
     return [sorted(f) for f in folds]
+
+
+def _match_subject(name: str, known: list[str], path: Path) -> str:
+    # Published UNBC-McMaster splits name subjects "042-ll042", "ll042" or "042": accept a part of the
+    # folder name between dashes when it names exactly one subject.
+    if name in known:
+        return name
+    hits = [s for s in known if name in s.split("-")]
+    if len(hits) > 1:
+        raise PainctlError(f"{path}: subject {name!r} is ambiguous in the data ({', '.join(hits[:3])})")
+    return hits[0] if hits else name
