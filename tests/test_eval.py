@@ -136,7 +136,7 @@ def test_eval_with_a_checkpoint_and_a_folds_file_only_evaluates(evaluated, unbc,
     assert {r["shots"] for r in _rows(tmp_path / "r")} <= {"1", "2"} and "2" in {r["shots"] for r in _rows(tmp_path / "r")}
 
 
-@pytest.mark.parametrize("case", ["too-many-folds", "garbage-label", "unknown-format", "exists"])
+@pytest.mark.parametrize("case", ["too-many-folds", "garbage-label", "not-an-image", "unknown-format", "exists"])
 def test_bad_input_is_one_line_and_writes_nothing(case, unbc, evaluated, tmp_path, painctl):
     import shutil
 
@@ -151,6 +151,12 @@ def test_bad_input_is_one_line_and_writes_nothing(case, unbc, evaluated, tmp_pat
         label = sorted((data / "Frame_Labels" / "PSPI").rglob("*_facs.txt"))[3]
         label.write_text("pain: lots\n")
         expect = f"{label.name}, line 1: expected numbers"
+    elif case == "not-an-image":
+        data = tmp_path / "unbc"
+        shutil.copytree(unbc, data)
+        image = sorted((data / "Images").rglob("*.png"))[-2]
+        image.write_bytes(b"\x89PNG but not really")
+        expect = f"{image.name}: not an image PIL can read"
     elif case == "unknown-format":
         data = tmp_path / "junk"
         data.mkdir()

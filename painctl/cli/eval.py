@@ -59,6 +59,7 @@ def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone,
     """
     from painctl import console
     from painctl.datasets import load_frames
+    from painctl.datasets.images import check_images
     from painctl.datasets.splits import read_folds_file, subject_folds
     from painctl.evaluation import cross_validate
     from painctl.reports import OutputDir, summary_table, write_report
@@ -66,6 +67,7 @@ def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone,
 
     target = OutputDir(out, force)  # refuse an existing OUT before reading or training anything
     frames = load_frames(data)
+    check_images(frames)
     subjects = sorted({f.subject for f in frames})
     # Check the split before anything is written or trained.
     folds = read_folds_file(folds_file, subjects) if folds_file is not None else subject_folds(subjects, k, seed)

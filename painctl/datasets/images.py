@@ -101,3 +101,21 @@ def load_face_image(frame: Frame, size: int | None = None, margin: float = DEFAU
     if size is not None and img.size != (size, size):
         img = img.resize((size, size), Image.Resampling.BILINEAR)
     return img
+
+
+def check_images(frames: list[Frame]) -> None:
+    """Check that every frame's image file exists and has an image header PIL reads (cheap: pixels are
+    not decoded), so a bad file stops a long run before it starts. Raises PainctlError naming the file."""
+    from painctl import console
+
+    for frame in console.track(frames, total=len(frames), description="checking images"):
+        try:
+            with Image.open(frame.image) as img:
+                if img.width < 1 or img.height < 1:
+                    raise PainctlError(f"{frame.image}: image has no pixels")
+        except FileNotFoundError:
+            raise PainctlError(f"{frame.image}: no such image file") from None
+        except (Image.UnidentifiedImageError, Image.DecompressionBombError) as exc:
+            raise PainctlError(f"{frame.image}: not an image PIL can read ({exc.__class__.__name__})") from None
+        except OSError as exc:
+            raise PainctlError(f"{frame.image}: unreadable image ({exc})") from None
