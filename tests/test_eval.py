@@ -121,19 +121,47 @@ def test_report_metrics_match_sklearn_on_the_predictions(evaluated):
     assert report["pooled"]["au_mae_AU4"] == pytest.approx(skm.mean_absolute_error([float(r["true_AU4"]) for r in rows], au), abs=1e-6)
 
 
-def test_eval_with_a_checkpoint_and_a_folds_file_only_evaluates(evaluated, unbc, tmp_path):
+def test_checkpoint_eval_on_fixed_folds_then_predict_agrees(evaluated, unbc, tmp_path):
     out, _ = evaluated
     subjects = sorted(p.name for p in (unbc / "Images").iterdir())
     folds = tmp_path / "folds.csv"
     folds.write_text("subject,fold\n" + "".join(f"{s},{1 + i % 2}\n" for i, s in enumerate(subjects)))
-    code, _, stderr = _in_process("-q", "eval", "--checkpoint", out / "fold-1" / "best", "--folds-file", folds, "--shots", "2", unbc, tmp_path / "r")
+    code, _, stderr = _in_process("-q", "eval", "--checkpoint", out / "fold-1" / "best", "--folds-file", folds, "--shots", "8", unbc, tmp_path / "r")
     assert code == 0, stderr
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert [f["test_subjects"] for f in report["folds"]] == [subjects[0::2], subjects[1::2]]
     assert all(f["thresholds"] == [0.5, 0.5, 0.5] for f in report["folds"])
     assert "0.5" in report["calibration"] and report["mode"] == "checkpoint"
     assert not (tmp_path / "r" / "fold-1").exists()  # nothing trained
-    assert {r["shots"] for r in _rows(tmp_path / "r")} <= {"1", "2"} and "2" in {r["shots"] for r in _rows(tmp_path / "r")}
+    # Each subject has 4 PSPI-0 frames: a pain frame averages all 4, a neutral frame the 3 others.
+    rows = _rows(tmp_path / "r")
+    assert {r["shots"] for r in rows if float(r["true_pspi"]) > 0} == {"4"}
+    assert {r["shots"] for r in rows if float(r["true_pspi"]) == 0} == {"3"}
+
+    # `painctl predict` on the same aligned crops with the same references gives eval's numbers.
+    from painctl.datasets import load_frames
+    from painctl.datasets.images import load_face_image
+
+    mine = [f for f in load_frames(unbc) if f.subject == subjects[1]]
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    for f in mine:
+        load_face_image(f, 32).save(crops / f"{f.key.rsplit('/', 1)[1]}.png")
+    neutral = [str(crops / f"{f.key.rsplit('/', 1)[1]}.png") for f in mine if f.pspi == 0]
+    pain = [f for f in mine if f.pspi > 0]
+    refs = [x for n in neutral for x in ("-n", n)]
+    code, stdout, stderr = _in_process("predict", "-c", out / "fold-1" / "best", *refs, "--shots", "8", "--json",
+                                       *(crops / f"{f.key.rsplit('/', 1)[1]}.png" for f in pain))
+    assert code == 0, stderr
+    predicted = [json.loads(line) for line in stdout.splitlines()]
+    by_key = {r["key"]: r for r in rows}
+    assert len(predicted) == len(pain) == 4
+    for f, p in zip(pain, predicted):
+        row = by_key[f.key]
+        assert p["shots"] == 4
+        assert p["pspi"] == pytest.approx(float(row["pred_pspi"]), abs=2e-3)
+        assert p["p_pspi_ge_2"] == pytest.approx(float(row["p_pspi_ge_2"]), abs=2e-3)
+        assert p["AU4"] == pytest.approx(float(row["pred_AU4"]), abs=2e-3)
 
 
 @pytest.mark.parametrize("case", ["too-many-folds", "garbage-label", "not-an-image", "unknown-format", "exists"])
