@@ -1,8 +1,8 @@
-"""UV textures from images: texel rasterisation, back-projection through a camera, symmetry and pull-push fill.
+"""UV textures from images: texel rasterisation, back-projection through a camera, symmetry, surface and pull-push fill.
 
     texels = uv_texels(uv, uv_faces, 1024)                 # which triangle and where, per texel
     baked = bake_texture(image, render_result, camera, vertices, faces, texels)
-    texture = fill_texture(baked, texels, vertices, faces)  # mirror, then pull-push: every texel set
+    texture, coverage = project_texture(image, result, camera, vertices, faces, texels)  # bake, mirror, fill
 
 Texture images follow the OBJ convention: uv (0,0) is the bottom-left corner, so texel row 0 is v = 1.
 """
@@ -260,14 +260,83 @@ def _upsample(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return top * (1 - ay) + bottom * ay
 
 
+#: Vertices whose view cosine is at least this anchor the surface fill (grazing colours are unreliable).
+ANCHOR_VIEW_COSINE = 0.45
+#: Seen texels blend into the surface fill as their view cosine falls from this value to MIN_VIEW_COSINE.
+BLEND_VIEW_COSINE = 0.55
+
+
+def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_vertices: int) -> np.ndarray:
+    """Fill the texels no view saw with a harmonic interpolation over the mesh surface.
+
+    Vertex colours are the weighted mean of the seen texels around each vertex; vertices with
+    enough frontal weight (ANCHOR_VIEW_COSINE) are held fixed and the rest solve the mesh graph's
+    Laplace equation, so the fill is smooth across the surface and identical on both sides of every
+    UV seam (a texel-space fill such as pull-push sees the two sides as far apart). Seen texels keep
+    their colour, fading into the fill toward grazing views so no edge marks where the view ended.
+    Returns (S,S,3) float32; texels outside the layout are left 0 (fill those with pull_push).
+    """
+    from scipy.sparse import coo_matrix, identity
+    from scipy.sparse.linalg import spsolve
+
+    faces = np.asarray(faces, np.int64)
+    mask = texels.mask
+    rows, cols = np.nonzero(mask)
+    corners = faces[texels.triangle[rows, cols]]  # (K,3)
+    bary = texels.barycentric[rows, cols].astype(np.float64)
+    weight = baked.weight[rows, cols].astype(np.float64)
+    colour = baked.colour[rows, cols].astype(np.float64)
+    contribution = bary * weight[:, None]  # (K,3)
+    vertex_weight = np.zeros(n_vertices)
+    vertex_sum = np.zeros((n_vertices, 3))
+    np.add.at(vertex_weight, corners.reshape(-1), contribution.reshape(-1))
+    np.add.at(vertex_sum, corners.reshape(-1), (contribution[..., None] * colour[:, None, :]).reshape(-1, 3))
+    vertex_frontal = np.zeros(n_vertices)
+    np.add.at(vertex_frontal, corners.reshape(-1), bary.reshape(-1))
+    mean_cos = vertex_weight / np.maximum(vertex_frontal, 1e-12)  # texel-averaged view weight per vertex
+    known = (vertex_weight > 1e-6) & (mean_cos >= ANCHOR_VIEW_COSINE)
+    values = np.zeros((n_vertices, 3))
+    if known.any():
+        values[known] = vertex_sum[known] / vertex_weight[known, None]
+        fallback = values[known].mean(0)
+    else:
+        fallback = np.full(3, 0.5)
+    unknown = ~known
+    if unknown.any():
+        edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+        edges = np.concatenate([edges, edges[:, ::-1]])
+        adjacency = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n_vertices, n_vertices)).tocsr()
+        adjacency.data[:] = 1.0
+        laplacian = (coo_matrix((np.asarray(adjacency.sum(1)).ravel(), (np.arange(n_vertices), np.arange(n_vertices))), shape=adjacency.shape) - adjacency).tocsr()
+        u = np.flatnonzero(unknown)
+        k = np.flatnonzero(known)
+        # A faint pull toward the mean keeps parts with no anchor at all (inner mouth, hidden eyeballs) solvable.
+        eps = 1e-4
+        system = laplacian[u][:, u] + eps * identity(len(u), format="csr")
+        rhs = -(laplacian[u][:, k] @ values[k]) + eps * fallback
+        values[u] = np.asarray(spsolve(system.tocsc(), rhs)).reshape(len(u), 3)
+    fill = np.einsum("kc,kcd->kd", bary, values[corners])
+    seen_weight = np.where(weight > 0, _smoothstep_array(MIN_VIEW_COSINE, BLEND_VIEW_COSINE, weight), 0.0)[:, None]
+    out = np.zeros(mask.shape + (3,), np.float32)
+    out[rows, cols] = np.clip(colour * seen_weight + fill * (1.0 - seen_weight), 0.0, 1.0)
+    return out
+
+
+def _smoothstep_array(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
 def project_texture(image: np.ndarray, result, camera, vertices: np.ndarray, faces: np.ndarray, texels: UVTexels) -> tuple[np.ndarray, float]:
     """The whole frontal texturing: back-project ``image`` (H,W,3) float [0,1], fill unseen texels
-    by left/right symmetry, then pull-push the rest (including the gutter around UV islands, so
-    filtering never blends in black at seams). Returns the texture (S,S,3) float32 in [0,1] and the
-    coverage: the fraction of in-layout texels seen directly."""
+    by left/right symmetry, then smoothly over the mesh surface (:func:`surface_fill`, seamless
+    across UV seams), then pull-push the gutter around UV islands so filtering never blends in
+    black. Returns the texture (S,S,3) float32 in [0,1] and the coverage: the fraction of
+    in-layout texels seen directly."""
     baked = bake_texture(image, result, camera, vertices, faces, texels)
     baked = mirror_fill(baked, image, result, camera, vertices, faces, texels)
-    texture = np.clip(pull_push(baked.colour, baked.weight), 0.0, 1.0)
+    filled = surface_fill(baked, texels, faces, len(vertices))
+    texture = np.clip(pull_push(filled, texels.mask.astype(np.float32)), 0.0, 1.0)
     inside = texels.mask.sum()
     coverage = float(baked.seen.sum() / inside) if inside else 0.0
     return texture, coverage

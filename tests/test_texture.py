@@ -108,3 +108,44 @@ def test_hunyuan_backend_is_a_clear_error_when_missing(neutral, tmp_path, painct
     result = painctl("texture", "--backend", "hunyuan", str(neutral), str(tmp_path / "h"))
     assert result.code == 1 and "Hunyuan3D" in result.stderr and "install" in result.stderr
     assert not (tmp_path / "h").exists()
+
+
+def test_fill_is_seamless_across_uv_seams(neutral):
+    """Both sides of every UV seam (a mesh edge mapped to two places in the layout) get the same colour."""
+    from PIL import Image
+
+    from painctl.renderer import Camera, Mesh, render
+    from painctl.texturing import project_texture, uv_texels
+
+    with h5py.File(neutral / "data.h5") as h5:
+        verts, faces = h5["vertices"][0], h5["faces"][:]
+        uv, uvf = h5["uv"][:], h5["uv_faces"][:]
+        camera = Camera.from_dict(json.loads(h5["camera"][0].decode()))
+        image = np.asarray(Image.open(neutral / h5["image"][0].decode()), np.float32) / 255.0
+    size = 512
+    texels = uv_texels(uv, uvf, size)
+    geometry = render(Mesh(verts, faces), camera, [], image.shape[:2], shading=False)
+    texture, _ = project_texture(image, geometry, camera, verts, faces, texels)
+
+    def sample(f, a, b, t):
+        """Texture colour at fraction t along face f's edge (corner a -> b), nudged 15% inside the face."""
+        corners = uv[uvf[f]]
+        point = corners[a] * (1 - t) + corners[b] * t
+        point = 0.85 * point + 0.15 * corners.mean(0)
+        return texture[int((1 - point[1]) * size), int(point[0] * size)]
+
+    sides: dict = {}
+    for f, face in enumerate(faces):
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            key = (min(face[a], face[b]), max(face[a], face[b]))
+            flip = face[a] > face[b]
+            sides.setdefault(key, []).append((f, (b, a) if flip else (a, b)))
+    diffs = []
+    for (f0, e0), (f1, e1) in (v for v in sides.values() if len(v) == 2):
+        if {uvf[f0][e0[0]], uvf[f0][e0[1]]} == {uvf[f1][e1[0]], uvf[f1][e1[1]]}:
+            continue  # not a seam: both faces share the edge's uv rows
+        for t in (0.3, 0.5, 0.7):
+            diffs.append(np.abs(sample(f0, *e0, t) - sample(f1, *e1, t)).mean())
+    diffs = np.asarray(diffs)
+    assert len(diffs) > 100  # the layout does have seams
+    assert np.median(diffs) < 0.03 and np.percentile(diffs, 90) < 0.08
