@@ -90,6 +90,15 @@ def test_texture_cli_writes_pngs_and_loadable_obj(neutral, tmp_path, painctl):
             assert mesh.visual.material.image is not None and mesh.visual.material.image.size == (256, 256)
             assert len(mesh.faces) == len(h5["faces"])
             assert ids[k] in h5["mesh"][k].decode()
+    # Same input, same parameters: same bytes (texture PNG, OBJ, MTL), also when built in two shards.
+    again = tmp_path / "again"
+    assert painctl("texture", "--size", "256", "--shard", "2/2", str(neutral), str(again)).code == 0
+    with h5py.File(out / "data.h5") as a, h5py.File(again / "data.h5") as b:
+        assert b["identity"][0] == a["identity"][1]
+        for name in ("texture", "mesh"):
+            assert (out / a[name][1].decode()).read_bytes() == (again / b[name][0].decode()).read_bytes()
+        mtl = (again / b["mesh"][0].decode()).with_suffix(".mtl")
+        assert mtl.read_bytes() == (out / a["mesh"][1].decode()).with_suffix(".mtl").read_bytes()
 
 
 def test_texture_needs_a_render_neutral_artefact(neutral, tmp_path, painctl):
