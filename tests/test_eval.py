@@ -133,6 +133,11 @@ def test_checkpoint_eval_on_fixed_folds_then_predict_agrees(evaluated, unbc, tmp
     assert all(f["thresholds"] == [0.5, 0.5, 0.5] for f in report["folds"])
     assert "0.5" in report["calibration"] and report["mode"] == "checkpoint"
     assert not (tmp_path / "r" / "fold-1").exists()  # nothing trained
+    # Same inputs, same seed: same bytes, plots included.
+    code, _, stderr = _in_process("-q", "eval", "--checkpoint", out / "fold-1" / "best", "--folds-file", folds, "--shots", "8", unbc, tmp_path / "r2")
+    assert code == 0, stderr
+    for name in ("report.json", "predictions.csv", "summary.md", "roc.png", "calibration.png", "scatter.png"):
+        assert (tmp_path / "r" / name).read_bytes() == (tmp_path / "r2" / name).read_bytes(), name
     # Each subject has 4 PSPI-0 frames: a pain frame averages all 4, a neutral frame the 3 others.
     rows = _rows(tmp_path / "r")
     assert {r["shots"] for r in rows if float(r["true_pspi"]) > 0} == {"4"}
