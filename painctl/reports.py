@@ -162,7 +162,7 @@ def write_plots(report: dict[str, Any], out: Path) -> list[Path]:
     top = max(16.0, float(data["pred"].max(initial=0)))
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=0.8)
     s = report["summary"].get("pcc", {})
-    ax.set(xlabel="true PSPI", ylabel="predicted PSPI", title=f"PSPI, PCC {_fmt(s.get('mean'))} (mean over folds)", xlim=(-0.5, top), ylim=(-0.5, top))
+    ax.set(xlabel="true PSPI", ylabel="predicted PSPI", title=f"PSPI, PCC {_fmt(s.get('mean'))} fold mean, {_fmt((report.get('pooled') or {}).get('pcc'))} pooled", xlim=(-0.5, top), ylim=(-0.5, top))
     paths.append(out / "scatter.png")
     _save_png(fig, paths[-1])
     return paths
