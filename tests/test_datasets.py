@@ -118,6 +118,8 @@ def _threedpain(root):
         for kind in ("neutral", "pain_3" if ident == "0001" else "pain_1"):
             for view in range(3):
                 Image.new("RGB", (24, 24), (view * 40, 90, 90)).save(root / "images" / f"flame_sample_{ident}_{kind}_view_{view:03d}.png")
+    # A per-image heatmap wins over the per-base one.
+    np.save(root / "heatmaps" / "flame_sample_0001_pain_3_view_001.npy", np.zeros((16, 16), np.float32))
     return root
 
 
@@ -131,7 +133,7 @@ def test_threedpain_layout(tmp_path):
     pain = [f for f in frames if f.subject == "flame_sample_0001" and not f.is_neutral]
     assert len(pain) == 3 and all(f.pspi == 2 + 3 + 2 + 1 for f in pain)
     np.testing.assert_array_equal(pain[0].au, [2, 1, 3, 0, 2, 1])
-    assert pain[0].heatmap.name == "flame_sample_0001_pain_3.png"
+    assert [f.heatmap.name for f in pain] == ["flame_sample_0001_pain_3.png", "flame_sample_0001_pain_3_view_001.npy", "flame_sample_0001_pain_3.png"]
     neutral = [f for f in frames if f.is_neutral]
     assert len(neutral) == 6 and all(f.pspi == 0 and f.heatmap is None for f in neutral)
 
