@@ -246,18 +246,19 @@ def _pull_push(premult: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 
 def _upsample(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    ys = np.clip((np.arange(height) + 0.5) / 2.0 - 0.5, 0, h - 1)
-    xs = np.clip((np.arange(width) + 0.5) / 2.0 - 0.5, 0, w - 1)
-    y0 = np.floor(ys).astype(int)
-    x0 = np.floor(xs).astype(int)
-    y1 = np.minimum(y0 + 1, h - 1)
-    x1 = np.minimum(x0 + 1, w - 1)
-    ay = (ys - y0)[:, None, None]
-    ax = (xs - x0)[None, :, None]
-    top = image[y0][:, x0] * (1 - ax) + image[y0][:, x1] * ax
-    bottom = image[y1][:, x0] * (1 - ax) + image[y1][:, x1] * ax
-    return top * (1 - ay) + bottom * ay
+    """Bilinear 2x upsampling (texel centres, clamped edges) of ``image`` (h,w,C) to (height,width,C)
+    with height <= 2h and width <= 2w: each output texel is 3/4 its parent plus 1/4 the neighbour
+    on its side, done with slices (fancy indexing was the cost of the whole fill)."""
+    def double(a: np.ndarray, axis: int) -> np.ndarray:
+        a = np.moveaxis(a, axis, 0)
+        before = np.concatenate([a[:1], a[:-1]])
+        after = np.concatenate([a[1:], a[-1:]])
+        out = np.empty((2 * len(a),) + a.shape[1:], a.dtype)
+        out[0::2] = 0.75 * a + 0.25 * before
+        out[1::2] = 0.75 * a + 0.25 * after
+        return np.moveaxis(out, 0, axis)
+
+    return double(double(np.asarray(image, np.float32), 0), 1)[:height, :width]
 
 
 #: Vertices whose view cosine is at least this anchor the surface fill (grazing colours are unreliable).
