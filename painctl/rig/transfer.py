@@ -18,9 +18,17 @@ from painctl.facemodels.base import FaceModel
 from painctl.rig.aumap import AU_CONTROLS, au_to_weights
 from painctl.rig.registration import register_head
 
-#: Vertices whose corresponding rig displacement stays below this (metres per unit) are pinned.
+#: Source vertices moving less than this (metres per unit weight) count as static.
 STATIC = 1e-6
+#: Target vertices farther than this (metres) from every moving source triangle are pinned in place;
+#: the margin keeps correspondence slips at the edge of a moving region (lid against eyeball) from
+#: pinning skin that should move.
+PIN_MARGIN = 0.005
 PIN_WEIGHT = 1.0
+#: Barycentric points at which each target triangle samples the source gradient field (centroid and
+#: three points towards the corners); their mean gradient is the triangle's, so a target triangle
+#: spanning several source triangles gets their blend rather than whichever lies under its centroid.
+SAMPLES = np.array([[1 / 3, 1 / 3, 1 / 3], [2 / 3, 1 / 6, 1 / 6], [1 / 6, 2 / 3, 1 / 6], [1 / 6, 1 / 6, 2 / 3]])
 
 
 def deformation_gradients(rest: np.ndarray, deformed: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -38,6 +46,34 @@ def deformation_gradients(rest: np.ndarray, deformed: np.ndarray, faces: np.ndar
 
     rest_frame = frame(rest.astype(np.float64))
     return frame(deformed.astype(np.float64)) @ np.linalg.pinv(rest_frame)
+
+
+def corresponding_triangles(fitted: trimesh.Trimesh, target: trimesh.Trimesh) -> np.ndarray:
+    """Return (S, F_t) indices of the ``fitted`` source triangle under each of the S sample points
+    (:data:`SAMPLES`) of every ``target`` triangle.
+
+    Matching stays within connected parts: each target part (skin, an eyeball, the mouth cavity)
+    is matched to the source part most of its triangles land on, so an eyelid resting on the
+    eyeball never borrows the eyeball's (static) gradients, nor the reverse.
+    """
+    points = np.einsum("sk,fkc->sfc", SAMPLES, target.triangles)  # (S, F_t, 3)
+    source_part, target_part = _triangle_parts(fitted), _triangle_parts(target)
+    _, _, first = trimesh.proximity.closest_point(fitted, points[0])
+    match = {part: np.bincount(source_part[first[target_part == part]]).argmax() for part in np.unique(target_part)}
+    result = np.empty(points.shape[:2], dtype=np.int64)
+    for source in set(match.values()):
+        mine = np.flatnonzero(np.isin(target_part, [t for t, s in match.items() if s == source]))
+        allowed = np.flatnonzero(source_part == source)
+        sub = trimesh.Trimesh(fitted.vertices, fitted.faces[allowed], process=False)
+        _, _, tri = trimesh.proximity.closest_point(sub, points[:, mine].reshape(-1, 3))
+        result[:, mine] = allowed[tri].reshape(len(SAMPLES), -1)
+    return result
+
+
+def _triangle_parts(mesh: trimesh.Trimesh) -> np.ndarray:
+    """Return (F,) labels of the vertex-connected part each triangle belongs to (T-junctions join)."""
+    labels = trimesh.graph.connected_component_labels(mesh.edges, node_count=len(mesh.vertices))
+    return labels[mesh.faces[:, 0]]
 
 
 def edge_operator(faces: np.ndarray, n_vertices: int) -> sp.csr_matrix:
@@ -82,12 +118,12 @@ class TransferRig:
         target = trimesh.Trimesh(target_vertices, self.faces, process=False)
         fitted = register_head(rest, src_faces, target, source_model.landmarks(), landmarks)
         fitted_mesh = trimesh.Trimesh(fitted, src_faces, process=False)
-        # Each target triangle takes the gradient of the source triangle under its centroid.
-        _, _, self.source_triangle = trimesh.proximity.closest_point(fitted_mesh, target.triangles_center)
+        self.source_triangles = corresponding_triangles(fitted_mesh, target)  # (S, Ft)
         self.gradients = np.stack([deformation_gradients(rest, rest + b, src_faces) for b in basis])  # (E, Fs, 3, 3)
         moving = np.linalg.norm(basis, axis=-1).max(0) > STATIC  # (Vs,)
-        _, _, vertex_triangle = trimesh.proximity.closest_point(fitted_mesh, target.vertices)
-        self.pinned = ~moving[src_faces[vertex_triangle]].any(1)
+        moving_part = trimesh.Trimesh(fitted, src_faces[moving[src_faces].any(1)], process=False)
+        _, distance, _ = trimesh.proximity.closest_point(moving_part, target.vertices)
+        self.pinned = distance > PIN_MARGIN
         self.solver = PoissonSolver(self.faces, len(target_vertices), self.pinned)
         self.description = f"deformation transfer from {source_model.name} {source_model.version}"
         self._cache: dict[int, np.ndarray] = {}
@@ -104,7 +140,7 @@ class TransferRig:
         rest_edges = np.stack([b - a, c - a], axis=1)  # (F, 2, 3)
         out = np.empty((len(self.unit_ids), len(v), 3))
         for e, grads in enumerate(self.gradients):
-            t = grads[self.source_triangle]  # (F, 3, 3)
+            t = grads[self.source_triangles].mean(0)  # (F, 3, 3)
             wanted = np.einsum("fij,fkj->fki", t, rest_edges) - rest_edges  # (F, 2, 3) edge change
             out[e] = self.solver.solve(wanted.reshape(-1, 3))
         return out
