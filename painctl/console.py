@@ -14,7 +14,8 @@ T = TypeVar("T")
 #: Verbosity: -1 quiet, 0 normal, 1+ verbose. Set once by the CLI's top-level options.
 verbosity = 0
 
-_stderr = Console(stderr=True, highlight=False)
+# soft_wrap: a message is one line in a log, never broken at an assumed 80 columns.
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def stderr() -> Console:

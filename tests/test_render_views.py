@@ -218,4 +218,7 @@ def test_textured_neutral_view_reproduces_the_neutral_photo(rig, tmp_path):
         photo = np.asarray(Image.open(neutral.resolve(photos[k])).convert("RGB"), np.float32)
         face = neutral.read("mask", k) & np.any(ours != 128, axis=-1)
         assert np.abs(ours[face] - photo[face]).mean() < 12  # of 255: texture resampling only
-        assert abs(ours[face].mean() - photo[face].mean()) < 6  # same exposure
+        # Same exposure. The texture fades seen texels into the surface fill toward grazing angles,
+        # which lifts the mean by about 9/255 at this 128 px size (measured); lighting twice, the
+        # fault this guards against, was 36/255 off with most of the face clipped.
+        assert abs(ours[face].mean() - photo[face].mean()) < 12
