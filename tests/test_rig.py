@@ -125,6 +125,45 @@ def test_no_au_combination_pushes_the_eye_socket_through_the_lids(anny_model):
             assert _visible(face, anny_model.faces, sockets, yaws=(0, -30, 30)) <= baseline
 
 
+def test_self_intersections_counts_skin_through_skin():
+    import trimesh
+
+    from painctl.rig.validation import self_intersections
+
+    a = trimesh.creation.box(extents=(1, 1, 1))
+    assert self_intersections(a.vertices, a.faces) == 0
+    b = a.copy()
+    b.apply_translation((0.5, 0.3, 0.2))
+    both = trimesh.util.concatenate([a, b])
+    assert self_intersections(both.vertices, both.faces) > 0
+
+
+def _eye_skin_triangles(anny_model, vertices):
+    """Triangles within 3 cm of either eyeball, minus the eyeballs and the socket lining (which
+    anny's own neutral head already crosses)."""
+    regions = anny_model.region_vertices()
+    centres = [vertices[regions[side]].mean(0) for side in ("left_eye", "right_eye")]
+    near = np.min([np.linalg.norm(vertices - c, axis=1) for c in centres], axis=0) < 0.03
+    for name in ("left_eye", "right_eye", "left_eye_socket", "right_eye_socket"):
+        near[regions[name]] = False
+    return anny_model.faces[near[anny_model.faces].all(1)]
+
+
+def test_lid_budgets_keep_skin_from_passing_through_skin(anny_model):
+    """AU6/AU7 (and AU4 with AU7) at maximum add no edge-triangle crossing around the eyes."""
+    from painctl.rig.deform import DirectRig
+    from painctl.rig.validation import self_intersections
+
+    rig = DirectRig(anny_model.expression_basis(), anny_model.expression_names, "test")
+    combos = np.array([[0, 5, 5, 0, 0, 0], [0, 5, 0, 0, 0, 0], [0, 0, 5, 0, 0, 0], [5, 0, 5, 0, 0, 0], [5, 5, 5, 0, 0, 0]], float)
+    for ph in _phenotypes(anny_model):
+        neutral = anny_model.neutral(ph[None])[0]
+        faces = _eye_skin_triangles(anny_model, neutral)
+        assert self_intersections(neutral, faces) == 0
+        for combo, face in zip(combos, rig.deform(neutral, combos, combos)):
+            assert self_intersections(face, faces) == 0, combo
+
+
 def test_same_seed_same_bytes_and_shards_merge_to_one_run(painctl, heads, tmp_path):
     args = ["--pspi", "1-16", "--per-identity", "2", "--seed", "5"]
     assert painctl("rig", *args, heads, tmp_path / "a").code == 0

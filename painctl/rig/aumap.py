@@ -24,7 +24,10 @@ the front and 30-degree views), and AU4's brow lowering adds to it. Scanning 14 
 male and female, each ancestry) at AU4..AU10 = 5 with and without AU43, caps of 0.6 and 0.5 still
 showed 14-24 lining pixels on young male heads; at 0.4 none did. So AU6 and AU7 are capped at 0.4
 and their sum is scaled down to the lower-lid budget of 0.4 when both are active: a clean lid at
-the price of a milder maximum squint. tests/test_rig.py checks the result on extreme phenotypes.
+the price of a milder maximum squint. AU4 with AU7 has a budget too (browDown + 1.5 eyeSquint
+<= 0.95, both scaled down together): strong brow lowering over a tightened lid folds the upper
+lid's skin through itself. Labels keep the requested FACS intensities; only the extremes look milder.
+tests/test_rig.py checks the result on extreme phenotypes by counting edge-triangle crossings.
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ AU_CONTROLS: dict[str, tuple[str, float]] = {
 }
 #: Largest sum of the AU6 and AU7 weights on one side (see the module docstring).
 LOWER_LID_BUDGET = 0.4
+#: Largest browDown + UPPER_LID_SQUINT_SHARE * eyeSquint on one side: brow lowering and lid
+#: tightening together fold the upper lid's skin through itself (measured by edge-triangle
+#: crossings around the eyes on old female and middle-aged male heads; browDown 1 + eyeSquint 0.4
+#: crossed 20-58 times, 0.6 + 0.2 and 0.4 + 0.4 never).
+UPPER_LID_BUDGET = 0.95
+UPPER_LID_SQUINT_SHARE = 1.5
 
 
 def intensity_to_fraction(intensity: np.ndarray) -> np.ndarray:
@@ -79,6 +88,10 @@ def au_to_weights(au_left: np.ndarray, au_right: np.ndarray, expression_names: t
         lid = frac[:, 1] + frac[:, 2]
         scale = np.where(lid > LOWER_LID_BUDGET, LOWER_LID_BUDGET / np.maximum(lid, 1e-12), 1.0)
         frac[:, 1] *= scale
+        frac[:, 2] *= scale
+        upper = frac[:, 0] + UPPER_LID_SQUINT_SHARE * frac[:, 2]
+        scale = np.where(upper > UPPER_LID_BUDGET, UPPER_LID_BUDGET / np.maximum(upper, 1e-12), 1.0)
+        frac[:, 0] *= scale
         frac[:, 2] *= scale
         weights[:, idx[:5, side]] = frac
         weights[:, idx[5, side]] = au[:, 5] * full[5]

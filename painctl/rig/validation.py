@@ -91,3 +91,25 @@ def transfer_errors(model: FaceModel, rest: np.ndarray, vertices: np.ndarray, of
         got = offsets[2 * i] + offsets[2 * i + 1]
         errors[au] = float(np.sqrt(((got - truth)[face] ** 2).sum(1).mean() / (truth[face] ** 2).sum(1).mean()))
     return errors
+
+
+def self_intersections(vertices: np.ndarray, faces: np.ndarray) -> int:
+    """Return how many (edge, triangle) pairs of a mesh cross, ignoring pairs that share a vertex.
+
+    A surface passes through itself exactly where one of its edges pierces one of its triangles, so
+    0 means no skin through skin. ``vertices`` (V,3), ``faces`` (F,3); meant for a few thousand
+    triangles (a region such as the eyes).
+    """
+    from trimesh.ray.ray_triangle import RayMeshIntersector
+
+    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    edges = mesh.edges_unique
+    start, end = vertices[edges[:, 0]], vertices[edges[:, 1]]
+    length = np.linalg.norm(end - start, axis=1)
+    keep = length > 0
+    edges, start, end, length = edges[keep], start[keep], end[keep], length[keep]
+    tri, ray, points = RayMeshIntersector(mesh).intersects_id(start, (end - start) / length[:, None], multiple_hits=True, return_locations=True)
+    along = np.linalg.norm(points - start[ray], axis=1)
+    inside = (along > 1e-9) & (along < length[ray] - 1e-9)
+    touching = (faces[tri] == edges[ray, 0:1]).any(1) | (faces[tri] == edges[ray, 1:2]).any(1)
+    return int((inside & ~touching).sum())
