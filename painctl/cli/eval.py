@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from painctl.cli.options import force_option, seed_option
+from painctl.cli.options import force_option, seed_option, training_options
 
 
 @click.command("eval")
@@ -23,22 +23,9 @@ from painctl.cli.options import force_option, seed_option
               help="As in 'painctl train': 'tiny' (embedded small DINOv3, random init, TRAINED IN FULL), or a HF id / local DINOv3 or DINOv2 dir (frozen, LoRA).")
 @click.option("--no-reference", is_flag=True, help="Single-image variant: no neutral reference encoder.")
 @click.option("--init", type=click.Path(path_type=Path), metavar="CKPT", help="Start every fold from this checkpoint (e.g. synthetic-pretrained).")
-@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--lr-heads", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True), help="AdamW learning rate of the fusion and heads.")
-@click.option("--lr-lora", default=None, type=click.FloatRange(min=0, min_open=True),
-              help="Learning rate of the backbone's trainable part. [default: 1e-5; tiny: --lr-heads]")
-@click.option("--weight-decay", default=0.1, show_default=True, type=click.FloatRange(min=0))
-@click.option("--au-weight", default=None, type=click.FloatRange(min=0), help="Weight of the AU loss. [default: 0.1 on UNBC-McMaster, else 1.0]")
-@click.option("--weighted-sampling/--no-weighted-sampling", default=None, help="Sample PSPI >= 1 frames twice as often. [default: on for UNBC-McMaster]")
 @click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Fraction of each fold's TRAINING subjects held out for model selection and threshold calibration.")
-@click.option("--image-size", default=None, type=click.IntRange(min=16), help="Input side in pixels, a multiple of 16. [default: 64 tiny, 224 otherwise]")
-@click.option("--lora-r", default=8, show_default=True, type=click.IntRange(min=1))
-@click.option("--lora-alpha", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--lora-targets", default="q_proj,v_proj", show_default=True, help="Comma-separated attention projections that get LoRA.")
-@click.option("--num-workers", default=0, show_default=True, type=click.IntRange(min=0), help="Data-loading worker processes.")
-@click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
+@training_options
 @seed_option
 @force_option
 def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone, no_reference, init, epochs, batch_size, lr_heads,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from painctl.cli.options import force_option, seed_option
+from painctl.cli.options import force_option, seed_option, training_options
 
 
 @click.command("train")
@@ -23,24 +23,10 @@ from painctl.cli.options import force_option, seed_option
 @click.option("--teacher", type=click.Path(path_type=Path), metavar="CKPT", help="Heatmap-teacher checkpoint to distil into this RGB model.")
 @click.option("--distill-weight", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the distillation loss.")
 @click.option("--init", type=click.Path(path_type=Path), metavar="CKPT", help="Start from this checkpoint (e.g. synthetic-pretrained) and fine-tune.")
-@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--lr-heads", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True), help="AdamW learning rate of the fusion and heads.")
-@click.option("--lr-lora", default=None, type=click.FloatRange(min=0, min_open=True),
-              help="Learning rate of the backbone's trainable part (LoRA; the whole tiny backbone). [default: 1e-5; tiny: --lr-heads]")
-@click.option("--weight-decay", default=0.1, show_default=True, type=click.FloatRange(min=0))
-@click.option("--au-weight", default=None, type=click.FloatRange(min=0), help="Weight of the AU loss. [default: 0.1 on UNBC-McMaster, else 1.0]")
-@click.option("--weighted-sampling/--no-weighted-sampling", default=None,
-              help="Sample PSPI >= 1 frames twice as often. [default: on for UNBC-McMaster]")
 @click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True),
               help="Fraction of DATA's subjects held out (by subject) to select the best epoch; 0 keeps the last epoch.")
-@click.option("--image-size", default=None, type=click.IntRange(min=16), help="Input side in pixels, a multiple of 16. [default: 64 tiny, 224 otherwise]")
-@click.option("--lora-r", default=8, show_default=True, type=click.IntRange(min=1))
-@click.option("--lora-alpha", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--lora-targets", default="q_proj,v_proj", show_default=True, help="Comma-separated attention projections that get LoRA.")
 @click.option("--shots", default=1, show_default=True, type=click.IntRange(min=1), help="Neutral references averaged in validation.")
-@click.option("--num-workers", default=0, show_default=True, type=click.IntRange(min=0), help="Data-loading worker processes.")
-@click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA.")
+@training_options
 @seed_option
 @force_option
 def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight, init, epochs, batch_size, lr_heads, lr_lora,
