@@ -13,7 +13,12 @@ Learning check: DATA is generated data that painctl.datasets.load_frames reads (
 heatmap artefact, or a 3D-Pain export) with at least 250 identities; 200 train (10% of them held
 out by identity for model selection) and 50 other identities are tested. The tiny model is trained
 for as many epochs as fit in --minutes (estimated from a timed first epoch) and must reach PCC >= 0.8
-on the 50 held-out identities.
+on the 50 held-out identities. The data used for the figures in the issue notes:
+
+    painctl sample-mesh -n 250 --balance age,gender,ethnicity --seed 7 lc/heads
+    painctl rig --pspi 1-16 --per-identity 4 --seed 7 lc/heads lc/pain
+    painctl render-views --size 128 lc/pain lc/views      # 3 views, 3,750 images
+    .venv/bin/python benchmarks/bench_vitpain.py --learning-check lc/views
 """
 
 from __future__ import annotations
