@@ -150,16 +150,34 @@ def _eye_skin_triangles(anny_model, vertices):
 
 
 def test_lid_budgets_keep_skin_from_passing_through_skin(anny_model):
-    """AU6/AU7 (and AU4 with AU7) at maximum add no edge-triangle crossing around the eyes."""
+    """AU6/AU7 (and AU4 with AU7 or AU9, AU6 with AU9) at maximum add no edge-triangle crossing
+    around the eyes."""
     from painctl.rig.deform import DirectRig
     from painctl.rig.validation import self_intersections
 
     rig = DirectRig(anny_model.expression_basis(), anny_model.expression_names, "test")
-    combos = np.array([[0, 5, 5, 0, 0, 0], [0, 5, 0, 0, 0, 0], [0, 0, 5, 0, 0, 0], [5, 0, 5, 0, 0, 0], [5, 5, 5, 0, 0, 0]], float)
+    combos = np.array([[0, 5, 5, 0, 0, 0], [0, 5, 0, 0, 0, 0], [0, 0, 5, 0, 0, 0], [5, 0, 5, 0, 0, 0], [5, 5, 5, 0, 0, 0],
+                       [5, 0, 0, 5, 0, 0], [0, 5, 0, 5, 0, 0], [5, 5, 5, 5, 5, 0]], float)
     for ph in _phenotypes(anny_model):
         neutral = anny_model.neutral(ph[None])[0]
         faces = _eye_skin_triangles(anny_model, neutral)
         assert self_intersections(neutral, faces) == 0
+        for combo, face in zip(combos, rig.deform(neutral, combos, combos)):
+            assert self_intersections(face, faces) == 0, combo
+
+
+@pytest.mark.xfail(strict=True, reason="anny's eyeBlink drives the upper lid ~5 mm past the lower lid "
+                   "(about 80-160 crossings per head at AU43 = 1); no lid-contact step yet")
+def test_closed_eyes_keep_skin_from_passing_through_skin(anny_model):
+    """AU43 = 1, alone and with the other AUs at maximum, adds no edge-triangle crossing around the eyes."""
+    from painctl.rig.deform import DirectRig
+    from painctl.rig.validation import self_intersections
+
+    rig = DirectRig(anny_model.expression_basis(), anny_model.expression_names, "test")
+    combos = np.array([[0, 0, 0, 0, 0, 1], [5, 0, 0, 0, 0, 1], [0, 5, 0, 0, 0, 1], [0, 0, 5, 0, 0, 1], [5, 5, 5, 5, 5, 1]], float)
+    for ph in _phenotypes(anny_model):
+        neutral = anny_model.neutral(ph[None])[0]
+        faces = _eye_skin_triangles(anny_model, neutral)
         for combo, face in zip(combos, rig.deform(neutral, combos, combos)):
             assert self_intersections(face, faces) == 0, combo
 

@@ -26,7 +26,13 @@ showed 14-24 lining pixels on young male heads; at 0.4 none did. So AU6 and AU7 
 and their sum is scaled down to the lower-lid budget of 0.4 when both are active: a clean lid at
 the price of a milder maximum squint. AU4 with AU7 has a budget too (browDown + 1.5 eyeSquint
 <= 0.95, both scaled down together): strong brow lowering over a tightened lid folds the upper
-lid's skin through itself. Labels keep the requested FACS intensities; only the extremes look milder.
+lid's skin through itself. AU4 with AU9 has a brow-nose budget (browDown + noseSneer <= 1.7, both
+scaled down together): at both 1 the lowered brow and the sneer push skin around the eye through
+skin (edge-triangle crossings on the 5 test heads: 10 on an old female, 8 on a middle-aged male,
+none on the others; along browDown + noseSneer = 1.7 none on any head, at 1.75 one crossed at
+browDown 1, noseSneer 0.75). AU6 with AU9 at 5 crosses on none of them (cheekSquint is already
+capped at 0.4), so it needs no budget. Labels keep the requested FACS intensities; only the
+extremes look milder.
 tests/test_rig.py checks the result on extreme phenotypes by counting edge-triangle crossings.
 """
 
@@ -58,6 +64,8 @@ LOWER_LID_BUDGET = 0.4
 #: crossed 20-58 times, 0.6 + 0.2 and 0.4 + 0.4 never).
 UPPER_LID_BUDGET = 0.95
 UPPER_LID_SQUINT_SHARE = 1.5
+#: Largest browDown + noseSneer on one side (see the module docstring).
+BROW_NOSE_BUDGET = 1.7
 
 
 def intensity_to_fraction(intensity: np.ndarray) -> np.ndarray:
@@ -93,6 +101,10 @@ def au_to_weights(au_left: np.ndarray, au_right: np.ndarray, expression_names: t
         scale = np.where(upper > UPPER_LID_BUDGET, UPPER_LID_BUDGET / np.maximum(upper, 1e-12), 1.0)
         frac[:, 0] *= scale
         frac[:, 2] *= scale
+        brow_nose = frac[:, 0] + frac[:, 3]
+        scale = np.where(brow_nose > BROW_NOSE_BUDGET, BROW_NOSE_BUDGET / np.maximum(brow_nose, 1e-12), 1.0)
+        frac[:, 0] *= scale
+        frac[:, 3] *= scale
         weights[:, idx[:5, side]] = frac
         weights[:, idx[5, side]] = au[:, 5] * full[5]
     return weights
