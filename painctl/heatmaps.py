@@ -29,6 +29,8 @@ VIEWS_REQUIRE = {
     "au": "N,6:f", "pspi": "N:f", "is_neutral": "N:biu",
 }
 RIG_REQUIRE = {"vertices": "M,V,3:f", "displacement": "M,V:f", "neutral_row": "M:iu", "au": "M,6:f", "faces": "F,3:iu"}
+#: The /stats datasets, summaries over all pain faces (pooled, not concatenated, by `painctl merge`).
+STATS_KEYS = ("au_mean", "au_std", "au_count", "pspi_levels", "pspi_mean", "pspi_std", "pspi_count")
 CARRIED = ("image", "identity", "rig_row", "view", "yaw", "pitch", "camera", "au", "pspi", "is_neutral", "neutral_image_row", "age_group", "gender", "ethnicity")
 
 
@@ -80,6 +82,7 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
     from painctl.renderer import Camera, Mesh, render, studio_lights
     from painctl.renderer.splat import splat
     from painctl.rig.deform import deformer_for
+    from painctl.rig.stage import local_neutral_rows
 
     rig = rig if rig is not None else rig_of_views(views)
     writer = ArtefactWriter(out, "heatmap", {"png_scale": PNG_SCALE, "colormap": COLORMAP}, inputs=[views, rig], force=force)
@@ -96,7 +99,7 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
     cameras = views.read("camera")
     images = views.read("image")
     faces = rig.read("faces")
-    neutral_row = rig.read("neutral_row").astype(np.int64)
+    neutral_row = local_neutral_rows(rig)
     au_left = rig.read("au_left") if rig.has("au_left") else rig.read("au")
     au_right = rig.read("au_right") if rig.has("au_right") else rig.read("au")
     deformer = deformer_for(rig)
@@ -189,9 +192,10 @@ def displacement_stats(rig, deformer, rows: np.ndarray, au_left: np.ndarray, au_
     expression per PSPI level (count in ``pspi_count``).
     """
     from painctl.facs import pspi as pspi_of
+    from painctl.rig.stage import local_neutral_rows
 
     n_vertices = rig.shapes()["vertices"][0][1]
-    neutral_row = rig.read("neutral_row").astype(np.int64)
+    neutral_row = local_neutral_rows(rig)
     au = rig.read("au").astype(np.float64)
     au_sum = np.zeros((6, n_vertices)); au_sq = np.zeros((6, n_vertices)); au_count = np.zeros(6, np.int64)
     levels = np.unique(np.round(pspi_of(au[rows]), 3)) if len(rows) else np.zeros(0)
@@ -213,6 +217,50 @@ def displacement_stats(rig, deformer, rows: np.ndarray, au_left: np.ndarray, au_
     p_mean, p_std = finish(p_sum, p_sq, p_count)
     return {"au_mean": au_mean, "au_std": au_std, "au_count": au_count, "pspi_levels": levels.astype(np.float32),
             "pspi_mean": p_mean, "pspi_std": p_std, "pspi_count": p_count}
+
+
+def pool_stats(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Combine :func:`displacement_stats` results of disjoint sets of faces (shards) into the stats
+    of their union: count-weighted means, and spreads from the pooled second moments."""
+    levels = np.unique(np.concatenate([p["pspi_levels"] for p in parts])) if parts else np.zeros(0, np.float32)
+
+    def pool(groups: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        count = sum(c.astype(np.int64) for c, _, _ in groups)
+        first = sum(c[:, None] * m.astype(np.float64) for c, m, _ in groups)
+        second = sum(c[:, None] * (s.astype(np.float64) ** 2 + m.astype(np.float64) ** 2) for c, m, s in groups)
+        n = np.maximum(count, 1)[:, None]
+        mean = first / n
+        return mean.astype(np.float32), np.sqrt(np.maximum(second / n - mean ** 2, 0)).astype(np.float32), count
+
+    au_mean, au_std, au_count = pool([(p["au_count"], p["au_mean"], p["au_std"]) for p in parts])
+    n_vertices = parts[0]["au_mean"].shape[1]
+    spread = []
+    for p in parts:  # each shard's levels placed on the union's
+        index = np.searchsorted(levels, p["pspi_levels"])
+        count = np.zeros(len(levels), np.int64); count[index] = p["pspi_count"]
+        mean = np.zeros((len(levels), n_vertices), np.float32); mean[index] = p["pspi_mean"]
+        std = np.zeros_like(mean); std[index] = p["pspi_std"]
+        spread.append((count, mean, std))
+    p_mean, p_std, p_count = pool(spread)
+    return {"au_mean": au_mean, "au_std": au_std, "au_count": au_count, "pspi_levels": levels.astype(np.float32),
+            "pspi_mean": p_mean, "pspi_std": p_std, "pspi_count": p_count}
+
+
+def merge_stats(h5, out_dir: Path, shards: list) -> None:
+    """Write the pooled /stats of heatmap artefacts ``shards`` into the open merged data.h5 ``h5``
+    and draw its stats.png in ``out_dir`` (used by `painctl merge`)."""
+    from painctl.artefact import write_dataset
+    from painctl.rig.stage import local_neutral_rows
+
+    parts = [{key: shard.read(f"stats/{key}") for key in STATS_KEYS} for shard in shards]
+    stats = pool_stats(parts)
+    for key, value in stats.items():
+        write_dataset(h5, f"stats/{key}", value, rows=False)
+    rig = rig_of_views(shards[0])  # the heatmap artefact lists its rig among its inputs too
+    if rig.has("uv") and rig.has("uv_faces"):
+        neutral = rig.read("vertices", int(local_neutral_rows(rig)[0])) if rig.rows() else None
+        draw_stats(stats, rig.read("faces"), rig.read("uv"), rig.read("uv_faces"), out_dir / "stats.png",
+                   window=_face_region(rig), vertices=neutral)
 
 
 def uv_values(values: np.ndarray, faces: np.ndarray, uv_faces: np.ndarray, n_uv: int) -> np.ndarray:

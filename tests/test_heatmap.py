@@ -124,3 +124,24 @@ def test_wrong_rig_and_wrong_input(painctl, heat, rig, tmp_path):  # noqa: F811
     assert result.code == 1 and "digest differs" in result.stderr and not (tmp_path / "out").exists()
     result = painctl("heatmap", str(rig), str(tmp_path / "out"))
     assert result.code == 1 and "expected 'render-views'" in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_shards_heatmap_and_merge_into_the_whole_run(heat, rig, tmp_path):  # noqa: F811
+    """Shards of the chain merge into the unsharded heatmaps; the pooled /stats equal the whole run's
+    (the second shard's rows point to neutral faces by global row, which it must map to its own)."""
+    heads = rig.parent / "heads"
+    parts = []
+    for k in (1, 2):
+        part = tmp_path / f"shard-{k}"
+        part.mkdir()
+        cli("-q", "rig", "--pspi", "4,9", "--per-identity", "2", "--shard", f"{k}/2", str(heads), str(part / "rig"))
+        cli("-q", "render-views", "--size", "64", "--jobs", "1", str(part / "rig"), str(part / "views"))
+        cli("-q", "heatmap", str(part / "views"), str(part / "heat"))
+        parts.append(str(part / "heat"))
+    cli("-q", "merge", str(tmp_path / "heat"), *parts)
+    whole, merged = read(heat[1]), read(tmp_path / "heat")
+    np.testing.assert_array_equal(merged["heatmap"], whole["heatmap"])
+    with h5py.File(heat[1] / "data.h5") as a, h5py.File(tmp_path / "heat" / "data.h5") as b:
+        for key in a["stats"]:
+            np.testing.assert_allclose(b["stats"][key][()], a["stats"][key][()], rtol=1e-4, atol=1e-7, err_msg=key)
+    assert Image.open(tmp_path / "heat" / "stats.png").width > 400

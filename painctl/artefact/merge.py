@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,11 @@ import numpy as np
 
 from painctl.artefact.store import DATA, ROWS_ATTR, Artefact, ArtefactWriter, open_artefact
 from painctl.errors import ArtefactError, PainctlError
+
+
+#: Stages whose non-row datasets under a prefix summarise all rows: they are pooled over the shards
+#: by the named function(h5, out_dir, shards) instead of being required equal.
+POOLED = {"heatmap": ("stats/", "painctl.heatmaps:merge_stats")}
 
 
 def merge_shards(out: str | os.PathLike, shards: Sequence[str | os.PathLike], force: bool = False) -> Path:
@@ -30,6 +36,7 @@ def merge_shards(out: str | os.PathLike, shards: Sequence[str | os.PathLike], fo
             raise ArtefactError(f"{art.path}: is a {art.stage!r} artefact, the first shard is {first.stage!r}")
         if {k: v for k, v in art.params.items() if k != "shard"} != base:
             raise ArtefactError(f"{art.path}: was made with other parameters than {first.path}")
+    pooled = POOLED.get(first.stage)
     params = {**base, "merged_from": [a.params.get("shard") for a in arts]}
     writer = ArtefactWriter(out, first.stage, params, inputs=arts, force=force)
     if writer.cached:
@@ -45,8 +52,13 @@ def merge_shards(out: str | os.PathLike, shards: Sequence[str | os.PathLike], fo
                 ds0 = f0[name]
                 if ds0.attrs.get(ROWS_ATTR):
                     _virtual_concat(writer.h5, name, arts, out_path)
+                elif pooled and name.startswith(pooled[0]):
+                    continue
                 else:
                     _copy_shared(writer.h5, name, ds0, arts)
+        if pooled:
+            module, function = pooled[1].split(":")
+            getattr(importlib.import_module(module), function)(writer.h5, writer.dir, arts)
         writer.manifest["shards"] = [os.path.relpath(os.path.abspath(a.path), out_path) for a in arts]
     return writer.path
 

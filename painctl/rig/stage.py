@@ -25,6 +25,9 @@ from painctl.rig.sequence import sequence_au
 from painctl.seeding import rng_for
 from painctl.shard import WHOLE, Shard
 
+#: Root attribute of a rig artefact: the global row of its first row (0 unless it is a shard).
+FIRST_ROW_ATTR = "first_row"
+
 #: Identity datasets copied from IN, one value per output row.
 CARRIED = ("age_years", "age_group", "gender", "ethnicity", "phenotype")
 
@@ -156,8 +159,23 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
         deformer.write_topology(h5, source)
         _copy_attrs(source, "/", h5)
         h5.attrs["rig"] = deformer.description
+        # /neutral_row is global (so shards merge into exactly one run); this says where we start.
+        h5.attrs[FIRST_ROW_ATTR] = start * per
     console.info(f"rigged {stop - start} identities into {rows} faces ({writer.path})")
     return writer.path
+
+
+def local_neutral_rows(rig: Artefact) -> np.ndarray:
+    """Return (M,) int64 indices into ``rig``'s own rows of each row's neutral face.
+
+    /neutral_row holds global rows (those of the unsharded run); a shard, or a merge of later
+    shards, starts at the global row in its ``first_row`` attribute.
+    """
+    first = int(rig.attrs().get(FIRST_ROW_ATTR, 0))
+    rows = rig.read("neutral_row").astype(np.int64) - first
+    if len(rows) and (rows.min() < 0 or rows.max() >= rig.rows()):
+        raise PainctlError(f"{rig.path}: /neutral_row points outside the artefact's rows (first_row {first})")
+    return rows
 
 
 def _copy_attrs(source: Artefact, name: str, target) -> None:
