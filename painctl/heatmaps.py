@@ -10,6 +10,7 @@ Dataset level: mean and spread of displacement per AU and per PSPI level, in UV 
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -52,11 +53,16 @@ def rig_of_views(views, rig_path: str | None = None):
     return rig
 
 
-def colour_map(values: np.ndarray, mask: np.ndarray, scale: float = PNG_SCALE) -> np.ndarray:
-    """Return (H,W,3) uint8: ``values`` (H,W) metres through the colour map (0..scale), black off ``mask``."""
+@functools.lru_cache(maxsize=4)
+def _lut(name: str) -> np.ndarray:
     import matplotlib
 
-    lut = (matplotlib.colormaps[COLORMAP](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
+    return (matplotlib.colormaps[name](np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
+
+
+def colour_map(values: np.ndarray, mask: np.ndarray, scale: float = PNG_SCALE) -> np.ndarray:
+    """Return (H,W,3) uint8: ``values`` (H,W) metres through the colour map (0..scale), black off ``mask``."""
+    lut = _lut(COLORMAP)
     index = np.clip(np.asarray(values, np.float64) / scale * 255.0 + 0.5, 0, 255).astype(np.int64)
     out = lut[index]
     out[~np.asarray(mask, bool)] = 0
@@ -79,7 +85,7 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
     from PIL import Image
 
     from painctl.artefact import ArtefactWriter, write_dataset
-    from painctl.renderer import Camera, Mesh, render, studio_lights
+    from painctl.renderer import Camera, Mesh, render_many, studio_lights
     from painctl.renderer.splat import splat
     from painctl.rig.deform import deformer_for
     from painctl.rig.stage import local_neutral_rows
@@ -115,6 +121,21 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
             cache[row] = np.concatenate([rig.read("displacement", row)[:, None], alone.T], axis=1).astype(np.float32)
         return cache[row]
 
+    views_of_row: dict[int, list[int]] = {}
+    for i in np.flatnonzero(~is_neutral):
+        views_of_row.setdefault(int(rig_rows[i]), []).append(int(i))
+    renders: dict[int, dict[int, object]] = {}
+
+    def rendered(row: int) -> dict[int, object]:
+        # Every view of a rig row in one call: the mesh is uploaded once, not once per view.
+        if row not in renders:
+            renders.clear()
+            members = views_of_row[row]
+            results = render_many(Mesh(rig.read("vertices", row), faces), [Camera.from_dict(json.loads(_text(cameras[i]))) for i in members],
+                                  lights, size, shading=False)
+            renders[row] = dict(zip(members, results))
+        return renders[row]
+
     with writer:
         h5 = writer.h5
         (writer.dir / "heatmaps").mkdir()
@@ -136,8 +157,7 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
                 mask = np.zeros((size, size), bool)
             else:
                 row = int(rig_rows[i])
-                camera = Camera.from_dict(json.loads(_text(cameras[i])))
-                result = render(Mesh(rig.read("vertices", row), faces), camera, lights, size, shading=False)
+                result = rendered(row)[i]
                 values = splat(result, per_vertex(row), faces)
                 mask = result.mask
                 heat[i] = values[..., 0]
