@@ -506,6 +506,9 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
         write_dataset(h5, "identity", ids)
         write_dataset(h5, "texture", np.array([f"textures/{i}.png" for i in ids], dtype=str).reshape(rows))
         write_dataset(h5, "mesh", np.array([f"textures/{i}.obj" for i in ids], dtype=str).reshape(rows))
+        if source.has("lights"):
+            # The lights the neutral image (so the baked texture) was lit with; render-views relights by them.
+            write_dataset(h5, "lights", source.read("lights", slice(start, stop)).astype(str).reshape(rows))
         write_dataset(h5, "coverage", coverage, attrs={"meaning": "fraction of in-layout texels seen directly by the frontal camera"})
         write_dataset(h5, "uv", uv, rows=False)
         write_dataset(h5, "uv_faces", uv_faces, rows=False)

@@ -135,20 +135,20 @@ def render_identity(task: tuple) -> list[dict]:
     """Render one identity's rig rows in every view, write the PNGs; return the rows' index records.
 
     ``task`` = (identity index g, rig start, rig stop, first output row, albedo (V,3) or None,
-    texture path or None). Runs in a worker process with the plan set by :func:`_init_worker`.
+    texture path or None, the texture's lights as JSON or None (studio lights)). Runs in a worker process with the plan set by :func:`_init_worker`.
     """
     from PIL import Image
 
     from painctl.backgrounds import composite, make_background
-    from painctl.renderer import Mesh, frame_camera, relight, render_many, shading_ratio, splat, studio_lights
+    from painctl.renderer import Mesh, frame_camera, lights_from_list, relight, render_many, shading_ratio, splat, studio_lights
     from painctl.seeding import rng_for
 
-    g, start, stop, row0, albedo, texture = task
+    g, start, stop, row0, albedo, texture, lights_json = task
     plan = _PLAN
     size, views = plan["size"], plan["views"]
     vertices = _rig_file()["vertices"][start:stop]
     cameras = [frame_camera(vertices[0], yaw=yaw, pitch=pitch, size=size) for yaw, pitch in views]
-    lights = studio_lights()
+    lights = lights_from_list(json.loads(lights_json)) if lights_json else studio_lights()
     backgrounds = [make_background(plan["background_kind"], (size, size), rng_for(plan["seed"], g, v), plan["background_files"]) for v in range(len(views))]
     tex = _load_texture(texture) if texture else None
     records = []
@@ -185,6 +185,7 @@ def render_identity(task: tuple) -> list[dict]:
                     "camera": json.dumps(cam.to_dict(), sort_keys=True),
                     "neutral_image_row": row0 + v,
                     "alpha_mean": float(res.alpha.mean()),
+                    "lights": lights_json,
                 }
             )
     assert len(records) == (stop - start) * n_views
@@ -282,6 +283,7 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     is_neutral = rig.read("is_neutral").astype(bool)
     blocks = identity_blocks(identity, is_neutral)
     tex_paths = _texture_paths(texture, identity, blocks) if texture is not None else None
+    tex_lights = _texture_lights(texture, identity, blocks) if texture is not None else None
 
     params = {
         "views": [list(v) for v in request.views],
@@ -347,7 +349,8 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
             (Path(plan["mask_dir"]) / "images").mkdir()
             plan["scalp"] = scalp_vertices(rig, len(rig.read("vertices", 0)))
         tasks = [
-            (first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i])
+            (first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i],
+             None if tex_lights is None else tex_lights[first + i])
             for i, (a, b) in enumerate(mine)
         ]
         records: list[dict] = []
@@ -453,6 +456,16 @@ def _write_index(writer, write_dataset, rig, records: list[dict], rig_rows: np.n
         if rig.has(name):
             values = rig.read(name)
             write_dataset(h5, name, values[rig_rows] if len(rig_rows) else values[:0])
+    if records and records[0]["lights"] is not None:
+        write_dataset(h5, "lights", np.array([r["lights"] for r in records], dtype="U"))
+
+
+def _texture_lights(texture, identity: np.ndarray, blocks: list[tuple[int, int]]) -> list[str] | None:
+    """The lights (JSON) each identity's texture was baked under, or None if the texture does not say."""
+    if not texture.has("lights"):
+        return None
+    by_id = dict(zip((_decode(x) for x in texture.read("identity")), (_decode(x) for x in texture.read("lights"))))
+    return [by_id[_decode(identity[a])] for a, _ in blocks]
 
 
 def _texture_paths(texture, identity: np.ndarray, blocks: list[tuple[int, int]]) -> list[str]:

@@ -222,3 +222,24 @@ def test_textured_neutral_view_reproduces_the_neutral_photo(rig, tmp_path):
         # which lifts the mean by about 9/255 at this 128 px size (measured); lighting twice, the
         # fault this guards against, was 36/255 off with most of the face clipped.
         assert abs(ours[face].mean() - photo[face].mean()) < 12
+
+
+def test_textured_views_relight_with_the_lights_the_texture_was_baked_under(rig, tmp_path):
+    """A texture baked from a side-lit neutral photo carries those lights; render-views relights the
+    pain faces by them (not by the studio rig) and records them per image."""
+    import json
+
+    from painctl.artefact import open_artefact
+
+    heads = rig.parent / "heads"
+    cli("-q", "render-neutral", "--size", "64", "--texture-size", "128", "--lights", "side", str(heads), str(tmp_path / "neutral"))
+    cli("-q", "texture", "--size", "128", str(tmp_path / "neutral"), str(tmp_path / "tex"))
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--texture", str(tmp_path / "tex"), str(rig), str(tmp_path / "v"))
+    neutral, views = open_artefact(tmp_path / "neutral"), open_artefact(tmp_path / "v")
+    baked = dict(zip(neutral.read("identity").astype(str), neutral.read("lights").astype(str)))
+    used = views.read("lights").astype(str)
+    ids = views.read("identity").astype(str)
+    assert len(used) == views.rows()
+    for identity, lights in zip(ids, used):
+        assert json.loads(lights) == json.loads(baked[identity])
+    assert json.loads(used[0])[0]["intensity"] == 2.0  # the side preset's key light, not the studio one
