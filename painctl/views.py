@@ -29,8 +29,9 @@ PITCH_LIMIT = 60.0
 RIG_REQUIRE = {"vertices": "N,V,3:f", "identity": "N:iuS", "is_neutral": "N:biu", "au": "N,6:f", "pspi": "N:f", "faces": "F,3:iu"}
 CARRIED = ("age_group", "gender", "ethnicity")
 
-#: Plain albedo (sRGB) by ancestry group; lips, eyes and mouth interior are painted over it.
-SKIN_TONES = {"african": (0.45, 0.30, 0.22), "asian": (0.80, 0.64, 0.52), "caucasian": (0.86, 0.68, 0.58)}
+#: Plain albedo (sRGB) by ancestry group; lips, eyes and mouth interior are painted over it. Light
+#: skin as measured (the ColorChecker "light skin" patch is 0.76, 0.59, 0.51), as painctl.skin has it.
+SKIN_TONES = {"african": (0.45, 0.30, 0.22), "asian": (0.74, 0.57, 0.45), "caucasian": (0.80, 0.62, 0.52)}
 DEFAULT_SKIN = (0.78, 0.60, 0.50)
 LIP_TONE = (0.62, 0.32, 0.32)
 EYE_TONE = (0.88, 0.86, 0.82)
