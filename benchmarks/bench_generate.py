@@ -1,10 +1,11 @@
 """Identities per minute through the whole generation chain on embedded defaults, and the time for 3DPain.
 
-    python benchmarks/bench_generate.py [--small 2] [--large 8] [--per-identity 10] [--keep DIR]
+    python benchmarks/bench_generate.py [--small 2] [--large 8] [--per-identity 10] [--jobs J] [--keep DIR]
 
 Runs sample-mesh -> render-neutral -> texture -> rig -> render-views -> heatmap as a user would
-(real `painctl` processes, defaults of examples/generate.sh: 10 pain faces per identity, 3 views
-at 224x224) for a small and a large number of identities. Each stage's marginal cost per identity
+with examples/generate.sh (real `painctl` processes; 10 pain faces per identity, 3 views at
+224x224, 512 textures; J shard chains side by side, one per core, then `painctl merge`) for a
+small and a large number of identities. Each stage's marginal cost per identity
 is the time difference divided by the difference in identities, so start-up (imports, model and
 context creation) is not counted N times; that cost is then extrapolated to the paper's 2,500
 identities x 11 faces x 3 views = 82,500 images with heatmaps. Medians are not possible for a run
@@ -25,29 +26,45 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPER_IDENTITIES = 2500
 
 
-def stages(work: Path, n: int, per_identity: int) -> list[tuple[str, list[str]]]:
+def stages(work: Path, n: int, per_identity: int, shard: str, jobs_option: list[str]) -> list[tuple[str, list[str]]]:
     w = lambda name: str(work / name)  # noqa: E731
     return [
         ("sample-mesh", ["sample-mesh", "-n", str(n), "--balance", "age,gender,ethnicity", "--seed", "1", w("heads")]),
-        ("render-neutral", ["render-neutral", w("heads"), w("neutral")]),
-        ("texture", ["texture", w("neutral"), w("textures")]),
-        ("rig", ["rig", "--pspi", "1-16", "--per-identity", str(per_identity), "--seed", "1", w("heads"), w("pain")]),
-        ("render-views", ["render-views", "--texture", w("textures"), w("pain"), w("views")]),
+        ("render-neutral", ["render-neutral", "--texture-size", "512", "--shard", shard, w("heads"), w("neutral")]),
+        ("texture", ["texture", "--size", "512", w("neutral"), w("textures")]),
+        ("rig", ["rig", "--pspi", "1-16", "--per-identity", str(per_identity), "--seed", "1", "--shard", shard, w("heads"), w("pain")]),
+        ("render-views", ["render-views", *jobs_option, "--texture", w("textures"), w("pain"), w("views")]),
         ("heatmap", ["heatmap", w("views"), w("heat")]),
     ]
 
 
-def run_chain(work: Path, n: int, per_identity: int) -> dict[str, float]:
+def run_chain(work: Path, n: int, per_identity: int, jobs: int) -> dict[str, float]:
+    """Run the chain as examples/generate.sh does: ``jobs`` shard chains side by side (each stage
+    started for every shard at once, so each stage's time is the slowest shard's), then the merge."""
     env = dict(os.environ)
     env.setdefault("ANNY_CACHE_DIR", str(ROOT / ".cache" / "anny"))
     env.setdefault("WARP_CACHE_PATH", str(ROOT / ".cache" / "warp"))
+    jobs = min(jobs, n)
+    parts = [work / f"shard-{k}" for k in range(1, jobs + 1)] if jobs > 1 else [work]
+    plans = [stages(part, n, per_identity, f"{k}/{jobs}", ["--jobs", "1"] if jobs > 1 else []) for k, part in enumerate(parts, 1)]
+    for part in parts:
+        part.mkdir(parents=True, exist_ok=True)
     times = {}
-    for name, args in stages(work, n, per_identity):
+    for step in range(len(plans[0])):
+        name = plans[0][step][0]
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "painctl", "-q", *args], capture_output=True, text=True, env=env)
+        procs = [subprocess.Popen([sys.executable, "-m", "painctl", "-q", *plan[step][1]], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True, env=env) for plan in plans]
+        for proc, plan in zip(procs, plans):
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                sys.exit(f"bench_generate: painctl {' '.join(plan[step][1])} failed:\n{err.strip()}")
         times[name] = time.perf_counter() - start
-        if proc.returncode != 0:
-            sys.exit(f"bench_generate: painctl {' '.join(args)} failed:\n{proc.stderr.strip()}")
+    if jobs > 1:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "painctl", "-q", "merge", str(work / "heat"), *(str(p / "heat") for p in parts)],
+                       check=True, env=env)
+        times["merge"] = time.perf_counter() - start
     return times
 
 
@@ -56,6 +73,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=2, help="identities in the small run")
     parser.add_argument("--large", type=int, default=8, help="identities in the large run")
     parser.add_argument("--per-identity", type=int, default=10, help="pain faces per identity")
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)), help="shard chains side by side (default: every core)")
     parser.add_argument("--keep", type=Path, help="keep the artefacts in this directory")
     args = parser.parse_args()
     if not 0 < args.small < args.large:
@@ -66,9 +84,10 @@ def main() -> None:
     for n in (args.small, args.large):
         work = base / f"n{n}"
         work.mkdir(parents=True, exist_ok=True)
-        runs[n] = run_chain(work, n, args.per_identity)
+        runs[n] = run_chain(work, n, args.per_identity, args.jobs)
     faces = args.per_identity + 1
-    print(f"chain on {os.cpu_count()} CPUs, {faces} faces x 3 views per identity, 224x224 (defaults of examples/generate.sh)")
+    print(f"chain on {os.cpu_count()} CPUs as {min(args.jobs, args.small)} shard chains side by side, {faces} faces x 3 views per identity, "
+          f"224x224 views, 512 textures (as examples/generate.sh)")
     print(f"{'stage':<16}{args.small:>5} ids (s){args.large:>5} ids (s){'s per identity':>16}")
     marginal_total = 0.0
     for name in runs[args.small]:
