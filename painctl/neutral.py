@@ -114,7 +114,8 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
     from painctl.diffusion.loading import CONTROLNET_MODEL, PRIOR_MODEL
     from painctl.facemodels import face_model_of
     from painctl.renderer import Mesh, frame_camera, lights_to_list, render
-    from painctl.skin import _to_linear, _to_srgb, face_atlas, skin_maps, skin_params
+    from painctl.colour import linear_to_srgb, srgb_to_linear
+    from painctl.skin import face_atlas, skin_maps, skin_params
     from painctl.texturing import uv_texels
 
     if backend not in BACKENDS:
@@ -180,7 +181,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
             depth[k] = result.depth
             mask[k] = result.mask
             if backend == "shaded":
-                shaded = _to_srgb(tone_map(_to_linear(result.rgb) * HEADROOM))
+                shaded = linear_to_srgb(tone_map(srgb_to_linear(result.rgb) * HEADROOM))
                 image = shaded * result.alpha[..., None] + BACKGROUND * (1.0 - result.alpha[..., None])
                 prompts.append("")
             else:

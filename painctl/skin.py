@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from painctl.colour import linear_to_srgb, srgb_to_linear
 from painctl.texturing import UVTexels, repack_uv, uv_texels
 
 #: Linear-RGB absorption of melanin and haemoglobin per unit concentration (melanin absorbs blue most,
@@ -133,16 +134,6 @@ def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
-def _to_srgb(linear: np.ndarray) -> np.ndarray:
-    c = np.clip(linear, 0.0, 1.0)
-    return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.power(c, 1 / 2.4) - 0.055)
-
-
-def _to_linear(srgb) -> np.ndarray:
-    c = np.clip(np.asarray(srgb, np.float64), 0.0, 1.0)
-    return np.where(c <= 0.04045, c / 12.92, np.power((c + 0.055) / 1.055, 2.4))
-
-
 def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ab = b - a
     t = np.clip(((points - a) @ ab) / max(float(ab @ ab), 1e-12), 0.0, 1.0)
@@ -242,7 +233,7 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
     linear = linear * (1 - lips[:, None]) + lip_linear * lips[:, None]
 
     # ---- eyebrows: an arc of hair above each eye, broken up by strand-like noise
-    hair = _to_linear(params.hair)
+    hair = srgb_to_linear(params.hair)
     brows = np.zeros(len(points))
     strands = 0.5 + 0.5 * np.clip(noise(500, stretch=(1.0, 4.0, 1.0)), -1, 1)
     for side in ("left", "right"):
@@ -276,7 +267,7 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
         r = np.hypot(p[:, 0] - cx, p[:, 1] - cy)
         theta = np.arctan2(p[:, 1] - cy, p[:, 0] - cx)
         fibres = 0.75 + 0.25 * np.sin(theta * 37 + 3 * np.sin(theta * 5)) * np.sin(theta * 11)
-        iris = _to_linear(params.iris) * fibres[:, None] * (0.7 + 0.6 * np.clip((r - 0.002) / 0.004, 0, 1))[:, None]
+        iris = srgb_to_linear(params.iris) * fibres[:, None] * (0.7 + 0.6 * np.clip((r - 0.002) / 0.004, 0, 1))[:, None]
         limbus = np.exp(-((r - 0.0058) / 0.0006) ** 2)[:, None]
         iris = iris * (1 - 0.7 * limbus)
         sclera = np.array([0.78, 0.74, 0.70]) * (1 - 0.25 * _smoothstep(0.008, 0.012, r))[:, None] + np.array([0.1, 0.0, 0.0]) * _smoothstep(0.008, 0.012, r)[:, None]
@@ -296,7 +287,7 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
     from painctl.texturing import pull_push
 
     albedo = np.zeros(mask.shape + (3,), np.float32)
-    albedo[mask] = _to_srgb(linear)
+    albedo[mask] = linear_to_srgb(linear)
     weight = mask.astype(np.float32)
     # Fill the gutter around islands so texture filtering never blends in black.
     albedo = pull_push(albedo, weight)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from painctl.colour import linear_to_srgb, srgb_to_linear
 from painctl.errors import PainctlError
 from painctl.renderer.camera import Camera
 from painctl.renderer.lights import Light
@@ -87,14 +88,6 @@ def render_many(mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], 
     return results
 
 
-def _to_linear(c: np.ndarray) -> np.ndarray:
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def _to_srgb(c: np.ndarray) -> np.ndarray:
-    c = np.clip(c, 0.0, 1.0)
-    return np.where(c <= 0.0031308, c * 12.92, 1.055 * c ** (1.0 / 2.4) - 0.055)
-
 
 def _bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Sample ``image`` (H,W,C) at OBJ-convention ``uv`` (K,2) (origin bottom-left) with clamped bilinear filtering."""
@@ -147,7 +140,7 @@ def shade(mesh: Mesh, triangle: np.ndarray, barycentric: np.ndarray, camera: Cam
 
     f0 = material(mesh.specular)[:, None]
     rough = np.clip(material(mesh.roughness), 0.04, 1.0)[:, None]
-    base = _to_linear(np.asarray(albedo, np.float64))
+    base = srgb_to_linear(np.asarray(albedo, np.float64))
     view = camera.position()[None, :] - world
     view /= np.linalg.norm(view, axis=1, keepdims=True)
     normal = np.where((normal * view).sum(1, keepdims=True) < 0, -normal, normal)
@@ -170,5 +163,5 @@ def shade(mesh: Mesh, triangle: np.ndarray, barycentric: np.ndarray, camera: Cam
         fresnel = f0 + (1.0 - f0) * (1.0 - vdh) ** 5
         specular = d * g * fresnel / (4.0 * ndv * np.maximum(ndl, 1e-4)) * ndl * np.pi
         colour = colour + (light.colour * light.intensity)[None, :] * (base * diffuse + specular)
-    out[mask] = _to_srgb(colour)
+    out[mask] = linear_to_srgb(colour)
     return out
