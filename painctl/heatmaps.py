@@ -290,17 +290,6 @@ def uv_values(values: np.ndarray, faces: np.ndarray, uv_faces: np.ndarray, n_uv:
     return out
 
 
-def uv_islands(uv_faces: np.ndarray, n_uv: int) -> np.ndarray:
-    """Return (T,) int labels: the connected UV island (by shared UV corners) of each UV point."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    uv_faces = np.asarray(uv_faces, np.int64)
-    a, b = uv_faces.reshape(-1), uv_faces[:, [1, 2, 0]].reshape(-1)
-    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n_uv, n_uv))
-    return connected_components(graph, directed=False)[1]
-
-
 def face_crop(uv: np.ndarray, uv_faces: np.ndarray, moved: np.ndarray, window: np.ndarray | None = None,
               margin: float = 0.06) -> tuple[np.ndarray, np.ndarray]:
     """Return the UV box (lo (2,), hi (2,)) to draw: the moving part of the island that moves most.
@@ -317,12 +306,23 @@ def face_crop(uv: np.ndarray, uv_faces: np.ndarray, moved: np.ndarray, window: n
         # Ignore the falloff tails (a deformer moves skin far away by a hair) ...
         moving = moved > 0.05 * float(np.percentile(moved[moved > 0], 99))
         # ... and the small islands that move too (eyeballs, teeth): the skin island carries the face.
-        islands = uv_islands(uv_faces, len(uv))
+        islands = _point_islands(uv_faces, len(uv))
         main = np.argmax(np.bincount(islands[moving], weights=moved[moving], minlength=islands.max() + 1))
         keep = moving & (islands == main)
         lo, hi = uv[keep].min(0), uv[keep].max(0)
     pad = margin * float(max(hi - lo))
     return lo - pad, hi + pad
+
+
+def _point_islands(uv_faces: np.ndarray, n_uv: int) -> np.ndarray:
+    """(T,) island label of each UV point (points no face uses get a label of their own)."""
+    from painctl.texturing import uv_islands
+
+    uv_faces = np.asarray(uv_faces, np.int64)
+    per_face = uv_islands(uv_faces, n_uv)
+    labels = np.full(n_uv, per_face.max() + 1 if len(per_face) else 0, np.int64)
+    labels[uv_faces.reshape(-1)] = np.repeat(per_face, 3)
+    return labels
 
 
 def upright(uv: np.ndarray, points: np.ndarray) -> np.ndarray:
