@@ -192,17 +192,8 @@ class AnnyHead(FaceModel):
         return basis.astype(np.float32)
 
     # ---------------------------------------------------------------------- regions, landmarks
-
-    def region_vertices(self) -> dict[str, np.ndarray]:
-        """Return named vertex sets: eyeballs (their visible front halves), eye sockets, lid and lip
-        margins, mouth cavity, tongue, skin, face, and ``landmarks`` (the ids of :meth:`landmarks`)."""
-        regions = {k: v.copy() for k, v in self._regions.items()}
-        regions["landmarks"] = np.array(list(self._landmarks.values()), dtype=np.int64)
-        return regions
-
-    def landmarks(self) -> dict[str, int]:
-        """Return 16 named landmark vertex ids on the skin (see :func:`find_landmarks`)."""
-        return dict(self._landmarks)
+    # Regions: eyeballs (their visible front halves), eye sockets, lid and lip margins, mouth
+    # cavity, tongue, skin and face; landmarks: 16 skin vertices (see find_landmarks).
 
     @cached_property
     def _mean_vertices(self) -> np.ndarray:

@@ -95,16 +95,22 @@ class FaceModel:
         """
         return None
 
+    #: Named int64 vertex sets and landmark ids; each model computes its own (once, cached).
+    _regions: dict[str, np.ndarray]
+    _landmarks: dict[str, int]
+
     def region_vertices(self) -> dict[str, np.ndarray]:
         """Return named int64 vertex index sets: at least ``left_eye``, ``right_eye`` (the
         eyeballs; left is the subject's own left, +X), ``face`` (front of the face) and
-        ``landmarks`` (the ids of :meth:`landmarks`, in its order)."""
-        raise NotImplementedError
+        ``landmarks`` (the ids of :meth:`landmarks`, in its order). Copies: callers may edit them."""
+        regions = {k: v.copy() for k, v in self._regions.items()}
+        regions["landmarks"] = np.array(list(self._landmarks.values()), dtype=np.int64)
+        return regions
 
     def landmarks(self) -> dict[str, int]:
         """Return a dozen named landmark vertex ids (eye corners, lids, nose tip, mouth corners,
         lips, chin, brows) for registration; the same ids for every identity."""
-        raise NotImplementedError
+        return dict(self._landmarks)
 
     def check_phenotype(self, phenotype: np.ndarray) -> np.ndarray:
         """Return ``phenotype`` as a float64 (N, P) array, or raise PainctlError on a wrong shape."""

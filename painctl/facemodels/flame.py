@@ -130,18 +130,9 @@ class FlameModel(FaceModel):
         return None
 
     # ------------------------------------------------------------------------------ regions
-
-    def region_vertices(self) -> dict[str, np.ndarray]:
-        """Eyeballs are the vertices skinned mostly to the eye joints; ``face`` the skin in front of
-        the eyeballs' back; ``jaw`` the skin skinned mostly to the jaw; ``landmarks`` the ids of
-        :meth:`landmarks`."""
-        regions = {k: v.copy() for k, v in self._regions.items()}
-        regions["landmarks"] = np.array(list(self._landmarks.values()), dtype=np.int64)
-        return regions
-
-    def landmarks(self) -> dict[str, int]:
-        """Heuristic landmarks on the template (FLAME ships its own landmark embedding separately)."""
-        return dict(self._landmarks)
+    # Eyeballs are the vertices skinned mostly to the eye joints; face the skin in front of the
+    # eyeballs' back; jaw the skin skinned mostly to the jaw. Landmarks are heuristic, on the
+    # template (FLAME ships its own landmark embedding separately).
 
     @cached_property
     def _regions(self) -> dict[str, np.ndarray]:
