@@ -36,7 +36,8 @@ from painctl.facemodels.base import FaceModel
 #: Barrier activation distance in millimetres (the solve works in mm): where the lids meet they
 #: stop 0.01-0.5 mm apart.
 CONTACT_DISTANCE_MM = 0.5
-#: Closest two skin primitives may come, in millimetres (the barrier acts on the distance beyond it).
+#: Closest two skin primitives may come, in millimetres (the barrier acts on the distance beyond
+#: it), or half their distance on the open face where that is already closer (tight eye corners).
 MIN_DISTANCE_MM = 0.01
 #: Barrier stiffness relative to the elastic energy.
 BARRIER_STIFFNESS = 100.0
@@ -107,6 +108,7 @@ class LidContact:
         import ipctk
 
         ipctk.set_num_threads(1)  # the same bytes out whatever the machine
+        ipctk.set_logger_level(ipctk.LoggerLevel.error)
         start = np.asfortranarray(rest[self.vertices].astype(np.float64) * 1e3)
         target = blinked[self.vertices].astype(np.float64) * 1e3
         mesh = ipctk.CollisionMesh(self.rest, self.edges, self.faces)
@@ -117,21 +119,24 @@ class LidContact:
         k = self.stiffness
         free = 3 * self.n_moving
 
+        out = np.array(blinked, dtype=np.float64)
+        collisions.build(mesh, start, CONTACT_DISTANCE_MM, 0.0, broad_phase)
+        nearest = collisions.compute_minimum_distance(mesh, start) if len(collisions) else np.inf
+        if nearest <= 0.0:
+            warnings.warn("painctl rig: the open face already has skin touching skin around the eyes; "
+                          "its lids were closed without the contact solve", stacklevel=2)
+            return out
+        d_min = min(MIN_DISTANCE_MM, 0.5 * nearest)
+
         def energy(x: np.ndarray) -> float:
             d = (x - target).ravel()
-            collisions.build(mesh, x, CONTACT_DISTANCE_MM, MIN_DISTANCE_MM, broad_phase)
+            collisions.build(mesh, x, CONTACT_DISTANCE_MM, d_min, broad_phase)
             return 0.5 * d @ (k @ d) + barrier(collisions, mesh, x)
 
-        out = np.array(blinked, dtype=np.float64)
-        target_f = np.asfortranarray(target)
-        if ipctk.compute_collision_free_stepsize(mesh, start, target_f, MIN_DISTANCE_MM, broad_phase, ccd) >= 1.0:
+        if ipctk.compute_collision_free_stepsize(mesh, start, np.asfortranarray(target), d_min, broad_phase, ccd) >= 1.0:
             return out  # the lids never meet on the way (a partly closed eye)
         x = start
         e = energy(x)
-        if not np.isfinite(e):
-            warnings.warn("painctl rig: the open face already has skin within "
-                          f"{MIN_DISTANCE_MM} mm of skin around the eyes; its lids were closed without contact")
-            return out
         for _ in range(ITERATIONS):
             gradient = k @ (x - target).ravel() + barrier.gradient(collisions, mesh, x)
             hessian = k + barrier.hessian(collisions, mesh, x, project_hessian_to_psd=ipctk.PSDProjectionMethod.CLAMP)
@@ -140,7 +145,7 @@ class LidContact:
             step = step.reshape(-1, 3)
             if np.abs(step).max() < 1e-3:
                 break
-            alpha = min(1.0, ipctk.compute_collision_free_stepsize(mesh, x, np.asfortranarray(x + step), MIN_DISTANCE_MM, broad_phase, ccd))
+            alpha = min(1.0, ipctk.compute_collision_free_stepsize(mesh, x, np.asfortranarray(x + step), d_min, broad_phase, ccd))
             while alpha > 1e-6:
                 candidate = np.asfortranarray(x + alpha * step)
                 e_new = energy(candidate)
@@ -149,7 +154,6 @@ class LidContact:
                     break
                 alpha *= 0.5
             else:
-                collisions.build(mesh, x, CONTACT_DISTANCE_MM, MIN_DISTANCE_MM, broad_phase)
                 break
         out[self.vertices] = x * 1e-3
         return out
