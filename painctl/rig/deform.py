@@ -6,7 +6,7 @@ import numpy as np
 
 from painctl.artefact import Artefact, write_dataset
 from painctl.errors import PainctlError
-from painctl.rig.aumap import au_to_weights, control_indices
+from painctl.rig.aumap import AU_INDEX, au_to_weights, control_indices
 from painctl.rig.contact import LidContact
 
 
@@ -23,13 +23,13 @@ class DirectRig:
         self.expression_names = tuple(expression_names)
         self.description = description
         self.contact = contact
-        self._blink = control_indices(self.expression_names)[-1]
+        self._blink = control_indices(self.expression_names)[AU_INDEX["AU43"]]
 
     @classmethod
     def for_model(cls, model, description: str | None = None) -> DirectRig:
         """Return the rig of an ARKit ``model`` (anny), lid contact included."""
         basis = model.expression_basis()
-        blink = basis[control_indices(model.expression_names)[-1]].astype(np.float64)
+        blink = basis[control_indices(model.expression_names)[AU_INDEX["AU43"]]].astype(np.float64)
         return cls(basis, model.expression_names, description or f"direct ARKit rig of {model.name} {model.version}",
                    LidContact.for_model(model, blink))
 
@@ -42,8 +42,8 @@ class DirectRig:
             active = np.flatnonzero(w)
             face = neutral + np.tensordot(w[active], self.basis[active], axes=1)
             if self.contact is not None and w[self._blink].any():
-                open_ = active[~np.isin(active, self._blink)]
-                face = self.contact.close(neutral + np.tensordot(w[open_], self.basis[open_], axes=1), face)
+                others = active[~np.isin(active, self._blink)]
+                face = self.contact.close(neutral + np.tensordot(w[others], self.basis[others], axes=1), face)
             out[k] = face
         return out
 
