@@ -8,7 +8,7 @@ pass through each other. The fix is a contact solve in the spirit of Incremental
 - the unknowns are the vertices the blink moves; every other vertex stays where the rest of the rig
   put it;
 - an elastic energy pulls them towards the blinked shape while keeping its local shape (a graph
-  Laplacian of the difference, plus a weak anchor);
+  Laplacian of the difference, plus an anchor that keeps the correction near the lids);
 - a log barrier keeps every pair of skin primitives (point-triangle, edge-edge) at least a distance
   apart, and continuous collision detection bounds every Newton step, so each iterate, and so the
   result, is free of skin-through-skin by construction.
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spl
+from scipy.spatial import cKDTree
 
 from painctl.facemodels.base import FaceModel
 
@@ -80,8 +81,6 @@ class LidContact:
             skin[regions[name]] = False
         skin[regions["skin"]] = True
         moving = (np.linalg.norm(blink_offsets, axis=2) > 1e-6).any(0) & skin
-        from scipy.spatial import cKDTree
-
         near, _ = cKDTree(reference[moving]).query(reference, distance_upper_bound=REACH_M)
         reach = skin & np.isfinite(near)
         tri = mesh_faces[reach[mesh_faces].all(1)]
