@@ -99,10 +99,11 @@ def _triangles_of(anny_model, *regions):
     return mask[anny_model.faces].all(1)
 
 
-def test_au43_closes_the_eyes_on_every_phenotype(anny_model):
+@pytest.mark.parametrize("corrective", [True, False], ids=["corrective", "solve-only"])
+def test_au43_closes_the_eyes_on_every_phenotype(anny_model, corrective):
     from painctl.rig.deform import DirectRig
 
-    rig = DirectRig.for_model(anny_model)
+    rig = DirectRig.for_model(anny_model, corrective=corrective)
     eyes = _triangles_of(anny_model, "left_eye", "right_eye")
     closed = np.array([[0, 0, 0, 0, 0, 1.0]])
     for ph in _phenotypes(anny_model):
@@ -166,14 +167,16 @@ def test_lid_budgets_keep_skin_from_passing_through_skin(anny_model):
             assert self_intersections(face, faces) == 0, combo
 
 
-def test_closed_eyes_keep_skin_from_passing_through_skin(anny_model):
+@pytest.mark.parametrize("corrective", [True, False], ids=["corrective", "solve-only"])
+def test_closed_eyes_keep_skin_from_passing_through_skin(anny_model, corrective):
     """AU43 = 1, alone and with the other AUs at maximum, adds no edge-triangle crossing around the eyes;
     nor does AU43 = 0.6, a frame on the way to closure in a --sequence. anny's blink alone does cross
-    there (its upper lid overshoots the lower one): the lid-contact solve is what keeps them apart."""
+    there (its upper lid overshoots the lower one): the lid-contact solve, or the corrective
+    prediction of it, is what keeps them apart."""
     from painctl.rig.deform import DirectRig
     from painctl.rig.validation import self_intersections
 
-    rig = DirectRig.for_model(anny_model)
+    rig = DirectRig.for_model(anny_model, corrective=corrective)
     blink_only = DirectRig(anny_model.expression_basis(), anny_model.expression_names, "no lid contact")
     combos = np.array([[0, 0, 0, 0, 0, 1], [5, 0, 0, 0, 0, 1], [0, 5, 0, 0, 0, 1], [0, 0, 5, 0, 0, 1], [5, 5, 5, 5, 5, 1],
                        [0, 0, 0, 0, 0, 0.6]], float)
@@ -294,3 +297,59 @@ def test_transfer_onto_a_retriangulated_anny_head_matches_direct_rigging(anny_mo
     assert art.read("vertices").shape == (2, len(v), 3) and art.read("pspi").tolist() == [0.0, 5.0]
     assert art.read("displacement")[1].max() > 1e-3
     assert json.loads((tmp_path / "mesh_pain" / "manifest.json").read_text())["stage"] == "rig"
+
+
+def test_shipped_lid_corrective_fits_anny_and_is_used(anny_model):
+    """The corrective in the package was fitted on anny's lid region, and on the test heads at
+    AU43 = 1 its predictions pass the crossing check (the faces above come from it)."""
+    from painctl.rig.deform import DirectRig
+
+    rig = DirectRig.for_model(anny_model)
+    assert rig.corrective is not None
+    closed = np.array([[0, 0, 0, 0, 0, 1.0], [3, 2, 4, 1, 0, 1]])
+    for ph in _phenotypes(anny_model):
+        rig.deform(anny_model.neutral(ph[None])[0], closed, closed)
+    assert rig.contact.outcomes["predicted"] >= 8
+
+
+def test_lid_corrective_fit_predicts_the_contact_solve(anny_model, tmp_path):
+    """A corrective fitted to a few contact solves predicts held-out solves better than no
+    correction, and survives a save/load round trip."""
+    from painctl.rig.corrective import LidCorrective, contact_samples, fit_corrective
+
+    train = contact_samples(anny_model, 4, seed=3)
+    held_out = contact_samples(anny_model, 2, seed=3, start=4)
+    corrective = fit_corrective(anny_model, train, components=1)  # 14 samples: few features
+    corrective.save(tmp_path / "c.npz")
+    loaded = LidCorrective.load(tmp_path / "c.npz")
+    predicted = np.stack([loaded.correction(s.neutral_mm, s.weights, anny_model.expression_names) for s in held_out])
+    fitted = np.stack([corrective.correction(s.neutral_mm, s.weights, anny_model.expression_names) for s in held_out])
+    solved = np.stack([s.correction_mm for s in held_out])
+    assert np.allclose(predicted, fitted, atol=1e-3)  # float32 on disk
+    assert np.sqrt(((predicted - solved) ** 2).mean()) < 0.5 * np.sqrt((solved ** 2).mean())
+
+
+def test_a_crossing_prediction_falls_back_to_the_contact_solve(anny_model):
+    from painctl.rig.deform import DirectRig
+
+    rig = DirectRig.for_model(anny_model, corrective=False)
+    neutral = anny_model.neutral(_phenotypes(anny_model)[1][None])[0].astype(np.float64)
+    blink = rig.basis[rig._blink].sum(0)
+    solved = rig.contact.close(neutral, neutral + blink)
+    assert rig.contact.outcomes == {"solved": 1}
+    # No correction at all leaves the blink's crossings: the prediction is refused.
+    assert np.array_equal(rig.contact.close(neutral, neutral + blink, [np.zeros((rig.contact.n_moving, 3))]), solved)
+    assert rig.contact.outcomes == {"solved": 2}
+
+
+def test_malformed_lid_corrective_is_a_clear_error(tmp_path):
+    from painctl.errors import PainctlError
+    from painctl.rig.corrective import LidCorrective
+
+    np.savez(tmp_path / "bad.npz", topology=np.array("x"), mean=np.zeros(3), components=np.zeros((2, 6)), side=np.zeros(1),
+             units=np.zeros((2, 6), "U8"), left=np.zeros((1, 1)), right=np.zeros((1, 1)))
+    with pytest.raises(PainctlError, match="inconsistent shapes"):
+        LidCorrective.load(tmp_path / "bad.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(PainctlError, match="not a lid corrective"):
+        LidCorrective.load(tmp_path / "junk.npz")

@@ -8,30 +8,35 @@ from painctl.artefact import Artefact, write_dataset
 from painctl.errors import PainctlError
 from painctl.rig.aumap import AU_INDEX, au_to_weights, control_indices
 from painctl.rig.contact import LidContact
+from painctl.rig.corrective import LidCorrective, corrective_for
 
 
 class DirectRig:
     """Rig a model that has ARKit face units (anny): vertices = neutral + sum_e w_e * offset_e, then
-    closing lids brought to rest on the lower lid (:mod:`painctl.rig.contact`) when ``contact`` is given.
+    closing lids brought to rest on the lower lid (:mod:`painctl.rig.contact`) when ``contact`` is
+    given, predicted by ``corrective`` (:mod:`painctl.rig.corrective`) where that passes the check.
 
     ``basis`` is (E, V, 3) metres per unit of each face unit (the same for every anny identity).
     """
 
     def __init__(self, basis: np.ndarray, expression_names: tuple[str, ...], description: str,
-                 contact: LidContact | None = None):
+                 contact: LidContact | None = None, corrective: LidCorrective | None = None):
         self.basis = basis.astype(np.float64)
         self.expression_names = tuple(expression_names)
         self.description = description
         self.contact = contact
+        self.corrective = corrective
         self._blink = control_indices(self.expression_names)[AU_INDEX["AU43"]]
 
     @classmethod
-    def for_model(cls, model, description: str | None = None) -> DirectRig:
-        """Return the rig of an ARKit ``model`` (anny), lid contact included."""
+    def for_model(cls, model, description: str | None = None, corrective: bool = True) -> DirectRig:
+        """Return the rig of an ARKit ``model`` (anny), lid contact included, with the shipped lid
+        corrective when ``corrective`` and it was fitted on this model's topology."""
         basis = model.expression_basis()
         blink = basis[control_indices(model.expression_names)[AU_INDEX["AU43"]]].astype(np.float64)
+        contact = LidContact.for_model(model, blink)
         return cls(basis, model.expression_names, description or f"direct ARKit rig of {model.name} {model.version}",
-                   LidContact.for_model(model, blink))
+                   contact, corrective_for(contact) if corrective else None)
 
     def deform(self, neutral: np.ndarray, left: np.ndarray, right: np.ndarray, identity: int = 0) -> np.ndarray:
         """Return (K, V, 3) float32 faces for (V, 3) ``neutral`` and (K, 6) per-side intensities."""
@@ -43,7 +48,11 @@ class DirectRig:
             face = neutral + np.tensordot(w[active], self.basis[active], axes=1)
             if self.contact is not None and w[self._blink].any():
                 others = active[~np.isin(active, self._blink)]
-                face = self.contact.close(neutral + np.tensordot(w[others], self.basis[others], axes=1), face)
+                candidates = []
+                if self.corrective is not None:
+                    moving = self.contact.vertices[: self.contact.n_moving]
+                    candidates = self.corrective.candidates(neutral[moving] * 1e3, w, self.expression_names)
+                face = self.contact.close(neutral + np.tensordot(w[others], self.basis[others], axes=1), face, candidates)
             out[k] = face
         return out
 

@@ -96,7 +96,7 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
         console.info(f"{writer.path} is up to date (cache hit)")
         return writer.path
 
-    from painctl.rig.deform import deformer_for
+    from painctl.rig.deform import DirectRig, deformer_for
 
     deformer = deformer_for(source, model_mesh)
     start, stop = shard.bounds(len(ids))
@@ -162,6 +162,10 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
         # /neutral_row is global (so shards merge into exactly one run); this says where we start.
         h5.attrs[FIRST_ROW_ATTR] = start * per
     console.info(f"rigged {stop - start} identities into {rows} faces ({writer.path})")
+    if isinstance(deformer, DirectRig) and deformer.contact is not None and deformer.contact.outcomes:
+        done = deformer.contact.outcomes
+        console.info(f"closed eyes: {done['predicted']} lid pairs from the lid corrective, {done['solved']} from the full contact "
+                     f"solve, {done['open']} partly closed without contact")
     return writer.path
 
 
