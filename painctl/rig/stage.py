@@ -164,8 +164,8 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
     console.info(f"rigged {stop - start} identities into {rows} faces ({writer.path})")
     if isinstance(deformer, DirectRig) and deformer.contact is not None and deformer.contact.outcomes:
         done = deformer.contact.outcomes
-        console.info(f"closed eyes: {done['predicted']} lid pairs from the lid corrective, {done['solved']} from the full contact "
-                     f"solve, {done['open']} partly closed without contact")
+        console.info(f"closing eyes (faces and sequence frames): lids of {done['predicted']} from the lid corrective, "
+                     f"{done['solved']} from the full contact solve, {done['open']} not touching")
     return writer.path
 
 
