@@ -97,6 +97,8 @@ class ViewsRequest:
     seed: int = 0
     inpaint_model: str | None = None
     inpaint_steps: int = 25
+    #: Parts of :mod:`painctl.appearance` left out (``--without``); every other registered part is drawn.
+    without: tuple[str, ...] = ()
 
     def check(self) -> None:
         if not 16 <= self.size <= 4096:
@@ -136,15 +138,17 @@ def render_identity(task: tuple) -> list[dict]:
     """Render one identity's rig rows in every view, write the PNGs; return the rows' index records.
 
     ``task`` = (identity index g, rig start, rig stop, first output row, albedo (V,3) or None,
-    texture path or None, the texture's lights as JSON or None (studio lights)). Runs in a worker process with the plan set by :func:`_init_worker`.
+    texture path or None, the texture's lights as JSON or None (studio lights), the identity's
+    demographics as a dict). Runs in a worker process with the plan set by :func:`_init_worker`.
     """
     from PIL import Image
 
+    from painctl.appearance import build_parts
     from painctl.backgrounds import composite, make_background
     from painctl.renderer import Mesh, frame_camera, lights_from_list, relight, render_many, shading_ratio, splat, studio_lights
     from painctl.seeding import rng_for
 
-    g, start, stop, row0, albedo, texture, lights_json = task
+    g, start, stop, row0, albedo, texture, lights_json, who = task
     plan = _PLAN
     size, views = plan["size"], plan["views"]
     vertices = _rig_file()["vertices"][start:stop]
@@ -152,23 +156,27 @@ def render_identity(task: tuple) -> list[dict]:
     lights = lights_from_list(json.loads(lights_json)) if lights_json else studio_lights()
     backgrounds = [make_background(plan["background_kind"], (size, size), rng_for(plan["seed"], g, v), plan["background_files"]) for v in range(len(views))]
     tex = _load_texture(texture) if texture else None
+    parts = build_parts(_identity_for_parts(plan, g, vertices[0], who), plan["without"])
+    appearance = json.dumps({part.name: part.record() for part in parts}, sort_keys=True)
+    au_rows = _rig_file()["au"][start:stop]
     records = []
     n_views = len(views)
     for j, verts in enumerate(vertices):
         if tex is not None:
-            mesh = Mesh(verts, plan["faces"], uv=plan["uv"], uv_faces=plan["uv_faces"], texture=tex)
+            # The texture was baked from the lit neutral photo, so it already holds the studio
+            # lighting: draw the head unlit and relight it by the change in shading the expression
+            # makes (lighting it again would burn light skin out to white). Its parts are lit.
+            mesh = Mesh(verts, plan["faces"], uv=plan["uv"], uv_faces=plan["uv_faces"], texture=tex, shading=False)
         else:
             mesh = Mesh(verts, plan["faces"], vertex_colors=albedo)
-        if tex is None:
-            results = render_many(mesh, cameras, lights, size, backend=plan["renderer"])
-        else:
-            # The texture was baked from the lit neutral photo, so it already holds the studio
-            # lighting: render it unlit and relight by the change in shading the expression makes
-            # (lighting it again would burn light skin out to white).
-            results = render_many(mesh, cameras, [], size, backend=plan["renderer"], shading=False)
+        for part in parts:
+            mesh = part.dress(mesh, verts, au_rows[j])
+        meshes = [mesh] + [m for part in parts for m in part.meshes(verts, au_rows[j])]
+        results = render_many(meshes, cameras, lights, size, backend=plan["renderer"])
+        if tex is not None:
             ratio = shading_ratio(vertices[0], verts, plan["faces"], lights)
             for res in results:
-                res.rgb = relight(res.rgb, splat(res, ratio, plan["faces"]))
+                res.rgb = relight(res.rgb, splat(res, ratio, plan["faces"], background=1.0))
         for v, (res, cam) in enumerate(zip(results, cameras)):
             rgb = composite(res.rgb, res.alpha, backgrounds[v])
             rel = f"images/{plan['names'][g]}_{start + j:06d}_{view_name(*views[v])}.png"
@@ -187,10 +195,32 @@ def render_identity(task: tuple) -> list[dict]:
                     "neutral_image_row": row0 + v,
                     "alpha_mean": float(res.alpha.mean()),
                     "lights": lights_json,
+                    "appearance": appearance,
                 }
             )
     assert len(records) == (stop - start) * n_views
     return records
+
+
+def _identity_for_parts(plan: dict, g: int, neutral: np.ndarray, who: dict):
+    """Return the :class:`painctl.appearance.Identity` of identity ``g`` for its part builders."""
+    from painctl.appearance import Identity
+
+    return Identity(index=g, seed=plan["seed"], neutral=np.asarray(neutral, np.float32), faces=plan["faces"],
+                    regions=plan["regions"], landmarks=plan["landmarks"], uv=plan["uv"], uv_faces=plan["uv_faces"], **who)
+
+
+def _demographics(rig, row: int) -> dict:
+    """Return the Identity fields a rig carries for ``row`` (age_years, gender, ethnicity, phenotype)."""
+    who = {}
+    if rig.has("age_years"):
+        who["age_years"] = float(rig.read("age_years", row))
+    for name in ("gender", "ethnicity"):
+        if rig.has(name):
+            who[name] = _decode(rig.read(name, row))
+    if rig.has("phenotype"):
+        who["phenotype"] = np.asarray(rig.read("phenotype", row), np.float32)
+    return who
 
 
 def _save_repaint_mask(res, plan: dict, path: Path) -> None:
@@ -293,6 +323,7 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
         "renderer": request.renderer,
         "seed": request.seed,
         "texture": texture is not None,
+        "without": list(request.without),
         "shard": str(shard),
     }
     if request.background == "kandinsky-inpaint":
@@ -323,6 +354,7 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     if tex_paths is None:
         albedos = _plain_albedos(rig, blocks, mine, int(rig.shapes()["vertices"][0][1]))
     names = [_safe(str(_decode(identity[a]))) for a, _ in blocks]
+    regions, landmarks = _model_regions(rig)
 
     with writer:
         (writer.dir / "images").mkdir()
@@ -342,6 +374,9 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
             "compress_level": 1,
             "mask_dir": None,
             "scalp": None,
+            "regions": regions,
+            "landmarks": landmarks,
+            "without": tuple(request.without),
         }
         if request.background == "kandinsky-inpaint":
             import tempfile
@@ -351,7 +386,7 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
             plan["scalp"] = scalp_vertices(rig, len(rig.read("vertices", 0)))
         tasks = [
             (first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i],
-             None if tex_lights is None else tex_lights[first + i])
+             None if tex_lights is None else tex_lights[first + i], _demographics(rig, a))
             for i, (a, b) in enumerate(mine)
         ]
         records: list[dict] = []
@@ -459,6 +494,8 @@ def _write_index(writer, write_dataset, rig, records: list[dict], rig_rows: np.n
             write_dataset(h5, name, values[rig_rows] if len(rig_rows) else values[:0])
     if records and records[0]["lights"] is not None:
         write_dataset(h5, "lights", np.array([r["lights"] for r in records], dtype="U"))
+    if records:
+        write_dataset(h5, "appearance", np.array([r["appearance"] for r in records], dtype="U"))
 
 
 def _texture_lights(texture, identity: np.ndarray, blocks: list[tuple[int, int]]) -> list[str] | None:
@@ -485,6 +522,17 @@ def _texture_paths(texture, identity: np.ndarray, blocks: list[tuple[int, int]])
             raise ArtefactError(f"{texture.path}: texture file {by_id[key]!r} is missing")
         paths.append(str(path))
     return paths
+
+
+def _model_regions(rig) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Return the rig's face-model regions and landmarks, or empty ones when the model is unknown."""
+    from painctl.facemodels import face_model_of
+
+    try:
+        model = face_model_of(rig)
+        return model.region_vertices(), model.landmarks()
+    except (PainctlError, NotImplementedError):
+        return {}, {}
 
 
 def _plain_albedos(rig, blocks, mine, n_vertices: int) -> list[np.ndarray]:

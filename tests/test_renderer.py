@@ -207,3 +207,41 @@ def test_relighting_a_baked_texture_equals_lighting_the_albedo_once():
     # Lighting the baked texture a second time (the mistake this avoids) is far off.
     twice = render(Mesh(squashed, sphere.faces, vertex_colors=baked, specular=0.0, wrap=0.0), cam, lights, 64)
     assert np.abs(twice.rgb[m] - truth.rgb[m]).mean() > 0.1
+
+
+def test_several_meshes_share_one_frame_with_ids_running_on():
+    from painctl.renderer import face_offsets, mesh_index
+
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.08)
+    box = trimesh.creation.box(extents=(0.05, 0.05, 0.05))
+    box.apply_translation((0.0, 0.0, 0.1))  # in front of the sphere, towards the camera at +z
+    camera = frame_camera(sphere.vertices, yaw=0, pitch=0, size=64, fov=25)
+    meshes = [Mesh(sphere.vertices, sphere.faces), Mesh(box.vertices, box.faces, vertex_colors=np.tile([0.1, 0.9, 0.1], (len(box.vertices), 1)))]
+    out = render_many(meshes, [camera], studio_lights(), 64)[0]
+    offsets = face_offsets(meshes)
+    index = mesh_index(out.triangle, offsets)
+    # The box hides the sphere's centre; the sphere shows around it; the ids of each mesh are its own faces.
+    assert index[32, 32] == 1 and index[32, 4 + np.flatnonzero(index[32, 4:] == 0)[0]] == 0
+    assert set(np.unique(index)) == {-1, 0, 1}
+    assert out.triangle[index == 1].min() >= len(sphere.faces) and out.triangle.max() < offsets[-1]
+    alone = render(Mesh(sphere.vertices, sphere.faces), camera, studio_lights(), 64)
+    both = index == 0
+    assert np.array_equal(out.triangle[both], alone.triangle[both])
+    # Splatting the first mesh's values treats the second mesh's pixels as background.
+    values = splat(out, np.ones(len(sphere.vertices)), sphere.faces, background=-1.0)
+    assert np.all(values[index == 1] == -1.0) and np.allclose(values[both], 1.0)
+
+
+def test_rgba_texture_cuts_the_surface_out_and_shading_is_per_mesh():
+    quad = np.array([[-0.05, -0.05, 0.0], [0.05, -0.05, 0.0], [0.05, 0.05, 0.0], [-0.05, 0.05, 0.0]])
+    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    uv = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    texture = np.ones((8, 8, 4), np.float32)
+    texture[:, :4, 3] = 0.0  # the image's left half transparent
+    camera = frame_camera(quad, yaw=0, pitch=0, size=48, fov=25)
+    out = render(Mesh(quad, faces, uv=uv, texture=texture), camera, studio_lights(), 48)
+    covered = out.triangle >= 0
+    assert covered[:, 30:40].any() and not covered[:, 2:20].any()
+    lit = render_many([Mesh(quad, faces, shading=True)], [camera], studio_lights(), 48, shading=False)[0]
+    flat = render_many([Mesh(quad, faces)], [camera], studio_lights(), 48, shading=False)[0]
+    assert not np.allclose(lit.rgb[24, 24], flat.rgb[24, 24])

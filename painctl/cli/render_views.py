@@ -13,13 +13,14 @@ from painctl.cli.options import force_option, seed_option, shard_option
 @click.option("--inpaint-model", metavar="MODEL", help="Kandinsky 2.2 inpainting pipeline (Hugging Face id or local directory) for --background kandinsky-inpaint.")
 @click.option("--inpaint-steps", type=int, default=25, show_default=True, help="Denoising steps for --background kandinsky-inpaint.")
 @click.option("--renderer", type=click.Choice(["moderngl", "pytorch3d"]), default="moderngl", show_default=True, help="Rendering backend.")
+@click.option("--without", metavar="PARTS", help="Leave these parts out: comma-separated names (see painctl-render-views(1)) or 'all' for the bare head.")
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: every core this process may use).")
 @seed_option
 @shard_option
 @force_option
 @click.argument("rig_path", metavar="RIG")
 @click.argument("out", metavar="OUT")
-def render_views(texture_path, views, size, background, inpaint_model, inpaint_steps, renderer, jobs, seed, shard, force, rig_path, out):
+def render_views(texture_path, views, size, background, inpaint_model, inpaint_steps, renderer, without, jobs, seed, shard, force, rig_path, out):
     """Render every identity of RIG (a rig artefact): its neutral face and each pain face, in every view.
 
     The cameras are framed once per identity on its neutral face and shared by its pain faces,
@@ -32,11 +33,12 @@ def render_views(texture_path, views, size, background, inpaint_model, inpaint_s
       painctl render-views --texture tex/ --views 0/0,-30/0,30/0,0/20 --size 512 pain/ views/
       painctl render-views --background noise --seed 3 --shard 2/8 pain/ views-2/
     """
+    from painctl.appearance import parse_without
     from painctl.artefact import open_artefact
     from painctl.views import RIG_REQUIRE, ViewsRequest, parse_views, render_views as run
 
     request = ViewsRequest(views=parse_views(views), size=size, background=background, renderer=renderer, seed=seed,
-                           inpaint_model=inpaint_model, inpaint_steps=inpaint_steps)
+                           inpaint_model=inpaint_model, inpaint_steps=inpaint_steps, without=parse_without(without))
     request.check()
     if jobs is not None and jobs < 1:
         raise click.BadParameter("must be at least 1", param_hint="--jobs")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from painctl.errors import PainctlError
 from painctl.renderer.camera import Camera, frame_camera
 from painctl.renderer.lights import Light, irradiance, lights_from_list, lights_to_list, relight, shading_ratio, studio_lights
-from painctl.renderer.mesh import Mesh, vertex_normals
+from painctl.renderer.mesh import Mesh, face_offsets, mesh_index, vertex_normals
 from painctl.renderer.result import RenderResult
 from painctl.renderer.splat import splat
 
@@ -31,10 +31,12 @@ __all__ = [
     "RenderResult",
     "available_backends",
     "backend_info",
+    "face_offsets",
     "frame_camera",
     "irradiance",
     "lights_from_list",
     "lights_to_list",
+    "mesh_index",
     "render",
     "relight",
     "render_many",
@@ -67,10 +69,13 @@ def _backend(name: str):
     raise PainctlError(f"unknown renderer {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def render_many(mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], size: int | tuple[int, int] = 224, backend: str = "moderngl", shading: bool = True) -> list[RenderResult]:
+def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], size: int | tuple[int, int] = 224, backend: str = "moderngl", shading: bool = True) -> list[RenderResult]:
     """Render ``mesh`` once per camera (uploading it once); returns one RenderResult per camera.
 
-    ``size`` is an int (square) or (width, height) in pixels; ``shading=False`` gives the bare albedo.
+    ``mesh`` may be a list of meshes drawn together in one frame (a head and its parts); their
+    triangle ids then run on across the list (:func:`face_offsets`, :func:`mesh_index`).
+    ``size`` is an int (square) or (width, height) in pixels; ``shading=False`` gives the bare
+    albedo (a mesh's own ``shading`` overrides it).
     """
     width, height = _size(size)
     return _backend(backend).render_many(mesh, list(cameras), list(lights), width, height, shading=shading)

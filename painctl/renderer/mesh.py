@@ -21,7 +21,10 @@ class Mesh:
     ``faces`` when uv has one row per vertex), else from ``vertex_colors`` (V,3) sRGB [0,1], else
     :data:`DEFAULT_ALBEDO`. ``specular`` (reflectance at normal incidence, 0-1) and ``roughness``
     (0-1) are scalars, per-vertex arrays (V,), or UV maps (H,W) sampled like the texture.
-    ``wrap`` widens the diffuse lobe for the soft look of skin (0 = plain Lambert).
+    ``wrap`` widens the diffuse lobe for the soft look of skin (0 = plain Lambert). A texture
+    may be (H,W,4): its alpha cuts the surface out where it is below ``alpha_cutoff`` (hair cards,
+    lashes). ``shading`` overrides the render call's shading flag for this mesh (None: follow it),
+    so a part drawn with an unlit, pre-lit head can still be lit.
     """
 
     vertices: np.ndarray
@@ -33,6 +36,8 @@ class Mesh:
     specular: float | np.ndarray = 0.04
     roughness: float | np.ndarray = 0.45
     wrap: float = 0.25
+    alpha_cutoff: float = 0.5
+    shading: bool | None = None
 
     def __post_init__(self) -> None:
         self.vertices = np.ascontiguousarray(self.vertices, dtype=np.float32)
@@ -52,8 +57,8 @@ class Mesh:
                 raise PainctlError(f"vertex colours must have shape ({v}, 3), got {self.vertex_colors.shape}")
         if self.texture is not None:
             self.texture = np.asarray(self.texture, dtype=np.float32)
-            if self.texture.ndim != 3 or self.texture.shape[2] != 3:
-                raise PainctlError(f"texture must have shape (H, W, 3), got {self.texture.shape}")
+            if self.texture.ndim != 3 or self.texture.shape[2] not in (3, 4):
+                raise PainctlError(f"texture must have shape (H, W, 3) or (H, W, 4), got {self.texture.shape}")
             if self.uv is None:
                 raise PainctlError("a textured mesh needs uv coordinates")
         if self.uv is not None:
@@ -90,6 +95,22 @@ class Mesh:
     def vertex_normals(self) -> np.ndarray:
         """Return area-weighted smooth unit normals (V,3) float32."""
         return vertex_normals(self.vertices, self.faces)
+
+
+def face_offsets(meshes) -> np.ndarray:
+    """Return (M+1,) int64 cumulative face counts of ``meshes`` drawn together in one render.
+
+    A render of several meshes numbers triangles across them in order: mesh ``m`` owns triangle
+    ids ``offsets[m] <= t < offsets[m+1]``; :func:`mesh_index` maps a triangle image to mesh ids.
+    """
+    return np.concatenate([[0], np.cumsum([len(m.faces) for m in meshes])]).astype(np.int64)
+
+
+def mesh_index(triangle: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Return (H,W) int32: which mesh (0..M-1) each pixel of a ``triangle`` image shows, -1 on background."""
+    index = np.searchsorted(offsets, triangle, side="right").astype(np.int32) - 1
+    index[triangle < 0] = -1
+    return index
 
 
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -2,7 +2,10 @@
 
 One draw writes three buffers: shaded colour, (barycentrics, view depth) and triangle id + 1.
 Triangles are drawn with unshared corners (3F vertices) so the corner index gives exact
-barycentrics and gl_PrimitiveID gives the face index. The context is created once per process.
+barycentrics and gl_PrimitiveID gives the face index. Several meshes (a head and the parts drawn
+with it: hair, lashes, teeth, a body) share one frame and depth buffer; their triangle ids run on
+across meshes in order (see :func:`painctl.renderer.mesh.face_offsets`). The context is created
+once per process.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ uniform vec3 u_light_rgb[%(max_lights)d];
 uniform vec3 u_ambient;
 uniform vec3 u_camera_pos;
 uniform float u_wrap;
+uniform int u_face_offset;
+uniform float u_alpha_cutoff;
 in vec3 v_world;
 in vec3 v_normal;
 in vec3 v_albedo;
@@ -84,7 +89,10 @@ vec3 to_srgb(vec3 c) {
 }
 
 void main() {
-    vec3 albedo = u_use_texture ? texture(u_texture, v_uv).rgb : v_albedo;
+    vec4 texel = u_use_texture ? texture(u_texture, v_uv) : vec4(v_albedo, 1.0);
+    // Cut-out transparency (hair cards, lashes): no blending, so depth, ids and barycentrics stay exact.
+    if (texel.a < u_alpha_cutoff) discard;
+    vec3 albedo = texel.rgb;
     vec3 rgb = albedo;
     if (u_shading) {
         vec2 material = u_use_material_map ? texture(u_material_map, v_uv).rg : v_material;
@@ -119,7 +127,7 @@ void main() {
     }
     f_colour = vec4(rgb, 1.0);
     f_geometry = vec4(v_bary, v_depth);
-    f_triangle = gl_PrimitiveID + 1;
+    f_triangle = gl_PrimitiveID + 1 + u_face_offset;
 }
 """ % {"max_lights": MAX_LIGHTS}
 
@@ -142,10 +150,9 @@ class _GL:
         self.moderngl = moderngl
         self.program = self.ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
         self.framebuffers: dict[tuple[int, int], object] = {}
-        self._texture_key: tuple | None = None
-        self._texture_source: tuple | None = None
-        self.texture = None
-        self.material_texture = None
+        # Uploaded maps by the ids of their source arrays, newest last; the sources are held so
+        # their ids cannot be reused while cached. A few entries cover a head and its parts.
+        self._maps: dict[tuple, tuple[object, object, tuple]] = {}
         # 1x1 placeholders keep both samplers bound to valid textures.
         self.blank = self.ctx.texture((1, 1), 3, np.zeros(3, np.float32).tobytes(), dtype="f4")
 
@@ -164,40 +171,45 @@ class _GL:
             self.framebuffers[key] = self.ctx.framebuffer(color_attachments=[colour, geometry, triangle], depth_attachment=depth)
         return self.framebuffers[key]
 
-    def upload_maps(self, mesh: Mesh) -> None:
-        """Upload the albedo texture and material map, reusing the last upload when the arrays are the same objects."""
+    def upload_maps(self, mesh: Mesh) -> tuple[object | None, object | None]:
+        """Return (albedo texture, material map) of ``mesh`` on the GPU, uploading them unless cached."""
         material_map = None
         if isinstance(mesh.specular, np.ndarray) and mesh.specular.ndim == 2 or isinstance(mesh.roughness, np.ndarray) and mesh.roughness.ndim == 2:
             material_map = (mesh.specular, mesh.roughness)
         key = (id(mesh.texture), id(material_map[0]) if material_map else None, id(material_map[1]) if material_map else None)
-        # Holding the source arrays keeps their ids from being reused while cached.
-        if self._texture_key == key and self._texture_source is not None and self._texture_source[0] is mesh.texture:
-            return
-        for tex in (self.texture, self.material_texture):
-            if tex is not None:
-                tex.release()
-        self.texture = self.material_texture = None
-        if mesh.texture is not None:
-            self.texture = self._make_texture(mesh.texture)
+        if key in self._maps:
+            entry = self._maps.pop(key)
+            self._maps[key] = entry
+            return entry[0], entry[1]
+        texture = self._make_texture(mesh.texture) if mesh.texture is not None else None
+        material_texture = None
         if material_map is not None:
             shape = next(m.shape for m in material_map if isinstance(m, np.ndarray) and m.ndim == 2)
             maps = [np.broadcast_to(np.asarray(m, np.float32), shape) if np.ndim(m) != 1 else None for m in material_map]
             if any(m is None for m in maps):
                 raise PainctlError("mixing a per-vertex and a UV-map material is not supported; give both as UV maps")
-            self.material_texture = self._make_texture(np.stack([maps[0], maps[1], np.zeros(shape, np.float32)], axis=-1))
-        self._texture_key = key
-        self._texture_source = (mesh.texture, material_map)
+            material_texture = self._make_texture(np.stack([maps[0], maps[1], np.zeros(shape, np.float32)], axis=-1))
+        self._maps[key] = (texture, material_texture, (mesh.texture, material_map))
+        while len(self._maps) > MAX_CACHED_MAPS:
+            old = self._maps.pop(next(iter(self._maps)))
+            for tex in old[:2]:
+                if tex is not None:
+                    tex.release()
+        return texture, material_texture
 
     def _make_texture(self, image: np.ndarray):
         # Textures follow the OBJ convention (uv origin bottom-left); GL's first row is t = 0.
         data = np.ascontiguousarray(np.flipud(np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
-        height, width = data.shape[:2]
-        tex = self.ctx.texture((width, height), 3, data.tobytes(), dtype="f1", alignment=1)
+        height, width, channels = data.shape
+        tex = self.ctx.texture((width, height), channels, data.tobytes(), dtype="f1", alignment=1)
         tex.build_mipmaps()
         tex.filter = (self.moderngl.LINEAR_MIPMAP_LINEAR, self.moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = False
         return tex
 
+
+#: Albedo/material uploads kept on the GPU per process (a head texture and its parts' maps).
+MAX_CACHED_MAPS = 8
 
 _state: dict[int, _GL] = {}
 
@@ -240,32 +252,32 @@ def corner_attributes(mesh: Mesh) -> np.ndarray:
     return out
 
 
-def render_many(mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True) -> list[RenderResult]:
-    """Render ``mesh`` from each camera (one upload, one draw per camera); see :func:`painctl.renderer.render`."""
+def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True) -> list[RenderResult]:
+    """Render ``mesh`` (or several meshes in one frame) from each camera; see :func:`painctl.renderer.render`."""
     gl = gl_state()
     if len(lights) > MAX_LIGHTS:
         raise PainctlError(f"at most {MAX_LIGHTS} lights per render, got {len(lights)}")
+    meshes = [mesh] if isinstance(mesh, Mesh) else list(mesh)
+    if not meshes:
+        raise PainctlError("nothing to render: no meshes given")
     # Make our context current: another moderngl context made in this process may have taken over.
     with gl.ctx:
-        return _draw(gl, mesh, cameras, lights, width, height, shading)
+        return _draw(gl, meshes, cameras, lights, width, height, shading)
 
 
-def _draw(gl: _GL, mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool) -> list[RenderResult]:
+def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool) -> list[RenderResult]:
     ctx, program = gl.ctx, gl.program
-    vbo = ctx.buffer(corner_attributes(mesh).tobytes())
-    vao = ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material")])
+    buffers = []
     try:
-        gl.upload_maps(mesh)
-        (gl.texture or gl.blank).use(location=0)
-        (gl.material_texture or gl.blank).use(location=1)
+        for mesh in meshes:
+            vbo = ctx.buffer(corner_attributes(mesh).tobytes())
+            buffers.append((vbo, ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material")])))
+        maps = [gl.upload_maps(mesh) for mesh in meshes]
+        offsets = np.concatenate([[0], np.cumsum([len(m.faces) for m in meshes])])
         program["u_texture"].value = 0
         if "u_material_map" in program:
             program["u_material_map"].value = 1
-        _set(program, "u_use_texture", gl.texture is not None)
-        _set(program, "u_use_material_map", gl.material_texture is not None)
-        _set(program, "u_shading", bool(shading))
         _set_lights(program, lights)
-        _set(program, "u_wrap", float(mesh.wrap))
         fbo = gl.framebuffer(width, height)
         fbo.use()
         ctx.enable(gl.moderngl.DEPTH_TEST)
@@ -278,12 +290,22 @@ def _draw(gl: _GL, mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light
             _set(program, "u_proj", projection.astype("f4").T.tobytes(), raw=True)
             _set(program, "u_camera_pos", tuple(float(x) for x in camera.position()))
             fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-            vao.render(gl.moderngl.TRIANGLES)
+            for mesh, (_, vao), (texture, material_texture), offset in zip(meshes, buffers, maps, offsets):
+                (texture or gl.blank).use(location=0)
+                (material_texture or gl.blank).use(location=1)
+                _set(program, "u_use_texture", texture is not None)
+                _set(program, "u_use_material_map", material_texture is not None)
+                _set(program, "u_shading", bool(shading if mesh.shading is None else mesh.shading))
+                _set(program, "u_wrap", float(mesh.wrap))
+                _set(program, "u_face_offset", int(offset))
+                _set(program, "u_alpha_cutoff", float(mesh.alpha_cutoff) if texture is not None and mesh.texture.shape[2] == 4 else -1.0)
+                vao.render(gl.moderngl.TRIANGLES)
             results.append(_read(fbo, width, height))
         return results
     finally:
-        vao.release()
-        vbo.release()
+        for vbo, vao in buffers:
+            vao.release()
+            vbo.release()
 
 
 def _read(fbo, width: int, height: int) -> RenderResult:

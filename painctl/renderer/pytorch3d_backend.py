@@ -46,6 +46,10 @@ def available() -> bool:
 
 def render_many(mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True, device: str | None = None) -> list[RenderResult]:
     """Render ``mesh`` from each camera with PyTorch3D's rasteriser; see :func:`painctl.renderer.render`."""
+    if not isinstance(mesh, Mesh):
+        if len(mesh) != 1:
+            raise PainctlError("the pytorch3d renderer draws one mesh per frame; render the head's parts (hair, teeth, body) with --renderer moderngl")
+        mesh = mesh[0]
     torch, p3r, p3s = _import()
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     verts = torch.as_tensor(mesh.vertices, device=dev)

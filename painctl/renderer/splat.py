@@ -10,7 +10,8 @@ from painctl.renderer.result import RenderResult
 def splat(result: RenderResult, values: np.ndarray, faces: np.ndarray, background: float = 0.0) -> np.ndarray:
     """Interpolate per-vertex ``values`` (V,) or (V,C) over the pixels of ``result``.
 
-    ``faces`` (F,3) must be the faces the result was rendered with. Returns float32 (H,W) or
+    ``faces`` (F,3) must be the faces the result was rendered with (the first mesh's, when several
+    were drawn together: pixels of later meshes count as background). Returns float32 (H,W) or
     (H,W,C), aligned pixel for pixel with ``result.rgb``; background pixels hold ``background``.
     """
     values = np.asarray(values, dtype=np.float32)
@@ -18,7 +19,7 @@ def splat(result: RenderResult, values: np.ndarray, faces: np.ndarray, backgroun
     table = values[:, None] if scalar else values.reshape(len(values), -1)
     height, width = result.triangle.shape
     out = np.full((height, width, table.shape[1]), background, dtype=np.float32)
-    mask = result.triangle >= 0
+    mask = (result.triangle >= 0) & (result.triangle < len(faces))
     corners = np.asarray(faces)[result.triangle[mask]]  # (K,3) vertex ids
     weights = result.barycentric[mask]  # (K,3)
     out[mask] = np.einsum("kc,kcd->kd", weights, table[corners])

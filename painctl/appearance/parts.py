@@ -1,0 +1,128 @@
+"""What a rendered person is made of beyond the rigged head: parts drawn with it in every frame.
+
+A *part* is built once per identity from what the identity is (its neutral head, face regions,
+age, gender, ancestry and the seed) and then, frame by frame, follows the rigged head: hair, brows
+and lashes bound to the skin, teeth behind the lips, a body under the neck. A part may add meshes
+to the frame (:meth:`Part.meshes`) and may dress the head mesh itself (:meth:`Part.dress`: texture
+detail such as expression wrinkles). Its :meth:`Part.record` says what was drawn (style, colour)
+for the output's data.h5, so a dataset's appearance can be balanced and audited like its
+demographics.
+
+Builders are registered in :data:`BUILDERS` in draw order; render-views builds every registered
+part unless the user leaves it out (``--without NAMES``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from painctl.errors import PainctlError
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One identity as part builders see it.
+
+    ``index`` is its global identity index and ``seed`` the run's seed: every random draw of a part
+    comes from ``rng_for(seed, RNG_TAG_OF_PART, index)``, so shards agree with a whole run.
+    ``neutral`` (V,3) float32 metres (Y up, face towards +Z, as every painctl mesh artefact) and ``faces`` (F,3) are the
+    identity's neutral head; ``regions`` and ``landmarks`` come from its face model (empty when
+    unknown); ``uv``/``uv_faces`` are the head's texture layout when it has one; ``age_years``,
+    ``gender`` (``male``/``female``) and ``ethnicity`` are None when the rig does not carry them.
+    """
+
+    index: int
+    seed: int
+    neutral: np.ndarray
+    faces: np.ndarray
+    regions: dict[str, np.ndarray] = field(default_factory=dict)
+    landmarks: dict[str, int] = field(default_factory=dict)
+    uv: np.ndarray | None = None
+    uv_faces: np.ndarray | None = None
+    age_years: float | None = None
+    gender: str | None = None
+    ethnicity: str | None = None
+    phenotype: np.ndarray | None = None
+
+
+class Part:
+    """A part of a rendered person; subclasses override what they need.
+
+    ``name`` names the part (``--without`` takes it); ``label`` is its class in the segmentation
+    map (hair, brows, lashes, eyes, teeth, mouth, clothing, skin, ...).
+    """
+
+    name: str = "part"
+    label: str = "skin"
+
+    def meshes(self, vertices: np.ndarray, au: np.ndarray) -> list:
+        """Return the renderer Meshes this part adds for one frame of the head.
+
+        ``vertices`` (V,3) float32 metres is the rigged head of that frame; ``au`` (6,) its labels
+        (AU4, AU6, AU7, AU9, AU10, AU43; FACS 0-5, AU43 0-1).
+        """
+        return []
+
+    def dress(self, head, vertices: np.ndarray, au: np.ndarray):
+        """Return the head's renderer Mesh for this frame, changed by this part (default: unchanged)."""
+        return head
+
+    def record(self) -> dict:
+        """Return what this part drew for the identity (JSON-serialisable: style, colour, sizes)."""
+        return {}
+
+
+#: Part builders in draw order: name -> builder(Identity) -> Part (or None when the part does not
+#: apply to this identity, e.g. a beard on a woman or hair on a mesh with no scalp region).
+BUILDERS: dict[str, Callable[[Identity], Part | None]] = {}
+
+
+def register(name: str):
+    """Decorator registering ``builder(identity) -> Part | None`` under ``name`` in :data:`BUILDERS`."""
+
+    def wrap(builder):
+        BUILDERS[name] = builder
+        return builder
+
+    return wrap
+
+
+def part_names() -> list[str]:
+    """Return the names of every registered part, in draw order."""
+    _load_builtin_parts()
+    return list(BUILDERS)
+
+
+def parse_without(text: str | None) -> tuple[str, ...]:
+    """Parse ``--without`` (comma-separated part names, or ``all``) into the part names to leave out."""
+    if not text:
+        return ()
+    names = [s.strip() for s in str(text).split(",") if s.strip()]
+    known = part_names()
+    if names == ["all"]:
+        return tuple(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise PainctlError(f"without: unknown part {unknown[0]!r}; parts are {', '.join(known) or '(none)'}")
+    return tuple(n for n in known if n in names)
+
+
+def build_parts(identity: Identity, without: tuple[str, ...] = ()) -> list[Part]:
+    """Return the identity's parts, in draw order, leaving out the names in ``without``."""
+    _load_builtin_parts()
+    parts = []
+    for name, builder in BUILDERS.items():
+        if name in without:
+            continue
+        part = builder(identity)
+        if part is not None:
+            parts.append(part)
+    return parts
+
+
+def _load_builtin_parts() -> None:
+    # The built-in parts register themselves when their modules are imported.
+    import painctl.appearance.builtin  # noqa: F401
