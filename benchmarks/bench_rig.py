@@ -30,9 +30,9 @@ def main() -> None:
 
     from painctl.artefact import open_artefact
     from painctl.facemodels import load_face_model
-    from painctl.meshsample import sample_mesh
-    from painctl.rig.stage import RigRequest, rig_identities
-    from painctl.rig.transfer import TransferRig
+    from painctl.stages.sample_mesh import sample_mesh
+    from painctl.stages.rig import RigRequest, rig_identities
+    from painctl.rigging.transfer import TransferRig
 
     model = load_face_model("anny")
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,7 +50,7 @@ def main() -> None:
               f"over {args.repeats} runs ({meshes / med:.1f} pain meshes/s, so 25,000 in {25000 / (meshes / med):.0f} s; "
               f"goal < 120 s)")
 
-    from painctl.rig.validation import retriangulated_copy, transfer_errors
+    from painctl.rigging.validation import retriangulated_copy, transfer_errors
 
     rest = model.neutral(np.full((1, len(model.phenotype_names)), 0.5))[0].astype(np.float64)
     # A ~5k-vertex head with other vertices and connectivity: split, flipped, slid along the surface.

@@ -31,7 +31,7 @@ def main() -> None:
 
     from painctl import console
     from painctl.facemodels import load_face_model
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     console.verbosity = -1  # no summary tables between timings
     start = time.perf_counter()

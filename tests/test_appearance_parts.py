@@ -52,7 +52,7 @@ def _green(path: Path) -> int:
 def test_a_registered_part_is_drawn_recorded_and_can_be_left_out(nose_tag, tmp_path):
     from painctl.artefact import open_artefact
     from painctl.cli import main
-    from painctl.views import ViewsRequest, render_views
+    from painctl.stages.render_views import ViewsRequest, render_views
 
     heads, rig = tmp_path / "heads", tmp_path / "rig"
     for args in (["-q", "sample-mesh", "-n", "1", str(heads)], ["-q", "rig", "--pspi", "6", str(heads), str(rig)]):

@@ -17,7 +17,7 @@ from painctl.artefact import (
     write_dataset,
 )
 from painctl.errors import ArtefactError, PainctlError
-from painctl.shard import parse_shard
+from painctl.artefact.shard import parse_shard
 
 
 def make(out, rows=4, params=None, force=False):
@@ -101,7 +101,7 @@ def test_damaged_output_is_not_a_cache_hit(tmp_path):
 
 def test_merge_of_sample_mesh_shards_equals_one_run(tmp_path):
     from painctl.artefact.merge import merge_shards
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     common = dict(balance="age,gender,ethnicity", seed=9)
     whole = open_artefact(sample_mesh(tmp_path / "whole", 7, **common))
@@ -138,7 +138,7 @@ def test_merge_via_cli(painctl, tmp_path):
 
 def test_more_shards_than_rows_gives_empty_shards_that_still_merge(tmp_path):
     from painctl.artefact.merge import merge_shards
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     whole = open_artefact(sample_mesh(tmp_path / "whole", 2, seed=3))
     parts = [sample_mesh(tmp_path / f"p{k}", 2, seed=3, shard=parse_shard(f"{k}/4")) for k in range(1, 5)]

@@ -1,4 +1,4 @@
-"""painctl.metrics checked against scikit-learn, scipy and a hand-computed two-way ANOVA."""
+"""painctl.evaluation.metrics checked against scikit-learn, scipy and a hand-computed two-way ANOVA."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from painctl import metrics
+from painctl.evaluation.cross_validation import metrics
 from painctl.facs import AU_NAMES
 
 

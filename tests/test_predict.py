@@ -64,7 +64,7 @@ def test_shots_average_over_references_and_directories_expand(trained, tmp_path)
 
 
 def test_crop_finds_the_face_in_a_photo(trained, tmp_path, capsys):
-    from painctl.facecrop import crop_face, detect_faces
+    from painctl.vitpain.facecrop import crop_face, detect_faces
 
     photo = Image.open(FACE_PHOTO)
     box = detect_faces(photo)[0]

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def heads(tmp_path_factory, anny_model):
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     out = tmp_path_factory.mktemp("rn") / "heads"
     sample_mesh(out, 2, balance="ethnicity", ethnicities="african,caucasian", seed=3)
@@ -18,7 +18,7 @@ def heads(tmp_path_factory, anny_model):
 
 @pytest.fixture(scope="module")
 def shaded(heads, tmp_path_factory):
-    from painctl.neutral import render_neutral
+    from painctl.stages.render_neutral import render_neutral
 
     out = tmp_path_factory.mktemp("rn") / "neutral"
     render_neutral(str(heads), str(out), size=96, texture_size=256)
@@ -113,8 +113,8 @@ def test_side_light_preset_lights_one_side_of_the_face(heads, tmp_path, painctl)
 
 @pytest.fixture(scope="module")
 def elderly_light(tmp_path_factory, anny_model):
-    from painctl.meshsample import sample_mesh
-    from painctl.neutral import render_neutral
+    from painctl.stages.sample_mesh import sample_mesh
+    from painctl.stages.render_neutral import render_neutral
 
     root = tmp_path_factory.mktemp("rn-light")
     sample_mesh(root / "heads", 2, age_groups="elderly:65-90", ethnicities="caucasian", seed=5)
@@ -145,14 +145,14 @@ def test_light_elderly_skin_is_not_burnt_out(elderly_light, anny_model):
             red.append(pixels[:, 0].mean())
     lightest = int(np.argmin(melanin))
     assert melanin[lightest] < 0.1
-    # Light skin reflects at most about sRGB 0.85 in red (see painctl.skin) and the studio rig lights
+    # Light skin reflects at most about sRGB 0.85 in red (see painctl.appearance.skin) and the studio rig lights
     # the face at about that on average, so the lightest face's mean red stays below 0.87 (222; the
     # old albedo and clip gave 235, washed out) and above medium skin's (~180-200): still light.
     assert 200 < red[lightest] < 222
 
 
 def test_tone_map_keeps_darks_and_rolls_off_highlights():
-    from painctl.neutral import KNEE, tone_map
+    from painctl.stages.render_neutral import KNEE, tone_map
 
     x = np.linspace(0.0, 3.0, 301)
     y = tone_map(x)

@@ -143,7 +143,7 @@ def test_a_mesh_artefact_is_not_a_rig(painctl, rig, tmp_path):
 
 
 def test_views_parser():
-    from painctl.views import parse_views, view_name
+    from painctl.stages.render_views import parse_views, view_name
 
     assert parse_views("0/0, -30/0,30/10") == [(0.0, 0.0), (-30.0, 0.0), (30.0, 10.0)]
     assert view_name(30, 0) == "yaw+30_pitch+0" and view_name(-30, 0) == "yaw-30_pitch+0"

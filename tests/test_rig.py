@@ -11,12 +11,12 @@ import pytest
 
 from painctl.artefact import open_artefact
 from painctl.facs import AU_NAMES, pspi
-from painctl.rig.aumap import au_to_weights
+from painctl.rigging.aumap import au_to_weights
 
 
 @pytest.fixture(scope="module")
 def heads(tmp_path_factory, anny_model):
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     return sample_mesh(tmp_path_factory.mktemp("rig") / "heads", 4, balance="age,gender", seed=3)
 
@@ -101,7 +101,7 @@ def _triangles_of(anny_model, *regions):
 
 @pytest.mark.parametrize("corrective", [True, False], ids=["corrective", "solve-only"])
 def test_au43_closes_the_eyes_on_every_phenotype(anny_model, corrective):
-    from painctl.rig.deform import DirectRig
+    from painctl.rigging.deform import DirectRig
 
     rig = DirectRig.for_model(anny_model, corrective=corrective)
     eyes = _triangles_of(anny_model, "left_eye", "right_eye")
@@ -114,7 +114,7 @@ def test_au43_closes_the_eyes_on_every_phenotype(anny_model, corrective):
 
 
 def test_no_au_combination_pushes_the_eye_socket_through_the_lids(anny_model):
-    from painctl.rig.deform import DirectRig
+    from painctl.rigging.deform import DirectRig
 
     rig = DirectRig.for_model(anny_model)
     sockets = _triangles_of(anny_model, "left_eye_socket", "right_eye_socket")
@@ -129,7 +129,7 @@ def test_no_au_combination_pushes_the_eye_socket_through_the_lids(anny_model):
 def test_self_intersections_counts_skin_through_skin():
     import trimesh
 
-    from painctl.rig.validation import self_intersections
+    from painctl.rigging.validation import self_intersections
 
     a = trimesh.creation.box(extents=(1, 1, 1))
     assert self_intersections(a.vertices, a.faces) == 0
@@ -153,8 +153,8 @@ def _eye_skin_triangles(anny_model, vertices):
 def test_lid_budgets_keep_skin_from_passing_through_skin(anny_model):
     """AU6/AU7 (and AU4 with AU7 or AU9, AU6 with AU9) at maximum add no edge-triangle crossing
     around the eyes."""
-    from painctl.rig.deform import DirectRig
-    from painctl.rig.validation import self_intersections
+    from painctl.rigging.deform import DirectRig
+    from painctl.rigging.validation import self_intersections
 
     rig = DirectRig(anny_model.expression_basis(), anny_model.expression_names, "test")
     combos = np.array([[0, 5, 5, 0, 0, 0], [0, 5, 0, 0, 0, 0], [0, 0, 5, 0, 0, 0], [5, 0, 5, 0, 0, 0], [5, 5, 5, 0, 0, 0],
@@ -173,8 +173,8 @@ def test_closed_eyes_keep_skin_from_passing_through_skin(anny_model, corrective)
     nor does AU43 = 0.6, a frame on the way to closure in a --sequence. anny's blink alone does cross
     there (its upper lid overshoots the lower one): the lid-contact solve, or the corrective
     prediction of it, is what keeps them apart."""
-    from painctl.rig.deform import DirectRig
-    from painctl.rig.validation import self_intersections
+    from painctl.rigging.deform import DirectRig
+    from painctl.rigging.validation import self_intersections
 
     rig = DirectRig.for_model(anny_model, corrective=corrective)
     blink_only = DirectRig(anny_model.expression_basis(), anny_model.expression_names, "no lid contact")
@@ -274,8 +274,8 @@ def test_transfer_onto_a_retriangulated_anny_head_matches_direct_rigging(anny_mo
     """Issue acceptance: RMS error on the face < 10% of the AU's RMS displacement, for every AU."""
     import trimesh
 
-    from painctl.rig.transfer import TransferRig
-    from painctl.rig.validation import retriangulated_copy, transfer_errors
+    from painctl.rigging.transfer import TransferRig
+    from painctl.rigging.validation import retriangulated_copy, transfer_errors
 
     rest = anny_model.neutral(np.full((1, len(anny_model.phenotype_names)), 0.5))[0].astype(np.float64)
     faces = anny_model.faces
@@ -302,7 +302,7 @@ def test_transfer_onto_a_retriangulated_anny_head_matches_direct_rigging(anny_mo
 def test_shipped_lid_corrective_fits_anny_and_is_used(anny_model):
     """The corrective in the package was fitted on anny's lid region, and on the test heads at
     AU43 = 1 its predictions pass the crossing check (the faces above come from it)."""
-    from painctl.rig.deform import DirectRig
+    from painctl.rigging.deform import DirectRig
 
     rig = DirectRig.for_model(anny_model)
     assert rig.corrective is not None
@@ -315,7 +315,8 @@ def test_shipped_lid_corrective_fits_anny_and_is_used(anny_model):
 def test_lid_corrective_fit_predicts_the_contact_solve(anny_model, tmp_path):
     """A corrective fitted to a few contact solves predicts held-out solves better than no
     correction, and survives a save/load round trip."""
-    from painctl.rig.corrective import LidCorrective, contact_samples, fit_corrective
+    from painctl.rigging.corrective import LidCorrective
+    from painctl.rigging.data.fit_lid_corrective import contact_samples, fit_corrective
 
     train = contact_samples(anny_model, 4, seed=3)
     held_out = contact_samples(anny_model, 2, seed=3, start=4)
@@ -330,7 +331,7 @@ def test_lid_corrective_fit_predicts_the_contact_solve(anny_model, tmp_path):
 
 
 def test_a_crossing_prediction_falls_back_to_the_contact_solve(anny_model):
-    from painctl.rig.deform import DirectRig
+    from painctl.rigging.deform import DirectRig
 
     rig = DirectRig.for_model(anny_model, corrective=False)
     neutral = anny_model.neutral(_phenotypes(anny_model)[1][None])[0].astype(np.float64)
@@ -344,7 +345,7 @@ def test_a_crossing_prediction_falls_back_to_the_contact_solve(anny_model):
 
 def test_malformed_lid_corrective_is_a_clear_error(tmp_path):
     from painctl.errors import PainctlError
-    from painctl.rig.corrective import LidCorrective
+    from painctl.rigging.corrective import LidCorrective
 
     np.savez(tmp_path / "bad.npz", topology=np.array("x"), mean=np.zeros(3), components=np.zeros((2, 6)), side=np.zeros(1),
              units=np.zeros((2, 6), "U8"), left=np.zeros((1, 1)), right=np.zeros((1, 1)))

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from painctl.demographics import (
+from painctl.facemodels.demographics import (
     Demographics,
     balanced_cells,
     parse_age_groups,
@@ -148,7 +148,7 @@ def test_assignment_balances_every_cell():
 
 @pytest.fixture(scope="module")
 def balanced(tmp_path_factory):
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     out = tmp_path_factory.mktemp("sm") / "heads"
     sample_mesh(out, 26, balance="age,gender,ethnicity", seed=5)
@@ -190,7 +190,7 @@ def test_balance_is_exact_and_ages_lie_in_their_groups(balanced):
 
 
 def test_same_seed_same_bytes_other_seed_other_meshes(tmp_path, balanced):
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     again = sample_mesh(tmp_path / "again", 26, balance="age,gender,ethnicity", seed=5)
     assert (again / "data.h5").read_bytes() == (balanced / "data.h5").read_bytes()
@@ -200,7 +200,7 @@ def test_same_seed_same_bytes_other_seed_other_meshes(tmp_path, balanced):
 
 def test_custom_groups_and_mixed_ethnicities(tmp_path):
     from painctl.artefact import open_artefact
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     out = sample_mesh(tmp_path / "mixed", 9, balance="ethnicity,age", age_groups="mid:45-50,old:80-85",
                       ethnicities="caucasian,mixed:african+asian,mixed:asian+caucasian")
@@ -216,7 +216,7 @@ def test_export_writes_mesh_files_any_viewer_reads(tmp_path, anny_model, fmt):
     import trimesh
 
     from painctl.artefact import open_artefact
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     art = open_artefact(sample_mesh(tmp_path / "exp", 2, export=fmt, seed=1))
     files = art.read("mesh_file")
@@ -246,11 +246,11 @@ def test_cache_hit_does_not_build_the_model(tmp_path):
     import subprocess
     import sys
 
-    from painctl.meshsample import sample_mesh
+    from painctl.stages.sample_mesh import sample_mesh
 
     out = sample_mesh(tmp_path / "heads", 3, balance="gender", seed=2)
     code = (
-        "import sys; from painctl.meshsample import sample_mesh; "
+        "import sys; from painctl.stages.sample_mesh import sample_mesh; "
         f"sample_mesh({str(out)!r}, 3, balance='gender', seed=2); "
         "print('anny' in sys.modules, 'torch' in sys.modules)"
     )

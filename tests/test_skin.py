@@ -9,14 +9,14 @@ def head(anny_model):
     m = anny_model
     pheno = m.sample_phenotype(np.random.default_rng(0), 30.0, "female", "caucasian")[None]
     verts = m.neutral(pheno)[0]
-    from painctl.skin import face_atlas
+    from painctl.appearance.skin import face_atlas
 
     uv, uvf = face_atlas(m.faces, m.uv, m.uv_faces, m.region_vertices())
     return m, verts, uv, uvf
 
 
 def _maps(head, melanin=0.05, age=30.0, seed=1, size=256):
-    from painctl.skin import SkinParams, skin_maps
+    from painctl.appearance.skin import SkinParams, skin_maps
 
     m, verts, uv, uvf = head
     params = SkinParams(melanin, 0.1, age, (0.3, 0.15, 0.07), (0.06, 0.04, 0.03), seed)
@@ -24,7 +24,7 @@ def _maps(head, melanin=0.05, age=30.0, seed=1, size=256):
 
 
 def _face_texels(head, size=256):
-    from painctl.texturing import uv_texels
+    from painctl.appearance.uv import uv_texels
 
     m, verts, uv, uvf = head
     tex = uv_texels(uv, uvf, size)
@@ -34,7 +34,7 @@ def _face_texels(head, size=256):
 
 
 def test_african_weight_darker_than_caucasian(anny_model):
-    from painctl.skin import skin_params
+    from painctl.appearance.skin import skin_params
 
     names = list(anny_model.phenotype_names)
     pheno = np.full(len(names), 0.5, np.float32)
@@ -85,7 +85,7 @@ def test_deterministic_and_seed_dependent(head):
 
 
 def test_eyes_have_dark_pupils_and_light_sclera(head):
-    from painctl.texturing import uv_texels
+    from painctl.appearance.uv import uv_texels
 
     m, verts, uv, uvf = head
     maps = _maps(head, size=512)

@@ -9,8 +9,8 @@ import pytest
 
 @pytest.fixture(scope="module")
 def neutral(tmp_path_factory, anny_model):
-    from painctl.meshsample import sample_mesh
-    from painctl.neutral import render_neutral
+    from painctl.stages.sample_mesh import sample_mesh
+    from painctl.stages.render_neutral import render_neutral
 
     root = tmp_path_factory.mktemp("tx")
     sample_mesh(root / "heads", 2, seed=5)
@@ -23,7 +23,7 @@ def test_round_trip_recovers_the_albedo_where_seen(neutral):
     from PIL import Image
 
     from painctl.renderer import Camera, Mesh, render
-    from painctl.texturing import bake_texture, project_texture, uv_texels
+    from painctl.appearance.uv import bake_texture, project_texture, uv_texels
 
     with h5py.File(neutral / "data.h5") as h5:
         verts, faces = h5["vertices"][0], h5["faces"][:]
@@ -51,7 +51,7 @@ def test_round_trip_recovers_the_albedo_where_seen(neutral):
 
 
 def test_mirror_fill_uses_the_other_side(neutral):
-    from painctl.texturing import mirror_vertices
+    from painctl.appearance.uv import mirror_vertices
 
     with h5py.File(neutral / "data.h5") as h5:
         verts = h5["vertices"][0]
@@ -61,7 +61,7 @@ def test_mirror_fill_uses_the_other_side(neutral):
 
 
 def test_pull_push_fills_holes_and_keeps_known_texels():
-    from painctl.texturing import pull_push
+    from painctl.appearance.uv import pull_push
 
     rng = np.random.default_rng(0)
     ys, xs = np.mgrid[0:64, 0:64] / 64.0
@@ -124,7 +124,7 @@ def test_fill_is_seamless_across_uv_seams(neutral):
     from PIL import Image
 
     from painctl.renderer import Camera, Mesh, render
-    from painctl.texturing import project_texture, uv_texels
+    from painctl.appearance.uv import project_texture, uv_texels
 
     with h5py.File(neutral / "data.h5") as h5:
         verts, faces = h5["vertices"][0], h5["faces"][:]

@@ -16,7 +16,7 @@ from painctl.errors import ArtefactError, PainctlError
 
 #: Stages whose non-row datasets under a prefix summarise all rows: they are pooled over the shards
 #: by the named function(h5, out_dir, shards) instead of being required equal.
-POOLED = {"heatmap": ("stats/", "painctl.heatmaps:merge_stats")}
+POOLED = {"heatmap": ("stats/", "painctl.stages.heatmap:merge_stats")}
 
 
 def merge_shards(out: str | os.PathLike, shards: Sequence[str | os.PathLike], force: bool = False) -> Path:

@@ -24,7 +24,7 @@ def contact_sheet(art: str, out: str, view: str | None, max_rows: int, tile: int
 
     from painctl import console
     from painctl.artefact import open_artefact
-    from painctl.contactsheet import contact_sheet as draw
+    from painctl.plots.contact_sheet import contact_sheet as draw
     from painctl.errors import PainctlError
 
     if max_rows < 1 or not 16 <= tile <= 1024:

@@ -48,8 +48,8 @@ def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone,
     from painctl.datasets import load_frames
     from painctl.datasets.images import check_images
     from painctl.datasets.splits import read_folds_file, subject_folds
-    from painctl.evaluation import cross_validate
-    from painctl.reports import OutputDir, summary_table, write_report
+    from painctl.evaluation.cross_validation import cross_validate
+    from painctl.evaluation.reports import OutputDir, summary_table, write_report
     from painctl.vitpain.config import ModelConfig, TrainConfig
 
     target = OutputDir(out, force)  # refuse an existing OUT before reading or training anything

@@ -26,7 +26,7 @@ def export(fmt, prefix, force, in_path, out):
     import re
 
     from painctl.artefact import open_artefact
-    from painctl.export3dpain import REQUIRE, export_3dpain
+    from painctl.stages.export import REQUIRE, export_3dpain
 
     if not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):
         raise click.BadParameter("use letters, digits, _ and - only", param_hint="--prefix")

@@ -23,7 +23,7 @@ def heatmap(rig_path, force, views_path, out):
       painctl heatmap --rig pain/ views/ heat/
     """
     from painctl.artefact import open_artefact
-    from painctl.heatmaps import VIEWS_REQUIRE, heatmap as run, rig_of_views
+    from painctl.stages.heatmap import VIEWS_REQUIRE, heatmap as run, rig_of_views
 
     views = open_artefact(views_path, stage="render-views", require=VIEWS_REQUIRE)
     run(views, out, rig=rig_of_views(views, rig_path), force=force)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from painctl.shard import Shard, parse_shard
+from painctl.artefact.shard import Shard, parse_shard
 
 
 def _shard_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard:

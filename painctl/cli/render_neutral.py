@@ -32,7 +32,7 @@ def render_neutral(backend, size, texture_size, model, prior_model, steps, light
       painctl render-neutral heads/ neutral/
       painctl render-neutral --backend kandinsky --steps 50 heads/ neutral-kd/
     """
-    from painctl.neutral import render_neutral as run
+    from painctl.stages.render_neutral import render_neutral as run
 
     run(in_path, out, backend=backend, size=size, seed=seed, shard=shard, force=force, model=model,
         prior_model=prior_model, steps=steps, texture_size=texture_size, renderer=renderer, lights=lights)

@@ -35,7 +35,7 @@ def render_views(texture_path, views, size, background, inpaint_model, inpaint_s
     """
     from painctl.appearance import parse_without
     from painctl.artefact import open_artefact
-    from painctl.views import RIG_REQUIRE, ViewsRequest, parse_views, render_views as run
+    from painctl.stages.render_views import RIG_REQUIRE, ViewsRequest, parse_views, render_views as run
 
     request = ViewsRequest(views=parse_views(views), size=size, background=background, renderer=renderer, seed=seed,
                            inpaint_model=inpaint_model, inpaint_steps=inpaint_steps, without=parse_without(without))

@@ -35,7 +35,7 @@ def rig(pspi_levels, au_spec, per_identity, prior, asymmetry, frames, model_mesh
     from painctl.artefact import open_artefact
     from painctl.errors import PainctlError
     from painctl.facs import parse_au_spec, parse_pspi_levels
-    from painctl.rig.stage import RigRequest, rig_identities
+    from painctl.stages.rig import RigRequest, rig_identities
 
     if model_mesh is not None:
         if len(paths) != 1:
@@ -58,7 +58,7 @@ def rig(pspi_levels, au_spec, per_identity, prior, asymmetry, frames, model_mesh
     )
     request.check()
     if model_mesh is not None:
-        from painctl.rig.meshfile import mesh_file_artefact
+        from painctl.io.load_mesh import mesh_file_artefact
 
         source = mesh_file_artefact(model_mesh)
     else:

@@ -34,7 +34,7 @@ def sample_mesh(n, model, balance, age_groups, ethnicities, seed, shard, export,
       painctl sample-mesh -n 2500 --balance age,gender,ethnicity --seed 1 heads/
       painctl sample-mesh -n 4 --export obj demo-heads/
     """
-    from painctl.meshsample import sample_mesh as run
+    from painctl.stages.sample_mesh import sample_mesh as run
 
     run(out, n, model=model, balance=balance, age_groups=age_groups, ethnicities=ethnicities,
         seed=seed, shard=shard, export=export, force=force)

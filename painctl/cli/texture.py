@@ -20,6 +20,6 @@ def texture(size, backend, shard, force, in_path, out):
     Example:
       painctl texture neutral/ textured/
     """
-    from painctl.texturing import texture_artefact as run
+    from painctl.stages.texture import texture_artefact as run
 
     run(in_path, out, size=size, backend=backend, shard=shard, force=force)

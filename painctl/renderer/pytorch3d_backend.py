@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from painctl.colour import linear_to_srgb, srgb_to_linear
+from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
 from painctl.errors import PainctlError
 from painctl.renderer.camera import Camera
 from painctl.renderer.lights import Light

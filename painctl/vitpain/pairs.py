@@ -135,7 +135,7 @@ def load_face(frame: Frame, size: int, input: str = "rgb", crop: bool = False) -
     from painctl.datasets.images import load_face_image, open_rgb
 
     if crop:
-        from painctl.facecrop import crop_face
+        from painctl.vitpain.facecrop import crop_face
 
         photo = open_rgb(frame.image)
         img = crop_face(photo)

@@ -15,8 +15,8 @@ import trimesh
 
 from painctl.artefact import Artefact, write_dataset
 from painctl.facemodels.base import FaceModel
-from painctl.rig.aumap import AU_CONTROLS, au_to_weights
-from painctl.rig.registration import register_head
+from painctl.rigging.aumap import AU_CONTROLS, au_to_weights
+from painctl.rigging.registration import register_head
 
 #: Source vertices moving less than this (metres per unit weight) count as static.
 STATIC = 1e-6

@@ -19,7 +19,7 @@ import numpy as np
 
 from painctl import console
 from painctl.errors import ArtefactError, PainctlError
-from painctl.shard import WHOLE, Shard
+from painctl.artefact.shard import WHOLE, Shard
 
 #: The released 3D-Pain images: frontal and turned 30 degrees either way.
 DEFAULT_VIEWS = "0/0,-30/0,30/0"
@@ -30,7 +30,7 @@ RIG_REQUIRE = {"vertices": "N,V,3:f", "identity": "N:iuS", "is_neutral": "N:biu"
 CARRIED = ("age_group", "gender", "ethnicity")
 
 #: Plain albedo (sRGB) by ancestry group; lips, eyes and mouth interior are painted over it. Light
-#: skin as measured (the ColorChecker "light skin" patch is 0.76, 0.59, 0.51), as painctl.skin has it.
+#: skin as measured (the ColorChecker "light skin" patch is 0.76, 0.59, 0.51), as painctl.appearance.skin has it.
 SKIN_TONES = {"african": (0.45, 0.30, 0.22), "asian": (0.74, 0.57, 0.45), "caucasian": (0.80, 0.62, 0.52)}
 DEFAULT_SKIN = (0.78, 0.60, 0.50)
 LIP_TONE = (0.62, 0.32, 0.32)
@@ -144,7 +144,7 @@ def render_identity(task: tuple) -> list[dict]:
     from PIL import Image
 
     from painctl.appearance import build_parts
-    from painctl.backgrounds import composite, make_background
+    from painctl.appearance.backgrounds import composite, make_background
     from painctl.renderer import Mesh, frame_camera, lights_from_list, relight, render_many, shading_ratio, splat, studio_lights
     from painctl.seeding import rng_for
 
@@ -294,7 +294,7 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     for the plain vertex albedo. ``jobs`` worker processes (default: every core) render identities.
     """
     from painctl.artefact import ArtefactWriter, write_dataset
-    from painctl.backgrounds import KINDS, image_files
+    from painctl.appearance.backgrounds import KINDS, image_files
 
     request.check()
     if request.renderer not in ("moderngl", "pytorch3d"):

@@ -1,5 +1,7 @@
 """UV textures from images: texel rasterisation, back-projection through a camera, symmetry, surface and pull-push fill.
 
+Arrays in, arrays out; the texture stage (:mod:`painctl.stages.texture`) reads and writes the files.
+
     texels = uv_texels(uv, uv_faces, 1024)                 # which triangle and where, per texel
     baked = bake_texture(image, render_result, camera, vertices, faces, texels)
     texture, coverage = project_texture(image, result, camera, vertices, faces, texels)  # bake, mirror, fill
@@ -407,110 +409,3 @@ def repack_uv(uv: np.ndarray, uv_faces: np.ndarray, face_scale: np.ndarray, padd
     keep = np.isin(islands, [b[0] for b in boxes])
     new_faces[~keep] = len(uv)
     return new_uv.astype(np.float32), new_faces.astype(np.int32)
-
-
-STAGE = "texture"
-
-
-def write_textured_obj(path, vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, texture_name: str) -> None:
-    """Write an OBJ (``path``) with its MTL next to it, referencing the texture PNG ``texture_name``
-    (a file name in the same directory). Corners are split where uv rows differ (OBJ's v/vt pairs
-    through trimesh's TextureVisuals)."""
-    import trimesh
-    from PIL import Image
-
-    from pathlib import Path
-
-    path = Path(path)
-    # One OBJ vertex per distinct (vertex, uv) corner pair, as trimesh's TextureVisuals wants per-vertex uv.
-    pairs = np.stack([np.asarray(faces).reshape(-1), np.asarray(uv_faces).reshape(-1)], 1)
-    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    image = Image.open(path.parent / texture_name)
-    material = trimesh.visual.material.SimpleMaterial(image=image, diffuse=(255, 255, 255, 255))
-    visual = trimesh.visual.TextureVisuals(uv=np.asarray(uv)[unique[:, 1]], material=material)
-    mesh = trimesh.Trimesh(np.asarray(vertices)[unique[:, 0]], inverse.reshape(-1, 3), visual=visual, process=False)
-    stem = path.stem
-    text, files = trimesh.exchange.obj.export_obj(mesh, include_texture=True, mtl_name=f"{stem}.mtl", return_texture=True)
-    path.write_text(text)
-    for name, data in files.items():
-        if name.endswith(".mtl"):
-            mtl = data.decode("utf-8")
-            # Point the material at our PNG instead of the copy trimesh would write.
-            lines = [f"map_Kd {texture_name}" if line.startswith("map_Kd") else line for line in mtl.splitlines()]
-            (path.parent / name).write_text("\n".join(lines) + "\n")
-
-
-def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "project", shard=None, force: bool = False):
-    """Texture every identity (this shard's part) of the render-neutral artefact ``in_path`` into the
-    artefact ``out``: textures/<identity>.png with textures/<identity>.obj+.mtl, and rows /identity,
-    /texture, /mesh (paths), /coverage (fraction of in-layout texels seen directly)."""
-    import json
-
-    from painctl import console
-    from painctl.artefact import ArtefactWriter, open_artefact, write_dataset
-    from painctl.errors import PainctlError
-    from painctl.neutral import REQUIRE, copy_attrs, save_png
-    from painctl.renderer import Camera, Mesh, render
-    from painctl.shard import WHOLE
-
-    shard = shard or WHOLE
-    if backend not in ("project", "hunyuan"):
-        raise PainctlError(f"--backend must be project or hunyuan, got {backend!r}")
-    source = open_artefact(in_path, stage="render-neutral", require=dict(REQUIRE, depth="N,H,W:f", image="N:S", camera="N:S"))
-    pipeline = None
-    if backend == "hunyuan":
-        from painctl.hunyuan import load_paint_pipeline
-
-        pipeline = load_paint_pipeline()
-    writer = ArtefactWriter(out, STAGE, {"size": int(size), "backend": backend, "shard": str(shard)}, inputs=[source], force=force)
-    if writer.cached:
-        console.info(f"{out} is up to date (cache hit)")
-        return writer.path
-    from PIL import Image
-
-    faces = source.read("faces").astype(np.int32)
-    uv, uv_faces = source.read("uv"), source.read("uv_faces").astype(np.int32)
-    texels = uv_texels(uv, uv_faces, size)
-    start, stop = shard.bounds(source.rows())
-    rows = stop - start
-    ids = source.read("identity", slice(start, stop)).astype(str)
-    with writer:
-        h5 = writer.h5
-        copy_attrs(source.h5().attrs, h5.attrs)
-        (writer.dir / "textures").mkdir()
-        coverage = np.zeros(rows, np.float32)
-        for k in console.track(range(rows), total=rows, description="texture"):
-            index = start + k
-            vertices = source.read("vertices", index)
-            image_path = source.resolve(str(source.read("image", index)))
-            texture_name = f"{ids[k]}.png"
-            if backend == "hunyuan":
-                import trimesh
-
-                from painctl.hunyuan import paint
-
-                # Hunyuan3D unwraps and paints the bare mesh itself; its textured mesh is our output.
-                bare = writer.dir / "textures" / f"{ids[k]}-untextured.obj"
-                trimesh.Trimesh(vertices, faces, process=False).export(bare)
-                paint(pipeline, str(bare), str(image_path), str(writer.dir / "textures" / f"{ids[k]}.obj"))
-                bare.unlink()
-                coverage[k] = np.nan
-                continue
-            image = np.asarray(Image.open(image_path).convert("RGB"), np.float32) / 255.0
-            camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
-            result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
-            texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels)
-            save_png(writer.dir / "textures" / texture_name, texture)
-            # OBJ, MTL and PNG side by side: viewers resolve map_Kd relative to the MTL.
-            write_textured_obj(writer.dir / "textures" / f"{ids[k]}.obj", vertices, faces, uv, uv_faces, texture_name)
-        write_dataset(h5, "identity", ids)
-        write_dataset(h5, "texture", np.array([f"textures/{i}.png" for i in ids], dtype=str).reshape(rows))
-        write_dataset(h5, "mesh", np.array([f"textures/{i}.obj" for i in ids], dtype=str).reshape(rows))
-        if source.has("lights"):
-            # The lights the neutral image (so the baked texture) was lit with; render-views relights by them.
-            write_dataset(h5, "lights", source.read("lights", slice(start, stop)).astype(str).reshape(rows))
-        write_dataset(h5, "coverage", coverage, attrs={"meaning": "fraction of in-layout texels seen directly by the frontal camera"})
-        write_dataset(h5, "uv", uv, rows=False)
-        write_dataset(h5, "uv_faces", uv_faces, rows=False)
-        write_dataset(h5, "faces", faces, rows=False)
-    return writer.path

@@ -1,6 +1,6 @@
 """Lid corrective: a fitted prediction of the lid-contact solve, checked on every face it is used for.
 
-The contact solve of :mod:`painctl.rig.contact` costs about a quarter of a second per closed-eye
+The contact solve of :mod:`painctl.rigging.contact` costs about a quarter of a second per closed-eye
 face, 50 minutes for the paper's 25,000 faces. Production FACS rigs meet the same problem (a blink
 combined with a squint drives the lids through each other) with corrective shapes: offsets added
 when units combine. This module fits one to the contact solve itself:
@@ -20,25 +20,20 @@ when units combine. This module fits one to the contact solve itself:
 
 The rig uses a prediction only when no skin edge of the lid region crosses a skin triangle (the
 check the tests apply); any other face goes through the full solve, so the guarantee is the
-solve's. The fitted file ships in the package for anny's topology; ``python -m
-painctl.rig.corrective`` refits it (about 4 minutes on 2 cores).
+solve's. The fitted file ships in the package for anny's topology; the fitting tool beside it,
+``python -m painctl.rigging.data.fit_lid_corrective``, refits it (about 4 minutes on 2 cores).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from painctl.errors import PainctlError
-from painctl.facemodels.base import FaceModel
-from painctl.rig.aumap import AU_INDEX, au_to_weights, control_indices
-from painctl.rig.contact import LidContact
-from painctl.seeding import rng_for
+from painctl.rigging.contact import LidContact
 
 #: The corrective fitted to anny's lid region, shipped with the package.
 CORRECTIVE_FILE = Path(__file__).with_name("data") / "anny-lid-corrective.npz"
@@ -92,9 +87,9 @@ class LidCorrective:
         mm; ``weights`` (E,): the face's face-unit weights over ``expression_names``.
         """
         out = np.zeros((len(self.side), 3))
-        shape = _shape_features(self.mean, self.components, neutral_mm)
+        shape = shape_features(self.mean, self.components, neutral_mm)
         for s in (0, 1):
-            features = _features(shape, _side_weights(weights, self.units[s], expression_names))
+            features = lid_features(shape, side_weights(weights, self.units[s], expression_names))
             out[self.side == s] = (features @ self.coefficients[s]).reshape(-1, 3)
         return out
 
@@ -144,127 +139,22 @@ def _feature_count(components: int) -> int:
     return 2 * (1 + components + 5 + 5 * components + 15 + k * (k + 1) // 2)
 
 
-def _side_weights(weights: np.ndarray, units: np.ndarray, expression_names: tuple[str, ...]) -> np.ndarray:
+def side_weights(weights: np.ndarray, units: np.ndarray, expression_names: tuple[str, ...]) -> np.ndarray:
+    """Return (6,) one side's face-unit weights (the AU4..AU43 controls named by ``units``) out of all (E,)."""
     names = list(expression_names)
     return np.asarray(weights, np.float64)[[names.index(u) for u in units]]
 
 
-def _shape_features(mean: np.ndarray, components: np.ndarray, neutral_mm: np.ndarray) -> np.ndarray:
+def shape_features(mean: np.ndarray, components: np.ndarray, neutral_mm: np.ndarray) -> np.ndarray:
+    """Return (K,) the lid region's shape coordinates: its neutral (N,3) mm on the (K,3N) components."""
     return components @ (np.asarray(neutral_mm, np.float64).ravel() - mean)
 
 
-def _features(shape: np.ndarray, side_weights: np.ndarray) -> np.ndarray:
+def lid_features(shape: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Return one side's feature vector from its shape coordinates (K,) and its (6,) face-unit weights."""
     # Everything is multiplied by the blink weight (and its square): open eyes need no correction.
-    blink = side_weights[5]
-    shape, units = shape / 10.0, side_weights[:5]
+    blink = weights[5]
+    shape, units = shape / 10.0, weights[:5]
     base = np.r_[1.0, shape, units, np.outer(shape, units).ravel(), np.outer(units, units)[np.triu_indices(5)],
                  np.outer(shape[:SHAPE_PRODUCTS], shape[:SHAPE_PRODUCTS])[np.triu_indices(min(len(shape), SHAPE_PRODUCTS))]]
     return np.r_[base * blink, base * blink * blink]
-
-
-@dataclass(frozen=True)
-class ContactSample:
-    """One contact solve for fitting: neutral moving-region positions (N,3) mm, the face's (E,)
-    face-unit weights and the solve's correction (N,3) mm."""
-
-    neutral_mm: np.ndarray
-    weights: np.ndarray
-    correction_mm: np.ndarray
-
-
-def contact_samples(model: FaceModel, identities: int, seed: int = 0, start: int = 0) -> list[ContactSample]:
-    """Solve lid contact for the closed-eye pain faces of ``identities`` sampled heads.
-
-    Head ``start + i`` is drawn from its own random stream (age uniform over :data:`AGE_RANGE`,
-    genders and ancestries in turn); it gets 10 pain faces at PSPI levels dealt round-robin, every
-    other head with up to 2 FACS levels of left/right asymmetry, and a fifth of its closed-eye
-    faces partly closed (blink 0.3-1). Returns one sample per face whose eyes close.
-    """
-    from painctl.rig.deform import DirectRig
-    from painctl.rig.stage import RigRequest, pain_configurations
-
-    rig = DirectRig.for_model(model, corrective=False)
-    contact = rig.contact
-    genders = ("female", "male")
-    ancestries = getattr(model, "ethnicity_groups", ())[:3]
-    blink_units = control_indices(model.expression_names)[AU_INDEX["AU43"]]
-    samples = []
-    for g in range(start, start + identities):
-        rng = rng_for(seed, g)
-        phenotype = model.sample_phenotype(rng, rng.uniform(*AGE_RANGE), genders[g % 2],
-                                           ancestries[(g // 2) % len(ancestries)] if ancestries else None)
-        neutral = model.neutral(phenotype[None])[0].astype(np.float64)
-        request = RigRequest(levels=tuple(range(1, 17)), per_identity=10, seed=seed, asymmetry=2.0 * (g % 2))
-        left, right = pain_configurations(request, g, None)
-        weights = au_to_weights(left, right, model.expression_names)
-        for w in weights:
-            if not w[blink_units].any():
-                continue
-            if rng.uniform() < 0.2:
-                w = w.copy()
-                w[blink_units] *= rng.uniform(0.3, 1.0)
-            active = np.flatnonzero(w)
-            others = active[~np.isin(active, blink_units)]
-            rest = neutral + np.tensordot(w[others], rig.basis[others], axes=1)
-            blinked = neutral + np.tensordot(w[active], rig.basis[active], axes=1)
-            solved = contact.close(rest, blinked)
-            moving = contact.vertices[: contact.n_moving]
-            samples.append(ContactSample(neutral[moving] * 1e3, w, (solved - blinked)[moving] * 1e3))
-    return samples
-
-
-def fit_corrective(model: FaceModel, samples: list[ContactSample], components: int = COMPONENTS) -> LidCorrective:
-    """Fit a :class:`LidCorrective` for ``model``'s lid region to contact ``samples``."""
-    from painctl.rig.deform import DirectRig
-
-    if len(samples) < 2:
-        raise PainctlError("fitting a lid corrective needs at least 2 contact samples")
-    rig = DirectRig.for_model(model, corrective=False)
-    contact = rig.contact
-    moving = contact.vertices[: contact.n_moving]
-    units = control_indices(model.expression_names)
-    names = np.array([[model.expression_names[units[au, s]] for au in range(6)] for s in (0, 1)])
-    blink = rig.basis[units[AU_INDEX["AU43"]]][:, moving]  # (2,N,3)
-    side = np.argmax(np.linalg.norm(blink, axis=2), axis=0)
-    shapes = np.stack([s.neutral_mm.ravel() for s in samples])
-    mean = shapes.mean(0)
-    k = min(components, len(samples) - 1)
-    components_ = np.linalg.svd(shapes - mean, full_matrices=False)[2][:k]
-    coefficients = []
-    for s in (0, 1):
-        x = np.stack([_features(_shape_features(mean, components_, t.neutral_mm), _side_weights(t.weights, names[s], model.expression_names))
-                      for t in samples])
-        y = np.stack([t.correction_mm[side == s].ravel() for t in samples])
-        coefficients.append(np.linalg.solve(x.T @ x + RIDGE * np.eye(x.shape[1]), x.T @ y))
-    return LidCorrective(topology_key(contact), mean, components_, side, names, tuple(coefficients))
-
-
-def _samples_job(args: tuple[str, int, int, int]) -> list[ContactSample]:
-    from painctl.facemodels import load_face_model
-
-    name, identities, seed, start = args
-    return contact_samples(load_face_model(name), identities, seed, start)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Refit the shipped corrective: ``python -m painctl.rig.corrective [--identities N] [--jobs J] [OUT]``."""
-    parser = argparse.ArgumentParser(prog="python -m painctl.rig.corrective", description=main.__doc__)
-    parser.add_argument("out", nargs="?", default=str(CORRECTIVE_FILE))
-    parser.add_argument("--identities", type=int, default=300)
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    from painctl.facemodels import load_face_model
-
-    chunks = np.array_split(np.arange(args.identities), max(args.jobs, 1))
-    jobs = [("anny", len(c), args.seed, int(c[0])) for c in chunks if len(c)]
-    with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
-        samples = [s for part in pool.map(_samples_job, jobs) for s in part]
-    corrective = fit_corrective(load_face_model("anny"), samples)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    corrective.save(args.out)
-    print(f"{args.out}: fitted to {len(samples)} contact solves of {args.identities} identities")
-
-
-if __name__ == "__main__":
-    main()

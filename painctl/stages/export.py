@@ -91,7 +91,7 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
 def _ordered_views(art, views: list[str]) -> list[str]:
     # Views numbered in the order they were requested (the render-views attrs), else first appearance.
     try:
-        from painctl.views import view_name
+        from painctl.stages.render_views import view_name
 
         requested = [view_name(*v) for v in json.loads(art.attrs().get("views", "[]"))]
     except (ValueError, TypeError):

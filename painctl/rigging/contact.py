@@ -119,7 +119,7 @@ class LidContact:
         ``rest`` (V,3) is the same face before the blink (the rest of the rig applied); it must be free
         of skin-through-skin in the region, as the rig's lid budgets keep it. Vertices outside the
         region are ``blinked``'s. ``candidates`` are predicted corrections of the moving vertices
-        ((n_moving,3) mm each, from :mod:`painctl.rig.corrective`); the first whose lids cross no
+        ((n_moving,3) mm each, from :mod:`painctl.rigging.corrective`); the first whose lids cross no
         skin is used instead of solving. ``outcomes`` counts what each call did ("open": the lids
         do not cross; "predicted"; "solved").
         """

@@ -87,8 +87,8 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
     from painctl.artefact import ArtefactWriter, write_dataset
     from painctl.renderer import Camera, Mesh, render_many, studio_lights
     from painctl.renderer.splat import splat
-    from painctl.rig.deform import deformer_for
-    from painctl.rig.stage import local_neutral_rows
+    from painctl.rigging.deform import deformer_for
+    from painctl.stages.rig import local_neutral_rows
 
     rig = rig if rig is not None else rig_of_views(views)
     writer = ArtefactWriter(out, "heatmap", {"png_scale": PNG_SCALE, "colormap": COLORMAP}, inputs=[views, rig], force=force)
@@ -212,7 +212,7 @@ def displacement_stats(rig, deformer, rows: np.ndarray, au_left: np.ndarray, au_
     expression per PSPI level (count in ``pspi_count``).
     """
     from painctl.facs import pspi as pspi_of
-    from painctl.rig.stage import local_neutral_rows
+    from painctl.stages.rig import local_neutral_rows
 
     n_vertices = rig.shapes()["vertices"][0][1]
     neutral_row = local_neutral_rows(rig)
@@ -270,7 +270,7 @@ def merge_stats(h5, out_dir: Path, shards: list) -> None:
     """Write the pooled /stats of heatmap artefacts ``shards`` into the open merged data.h5 ``h5``
     and draw its stats.png in ``out_dir`` (used by `painctl merge`)."""
     from painctl.artefact import write_dataset
-    from painctl.rig.stage import local_neutral_rows
+    from painctl.stages.rig import local_neutral_rows
 
     parts = [{key: shard.read(f"stats/{key}") for key in STATS_KEYS} for shard in shards]
     stats = pool_stats(parts)
@@ -316,7 +316,7 @@ def face_crop(uv: np.ndarray, uv_faces: np.ndarray, moved: np.ndarray, window: n
 
 def _point_islands(uv_faces: np.ndarray, n_uv: int) -> np.ndarray:
     """(T,) island label of each UV point (points no face uses get a label of their own)."""
-    from painctl.texturing import uv_islands
+    from painctl.appearance.uv import uv_islands
 
     uv_faces = np.asarray(uv_faces, np.int64)
     per_face = uv_islands(uv_faces, n_uv)

@@ -53,7 +53,7 @@ def _fmt(x: float, digits: int = 3) -> str:
 
 
 def summary_table(report: dict[str, Any]) -> str:
-    """The Markdown summary table of a :func:`painctl.evaluation.cross_validate` report:
+    """The Markdown summary table of a :func:`painctl.evaluation.cross_validation.cross_validate` report:
     one row per metric, ``mean +- std [95% CI low, high]`` across folds."""
     k = report["k"]
     lines = [

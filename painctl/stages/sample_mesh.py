@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from painctl import console
-from painctl.demographics import GENDERS, Demographics, parse_age_groups, parse_balance, parse_groups
+from painctl.facemodels.demographics import GENDERS, Demographics, parse_age_groups, parse_balance, parse_groups
 from painctl.errors import PainctlError
 from painctl.facemodels import FaceModel, canonical_spec, load_face_model, model_class
 from painctl.seeding import rng_for
-from painctl.shard import WHOLE, Shard
+from painctl.artefact.shard import WHOLE, Shard
 
 STAGE = "sample-mesh"
 #: Identities per forward pass and per HDF5 write: bounds memory for any N.
@@ -134,7 +134,7 @@ def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: st
     of meshes/<identity>.<export>. Returns the artefact's path ('-' streams it to stdout).
     """
     from painctl.artefact import ArtefactWriter, write_dataset
-    from painctl.io.meshfile import FORMATS, write_mesh
+    from painctl.io.export_mesh import FORMATS, write_mesh
 
     if n <= 0:
         raise PainctlError(f"-n must be a positive number of identities, got {n}")
@@ -210,7 +210,7 @@ def print_summary(people: Identities, demo: Demographics) -> None:
         return
     from rich.table import Table
 
-    from painctl.demographics import cell_counts
+    from painctl.facemodels.demographics import cell_counts
 
     labels = {"age": people.age_group, "gender": people.gender, "ethnicity": people.ethnicity}
     counts = cell_counts(labels, ("age", "gender", "ethnicity"))

@@ -19,7 +19,7 @@ from painctl import console
 from painctl.datasets.frames import Frame
 from painctl.datasets.splits import inner_split, subject_folds
 from painctl.errors import PainctlError
-from painctl.metrics import DEFAULT_THRESHOLD, calibrate_thresholds, evaluate, summarise_folds
+from painctl.evaluation.metrics import DEFAULT_THRESHOLD, calibrate_thresholds, evaluate, summarise_folds
 
 
 def _truth(frames: Sequence[Frame]) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +75,7 @@ def cross_validate(
     calibration: Sequence[Frame] | None = None,
     init: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run K-fold cross-validation by subject and return the report dict (see :mod:`painctl.reports`).
+    """Run K-fold cross-validation by subject and return the report dict (see :mod:`painctl.evaluation.reports`).
 
     ``folds`` (lists of subject ids) fixes the split, else ``k`` folds are dealt by
     :func:`painctl.datasets.splits.subject_folds` with ``seed``. Without ``checkpoint`` each fold trains

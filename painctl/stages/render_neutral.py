@@ -16,7 +16,7 @@ import numpy as np
 from painctl import console
 from painctl.artefact import IDENTITY
 from painctl.errors import PainctlError
-from painctl.shard import WHOLE, Shard
+from painctl.artefact.shard import WHOLE, Shard
 
 STAGE = "render-neutral"
 BACKENDS = ("shaded", "kandinsky")
@@ -114,9 +114,9 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
     from painctl.diffusion.loading import CONTROLNET_MODEL, PRIOR_MODEL
     from painctl.facemodels import face_model_of
     from painctl.renderer import Mesh, frame_camera, lights_to_list, render
-    from painctl.colour import linear_to_srgb, srgb_to_linear
-    from painctl.skin import face_atlas, skin_maps, skin_params
-    from painctl.texturing import uv_texels
+    from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
+    from painctl.appearance.skin import face_atlas, skin_maps, skin_params
+    from painctl.appearance.uv import uv_texels
 
     if backend not in BACKENDS:
         raise PainctlError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from painctl.colour import linear_to_srgb, srgb_to_linear
-from painctl.texturing import UVTexels, repack_uv, uv_texels
+from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
+from painctl.appearance.uv import UVTexels, repack_uv, uv_texels
 
 #: Linear-RGB absorption of melanin and haemoglobin per unit concentration (melanin absorbs blue most,
 #: haemoglobin green), and the pigment-free reflectance, fitted (haemoglobin 0.1) so a light skin
@@ -284,7 +284,7 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
         linear[on] = colour
         roughness[on] = rough
 
-    from painctl.texturing import pull_push
+    from painctl.appearance.uv import pull_push
 
     albedo = np.zeros(mask.shape + (3,), np.float32)
     albedo[mask] = linear_to_srgb(linear)

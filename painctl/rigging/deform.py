@@ -6,15 +6,15 @@ import numpy as np
 
 from painctl.artefact import Artefact, write_dataset
 from painctl.errors import PainctlError
-from painctl.rig.aumap import AU_INDEX, au_to_weights, control_indices
-from painctl.rig.contact import LidContact
-from painctl.rig.corrective import LidCorrective, corrective_for
+from painctl.rigging.aumap import AU_INDEX, au_to_weights, control_indices
+from painctl.rigging.contact import LidContact
+from painctl.rigging.corrective import LidCorrective, corrective_for
 
 
 class DirectRig:
     """Rig a model that has ARKit face units (anny): vertices = neutral + sum_e w_e * offset_e, then
-    closing lids brought to rest on the lower lid (:mod:`painctl.rig.contact`) when ``contact`` is
-    given, predicted by ``corrective`` (:mod:`painctl.rig.corrective`) where that passes the check.
+    closing lids brought to rest on the lower lid (:mod:`painctl.rigging.contact`) when ``contact`` is
+    given, predicted by ``corrective`` (:mod:`painctl.rigging.corrective`) where that passes the check.
 
     ``basis`` is (E, V, 3) metres per unit of each face unit (the same for every anny identity).
     """
@@ -77,7 +77,7 @@ def deformer_for(source: Artefact, model_mesh: str | None = None):
             model = None
         if model is not None and model.capabilities.expressions == "arkit52":
             return DirectRig.for_model(model)
-    from painctl.rig.transfer import TransferRig
+    from painctl.rigging.transfer import TransferRig
 
     anny = load_face_model("anny")
     faces = source.read("faces") if source.has("faces") else None

@@ -7,7 +7,7 @@ import numpy as np
 import trimesh
 
 from painctl.facemodels.base import FaceModel
-from painctl.rig.aumap import AU_CONTROLS
+from painctl.rigging.aumap import AU_CONTROLS
 
 
 def flip_edges(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator, fraction: float = 0.5) -> np.ndarray:

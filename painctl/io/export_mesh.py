@@ -63,3 +63,31 @@ def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray,
         data = trimesh.exchange.ply.export_ply(mesh, encoding="binary", include_attributes=False)
         with open(path, "wb") as fh:
             fh.write(data)
+
+
+def write_textured_obj(path, vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, texture_name: str) -> None:
+    """Write an OBJ (``path``) with its MTL next to it, referencing the texture PNG ``texture_name``
+    (a file name in the same directory). Corners are split where uv rows differ (OBJ's v/vt pairs
+    through trimesh's TextureVisuals)."""
+    import trimesh
+    from PIL import Image
+
+    from pathlib import Path
+
+    path = Path(path)
+    # One OBJ vertex per distinct (vertex, uv) corner pair, as trimesh's TextureVisuals wants per-vertex uv.
+    pairs = np.stack([np.asarray(faces).reshape(-1), np.asarray(uv_faces).reshape(-1)], 1)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    image = Image.open(path.parent / texture_name)
+    material = trimesh.visual.material.SimpleMaterial(image=image, diffuse=(255, 255, 255, 255))
+    visual = trimesh.visual.TextureVisuals(uv=np.asarray(uv)[unique[:, 1]], material=material)
+    mesh = trimesh.Trimesh(np.asarray(vertices)[unique[:, 0]], inverse.reshape(-1, 3), visual=visual, process=False)
+    stem = path.stem
+    text, files = trimesh.exchange.obj.export_obj(mesh, include_texture=True, mtl_name=f"{stem}.mtl", return_texture=True)
+    path.write_text(text)
+    for name, data in files.items():
+        if name.endswith(".mtl"):
+            mtl = data.decode("utf-8")
+            # Point the material at our PNG instead of the copy trimesh would write.
+            lines = [f"map_Kd {texture_name}" if line.startswith("map_Kd") else line for line in mtl.splitlines()]
+            (path.parent / name).write_text("\n".join(lines) + "\n")

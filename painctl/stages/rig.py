@@ -1,9 +1,9 @@
 """The rig stage: every identity's neutral face plus K pain faces at exact PSPI levels (or AUs).
 
 Models with ARKit expression targets (anny) are rigged directly: the AU table of
-:mod:`painctl.rig.aumap` gives face-unit weights and their (linear) offsets are added to the
+:mod:`painctl.rigging.aumap` gives face-unit weights and their (linear) offsets are added to the
 identity's neutral vertices. Any other mesh is rigged by deformation transfer
-(:mod:`painctl.rig.transfer`) from the built-in anny rig.
+(:mod:`painctl.rigging.transfer`) from the built-in anny rig.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from painctl.artefact import Artefact, ArtefactWriter, write_dataset
 from painctl.artefact.store import ROWS_ATTR
 from painctl.errors import PainctlError
 from painctl.facs import AU_MAX, AU_NAMES, pspi
-from painctl.rig.aumap import au_to_weights
-from painctl.rig.configs import read_prior, sample_configuration
-from painctl.rig.sequence import sequence_au
+from painctl.rigging.aumap import au_to_weights
+from painctl.rigging.configs import read_prior, sample_configuration
+from painctl.rigging.sequence import sequence_au
 from painctl.seeding import rng_for
-from painctl.shard import WHOLE, Shard
+from painctl.artefact.shard import WHOLE, Shard
 
 #: Root attribute of a rig artefact: the global row of its first row (0 unless it is a shard).
 FIRST_ROW_ATTR = "first_row"
@@ -96,7 +96,7 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
         console.info(f"{writer.path} is up to date (cache hit)")
         return writer.path
 
-    from painctl.rig.deform import DirectRig, deformer_for
+    from painctl.rigging.deform import DirectRig, deformer_for
 
     deformer = deformer_for(source, model_mesh)
     start, stop = shard.bounds(len(ids))

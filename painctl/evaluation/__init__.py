@@ -1,0 +1,1 @@
+"""Scoring ViTPain: metrics, subject-independent cross-validation and the reports they make."""

@@ -1,0 +1,86 @@
+"""The texture stage: every identity's neutral photo baked into a UV texture and a textured OBJ."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from painctl.appearance.uv import uv_texels, project_texture
+from painctl.io.export_mesh import write_textured_obj
+
+STAGE = "texture"
+
+
+def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "project", shard=None, force: bool = False):
+    """Texture every identity (this shard's part) of the render-neutral artefact ``in_path`` into the
+    artefact ``out``: textures/<identity>.png with textures/<identity>.obj+.mtl, and rows /identity,
+    /texture, /mesh (paths), /coverage (fraction of in-layout texels seen directly)."""
+    import json
+
+    from painctl import console
+    from painctl.artefact import ArtefactWriter, open_artefact, write_dataset
+    from painctl.errors import PainctlError
+    from painctl.stages.render_neutral import REQUIRE, copy_attrs, save_png
+    from painctl.renderer import Camera, Mesh, render
+    from painctl.artefact.shard import WHOLE
+
+    shard = shard or WHOLE
+    if backend not in ("project", "hunyuan"):
+        raise PainctlError(f"--backend must be project or hunyuan, got {backend!r}")
+    source = open_artefact(in_path, stage="render-neutral", require=dict(REQUIRE, depth="N,H,W:f", image="N:S", camera="N:S"))
+    pipeline = None
+    if backend == "hunyuan":
+        from painctl.diffusion.hunyuan import load_paint_pipeline
+
+        pipeline = load_paint_pipeline()
+    writer = ArtefactWriter(out, STAGE, {"size": int(size), "backend": backend, "shard": str(shard)}, inputs=[source], force=force)
+    if writer.cached:
+        console.info(f"{out} is up to date (cache hit)")
+        return writer.path
+    from PIL import Image
+
+    faces = source.read("faces").astype(np.int32)
+    uv, uv_faces = source.read("uv"), source.read("uv_faces").astype(np.int32)
+    texels = uv_texels(uv, uv_faces, size)
+    start, stop = shard.bounds(source.rows())
+    rows = stop - start
+    ids = source.read("identity", slice(start, stop)).astype(str)
+    with writer:
+        h5 = writer.h5
+        copy_attrs(source.h5().attrs, h5.attrs)
+        (writer.dir / "textures").mkdir()
+        coverage = np.zeros(rows, np.float32)
+        for k in console.track(range(rows), total=rows, description="texture"):
+            index = start + k
+            vertices = source.read("vertices", index)
+            image_path = source.resolve(str(source.read("image", index)))
+            texture_name = f"{ids[k]}.png"
+            if backend == "hunyuan":
+                import trimesh
+
+                from painctl.diffusion.hunyuan import paint
+
+                # Hunyuan3D unwraps and paints the bare mesh itself; its textured mesh is our output.
+                bare = writer.dir / "textures" / f"{ids[k]}-untextured.obj"
+                trimesh.Trimesh(vertices, faces, process=False).export(bare)
+                paint(pipeline, str(bare), str(image_path), str(writer.dir / "textures" / f"{ids[k]}.obj"))
+                bare.unlink()
+                coverage[k] = np.nan
+                continue
+            image = np.asarray(Image.open(image_path).convert("RGB"), np.float32) / 255.0
+            camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
+            result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
+            texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels)
+            save_png(writer.dir / "textures" / texture_name, texture)
+            # OBJ, MTL and PNG side by side: viewers resolve map_Kd relative to the MTL.
+            write_textured_obj(writer.dir / "textures" / f"{ids[k]}.obj", vertices, faces, uv, uv_faces, texture_name)
+        write_dataset(h5, "identity", ids)
+        write_dataset(h5, "texture", np.array([f"textures/{i}.png" for i in ids], dtype=str).reshape(rows))
+        write_dataset(h5, "mesh", np.array([f"textures/{i}.obj" for i in ids], dtype=str).reshape(rows))
+        if source.has("lights"):
+            # The lights the neutral image (so the baked texture) was lit with; render-views relights by them.
+            write_dataset(h5, "lights", source.read("lights", slice(start, stop)).astype(str).reshape(rows))
+        write_dataset(h5, "coverage", coverage, attrs={"meaning": "fraction of in-layout texels seen directly by the frontal camera"})
+        write_dataset(h5, "uv", uv, rows=False)
+        write_dataset(h5, "uv_faces", uv_faces, rows=False)
+        write_dataset(h5, "faces", faces, rows=False)
+    return writer.path
