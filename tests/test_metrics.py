@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from painctl.evaluation.cross_validation import metrics
+from painctl.evaluation import metrics
 from painctl.facs import AU_NAMES
 
 

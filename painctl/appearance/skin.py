@@ -77,7 +77,7 @@ def skin_params(phenotype_names, phenotype: np.ndarray, age_years: float, seed: 
     (seed, global index) for the random parts."""
     from painctl.seeding import rng_for
 
-    rng = rng_for(seed, index, 7001)
+    rng = rng_for(seed, "skin", index)
     names = [str(n) for n in phenotype_names]
     weights = {k: float(phenotype[names.index(k)]) if k in names else 1.0 / 3.0 for k in ANCESTRY_MELANIN}
     total = sum(weights.values()) or 1.0

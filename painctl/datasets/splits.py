@@ -31,7 +31,7 @@ def subject_folds(subjects: Iterable[str], k: int, seed: int = 0) -> list[list[s
         raise PainctlError(f"--folds must be at least 2 for cross-validation, got {k}")
     if k > len(pool):
         raise PainctlError(f"--folds {k} is more than the {len(pool)} subject(s) in the data; use at most {len(pool)}")
-    order = rng_for(seed, 0).permutation(len(pool))
+    order = rng_for(seed, "splits/inner").permutation(len(pool))
     folds: list[list[str]] = [[] for _ in range(k)]
     for rank, index in enumerate(order):
         folds[rank % k].append(pool[index])
@@ -50,7 +50,7 @@ def inner_split(subjects: Iterable[str], fraction: float = 0.2, seed: int = 0) -
     if len(pool) < 2:
         raise PainctlError(f"an inner validation split needs at least 2 training subjects, got {len(pool)}")
     n_val = min(max(1, int(round(fraction * len(pool)))), len(pool) - 1)
-    order = rng_for(seed, 1).permutation(len(pool))
+    order = rng_for(seed, "splits/folds").permutation(len(pool))
     val = sorted(pool[i] for i in order[:n_val])
     train = sorted(pool[i] for i in order[n_val:])
     return train, val

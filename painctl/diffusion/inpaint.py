@@ -6,6 +6,7 @@ import numpy as np
 
 from painctl.diffusion.loading import INPAINT_MODEL, PRIOR_MODEL, generator, load_pipeline
 from painctl.errors import PainctlError
+from painctl.seeding import seed_for
 
 _cache: dict[tuple[str, str], tuple] = {}
 
@@ -37,7 +38,7 @@ def inpaint(images: np.ndarray, masks: np.ndarray, prompts: list[str], model: st
     id in the local cache, or a save_pretrained directory); image embeddings come from
     ``prior_model`` (default: :func:`default_prior`).
     Returns (B,H,W,3) float32 in [0,1]; pixels outside the mask are the input's, exactly (the
-    decoder's output is pasted in only where the mask is set). Item b uses seed ``seed + b``.
+    decoder's output is pasted in only where the mask is set). Item b uses the stream (seed, "inpaint", b).
     H and W must be multiples of 8.
     """
     import torch
@@ -59,11 +60,11 @@ def inpaint(images: np.ndarray, masks: np.ndarray, prompts: list[str], model: st
     for b in range(len(images)):
         if not masks[b].any():
             continue
-        image_embeds, negative = embed([prompts[b]], steps, seed + b)
+        image_embeds, negative = embed([prompts[b]], steps, seed_for(seed, "inpaint/prior", b))
         image = torch.from_numpy(images[b].transpose(2, 0, 1)[None] * 2.0 - 1.0).to(device, dtype)
         mask = torch.from_numpy(masks[b][None].astype(np.float32)).to(device, dtype)  # 1 = repaint
         result = pipe(image_embeds=image_embeds.to(device, dtype), negative_image_embeds=negative.to(device, dtype),
                       image=image, mask_image=mask, height=height, width=width, num_inference_steps=int(steps),
-                      generator=generator(seed + b, device.type), output_type="np").images[0]
+                      generator=generator(seed_for(seed, "inpaint", b), device.type), output_type="np").images[0]
         out[b][masks[b]] = np.clip(np.asarray(result, np.float32), 0.0, 1.0)[masks[b]]
     return out

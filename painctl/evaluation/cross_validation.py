@@ -20,6 +20,7 @@ from painctl.datasets.frames import Frame
 from painctl.datasets.splits import inner_split, subject_folds
 from painctl.errors import PainctlError
 from painctl.evaluation.metrics import DEFAULT_THRESHOLD, calibrate_thresholds, evaluate, summarise_folds
+from painctl.seeding import seed_for
 
 
 def _truth(frames: Sequence[Frame]) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +125,7 @@ def cross_validate(
             from painctl.vitpain.training import train_model
 
             rest = sorted(s for s in subjects if s not in held)
-            train_subjects, val_subjects = inner_split(rest, val_fraction, seed + i)
+            train_subjects, val_subjects = inner_split(rest, val_fraction, seed_for(seed, "eval/inner-split", i))
             train_set, val_set = set(train_subjects), set(val_subjects)
             train_frames = [f for f in frames if f.subject in train_set]
             val_frames = [f for f in frames if f.subject in val_set]

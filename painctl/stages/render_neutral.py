@@ -54,7 +54,7 @@ def light_preset(name: str, seed: int = 0, index: int = 0) -> list:
 
         from painctl.seeding import rng_for
 
-        rng = rng_for(seed, index, 7002)
+        rng = rng_for(seed, "render-neutral/lights", index)
         turn = Rotation.from_rotvec(rng.normal(size=3) / np.sqrt(3) * np.deg2rad(rng.uniform(0, 25)))
         lights = studio_lights()
         for light in lights:
@@ -117,6 +117,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
     from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
     from painctl.appearance.skin import face_atlas, skin_maps, skin_params
     from painctl.appearance.uv import uv_texels
+    from painctl.seeding import seed_for
 
     if backend not in BACKENDS:
         raise PainctlError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -186,7 +187,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
                 prompts.append("")
             else:
                 prompt = face_prompt(float(ages[k]), genders[k], eths[k])
-                image = generator(result.depth, prompt, steps=steps, seed=seed + index)
+                image = generator(result.depth, prompt, steps=steps, seed=seed_for(seed, "render-neutral/diffusion", index))
                 prompts.append(prompt)
             save_png(writer.dir / "images" / f"{ids[k]}.png", image)
             save_png(writer.dir / "depth" / f"{ids[k]}.png", depth_png(result.depth))

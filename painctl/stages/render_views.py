@@ -154,7 +154,7 @@ def render_identity(task: tuple) -> list[dict]:
     vertices = _rig_file()["vertices"][start:stop]
     cameras = [frame_camera(vertices[0], yaw=yaw, pitch=pitch, size=size) for yaw, pitch in views]
     lights = lights_from_list(json.loads(lights_json)) if lights_json else studio_lights()
-    backgrounds = [make_background(plan["background_kind"], (size, size), rng_for(plan["seed"], g, v), plan["background_files"]) for v in range(len(views))]
+    backgrounds = [make_background(plan["background_kind"], (size, size), rng_for(plan["seed"], "render-views/background", g, v), plan["background_files"]) for v in range(len(views))]
     tex = _load_texture(texture) if texture else None
     parts = build_parts(_identity_for_parts(plan, g, vertices[0], who), plan["without"])
     appearance = json.dumps({part.name: part.record() for part in parts}, sort_keys=True)
@@ -453,7 +453,7 @@ def inpaint_backgrounds(out_dir: Path, mask_dir: Path, records: list[dict], rig,
     from PIL import Image
 
     from painctl.diffusion.inpaint import inpaint
-    from painctl.seeding import rng_for
+    from painctl.seeding import seed_for
 
     is_neutral = rig.read("is_neutral").astype(bool)
     groups: dict[int, list[int]] = {}
@@ -464,7 +464,7 @@ def inpaint_backgrounds(out_dir: Path, mask_dir: Path, records: list[dict], rig,
         masks = [np.asarray(Image.open(mask_dir / records[i]["image"]), bool) for i in members]
         lead = next((i for i in members if is_neutral[rig_rows[i]]), members[0])
         union = np.logical_or.reduce(masks)
-        seed = int(rng_for(request.seed, neutral_row).integers(2**31))
+        seed = seed_for(request.seed, "render-views/inpaint", neutral_row)
         filled = inpaint(images[members.index(lead)][None], union[None], [inpaint_prompt(rig, int(rig_rows[lead]))],
                          model=request.inpaint_model, steps=request.inpaint_steps, seed=seed)[0]
         for image, mask, i in zip(images, masks, members):

@@ -62,7 +62,7 @@ def pain_configurations(request: RigRequest, identity_index: int, prior: np.ndar
     ``levels[(g*K + j) % L]``), so every level is equally common in the dataset; configurations
     with that level are drawn from the identity's own random stream.
     """
-    rng = rng_for(request.seed, identity_index)
+    rng = rng_for(request.seed, "rig", identity_index)
     k = request.per_identity
     if request.au is not None:
         nominal = np.tile(np.asarray(request.au, dtype=np.float64), (k, 1))

@@ -1,6 +1,6 @@
 """Sample N face identities with demographic labels and write them as a ``sample-mesh`` artefact.
 
-Every identity's randomness comes from ``rng_for(seed, global_index)`` and the demographic balance
+Every identity's randomness comes from ``rng_for(seed, "sample-mesh", global_index)`` and the demographic balance
 is dealt over the whole N before a shard takes its slice, so ``--shard K/N`` parts merge into
 exactly the rows of a single run.
 """
@@ -67,7 +67,7 @@ def sample_identities(model: FaceModel, demo: Demographics, total: int, seed: in
     ids, ages, age_groups, genders, eths, phenos = [], [], [], [], [], []
     controls = model.capabilities.demographics
     for index in range(start, stop):
-        rng = rng_for(seed, index)
+        rng = rng_for(seed, "sample-mesh", index)
         # Fixed draws first, whichever factors are balanced, so the stream stays aligned.
         u_group = rng.random(3)
         if "age" in controls:

@@ -238,8 +238,8 @@ class PairDataset(torch.utils.data.Dataset):
             return None
         options = self.references[i]
         if self.augment:
-            return options[int(rng_for(self.seed, self.epoch, i, 0).integers(len(options)))]
-        order = rng_for(self.seed, i, 1).permutation(len(options))
+            return options[int(rng_for(self.seed, "pairs/reference", self.epoch, i).integers(len(options)))]
+        order = rng_for(self.seed, "pairs/references", i).permutation(len(options))
         return options[int(order[self.shot % len(options)])]
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
@@ -248,7 +248,7 @@ class PairDataset(torch.utils.data.Dataset):
         ref = self.reference_of(i)
         neutral = None if ref is None else self.cache.get(self.pool[ref]).float() / 255
         if self.augment:
-            pain, neutral = paired_augment(pain, neutral, rng_for(self.seed, self.epoch, i, 1), self.photometric)
+            pain, neutral = paired_augment(pain, neutral, rng_for(self.seed, "pairs/augment", self.epoch, i), self.photometric)
         au = np.asarray(frame.au, dtype=np.float32)
         mask = np.isfinite(au)
         return {

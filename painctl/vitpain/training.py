@@ -30,6 +30,7 @@ from painctl.vitpain.config import ModelConfig, TrainConfig
 from painctl.vitpain.inference import Predictions, predict_frames
 from painctl.vitpain.model import ViTPain, build_model
 from painctl.vitpain.pairs import ImageCache, PairDataset, check_frames, find_references, mostly_unbc, sample_weights
+from painctl.seeding import seed_for
 
 OPTIMIZER_FILE = "optimizer.pt"
 
@@ -163,7 +164,7 @@ def _teacher_targets(teacher: Path, frames: Sequence[Frame], batch_size: int, se
 
 
 def _epoch_order(weights: torch.Tensor | None, n: int, seed: int, epoch: int) -> list[int]:
-    gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    gen = torch.Generator().manual_seed(seed_for(seed, "train/order", epoch))
     if weights is None:
         return torch.randperm(n, generator=gen).tolist()
     return torch.multinomial(weights, n, replacement=True, generator=gen).tolist()

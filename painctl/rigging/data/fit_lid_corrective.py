@@ -49,7 +49,7 @@ def contact_samples(model: FaceModel, identities: int, seed: int = 0, start: int
     blink_units = control_indices(model.expression_names)[AU_INDEX["AU43"]]
     samples = []
     for g in range(start, start + identities):
-        rng = rng_for(seed, g)
+        rng = rng_for(seed, "fit-lid-corrective", g)
         phenotype = model.sample_phenotype(rng, rng.uniform(*AGE_RANGE), genders[g % 2],
                                            ancestries[(g // 2) % len(ancestries)] if ancestries else None)
         neutral = model.neutral(phenotype[None])[0].astype(np.float64)
