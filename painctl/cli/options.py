@@ -27,11 +27,13 @@ shard_option = click.option(
     help="Do only the K-th (1-based) of N equal parts of the work, e.g. for a job array; join with 'painctl merge'.",
 )
 def source_name(path: str) -> str:
-    """The name a default output is called after: the last part of ``path`` ('unbc/' -> 'unbc', '-' -> 'stdin')."""
+    """The name a default output is called after: the last part of ``path`` without a file's suffix
+    ('unbc/' -> 'unbc', 'img/a.png' -> 'a', '-' -> 'stdin')."""
     if path == "-":
         return "stdin"
     p = Path(path)
-    return (p.name if p.name not in ("", ".", "..") else p.resolve().name) or "data"
+    name = (p.name if p.name not in ("", ".", "..") else p.resolve().name) or "data"
+    return p.stem if p.is_file() and p.stem else name
 
 
 def fresh_output(source: str, what: str, suffix: str = "", today: date | None = None) -> Path:
