@@ -62,14 +62,17 @@ def _print_table(rows: list[dict]) -> None:
     cells = [[f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns] for row in rows]
     widths = [max(len(headers.get(c, c)), *(len(r[j]) for r in cells)) + 2 for j, c in enumerate(columns)]
     # One line per image, within the terminal: the last columns (shots, then AUs) go first, then the
-    # image name is cut short (an ellipsis), never wrapped.
+    # image name loses its start (names differ at the end: ..._pain_2_view_000.png), never wrapped.
     image_min = 14
     while len(columns) > 1 and sum(widths) + image_min > out.width:
         columns, widths = columns[:-1], widths[:-1]
+    room = max(image_min, out.width - sum(widths))
+    names = [name if len(name) <= room else "…" + name[len(name) - room + 1:] for name in names]
     table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("image", justify="left", no_wrap=True, overflow="ellipsis", min_width=min(image_min, max(map(len, names))))
-    for c in columns:
-        table.add_column(headers.get(c, c), justify="right", no_wrap=True)
+    # Fixed widths: rich would otherwise shrink every column (numbers too) rather than cut the name.
+    table.add_column("image", justify="left", no_wrap=True, overflow="ellipsis", max_width=room)
+    for c, width in zip(columns, widths):
+        table.add_column(headers.get(c, c), justify="right", no_wrap=True, min_width=width - 2)
     for name, cell in zip(names, cells):
         table.add_row(name, *cell[: len(columns)])
     out.print(table)
