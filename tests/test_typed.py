@@ -269,7 +269,8 @@ def test_help_shows_the_ranges_that_are_enforced(painctl):
         ("render-neutral", "--size"): "16<=x<=4096",
         ("contact-sheet", "--tile"): "16<=x<=1024",
         ("texture", "--size"): "64<=x<=8192",
-        ("rig", "--asymmetry"): "0<=x<=5",
+        ("rig", "--asymmetry"): "(0-5)",
+        ("rig", "--per-identity"): "x>=1",
     }
     for (command, option), text in helps.items():
         out = painctl(command, "--help").stdout
