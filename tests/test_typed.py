@@ -157,6 +157,8 @@ def test_predict_bare_csv_writes_a_new_file_named_after_the_images(trained, pain
     assert target.name in last_line(res.stderr)
     assert painctl("predict", "-c", ckpt, "-n", neutral, *pain, "--csv").code == 0
     assert (tmp_path / f"{pain[0].stem}-predictions-{TODAY}-2.csv").is_file()  # the first is kept
+    assert painctl("predict", "-c", ckpt, "-n", neutral, "--csv=", *pain).code == 0
+    assert (tmp_path / f"{pain[0].stem}-predictions-{TODAY}-3.csv").is_file()
     named = painctl("predict", "-c", ckpt, "-n", neutral, "--csv", tmp_path / "p.csv", *pain)
     assert named.code == 0 and (tmp_path / "p.csv").is_file()
     # A bare --csv before the images would swallow one: refused, nothing written over the image.
@@ -202,7 +204,7 @@ def pipeline(tmp_path_factory):
         "sample-mesh": ("sample-mesh", "-n", "1", root / "heads"),
         "render-neutral": ("render-neutral", "--size", "64", "--texture-size", "64", root / "heads", root / "neutral"),
         "texture": ("texture", "--size", "64", root / "neutral", root / "tex"),
-        "rig": ("rig", "--pspi", "4", root / "heads", root / "pain"),
+        "rig": ("rig", "--pspi", "16", root / "heads", root / "pain"),  # AU43 = 1: the closing-eyes line comes first
         "render-views": ("render-views", "--size", "64", "--jobs", "1", "--views", "0/0", root / "pain", root / "views"),
         "heatmap": ("heatmap", root / "views", root / "heat"),
     }
@@ -229,7 +231,7 @@ def test_every_stage_ends_with_one_line_saying_what_it_wrote_and_where(pipeline)
     assert "1 identity " in last_line(err["sample-mesh"])
     assert "1 neutral face " in last_line(err["render-neutral"])
     assert "1 texture " in last_line(err["texture"])
-    assert "rigged 1 identity into 2 faces" in last_line(err["rig"])
+    assert "rigged 1 identity into 2 faces" in last_line(err["rig"]) and "closing eyes" in err["rig"]
     assert "2 images of 1 identity in 1 view " in last_line(err["render-views"])
     assert "1 pain image" in last_line(err["heatmap"])
     assert not any(s in text for text in err.values() for s in ("1 identities", "1 subjects", "1 images", "1 views"))

@@ -108,7 +108,7 @@ def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_
     from painctl import console
     from painctl.cli.options import fresh_output
 
-    if csv_file is not None and csv_file != _DEFAULT_CSV and (Path(csv_file).is_dir() or Path(csv_file).suffix.lower() in _IMAGE_SUFFIXES):
+    if csv_file not in (None, _DEFAULT_CSV, "") and (Path(csv_file).is_dir() or Path(csv_file).suffix.lower() in _IMAGE_SUFFIXES):
         raise click.BadParameter(f"{csv_file} looks like an IMAGE; give the CSV a name (--csv out.csv) or put a bare --csv after the images",
                                  param_hint="--csv")
     pred = predict_images(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, seed=seed)
