@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 #: Models painctl can use, by the KIND a user names them with (``doctor --model KIND=PATH``):
-#: (what it is, the Hub ids painctl looks for, the file that marks a usable copy, the option that takes a path).
+#: (what it is, the Hub ids painctl looks for, the file that marks a usable copy ("" = any file), the option that takes a path).
 MODELS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
     "prior": ("Kandinsky 2.2 prior", ("kandinsky-community/kandinsky-2-2-prior",), "model_index.json",
               "painctl render-neutral --backend kandinsky --prior-model DIR"),
@@ -24,7 +24,8 @@ MODELS: dict[str, tuple[str, tuple[str, ...], str, str]] = {
                    "painctl render-neutral --backend kandinsky --model DIR"),
     "inpaint": ("Kandinsky 2.2 inpainting", ("kandinsky-community/kandinsky-2-2-decoder-inpaint",), "model_index.json",
                 "painctl render-views --background kandinsky-inpaint --inpaint-model DIR"),
-    "hunyuan": ("Hunyuan3D 2.1 paint weights", ("tencent/Hunyuan3D-2.1", "tencent/Hunyuan3D-2"), "README.md",
+    # Hunyuan3D's own loaders fetch only their subfolders: any file of the repository counts.
+    "hunyuan": ("Hunyuan3D 2.1 paint weights", ("tencent/Hunyuan3D-2.1", "tencent/Hunyuan3D-2"), "",
                 "painctl texture --backend hunyuan (weights where Hunyuan3D's own loader finds them)"),
     "dinov3": ("DINOv3 backbone", ("facebook/dinov3-vits16-pretrain-lvd1689m", "facebook/dinov3-vitb16-pretrain-lvd1689m",
                                    "facebook/dinov3-vitl16-pretrain-lvd1689m"), "config.json",
@@ -132,7 +133,7 @@ def find_model(kind: str, given: str | None = None) -> Check:
     if given is not None:
         path = Path(given).expanduser()
         if path.is_dir():
-            if (path / marker).is_file():
+            if (path / marker).is_file() if marker else any(path.iterdir()):
                 return Check(what, True, f"{path} (given)")
             return Check(what, False, f"{path} has no {marker}: not a {what} directory", f"{option.replace('DIR', 'a directory holding ' + marker)}")
         ids = (given,)
@@ -140,11 +141,11 @@ def find_model(kind: str, given: str | None = None) -> Check:
 
     for repo in ids:
         try:
-            hit = try_to_load_from_cache(repo, marker)
+            hit = try_to_load_from_cache(repo, marker) if marker else _any_snapshot_file(repo)
         except Exception:  # noqa: BLE001 - a malformed id or cache: not found
             hit = None
         if isinstance(hit, str):
-            return Check(what, True, f"{repo} in the Hugging Face cache ({Path(hit).parents[2]})")
+            return Check(what, True, f"{repo} in the Hugging Face cache ({hub_cache_dir() / ('models--' + repo.replace('/', '--'))})")
     gated = " (accept the licence on its Hub page and 'hf auth login' first)" if kind == "dinov3" else ""
     return Check(what, False, f"{' or '.join(ids)} not in the Hugging Face cache ({hub_cache_dir()})",
                  f"hf download {ids[0]}{gated}   # or pass a local copy: {option}")
@@ -157,6 +158,13 @@ def anny_cache_dir() -> Path | None:
     from anny.paths import get_anny_cache_path
 
     return Path(get_anny_cache_path())
+
+
+def _any_snapshot_file(repo: str) -> str | None:
+    """The path of some file of a cached snapshot of model ``repo``, or None."""
+    snapshots = hub_cache_dir() / f"models--{repo.replace('/', '--')}" / "snapshots"
+    found = next((p for p in snapshots.glob("*/**/*") if p.is_file()), None) if snapshots.is_dir() else None
+    return None if found is None else str(found)
 
 
 def check_anny_cache() -> Check:

@@ -326,6 +326,10 @@ def test_doctor_reports_renderer_cuda_backends_weights_caches_and_disk(tmp_path)
     (snapshot / "model_index.json").write_text("{}")
     (hub / "models--kandinsky-community--kandinsky-2-2-prior" / "refs").mkdir()
     (hub / "models--kandinsky-community--kandinsky-2-2-prior" / "refs" / "main").write_text("0123abc")
+    # Hunyuan3D's loader fetches one subfolder only: that counts as present.
+    paint = hub / "models--tencent--Hunyuan3D-2.1" / "snapshots" / "4567def" / "hunyuan3d-paintpbr-v2-1"
+    paint.mkdir(parents=True)
+    (paint / "config.json").write_text("{}")
     dino = tmp_path / "my-dinov3"
     dino.mkdir()
     (dino / "config.json").write_text("{}")
@@ -337,11 +341,12 @@ def test_doctor_reports_renderer_cuda_backends_weights_caches_and_disk(tmp_path)
     egl = next(line for line in lines if "EGL renderer" in line)
     assert egl.startswith("ok") and "GL_RENDERER " in egl
     for name in ("CUDA", "pytorch3d", "accelerate", "Hunyuan3D code", "Kandinsky 2.2 depth ControlNet", "Kandinsky 2.2 inpainting",
-                 "Hunyuan3D 2.1 paint weights", "DINOv3 backbone", "anny head model", "free disk (working directory)"):
+                 "DINOv3 backbone", "anny head model", "free disk (working directory)"):
         assert any(name in line for line in lines), name
     prior = next(line for line in lines if "Kandinsky 2.2 prior" in line)
     assert prior.startswith("ok") and "in the Hugging Face cache" in prior
     assert next(line for line in lines if "DINOv3 backbone" in line).startswith("ok")
+    assert next(line for line in lines if "Hunyuan3D 2.1 paint weights" in line).startswith("ok")
     for i, line in enumerate(lines):  # every missing part is followed by the line that fixes it
         if line.startswith("missing"):
             assert lines[i + 1].strip().startswith("-> "), line
