@@ -19,6 +19,10 @@ fi
 # and a real backbone (--backbone facebook/dinov3-vits16-pretrain-lvd1689m) with more epochs.
 painctl eval --folds 3 --epochs 1 --image-size 32 --batch-size 16 --force "$data" "$out/report"
 ls "$out/report"
+# Without OUT (as in 'painctl eval --folds 5 unbc/'): the table on stdout, the report in a new
+# directory named after the data and today's date in the working directory (never an existing one).
+data_abs=$(cd "$data" && pwd)
+(cd "$out" && painctl eval --folds 3 --checkpoint report/fold-1/best "$data_abs")
 
 # Evaluate-only mode on fixed folds, averaging 2 neutral references per frame. DEMONSTRATION ONLY:
 # fold 1's model was trained on the other folds' subjects, so these numbers are optimistic; in real use

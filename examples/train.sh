@@ -9,6 +9,8 @@ out=${2:-train-out}
 painctl train --epochs 4 --batch-size 16 --image-size 64 "$data" "$out/run"
 # Rerunning the same command resumes after the last finished epoch (here: nothing left to do).
 painctl train --epochs 4 --batch-size 16 --image-size 64 "$data" "$out/run"
+# A larger --epochs continues the finished run from its last checkpoint (other changed options are refused).
+painctl train --epochs 6 --batch-size 16 --image-size 64 "$data" "$out/run"
 python - "$out/run/best/training.json" <<'PY'
 import json, sys
 info = json.load(open(sys.argv[1]))

@@ -29,6 +29,12 @@ def info(message: str) -> None:
         _stderr.print(message, markup=False)
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``count`` and ``word`` in the right number: plural(1, "subject") -> "1 subject", plural(3, "identity",
+    "identities") -> "3 identities" (``many`` defaults to ``word`` + "s")."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
 def debug(message: str) -> None:
     """Print a line on stderr only with -v."""
     if verbosity >= 1:

@@ -108,11 +108,11 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, caps
     pb = predict_frames(tmp_path / "b" / "last", test, test)
     np.testing.assert_allclose(pa.pspi, pb.pspi, atol=2e-3)
     assert json.loads((straight / "training.json").read_text())["best_epoch"] == json.loads((tmp_path / "b" / "best" / "training.json").read_text())["best_epoch"]
-    # Finished: a rerun does nothing; other parameters are refused without force.
+    # Finished: a rerun does nothing; other parameters than the epoch count are refused without force.
     train_model(train, val, CFG, cfg, tmp_path / "b")
     assert "up to date" in capsys.readouterr().err
     with pytest.raises(PainctlError, match="--force"):
-        train_model(train, val, CFG, TrainConfig(epochs=3, batch_size=8), tmp_path / "b", progress=False)
+        train_model(train, val, CFG, TrainConfig(epochs=3, batch_size=8, lr_heads=5e-4), tmp_path / "b", progress=False)
     # A hostile optimiser state in a run being resumed is refused without running it.
     train_model(train, val, CFG, TrainConfig(epochs=3, batch_size=8), tmp_path / "c", progress=False, stop_after=1)
     from test_checkpoint import Payload

@@ -31,7 +31,30 @@ COMMANDS = {
     "predict": "painctl.cli.predict:predict",
     "inspect": "painctl.cli.inspect:inspect_cmd",
     "merge": "painctl.cli.merge:merge",
+    "doctor": "painctl.cli.doctor:doctor",
 }
+
+#: What bare `painctl` prints (like git): the pipeline and the commands used most, then where to read on.
+SHORT_HELP = """\
+usage: painctl [-q|-v] [--debug] COMMAND [ARGS]...
+
+Synthetic 3D pain faces with exact AU/PSPI labels, and the ViTPain model.
+
+The pipeline (each stage reads the artefact the one before wrote):
+  sample-mesh -> render-neutral -> texture -> rig -> render-views -> heatmap -> export / train
+
+Most used:
+  painctl doctor                                  what this machine can run
+  painctl sample-mesh -n 8 heads/                 draw 8 identities
+  painctl rig --pspi 1-16 heads/ pain/            pain faces at exact PSPI levels
+  painctl render-views pain/ views/               render neutral and pain faces
+  painctl contact-sheet views/                    one image to look at the data
+  painctl train views/ run/                       train ViTPain
+  painctl eval --folds 5 unbc/                    cross-validate on UNBC-McMaster
+  painctl predict -c run/best -n neutral.png img/ predict pain for images
+
+'painctl --help' lists every command; 'painctl COMMAND --help' and 'man painctl-COMMAND' explain one.
+"""
 
 
 class LazyGroup(click.Group):
@@ -49,7 +72,7 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), attr)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="painctl")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or status messages on stderr.")
 @click.option("-v", "--verbose", count=True, help="More status messages (repeatable).")
@@ -67,6 +90,9 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, debug: bool) -> None:
     """
     console.verbosity = -1 if quiet else verbose
     ctx.obj = {"debug": debug}
+    if ctx.invoked_subcommand is None:
+        click.echo(SHORT_HELP, nl=False)
+        ctx.exit(0)
 
 
 def _fail(message: str, code: int) -> None:

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import click
 
-from painctl.cli.options import force_option, seed_option, training_options
+from painctl.cli.options import force_option, fresh_output, out_option, pick_out, seed_option, training_options
 
 
 @click.command("eval")
 @click.argument("data", metavar="DATA")
-@click.argument("out", metavar="OUT")
+@click.argument("out", metavar="[OUT]", required=False)
+@out_option
 @click.option("--folds", "k", default=5, show_default=True, type=click.IntRange(min=2), help="Number of subject folds K.")
 @click.option("--folds-file", type=click.Path(path_type=Path), metavar="F",
               help="Fixed folds: JSON {\"folds\": [[subject, ...], ...]} or CSV rows 'subject,fold' (reproduces published splits; overrides --folds).")
@@ -28,18 +29,20 @@ from painctl.cli.options import force_option, seed_option, training_options
 @training_options
 @seed_option
 @force_option
-def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone, no_reference, init, epochs, batch_size, lr_heads,
+def eval_cmd(data, out, out_option, k, folds_file, checkpoint, calibration, shots, backbone, no_reference, init, epochs, batch_size, lr_heads,
              lr_lora, weight_decay, au_weight, weighted_sampling, val_fraction, image_size, lora_r, lora_alpha, lora_targets,
              num_workers, no_amp, seed, force):
-    """Cross-validate ViTPain on DATA by subject (K folds) and write a report to OUT.
+    """Cross-validate ViTPain on DATA by subject (K folds): the summary table on stdout, the full report in OUT.
 
     Each fold trains on the other folds' subjects, selects the epoch and calibrates the F1 thresholds
     on an inner validation split of those TRAINING subjects, and tests on the held-out subjects (each
     frame against PSPI-0 frames of its own subject). With --checkpoint nothing is trained.
-    OUT gets report.json, predictions.csv, summary.md, roc.png, calibration.png, scatter.png and the
-    fold checkpoints; the summary table is printed at the end.
+    OUT (or --out DIR) gets report.json, predictions.csv, summary.md, roc.png, calibration.png,
+    scatter.png and the fold checkpoints; without it a new directory named after DATA and today's date
+    (unbc-eval-2026-12-01, never an existing one) is made in the working directory and named on stderr.
 
     \b
+      painctl eval --folds 5 unbc/
       painctl eval --folds 5 unbc/ report/
       painctl eval --folds-file folds.json --init run/best --epochs 5 unbc/ report/
       painctl eval --checkpoint run/best --calibration synth/ unbc/ report/
@@ -52,6 +55,10 @@ def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone,
     from painctl.evaluation.reports import OutputDir, summary_table, write_report
     from painctl.vitpain.config import ModelConfig, TrainConfig
 
+    out = pick_out(out, out_option)
+    if out is None:
+        out = str(fresh_output(data, "eval"))
+        console.info(f"the report will be written to {out}/ (--out DIR to choose)")
     target = OutputDir(out, force)  # refuse an existing OUT before reading or training anything
     frames = load_frames(data)
     check_images(frames)
@@ -77,5 +84,5 @@ def eval_cmd(data, out, k, folds_file, checkpoint, calibration, shots, backbone,
         report = cross_validate(frames, len(folds), folds, model_config, train_config, tmp, shots=shots, checkpoint=checkpoint,
                                 seed=seed, val_fraction=val_fraction, calibration=calibration_frames, init=init)
         write_report(report, tmp)
-    console.info(f"report written to {out}")
+    console.info(f"wrote the report (report.json, predictions.csv, summary.md, plots, fold checkpoints) to {out}")
     click.echo(summary_table(report), nl=False)

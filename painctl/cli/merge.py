@@ -24,4 +24,4 @@ def merge(out: str, shards: tuple[str, ...], force: bool) -> None:
     from painctl.artefact.merge import merge_shards
 
     path = merge_shards(out, shards, force=force)
-    console.info(f"merged {len(shards)} shards into {path}")
+    console.info(f"merged {console.plural(len(shards), 'shard')} into {path}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import click
 
 from painctl.artefact.shard import Shard, parse_shard
@@ -23,6 +26,36 @@ shard_option = click.option(
     callback=_shard_callback,
     help="Do only the K-th (1-based) of N equal parts of the work, e.g. for a job array; join with 'painctl merge'.",
 )
+def source_name(path: str) -> str:
+    """The name a default output is called after: the last part of ``path`` without a file's suffix
+    ('unbc/' -> 'unbc', 'img/a.png' -> 'a', '-' -> 'stdin')."""
+    if path == "-":
+        return "stdin"
+    p = Path(path)
+    name = (p.name if p.name not in ("", ".", "..") else p.resolve().name) or "data"
+    return p.stem if p.is_file() and p.stem else name
+
+
+def fresh_output(source: str, what: str, suffix: str = "", today: date | None = None) -> Path:
+    """A path in the working directory that nothing occupies, named after ``source``, ``what`` and today's
+    date: ``unbc-eval-2026-12-01`` (``suffix`` '.csv' for a file), then ``...-2``, ``...-3``: a default output
+    never replaces an existing one."""
+    stem = f"{source_name(source)}-{what}-{(today or date.today()).isoformat()}"
+    candidate, n = Path(stem + suffix), 1
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = Path(f"{stem}-{n}{suffix}")
+    return candidate
+
+
+def pick_out(positional: str | None, option: str | None) -> str | None:
+    """OUT given as the old positional argument or as --out (at most one of them, or both the same)."""
+    if positional is not None and option is not None and positional != option:
+        raise click.UsageError(f"OUT given twice ({positional} and --out {option}); give one")
+    return option if option is not None else positional
+
+
+out_option = click.option("--out", "out_option", metavar="DIR", default=None, help="Where to write (default: a new directory named after the data and today's date).")
 in_argument = click.argument("in_path", metavar="IN", type=str)
 out_argument = click.argument("out", metavar="OUT", type=str)
 

@@ -14,6 +14,8 @@ import click
 from painctl.cli.options import seed_option
 
 PROB_COLUMNS = ("p_pspi_ge_1", "p_pspi_ge_2", "p_pspi_ge_3")
+_DEFAULT_CSV = "\0default"  # what a bare --csv stands for
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def prediction_rows(pred) -> list[dict]:
@@ -42,7 +44,7 @@ def _write_csv(rows: list[dict], path: Path) -> None:
 
 def _print_table(rows: list[dict]) -> None:
     if not sys.stdout.isatty():
-        # Pipes get tab-separated text with a header, like the terminal table without the boxes.
+        # Pipes get tab-separated text with a header and the full image paths, for scripts.
         click.echo("\t".join(rows[0]))
         for row in rows:
             click.echo("\t".join(str(v) for v in row.values()))
@@ -50,13 +52,30 @@ def _print_table(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(box=None, header_style="bold")
-    for name in rows[0]:
-        table.add_column({"p_pspi_ge_1": "P(≥1)", "p_pspi_ge_2": "P(≥2)", "p_pspi_ge_3": "P(≥3)"}.get(name, name),
-                         justify="left" if name == "image" else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row.values()))
-    Console().print(table)
+    from painctl import console
+
+    out = Console(highlight=False)
+    headers = {"p_pspi_ge_1": "P(≥1)", "p_pspi_ge_2": "P(≥2)", "p_pspi_ge_3": "P(≥3)"}
+    full = console.verbosity >= 1  # -v: the whole path; else the file name
+    names = [str(row["image"]) if full else Path(str(row["image"])).name for row in rows]
+    columns = [c for c in rows[0] if c != "image"]
+    cells = [[f"{row[c]:.2f}" if isinstance(row[c], float) else str(row[c]) for c in columns] for row in rows]
+    widths = [max(len(headers.get(c, c)), *(len(r[j]) for r in cells)) + 2 for j, c in enumerate(columns)]
+    # One line per image, within the terminal: the last columns (shots, then AUs) go first, then the
+    # image name loses its start (names differ at the end: ..._pain_2_view_000.png), never wrapped.
+    image_min = 14
+    while len(columns) > 1 and sum(widths) + image_min > out.width:
+        columns, widths = columns[:-1], widths[:-1]
+    room = max(image_min, out.width - sum(widths))
+    names = [name if len(name) <= room else "…" + name[len(name) - room + 1:] for name in names]
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    # Fixed widths: rich would otherwise shrink every column (numbers too) rather than cut the name.
+    table.add_column("image", justify="left", no_wrap=True, overflow="ellipsis", max_width=room)
+    for c, width in zip(columns, widths):
+        table.add_column(headers.get(c, c), justify="right", no_wrap=True, min_width=width - 2)
+    for name, cell in zip(names, cells):
+        table.add_row(name, *cell[: len(columns)])
+    out.print(table)
 
 
 @click.command("predict")
@@ -67,14 +86,17 @@ def _print_table(rows: list[dict]) -> None:
 @click.option("--shots", "-k", default=1, show_default=True, type=click.IntRange(min=1), help="Average over this many neutral references per image.")
 @click.option("--crop", is_flag=True, help="Find the face with OpenCV's Haar cascade and crop it first (for uncropped photos).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image (JSONL) instead of a table.")
-@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help="Also write the predictions as CSV to FILE.")
+@click.option("--csv", "csv_file", is_flag=False, flag_value=_DEFAULT_CSV, default=None, metavar="[FILE]",
+              help="Also write the predictions as CSV to FILE; a bare --csv (after the images, or --csv= ) writes a new "
+                   "<first IMAGE>-predictions-<date>.csv in the working directory.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1), help="Images per forward pass.")
 @seed_option
 def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, seed):
     """Predict pain for face IMAGE files or directories.
 
     Prints PSPI (0-16), P(PSPI >= 1, 2, 3) and the AU4, AU6, AU7, AU9, AU10, AU43 intensities per
-    image. The model compares each face with a neutral face of the same person: pass it with
+    image: on a terminal a table of file names (full paths with -v) that fits its width, into a pipe
+    tab-separated text with full paths. The model compares each face with a neutral face of the same person: pass it with
     --neutral (several with --shots k average the predictions over k of them).
 
     \b
@@ -83,10 +105,18 @@ def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_
     """
     from painctl.vitpain.inference import predict_images
 
+    from painctl import console
+    from painctl.cli.options import fresh_output
+
+    if csv_file not in (None, _DEFAULT_CSV, "") and (Path(csv_file).is_dir() or Path(csv_file).suffix.lower() in _IMAGE_SUFFIXES):
+        raise click.BadParameter(f"{csv_file} looks like an IMAGE; give the CSV a name (--csv out.csv) or put a bare --csv after the images",
+                                 param_hint="--csv")
     pred = predict_images(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, seed=seed)
     rows = prediction_rows(pred)
     if csv_file is not None:
-        _write_csv(rows, csv_file)
+        target = fresh_output(images[0], "predictions", ".csv") if csv_file in (_DEFAULT_CSV, "") else Path(csv_file)
+        _write_csv(rows, target)
+        console.info(f"wrote {console.plural(len(rows), 'prediction')} to {target}")
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))

@@ -8,13 +8,13 @@ from painctl.cli.options import force_option, seed_option, shard_option
 @click.command("render-views")
 @click.option("--texture", "texture_path", metavar="TEXTURE", help="Texture artefact (stage texture) giving each identity's UV texture; default: plain skin albedo.")
 @click.option("--views", default="0/0,-30/0,30/0", show_default=True, help="Comma-separated yaw/pitch pairs in degrees (yaw -90..90, pitch -60..60).")
-@click.option("--size", type=int, default=224, show_default=True, help="Image side in pixels.")
+@click.option("--size", type=click.IntRange(16, 4096), default=224, show_default=True, help="Image side in pixels.")
 @click.option("--background", default="plain", show_default=True, metavar="KIND", help="plain, noise, gradient, a directory of images, or kandinsky-inpaint.")
 @click.option("--inpaint-model", metavar="MODEL", help="Kandinsky 2.2 inpainting pipeline (Hugging Face id or local directory) for --background kandinsky-inpaint.")
-@click.option("--inpaint-steps", type=int, default=25, show_default=True, help="Denoising steps for --background kandinsky-inpaint.")
+@click.option("--inpaint-steps", type=click.IntRange(min=1), default=25, show_default=True, help="Denoising steps for --background kandinsky-inpaint.")
 @click.option("--renderer", type=click.Choice(["moderngl", "pytorch3d"]), default="moderngl", show_default=True, help="Rendering backend.")
 @click.option("--without", metavar="PARTS", help="Leave these parts out: comma-separated names (see painctl-render-views(1)) or 'all' for the bare head.")
-@click.option("--jobs", type=int, default=None, help="Worker processes (default: every core this process may use).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: every core this process may use).")
 @seed_option
 @shard_option
 @force_option
@@ -40,8 +40,6 @@ def render_views(texture_path, views, size, background, inpaint_model, inpaint_s
     request = ViewsRequest(views=parse_views(views), size=size, background=background, renderer=renderer, seed=seed,
                            inpaint_model=inpaint_model, inpaint_steps=inpaint_steps, without=parse_without(without))
     request.check()
-    if jobs is not None and jobs < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--jobs")
     rig = open_artefact(rig_path, stage="rig", require=RIG_REQUIRE)
     texture = open_artefact(texture_path, stage="texture", require={"identity": "N:iuS", "texture": "N:S"}) if texture_path else None
     run(rig, out, request, texture=texture, shard=shard, force=force, jobs=jobs)

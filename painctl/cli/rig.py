@@ -8,9 +8,9 @@ from painctl.cli.options import force_option, seed_option, shard_option
 @click.command()
 @click.option("--pspi", "pspi_levels", metavar="LEVELS", help="PSPI levels: 8, 1,4,8 or 1-16 (integers 0-16).")
 @click.option("--au", "au_spec", metavar="SPEC", help="Fixed intensities, e.g. 'AU4=3,AU6=2,AU9=1,AU43=1' (AU43 is 0 or 1).")
-@click.option("--per-identity", "per_identity", type=int, default=1, show_default=True, help="Pain faces per identity (the paper uses 10).")
+@click.option("--per-identity", "per_identity", type=click.IntRange(min=1), default=1, show_default=True, help="Pain faces per identity (the paper uses 10).")
 @click.option("--prior", type=click.Path(dir_okay=False), help="CSV of configuration weights (AU4,AU6,AU7,AU9,AU10,AU43,weight); default uniform.")
-@click.option("--asymmetry", type=float, default=0.0, show_default=True, help="Left and right intensities may differ by up to this many FACS levels.")
+@click.option("--asymmetry", type=float, default=0.0, show_default=True, help="Left and right intensities may differ by up to this many FACS levels (0-5).")
 @click.option("--sequence", "frames", type=int, default=0, help="Also write an onset-apex-offset trajectory of FRAMES frames per pain face.")
 @click.option("--model-mesh", type=click.Path(dir_okay=False), help="Rig this mesh file (OBJ/PLY/...) by deformation transfer; then only OUT is given.")
 @seed_option

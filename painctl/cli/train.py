@@ -36,12 +36,14 @@ def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight
     UNBC-McMaster as distributed) and write checkpoints to OUT.
 
     A validation split of DATA's subjects (--val-fraction) selects the best epoch: OUT/best. OUT/last
-    holds the latest epoch; rerunning the same command after an interruption resumes from it.
+    holds the latest epoch; rerunning the same command after an interruption resumes from it, and a
+    larger --epochs (other options unchanged) continues a finished run from it to the new count.
     Prints the best checkpoint's path. Multi-GPU / multi-node: 'accelerate launch -m painctl train ...'.
 
     \b
       painctl train data/views/ run/
       painctl train unbc/ run_unbc/ --init run/best --epochs 5
+      painctl train unbc/ run_unbc/ --init run/best --epochs 10     # continues that run to epoch 10
       painctl train --input heatmap data/views/ teacher/ && painctl train --teacher teacher/best data/views/ student/
     """
     from painctl import console

@@ -170,7 +170,7 @@ def load_unbc(root: str | Path) -> list[Frame]:
                     )
                 )
     if unlabelled:
-        console.info(f"{root}: skipped {unlabelled} image(s) without a Frame_Labels/PSPI file")
+        console.info(f"{root}: skipped {console.plural(unlabelled, 'image')} without a Frame_Labels/PSPI file")
     if not frames:
         raise PainctlError(f"{root}: no labelled frames found under Images/ (is Frame_Labels/PSPI complete?)")
     return frames

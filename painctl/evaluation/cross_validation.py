@@ -46,7 +46,7 @@ def check_folds(folds: Sequence[Sequence[str]], subjects: Sequence[str]) -> list
         raise PainctlError("cross-validation needs at least 2 folds, each with at least one subject")
     left = sorted(known - seen)
     if left:
-        console.info(f"note: {len(left)} subject(s) of the data are in no fold and are not evaluated: {', '.join(left[:5])}")
+        console.info(f"note: {console.plural(len(left), 'subject')} of the data {'is' if len(left) == 1 else 'are'} in no fold and not evaluated: {', '.join(left[:5])}")
     return [sorted(f) for f in folds]
 
 
@@ -120,7 +120,7 @@ def cross_validate(
         held = set(test_subjects)
         test = [f for f in frames if f.subject in held]
         record: dict[str, Any] = {"fold": i, "test_subjects": list(test_subjects), "n_test_frames": len(test)}
-        console.info(f"fold {i}/{len(folds)}: testing on {len(test_subjects)} subject(s), {len(test)} frames")
+        console.info(f"fold {i}/{len(folds)}: testing on {console.plural(len(test_subjects), 'subject')}, {console.plural(len(test), 'frame')}")
         if model is None:
             from painctl.vitpain.training import train_model
 

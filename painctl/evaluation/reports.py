@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from painctl.console import plural
 from painctl.facs import AU_NAMES, PAIN_THRESHOLDS
 
 #: (metric key, label) rows of the summary table, in order.
@@ -57,7 +58,7 @@ def summary_table(report: dict[str, Any]) -> str:
     one row per metric, ``mean +- std [95% CI low, high]`` across folds."""
     k = report["k"]
     lines = [
-        f"ViTPain, {k}-fold subject-independent cross-validation ({report['n_subjects']} subjects, {report['n_frames']} test frames)",
+        f"ViTPain, {k}-fold subject-independent cross-validation ({plural(report['n_subjects'], 'subject')}, {plural(report['n_frames'], 'test frame')})",
         "",
         "| metric | mean +- std | 95% CI | folds | pooled |",
         "|---|---|---|---|---|",

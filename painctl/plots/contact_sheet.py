@@ -1,4 +1,4 @@
-"""A contact sheet: identities (rows) by neutral face, pain levels and heatmap (columns), as one PNG."""
+"""A contact sheet: identities (rows) by neutral face, pain levels and heatmap (columns), as one PNG or JPEG."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from painctl.artefact import Artefact
-from painctl.errors import ArtefactError
+from painctl.errors import ArtefactError, PainctlError
 
 VIEWS_REQUIRE = {"image": "M:S", "identity": "M:S", "pspi": "M:f", "is_neutral": "M:bui", "view": "M:S"}
 
@@ -98,3 +98,65 @@ def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int) -> None:
         return
     with Image.open(path) as im:
         sheet.paste(im.convert("RGB").resize((tile, tile), Image.Resampling.LANCZOS), (x, y))
+
+
+#: Image formats a contact sheet can be written in, by file name ending.
+SHEET_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+_STAMP_KEY = "painctl"
+
+
+def sheet_format(path: str | Path) -> str:
+    """The PIL format a contact sheet named ``path`` is written in (PNG or JPEG, from its ending)."""
+    fmt = SHEET_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise PainctlError(f"{path}: a contact sheet's name must end in {', '.join(SHEET_FORMATS)} (the format is taken from it)")
+    return fmt
+
+
+def _read_stamp(path: Path) -> str | None:
+    """The parameters stamp painctl wrote into an existing sheet, or None (not painctl's or unreadable)."""
+    try:
+        with Image.open(path) as im:
+            stamp = im.text.get(_STAMP_KEY) if im.format == "PNG" else im.info.get("comment")
+    except (OSError, ValueError):
+        return None
+    if isinstance(stamp, bytes):
+        stamp = stamp.decode("utf-8", "replace")
+    return stamp
+
+
+def write_contact_sheet(views: Artefact, out: str | Path, view: str | None = None, max_rows: int = 8, tile: int = 160,
+                        force: bool = False) -> tuple[Path, Image.Image | None]:
+    """Draw :func:`contact_sheet` of ``views`` and write it atomically to ``out`` (PNG or JPEG, from the name).
+
+    The sheet carries a stamp of its input's digest and parameters (a PNG text chunk, a JPEG comment):
+    the same call again is a cache hit (nothing drawn; returns ``(out, None)``), another one is refused
+    unless ``force``. Returns the path and the image written.
+    """
+    import json
+    import os
+
+    target = Path(out)
+    fmt = sheet_format(target)
+    stamp = json.dumps({"stage": "contact-sheet", "input": views.digest, "view": view, "max_rows": max_rows, "tile": tile,
+                        "format": fmt}, sort_keys=True)
+    if target.exists() or target.is_symlink():
+        if _read_stamp(target) == stamp and not force:
+            return target, None
+        if not force:
+            raise PainctlError(f"{out} exists (other input or parameters, or not a painctl contact sheet); pass --force to replace it")
+    sheet = contact_sheet(views, view=view, max_rows=max_rows, tile=tile)
+    partial = target.with_name(f".{target.name}.painctl-tmp-{os.getpid()}")
+    try:
+        if fmt == "PNG":
+            from PIL.PngImagePlugin import PngInfo
+
+            info = PngInfo()
+            info.add_text(_STAMP_KEY, stamp)
+            sheet.save(partial, format="PNG", pnginfo=info)
+        else:
+            sheet.save(partial, format="JPEG", quality=92, comment=stamp.encode())
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target, sheet

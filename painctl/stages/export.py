@@ -84,7 +84,7 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    console.info(f"exported {len(images)} images, {len(written)} annotations to {out}")
+    console.info(f"exported {console.plural(len(images), 'image')}, {console.plural(len(written), 'annotation')} to {out}")
     return out
 
 

@@ -183,7 +183,7 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
         if rig.has("uv") and rig.has("uv_faces"):
             draw_stats(stats, rig.read("faces"), rig.read("uv"), rig.read("uv_faces"), writer.dir / "stats.png",
                        window=_face_region(rig), vertices=rig.read("vertices", int(neutral_row[0])) if n_rig else None)
-    console.info(f"wrote {n} heatmaps ({int((~is_neutral).sum())} pain images) and stats.png ({writer.path})")
+    console.info(f"wrote {console.plural(n, 'heatmap')} ({console.plural(int((~is_neutral).sum()), 'pain image')}) and stats.png ({writer.path})")
     return writer.path
 
 

@@ -204,4 +204,5 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
         write_dataset(h5, "lights", np.array(rigs, dtype=str).reshape(rows))
         h5.attrs["lights_preset"] = preset
         h5.attrs["neutral_backend"] = backend
+    console.info(f"rendered {console.plural(rows, 'neutral face')} and depth maps ({backend}) into {writer.path}")
     return writer.path

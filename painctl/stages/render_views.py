@@ -411,7 +411,7 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
                     writer.h5.attrs[key] = value
                 except TypeError:
                     pass
-    console.info(f"rendered {len(records)} images of {last - first} identities in {n_views} views ({writer.path})")
+    console.info(f"rendered {console.plural(len(records), 'image')} of {console.plural(last - first, 'identity', 'identities')} in {console.plural(n_views, 'view')} ({writer.path})")
     return writer.path
 
 

@@ -161,11 +161,12 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
         h5.attrs["rig"] = deformer.description
         # /neutral_row is global (so shards merge into exactly one run); this says where we start.
         h5.attrs[FIRST_ROW_ATTR] = start * per
-    console.info(f"rigged {stop - start} identities into {rows} faces ({writer.path})")
     if isinstance(deformer, DirectRig) and deformer.contact is not None and deformer.contact.outcomes:
         done = deformer.contact.outcomes
         console.info(f"closing eyes (faces and sequence frames): lids of {done['predicted']} from the lid corrective, "
                      f"{done['solved']} from the full contact solve, {done['open']} not touching")
+    # Last: the one line saying what the stage wrote and where.
+    console.info(f"rigged {console.plural(stop - start, 'identity', 'identities')} into {console.plural(rows, 'face')} ({writer.path})")
     return writer.path
 
 

@@ -181,6 +181,8 @@ def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: st
         if export:
             write_dataset(h5, "mesh_file", np.array([f"meshes/{i}.{export}" for i in people.identity]))
     print_summary(people, demo)
+    where = "stdout" if str(out) == "-" else writer.path
+    console.info(f"wrote {console.plural(len(people.identity), 'identity', 'identities')} to {where}")
     return writer.path
 
 
@@ -214,7 +216,7 @@ def print_summary(people: Identities, demo: Demographics) -> None:
 
     labels = {"age": people.age_group, "gender": people.gender, "ethnicity": people.ethnicity}
     counts = cell_counts(labels, ("age", "gender", "ethnicity"))
-    title = f"{len(people.identity)} identities" + (f", balanced over {', '.join(demo.balance)}" if demo.balance else "")
+    title = console.plural(len(people.identity), "identity", "identities") + (f", balanced over {', '.join(demo.balance)}" if demo.balance else "")
     table = Table("age group", "gender", "ethnicity", "count", title=title, title_justify="left")
     for (age, gender, eth), count in sorted(counts.items()):
         table.add_row(age, gender, eth, str(count))

@@ -83,4 +83,5 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
         write_dataset(h5, "uv", uv, rows=False)
         write_dataset(h5, "uv_faces", uv_faces, rows=False)
         write_dataset(h5, "faces", faces, rows=False)
+    console.info(f"wrote {console.plural(rows, 'texture')} and textured meshes ({backend}) into {writer.path}")
     return writer.path

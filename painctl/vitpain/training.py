@@ -100,9 +100,17 @@ def _run_identity(train, val, model_config: ModelConfig, train_config: TrainConf
     }
 
 
+def _same_run(saved: Any, identity: dict) -> bool:
+    """True when ``saved`` (a training.json's "run") differs from ``identity`` at most in the epoch count:
+    such a run is continued, not refused (``train --epochs 10`` after a finished 3-epoch run)."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("train"), dict):
+        return False
+    return {**saved, "train": {**saved["train"], "epochs": None}} == {**identity, "train": {**identity["train"], "epochs": None}}
+
+
 def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict | None:
-    """Return the state saved in OUT/last when it belongs to this run (resume), else None after
-    clearing OUT; refuse to touch an OUT that holds something else unless ``force``."""
+    """Return the state saved in OUT/last when it belongs to this run (resume; the epoch count may
+    differ), else None after clearing OUT; refuse to touch an OUT that holds something else unless ``force``."""
     last = out / "last" / "training.json"
     if not last.is_file() and out.is_dir():
         # Killed between the two renames of a checkpoint swap: put the previous last/ back.
@@ -115,7 +123,7 @@ def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict |
             state = json.loads(last.read_text())
         except (OSError, json.JSONDecodeError):
             state = {}
-        if resume and state.get("run") == identity:
+        if resume and _same_run(state.get("run"), identity):
             return state
         if not force:
             raise PainctlError(f"{out} holds a training run with other parameters or data; pass --force to start over")
@@ -238,7 +246,7 @@ def train_model(
         if not main_process:
             last = out / "last" / "training.json"
             state = json.loads(last.read_text()) if last.is_file() else None
-            state = state if state and state.get("run") == identity else None
+            state = state if state and _same_run(state.get("run"), identity) else None
 
     torch.manual_seed(train_config.seed)
     model = build_model(model_config)
@@ -273,10 +281,19 @@ def train_model(
             raise PainctlError(f"{out / 'last' / OPTIMIZER_FILE}: unusable optimiser state ({exc.__class__.__name__}); pass --force to start over") from None
         start_epoch, history = int(state["epoch"]), list(state.get("history", []))
         best_epoch, best_loss = state.get("best_epoch"), float(state.get("best_loss", math.inf))
+        planned = int(state.get("epochs", state["run"]["train"]["epochs"]))
         if start_epoch >= train_config.epochs:
-            say(f"{out} is up to date (all {train_config.epochs} epochs done)")
+            say(f"{out} is up to date ({console.plural(start_epoch, 'epoch')} done, {train_config.epochs} asked for)")
             return out / "best"
-        say(f"resuming {out} after epoch {start_epoch}/{train_config.epochs}")
+        if planned == train_config.epochs:
+            say(f"resuming {out} after epoch {start_epoch}/{train_config.epochs}")
+        else:
+            # The cosine schedule is re-planned over the new total: training goes on from the current step
+            # of a train_config.epochs-long schedule (so the learning rate rises again after a finished run).
+            say(f"continuing {out} from the checkpoint of epoch {start_epoch} to epoch {train_config.epochs} "
+                f"(planned {planned}; learning-rate schedule re-planned for {train_config.epochs})")
+            for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+                group["lr"] = base * factor(scheduler.last_epoch)
 
     model.to(device)
     # Under accelerate, mixed precision is accelerate's (--mixed_precision), with its own loss scaling.
@@ -287,7 +304,8 @@ def train_model(
     if accelerator is not None:
         trained, optimizer = accelerator.prepare(model, optimizer)
 
-    say(f"training on {len(train)} frames of {len(train_subjects)} subjects, validating on {len(val)} frames of {len(val_subjects)} subjects"
+    say(f"training on {console.plural(len(train), 'frame')} of {console.plural(len(train_subjects), 'subject')}, "
+        f"validating on {console.plural(len(val), 'frame')} of {console.plural(len(val_subjects), 'subject')}"
         f" ({'weighted sampling, ' if weighted else ''}AU weight {au_weight:g}, {device.type})")
     epochs_run = 0
     for epoch in range(start_epoch, train_config.epochs):
