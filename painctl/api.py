@@ -147,9 +147,9 @@ def export(art: Input, out: PathLike, *, format: str = "3dpain", prefix: str = "
 
 def merge(out: PathLike, shards: Sequence[Input], *, force: bool = False) -> Artefact:
     """Join the ``shards`` (artefacts of --shard K/N runs, in order) into ``out`` without copying; return it."""
-    from painctl.artefact.merge import merge_shards
+    from painctl.stages.merge import merge as run
 
-    return open_artefact(merge_shards(out, [_path(s) for s in shards], force=force))
+    return open_artefact(run(out, [_path(s) for s in shards], force=force))
 
 
 def contact_sheet(art: Input, *, view: str | None = None, max_rows: int = 8, tile: int = 160):

@@ -80,7 +80,7 @@ def test_stats_figure_and_reader(heat):
 def test_stats_figure_is_cropped_to_the_face(heat, rig):  # noqa: F811
     from painctl.artefact import open_artefact
     from painctl.facemodels import face_model_of
-    from painctl.stages.heatmap import face_crop, upright, uv_values
+    from painctl.plots.heatmap import face_crop, upright, uv_values
 
     art = open_artefact(rig)
     uv, uv_faces, faces = art.read("uv"), art.read("uv_faces"), art.read("faces")

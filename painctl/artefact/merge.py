@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import h5py
@@ -14,17 +13,16 @@ from painctl.artefact.store import DATA, ROWS_ATTR, Artefact, ArtefactWriter, op
 from painctl.errors import ArtefactError, PainctlError
 
 
-#: Stages whose non-row datasets under a prefix summarise all rows: they are pooled over the shards
-#: by the named function(h5, out_dir, shards) instead of being required equal.
-POOLED = {"heatmap": ("stats/", "painctl.stages.heatmap:merge_stats")}
-
-
-def merge_shards(out: str | os.PathLike, shards: Sequence[str | os.PathLike], force: bool = False) -> Path:
+def merge_shards(out: str | os.PathLike, shards: Sequence[str | os.PathLike], force: bool = False,
+                 pooled: Mapping[str, tuple[str, Callable]] | None = None) -> Path:
     """Write artefact ``out`` whose row datasets concatenate those of ``shards`` in the given order.
 
     Shards must come from the same stage with the same parameters apart from ``shard``. Datasets
-    without rows (faces, uv, ...) must be equal across shards and are copied once. The merged
-    data.h5 refers to the shards by relative path, so keep them beside it. Returns ``out``'s path.
+    without rows (faces, uv, ...) must be equal across shards and are copied once, except those a
+    stage summarises over all its rows: ``pooled`` maps a stage to (dataset prefix,
+    function(h5, out_dir, shards)) that pools them instead (the merge stage passes the heatmap
+    statistics). The merged data.h5 refers to the shards by relative path, so keep them beside it.
+    Returns ``out``'s path.
     """
     if not shards:
         raise PainctlError("merge needs at least one shard")
@@ -36,7 +34,7 @@ def merge_shards(out: str | os.PathLike, shards: Sequence[str | os.PathLike], fo
             raise ArtefactError(f"{art.path}: is a {art.stage!r} artefact, the first shard is {first.stage!r}")
         if {k: v for k, v in art.params.items() if k != "shard"} != base:
             raise ArtefactError(f"{art.path}: was made with other parameters than {first.path}")
-    pooled = POOLED.get(first.stage)
+    pooled = (pooled or {}).get(first.stage)
     params = {**base, "merged_from": [a.params.get("shard") for a in arts]}
     writer = ArtefactWriter(out, first.stage, params, inputs=arts, force=force)
     if writer.cached:
@@ -57,8 +55,7 @@ def merge_shards(out: str | os.PathLike, shards: Sequence[str | os.PathLike], fo
                 else:
                     _copy_shared(writer.h5, name, ds0, arts)
         if pooled:
-            module, function = pooled[1].split(":")
-            getattr(importlib.import_module(module), function)(writer.h5, writer.dir, arts)
+            pooled[1](writer.h5, writer.dir, arts)
         writer.manifest["shards"] = [os.path.relpath(os.path.abspath(a.path), out_path) for a in arts]
     return writer.path
 

@@ -21,7 +21,7 @@ def merge(out: str, shards: tuple[str, ...], force: bool) -> None:
       for k in 1 2 3 4; do painctl sample-mesh -n 2500 --shard $k/4 part$k/; done
       painctl merge heads/ part1/ part2/ part3/ part4/
     """
-    from painctl.artefact.merge import merge_shards
+    from painctl.stages.merge import merge
 
-    path = merge_shards(out, shards, force=force)
+    path = merge(out, shards, force=force)
     console.info(f"merged {console.plural(len(shards), 'shard')} into {path}")
