@@ -30,6 +30,8 @@ TABLE_ROWS = (
     ("pcc", "PSPI PCC"), ("mae", "PSPI MAE"), ("rmse", "PSPI RMSE"), ("icc31", "PSPI ICC(3,1)"),
     *((f"auroc_{t}", f"AUROC @ PSPI>={t}") for t in PAIN_THRESHOLDS),
     *((f"f1_{t}", f"F1 @ PSPI>={t}") for t in PAIN_THRESHOLDS),
+    *((f"auroc_reg_{t}", f"AUROC @ PSPI>={t} (PSPI regression)") for t in PAIN_THRESHOLDS),
+    *((f"f1_reg_{t}", f"F1 @ PSPI>={t} (PSPI regression)") for t in PAIN_THRESHOLDS),
     *((f"au_mae_{a}", f"{a} MAE") for a in AU_NAMES),
     *((f"au_pcc_{a}", f"{a} PCC") for a in AU_NAMES),
 )
@@ -70,6 +72,8 @@ def summary_table(report: dict[str, Any]) -> str:
         ci = "n/a" if s["ci_low"] is None or not math.isfinite(s["ci_low"]) else f"[{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]"
         lines.append(f"| {label} | {_fmt(s['mean'])} +- {_fmt(s['std'])} | {ci} | {s['n']} | {_fmt(pooled.get(key))} |")
     lines += ["", "mean +- std and the 95% t-interval are across folds; pooled is over all test frames together.",
+              "AUROC/F1 rows without a note score the binary heads' P(PSPI >= L); '(PSPI regression)' rows score the "
+              "predicted PSPI, F1 at a PSPI cut calibrated like the thresholds (the authors' evaluation scores this way).",
               report["calibration"] + "."]
     return "\n".join(lines) + "\n"
 

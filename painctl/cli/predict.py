@@ -69,8 +69,11 @@ def _print_table(rows: list[dict]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image (JSONL) instead of a table.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help="Also write the predictions as CSV to FILE.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1), help="Images per forward pass.")
+@click.option("--forward", type=click.Choice(["model", "authors"]), default="model", show_default=True,
+              help="'authors' runs a checkpoint converted by 'painctl convert-checkpoint' with the authors' forward pass "
+                   "(DINOv3 without RoPE and registers, ImageNet statistics), as it was trained; refused for other checkpoints.")
 @seed_option
-def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, seed):
+def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, forward, seed):
     """Predict pain for face IMAGE files or directories.
 
     Prints PSPI (0-16), P(PSPI >= 1, 2, 3) and the AU4, AU6, AU7, AU9, AU10, AU43 intensities per
@@ -81,9 +84,13 @@ def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_
       painctl predict --checkpoint run/best --neutral me_neutral.png frames/
       painctl predict -c run/best -n ref/ --shots 3 --json photo.jpg --crop
     """
+    from painctl.vitpain.authors import set_forward
+    from painctl.vitpain.checkpoint import load_checkpoint
     from painctl.vitpain.inference import predict_images
 
-    pred = predict_images(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, seed=seed)
+    model = load_checkpoint(checkpoint)[0]
+    set_forward(model, forward, checkpoint)
+    pred = predict_images(model, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, seed=seed)
     rows = prediction_rows(pred)
     if csv_file is not None:
         _write_csv(rows, csv_file)

@@ -108,6 +108,10 @@ def build_model(config: ModelConfig, spec: BackboneSpec | None = None, load_weig
     LoRA on ``config.lora_targets``; the tiny backbone is random and fully trainable.
     """
     spec = spec or resolve_backbone(config.backbone)
+    if config.architecture == "authors":
+        from painctl.vitpain.authors import build_authors_model
+
+        return build_authors_model(config, spec, load_weights)
     if config.image_size % spec.patch_size:
         raise PainctlError(f"--image-size {config.image_size} is not a multiple of the backbone's patch size {spec.patch_size}")
 
