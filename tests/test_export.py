@@ -76,3 +76,33 @@ def test_views_without_heatmaps_and_refusal(painctl, heat, rig, tmp_path):  # no
     assert (tmp_path / "y" / "meshes_inpainted" / "anny_sample_0000_neutral_view_000.png").is_file()
     result = painctl("export", str(rig), str(tmp_path / "z"))
     assert result.code == 1 and "expected 'render-views' or 'heatmap'" in result.stderr and not (tmp_path / "z").exists()
+
+
+def test_textured_views_export_textured_meshes(painctl, rig, tmp_path):  # noqa: F811
+    """Views rendered with a texture: textured_meshes/<base>.obj is the rig row's mesh with the
+    identity's texture, found through the artefacts' recorded inputs."""
+    import h5py
+
+    heads = rig.parent / "heads"
+    assert painctl("-q", "render-neutral", "--size", "64", "--texture-size", "64", heads, tmp_path / "neutral").code == 0
+    assert painctl("-q", "texture", "--size", "128", tmp_path / "neutral", tmp_path / "tex").code == 0
+    assert painctl("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--texture", tmp_path / "tex", rig, tmp_path / "v").code == 0
+    assert painctl("export", tmp_path / "v", tmp_path / "x").code == 0
+    meshes = tmp_path / "x" / "textured_meshes"
+    assert sorted(p.name for p in meshes.glob("*.obj")) == [f"flame_sample_000{i}_{k}.obj" for i in (0, 1) for k in ("neutral", "pain_1", "pain_2")]
+    d = read(tmp_path / "v")
+    with h5py.File(rig / "data.h5") as f:
+        vertices, faces = f["vertices"][()], f["faces"][()]
+    row = int(d["rig_row"][np.flatnonzero(~d["is_neutral"])[0]])  # pain face 1 of identity 0
+    obj = [line.split() for line in (meshes / "flame_sample_0000_pain_1.obj").read_text().splitlines()]
+    v = np.array([[float(x) for x in parts[1:4]] for parts in obj if parts and parts[0] == "v"])
+    from scipy.spatial import cKDTree
+
+    expected = vertices[row][np.unique(faces)]
+    assert cKDTree(expected).query(v)[0].max() < 1e-6 and cKDTree(v).query(expected)[0].max() < 1e-6  # the same points
+    other = int(d["rig_row"][np.flatnonzero(~d["is_neutral"] & (d["rig_row"] != row))[0]])
+    assert cKDTree(vertices[other]).query(v)[0].max() > 1e-4  # and not another face's
+    assert any(parts and parts[0] == "vt" for parts in obj)
+    assert "map_Kd flame_sample_0000_texture.png" in (meshes / "flame_sample_0000_pain_1.mtl").read_text()
+    tex = read(tmp_path / "tex")
+    assert (meshes / "flame_sample_0000_texture.png").read_bytes() == (tmp_path / "tex" / tex["texture"][0].decode()).read_bytes()
