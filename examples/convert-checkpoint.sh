@@ -5,6 +5,7 @@
 #               (hf download xinlei55555/ViTPain vitpain-epoch=141-val_regression_mae=1.859.ckpt --local-dir .)
 #   PAIN_FACES  the released dataset (git clone https://huggingface.co/datasets/SoroushMehraban/3D-Pain pain_faces)
 #   SPLIT_CSV   the authors' data/splits/uniform_data_70_20_10_split.csv (TaatiTeam/Pain-in-3D)
+# Environment: OUT (default vitpain-authors), IMAGE_SIZE (default 224, as the authors trained).
 set -euo pipefail
 ckpt=${1:?usage: examples/convert-checkpoint.sh CKPT [PAIN_FACES] [SPLIT_CSV]}
 data=${2:-}
@@ -12,7 +13,7 @@ split=${3:-}
 out=${OUT:-vitpain-authors}
 
 # Read with torch.load(weights_only=True): a checkpoint that would run code is refused, not run.
-painctl convert-checkpoint --force "$ckpt" "$out"
+painctl convert-checkpoint --force ${IMAGE_SIZE:+--image-size "$IMAGE_SIZE"} "$ckpt" "$out"
 
 if [[ -n "$data" ]]; then
   images="$data/meshes_inpainted"

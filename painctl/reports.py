@@ -58,8 +58,10 @@ def summary_table(report: dict[str, Any]) -> str:
     """The Markdown summary table of a :func:`painctl.evaluation.cross_validate` report:
     one row per metric, ``mean +- std [95% CI low, high]`` across folds."""
     k = report["k"]
+    fixed = str(report.get("split", "")).startswith("fixed")
+    design = "a fixed train/validation/test split" if fixed else f"{k}-fold subject-independent cross-validation"
     lines = [
-        f"ViTPain, {k}-fold subject-independent cross-validation ({report['n_subjects']} subjects, {report['n_frames']} test frames)",
+        f"ViTPain, {design} ({report['n_subjects']} test subjects, {report['n_frames']} test frames)",
         "",
         "| metric | mean +- std | 95% CI | folds | pooled |",
         "|---|---|---|---|---|",

@@ -459,3 +459,13 @@ def test_single_image_checkpoint_and_refusal_over_out(painctl, tmp_path):
     assert not config.reference and model.neutral_encoder is None
     result = painctl("convert-checkpoint", ckpt, tmp_path / "o")
     assert result.code == 1 and "already exists" in result.stderr
+
+
+def test_eval_usage_errors(painctl, tree, tmp_path):
+    split = split_file(tmp_path / "s.csv")
+    (tmp_path / "f.json").write_text('[["flame_sample_0000"], ["flame_sample_0001"]]')
+    result = painctl("eval", "--split-csv", split, "--folds-file", tmp_path / "f.json", tree, tmp_path / "r")
+    assert result.code == 2 and "--split-csv and --folds-file both fix the split" in result.stderr
+    result = painctl("eval", "--forward", "authors", "--split-csv", split, tree, tmp_path / "r")
+    assert result.code == 2 and "--forward applies to --checkpoint only" in result.stderr
+    assert not (tmp_path / "r").exists()
