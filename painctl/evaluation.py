@@ -125,11 +125,10 @@ def cross_validate(
     fixed_thresholds: list[float] | None = None
     batch_size = train_config.batch_size if train_config is not None else 32
     if checkpoint is not None:
+        from painctl.vitpain.authors import set_forward
         from painctl.vitpain.checkpoint import load_checkpoint
 
         model, model_config, _ = load_checkpoint(checkpoint)
-        from painctl.vitpain.authors import set_forward
-
         set_forward(model, forward or "model", checkpoint)
         calibration_source = calibration_source or f"the --calibration data ({len(calibration or [])} frames)"
         if calibration:

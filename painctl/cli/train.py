@@ -74,7 +74,8 @@ def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight
     if split_csv is not None:
         from painctl.datasets.splits import split_by_base
 
-        train_frames, val_frames, test_frames = split_by_base(frames, split_csv) if _all_threedpain(data) else ([], [], [])
+        _require_threedpain(data)
+        train_frames, val_frames, test_frames = split_by_base(frames, split_csv)
         console.info(f"{split_csv}: {len(train_frames)} train, {len(val_frames)} validation frames; the {len(test_frames)} test frames are "
                      "not used here (score them with 'painctl eval --split-csv')")
     else:
@@ -85,9 +86,8 @@ def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight
         click.echo(str(best))
 
 
-def _all_threedpain(data) -> bool:
+def _require_threedpain(data) -> None:
     from painctl.datasets import detect_format
 
     if any(detect_format(path) != "3dpain" for path in data):
         raise click.UsageError("--split-csv names 3D-Pain base names; every DATA must be a 3D-Pain tree")
-    return True
