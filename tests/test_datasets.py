@@ -167,6 +167,8 @@ def _released(root):
         "flame_sample_0001_pain_1_deform_000.png", "flame_sample_0001_pain_1_textured.png",
         "README.png",  # not a dataset image: skipped
     ]
+    (root / "heatmaps").mkdir()
+    np.save(root / "heatmaps" / "flame_sample_0000_pain_1_heatmap_view_000.npy", np.ones((4, 4), np.float32))
     for k, name in enumerate(names):
         Image.new("RGB", (20, 20), (k * 20, 60, 60)).save(root / "meshes_inpainted" / name)
     return root
@@ -179,6 +181,8 @@ def test_threedpain_as_released(tmp_path):
     assert len(frames) == 10 and "README.png" not in frames
     f = frames["flame_sample_0000_pain_1_textured_view_000_inpainted.jpg"]
     assert f.subject == "flame_sample_0000" and not f.is_neutral and f.view == "view_000"
+    assert f.heatmap.name == "flame_sample_0000_pain_1_heatmap_view_000.npy"  # same base and view
+    assert frames["flame_sample_0000_pain_1_view_001.png"].heatmap is None
     assert f.pspi == 2 + 3 + 2 + 1  # computed from the AUs (no PSPI key)
     np.testing.assert_array_equal(f.au, [2, 1, 3, 0, 2, 1])
     g = frames["flame_sample_0000_pain_2_textured_view_001_inpainted.jpeg"]

@@ -133,7 +133,8 @@ def load_threedpain(root: str | Path) -> list[Frame]:
     Images of pain bases take their labels from ``annotations/<base>_annotations.json`` (an image of a
     pain base without one is an error naming both); images of neutral bases are all-zero (a neutral
     JSON, as painctl wrote before, is read too); images naming neither are skipped. ``key`` is the
-    image path relative to the image folder; ``heatmap`` is heatmaps/<image stem>.* or heatmaps/<base>.*.
+    image path relative to the image folder; ``heatmap`` is heatmaps/<image stem>.*, else the heatmap of
+    the same base and view (``_heatmap`` in its name ignored), else heatmaps/<base>.*.
     """
     root = Path(root)
     images_dir = image_dir(root)
@@ -142,7 +143,14 @@ def load_threedpain(root: str | Path) -> list[Frame]:
     annotations = {
         p.name[: -len(ANNOTATION_SUFFIX)]: p for p in sorted((root / "annotations").iterdir()) if p.name.endswith(ANNOTATION_SUFFIX)
     }
-    heatmaps = {p.stem: p for p in _files(root / "heatmaps", HEATMAP_SUFFIXES)}
+    heatmap_files = _files(root / "heatmaps", HEATMAP_SUFFIXES)
+    heatmaps = {p.stem: p for p in heatmap_files}
+    # Heatmaps named in another style than their image (..._heatmap_view_000.png for a
+    # ..._textured_view_000_inpainted.jpg) are found by base and view.
+    heatmap_views = {}
+    for p in heatmap_files:
+        stem = p.stem.replace("_heatmap", "")
+        heatmap_views.setdefault((base_name(stem), view_key(stem, base_name(stem))), p)
     cache: dict[str, tuple[np.ndarray, float]] = {}
     frames: list[Frame] = []
     for image in _files(images_dir, IMAGE_SUFFIXES):
@@ -160,15 +168,16 @@ def load_threedpain(root: str | Path) -> list[Frame]:
             else:
                 raise PainctlError(f"{image}: no annotation file annotations/{base}{ANNOTATION_SUFFIX}")
         au, value = cache[base]
+        view = view_key(stem, base)
         frames.append(
             Frame(
                 image=image,
                 subject=subject,
                 pspi=value,
                 au=au.copy(),
-                view=view_key(stem, base),
+                view=view,
                 is_neutral=neutral,
-                heatmap=heatmaps.get(stem) or heatmaps.get(base),
+                heatmap=heatmaps.get(stem) or heatmap_views.get((base, view)) or heatmaps.get(base),
                 key=image.relative_to(images_dir).as_posix(),
             )
         )
