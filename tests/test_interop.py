@@ -469,3 +469,15 @@ def test_eval_usage_errors(painctl, tree, tmp_path):
     result = painctl("eval", "--forward", "authors", "--split-csv", split, tree, tmp_path / "r")
     assert result.code == 2 and "--forward applies to --checkpoint only" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_older_peft_names_convert_to_the_same_weights(painctl, converted, tmp_path):
+    """peft before 0.7 kept a wrapped module's weight under its own name (qkv.weight, no base_layer)."""
+    from painctl.vitpain.checkpoint import load_checkpoint
+
+    state, _, out = converted
+    old = OrderedDict((k.replace(".base_layer.", "."), v) for k, v in state.items())
+    ckpt = write_lightning_checkpoint(tmp_path / "old.ckpt", old)
+    assert painctl("convert-checkpoint", "--image-size", "32", ckpt, tmp_path / "o").code == 0
+    a, b = load_checkpoint(out)[0].state_dict(), load_checkpoint(tmp_path / "o")[0].state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

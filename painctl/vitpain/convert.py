@@ -88,8 +88,10 @@ def load_lightning_checkpoint(path: str | Path) -> dict[str, Any]:
 def _merged(weights: dict, name: str, scale: float):
     """The weight of module ``name`` with its LoRA adapter merged in (W + scale * B A), or the plain weight."""
     base = weights.get(f"{name}.base_layer.weight")
+    if base is None:  # a plain module, or peft before 0.7 (which kept the weight under its own name)
+        base = weights.get(f"{name}.weight")
     if base is None:
-        return weights.get(f"{name}.weight")
+        return None
     a, b = weights.get(f"{name}.lora_A.default.weight"), weights.get(f"{name}.lora_B.default.weight")
     if a is None or b is None:
         return base
