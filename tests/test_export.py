@@ -106,3 +106,15 @@ def test_textured_views_export_textured_meshes(painctl, rig, tmp_path):  # noqa:
     assert "map_Kd flame_sample_0000_texture.png" in (meshes / "flame_sample_0000_pain_1.mtl").read_text()
     tex = read(tmp_path / "tex")
     assert (meshes / "flame_sample_0000_texture.png").read_bytes() == (tmp_path / "tex" / tex["texture"][0].decode()).read_bytes()
+
+
+def test_base_names_match_the_authors_split_file_for_2500_identities():
+    """2,500 identities with 10 pain faces each name exactly the 25,000 pain bases of the authors' split
+    file (flame_sample_0000..2499 x pain_1..10), plus one neutral base per identity."""
+    from painctl.export3dpain import base_names
+
+    n, k = 2500, 10
+    names = base_names(np.repeat(np.arange(n) * 7 + 3, k + 1), np.arange(n * (k + 1)), np.tile([True] + [False] * k, n))
+    pain = {b for b in names if "_pain_" in b}
+    assert pain == {f"flame_sample_{i:04d}_pain_{j}" for i in range(n) for j in range(1, k + 1)}
+    assert sum(b.endswith("_neutral") for b in names) == n and names[0] == "flame_sample_0000_neutral"
