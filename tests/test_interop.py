@@ -481,3 +481,18 @@ def test_older_peft_names_convert_to_the_same_weights(painctl, converted, tmp_pa
     assert painctl("convert-checkpoint", "--image-size", "32", ckpt, tmp_path / "o").code == 0
     a, b = load_checkpoint(out)[0].state_dict(), load_checkpoint(tmp_path / "o")[0].state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_pspi_cuts_maximise_f1_on_the_regression_output():
+    from painctl.metrics import calibrate_pspi_cuts, evaluate
+
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 8, 200).astype(float)
+    pred = true + rng.normal(0, 1.5, 200)
+    cuts = calibrate_pspi_cuts(true, pred)
+    for level, cut in zip((1, 2, 3), cuts):
+        f1 = lambda c: 2 * np.sum((pred >= c) & (true >= level)) / (np.sum(pred >= c) + np.sum(true >= level))  # noqa: E731
+        assert f1(cut) >= max(f1(c) for c in np.linspace(-5, 12, 400)) - 1e-12
+    out = evaluate(true, pred, np.zeros((200, 3)), np.zeros((200, 6)), np.zeros((200, 6)), [0.5] * 3, cuts)
+    assert out["cut_reg_1"] == cuts[0] and out["auroc_reg_1"] > 0.8 and out["auroc_1"] == 0.5  # the heads' scores are constant here
+    assert calibrate_pspi_cuts(np.zeros(5), np.arange(5.0)) == [1.0, 2.0, 3.0]  # no positives: the level itself
