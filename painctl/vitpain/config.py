@@ -59,6 +59,9 @@ class ModelConfig:
         """Return the config as a JSON-able dict."""
         out = dataclasses.asdict(self)
         out["lora_targets"] = list(self.lora_targets)
+        if out["architecture"] == "painctl":
+            # Left out when default, so configs (and resumable training runs) from before the field agree.
+            del out["architecture"]
         return out
 
     @classmethod
