@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Our renders and heatmaps in the released 3D-Pain layout (images/, annotations/, heatmaps/).
+# Our renders and heatmaps in the released 3D-Pain layout (meshes_inpainted/, annotations/ for pain faces, heatmaps/),
+# which the authors' loader (TaatiTeam/Pain-in-3D data/pain3d_loader.py) reads as it reads their release.
 set -euo pipefail
 out=${1:-export-example}
 painctl sample-mesh -n 2 --seed 1 "$out/heads"

@@ -105,8 +105,9 @@ def test_dataset_one_level_down_is_found(unbc):
 # -------------------------------------------------------------------------------------- 3D-Pain
 
 
-def _threedpain(root):
-    (root / "images").mkdir(parents=True)
+def _threedpain(root, folder="images"):
+    """A tree as earlier painctl exports wrote it: images/, a JSON for neutral faces too, PSPI stored."""
+    (root / folder).mkdir(parents=True)
     (root / "annotations").mkdir()
     (root / "heatmaps").mkdir()
     labels = {"flame_sample_0001_pain_3": [2, 1, 3, 0, 2, 1], "flame_sample_0002_pain_1": [1, 0, 0, 1, 0, 0]}
@@ -117,7 +118,7 @@ def _threedpain(root):
     for ident in ("0001", "0002"):
         for kind in ("neutral", "pain_3" if ident == "0001" else "pain_1"):
             for view in range(3):
-                Image.new("RGB", (24, 24), (view * 40, 90, 90)).save(root / "images" / f"flame_sample_{ident}_{kind}_view_{view:03d}.png")
+                Image.new("RGB", (24, 24), (view * 40, 90, 90)).save(root / folder / f"flame_sample_{ident}_{kind}_view_{view:03d}.png")
     # A per-image heatmap wins over the per-base one.
     np.save(root / "heatmaps" / "flame_sample_0001_pain_3_view_001.npy", np.zeros((16, 16), np.float32))
     return root
@@ -143,6 +144,85 @@ def test_threedpain_bad_annotation(tmp_path):
     (root / "annotations" / "flame_sample_0002_pain_1_annotations.json").write_text('{"AU4": "high"}')
     with pytest.raises(PainctlError, match="flame_sample_0002_pain_1_annotations.json: AU4 must be a number"):
         load_frames(root)
+
+
+def _released(root):
+    """A tree in the layout of the released 3D-Pain data (FACTS.md): meshes_inpainted/, pain JSONs only,
+    PSPI sometimes missing (then computed from the AUs) and missing AU keys meaning 0, the authors'
+    name suffixes, .png/.jpg/.jpeg, and neutral images named differently from their pain partners."""
+    (root / "meshes_inpainted").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    notes = {
+        "flame_sample_0000_pain_1": {"AU4": 2, "AU6": 1, "AU7": 3, "AU9": 0, "AU10": 2, "AU43": 1},  # no PSPI
+        "flame_sample_0000_pain_2": {"AU4": 1, "AU7": 2, "PSPI": 3},  # AU6 AU9 AU10 AU43 missing = 0
+        "flame_sample_0001_pain_1": {"AU4": 0.5, "AU6": 0, "AU7": 0, "AU9": 1.5, "AU10": 0, "AU43": 0, "PSPI": 2.0},
+    }
+    for base, labels in notes.items():
+        (root / "annotations" / f"{base}_annotations.json").write_text(json.dumps(labels))
+    names = [
+        "flame_sample_0000_neutral_view_000.png", "flame_sample_0000_neutral_view_001.png",
+        "flame_sample_0000_pain_1_textured_view_000_inpainted.jpg", "flame_sample_0000_pain_1_view_001.png",
+        "flame_sample_0000_pain_2_textured_view_001_inpainted.jpeg", "flame_sample_0000_pain_2_bg_000.png",
+        "flame_sample_0001_neutral_textured_view_000_inpainted.jpg", "flame_sample_0001_pain_1_render_000.png",
+        "flame_sample_0001_pain_1_deform_000.png", "flame_sample_0001_pain_1_textured.png",
+        "README.png",  # not a dataset image: skipped
+    ]
+    (root / "heatmaps").mkdir()
+    np.save(root / "heatmaps" / "flame_sample_0000_pain_1_heatmap_view_000.npy", np.ones((4, 4), np.float32))
+    for k, name in enumerate(names):
+        Image.new("RGB", (20, 20), (k * 20, 60, 60)).save(root / "meshes_inpainted" / name)
+    return root
+
+
+def test_threedpain_as_released(tmp_path):
+    root = _released(tmp_path / "pain_faces")
+    assert detect_format(root) == "3dpain"
+    frames = {f.key: f for f in load_frames(root)}
+    assert len(frames) == 10 and "README.png" not in frames
+    f = frames["flame_sample_0000_pain_1_textured_view_000_inpainted.jpg"]
+    assert f.subject == "flame_sample_0000" and not f.is_neutral and f.view == "view_000"
+    assert f.heatmap.name == "flame_sample_0000_pain_1_heatmap_view_000.npy"  # same base and view
+    assert frames["flame_sample_0000_pain_1_view_001.png"].heatmap is None
+    assert f.pspi == 2 + 3 + 2 + 1  # computed from the AUs (no PSPI key)
+    np.testing.assert_array_equal(f.au, [2, 1, 3, 0, 2, 1])
+    g = frames["flame_sample_0000_pain_2_textured_view_001_inpainted.jpeg"]
+    np.testing.assert_array_equal(g.au, [1, 0, 2, 0, 0, 0])
+    assert g.pspi == 3 and g.view == "view_001"
+    assert frames["flame_sample_0000_pain_2_bg_000.png"].view == "bg_000"
+    assert frames["flame_sample_0000_neutral_view_000.png"].is_neutral and frames["flame_sample_0000_neutral_view_000.png"].pspi == 0
+    assert frames["flame_sample_0001_neutral_textured_view_000_inpainted.jpg"].view == "view_000"
+    assert {frames[k].view for k in frames if k.startswith("flame_sample_0001_pain_1")} == {"render_000", "deform_000", ""}
+    # A neutral and its pain partner of the same camera get the same view, whatever their suffixes:
+    from painctl.vitpain.pairs import find_references
+
+    listed = list(frames.values())
+    refs = find_references(listed)
+    for i, frame in enumerate(listed):
+        if frame.key == "flame_sample_0000_pain_1_textured_view_000_inpainted.jpg":
+            assert [listed[j].key for j in refs[i]] == ["flame_sample_0000_neutral_view_000.png"]
+        if frame.key == "flame_sample_0000_pain_1_view_001.png":
+            assert [listed[j].key for j in refs[i]] == ["flame_sample_0000_neutral_view_001.png"]
+
+
+def test_threedpain_pspi_disagreeing_with_aus_names_the_file(tmp_path):
+    root = _released(tmp_path / "pain_faces")
+    (root / "annotations" / "flame_sample_0001_pain_1_annotations.json").write_text(json.dumps({"AU4": 1, "PSPI": 5}))
+    with pytest.raises(PainctlError, match=r"flame_sample_0001_pain_1_annotations.json: PSPI 5 disagrees with its AUs .* = 1\)"):
+        load_frames(root)
+
+
+def test_threedpain_pain_image_without_annotation(tmp_path):
+    root = _released(tmp_path / "pain_faces")
+    (root / "annotations" / "flame_sample_0001_pain_1_annotations.json").unlink()
+    with pytest.raises(PainctlError, match="flame_sample_0001_pain_1_deform_000.png: no annotation file annotations/flame_sample_0001_pain_1_annotations.json"):
+        load_frames(root)
+
+
+def test_threedpain_prefers_meshes_inpainted(tmp_path):
+    root = _released(tmp_path / "pain_faces")
+    (root / "images").mkdir()
+    Image.new("RGB", (8, 8)).save(root / "images" / "flame_sample_0009_neutral_view_000.png")
+    assert {f.subject for f in load_frames(root)} == {"flame_sample_0000", "flame_sample_0001"}
 
 
 # ------------------------------------------------------------------------------ painctl artefact

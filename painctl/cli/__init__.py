@@ -29,6 +29,7 @@ COMMANDS = {
     "train": "painctl.cli.train:train",
     "eval": "painctl.cli.eval:eval_cmd",
     "predict": "painctl.cli.predict:predict",
+    "convert-checkpoint": "painctl.cli.convert_checkpoint:convert_checkpoint",
     "inspect": "painctl.cli.inspect:inspect_cmd",
     "merge": "painctl.cli.merge:merge",
     "doctor": "painctl.cli.doctor:doctor",

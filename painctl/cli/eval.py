@@ -16,7 +16,13 @@ from painctl.cli.options import force_option, fresh_output, out_option, pick_out
 @click.option("--folds", "k", default=5, show_default=True, type=click.IntRange(min=2), help="Number of subject folds K.")
 @click.option("--folds-file", type=click.Path(path_type=Path), metavar="F",
               help="Fixed folds: JSON {\"folds\": [[subject, ...], ...]} or CSV rows 'subject,fold' (reproduces published splits; overrides --folds).")
+@click.option("--split-csv", type=click.Path(path_type=Path), metavar="FILE",
+              help="3D-Pain tree: one fixed split instead of folds (columns annotation_base_name,split): train on 'train', "
+                   "select and calibrate on 'val', report on 'test'. With --checkpoint: score 'test', calibrate on 'val'.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), metavar="CKPT", help="Only evaluate this checkpoint on every fold; no training.")
+@click.option("--forward", type=click.Choice(["model", "authors"]), default=None,
+              help="With --checkpoint: 'authors' runs a checkpoint converted from the authors' release with their forward pass "
+                   "(DINOv3 without RoPE and registers, ImageNet statistics), to reproduce their numbers. [default: model]")
 @click.option("--calibration", type=click.Path(path_type=Path), metavar="DATA",
               help="With --checkpoint: data of OTHER subjects to calibrate the F1 thresholds on. [default: threshold 0.5]")
 @click.option("--shots", default=1, show_default=True, type=click.IntRange(min=1), help="Neutral references averaged per test frame.")
@@ -29,7 +35,7 @@ from painctl.cli.options import force_option, fresh_output, out_option, pick_out
 @training_options
 @seed_option
 @force_option
-def eval_cmd(data, out, out_option, k, folds_file, checkpoint, calibration, shots, backbone, no_reference, init, epochs, batch_size, lr_heads,
+def eval_cmd(data, out, out_option, k, folds_file, split_csv, checkpoint, forward, calibration, shots, backbone, no_reference, init, epochs, batch_size, lr_heads,
              lr_lora, weight_decay, au_weight, weighted_sampling, val_fraction, image_size, lora_r, lora_alpha, lora_targets,
              num_workers, no_amp, seed, force):
     """Cross-validate ViTPain on DATA by subject (K folds): the summary table on stdout, the full report in OUT.
@@ -64,7 +70,23 @@ def eval_cmd(data, out, out_option, k, folds_file, checkpoint, calibration, shot
     check_images(frames)
     subjects = sorted({f.subject for f in frames})
     # Check the split before anything is written or trained.
-    folds = read_folds_file(folds_file, subjects) if folds_file is not None else subject_folds(subjects, k, seed)
+    split = None
+    if split_csv is not None:
+        from painctl.datasets import detect_format
+        from painctl.datasets.splits import split_by_base
+
+        if folds_file is not None:
+            raise click.UsageError("--split-csv and --folds-file both fix the split: give one")
+        if detect_format(data) != "3dpain":
+            raise click.UsageError("--split-csv names 3D-Pain base names; DATA must be a 3D-Pain tree")
+        parts = split_by_base(frames, split_csv)
+        frames = [f for part in parts for f in part]  # only what the file lists (neutral faces with their identity)
+        split = tuple(sorted({f.subject for f in part}) for part in parts)
+        folds = [split[2]]
+    else:
+        folds = read_folds_file(folds_file, subjects) if folds_file is not None else subject_folds(subjects, k, seed)
+    if forward is not None and checkpoint is None:
+        raise click.UsageError("--forward applies to --checkpoint only")
     model_config = train_config = None
     if checkpoint is None:
         if calibration is not None:
@@ -82,7 +104,8 @@ def eval_cmd(data, out, out_option, k, folds_file, checkpoint, calibration, shot
     calibration_frames = load_frames(calibration) if calibration is not None else None
     with target as tmp:
         report = cross_validate(frames, len(folds), folds, model_config, train_config, tmp, shots=shots, checkpoint=checkpoint,
-                                seed=seed, val_fraction=val_fraction, calibration=calibration_frames, init=init)
+                                seed=seed, val_fraction=val_fraction, calibration=calibration_frames, init=init, split=split,
+                                forward=forward)
         write_report(report, tmp)
     console.info(f"wrote the report (report.json, predictions.csv, summary.md, plots, fold checkpoints) to {out}")
     click.echo(summary_table(report), nl=False)

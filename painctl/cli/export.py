@@ -14,9 +14,11 @@ from painctl.cli.options import force_option
 def export(fmt, prefix, force, in_path, out):
     """Export IN (a render-views or heatmap artefact) to OUT in the 3D-Pain layout.
 
-    images/<base>_view_NNN.png, annotations/<base>_annotations.json (AU4 AU6 AU7 AU9 AU10 AU43
-    PSPI) and, from a heatmap artefact, heatmaps/<base>_view_NNN.png; base names look like
-    flame_sample_0001_neutral and flame_sample_0001_pain_3.
+    The layout of the released dataset (Hugging Face SoroushMehraban/3D-Pain) that its authors'
+    loader (TaatiTeam/Pain-in-3D data/pain3d_loader.py) reads: meshes_inpainted/<base>_view_NNN.png,
+    annotations/<base>_annotations.json for pain faces only (AU4 AU6 AU7 AU9 AU10 AU43 PSPI), from a
+    heatmap artefact heatmaps/<base>_view_NNN.png, and textured_meshes/<base>.obj when the input was
+    rendered with a texture. Base names look like flame_sample_0000_neutral and flame_sample_0000_pain_3.
 
     \b
     Examples:

@@ -90,8 +90,11 @@ def _print_table(rows: list[dict]) -> None:
               help="Also write the predictions as CSV to FILE; a bare --csv (after the images, or --csv= ) writes a new "
                    "<first IMAGE>-predictions-<date>.csv in the working directory.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1), help="Images per forward pass.")
+@click.option("--forward", type=click.Choice(["model", "authors"]), default="model", show_default=True,
+              help="'authors' runs a checkpoint converted by 'painctl convert-checkpoint' with the authors' forward pass "
+                   "(DINOv3 without RoPE and registers, ImageNet statistics), as it was trained; refused for other checkpoints.")
 @seed_option
-def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, seed):
+def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, forward, seed):
     """Predict pain for face IMAGE files or directories.
 
     Prints PSPI (0-16), P(PSPI >= 1, 2, 3) and the AU4, AU6, AU7, AU9, AU10, AU43 intensities per
@@ -103,6 +106,8 @@ def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_
       painctl predict --checkpoint run/best --neutral me_neutral.png frames/
       painctl predict -c run/best -n ref/ --shots 3 --json photo.jpg --crop
     """
+    from painctl.vitpain.authors import set_forward
+    from painctl.vitpain.checkpoint import load_checkpoint
     from painctl.vitpain.inference import predict_images
 
     from painctl import console
@@ -111,7 +116,9 @@ def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_
     if csv_file not in (None, _DEFAULT_CSV, "") and (Path(csv_file).is_dir() or Path(csv_file).suffix.lower() in _IMAGE_SUFFIXES):
         raise click.BadParameter(f"{csv_file} looks like an IMAGE; give the CSV a name (--csv out.csv) or put a bare --csv after the images",
                                  param_hint="--csv")
-    pred = predict_images(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, seed=seed)
+    model = load_checkpoint(checkpoint)[0]
+    set_forward(model, forward, checkpoint)
+    pred = predict_images(model, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, seed=seed)
     rows = prediction_rows(pred)
     if csv_file is not None:
         target = fresh_output(images[0], "predictions", ".csv") if csv_file in (_DEFAULT_CSV, "") else Path(csv_file)

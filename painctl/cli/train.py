@@ -25,12 +25,15 @@ from painctl.cli.options import force_option, seed_option, training_options
 @click.option("--init", type=click.Path(path_type=Path), metavar="CKPT", help="Start from this checkpoint (e.g. synthetic-pretrained) and fine-tune.")
 @click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True),
               help="Fraction of DATA's subjects held out (by subject) to select the best epoch; 0 keeps the last epoch.")
+@click.option("--split-csv", type=click.Path(path_type=Path), metavar="FILE",
+              help="3D-Pain trees: train on the 'train' and select on the 'val' base names of this split file "
+                   "(columns annotation_base_name,split; the authors' 70/20/10 file); replaces --val-fraction.")
 @click.option("--shots", default=1, show_default=True, type=click.IntRange(min=1), help="Neutral references averaged in validation.")
 @training_options
 @seed_option
 @force_option
 def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight, init, epochs, batch_size, lr_heads, lr_lora,
-          weight_decay, au_weight, weighted_sampling, val_fraction, image_size, lora_r, lora_alpha, lora_targets, shots,
+          weight_decay, au_weight, weighted_sampling, val_fraction, split_csv, image_size, lora_r, lora_alpha, lora_targets, shots,
           num_workers, no_amp, seed, force):
     """Train ViTPain on DATA (painctl render-views/heatmap artefacts, the 3D-Pain layout or
     UNBC-McMaster as distributed) and write checkpoints to OUT.
@@ -70,8 +73,23 @@ def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight
         frames = [f for f in frames if f.heatmap is not None]
         if not frames:
             raise click.UsageError("--input heatmap needs data with heatmaps (run 'painctl heatmap' first); DATA has none")
-    train_frames, val_frames = split_validation(frames, val_fraction, seed)
+    if split_csv is not None:
+        from painctl.datasets.splits import split_by_base
+
+        _require_threedpain(data)
+        train_frames, val_frames, test_frames = split_by_base(frames, split_csv)
+        console.info(f"{split_csv}: {len(train_frames)} train, {len(val_frames)} validation frames; the {len(test_frames)} test frames are "
+                     "not used here (score them with 'painctl eval --split-csv')")
+    else:
+        train_frames, val_frames = split_validation(frames, val_fraction, seed)
     best = train_model(train_frames, val_frames, model_config, train_config, Path(out), init=init, force=force)
     if int(os.environ.get("RANK", "0")) == 0:  # under accelerate/torchrun only the main process reports
         console.info(f"best checkpoint: {best}")
         click.echo(str(best))
+
+
+def _require_threedpain(data) -> None:
+    from painctl.datasets import detect_format
+
+    if any(detect_format(path) != "3dpain" for path in data):
+        raise click.UsageError("--split-csv names 3D-Pain base names; every DATA must be a 3D-Pain tree")

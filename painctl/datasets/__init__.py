@@ -42,7 +42,7 @@ def _resolve(path: str | Path) -> tuple[Path, str]:
             return children[0], found
         raise PainctlError(
             f"{path}: not a known dataset (expected a painctl render-views/heatmap artefact with manifest.json, "
-            "the 3D-Pain layout with images/ and annotations/, or UNBC-McMaster with Images/ and Frame_Labels/)"
+            "the 3D-Pain layout with meshes_inpainted/ and annotations/, or UNBC-McMaster with Images/ and Frame_Labels/)"
         )
     return path, found
 

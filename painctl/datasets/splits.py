@@ -132,3 +132,85 @@ def _match_subject(name: str, known: list[str], path: Path) -> str:
     if len(hits) > 1:
         raise PainctlError(f"{path}: subject {name!r} is ambiguous in the data ({', '.join(hits[:3])})")
     return hits[0] if hits else name
+
+
+#: Split values of a 3D-Pain split file: the authors' 0/1/2 or the names.
+SPLIT_VALUES = {"0": "train", "1": "val", "2": "test", "train": "train", "val": "val", "validation": "val", "test": "test"}
+SPLIT_COLUMNS = ("annotation_base_name", "split")
+
+
+def read_split_csv(path: str | Path) -> dict[str, str]:
+    """Read a 3D-Pain split file (the authors' ``uniform_data_70_20_10_split.csv`` or any CSV with the
+    header ``annotation_base_name,split``; split 0/1/2 or train/val/test) into base name -> "train",
+    "val" or "test". Raises PainctlError naming the file and line for anything else."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PainctlError(f"{path}: cannot read the split file ({exc.__class__.__name__})") from None
+    reader = csv.reader(io.StringIO(text))
+    header = [c.strip() for c in next(reader, [])]
+    if any(c not in header for c in SPLIT_COLUMNS):
+        raise PainctlError(f"{path}: expected a CSV with columns {','.join(SPLIT_COLUMNS)}, got header {','.join(header)[:80]!r}")
+    name_col, split_col = (header.index(c) for c in SPLIT_COLUMNS)
+    out: dict[str, str] = {}
+    for lineno, row in enumerate(reader, 2):
+        if not row or not any(c.strip() for c in row):
+            continue
+        if len(row) <= max(name_col, split_col):
+            raise PainctlError(f"{path}, line {lineno}: expected {len(header)} columns, got {','.join(row)[:60]!r}")
+        base, value = row[name_col].strip(), row[split_col].strip().lower()
+        if value not in SPLIT_VALUES or not base:
+            raise PainctlError(f"{path}, line {lineno}: split must be 0/1/2 or train/val/test for a base name, got {','.join(row)[:60]!r}")
+        split = SPLIT_VALUES[value]
+        if out.setdefault(base, split) != split:
+            raise PainctlError(f"{path}, line {lineno}: {base} is listed in both {out[base]} and {split}")
+    if not out:
+        raise PainctlError(f"{path}: the split file lists no base names")
+    return out
+
+
+def split_by_base(frames, path: str | Path) -> tuple[list, list, list]:
+    """Split 3D-Pain ``frames`` into (train, validation, test) as the split file at ``path`` says.
+
+    Pain frames go where their base name is listed; neutral frames (never listed) go with their
+    identity. An identity listed in two splits is refused (the split would leak faces). Bases of the
+    file without images, and pain images whose base the file does not list (left out), are each
+    reported in one line.
+    """
+    from painctl import console
+    from painctl.datasets.threedpain import base_of_frame
+
+    path = Path(path)
+    table = read_split_csv(path)
+    bases = [base_of_frame(f) for f in frames]
+    where: dict[str, dict[str, str]] = {}
+    for frame, base in zip(frames, bases):
+        if not frame.is_neutral and base in table:
+            where.setdefault(frame.subject, {}).setdefault(table[base], base)
+    straddling = sorted(s for s, parts in where.items() if len(parts) > 1)
+    if straddling:
+        s = straddling[0]
+        detail = ", ".join(f"{b} in {p}" for p, b in sorted(where[s].items()))
+        raise PainctlError(
+            f"{path}: identity {s} is in more than one split ({detail}){f' (and {len(straddling) - 1} more identities)' if len(straddling) > 1 else ''}; "
+            "a split must keep each identity on one side"
+        )
+    subject_split = {s: next(iter(parts)) for s, parts in where.items()}
+    out: dict[str, list] = {"train": [], "val": [], "test": []}
+    unlisted: set[str] = set()
+    for frame, base in zip(frames, bases):
+        split = table.get(base) if not frame.is_neutral else subject_split.get(frame.subject)
+        if split is None:
+            if not frame.is_neutral:
+                unlisted.add(base)
+            continue
+        out[split].append(frame)
+    missing = sorted(set(table) - set(bases))
+    if missing:
+        console.info(f"note: {len(missing)} of {len(table)} base names in {path} have no images in the data and are left out "
+                     f"({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})")
+    if unlisted:
+        names = sorted(unlisted)
+        console.info(f"note: {len(names)} pain base(s) of the data are not in {path} and are left out ({', '.join(names[:3])}{' ...' if len(names) > 3 else ''})")
+    return out["train"], out["val"], out["test"]

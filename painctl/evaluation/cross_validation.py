@@ -19,7 +19,8 @@ from painctl import console
 from painctl.datasets.frames import Frame
 from painctl.datasets.splits import inner_split, subject_folds
 from painctl.errors import PainctlError
-from painctl.evaluation.metrics import DEFAULT_THRESHOLD, calibrate_thresholds, evaluate, summarise_folds
+from painctl.evaluation.metrics import DEFAULT_THRESHOLD, calibrate_pspi_cuts, calibrate_thresholds, evaluate, summarise_folds
+from painctl.facs import PAIN_THRESHOLDS
 from painctl.seeding import seed_for
 
 
@@ -57,9 +58,10 @@ def _pooled_metrics(fold_reports: Sequence[dict[str, Any]], predictions: Sequenc
         return {}
     true_pspi, true_au = _truth([f for p in predictions for f in p["frames"]])
     cuts = np.concatenate([np.tile(r["thresholds"], (len(p["frames"]), 1)) for r, p in zip(fold_reports, predictions)])
+    reg = np.concatenate([np.tile(r["pspi_cuts"], (len(p["frames"]), 1)) for r, p in zip(fold_reports, predictions)])
     cat = {name: np.concatenate([getattr(p["pred"], name) for p in predictions]) for name in ("pspi", "prob", "au")}
-    out = evaluate(true_pspi, cat["pspi"], cat["prob"], true_au, cat["au"], cuts)
-    return {k: v for k, v in out.items() if not k.startswith("threshold_")}
+    out = evaluate(true_pspi, cat["pspi"], cat["prob"], true_au, cat["au"], cuts, reg)
+    return {k: v for k, v in out.items() if not k.startswith(("threshold_", "cut_reg_"))}
 
 
 def cross_validate(
@@ -75,6 +77,8 @@ def cross_validate(
     val_fraction: float = 0.2,
     calibration: Sequence[Frame] | None = None,
     init: str | Path | None = None,
+    split: tuple[Sequence[str], Sequence[str], Sequence[str]] | None = None,
+    forward: str | None = None,
 ) -> dict[str, Any]:
     """Run K-fold cross-validation by subject and return the report dict (see :mod:`painctl.evaluation.reports`).
 
@@ -87,30 +91,58 @@ def cross_validate(
     The report holds per-fold metrics, subject lists and thresholds, the summary (mean, std, 95% CI),
     "pooled" (metrics over all test frames together, each fold cut at its own thresholds) and, under
     "predictions", the per-frame test predictions of every fold.
+
+    ``split`` = (train, validation, test) subject lists fixes one split instead of folds (a 3D-Pain
+    split file): train on train, select the epoch and calibrate on validation, report on test; with
+    ``checkpoint`` the test subjects are scored and the validation subjects calibrate the thresholds
+    (unless ``calibration`` is given). ``forward`` "authors" runs a converted checkpoint with the
+    forward pass it was trained with (see :func:`painctl.vitpain.authors.set_forward`).
     """
     from painctl.vitpain.inference import predict_frames
 
     frames = list(frames)
     subjects = sorted({f.subject for f in frames})
-    folds = check_folds(folds, subjects) if folds is not None else subject_folds(subjects, k, seed)
+    split_frames: dict[str, list[Frame]] = {}
+    calibration_source = None
+    if split is not None:
+        # One fixed split: the test subjects are the only "fold"; train and validation come from the split.
+        parts = dict(zip(("train", "val", "test"), (set(map(str, p)) for p in split)))
+        split_frames = {name: [f for f in frames if f.subject in members] for name, members in parts.items()}
+        if not split_frames["test"]:
+            raise PainctlError("the split has no test frames to report on")
+        folds = [sorted(parts["test"] & set(subjects))]
+        if checkpoint is not None:
+            frames = split_frames["test"]
+            subjects = folds[0]
+            if calibration is None and split_frames["val"]:
+                calibration = split_frames["val"]
+                calibration_source = f"the split's validation subjects ({len(calibration)} frames)"
+    else:
+        folds = check_folds(folds, subjects) if folds is not None else subject_folds(subjects, k, seed)
     out = Path(out)
     model = None
-    calibration_note = "F1 thresholds calibrated on an inner validation split of each fold's training subjects"
+    calibration_note = ("F1 thresholds calibrated on the split's validation subjects" if split is not None
+                        else "F1 thresholds calibrated on an inner validation split of each fold's training subjects")
     fixed_thresholds: list[float] | None = None
     batch_size = train_config.batch_size if train_config is not None else 32
     if checkpoint is not None:
+        from painctl.vitpain.authors import set_forward
         from painctl.vitpain.checkpoint import load_checkpoint
 
         model, model_config, _ = load_checkpoint(checkpoint)
+        set_forward(model, forward or "model", checkpoint)
+        calibration_source = calibration_source or f"the --calibration data ({len(calibration or [])} frames)"
         if calibration:
             shared = sorted({f.subject for f in calibration} & set(subjects))
             if shared:
                 raise PainctlError(f"calibration data shares subjects with the evaluated data ({', '.join(shared[:5])}); use other subjects")
             pred = predict_frames(model, calibration, calibration, shots=shots, batch_size=batch_size, seed=seed, fallback="lowest")
             fixed_thresholds = calibrate_thresholds(_truth(calibration)[0], pred.prob)
-            calibration_note = f"F1 thresholds calibrated on the --calibration data ({len(calibration)} frames)"
+            fixed_cuts = calibrate_pspi_cuts(_truth(calibration)[0], pred.pspi)
+            calibration_note = f"F1 thresholds calibrated on {calibration_source}"
         else:
             fixed_thresholds = [DEFAULT_THRESHOLD] * 3
+            fixed_cuts = None
             calibration_note = f"no calibration data: F1 at probability threshold {DEFAULT_THRESHOLD:g}"
     elif model_config is None or train_config is None:
         raise PainctlError("cross_validate needs a checkpoint or a model and training configuration")
@@ -124,8 +156,12 @@ def cross_validate(
         if model is None:
             from painctl.vitpain.training import train_model
 
-            rest = sorted(s for s in subjects if s not in held)
-            train_subjects, val_subjects = inner_split(rest, val_fraction, seed_for(seed, "eval/inner-split", i))
+            if split is not None:
+                train_subjects = sorted({f.subject for f in split_frames["train"]})
+                val_subjects = sorted({f.subject for f in split_frames["val"]})
+            else:
+                rest = sorted(s for s in subjects if s not in held)
+                train_subjects, val_subjects = inner_split(rest, val_fraction, seed_for(seed, "eval/inner-split", i))
             train_set, val_set = set(train_subjects), set(val_subjects)
             train_frames = [f for f in frames if f.subject in train_set]
             val_frames = [f for f in frames if f.subject in val_set]
@@ -137,14 +173,16 @@ def cross_validate(
             fold_model = load_checkpoint(best)[0]
             val_pred = predict_frames(fold_model, val_frames, val_frames, shots=shots, batch_size=batch_size, seed=seed, fallback="lowest")
             thresholds = calibrate_thresholds(_truth(val_frames)[0], val_pred.prob)
+            cuts = calibrate_pspi_cuts(_truth(val_frames)[0], val_pred.pspi)
             record.update({"train_subjects": train_subjects, "val_subjects": val_subjects, "n_train_frames": len(train_frames),
                            "n_val_frames": len(val_frames), "checkpoint": str(best.relative_to(out))})
         else:
-            fold_model, thresholds = model, fixed_thresholds
+            fold_model, thresholds, cuts = model, fixed_thresholds, fixed_cuts
         pred = predict_frames(fold_model, test, test, shots=shots, batch_size=batch_size, seed=seed, fallback="lowest")
         true_pspi, true_au = _truth(test)
         record["thresholds"] = [float(t) for t in thresholds]
-        record["metrics"] = evaluate(true_pspi, pred.pspi, pred.prob, true_au, pred.au, thresholds)
+        record["pspi_cuts"] = [float(t) for t in (cuts if cuts is not None else PAIN_THRESHOLDS)]
+        record["metrics"] = evaluate(true_pspi, pred.pspi, pred.prob, true_au, pred.au, thresholds, record["pspi_cuts"])
         fold_reports.append(record)
         predictions.append({"fold": i, "frames": test, "pred": pred})
         m = record["metrics"]
@@ -161,6 +199,8 @@ def cross_validate(
         "model": None if model_config is None else model_config.to_dict(),
         "train": None if train_config is None or checkpoint is not None else train_config.to_dict(),
         "calibration": calibration_note,
+        "split": "fixed train/validation/test split" if split is not None else f"{len(folds)} subject folds",
+        "forward": forward or "model",
         "n_frames": sum(r["n_test_frames"] for r in fold_reports),
         "n_subjects": sum(len(r["test_subjects"]) for r in fold_reports),
         "folds": fold_reports,

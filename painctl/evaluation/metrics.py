@@ -1,4 +1,5 @@
-"""Metrics of pain estimation: PSPI regression, pain detection at PSPI >= 1, 2, 3, per-AU errors,
+"""Metrics of pain estimation: PSPI regression, pain detection at PSPI >= 1, 2, 3 (scored on the binary
+heads' probabilities and, separately, on the PSPI regression output), per-AU errors,
 F1 thresholds calibrated on training subjects, and mean +- std with a 95% t-interval across folds.
 
 Every function takes plain arrays (PSPI on the 0-16 scale, probabilities in [0, 1], AU intensities on
@@ -98,16 +99,29 @@ def calibrate_thresholds(true_pspi: np.ndarray, probs: np.ndarray) -> list[float
     return [calibrate_threshold(true_pspi >= level, probs[:, j]) for j, level in enumerate(PAIN_THRESHOLDS)]
 
 
+def calibrate_pspi_cuts(true_pspi: np.ndarray, pred_pspi: np.ndarray) -> list[float]:
+    """One cut on the predicted PSPI (0-16 scale) per pain level, maximising F1 of ``pred_pspi >= cut``
+    on (N,) data of training subjects, for detection scored on the regression output. Without any
+    positive frame of a level the cut is the level itself."""
+    true_pspi = np.asarray(true_pspi, np.float64)
+    pred_pspi = np.asarray(pred_pspi, np.float64)
+    return [calibrate_threshold(true_pspi >= level, pred_pspi) if (true_pspi >= level).any() else float(level) for level in PAIN_THRESHOLDS]
+
+
 def evaluate(true_pspi: np.ndarray, pred_pspi: np.ndarray, probs: np.ndarray, true_au: np.ndarray, pred_au: np.ndarray,
-             thresholds: Sequence[float]) -> dict[str, float]:
+             thresholds: Sequence[float], pspi_cuts: Sequence[float] | None = None) -> dict[str, float]:
     """All per-fold metrics as a flat dict.
 
     Takes (N,) true and predicted PSPI, (N, 3) P(PSPI >= 1, 2, 3), (N, 6) true AUs (NaN = not coded)
     and predicted AUs, and the probability thresholds for F1 (calibrated on training subjects): (3,),
     or (N, 3) for one threshold per frame when folds with their own thresholds are pooled.
-    Keys: pcc, mae, rmse, icc31; auroc_L, f1_L, threshold_L for L in 1, 2, 3 (threshold_L is NaN for
-    per-frame thresholds); au_mae_AUx, au_pcc_AUx.
+    Keys: pcc, mae, rmse, icc31; auroc_L, f1_L, threshold_L for L in 1, 2, 3, scored on the binary
+    heads' probabilities (threshold_L is NaN for per-frame thresholds); auroc_reg_L, f1_reg_L, cut_reg_L
+    scored on the PSPI regression output instead (as the authors of 3DPain score them), F1 at
+    ``pred_pspi >= pspi_cuts`` ((3,) or (N, 3) on the 0-16 scale; default the level L itself);
+    au_mae_AUx, au_pcc_AUx.
     """
+    cuts_reg = np.asarray(PAIN_THRESHOLDS if pspi_cuts is None else pspi_cuts, np.float64)
     thresholds = np.asarray(thresholds, np.float64)
     true_pspi, pred_pspi = np.asarray(true_pspi, np.float64), np.asarray(pred_pspi, np.float64)
     out = {
@@ -123,6 +137,13 @@ def evaluate(true_pspi: np.ndarray, pred_pspi: np.ndarray, probs: np.ndarray, tr
         cut = thresholds[..., j]
         out[f"f1_{tag}"] = f1_score(labels, probs[:, j] >= cut)
         out[f"threshold_{tag}"] = float(cut) if cut.ndim == 0 else float("nan")
+    for j, level in enumerate(PAIN_THRESHOLDS):
+        tag = f"{level:g}"
+        labels = true_pspi >= level
+        out[f"auroc_reg_{tag}"] = auroc(labels, pred_pspi)
+        cut = cuts_reg[..., j]
+        out[f"f1_reg_{tag}"] = f1_score(labels, pred_pspi >= cut)
+        out[f"cut_reg_{tag}"] = float(cut) if cut.ndim == 0 else float("nan")
     true_au, pred_au = np.asarray(true_au, np.float64), np.asarray(pred_au, np.float64)
     for j, name in enumerate(AU_NAMES):
         coded = np.isfinite(true_au[:, j])
@@ -159,5 +180,5 @@ def summarise_folds(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str,
 
 __all__ = [
     "DEFAULT_THRESHOLD", "pearson", "mae", "rmse", "icc_3_1", "auroc", "f1_score", "calibrate_threshold",
-    "calibrate_thresholds", "evaluate", "summarise", "summarise_folds",
+    "calibrate_thresholds", "calibrate_pspi_cuts", "evaluate", "summarise", "summarise_folds",
 ]

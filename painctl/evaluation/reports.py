@@ -31,6 +31,8 @@ TABLE_ROWS = (
     ("pcc", "PSPI PCC"), ("mae", "PSPI MAE"), ("rmse", "PSPI RMSE"), ("icc31", "PSPI ICC(3,1)"),
     *((f"auroc_{t}", f"AUROC @ PSPI>={t}") for t in PAIN_THRESHOLDS),
     *((f"f1_{t}", f"F1 @ PSPI>={t}") for t in PAIN_THRESHOLDS),
+    *((f"auroc_reg_{t}", f"AUROC @ PSPI>={t} (PSPI regression)") for t in PAIN_THRESHOLDS),
+    *((f"f1_reg_{t}", f"F1 @ PSPI>={t} (PSPI regression)") for t in PAIN_THRESHOLDS),
     *((f"au_mae_{a}", f"{a} MAE") for a in AU_NAMES),
     *((f"au_pcc_{a}", f"{a} PCC") for a in AU_NAMES),
 )
@@ -57,8 +59,10 @@ def summary_table(report: dict[str, Any]) -> str:
     """The Markdown summary table of a :func:`painctl.evaluation.cross_validation.cross_validate` report:
     one row per metric, ``mean +- std [95% CI low, high]`` across folds."""
     k = report["k"]
+    fixed = str(report.get("split", "")).startswith("fixed")
+    design = "a fixed train/validation/test split" if fixed else f"{k}-fold subject-independent cross-validation"
     lines = [
-        f"ViTPain, {k}-fold subject-independent cross-validation ({plural(report['n_subjects'], 'subject')}, {plural(report['n_frames'], 'test frame')})",
+        f"ViTPain, {design} ({plural(report['n_subjects'], 'test subject')}, {plural(report['n_frames'], 'test frame')})",
         "",
         "| metric | mean +- std | 95% CI | folds | pooled |",
         "|---|---|---|---|---|",
@@ -71,6 +75,8 @@ def summary_table(report: dict[str, Any]) -> str:
         ci = "n/a" if s["ci_low"] is None or not math.isfinite(s["ci_low"]) else f"[{_fmt(s['ci_low'])}, {_fmt(s['ci_high'])}]"
         lines.append(f"| {label} | {_fmt(s['mean'])} +- {_fmt(s['std'])} | {ci} | {s['n']} | {_fmt(pooled.get(key))} |")
     lines += ["", "mean +- std and the 95% t-interval are across folds; pooled is over all test frames together.",
+              "AUROC/F1 rows without a note score the binary heads' P(PSPI >= L); '(PSPI regression)' rows score the "
+              "predicted PSPI, F1 at a PSPI cut calibrated like the thresholds (the authors' evaluation scores this way).",
               report["calibration"] + "."]
     return "\n".join(lines) + "\n"
 

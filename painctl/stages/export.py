@@ -1,11 +1,20 @@
-"""Export render-views or heatmap artefacts in the released 3D-Pain dataset layout.
+"""Export render-views or heatmap artefacts in the layout of the released 3D-Pain dataset.
 
-Layout: ``images/<base>_view_NNN.png``, ``annotations/<base>_annotations.json`` (keys AU4 AU6 AU7
-AU9 AU10 AU43 PSPI), and ``heatmaps/<base>_view_NNN.png`` when the input is a heatmap artefact.
-``<base>`` is ``flame_sample_0001_neutral`` or ``flame_sample_0001_pain_3``: identities are numbered
-from 1 in artefact order, pain faces from 1 within their identity, views from 0 in the order of
---views. The ``flame_sample`` prefix is kept whatever the face model, so readers written for the
-released dataset (which match that prefix) read ours; ``prefix`` changes it.
+Matches the dataset ``SoroushMehraban/3D-Pain`` on Hugging Face and the loader its authors ship
+(TaatiTeam/Pain-in-3D, ``data/pain3d_loader.py``, class ``Pain3DDataset``):
+
+  meshes_inpainted/<base>_view_NNN.png       every image (pain and neutral)
+  annotations/<base>_annotations.json        pain faces only: AU4 AU6 AU7 AU9 AU10 AU43 PSPI
+  heatmaps/<base>_view_NNN.png               from a heatmap artefact
+  textured_meshes/<base>.obj (+ .mtl)        when the artefact's inputs include a texture artefact;
+  textured_meshes/<subject>_texture.png      one texture per identity, shared by its meshes
+
+``<base>`` is ``flame_sample_0000_neutral`` or ``flame_sample_0000_pain_1``: identities are numbered
+from 0 in artefact order (as the authors' split file counts them), pain faces from 1 within their
+identity, views from 0 in the order of --views. Neutral images have no JSON: that loader finds them
+by name, and a neutral JSON would make it count each neutral image twice. The ``flame_sample``
+prefix is kept whatever the face model, so readers written for the release read ours; ``prefix``
+changes it.
 """
 
 from __future__ import annotations
@@ -23,16 +32,23 @@ from painctl.errors import PainctlError
 from painctl.facs import AU_NAMES
 
 DEFAULT_PREFIX = "flame_sample"
+IMAGES = "meshes_inpainted"
+ANNOTATIONS = "annotations"
+HEATMAPS = "heatmaps"
+MESHES = "textured_meshes"
 REQUIRE = {"image": "N:S", "identity": "N:iuS", "rig_row": "N:iu", "view": "N:S", "au": "N,6:f", "pspi": "N:f", "is_neutral": "N:biu"}
 
 
 def base_names(identity: np.ndarray, rig_row: np.ndarray, is_neutral: np.ndarray, prefix: str = DEFAULT_PREFIX) -> list[str]:
-    """Return the 3D-Pain base name of every row (N,) from its identity, rig row and neutral flag."""
+    """Return the 3D-Pain base name of every row (N,) from its identity, rig row and neutral flag.
+
+    Identities count from 0 in order of first appearance, pain faces from 1 within an identity.
+    """
     order: dict = {}
     pain_index: dict = {}
     names = []
     for ident, row, neutral in zip(identity.tolist(), rig_row.tolist(), is_neutral.tolist()):
-        number = order.setdefault(ident, len(order) + 1)
+        number = order.setdefault(ident, len(order))
         if neutral:
             names.append(f"{prefix}_{number:04d}_neutral")
             continue
@@ -55,25 +71,33 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
     images = [_text(x) for x in art.read("image")]
     views = [_text(x) for x in art.read("view")]
     view_order = {name: k for k, name in enumerate(dict.fromkeys(_ordered_views(art, views)))}
-    bases = base_names(art.read("identity"), art.read("rig_row"), art.read("is_neutral").astype(bool), prefix)
+    neutral = art.read("is_neutral").astype(bool)
+    rig_row = art.read("rig_row")
+    bases = base_names(art.read("identity"), rig_row, neutral, prefix)
     au = art.read("au").astype(np.float64)
     pspi = art.read("pspi").astype(np.float64)
     heat = [_text(x) for x in art.read("heatmap_png")] if art.has("heatmap_png") else None
+    meshes = _mesh_sources(art)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.painctl-tmp-", dir=out.parent))
     try:
-        for sub in ("images", "annotations") + (("heatmaps",) if heat else ()):
+        for sub in (IMAGES, ANNOTATIONS) + ((HEATMAPS,) if heat else ()) + ((MESHES,) if meshes else ()):
             (tmp / sub).mkdir()
-        written = set()
+        written: set[str] = set()
+        meshed: dict[str, int] = {}
         for i in console.track(range(len(images)), total=len(images), description="exporting"):
             stem = f"{bases[i]}_view_{view_order[views[i]]:03d}"
-            _place(art.resolve(images[i]), tmp / "images" / f"{stem}.png")
+            _place(art.resolve(images[i]), tmp / IMAGES / f"{stem}.png")
             if heat:
-                _place(art.resolve(heat[i]), tmp / "heatmaps" / f"{stem}.png")
-            if bases[i] not in written:
+                _place(art.resolve(heat[i]), tmp / HEATMAPS / f"{stem}.png")
+            if not neutral[i] and bases[i] not in written:
                 labels = {name: _number(au[i, j]) for j, name in enumerate(AU_NAMES)}
                 labels["PSPI"] = _number(pspi[i])
-                (tmp / "annotations" / f"{bases[i]}_annotations.json").write_text(json.dumps(labels, indent=2) + "\n")
+                (tmp / ANNOTATIONS / f"{bases[i]}_annotations.json").write_text(json.dumps(labels, indent=2) + "\n")
                 written.add(bases[i])
+            if meshes and bases[i] not in meshed:
+                meshed[bases[i]] = int(rig_row[i])
+        if meshes:
+            _write_meshes(meshes, meshed, tmp / MESHES)
         if out.exists() or out.is_symlink():
             trash = out.with_name(f".{out.name}.painctl-old-{os.getpid()}")
             out.rename(trash)
@@ -84,8 +108,62 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    console.info(f"exported {console.plural(len(images), 'image')}, {console.plural(len(written), 'annotation')} to {out}")
+    extra = f", {console.plural(len(meshed), 'textured mesh', 'textured meshes')}" if meshes else ""
+    console.info(f"exported {console.plural(len(images), 'image')}, {console.plural(len(written), 'pain annotation')}{extra} to {out}")
     return out
+
+
+def _mesh_sources(art):
+    """(rig, texture) artefacts the input was rendered from, found through the manifests' inputs
+    (paths that still hold the recorded digest), or None when there is no texture among them."""
+    from painctl.artefact import open_artefact
+
+    found: dict[str, object] = {}
+    todo, seen = list(art.manifest.get("inputs", [])), set()
+    while todo:
+        entry = todo.pop(0)
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if not path or path in seen or entry.get("stage") not in ("render-views", "rig", "texture"):
+            continue
+        seen.add(path)
+        try:
+            parent = open_artefact(path)
+        except Exception:  # noqa: BLE001 - a moved or damaged input just means "no meshes to export"
+            continue
+        if parent.digest != entry.get("digest"):
+            continue
+        found.setdefault(parent.stage, parent)
+        todo.extend(parent.manifest.get("inputs", []))
+    rig, texture = found.get("rig"), found.get("texture")
+    if rig is None or texture is None or not (rig.has("vertices") and rig.has("faces")):
+        return None
+    if not (texture.has("identity") and texture.has("texture")):
+        return None
+    return rig, texture
+
+
+def _write_meshes(sources, rows: dict[str, int], folder: Path) -> None:
+    """Write textured_meshes/<base>.obj (+ .mtl) per base from its rig row, textured with its
+    identity's texture (copied once per identity as <subject>_texture.png)."""
+    from painctl.io.export_mesh import write_textured_obj
+
+    rig, texture = sources
+    faces = rig.read("faces")
+    uv_art = texture if texture.has("uv") and texture.has("uv_faces") else rig
+    if not (uv_art.has("uv") and uv_art.has("uv_faces")):
+        return
+    uv, uv_faces = uv_art.read("uv"), uv_art.read("uv_faces")
+    tex_of = dict(zip((_text(x) for x in texture.read("identity")), (_text(x) for x in texture.read("texture"))))
+    identity = rig.read("identity")
+    for base, row in console.track(sorted(rows.items()), total=len(rows), description="textured meshes"):
+        png = tex_of.get(_text(identity[row]))
+        if png is None:
+            continue
+        subject = base.rsplit("_neutral", 1)[0] if base.endswith("_neutral") else base.rsplit("_pain_", 1)[0]
+        name = f"{subject}_texture.png"
+        if not (folder / name).exists():
+            _place(texture.resolve(png), folder / name)
+        write_textured_obj(folder / f"{base}.obj", rig.read("vertices", row), faces, uv, uv_faces, name)
 
 
 def _ordered_views(art, views: list[str]) -> list[str]:

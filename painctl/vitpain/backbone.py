@@ -189,4 +189,34 @@ def build_backbone(spec: BackboneSpec, load_weights: bool = True):
     return model
 
 
-__all__ = ["BackboneSpec", "SUPPORTED", "TINY_CONFIG", "build_backbone", "resolve_backbone"]
+#: The statistics the authors' code normalised every image with, whatever its backbone expects.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def authors_tokens(encoder, pixels):
+    """Run a DINOv3 ``encoder`` (transformers DINOv3ViTModel) the way the authors' ViTPain code ran its
+    timm DINOv3: patch embedding with the CLS token only (the 4 register tokens left out) and no
+    rotary position embedding, then every layer and the final norm.
+
+    ``pixels`` (B, 3, S, S) are already normalised. Returns tokens (B, 1 + patches, D): CLS, patches.
+    This reproduces a fault (FACTS.md) and serves only checkpoints converted from their release.
+    """
+    import torch
+
+    if getattr(getattr(encoder, "config", None), "model_type", None) != "dinov3_vit":
+        raise PainctlError("the authors' forward pass exists for DINOv3 backbones only")
+    emb = encoder.embeddings
+    patches = emb.patch_embeddings(pixels.to(emb.patch_embeddings.weight.dtype)).flatten(2).transpose(1, 2)
+    tokens = torch.cat([emb.cls_token.expand(patches.shape[0], -1, -1), patches], dim=1)
+    # transformers' DINOv3 attention always rotates the patch tokens; cos 1 and sin 0 make that rotation
+    # the identity exactly (q * 1 + rotate_half(q) * 0 == q), which is the authors' "no RoPE".
+    head_dim = encoder.config.hidden_size // encoder.config.num_attention_heads
+    cos = torch.ones(patches.shape[1], head_dim, dtype=tokens.dtype, device=tokens.device)
+    sin = torch.zeros_like(cos)
+    for layer in encoder.model.layer:
+        tokens = layer(tokens, position_embeddings=(cos, sin))
+    return encoder.norm(tokens)
+
+
+__all__ = ["BackboneSpec", "SUPPORTED", "TINY_CONFIG", "IMAGENET_MEAN", "IMAGENET_STD", "authors_tokens", "build_backbone", "resolve_backbone"]

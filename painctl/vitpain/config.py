@@ -13,6 +13,9 @@ from painctl.errors import PainctlError
 TINY_IMAGE_SIZE = 64
 HUB_IMAGE_SIZE = 224
 INPUTS = ("rgb", "heatmap")
+#: "painctl": painctl's heads; "authors": the heads of the authors' ViTPain (TaatiTeam/Pain-in-3D), for
+#: checkpoints converted from their release (trained with their forward pass; painctl.vitpain.authors).
+ARCHITECTURES = ("painctl", "authors")
 
 
 @dataclass
@@ -25,6 +28,7 @@ class ModelConfig:
     attention projections LoRA adapts (pretrained backbones only; "tiny" is trained in full); ``heads`` is the head count of the cross-attention and of the AU
     queries. ``input`` "heatmap" makes a heatmap teacher. ``image_size`` is the square input side in
     pixels (a multiple of the patch size, 16): 64 for "tiny" and 224 otherwise when left None.
+    ``architecture`` "authors" marks a checkpoint converted from the authors' release (their heads).
     """
 
     backbone: str = "tiny"
@@ -36,11 +40,14 @@ class ModelConfig:
     au_queries: bool = True
     input: str = "rgb"
     image_size: int | None = None
+    architecture: str = "painctl"
 
     def __post_init__(self) -> None:
         self.lora_targets = tuple(self.lora_targets)
         if self.image_size is None:
             self.image_size = TINY_IMAGE_SIZE if self.backbone == "tiny" else HUB_IMAGE_SIZE
+        if self.architecture not in ARCHITECTURES:
+            raise PainctlError(f"model architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
         if self.input not in INPUTS:
             raise PainctlError(f"model input must be one of {', '.join(INPUTS)}, got {self.input!r}")
         if int(self.image_size) < 16 or int(self.image_size) % 16:
@@ -52,6 +59,9 @@ class ModelConfig:
         """Return the config as a JSON-able dict."""
         out = dataclasses.asdict(self)
         out["lora_targets"] = list(self.lora_targets)
+        if out["architecture"] == "painctl":
+            # Left out when default, so configs (and resumable training runs) from before the field agree.
+            del out["architecture"]
         return out
 
     @classmethod
@@ -125,4 +135,4 @@ def _from_dict(cls, data: dict[str, Any]):
         raise PainctlError(f"bad {cls.__name__}: {exc}") from None
 
 
-__all__ = ["ModelConfig", "TrainConfig", "INPUTS", "TINY_IMAGE_SIZE", "HUB_IMAGE_SIZE"]
+__all__ = ["ModelConfig", "TrainConfig", "INPUTS", "ARCHITECTURES", "TINY_IMAGE_SIZE", "HUB_IMAGE_SIZE"]

@@ -19,13 +19,14 @@ from painctl.facs import AU_NAMES, PAIN_THRESHOLDS
 from painctl.vitpain.backbone import BackboneSpec, build_backbone, resolve_backbone
 from painctl.vitpain.config import ModelConfig
 from painctl.vitpain.lora import add_lora
+from painctl.vitpain.parameters import ParameterGroups
 
 
 def _mlp(width: int, out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, out))
 
 
-class ViTPain(nn.Module):
+class ViTPain(ParameterGroups, nn.Module):
     """The ViTPain model. Build it with :func:`build_model`.
 
     ``forward(pain, neutral=None)`` takes images (B, 3, S, S) in [0, 1] (normalised inside with the
@@ -84,22 +85,6 @@ class ViTPain(nn.Module):
             au = torch.relu(self.au_head(cls))
         return {"pspi": pspi, "logits": logits, "au": au, "cls": cls}
 
-    def backbone_parameters(self) -> list[nn.Parameter]:
-        """The trainable parameters inside the encoders (LoRA adapters, or the whole tiny backbone)."""
-        encoders = [self.pain_encoder] + ([self.neutral_encoder] if self.neutral_encoder is not None else [])
-        return [p for enc in encoders for p in enc.parameters() if p.requires_grad]
-
-    def head_parameters(self) -> list[nn.Parameter]:
-        """The trainable parameters outside the encoders (fusion, PSPI, pain and AU heads)."""
-        inside = {id(p) for p in self.backbone_parameters()}
-        encoders = {id(p) for enc in (self.pain_encoder, self.neutral_encoder) if enc is not None for p in enc.parameters()}
-        return [p for p in self.parameters() if p.requires_grad and id(p) not in inside and id(p) not in encoders]
-
-    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
-        """The tensors a checkpoint stores: everything trainable (frozen pretrained weights are rebuilt)."""
-        names = {name for name, p in self.named_parameters() if p.requires_grad}
-        return {k: v for k, v in self.state_dict().items() if k in names or not self.spec.pretrained}
-
 
 def build_model(config: ModelConfig, spec: BackboneSpec | None = None, load_weights: bool = True) -> ViTPain:
     """Build a ViTPain model for ``config`` (backbone described by ``spec`` or resolved from config).
@@ -108,6 +93,10 @@ def build_model(config: ModelConfig, spec: BackboneSpec | None = None, load_weig
     LoRA on ``config.lora_targets``; the tiny backbone is random and fully trainable.
     """
     spec = spec or resolve_backbone(config.backbone)
+    if config.architecture == "authors":
+        from painctl.vitpain.authors import build_authors_model
+
+        return build_authors_model(config, spec, load_weights)
     if config.image_size % spec.patch_size:
         raise PainctlError(f"--image-size {config.image_size} is not a multiple of the backbone's patch size {spec.patch_size}")
 
