@@ -141,13 +141,15 @@ def _paint(canvas, mask, rgb):
     canvas += mask[..., None] * np.asarray(rgb, np.float32)
 
 
-def _wall_texture(seed: int, height: int, width: int) -> np.ndarray:
-    """Low-contrast mottling of painted plaster: coarse noise enlarged smoothly, about +-2%."""
-    from PIL import Image
+def _wall_texture(seed: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Low-contrast mottling of painted plaster (about +-1.3%), fixed to the wall: a coarse random
+    grid over x in -1.5..1.5 and y in 0..1 (image heights), sampled smoothly at ``x``, ``y``."""
+    from scipy.ndimage import map_coordinates
 
-    rng = np.random.default_rng(seed)
-    coarse = (rng.random((9, 13)) * 255).astype(np.uint8)
-    smooth = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC), np.float32) / 255.0
+    coarse = np.random.default_rng(seed).random((9, 31)).astype(np.float32)
+    rows = np.clip(y, 0.0, 1.0) * 8.0
+    cols = (np.clip(x, -1.5, 1.5) + 1.5) * 10.0
+    smooth = map_coordinates(coarse, [rows.ravel(), cols.ravel()], order=1, mode="nearest").reshape(x.shape)
     return 1.0 + 0.025 * (smooth - 0.5)
 
 
@@ -169,7 +171,7 @@ def paint_room(room: Room, size: tuple[int, int], yaw: float = 0.0) -> np.ndarra
     light = 1.0 + room.wall_light * np.tanh(1.5 * x * side) - 0.18 * (y - 0.35) ** 2
     canvas = np.empty((height, width, 3), np.float32)
     canvas[:] = wall
-    canvas *= (light * _wall_texture(room.texture_seed, height, width))[..., None]
+    canvas *= (light * _wall_texture(room.texture_seed, x, y))[..., None]
     if room.ceiling_y is not None:
         # The ceiling: lit from below by the room, a shade lighter than the wall, with a cove shadow.
         top = room.ceiling_y + (0.0 if room.corner_x is None else 0.25 * np.clip((x - room.corner_x) * np.sign(room.corner_x), 0, None))
@@ -264,12 +266,17 @@ def _paint_bed_head(canvas, room: Room, x, y, soft) -> None:
     # The bed head stands off the wall: a soft shadow on the wall just above it.
     canvas *= (1 - 0.18 * (1 - board) * _box(x, y, -half, half, top - 0.03, top + 0.01, 0.02))[..., None]
     if room.pillow:
-        py = top + 0.16
-        d = ((x / 0.5) ** 2 + ((y - (py + 0.35)) / 0.38) ** 2)
-        pillow = _smooth(-0.03, 0.03, 1 - d)
-        shade = 0.8 + 0.2 * np.clip(1 - d, 0, 1) ** 0.5
+        # A pillow propped against the bed head: a soft-cornered slab (a superellipse), lit from
+        # above, with a seam along its top edge.
+        top_p = top + 0.12
+        cy, half_h = top_p + 0.3, 0.3
+        d = (np.abs(x) / 0.56) ** 4 + (np.abs(y - cy) / half_h) ** 4
+        pillow = _smooth(-0.06, 0.06, 1 - d)
+        bulge = np.clip(1 - d, 0, 1) ** 0.35
+        shade = (0.72 + 0.28 * bulge) * (1.0 - 0.12 * np.clip((y - top_p) / (2 * half_h), 0, 1))
+        seam = 1 - 0.08 * np.exp(-((1 - d) - 0.08) ** 2 / 0.002)
         canvas *= 1 - pillow[..., None]
-        canvas += pillow[..., None] * (np.array([0.92, 0.92, 0.90], np.float32) * shade[..., None])
+        canvas += pillow[..., None] * (np.array([0.93, 0.93, 0.91], np.float32) * (shade * seam)[..., None])
 
 
 def cast_shadow(background: np.ndarray, alpha: np.ndarray, light_direction: np.ndarray, room: Room) -> np.ndarray:
