@@ -191,7 +191,7 @@ def render_identity(task: tuple) -> list[dict]:
     lighting_record = json.dumps(lighting.to_dict(), sort_keys=True)
     kind = plan["background_kind"]
     if kind == "room":
-        backgrounds = [sc.paint_room(room, (size, size), yaw) for yaw, _ in views]
+        backgrounds = sc.paint_room_views(room, (size, size), [yaw for yaw, _ in views])
         scene_record = json.dumps({"kind": "room", **room.to_dict()}, sort_keys=True)
     else:
         backgrounds = [make_background(kind, (size, size), rng_for(seed, g, v), plan["background_files"]) for v in range(n_views)]

@@ -136,7 +136,7 @@ def _box(x, y, x0, x1, y0, y1, soft):
     return _smooth(x0 - soft, x0 + soft, x) * (1 - _smooth(x1 - soft, x1 + soft, x)) * _smooth(y0 - soft, y0 + soft, y) * (1 - _smooth(y1 - soft, y1 + soft, y))
 
 
-def _paint(canvas, mask, rgb):
+def _fill(canvas, mask, rgb):
     canvas *= 1.0 - mask[..., None]
     canvas += mask[..., None] * np.asarray(rgb, np.float32)
 
@@ -153,18 +153,49 @@ def _wall_texture(seed: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return 1.0 + 0.025 * (smooth - 0.5)
 
 
-def paint_room(room: Room, size: tuple[int, int], yaw: float = 0.0) -> np.ndarray:
-    """Return the (H,W,3) float32 sRGB room behind a person, seen from a view at ``yaw`` degrees.
+#: The room is painted at this fraction of the image's resolution and enlarged: the camera model
+#: blurs it by at least 0.8 px (at 224) anyway, and it costs a quarter as much.
+PAINT_SCALE = 0.5
 
-    ``size`` = (width, height) pixels. The wall slides by a quarter of the frame per 30 degrees
-    of yaw (the camera orbits the person, so what is behind them moves the other way).
+
+def slide_pixels(yaw: float, height: int) -> int:
+    """Return how far (pixels, to the left) the wall behind the person slides in a view at ``yaw``
+    degrees: a quarter of the frame height per 30 degrees, rounded to whole pixels."""
+    return int(round(float(yaw) / 30.0 * 0.25 * height))
+
+
+def paint_room_views(room: Room, size: tuple[int, int], yaws) -> list[np.ndarray]:
+    """Return the room behind a person in views at each of ``yaws`` (degrees): (H,W,3) float32 sRGB.
+
+    ``size`` = (width, height) pixels. One strip of wall wide enough for every view is painted
+    (at :data:`PAINT_SCALE`) and each view crops it :func:`slide_pixels` further along (the camera
+    orbits the person, so what is behind them moves the other way).
     """
+    from PIL import Image
+
     width, height = size
-    shift = float(yaw) / 30.0 * 0.25
-    ys = (np.arange(height, dtype=np.float32) + 0.5) / height
-    xs = (np.arange(width, dtype=np.float32) + 0.5 - width / 2.0) / height + shift
-    x, y = np.meshgrid(xs, ys)
-    soft = 1.0 / height
+    shifts = [slide_pixels(yaw, height) for yaw in yaws]
+    first, last = min(shifts), max(shifts)
+    strip_width = width + last - first
+    low = (max(8, int(round(strip_width * PAINT_SCALE))), max(8, int(round(height * PAINT_SCALE))))
+    # The strip's pixel centres in room coordinates (image heights), then painted small.
+    left = (first - width / 2.0) / height
+    xs = left + (np.arange(low[0], dtype=np.float32) + 0.5) * (strip_width / low[0]) / height
+    ys = (np.arange(low[1], dtype=np.float32) + 0.5) / low[1]
+    small = _paint(room, *np.meshgrid(xs, ys), soft=1.0 / low[1])
+    codes = Image.fromarray((small * 255.0 + 0.5).astype(np.uint8)).resize((strip_width, height), Image.Resampling.BILINEAR)
+    strip = np.asarray(codes, np.float32) * np.float32(1.0 / 255.0)
+    return [strip[:, shift - first : shift - first + width] for shift in shifts]
+
+
+def paint_room(room: Room, size: tuple[int, int], yaw: float = 0.0) -> np.ndarray:
+    """Return the (H,W,3) float32 sRGB room seen from one view at ``yaw`` degrees (see :func:`paint_room_views`)."""
+    return paint_room_views(room, size, [yaw])[0]
+
+
+def _paint(room: Room, x: np.ndarray, y: np.ndarray, soft: float) -> np.ndarray:
+    """Paint the room at room coordinates ``x``, ``y`` (H,W); ``soft`` is the edge width (one pixel)."""
+    height, width = x.shape
     side = room.window_side
     wall = np.asarray(room.wall_rgb, np.float32)
     # Light on the wall: brighter toward the window, falling off to the floor and the far side.
@@ -176,7 +207,7 @@ def paint_room(room: Room, size: tuple[int, int], yaw: float = 0.0) -> np.ndarra
         # The ceiling: lit from below by the room, a shade lighter than the wall, with a cove shadow.
         top = room.ceiling_y + (0.0 if room.corner_x is None else 0.25 * np.clip((x - room.corner_x) * np.sign(room.corner_x), 0, None))
         ceiling = 1 - _smooth(top - soft, top + soft, y)
-        _paint(canvas, ceiling, np.clip(wall * 1.05 + 0.04, 0, 1))
+        _fill(canvas, ceiling, np.clip(wall * 1.05 + 0.04, 0, 1))
         canvas *= (1 - 0.12 * np.exp(-np.clip(y - top, 0, None) / 0.02) * (1 - ceiling))[..., None]
     if room.corner_x is not None:
         # A side wall beyond the corner, turned away from the window light, with soft occlusion at the join.
@@ -186,16 +217,16 @@ def paint_room(room: Room, size: tuple[int, int], yaw: float = 0.0) -> np.ndarra
     if room.rail_y is not None:
         # A bed-head service rail: a light panel across the wall, with sockets and a gas outlet.
         rail = _box(x, y, -5.0, 5.0, room.rail_y, room.rail_y + 0.05, soft)
-        _paint(canvas, rail, (0.82, 0.82, 0.80))
+        _fill(canvas, rail, (0.82, 0.82, 0.80))
         canvas *= (1 - 0.25 * _box(x, y, -5.0, 5.0, room.rail_y + 0.05, room.rail_y + 0.058, soft))[..., None]
         for cx in (-0.55, -0.45, 0.45, 0.55):
-            _paint(canvas, _box(x, y, cx - 0.015, cx + 0.015, room.rail_y + 0.012, room.rail_y + 0.038, soft), (0.95, 0.95, 0.93) if cx < 0 else (0.3, 0.45, 0.7))
+            _fill(canvas, _box(x, y, cx - 0.015, cx + 0.015, room.rail_y + 0.012, room.rail_y + 0.038, soft), (0.95, 0.95, 0.93) if cx < 0 else (0.3, 0.45, 0.7))
     if room.window is not None:
         _paint_window(canvas, room, x, y, soft)
     if room.picture is not None:
         cx, w, top, h = room.picture
         frame = _box(x, y, cx - w / 2, cx + w / 2, top, top + h, soft)
-        _paint(canvas, frame, (0.2, 0.17, 0.14))
+        _fill(canvas, frame, (0.2, 0.17, 0.14))
         inner = _box(x, y, cx - w / 2 + 0.012, cx + w / 2 - 0.012, top + 0.012, top + h - 0.012, soft)
         t = np.clip((y - top) / h, 0, 1)[..., None]
         art = np.asarray(room.picture_rgb[0], np.float32) * (1 - t) + np.asarray(room.picture_rgb[1], np.float32) * t
@@ -210,7 +241,7 @@ def _paint_window(canvas, room: Room, x, y, soft) -> None:
     cx, w, top, bottom = room.window
     x0, x1 = cx - w / 2, cx + w / 2
     frame = _box(x, y, x0 - 0.02, x1 + 0.02, top - 0.02, bottom + 0.03, soft)
-    _paint(canvas, frame, (0.9, 0.9, 0.88))
+    _fill(canvas, frame, (0.9, 0.9, 0.88))
     pane = _box(x, y, x0, x1, top, bottom, soft)
     t = np.clip((y - top) / max(bottom - top, 1e-3), 0, 1)
     # Overcast daylight, nearly blown out as a camera exposed for the face sees it, with a blurred

@@ -104,8 +104,11 @@ def normal_code(triangle: np.ndarray, barycentric: np.ndarray, normals: np.ndarr
     """
     mask = triangle >= 0
     out = np.zeros(triangle.shape + (3,), np.uint8)
+    # Rotate the (few thousand) vertex normals rather than the (tens of thousands of) pixels'.
+    rotated = np.asarray(normals, np.float32) @ np.asarray(rotation, np.float32).T
     corners = faces[triangle[mask]]
-    n = np.einsum("kc,kcd->kd", barycentric[mask], normals[corners]) @ np.asarray(rotation, np.float32).T
+    weights = barycentric[mask]
+    n = weights[:, :1] * rotated[corners[:, 0]] + weights[:, 1:2] * rotated[corners[:, 1]] + weights[:, 2:] * rotated[corners[:, 2]]
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-8)
     n[n[:, 2] < 0] *= -1
     out[mask] = np.clip(np.rint((n + 1.0) * 127.5), 0, 255).astype(np.uint8)
