@@ -78,6 +78,21 @@ def identity_blocks(identity: np.ndarray, is_neutral: np.ndarray) -> list[tuple[
     return list(zip(starts.tolist(), stops.tolist()))
 
 
+def identity_offset(rig, blocks: list[tuple[int, int]]) -> int:
+    """Return the global index of the rig's first identity: 0, or for a rig made with ``--shard``
+    (which records the global row of its first row) that row over the rows per identity.
+
+    Every per-identity draw (room, lights, camera, parts) is keyed by the global index, so a chain
+    run in shards from the rig on draws what the whole run draws."""
+    from painctl.rig.stage import FIRST_ROW_ATTR
+
+    first_row = int(rig.attrs().get(FIRST_ROW_ATTR, 0))
+    sizes = {b - a for a, b in blocks}
+    if first_row == 0 or len(sizes) != 1 or first_row % next(iter(sizes)):
+        return 0
+    return first_row // next(iter(sizes))
+
+
 def plain_albedo(regions: dict[str, np.ndarray], n_vertices: int, ethnicity: str | None = None) -> np.ndarray:
     """Return (V,3) float32 sRGB vertex colours: a skin tone with darker lips, light eyes, dark mouth."""
     colours = np.tile(np.asarray(SKIN_TONES.get(str(ethnicity), DEFAULT_SKIN), np.float32), (n_vertices, 1))
@@ -153,9 +168,9 @@ def _load_texture(path: str) -> np.ndarray:
 def render_identity(task: tuple) -> list[dict]:
     """Render one identity's rig rows in every view, write the PNGs; return the rows' index records.
 
-    ``task`` = (identity index g, rig start, rig stop, first output row, albedo (V,3) or None,
-    texture path or None, the texture's lights as JSON or None (studio lights), the identity's
-    demographics as a dict). Runs in a worker process with the plan set by :func:`_init_worker`.
+    ``task`` = (global identity index g, rig start, rig stop, first output row, albedo (V,3) or
+    None, texture path or None, the texture's lights as JSON or None (studio lights), the
+    identity's demographics as a dict, its file-name stem). Runs in a worker process with the plan set by :func:`_init_worker`.
 
     Per identity: its room, lights and parts; per (identity, view): its camera model (focal
     length, framing, pose jitter, image effects and their noise) and background. Every draw
@@ -173,7 +188,7 @@ def render_identity(task: tuple) -> list[dict]:
     from painctl.renderer import Mesh, frame_camera, lights_from_list, lights_to_list, relight, render_many, splat, studio_lights, vertex_normals
     from painctl.seeding import rng_for
 
-    g, start, stop, row0, albedo, texture, lights_json, who = task
+    g, start, stop, row0, albedo, texture, lights_json, who, name = task
     plan = _PLAN
     size, views = plan["size"], plan["views"]
     seed = plan["seed"]
@@ -236,7 +251,7 @@ def render_identity(task: tuple) -> list[dict]:
                     background = sc.cast_shadow(background, res.alpha, lights[0].direction, room)
                 prepared[v] = cm.blur(background, models[v].background_defocus_px)
             rgb = composite(res.rgb, res.alpha, prepared[v])
-            stem = f"{plan['names'][g]}_{start + j:06d}_{view_name(*views[v])}"
+            stem = f"{name}_{start + j:06d}_{view_name(*views[v])}"
             rel = f"images/{stem}.png"
             pixels = cm.develop(rgb, models[v], rng_for(seed, cm.STREAM, g, v, 1))
             Image.fromarray(pixels).save(Path(plan["out_dir"]) / rel, format="PNG", compress_level=plan["compress_level"])
@@ -444,7 +459,6 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
             "seed": request.seed,
             "renderer": request.renderer,
             "out_dir": str(writer.dir),
-            "names": names,
             "compress_level": 1,
             "mask_dir": None,
             "scalp": None,
@@ -463,9 +477,10 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
             plan["mask_dir"] = tempfile.mkdtemp(prefix="painctl-masks-")
             (Path(plan["mask_dir"]) / "images").mkdir()
             plan["scalp"] = scalp_vertices(rig, len(rig.read("vertices", 0)))
+        offset = identity_offset(rig, blocks)
         tasks = [
-            (first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i],
-             None if tex_lights is None else tex_lights[first + i], _demographics(rig, a))
+            (offset + first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i],
+             None if tex_lights is None else tex_lights[first + i], _demographics(rig, a), names[first + i])
             for i, (a, b) in enumerate(mine)
         ]
         records: list[dict] = []
