@@ -86,7 +86,7 @@ def draw_room(rng: np.random.Generator) -> Room:
     Every element is drawn whether or not it is used, in a fixed order, so one switch does not
     reshuffle the rest: a window in 80% of rooms (blinds, a plain pane or panes with a mullion;
     curtains beside half of them), a corner in 45%, a ceiling line in 40%, a bed head in 65%
-    (with a pillow in 75% of those), a service rail in 35%, a picture in 30%.
+    (with a pillow in 75% of those), a service rail in 25%, a picture in 30%.
     """
     wall, wall_rgb = _choice(rng, WALLS)
     wall_rgb = tuple(float(np.clip(c * rng.uniform(0.9, 1.05), 0, 1)) for c in wall_rgb)
@@ -116,7 +116,7 @@ def draw_room(rng: np.random.Generator) -> Room:
         bed_head=bed_name if u[19] < 0.65 else None,
         bed_head_top=float(0.5 + 0.2 * u[20]),
         pillow=bool(u[21] < 0.75),
-        rail_y=float(0.28 + 0.12 * u[22]) if u[23] < 0.35 else None,
+        rail_y=float(0.28 + 0.12 * u[22]) if u[23] < 0.25 else None,
         picture=picture if rng.random() < 0.3 else None,
         picture_rgb=(tuple(map(float, colours[0])), tuple(map(float, colours[1]))),
         shadow_strength=float(rng.uniform(0.18, 0.4)),
