@@ -1,8 +1,11 @@
 """The render-views stage: every identity's neutral and pain faces seen by the same cameras and lights.
 
 For each identity of a rig artefact the cameras are framed once on its neutral face and reused
-for all its pain faces, and each view gets one background (drawn from the seed, the identity's
-global index and the view), so a neutral/pain pair differs only by the expression.
+for all its pain faces. The identity's room and lights (painctl.appearance.scene, .lighting) and
+each view's camera model, pose jitter and background (painctl.appearance.camera_model) are drawn
+from the seed, the identity's global index and the view, so a neutral/pain pair differs only by
+the expression. Segmentation, depth and normal maps (painctl.appearance.segmentation) are written
+beside every image.
 
 Rows of the output, in order: identity, then rig row (neutral first), then view.
 """
