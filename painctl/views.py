@@ -235,7 +235,8 @@ def render_identity(task: tuple) -> list[dict]:
         for part in parts:
             for m in part.meshes(verts, au_rows[j]):
                 meshes.append(m)
-                labels.append(np.full(len(m.faces), seg.label_id(part.label), np.uint8))
+                # A part drawing several classes (a neck and its garment) labels each mesh (``mesh.label``).
+                labels.append(np.full(len(m.faces), seg.label_id(getattr(m, "label", None) or part.label), np.uint8))
         results = render_many(meshes, cameras, lights, size, backend=plan["renderer"])
         if tex is not None:
             ratio = np.clip(lighting.irradiance(vertex_normals(verts, faces)) / np.maximum(baked_irradiance, 1e-4), 0.25, 4.0)

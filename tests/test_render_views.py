@@ -414,3 +414,42 @@ def test_a_chain_sharded_from_the_rig_draws_what_the_whole_run_draws(rig, views,
         assert np.array_equal(part[key], whole[key][rows]), key
     for mine, theirs in zip(part["image"], whole["image"][rows]):
         assert (tmp_path / "v" / mine.decode()).read_bytes() == (views / theirs.decode()).read_bytes()
+
+
+def test_parts_label_their_pixels_and_a_mesh_label_wins(rig, tmp_path):
+    """A part's pixels take its label in the segmentation, or its mesh's own label when it sets one."""
+    from painctl.appearance import BUILDERS, Part, register
+    from painctl.renderer import Mesh
+
+    class Collar(Part):
+        name, label = "test_collar", "skin"
+
+        def __init__(self, identity):
+            lo = identity.neutral.min(0)
+            hi = identity.neutral.max(0)
+            # Two boards in front of the lower face: the left one clothing (its mesh says so), the right one the part's skin.
+            z = hi[2] + 0.01
+            y0, y1 = lo[1], lo[1] + 0.3 * (hi[1] - lo[1])
+            self.boards = []
+            for x0, x1, label in ((lo[0], 0.0, "clothing"), (0.0, hi[0], None)):
+                mesh = Mesh(np.array([[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]], np.float32), np.array([[0, 1, 2], [0, 2, 3]]),
+                            vertex_colors=np.full((4, 3), 0.3, np.float32))
+                if label:
+                    mesh.label = label
+                self.boards.append(mesh)
+
+        def meshes(self, vertices, au):
+            return self.boards
+
+    register("test_collar")(Collar)
+    try:
+        cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", *PLAIN, str(rig), str(tmp_path / "v"))
+    finally:
+        BUILDERS.pop("test_collar")
+    d = read(tmp_path / "v")
+    from painctl.appearance.segmentation import LABELS
+
+    seg = np.asarray(Image.open(tmp_path / "v" / d["segmentation"][0].decode()))
+    low = seg[-12:]
+    assert (low[:, :24] == LABELS.index("clothing")).mean() > 0.5 and (low[:, 40:] == LABELS.index("skin")).mean() > 0.5
+    assert not (seg[:30] == LABELS.index("clothing")).any()

@@ -3,7 +3,9 @@
 Every map is aligned pixel for pixel with the RGB image (the camera model's blur, noise and JPEG
 never move a pixel). Segmentation labels come from what each pixel shows: a part's ``label``
 (hair, brows, lashes, teeth, clothing, ...) or, on the head, the face-model region of the
-triangle (eyeballs, lips, mouth interior, skin); background where nothing was drawn.
+triangle (eyeballs, lips, mouth interior, skin); background where nothing was drawn. A part that
+draws several classes (a neck in skin and a garment in clothing) sets ``label`` on each of its
+renderer meshes (``mesh.label = "clothing"``), which then wins over the part's own.
 """
 
 from __future__ import annotations
