@@ -222,6 +222,7 @@ def render_identity(task: tuple) -> list[dict]:
     parts = build_parts(_identity_for_parts(plan, g, vertices[0], who), plan["without"])
     appearance = json.dumps({part.name: part.record() for part in parts}, sort_keys=True)
     head_labels = seg.head_triangle_labels(vertices[0], faces, plan["regions"]) if plan["maps"] else None
+    lip_weights = seg.lip_weights(vertices[0], plan["regions"]) if plan["maps"] else None
     au_rows = _rig_file()["au"][start:stop]
     records = []
     for j, verts in enumerate(vertices):
@@ -280,7 +281,8 @@ def render_identity(task: tuple) -> list[dict]:
                 out_dir = Path(plan["out_dir"])
                 for folder in MAP_FOLDERS:
                     record[folder] = f"{folder}/{stem}.png"
-                seg.save_segmentation(out_dir / record["segmentation"], seg.segmentation(res.triangle, triangle_labels))
+                labels_image = seg.refine_lips(seg.segmentation(res.triangle, triangle_labels), res.triangle, res.barycentric, faces, lip_weights)
+                seg.save_segmentation(out_dir / record["segmentation"], labels_image)
                 seg.save_depth(out_dir / record["depth"], seg.depth_code(res.depth))
                 seg.save_normals(out_dir / record["normals"], seg.normal_code(res.triangle, res.barycentric, stacked_normals, stacked_faces, cam.rotation()))
             records.append(record)

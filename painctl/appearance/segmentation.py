@@ -80,6 +80,27 @@ def head_triangle_labels(vertices: np.ndarray, faces: np.ndarray, regions: dict[
     return np.where((b == c) & (a != b), b, a).astype(np.uint8)
 
 
+def lip_weights(vertices: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:
+    """Return (V,) float32: 1 on the lips' vertices (:func:`lip_vertices`), 0 elsewhere."""
+    weights = np.zeros(len(vertices), np.float32)
+    weights[lip_vertices(vertices, regions)] = 1.0
+    return weights
+
+
+def refine_lips(labels: np.ndarray, triangle: np.ndarray, barycentric: np.ndarray, faces: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Return ``labels`` (H,W) with the lips' outline drawn within triangles: a head pixel (its
+    triangle id below ``len(faces)``) labelled skin or lips becomes lips where the lip ``weights``
+    (V,), interpolated with the pixel's ``barycentric`` (H,W,3), exceed one half, skin elsewhere."""
+    skin, lips = LABELS.index("skin"), LABELS.index("lips")
+    head = (triangle >= 0) & (triangle < len(faces))
+    candidate = head & ((labels == skin) | (labels == lips))
+    corners = faces[triangle[candidate]]
+    inside = np.einsum("kc,kc->k", barycentric[candidate], weights[corners]) > 0.5
+    out = labels.copy()
+    out[candidate] = np.where(inside, lips, skin)
+    return out
+
+
 def segmentation(triangle: np.ndarray, triangle_labels: np.ndarray) -> np.ndarray:
     """Return the (H,W) uint8 segmentation of a render: ``triangle_labels`` (T,) is the class of
     every triangle id of the frame (all meshes, in draw order); background (-1) is 0."""
