@@ -16,7 +16,10 @@ from tests.test_render_views import cli, read, rig  # noqa: F401  (module fixtur
 @pytest.fixture(scope="module")
 def heat(rig, tmp_path_factory) -> tuple[Path, Path]:  # noqa: F811
     root = tmp_path_factory.mktemp("heat")
-    cli("-q", "render-views", "--size", "64", "--jobs", "1", str(rig), str(root / "views"))
+    # No camera model: the alignment test below reads RGB differences pixel by pixel, and JPEG
+    # spreads a change over its 8x8 block (test_render_views checks heatmaps under the camera model);
+    # studio lights, since a room's lights relight skin the expression tilts by a hair as visibly.
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--camera-model", "none", "--lighting", "studio", str(rig), str(root / "views"))
     cli("-q", "heatmap", str(root / "views"), str(root / "heat"))
     return root / "views", root / "heat"
 
@@ -31,6 +34,7 @@ def test_zero_on_neutral_positive_on_pain_and_aligned(heat, rig):  # noqa: F811
     assert d["heatmap"].shape == (18, 64, 64) and d["heatmap"].dtype == np.float32
     assert d["au_heatmap"].shape == (18, 6, 64, 64)
     assert not d["heatmap"][d["is_neutral"]].any() and not d["au_heatmap"][d["is_neutral"]].any()
+    changed = explained = 0
     for i in np.flatnonzero(~d["is_neutral"]):
         h = d["heatmap"][i]
         res = render(Mesh(art.read("vertices", int(d["rig_row"][i])), art.read("faces")), Camera.from_dict(json.loads(d["camera"][i])), studio_lights(), 64)
@@ -45,11 +49,14 @@ def test_zero_on_neutral_positive_on_pain_and_aligned(heat, rig):  # noqa: F811
             for shift in (1, -1):
                 inside &= np.roll(res.mask, shift, axis=axis)
         moved = (np.abs(pain - neutral).max(-1) > 12) & inside
-        assert moved.sum() >= 3 and (h[moved] > 2e-4).mean() > 0.75
+        # Pooled over the images below: a turned view may show only a handful of changed pixels.
+        changed += int(moved.sum())
+        explained += int((h[moved] > 2e-4).sum())
         # Each AU alone: zero where that AU is off, somewhere positive where it is on.
         for j in range(6):
             assert (d["au_heatmap"][i, j].max() > 0) == (d["au"][i, j] > 0)
         assert (views / d["image"][i].decode()).is_file() and (out / d["heatmap_png"][i].decode()).is_file()
+    assert changed >= 30 and explained / changed > 0.9
 
 
 def test_au4_moves_the_brows_au10_the_lip(heat):
@@ -135,7 +142,7 @@ def test_shards_heatmap_and_merge_into_the_whole_run(heat, rig, tmp_path):  # no
         part = tmp_path / f"shard-{k}"
         part.mkdir()
         cli("-q", "rig", "--pspi", "4,9", "--per-identity", "2", "--shard", f"{k}/2", str(heads), str(part / "rig"))
-        cli("-q", "render-views", "--size", "64", "--jobs", "1", str(part / "rig"), str(part / "views"))
+        cli("-q", "render-views", "--size", "64", "--jobs", "1", "--camera-model", "none", str(part / "rig"), str(part / "views"))
         cli("-q", "heatmap", str(part / "views"), str(part / "heat"))
         parts.append(str(part / "heat"))
     cli("-q", "merge", str(tmp_path / "heat"), *parts)

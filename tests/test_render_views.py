@@ -1,4 +1,5 @@
-"""render-views: shared cameras per pair, the row index, determinism, shards, backgrounds, bad input."""
+"""render-views: shared cameras per pair, the row index, determinism, shards, backgrounds, the scene and
+camera model, the per-pixel maps, bad input."""
 
 from __future__ import annotations
 
@@ -30,10 +31,22 @@ def rig(tmp_path_factory) -> Path:
     return rig
 
 
+#: Every scene and camera effect off: the fixed pinhole, a grey background, the studio lights.
+PLAIN = ("--background", "plain", "--camera-model", "none", "--pose-jitter", "0", "--lighting", "studio")
+
+
 @pytest.fixture(scope="module")
 def views(rig, tmp_path_factory) -> Path:
+    """The defaults: a room, room lights, pose jitter, the photo camera model and the maps."""
     out = tmp_path_factory.mktemp("views") / "v"
     cli("-q", "render-views", "--size", "64", "--jobs", "1", str(rig), str(out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def plain_views(rig, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("views") / "p"
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", *PLAIN, str(rig), str(out))
     return out
 
 
@@ -60,7 +73,8 @@ def test_index_rows_and_pairs(views):
     assert json.loads(d["camera"][0])["fov"] > 0
 
 
-def test_pairs_differ_only_where_the_face_moves(views):
+def test_pairs_differ_only_where_the_face_moves(plain_views):
+    views = plain_views
     d = read(views)
     for i in np.flatnonzero(~d["is_neutral"]):
         pain, neutral = pixels(views, d["image"][i]), pixels(views, d["image"][d["neutral_image_row"][i]])
@@ -79,8 +93,9 @@ def test_same_bytes_and_parallel_equals_serial(rig, views, tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         assert np.array_equal(a[key], b[key]), key
-    for rel in a["image"]:
-        assert (views / rel.decode()).read_bytes() == (tmp_path / "p" / rel.decode()).read_bytes()
+    for name in ("image", "segmentation", "depth", "normals"):
+        for rel in a[name]:
+            assert (views / rel.decode()).read_bytes() == (tmp_path / "p" / rel.decode()).read_bytes()
 
 
 def test_shards_merge_into_one_run(rig, views, tmp_path):
@@ -90,12 +105,15 @@ def test_shards_merge_into_one_run(rig, views, tmp_path):
     from painctl.artefact import open_artefact
 
     merged, whole = open_artefact(tmp_path / "m"), open_artefact(views)
-    for name in ("image", "identity", "rig_row", "view", "camera", "au", "pspi", "is_neutral", "neutral_image_row"):
+    for name in ("image", "identity", "rig_row", "view", "camera", "camera_model", "lighting", "scene", "au", "pspi", "is_neutral",
+                 "neutral_image_row", "segmentation", "depth", "normals"):
         assert np.array_equal(merged.read(name), whole.read(name)), name
-    shard_files = sorted(p.name for k in (1, 2) for p in (tmp_path / f"s{k}" / "images").iterdir())
-    assert shard_files == sorted(p.name for p in (views / "images").iterdir())
-    for p in (tmp_path / "s2" / "images").iterdir():
-        assert p.read_bytes() == (views / "images" / p.name).read_bytes()
+    assert merged.attrs()["segmentation_labels"] == whole.attrs()["segmentation_labels"]
+    for folder in ("images", "segmentation", "depth", "normals"):
+        shard_files = sorted(p.name for k in (1, 2) for p in (tmp_path / f"s{k}" / folder).iterdir())
+        assert shard_files == sorted(p.name for p in (views / folder).iterdir())
+        for p in (tmp_path / "s2" / folder).iterdir():
+            assert p.read_bytes() == (views / folder / p.name).read_bytes()
     # The merged artefact finds its images in the shards (the ViTPain reader goes through resolve).
     from painctl.datasets.artefact import load_artefact_frames
 
@@ -105,13 +123,13 @@ def test_shards_merge_into_one_run(rig, views, tmp_path):
 
 def test_backgrounds_follow_the_seed(rig, tmp_path):
     for name, args in (("n0", ["--background", "noise", "--seed", "0"]), ("n1", ["--background", "noise", "--seed", "1"]), ("g", ["--background", "gradient"])):
-        cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", *args, str(rig), str(tmp_path / name))
+        cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", *PLAIN[2:], *args, str(rig), str(tmp_path / name))
     corner = {n: pixels(tmp_path / n, read(tmp_path / n)["image"][0])[:6, :6] for n in ("n0", "n1", "g")}
     assert not np.array_equal(corner["n0"], corner["n1"])
     photos = tmp_path / "photos"
     photos.mkdir()
     Image.fromarray(np.full((40, 50, 3), (10, 200, 30), np.uint8)).save(photos / "green.png")
-    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--background", str(photos), str(rig), str(tmp_path / "d"))
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", *PLAIN[2:], "--background", str(photos), str(rig), str(tmp_path / "d"))
     img = pixels(tmp_path / "d", read(tmp_path / "d")["image"][0])
     assert np.array_equal(img[0, 0], [10, 200, 30])
 
@@ -125,6 +143,7 @@ def test_backgrounds_follow_the_seed(rig, tmp_path):
         (["--views", "left"], "is not yaw/pitch"),
         (["--background", "EMPTYDIR"], "has no images"),
         (["--background", "kandinsky-inpaint"], "kandinsky-inpaint"),
+        (["--pose-jitter", "30"], "--pose-jitter must be 0-15 degrees"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(painctl, rig, tmp_path, args, message):
@@ -159,9 +178,10 @@ def tiny_inpaint(tmp_path_factory) -> Path:
     return build_inpaint(tmp_path_factory.mktemp("models") / "inpaint")
 
 
-def test_kandinsky_inpaint_repaints_background_and_hair_shared_by_pairs(rig, views, tiny_inpaint, tmp_path):
+def test_kandinsky_inpaint_repaints_background_and_hair_shared_by_pairs(rig, plain_views, tiny_inpaint, tmp_path):
+    views = plain_views
     out = tmp_path / "k"
-    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--background", "kandinsky-inpaint",
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", *PLAIN[4:], "--background", "kandinsky-inpaint",
         "--inpaint-model", str(tiny_inpaint), "--inpaint-steps", "2", str(rig), str(out))
     d, plain = read(out), read(views)
     frontal = [i for i in range(len(plain["image"])) if plain["view"][i] == b"yaw+0_pitch+0"]
@@ -185,7 +205,7 @@ def test_kandinsky_inpaint_repaints_background_and_hair_shared_by_pairs(rig, vie
         both = background & np.all(pixels(views, plain["image"][frontal[n]]) == grey, axis=-1)
         assert np.array_equal(painted[both], neutral[both])
     # Same seed, same bytes.
-    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--background", "kandinsky-inpaint",
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", *PLAIN[4:], "--background", "kandinsky-inpaint",
         "--inpaint-model", str(tiny_inpaint), "--inpaint-steps", "2", str(rig), str(tmp_path / "k2"))
     for rel in d["image"]:
         assert (out / rel.decode()).read_bytes() == (tmp_path / "k2" / rel.decode()).read_bytes()
@@ -206,7 +226,7 @@ def test_textured_neutral_view_reproduces_the_neutral_photo(rig, tmp_path):
     heads = rig.parent / "heads"
     cli("-q", "render-neutral", "--size", "128", "--texture-size", "128", str(heads), str(tmp_path / "neutral"))
     cli("-q", "texture", "--size", "256", str(tmp_path / "neutral"), str(tmp_path / "tex"))
-    cli("-q", "render-views", "--size", "128", "--jobs", "1", "--views", "0/0", "--texture", str(tmp_path / "tex"), str(rig), str(tmp_path / "v"))
+    cli("-q", "render-views", "--size", "128", "--jobs", "1", "--views", "0/0", *PLAIN, "--texture", str(tmp_path / "tex"), str(rig), str(tmp_path / "v"))
     d = read(tmp_path / "v")
     from painctl.artefact import open_artefact
 
@@ -234,7 +254,7 @@ def test_textured_views_relight_with_the_lights_the_texture_was_baked_under(rig,
     heads = rig.parent / "heads"
     cli("-q", "render-neutral", "--size", "64", "--texture-size", "128", "--lights", "side", str(heads), str(tmp_path / "neutral"))
     cli("-q", "texture", "--size", "128", str(tmp_path / "neutral"), str(tmp_path / "tex"))
-    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--texture", str(tmp_path / "tex"), str(rig), str(tmp_path / "v"))
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--lighting", "studio", "--texture", str(tmp_path / "tex"), str(rig), str(tmp_path / "v"))
     neutral, views = open_artefact(tmp_path / "neutral"), open_artefact(tmp_path / "v")
     baked = dict(zip(neutral.read("identity").astype(str), neutral.read("lights").astype(str)))
     used = views.read("lights").astype(str)
@@ -243,3 +263,193 @@ def test_textured_views_relight_with_the_lights_the_texture_was_baked_under(rig,
     for identity, lights in zip(ids, used):
         assert json.loads(lights) == json.loads(baked[identity])
     assert json.loads(used[0])[0]["intensity"] == 2.0  # the side preset's key light, not the studio one
+
+
+# ------------------------------------------------------------------ scene, lights and camera model
+def test_camera_model_recorded_per_image_and_shared_by_a_pair(views, plain_views):
+    d = read(views)
+    models = [json.loads(m) for m in d["camera_model"]]
+    cams = [json.loads(c) for c in d["camera"]]
+    for i in range(len(models)):
+        n = d["neutral_image_row"][i]
+        # A pair shares camera, camera model (noise draw included), lights and scene exactly.
+        for key in ("camera", "camera_model", "lighting", "lights", "scene"):
+            assert d[key][i] == d[key][n], key
+        m = models[i]
+        assert m["kind"] == "photo" and 50 <= m["focal_mm"] <= 105 and 72 <= m["jpeg_quality"] <= 95
+        assert cams[i]["fov"] == pytest.approx(m["fov"], abs=1e-5) and m["background_defocus_px"] > 0
+        # The recorded camera is the view's pose plus the recorded jitter (pitch and roll too).
+        assert cams[i]["yaw"] == pytest.approx(d["yaw"][i] + m["pose_jitter"][0], abs=1e-5)
+        assert cams[i]["pitch"] == pytest.approx(d["pitch"][i] + m["pose_jitter"][1], abs=1e-5)
+        assert cams[i]["roll"] == pytest.approx(m["pose_jitter"][2], abs=1e-5)
+    # Drawn per (identity, view): the six of them all differ, in every effect.
+    neutral_rows = np.flatnonzero(d["is_neutral"])
+    for key in ("focal_mm", "exposure_ev", "pose_jitter", "white_balance", "jpeg_quality"):
+        values = [json.dumps(models[i][key]) for i in neutral_rows]
+        assert len(set(values)) >= 4, key
+    assert max(abs(models[i]["pose_jitter"][2]) for i in neutral_rows) > 0.5
+    scenes = {json.loads(d["scene"][i])["wall_rgb"][0] for i in neutral_rows}
+    assert len(scenes) == 2  # one room per identity, shared by its views
+    # Everything off: the nominal pinhole, no jitter, no effects, the grey background.
+    p = read(plain_views)
+    for c, m in zip(p["camera"], p["camera_model"]):
+        c, m = json.loads(c), json.loads(m)
+        assert m["kind"] == "none" and m["pose_jitter"] == [0.0, 0.0, 0.0] and c["roll"] == 0.0 and c["fov"] == 20.0
+    assert np.array_equal(pixels(plain_views, p["image"][0])[0, 0], [128, 128, 128])
+
+
+def test_camera_effects_change_pairs_only_near_where_the_face_moved(views):
+    """With noise, blur and JPEG a pair still agrees exactly away from the face's movement: the noise is
+    drawn once per (identity, view) and a change spreads at most to its 8x8 JPEG block."""
+    from scipy.ndimage import binary_dilation
+
+    d = read(views)
+    for i in np.flatnonzero(~d["is_neutral"]):
+        n = d["neutral_image_row"][i]
+        pain, neutral = pixels(views, d["image"][i]), pixels(views, d["image"][n])
+        # Where the surface moved: its depth, normal or class changed.
+        moved = np.zeros(pain.shape[:2], bool)
+        for name in ("depth", "normals", "segmentation"):
+            a = np.asarray(Image.open(views / d[name][i].decode()), np.int32)
+            b = np.asarray(Image.open(views / d[name][n].decode()), np.int32)
+            moved |= (a != b) if a.ndim == 2 else (a != b).any(-1)
+        near = binary_dilation(moved, iterations=2)
+        blocks = near.reshape(8, 8, 8, 8).any(axis=(1, 3))
+        allowed = np.repeat(np.repeat(blocks, 8, 0), 8, 1)
+        changed = np.any(pain != neutral, axis=-1)
+        assert changed.any() and not changed[~allowed].any()
+
+
+@pytest.fixture(scope="module")
+def bare(rig, tmp_path_factory) -> Path:
+    """The defaults (room, lights, jitter, camera model) on the bare head: what the renderer draws is the head."""
+    out = tmp_path_factory.mktemp("bare") / "b"
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--without", "all", str(rig), str(out))
+    return out
+
+
+def test_maps_match_the_renderers_coverage_regions_and_depth(rig, bare):
+    from painctl.appearance.segmentation import DEPTH_SCALE_M, LABELS
+    from painctl.artefact import open_artefact
+    from painctl.facemodels import face_model_of
+    from painctl.renderer import Camera, Mesh, render, studio_lights
+
+    art, d = open_artefact(rig), read(bare)
+    attrs = open_artefact(bare).attrs()
+    labels = json.loads(attrs["segmentation_labels"])
+    assert labels == list(LABELS) and attrs["depth_scale_m"] == DEPTH_SCALE_M
+    regions = face_model_of(art).region_vertices()
+    faces = art.read("faces")
+    eye = np.isin(faces, np.concatenate([regions["left_eye"], regions["right_eye"]])).all(1)
+    mouth = np.isin(faces, np.concatenate([regions["mouth_cavity"], regions["tongue"]])).all(1) & ~np.isin(faces, regions["lip_margin"]).any(1)
+    saw = set()
+    for i in range(len(d["image"])):
+        res = render(Mesh(art.read("vertices", int(d["rig_row"][i])), faces), Camera.from_dict(json.loads(d["camera"][i])), studio_lights(), 64)
+        seg = np.asarray(Image.open(bare / d["segmentation"][i].decode()))
+        assert Image.open(bare / d["segmentation"][i].decode()).mode == "P"
+        # Background exactly where nothing was drawn: the recorded (jittered) camera is exact.
+        assert np.array_equal(seg == labels.index("background"), ~res.mask)
+        tri = res.triangle
+        on_eye = res.mask & eye[np.maximum(tri, 0)]
+        assert (seg[on_eye] == labels.index("eyes")).all() and (seg[res.mask & ~eye[np.maximum(tri, 0)]] != labels.index("eyes")).all()
+        assert (seg[res.mask & mouth[np.maximum(tri, 0)]] == labels.index("mouth")).all()
+        saw |= set(np.unique(seg).tolist())
+        depth = np.asarray(Image.open(bare / d["depth"][i].decode())).astype(np.float64) * DEPTH_SCALE_M
+        assert (depth[~res.mask] == 0).all()
+        assert np.abs(depth[res.mask] - res.depth[res.mask]).max() <= DEPTH_SCALE_M / 2 + 1e-6
+        normals = np.asarray(Image.open(bare / d["normals"][i].decode())).astype(np.float64) / 127.5 - 1
+        n = normals[res.mask]
+        assert np.abs(np.linalg.norm(n, axis=1) - 1).max() < 0.02 and (n[:, 2] >= -0.01).all()
+        assert (normals[~res.mask] == -1).all()
+    assert {labels.index(k) for k in ("background", "skin", "eyes", "lips")} <= saw
+
+
+def test_frontal_normals_face_the_camera_and_tilt_with_the_face(bare):
+    d = read(bare)
+    i = int(np.flatnonzero(d["view"] == b"yaw+0_pitch+0")[0])
+    seg = np.asarray(Image.open(bare / d["segmentation"][i].decode()))
+    n = np.asarray(Image.open(bare / d["normals"][i].decode())).astype(np.float64) / 127.5 - 1
+    face = seg > 0
+    cols = np.arange(64)[None].repeat(64, 0)
+    # The skin left of the face's middle leans left (x < 0), right of it right: normals follow the surface.
+    middle = np.median(cols[face])
+    assert n[face & (cols < middle - 8), 0].mean() < -0.2 and n[face & (cols > middle + 8), 0].mean() > 0.2
+    assert n[face, 2].mean() > 0.5
+
+
+def test_heatmaps_stay_aligned_with_jittered_poses(bare, tmp_path):
+    cli("-q", "heatmap", str(bare), str(tmp_path / "h"))
+    d, h = read(bare), read(tmp_path / "h")
+    rolls = [abs(json.loads(c)["roll"]) for c in d["camera"]]
+    assert max(rolls) > 0.5
+    for i in np.flatnonzero(~d["is_neutral"]):
+        seg = np.asarray(Image.open(bare / d["segmentation"][i].decode()))
+        moved = h["heatmap"][i] > 0
+        # The heatmap, re-rendered with the recorded camera, covers the head's pixels and nothing else.
+        assert moved.any() and not moved[seg == 0].any()
+        assert moved[seg > 0].mean() > 0.5
+
+
+def test_rooms_lights_and_camera_can_each_be_turned_off(rig, tmp_path):
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", "--no-maps", "--camera-model", "none", "--pose-jitter", "0",
+        str(rig), str(tmp_path / "a"))
+    d = read(tmp_path / "a")
+    assert "segmentation" not in d and not (tmp_path / "a" / "segmentation").exists()
+    c = json.loads(d["camera"][0])
+    assert (c["yaw"], c["pitch"], c["roll"], c["fov"]) == (0.0, 0.0, 0.0, 20.0)
+    assert json.loads(d["lighting"][0])["kind"] == "room" and json.loads(d["scene"][0])["kind"] == "room"
+    img = pixels(tmp_path / "a", d["image"][0])
+    assert not np.array_equal(img[0, 0], [128, 128, 128]) and img.std() > 5  # a room, not grey
+
+
+def test_a_chain_sharded_from_the_rig_draws_what_the_whole_run_draws(rig, views, tmp_path):
+    """A rig made with --shard records where it starts; render-views keys every draw (room, lights,
+    camera, parts) by the global identity, so the second identity looks the same either way."""
+    cli("-q", "rig", "--pspi", "4,9", "--per-identity", "2", "--shard", "2/2", str(rig.parent / "heads"), str(tmp_path / "rig"))
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", str(tmp_path / "rig"), str(tmp_path / "v"))
+    part, whole = read(tmp_path / "v"), read(views)
+    rows = np.flatnonzero(whole["identity"] == part["identity"][0])
+    assert len(rows) == len(part["image"])
+    for key in ("camera", "camera_model", "lighting", "scene"):
+        assert np.array_equal(part[key], whole[key][rows]), key
+    for mine, theirs in zip(part["image"], whole["image"][rows]):
+        assert (tmp_path / "v" / mine.decode()).read_bytes() == (views / theirs.decode()).read_bytes()
+
+
+def test_parts_label_their_pixels_and_a_mesh_label_wins(rig, tmp_path):
+    """A part's pixels take its label in the segmentation, or its mesh's own label when it sets one."""
+    from painctl.appearance import BUILDERS, Part, register
+    from painctl.renderer import Mesh
+
+    class Collar(Part):
+        name, label = "test_collar", "skin"
+
+        def __init__(self, identity):
+            lo = identity.neutral.min(0)
+            hi = identity.neutral.max(0)
+            # Two boards in front of the lower face: the left one clothing (its mesh says so), the right one the part's skin.
+            z = hi[2] + 0.01
+            y0, y1 = lo[1], lo[1] + 0.3 * (hi[1] - lo[1])
+            self.boards = []
+            for x0, x1, label in ((lo[0], 0.0, "clothing"), (0.0, hi[0], None)):
+                mesh = Mesh(np.array([[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]], np.float32), np.array([[0, 1, 2], [0, 2, 3]]),
+                            vertex_colors=np.full((4, 3), 0.3, np.float32))
+                if label:
+                    mesh.label = label
+                self.boards.append(mesh)
+
+        def meshes(self, vertices, au):
+            return self.boards
+
+    register("test_collar")(Collar)
+    try:
+        cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "0/0", *PLAIN, str(rig), str(tmp_path / "v"))
+    finally:
+        BUILDERS.pop("test_collar")
+    d = read(tmp_path / "v")
+    from painctl.appearance.segmentation import LABELS
+
+    seg = np.asarray(Image.open(tmp_path / "v" / d["segmentation"][0].decode()))
+    low = seg[-12:]
+    assert (low[:, :24] == LABELS.index("clothing")).mean() > 0.5 and (low[:, 40:] == LABELS.index("skin")).mean() > 0.5
+    assert not (seg[:30] == LABELS.index("clothing")).any()

@@ -1,4 +1,4 @@
-"""Backgrounds behind rendered faces: plain grey, smooth noise, gradients or photos from a folder.
+"""Backgrounds behind rendered faces: procedural rooms, plain grey, smooth noise, gradients or photos from a folder.
 
 Every background is an (H,W,3) float32 sRGB image in [0,1], a pure function of its kind and a
 numpy Generator, so the neutral and pain renders of one identity and view get the same one.
@@ -13,7 +13,7 @@ import numpy as np
 from painctl.errors import PainctlError
 
 #: Built-in kinds; anything else given to --background is a directory of images.
-KINDS = ("plain", "noise", "gradient")
+KINDS = ("room", "plain", "noise", "gradient")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 PLAIN_GREY = 0.5
 
@@ -75,7 +75,14 @@ def from_file(path: Path, size: tuple[int, int]) -> np.ndarray:
 
 
 def make_background(kind: str, size: tuple[int, int], rng: np.random.Generator, files: list[Path] | None = None) -> np.ndarray:
-    """Return an (H,W,3) float32 background of ``kind`` (plain, noise, gradient, or "dir" with ``files``)."""
+    """Return an (H,W,3) float32 background of ``kind`` (room, plain, noise, gradient, or "dir" with ``files``).
+
+    A room drawn here is the frontal view of a room drawn from ``rng``; render-views draws one
+    room per identity and paints it per view (:mod:`painctl.appearance.scene`)."""
+    if kind == "room":
+        from painctl.appearance.scene import draw_room, paint_room
+
+        return paint_room(draw_room(rng), size)
     if kind == "plain":
         return plain(size)
     if kind == "noise":

@@ -1,8 +1,11 @@
 """The render-views stage: every identity's neutral and pain faces seen by the same cameras and lights.
 
 For each identity of a rig artefact the cameras are framed once on its neutral face and reused
-for all its pain faces, and each view gets one background (drawn from the seed, the identity's
-global index and the view), so a neutral/pain pair differs only by the expression.
+for all its pain faces. The identity's room and lights (painctl.appearance.scene, .lighting) and
+each view's camera model, pose jitter and background (painctl.appearance.camera_model) are drawn
+from the seed, the identity's global index and the view, so a neutral/pain pair differs only by
+the expression. Segmentation, depth and normal maps (painctl.appearance.segmentation) are written
+beside every image.
 
 Rows of the output, in order: identity, then rig row (neutral first), then view.
 """
@@ -25,6 +28,8 @@ from painctl.artefact.shard import WHOLE, Shard
 DEFAULT_VIEWS = "0/0,-30/0,30/0"
 YAW_LIMIT = 90.0
 PITCH_LIMIT = 60.0
+#: Folders (and data.h5 path datasets) of the per-pixel maps beside the images.
+MAP_FOLDERS = ("segmentation", "depth", "normals")
 #: Datasets render-views needs in its rig input.
 RIG_REQUIRE = {"vertices": "N,V,3:f", "identity": "N:iuS", "is_neutral": "N:biu", "au": "N,6:f", "pspi": "N:f", "faces": "F,3:iu"}
 CARRIED = ("age_group", "gender", "ethnicity")
@@ -76,6 +81,21 @@ def identity_blocks(identity: np.ndarray, is_neutral: np.ndarray) -> list[tuple[
     return list(zip(starts.tolist(), stops.tolist()))
 
 
+def identity_offset(rig, blocks: list[tuple[int, int]]) -> int:
+    """Return the global index of the rig's first identity: 0, or for a rig made with ``--shard``
+    (which records the global row of its first row) that row over the rows per identity.
+
+    Every per-identity draw (room, lights, camera, parts) is keyed by the global index, so a chain
+    run in shards from the rig on draws what the whole run draws."""
+    from painctl.stages.rig import FIRST_ROW_ATTR
+
+    first_row = int(rig.attrs().get(FIRST_ROW_ATTR, 0))
+    sizes = {b - a for a, b in blocks}
+    if first_row == 0 or len(sizes) != 1 or first_row % next(iter(sizes)):
+        return 0
+    return first_row // next(iter(sizes))
+
+
 def plain_albedo(regions: dict[str, np.ndarray], n_vertices: int, ethnicity: str | None = None) -> np.ndarray:
     """Return (V,3) float32 sRGB vertex colours: a skin tone with darker lips, light eyes, dark mouth."""
     colours = np.tile(np.asarray(SKIN_TONES.get(str(ethnicity), DEFAULT_SKIN), np.float32), (n_vertices, 1))
@@ -88,11 +108,17 @@ def plain_albedo(regions: dict[str, np.ndarray], n_vertices: int, ethnicity: str
 
 @dataclass
 class ViewsRequest:
-    """What to render: ``views`` (yaw, pitch) degrees, ``size`` pixels, ``background`` kind or DIR."""
+    """What to render: ``views`` (yaw, pitch) degrees, ``size`` pixels, ``background`` kind or DIR,
+    ``camera_model`` (photo or none), ``pose_jitter`` degrees (standard deviation of the head-pose
+    jitter), ``lighting`` (room or studio) and ``maps`` (write segmentation, depth and normals)."""
 
     views: list[tuple[float, float]] = field(default_factory=lambda: parse_views(DEFAULT_VIEWS))
     size: int = 224
-    background: str = "plain"
+    background: str = "room"
+    camera_model: str = "photo"
+    pose_jitter: float = 4.0
+    lighting: str = "room"
+    maps: bool = True
     renderer: str = "moderngl"
     seed: int = 0
     inpaint_model: str | None = None
@@ -105,6 +131,14 @@ class ViewsRequest:
             raise PainctlError(f"--size must be 16-4096 pixels, got {self.size}")
         if not self.views:
             raise PainctlError("--views is empty")
+        from painctl.appearance import camera_model, lighting
+
+        if self.camera_model not in camera_model.KINDS:
+            raise PainctlError(f"--camera-model must be one of {', '.join(camera_model.KINDS)}, got {self.camera_model!r}")
+        if self.lighting not in lighting.KINDS:
+            raise PainctlError(f"--lighting must be one of {', '.join(lighting.KINDS)}, got {self.lighting!r}")
+        if not 0.0 <= self.pose_jitter <= 15.0:
+            raise PainctlError(f"--pose-jitter must be 0-15 degrees, got {self.pose_jitter:g}")
 
 
 # ---------------------------------------------------------------------------------- the worker
@@ -137,67 +171,121 @@ def _load_texture(path: str) -> np.ndarray:
 def render_identity(task: tuple) -> list[dict]:
     """Render one identity's rig rows in every view, write the PNGs; return the rows' index records.
 
-    ``task`` = (identity index g, rig start, rig stop, first output row, albedo (V,3) or None,
-    texture path or None, the texture's lights as JSON or None (studio lights), the identity's
-    demographics as a dict). Runs in a worker process with the plan set by :func:`_init_worker`.
+    ``task`` = (global identity index g, rig start, rig stop, first output row, albedo (V,3) or
+    None, texture path or None, the texture's lights as JSON or None (studio lights), the
+    identity's demographics as a dict, its file-name stem). Runs in a worker process with the plan set by :func:`_init_worker`.
+
+    Per identity: its room, lights and parts; per (identity, view): its camera model (focal
+    length, framing, pose jitter, image effects and their noise) and background. Every draw
+    depends on the seed, g and the view only, never on the rig row, so a neutral face and its
+    pain faces share them exactly.
     """
     from PIL import Image
 
     from painctl.appearance import build_parts
+    from painctl.appearance import camera_model as cm
+    from painctl.appearance import lighting as lt
+    from painctl.appearance import scene as sc
+    from painctl.appearance import segmentation as seg
     from painctl.appearance.backgrounds import composite, make_background
-    from painctl.renderer import Mesh, frame_camera, lights_from_list, relight, render_many, shading_ratio, splat, studio_lights
+    from painctl.renderer import Mesh, frame_camera, lights_from_list, lights_to_list, relight, render_many, splat, studio_lights, vertex_normals
     from painctl.seeding import rng_for
 
-    g, start, stop, row0, albedo, texture, lights_json, who = task
+    g, start, stop, row0, albedo, texture, lights_json, who, name = task
     plan = _PLAN
     size, views = plan["size"], plan["views"]
+    seed = plan["seed"]
     vertices = _rig_file()["vertices"][start:stop]
-    cameras = [frame_camera(vertices[0], yaw=yaw, pitch=pitch, size=size) for yaw, pitch in views]
-    lights = lights_from_list(json.loads(lights_json)) if lights_json else studio_lights()
-    backgrounds = [make_background(plan["background_kind"], (size, size), rng_for(plan["seed"], "render-views/background", g, v), plan["background_files"]) for v in range(len(views))]
+    faces = plan["faces"]
+    n_views = len(views)
+    models = [cm.draw_camera_model(rng_for(seed, cm.STREAM, g, v), plan["camera_model"], plan["pose_jitter"], size) for v in range(n_views)]
+    cameras = [frame_camera(vertices[0], yaw=yaw + m.pose_jitter[0], pitch=pitch + m.pose_jitter[1], roll=m.pose_jitter[2], size=size, fov=m.fov, margin=m.margin)
+               for (yaw, pitch), m in zip(views, models)]
+    baked = lights_from_list(json.loads(lights_json)) if lights_json else studio_lights()
+    room = sc.draw_room(rng_for(seed, sc.STREAM, g))
+    lighting = lt.draw_lighting(rng_for(seed, lt.STREAM, g), room) if plan["lighting"] == "room" else lt.studio_lighting(baked)
+    lights = lighting.shader_lights()
+    lights_record = json.dumps(lights_to_list(lights), sort_keys=True)
+    lighting_record = json.dumps(lighting.to_dict(), sort_keys=True)
+    kind = plan["background_kind"]
+    if kind == "room":
+        backgrounds = sc.paint_room_views(room, (size, size), [yaw for yaw, _ in views])
+        scene_record = json.dumps({"kind": "room", **room.to_dict()}, sort_keys=True)
+    else:
+        backgrounds = [make_background(kind, (size, size), rng_for(seed, "render-views/background", g, v), plan["background_files"]) for v in range(n_views)]
+        scene_record = json.dumps({"kind": kind}, sort_keys=True)
+    prepared: list[np.ndarray | None] = [None] * n_views
     tex = _load_texture(texture) if texture else None
+    # The texture holds the light it was baked under (render-neutral's photo): the head is drawn
+    # unlit and multiplied by how much more or less light this frame's surface gets.
+    baked_irradiance = lt.studio_lighting(baked).irradiance(vertex_normals(vertices[0], faces)) if tex is not None else None
     parts = build_parts(_identity_for_parts(plan, g, vertices[0], who), plan["without"])
     appearance = json.dumps({part.name: part.record() for part in parts}, sort_keys=True)
+    head_labels = seg.head_triangle_labels(vertices[0], faces, plan["regions"]) if plan["maps"] else None
+    lip_weights = seg.lip_weights(vertices[0], plan["regions"]) if plan["maps"] else None
     au_rows = _rig_file()["au"][start:stop]
     records = []
-    n_views = len(views)
     for j, verts in enumerate(vertices):
         if tex is not None:
-            # The texture was baked from the lit neutral photo, so it already holds the studio
-            # lighting: draw the head unlit and relight it by the change in shading the expression
-            # makes (lighting it again would burn light skin out to white). Its parts are lit.
-            mesh = Mesh(verts, plan["faces"], uv=plan["uv"], uv_faces=plan["uv_faces"], texture=tex, shading=False)
+            mesh = Mesh(verts, faces, uv=plan["uv"], uv_faces=plan["uv_faces"], texture=tex, shading=False)
         else:
-            mesh = Mesh(verts, plan["faces"], vertex_colors=albedo)
+            mesh = Mesh(verts, faces, vertex_colors=albedo)
         for part in parts:
             mesh = part.dress(mesh, verts, au_rows[j])
-        meshes = [mesh] + [m for part in parts for m in part.meshes(verts, au_rows[j])]
+        meshes, labels = [mesh], [head_labels]
+        for part in parts:
+            for m in part.meshes(verts, au_rows[j]):
+                meshes.append(m)
+                # A part drawing several classes (a neck and its garment) labels each mesh (``mesh.label``).
+                labels.append(np.full(len(m.faces), seg.label_id(getattr(m, "label", None) or part.label), np.uint8))
         results = render_many(meshes, cameras, lights, size, backend=plan["renderer"])
         if tex is not None:
-            ratio = shading_ratio(vertices[0], verts, plan["faces"], lights)
+            ratio = np.clip(lighting.irradiance(vertex_normals(verts, faces)) / np.maximum(baked_irradiance, 1e-4), 0.25, 4.0)
             for res in results:
-                res.rgb = relight(res.rgb, splat(res, ratio, plan["faces"], background=1.0))
+                res.rgb = relight(res.rgb, splat(res, ratio, faces, background=1.0))
+        if plan["maps"]:
+            triangle_labels = np.concatenate(labels)
+            stacked_normals = np.concatenate([m.vertex_normals() for m in meshes])
+            stacked_faces = np.concatenate([m.faces + off for m, off in zip(meshes, np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]]))])
         for v, (res, cam) in enumerate(zip(results, cameras)):
-            rgb = composite(res.rgb, res.alpha, backgrounds[v])
-            rel = f"images/{plan['names'][g]}_{start + j:06d}_{view_name(*views[v])}.png"
-            pixels = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+            if prepared[v] is None:
+                # Prepared on the neutral face (j = 0) and shared by its pain faces: the shadow the
+                # person casts on the wall and the room's depth-of-field blur.
+                background = backgrounds[v]
+                if kind == "room":
+                    background = sc.cast_shadow(background, res.alpha, lights[0].direction, room)
+                prepared[v] = cm.blur(background, models[v].background_defocus_px)
+            rgb = composite(res.rgb, res.alpha, prepared[v])
+            stem = f"{name}_{start + j:06d}_{view_name(*views[v])}"
+            rel = f"images/{stem}.png"
+            pixels = cm.develop(rgb, models[v], rng_for(seed, cm.STREAM, g, v, 1))
             Image.fromarray(pixels).save(Path(plan["out_dir"]) / rel, format="PNG", compress_level=plan["compress_level"])
             if plan.get("mask_dir"):
                 _save_repaint_mask(res, plan, Path(plan["mask_dir"]) / rel)
-            records.append(
-                {
-                    "image": rel,
-                    "rig_row": start + j,
-                    "view": view_name(*views[v]),
-                    "yaw": views[v][0],
-                    "pitch": views[v][1],
-                    "camera": json.dumps(cam.to_dict(), sort_keys=True),
-                    "neutral_image_row": row0 + v,
-                    "alpha_mean": float(res.alpha.mean()),
-                    "lights": lights_json,
-                    "appearance": appearance,
-                }
-            )
+            record = {
+                "image": rel,
+                "rig_row": start + j,
+                "view": view_name(*views[v]),
+                "yaw": views[v][0],
+                "pitch": views[v][1],
+                "camera": json.dumps(cam.to_dict(), sort_keys=True),
+                "camera_model": json.dumps(models[v].to_dict(), sort_keys=True),
+                "neutral_image_row": row0 + v,
+                "alpha_mean": float(res.alpha.mean()),
+                "lights": lights_record,
+                "lighting": lighting_record,
+                "scene": scene_record,
+                "appearance": appearance,
+            }
+            if plan["maps"]:
+                out_dir = Path(plan["out_dir"])
+                for folder in MAP_FOLDERS:
+                    record[folder] = f"{folder}/{stem}.png"
+                labels_image = seg.refine_lips(seg.segmentation(res.triangle, triangle_labels), res.triangle, res.barycentric, faces, lip_weights)
+                seg.save_segmentation(out_dir / record["segmentation"], labels_image)
+                seg.save_depth(out_dir / record["depth"], seg.depth_code(res.depth))
+                seg.save_normals(out_dir / record["normals"], seg.normal_code(res.triangle, res.barycentric, stacked_normals, stacked_faces, cam.rotation()))
+            records.append(record)
     assert len(records) == (stop - start) * n_views
     return records
 
@@ -324,6 +412,10 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
         "seed": request.seed,
         "texture": texture is not None,
         "without": list(request.without),
+        "camera_model": request.camera_model,
+        "pose_jitter": request.pose_jitter,
+        "lighting": request.lighting,
+        "maps": request.maps,
         "shard": str(shard),
     }
     if request.background == "kandinsky-inpaint":
@@ -358,6 +450,9 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
 
     with writer:
         (writer.dir / "images").mkdir()
+        if request.maps:
+            for folder in MAP_FOLDERS:
+                (writer.dir / folder).mkdir()
         plan = {
             "rig_data": str(Path(rig.path) / "data.h5"),
             "faces": faces,
@@ -370,13 +465,17 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
             "seed": request.seed,
             "renderer": request.renderer,
             "out_dir": str(writer.dir),
-            "names": names,
             "compress_level": 1,
             "mask_dir": None,
             "scalp": None,
             "regions": regions,
             "landmarks": landmarks,
             "without": tuple(request.without),
+            # Inpainting repaints the finished image, so it gets the pinhole's image as it was.
+            "camera_model": "none" if request.background == "kandinsky-inpaint" else request.camera_model,
+            "pose_jitter": request.pose_jitter,
+            "lighting": request.lighting,
+            "maps": request.maps,
         }
         if request.background == "kandinsky-inpaint":
             import tempfile
@@ -384,9 +483,10 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
             plan["mask_dir"] = tempfile.mkdtemp(prefix="painctl-masks-")
             (Path(plan["mask_dir"]) / "images").mkdir()
             plan["scalp"] = scalp_vertices(rig, len(rig.read("vertices", 0)))
+        offset = identity_offset(rig, blocks)
         tasks = [
-            (first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i],
-             None if tex_lights is None else tex_lights[first + i], _demographics(rig, a))
+            (offset + first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i],
+             None if tex_lights is None else tex_lights[first + i], _demographics(rig, a), names[first + i])
             for i, (a, b) in enumerate(mine)
         ]
         records: list[dict] = []
@@ -404,6 +504,13 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
         _write_index(writer, write_dataset, rig, records, rig_rows, n_views)
         writer.h5.attrs["lights"] = json.dumps([l.to_dict() for l in __import__("painctl.renderer", fromlist=["studio_lights"]).studio_lights()], sort_keys=True)
         writer.h5.attrs["size"] = request.size
+        if request.maps:
+            from painctl.appearance import segmentation
+
+            writer.h5.attrs["segmentation_labels"] = json.dumps(list(segmentation.LABELS))
+            writer.h5.attrs["segmentation_palette"] = json.dumps([list(c) for c in segmentation.PALETTE])
+            writer.h5.attrs["depth_scale_m"] = segmentation.DEPTH_SCALE_M
+            writer.h5.attrs["normals_encoding"] = "camera space (x right, y up, z toward the camera), rgb = round((n + 1) / 2 * 255), 0 = background"
         writer.h5.attrs["views"] = json.dumps([list(v) for v in request.views])
         for key, value in rig.attrs().items():
             if key not in writer.h5.attrs and isinstance(value, (str, int, float, list, tuple)):
@@ -492,10 +599,9 @@ def _write_index(writer, write_dataset, rig, records: list[dict], rig_rows: np.n
         if rig.has(name):
             values = rig.read(name)
             write_dataset(h5, name, values[rig_rows] if len(rig_rows) else values[:0])
-    if records and records[0]["lights"] is not None:
-        write_dataset(h5, "lights", np.array([r["lights"] for r in records], dtype="U"))
-    if records:
-        write_dataset(h5, "appearance", np.array([r["appearance"] for r in records], dtype="U"))
+    for name in ("lights", "lighting", "camera_model", "scene", "appearance", *MAP_FOLDERS):
+        if records and name in records[0]:
+            write_dataset(h5, name, np.array([r[name] for r in records], dtype="U"))
 
 
 def _texture_lights(texture, identity: np.ndarray, blocks: list[tuple[int, int]]) -> list[str] | None:

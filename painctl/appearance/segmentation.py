@@ -1,0 +1,162 @@
+"""Per-pixel maps beside each image: segmentation, depth and normals, from one render's buffers.
+
+Every map is aligned pixel for pixel with the RGB image (the camera model's blur, noise and JPEG
+never move a pixel). Segmentation labels come from what each pixel shows: a part's ``label``
+(hair, brows, lashes, teeth, clothing, ...) or, on the head, the face-model region of the
+triangle (eyeballs, lips, mouth interior, skin); background where nothing was drawn. A part that
+draws several classes (a neck in skin and a garment in clothing) sets ``label`` on each of its
+renderer meshes (``mesh.label = "clothing"``), which then wins over the part's own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Segmentation classes: index = the pixel value in the palette PNG (data.h5 attrs hold the list).
+LABELS = ("background", "skin", "brows", "eyes", "lips", "teeth", "mouth", "hair", "clothing", "lashes", "beard", "other")
+#: Palette colours (sRGB 0-255) of :data:`LABELS` in the PNGs, for people looking at them.
+PALETTE = (
+    (0, 0, 0), (224, 172, 140), (90, 50, 20), (255, 255, 255), (200, 40, 60), (250, 240, 170),
+    (80, 0, 30), (150, 90, 30), (40, 110, 200), (20, 20, 20), (110, 70, 40), (0, 200, 0),
+)
+#: Other names parts may give their ``label``, and the class they count as.
+ALIASES = {"eyebrows": "brows", "brow": "brows", "eyelashes": "lashes", "eye": "eyes", "sclera": "eyes", "iris": "eyes",
+           "mouth_interior": "mouth", "tongue": "mouth", "gums": "mouth", "garment": "clothing", "neck": "skin", "body": "skin",
+           "stubble": "beard", "facial_hair": "beard", "lip": "lips"}
+#: Depth PNG unit: metres per step of the 16-bit value (0.1 mm; 0 is the background, so 6.55 m at most).
+DEPTH_SCALE_M = 1e-4
+
+
+def label_id(label: str) -> int:
+    """Return the segmentation class index of a part's ``label`` (unknown labels are ``other``)."""
+    name = ALIASES.get(str(label), str(label))
+    return LABELS.index(name) if name in LABELS else LABELS.index("other")
+
+
+def lip_vertices(vertices: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:
+    """Return the ids of skin vertices on the lips (the vermilion): within the lip's height of the
+    mouth opening's rim, thinning toward the corners, in front of the mouth (metres, painctl frame)."""
+    ring_ids = regions.get("lip_margin")
+    skin = regions.get("skin")
+    if ring_ids is None or skin is None or len(ring_ids) == 0:
+        return np.zeros(0, np.int64)
+    from scipy.spatial import cKDTree
+
+    ring = vertices[ring_ids]
+    centre = ring.mean(0)
+    half = np.abs(ring[:, 0] - centre[0]).max() * 1.08
+    points = vertices[skin]
+    distance = cKDTree(ring).query(points)[0]
+    across = np.clip(1 - ((points[:, 0] - centre[0]) / half) ** 2, 0, 1)
+    # The vermilion is about 7.5 mm tall above the opening and 9.5 mm below it on adults.
+    thickness = np.where(points[:, 1] > centre[1], 0.0075, 0.0095) * np.sqrt(across) + 0.0008
+    on = (distance < thickness) & (points[:, 2] > centre[2] - 0.02)
+    return skin[on]
+
+
+def head_triangle_labels(vertices: np.ndarray, faces: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:
+    """Return (F,) uint8 segmentation class of each head triangle from the face model's regions.
+
+    A triangle takes the class most of its corners have: eyeballs (``left_eye``, ``right_eye``)
+    are eyes; the mouth cavity and tongue are mouth; the lips (:func:`lip_vertices`) lips;
+    everything else skin. ``vertices`` (V,3) is the neutral head in metres.
+    """
+    n = len(vertices)
+    per_vertex = np.full(n, LABELS.index("skin"), np.uint8)
+
+    def mark(ids, name):
+        if ids is not None and len(ids):
+            ids = np.asarray(ids)
+            per_vertex[ids[ids < n]] = LABELS.index(name)
+
+    mark(regions.get("mouth_cavity"), "mouth")
+    mark(regions.get("tongue"), "mouth")
+    mark(lip_vertices(vertices, regions), "lips")
+    mark(regions.get("left_eye"), "eyes")
+    mark(regions.get("right_eye"), "eyes")
+    corners = per_vertex[np.asarray(faces)]
+    # Majority of three corners; with three different classes, the first corner's.
+    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+    return np.where((b == c) & (a != b), b, a).astype(np.uint8)
+
+
+def lip_weights(vertices: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:
+    """Return (V,) float32: 1 on the lips' vertices (:func:`lip_vertices`), 0 elsewhere."""
+    weights = np.zeros(len(vertices), np.float32)
+    weights[lip_vertices(vertices, regions)] = 1.0
+    return weights
+
+
+def refine_lips(labels: np.ndarray, triangle: np.ndarray, barycentric: np.ndarray, faces: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Return ``labels`` (H,W) with the lips' outline drawn within triangles: a head pixel (its
+    triangle id below ``len(faces)``) labelled skin or lips becomes lips where the lip ``weights``
+    (V,), interpolated with the pixel's ``barycentric`` (H,W,3), exceed one half, skin elsewhere."""
+    skin, lips = LABELS.index("skin"), LABELS.index("lips")
+    head = (triangle >= 0) & (triangle < len(faces))
+    candidate = head & ((labels == skin) | (labels == lips))
+    corners = faces[triangle[candidate]]
+    inside = np.einsum("kc,kc->k", barycentric[candidate], weights[corners]) > 0.5
+    out = labels.copy()
+    out[candidate] = np.where(inside, lips, skin)
+    return out
+
+
+def segmentation(triangle: np.ndarray, triangle_labels: np.ndarray) -> np.ndarray:
+    """Return the (H,W) uint8 segmentation of a render: ``triangle_labels`` (T,) is the class of
+    every triangle id of the frame (all meshes, in draw order); background (-1) is 0."""
+    table = np.concatenate([np.zeros(1, np.uint8), np.asarray(triangle_labels, np.uint8)])
+    return table[np.asarray(triangle) + 1]
+
+
+def depth_code(depth: np.ndarray, scale_m: float = DEPTH_SCALE_M) -> np.ndarray:
+    """Return (H,W) uint16 depth (metres along the view axis, +inf on background) in steps of
+    ``scale_m``, 0 on the background and clipped to 1..65535 on the mesh."""
+    covered = np.isfinite(depth)
+    codes = np.zeros(depth.shape, np.uint16)
+    codes[covered] = np.clip(np.rint(depth[covered] / scale_m), 1, 65535).astype(np.uint16)
+    return codes
+
+
+def normal_code(triangle: np.ndarray, barycentric: np.ndarray, normals: np.ndarray, faces: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Return (H,W,3) uint8 camera-space unit normals as ``round((n + 1) / 2 * 255)``, 0 on the background.
+
+    ``normals`` (V,3) are the frame's vertex normals (all meshes stacked) and ``faces`` (T,3) the
+    frame's triangles indexing them, in triangle-id order; ``rotation`` (3,3) is the camera's
+    world-to-camera rotation (x right, y up, z toward the viewer). Normals seen from behind
+    (inner surfaces) are turned to face the camera, as the shader lights them.
+    """
+    mask = triangle >= 0
+    out = np.zeros(triangle.shape + (3,), np.uint8)
+    # Rotate the (few thousand) vertex normals rather than the (tens of thousands of) pixels'.
+    rotated = np.asarray(normals, np.float32) @ np.asarray(rotation, np.float32).T
+    corners = faces[triangle[mask]]
+    weights = barycentric[mask]
+    n = weights[:, :1] * rotated[corners[:, 0]] + weights[:, 1:2] * rotated[corners[:, 1]] + weights[:, 2:] * rotated[corners[:, 2]]
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-8)
+    n[n[:, 2] < 0] *= -1
+    out[mask] = np.clip(np.rint((n + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    return out
+
+
+def save_segmentation(path, labels: np.ndarray) -> None:
+    """Save (H,W) uint8 class indices as a palette PNG (pixel value = class, colours :data:`PALETTE`)."""
+    from PIL import Image
+
+    img = Image.fromarray(np.asarray(labels, np.uint8))
+    # An 8-bit greyscale image given a palette becomes a palette image with the same values.
+    img.putpalette([c for colour in PALETTE for c in colour])
+    img.save(path, format="PNG", compress_level=1)
+
+
+def save_depth(path, codes: np.ndarray) -> None:
+    """Save (H,W) uint16 depth codes as a 16-bit greyscale PNG."""
+    from PIL import Image
+
+    Image.fromarray(codes).save(path, format="PNG", compress_level=1)
+
+
+def save_normals(path, codes: np.ndarray) -> None:
+    """Save (H,W,3) uint8 normal codes as an RGB PNG."""
+    from PIL import Image
+
+    Image.fromarray(codes).save(path, format="PNG", compress_level=1)
