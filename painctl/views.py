@@ -156,7 +156,7 @@ def render_identity(task: tuple) -> list[dict]:
     lights = lights_from_list(json.loads(lights_json)) if lights_json else studio_lights()
     backgrounds = [make_background(plan["background_kind"], (size, size), rng_for(plan["seed"], g, v), plan["background_files"]) for v in range(len(views))]
     tex = _load_texture(texture) if texture else None
-    parts = build_parts(_identity_for_parts(plan, g, vertices[0], who), plan["without"])
+    parts = build_parts(_identity_for_parts(plan, g, vertices[0], who, lights if tex is not None else None), plan["without"])
     appearance = json.dumps({part.name: part.record() for part in parts}, sort_keys=True)
     au_rows = _rig_file()["au"][start:stop]
     records = []
@@ -202,12 +202,13 @@ def render_identity(task: tuple) -> list[dict]:
     return records
 
 
-def _identity_for_parts(plan: dict, g: int, neutral: np.ndarray, who: dict):
+def _identity_for_parts(plan: dict, g: int, neutral: np.ndarray, who: dict, texture_lights=None):
     """Return the :class:`painctl.appearance.Identity` of identity ``g`` for its part builders."""
     from painctl.appearance import Identity
 
     return Identity(index=g, seed=plan["seed"], neutral=np.asarray(neutral, np.float32), faces=plan["faces"],
-                    regions=plan["regions"], landmarks=plan["landmarks"], uv=plan["uv"], uv_faces=plan["uv_faces"], **who)
+                    regions=plan["regions"], landmarks=plan["landmarks"], uv=plan["uv"], uv_faces=plan["uv_faces"],
+                    texture_lights=texture_lights, **who)
 
 
 def _demographics(rig, row: int) -> dict:

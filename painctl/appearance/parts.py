@@ -46,6 +46,8 @@ class Identity:
     gender: str | None = None
     ethnicity: str | None = None
     phenotype: np.ndarray | None = None
+    #: The lights the head's texture was baked under (its shading is in the texture); None when untextured.
+    texture_lights: list | None = None
 
 
 class Part:
