@@ -417,18 +417,22 @@ def _print(colour: np.ndarray, shade: np.ndarray, style: dict) -> np.ndarray:
 # ------------------------------------------------------------------------------------ the skin
 
 def head_skin_albedo(head, bust: Bust, lights, regions: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Return the head's skin albedo (linear RGB) as (typical (3,), at the bust's ring (R,3)), from
-    the head's renderer Mesh: its texture (baked under ``lights``, whose diffuse light is divided
-    out) or its vertex colours. ``typical`` is the median over the face (``regions["face"]``, else
-    the ring); ring values are held within 0.8-1.25 of it, since the texture under the jaw and at
-    the nape is filled in from the lit face rather than shaded."""
+    """Return the bust's skin albedo (linear RGB) as (typical (3,), at the ring (R,3)) matched to the
+    head's renderer Mesh under ``lights``: ``typical`` is the head's own albedo, the median over the
+    face (``regions["face"]``, else the ring) of its texture with the baked diffuse light divided
+    out (or of its vertex colours); at the ring each value is what makes the lit bust show there
+    what the head shows (its unlit texture, or its lit vertex colour), held within 0.7-1.4 of
+    ``typical``, since the texture under the jaw and at the nape is filled in from the lit face."""
     from painctl.renderer import irradiance, vertex_normals
 
-    ring = bust.head_index[bust.head_index >= 0]
+    ring_mask = bust.head_index >= 0
+    ring = bust.head_index[ring_mask]
     face = np.asarray((regions or {}).get("face", ring))
+    head_light = irradiance(vertex_normals(head.vertices, head.faces), lights, head.wrap).astype(np.float64)
+    bust_light = irradiance(vertex_normals(bust.vertices, bust.faces)[ring_mask], lights, head.wrap).astype(np.float64)
     if head.texture is None:
-        colours = srgb_to_linear(head.vertex_colors)
-        at_ring, typical = colours[ring], np.median(colours[face], axis=0)
+        albedo = srgb_to_linear(head.vertex_colors)
+        shown = albedo[ring] * head_light[ring]
     else:
         # One uv per vertex (a corner's); texture rows run top-down, uv v upwards (OBJ convention).
         corner_uv = np.zeros((len(head.vertices), 2))
@@ -437,10 +441,11 @@ def head_skin_albedo(head, bust: Bust, lights, regions: dict | None = None) -> t
         h, w = tex.shape[:2]
         rows = np.clip(((1.0 - corner_uv[:, 1]) * h).astype(int), 0, h - 1)
         cols = np.clip((corner_uv[:, 0] * w).astype(int), 0, w - 1)
-        light = irradiance(vertex_normals(head.vertices, head.faces), lights, head.wrap).astype(np.float64)
-        albedo = srgb_to_linear(tex[rows, cols]) / np.maximum(light, 0.05)
-        at_ring, typical = albedo[ring], np.median(albedo[face], axis=0)
-    return typical, np.clip(at_ring, 0.8 * typical, 1.25 * typical)
+        texels = srgb_to_linear(tex[rows, cols])
+        albedo = texels / np.maximum(head_light, 0.05)
+        shown = texels[ring]
+    typical = np.median(albedo[face], axis=0)
+    return typical, np.clip(shown / np.maximum(bust_light, 0.05), 0.7 * typical, 1.4 * typical)
 
 
 class BodySkin(Part):
