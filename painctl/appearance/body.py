@@ -57,7 +57,9 @@ TEXEL_M = 0.00125
 #: Width of the collar band (rib or binding), metres.
 BAND_M = {"hospital_gown": 0.01, "tshirt_crew": 0.018, "tshirt_vneck": 0.016}
 AROUND_M = 0.7
-DOWN_M = 0.36
+DOWN_M = 0.27
+#: Height of the cloth coordinates' origin (metres, head frame): above every collar.
+TOP_M = 0.05
 
 
 @dataclass
@@ -250,9 +252,10 @@ def refine_near(points: np.ndarray, faces: np.ndarray, marked: np.ndarray, froze
 # --------------------------------------------------------------------------------- the garment
 
 def garment_geometry(bust: Bust, style: dict):
-    """Return the garment's (vertices (N,3) float32, faces (K,3), uv (N,2) in [0,1]) for ``bust``:
-    the shell below the collar, offset along the skin normals (close at the collar, ``offset_m``
-    further down), with a band at the collar turned in to the skin."""
+    """Return the garment's (vertices (N,3) float32, faces (K,3), uv (N,2) in [0,1], collar) for
+    ``bust``: the shell below the collar, offset along the skin normals (close at the collar,
+    ``offset_m`` further down), with a band at the collar turned in to the skin; ``collar`` is the
+    cut's (around, down) cloth coordinates in metres, two (C,) arrays."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import dijkstra
 
@@ -273,7 +276,7 @@ def garment_geometry(bust: Bust, style: dict):
     skin = lerp(points[:, :3])
     normals = lerp(points[:, 6:9])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-9)
-    # Down-the-body coordinate: distance over the surface from the collar.
+    # Distance over the surface from the collar, for the fit.
     e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     length = np.linalg.norm(skin[e[:, 0]] - skin[e[:, 1]], axis=1)
     graph = coo_matrix((length, (e[:, 0], e[:, 1])), shape=(len(skin),) * 2).tocsr()
@@ -289,10 +292,14 @@ def garment_geometry(bust: Bust, style: dict):
         # Smoothing shrinks convex parts (the shoulders) towards the skin: keep most of the offset.
         short = 0.7 * offset - np.einsum("ij,ij->i", shell - skin, normals)
         shell += normals * np.maximum(short, 0.0)[:, None]
-    # Around-the-body coordinate: arc length round the neck's axis.
+    # The cloth's own coordinates, as if cut from a flat sheet: arc length round the neck's axis
+    # and height below the top of the garment (the collar is a curve in them, see cloth_texture).
     zc = float(bust.vertices[bust.head_index >= 0][:, 2].mean())
     rel = skin - np.array([0.0, 0.0, zc])
     around = np.arctan2(rel[:, 0], rel[:, 2]) * np.hypot(rel[:, 0], rel[:, 2])
+    # Height keeps a print's rows level across the chest, where the views look; it stretches the
+    # print down the slope of the shoulders, seen edge-on from the front.
+    height = TOP_M - skin[:, 1]
     # The band: the collar edge turned in under the cloth to just below the skin.
     edge_ids = np.flatnonzero(edge)
     inner = skin[edge_ids] - normals[edge_ids] * 0.0008
@@ -306,9 +313,9 @@ def garment_geometry(bust: Bust, style: dict):
         np.stack([on_cut[:, 0], remap[on_cut[:, 1]], remap[on_cut[:, 0]]], 1),
     ]).astype(np.int32)
     uv_around = np.concatenate([around, around[edge_ids]])
-    uv_down = np.concatenate([down, np.full(len(edge_ids), -0.002)])
+    uv_down = np.concatenate([height, height[edge_ids] + 0.001])  # the turned-in band: rib colour
     uv = np.stack([0.5 + uv_around / (2 * AROUND_M), 1.0 - np.clip(uv_down, 0.0, DOWN_M) / DOWN_M], 1).astype(np.float32)
-    return vertices, np.concatenate([faces, band]), uv
+    return vertices, np.concatenate([faces, band]), uv, (around[edge_ids], height[edge_ids])
 
 
 def _relax(points: np.ndarray, faces: np.ndarray, weight: np.ndarray, rounds: int) -> np.ndarray:
@@ -336,9 +343,10 @@ def _boundary_edges(faces: np.ndarray) -> np.ndarray:
     return e[counts[inverse.ravel()] == 1]
 
 
-def cloth_texture(style: dict) -> np.ndarray:
+def cloth_texture(style: dict, collar: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Return the garment's albedo map (H,W,3) float32 sRGB over (around, down) metres: base colour,
-    knit or weave grain, soft folds, the collar band with its stitching, and a print on some gowns."""
+    knit or weave grain, soft folds, a print on some gowns, and the collar band with its stitching
+    along the ``collar`` curve ((around, down) of the cut, metres)."""
     from painctl.seeding import rng_for
 
     rng = rng_for(style["fold_seed"], STREAM)
@@ -363,6 +371,14 @@ def cloth_texture(style: dict) -> np.ndarray:
     colour = srgb_to_linear(np.asarray(style["colour"])).astype(np.float32)[None, None, :] * shade
     if style.get("print"):
         colour = _print(colour, shade, style)
+    # The collar band (rib for T-shirts, a binding for gowns) and its stitch lines follow the cut.
+    u = (np.arange(width) + 0.5) * TEXEL_M - AROUND_M
+    order = np.argsort(collar[0])
+    below = ((np.arange(height) + 0.5) * TEXEL_M)[:, None] - np.interp(u, collar[0][order], collar[1][order])[None, :]
+    band = BAND_M[style["kind"]]
+    colour = np.where(((below > -0.004) & (below < band))[..., None], colour * _rib(style["kind"])[None, :, None], colour)
+    stitch = (np.abs(below - band) < 0.0008) | ((np.abs(below - band + 0.003) < 0.0005) & (np.sin(2 * np.pi * u / 0.004) > 0)[None, :])
+    colour = np.where(stitch[..., None], colour * 0.7, colour)
     # sRGB encoding through a table: the map has a quarter of a million texels per identity.
     return _SRGB_TABLE[np.minimum((np.maximum(colour, 0.0) * (len(_SRGB_TABLE) - 1) + 0.5).astype(np.int32), len(_SRGB_TABLE) - 1)]
 
@@ -373,8 +389,7 @@ _SRGB_TABLE = linear_to_srgb(np.linspace(0.0, 1.0, 8192)).astype(np.float32)
 @lru_cache(maxsize=4)
 def _weave(kind: str) -> np.ndarray:
     """(H,W) float64 light multiplier of a garment kind's cloth, the same on every garment of that
-    kind: jersey wales (T-shirts) or a plain weave (gowns) with per-thread irregularity, the collar
-    band (rib or binding) and its stitch lines."""
+    kind: jersey wales (T-shirts) or a plain weave (gowns) with per-thread irregularity."""
     width, height = int(round(2 * AROUND_M / TEXEL_M)), int(round(DOWN_M / TEXEL_M))
     u = (np.arange(width) + 0.5) * TEXEL_M - AROUND_M
     v = (np.arange(height) + 0.5) * TEXEL_M
@@ -385,13 +400,16 @@ def _weave(kind: str) -> np.ndarray:
     else:
         grain = 0.035 * np.abs(np.sin(np.pi * uu / 0.0012)) - 0.02
     noise = np.random.default_rng(STREAM).standard_normal((height, width))
-    weave = 1.0 + grain + 0.03 * noise
-    band = BAND_M[kind]
-    # A gown's neck binding is a folded strip of the same cloth (a shade lighter where it turns).
-    rib = 1.12 if gown else 0.93 * (1.0 + 0.06 * np.sin(2 * np.pi * uu / 0.0016))
-    weave = np.where(vv < band, weave * rib, weave)
-    stitch = (np.abs(vv - band) < 0.0008) | ((np.abs(vv - band + 0.003) < 0.0005) & (np.sin(2 * np.pi * uu / 0.004) > 0))
-    return np.where(stitch, weave * 0.7, weave).astype(np.float32)
+    return (1.0 + grain + 0.03 * noise).astype(np.float32)
+
+
+def _rib(kind: str) -> np.ndarray:
+    """(W,) light multiplier across the collar band: a knitted rib for T-shirts; a gown's binding is
+    a folded strip of the same cloth, a shade lighter where it turns."""
+    u = (np.arange(int(round(2 * AROUND_M / TEXEL_M))) + 0.5) * TEXEL_M - AROUND_M
+    if kind == "hospital_gown":
+        return np.full(len(u), 1.12, np.float32)
+    return (0.93 * (1.0 + 0.06 * np.sin(2 * np.pi * u / 0.0016))).astype(np.float32)
 
 
 def _print(colour: np.ndarray, shade: np.ndarray, style: dict) -> np.ndarray:
@@ -527,12 +545,12 @@ class Garment(Part):
     def __init__(self, bust: Bust, style: dict) -> None:
         from painctl.renderer import Mesh
 
-        vertices, faces, uv = garment_geometry(bust, style)
+        vertices, faces, uv, collar = garment_geometry(bust, style)
         field = collar_field(bust.mean, bust.head_index >= 0, style)
         bust.covered = (field[bust.faces] < -SKIN_HIDDEN_M).all(1)
         self.style = style
         # Cloth: little sheen, a broad lobe, and a softer terminator than bare Lambert.
-        self.mesh = Mesh(vertices, faces, uv=uv, texture=cloth_texture(style), specular=0.02, roughness=0.9, wrap=0.2)
+        self.mesh = Mesh(vertices, faces, uv=uv, texture=cloth_texture(style, collar), specular=0.02, roughness=0.9, wrap=0.2)
 
     def meshes(self, vertices, au):
         return [self.mesh]
