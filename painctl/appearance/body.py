@@ -461,7 +461,16 @@ def head_skin_albedo(head, bust: Bust, lights, regions: dict | None = None) -> t
         cols = np.clip((corner_uv[:, 0] * w).astype(int), 0, w - 1)
         texels = srgb_to_linear(tex[rows, cols])
         albedo = texels / np.maximum(head_light, 0.05)
-        shown = texels[ring]
+        # What the head shows at a ring vertex: its texture a little inside the faces that meet
+        # there (a corner's own texel lies on the UV island's edge, in the bake's bleed).
+        touching = np.flatnonzero(np.isin(head.faces, ring).any(1))
+        inner_uv = head.uv[head.uv_faces[touching]].mean(1)
+        inner = srgb_to_linear(tex[np.clip(((1.0 - inner_uv[:, 1]) * h).astype(int), 0, h - 1), np.clip((inner_uv[:, 0] * w).astype(int), 0, w - 1)])
+        total, count = np.zeros((len(head.vertices), 3)), np.zeros(len(head.vertices))
+        for k in range(3):
+            np.add.at(total, head.faces[touching, k], inner)
+            np.add.at(count, head.faces[touching, k], 1.0)
+        shown = total[ring] / np.maximum(count[ring], 1.0)[:, None]
     typical = np.median(albedo[face], axis=0)
     return typical, np.clip(shown / np.maximum(bust_light, 0.05), 0.7 * typical, 1.4 * typical)
 
@@ -512,8 +521,9 @@ class BodySkin(Part):
                 self.albedo = linear_to_srgb(np.tile(melanin_albedo(self.identity), (len(self.bust.vertices), 1))).astype(np.float32)
             # Skin deep under a garment is never seen: leave it out (the whole bust when bare).
             faces = self.faces if self.bust.covered is None else self.faces[~self.bust.covered]
-            # A little less sheen than the face: the chest and neck are not oily.
-            self.mesh = Mesh(self.bust.vertices, faces, vertex_colors=self.albedo, specular=0.03, roughness=0.55)
+            # Less sheen than the face (the neck and chest are not oily): a highlight the head's
+            # baked texture does not have would show as a pale band below the seam.
+            self.mesh = Mesh(self.bust.vertices, faces, vertex_colors=self.albedo, specular=0.02, roughness=0.75)
         return [self.mesh]
 
     def record(self) -> dict:
