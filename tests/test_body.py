@@ -192,3 +192,39 @@ def test_heads_that_are_not_anny_get_no_body(anny_model, people):
     for stranger in (flame_like, no_phenotype, other_shape):
         assert fit_bust(stranger) is None
         assert not [p for p in build_parts(stranger) if p.name in ("body", "garment")]
+
+
+def test_the_garment_is_one_sheet_without_cracks(people):
+    """Refined and cut along the collar, the cloth keeps no T-junction or hole: apart from the
+    bust's own cut, far down and out at the arms, its only open edge is one loop round the neck
+    (the collar band's rim, tucked under the skin)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from painctl.appearance.body import _boundary_edges
+
+    for identity in people:
+        garment = next(p for p in build_parts(identity) if p.name == "garment")
+        mesh = garment.meshes(identity.neutral, np.zeros(6))[0]
+        f = mesh.faces
+        e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), 1)
+        edges, counts = np.unique(e, axis=0, return_counts=True)
+        assert counts.max() <= 2
+        rim = edges[counts == 1]
+        bust = fit_bust(identity)
+        cut = np.unique(_boundary_edges(bust.faces))
+        cut = bust.vertices[cut[bust.head_index[cut] < 0]]
+        far = np.min(np.linalg.norm(mesh.vertices[:, None] - cut[None], axis=-1), 1) < 0.025
+        loop = rim[~far[rim].any(1)]
+        assert len(loop) > 40
+        ids, local = np.unique(loop, return_inverse=True)
+        local = local.reshape(-1, 2)
+        assert np.all(np.bincount(local.ravel()) == 2)  # a simple closed curve
+        graph = coo_matrix((np.ones(len(local)), (local[:, 0], local[:, 1])), shape=(len(ids),) * 2)
+        assert connected_components(graph, directed=False)[0] == 1
+        # ...round the neck: it spans the neck's width and passes in front of and behind it.
+        ring = bust.vertices[bust.head_index >= 0]
+        p = mesh.vertices[ids]
+        assert np.ptp(p[:, 0]) > 0.8 * np.ptp(ring[:, 0])
+        centre = ring[:, 2].mean()
+        assert p[:, 2].max() > centre + 0.02 and p[:, 2].min() < centre - 0.02

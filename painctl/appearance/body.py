@@ -7,10 +7,10 @@ on the ring of vertices the two share, which the rig never moves, so the neck is
 frame while the bust stays still (expressions do not move the neck). The garment is a shell a few
 millimetres off the skin below a collar line (a level set on the bust, clipped so its edge is
 smooth), closed at the collar by a band turned in to the skin, and textured with a procedural
-cloth map (rib band and stitching, knit or weave grain, folds, a print on some gowns) in
-coordinates that run around the body and down from the collar. Neck skin takes the colour of the
-head's skin where they meet (sampled from the head's texture or vertex colours on the first frame,
-the texture's baked light divided out), so no seam shows.
+cloth map (rib band and stitching, knit or weave grain, folds, a print on some gowns) in the
+cloth's own coordinates (arc length round the neck, height). Neck skin takes the colour the head
+shows where they meet and the face's albedo further down (sampled from the head's texture, its
+baked light divided out, or its vertex colours, on the first frame), so the seam hardly shows.
 
 Only anny heads have a body to cut: for FLAME and ``--model-mesh`` heads (no anny phenotype, or
 another topology) both builders return None and the head is drawn as before.
