@@ -1,1 +1,40 @@
-"""Imports every built-in part module so that each registers its builder (in draw order)."""
+"""The built-in parts, imported in draw order so that each registers its builder, and the functions
+render-views uses to pick and build them."""
+
+from __future__ import annotations
+
+import painctl.appearance.body  # noqa: F401  (body: the bust's skin, garment: its clothes)
+
+from painctl.appearance.parts import BUILDERS, Identity, Part
+from painctl.errors import PainctlError
+
+
+def part_names() -> list[str]:
+    """Return the names of every registered part, in draw order."""
+    return list(BUILDERS)
+
+
+def parse_without(text: str | None) -> tuple[str, ...]:
+    """Parse ``--without`` (comma-separated part names, or ``all``) into the part names to leave out."""
+    if not text:
+        return ()
+    names = [s.strip() for s in str(text).split(",") if s.strip()]
+    known = part_names()
+    if names == ["all"]:
+        return tuple(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise PainctlError(f"without: unknown part {unknown[0]!r}; parts are {', '.join(known) or '(none)'}")
+    return tuple(n for n in known if n in names)
+
+
+def build_parts(identity: Identity, without: tuple[str, ...] = ()) -> list[Part]:
+    """Return the identity's parts, in draw order, leaving out the names in ``without``."""
+    parts = []
+    for name, builder in BUILDERS.items():
+        if name in without:
+            continue
+        part = builder(identity)
+        if part is not None:
+            parts.append(part)
+    return parts

@@ -8,8 +8,9 @@ detail such as expression wrinkles). Its :meth:`Part.record` says what was drawn
 for the output's data.h5, so a dataset's appearance can be balanced and audited like its
 demographics.
 
-Builders are registered in :data:`BUILDERS` in draw order; render-views builds every registered
-part unless the user leaves it out (``--without NAMES``).
+Builders are registered in :data:`BUILDERS` (``@register(name)``); :mod:`painctl.appearance.builtin`
+imports the built-in part modules in draw order, and render-views builds every registered part
+unless the user leaves it out (``--without NAMES``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from painctl.errors import PainctlError
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Identity:
     gender: str | None = None
     ethnicity: str | None = None
     phenotype: np.ndarray | None = None
+    #: The lights the head's texture was baked under (its shading is in the texture); None when untextured.
+    texture_lights: list | None = None
 
 
 class Part:
@@ -88,41 +90,3 @@ def register(name: str):
         return builder
 
     return wrap
-
-
-def part_names() -> list[str]:
-    """Return the names of every registered part, in draw order."""
-    _load_builtin_parts()
-    return list(BUILDERS)
-
-
-def parse_without(text: str | None) -> tuple[str, ...]:
-    """Parse ``--without`` (comma-separated part names, or ``all``) into the part names to leave out."""
-    if not text:
-        return ()
-    names = [s.strip() for s in str(text).split(",") if s.strip()]
-    known = part_names()
-    if names == ["all"]:
-        return tuple(known)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise PainctlError(f"without: unknown part {unknown[0]!r}; parts are {', '.join(known) or '(none)'}")
-    return tuple(n for n in known if n in names)
-
-
-def build_parts(identity: Identity, without: tuple[str, ...] = ()) -> list[Part]:
-    """Return the identity's parts, in draw order, leaving out the names in ``without``."""
-    _load_builtin_parts()
-    parts = []
-    for name, builder in BUILDERS.items():
-        if name in without:
-            continue
-        part = builder(identity)
-        if part is not None:
-            parts.append(part)
-    return parts
-
-
-def _load_builtin_parts() -> None:
-    # The built-in parts register themselves when their modules are imported.
-    import painctl.appearance.builtin  # noqa: F401
