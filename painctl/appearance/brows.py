@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from painctl.appearance.binding import Binding, bind, project_front
-from painctl.appearance.hair import GREY, ancestry_of, hair_colour
+from painctl.appearance.hair import GREY, identity_hair_colour
 from painctl.appearance.parts import Identity, Part, register
 from painctl.seeding import rng_for
 
@@ -65,11 +65,10 @@ def build_brows(identity: Identity) -> Brows | None:
     if "face" not in identity.regions or not all(f"{s}_{k}" in lm for s in ("left", "right") for k in ("brow", "eye_inner", "eye_outer", "upper_lid")):
         return None
     rng = rng_for(identity.seed, STREAM, identity.index)
-    ancestry = ancestry_of(identity)
     female = identity.gender == "female"
     age = 40.0 if identity.age_years is None else float(identity.age_years)
     # The brows take the scalp hair's colour family, a touch darker; they grey later and less.
-    _, colour, grey = hair_colour(rng_for(identity.seed, 14200, identity.index), ancestry, identity.age_years)
+    _, colour, grey = identity_hair_colour(identity)
     colour = np.clip(colour * rng.uniform(0.7, 0.95), 0, 1)
     grey = float(np.clip(grey * 0.7, 0, 0.9))
     density = rng.uniform(0.55, 0.85) if female else rng.uniform(0.75, 1.0)

@@ -2,3 +2,4 @@
 import painctl.appearance.hair  # noqa: F401  scalp hair
 import painctl.appearance.brows  # noqa: F401  eyebrows
 import painctl.appearance.lashes  # noqa: F401  eyelashes
+import painctl.appearance.beard  # noqa: F401  beards and stubble

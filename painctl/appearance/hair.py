@@ -126,6 +126,11 @@ def hair_colour(rng: np.random.Generator, ancestry: str, age_years: float | None
     return name, np.clip(rgb, 0.0, 1.0), grey
 
 
+def identity_hair_colour(identity: Identity) -> tuple[str, np.ndarray, float]:
+    """Return the identity's hair colour (name, sRGB (3,), grey fraction): one draw shared by scalp hair, brows and beard."""
+    return hair_colour(rng_for(identity.seed, STREAM, identity.index, 1), ancestry_of(identity), identity.age_years)
+
+
 def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, width: int = 1024, height: int = 128, stubble: bool = False) -> np.ndarray:
     """Return an (height, width, 4) float32 strand texture: rgb each strand's colour, alpha its length 0-1.
 
@@ -155,8 +160,8 @@ def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cu
             tex[rows, c, 3] = length[k]
     if stubble:
         # Bristles: each strand shows as a few short dashes along v, at random offsets.
-        dash = (np.arange(height)[:, None] + rng.integers(0, height, width)[None]) % (height // 8) < rng.integers(3, 8, width)[None]
-        keep = rng.random(width) < 0.8
+        dash = (np.arange(height)[:, None] + rng.integers(0, height, width)[None]) % (height // 16) < rng.integers(1, 4, width)[None]
+        keep = rng.random(width) < 0.6
         tex[..., 3] *= dash & keep[None]
     return tex
 
@@ -420,6 +425,13 @@ def _bun(frame: HeadFrame, neutral: np.ndarray, texture: np.ndarray, rng: np.ran
     return mesh
 
 
+def draw_style(identity: Identity) -> str:
+    """Draw the identity's hair style from :func:`style_weights` (its own draw of the hair stream)."""
+    weights = style_weights(identity.gender, ancestry_of(identity), identity.age_years)
+    rng = rng_for(identity.seed, STREAM, identity.index, 0)
+    return STYLES[int(rng.choice(len(STYLES), p=[weights[s] for s in STYLES]))]
+
+
 def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None:
     """Draw the identity's hair style, colour and hairline, and build its shells on the neutral head.
 
@@ -427,12 +439,10 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     """
     if not identity.regions or "skin" not in identity.regions or "left_brow" not in identity.landmarks:
         return None
-    rng = rng_for(identity.seed, STREAM, identity.index)
-    ancestry = ancestry_of(identity)
-    weights = style_weights(identity.gender, ancestry, identity.age_years)
-    drawn = STYLES[int(rng.choice(len(STYLES), p=[weights[s] for s in STYLES]))]
+    drawn = draw_style(identity)
     style = style or drawn
-    colour_name, colour, grey = hair_colour(rng, ancestry, identity.age_years)
+    rng = rng_for(identity.seed, STREAM, identity.index, 2)
+    colour_name, colour, grey = identity_hair_colour(identity)
     shape = SHAPES[style]
     female = identity.gender == "female"
     forehead = rng.uniform(0.044, 0.054) if female else rng.uniform(0.047, 0.06)

