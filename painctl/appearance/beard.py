@@ -27,7 +27,7 @@ BEARD_WEIGHTS = {
     "caucasian": {"none": 4, "stubble": 3, "moustache": 1, "short_beard": 1.5, "full_beard": 1},
 }
 #: (shell thickness m, layers) per beard.
-BEARD_SHAPES = {"stubble": (0.0012, 2), "moustache": (0.005, 4), "short_beard": (0.005, 4), "full_beard": (0.012, 7)}
+BEARD_SHAPES = {"stubble": (0.0012, 2), "moustache": (0.005, 3), "short_beard": (0.005, 3), "full_beard": (0.012, 5)}
 
 
 def beard_weights(gender: str | None, ancestry: str) -> dict[str, float]:

@@ -59,12 +59,12 @@ class StyleShape:
 
 SHAPES = {
     "close_crop": StyleShape(0.004, 3),
-    "short": StyleShape(0.018, 8, fringe=0.4),
-    "medium": StyleShape(0.02, 10, hangs=True, fringe=0.6),
-    "long_tied": StyleShape(0.008, 6, tied=True),
-    "curly": StyleShape(0.028, 10, curl=0.55),
-    "coily": StyleShape(0.035, 12, curl=1.0),
-    "receding": StyleShape(0.01, 6, recession_m=0.035),
+    "short": StyleShape(0.018, 6, fringe=0.4),
+    "medium": StyleShape(0.02, 7, hangs=True, fringe=0.6),
+    "long_tied": StyleShape(0.008, 5, tied=True),
+    "curly": StyleShape(0.028, 7, curl=0.55),
+    "coily": StyleShape(0.035, 8, curl=1.0),
+    "receding": StyleShape(0.01, 5, recession_m=0.035),
     "bald": StyleShape(0.005, 3, horseshoe=True),
 }
 
@@ -205,7 +205,10 @@ class Shells:
 
     def __post_init__(self) -> None:
         k, n = self.cutoff.shape
-        self._faces = (self.faces[None] + (np.arange(k) * n)[:, None, None]).reshape(-1, 3)
+        # Outermost layer first: where it is opaque the layers under it fail the depth test
+        # before they are shaded (the shell stack's overdraw is most of its cost).
+        self._faces = (self.faces[None] + (np.arange(k) * n)[::-1, None, None]).reshape(-1, 3)
+        self._last: tuple[np.ndarray, object] | None = None
         self._uv, self._uv_faces = _unwrap_corners(np.tile(self.uv, (k, 1)), self._faces, float(HAIR_UV_REPEAT))
         self._colours = np.repeat(self.shade[:, None], n, axis=1).reshape(-1, 1) * np.ones((1, 3), np.float32)
         self._tangents = np.tile(self.tangent, (k, 1))
@@ -215,9 +218,16 @@ class Shells:
         """Return the renderer Mesh of these shells on this frame's head ``vertices`` (V,3) metres."""
         from painctl.renderer import Mesh
 
-        pos = (vertices[self.ids][None] + self.disp).reshape(-1, 3)
-        return Mesh(pos, self._faces, vertex_colors=self._colours, uv=self._uv, uv_faces=self._uv_faces, texture=self.texture,
+        here = vertices[self.ids]
+        # Most expressions leave the scalp where it was: hand back the same Mesh, whose upload
+        # data the renderer keeps.
+        if self._last is not None and np.array_equal(self._last[0], here):
+            return self._last[1]
+        pos = (here[None] + self.disp).reshape(-1, 3)
+        mesh = Mesh(pos, self._faces, vertex_colors=self._colours, uv=self._uv, uv_faces=self._uv_faces, texture=self.texture,
                     specular=self.specular, roughness=self.roughness, strand_tangents=self._tangents, strand_cutoff=self._cut)
+        self._last = (here.copy(), mesh)
+        return mesh
 
 
 #: How many times the strand texture tiles around the pole.

@@ -303,6 +303,17 @@ def corner_attributes(mesh: Mesh) -> np.ndarray:
     return out
 
 
+def _corner_bytes(mesh: Mesh) -> bytes:
+    # A part that hands back the same Mesh for the next frame (hair on an unmoved scalp) skips
+    # rebuilding its corners; a Mesh is not changed after it is made.
+    cached = mesh.__dict__.get("_corner_bytes")
+    if cached is None:
+        cached = corner_attributes(mesh).tobytes()
+        if mesh.strand_tangents is not None:
+            mesh.__dict__["_corner_bytes"] = cached
+    return cached
+
+
 def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True) -> list[RenderResult]:
     """Render ``mesh`` (or several meshes in one frame) from each camera; see :func:`painctl.renderer.render`."""
     gl = gl_state()
@@ -321,7 +332,7 @@ def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequen
     buffers = []
     try:
         for mesh in meshes:
-            vbo = ctx.buffer(corner_attributes(mesh).tobytes())
+            vbo = ctx.buffer(_corner_bytes(mesh))
             buffers.append((vbo, ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")])))
         maps = [gl.upload_maps(mesh) for mesh in meshes]
         offsets = np.concatenate([[0], np.cumsum([len(m.faces) for m in meshes])])
