@@ -68,8 +68,8 @@ def beard_coverage(identity: Identity, kind: str) -> np.ndarray:
     ax = np.abs(v[:, 0])
     # The cheek line climbs from beside the nose to the sideburn in front of the ear.
     cheek = np.interp(ax, [0.0, 0.025, ear_x - 0.012], [nose_base, nose_base, ear_y - 0.004])
-    cover = _smoothstep(-0.004, 0.004, cheek - v[:, 1])
-    cover *= _smoothstep(frame.chin_y - 0.045, frame.chin_y - 0.03, v[:, 1])  # down under the chin
+    cover = _smoothstep(-0.006, 0.006, cheek - v[:, 1])
+    cover *= _smoothstep(frame.chin_y - 0.03, frame.chin_y - 0.012, v[:, 1])  # a little way under the chin
     cover *= _smoothstep(ear_x - 0.004, ear_x - 0.014, ax)                   # not over the ears
     cover *= v[:, 2] > frame.ear[:, 2].mean() - 0.005                          # not round the neck
     # Lips stay bare: an ellipse round the mouth (vermilion ~8 mm above, ~10 mm below the lip line).

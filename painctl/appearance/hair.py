@@ -140,16 +140,17 @@ def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cu
     """
     tex = np.zeros((height, width, 4), np.float32)
     n_strands = width
-    clump = rng.uniform(0.5, 1.0, n_strands // 4 + 1)
+    # Curly and coily hair is springy and dense out to its surface: longer strands on average.
+    clump = rng.uniform(0.5 + 0.35 * curl, 1.0, n_strands // 4 + 1)
     length = np.clip(np.repeat(clump, 4)[:n_strands] * rng.uniform(0.6, 1.0, n_strands), 0.0, 1.0)
     shade = rng.uniform(0.7, 1.1, n_strands)
     is_grey = rng.random(n_strands) < grey
     rgb = np.where(is_grey[:, None], np.asarray(GREY)[None] * rng.uniform(0.85, 1.0, (n_strands, 1)), colour[None] * shade[:, None])
     rows = np.arange(height)
     # Waves repeat a whole number of times along v so the texture tiles.
-    cycles = np.round(1 + curl * 7) * np.where(rng.random(n_strands) < 0.5, 1, 2)
+    cycles = np.round(1 + curl * 15) * np.where(rng.random(n_strands) < 0.5, 1, 2)
     phase = rng.uniform(0, 2 * np.pi, n_strands)
-    amp = curl * rng.uniform(2.0, 6.0, n_strands)
+    amp = curl * rng.uniform(6.0, 20.0, n_strands)
     x = (np.arange(n_strands)[:, None] + amp[:, None] * np.sin(2 * np.pi * cycles[:, None] * rows[None] / height + phase[:, None]))
     order = np.argsort(length)  # longer strands drawn last, so they win where strands cross
     for k in order:
@@ -200,8 +201,8 @@ class Shells:
     shade: np.ndarray        # (K,) root-to-tip shading (self-shadowing of the inner layers)
     uv: np.ndarray           # (N,2)
     texture: np.ndarray
-    specular: float = 0.14
-    roughness: float = 0.45
+    specular: float = 0.09
+    roughness: float = 0.5
 
     def __post_init__(self) -> None:
         k, n = self.cutoff.shape
@@ -327,6 +328,16 @@ def _azimuth(p: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return np.arctan2(p[:, 0] - centre[0], p[:, 2] - centre[2])
 
 
+def _bumps(rng: np.random.Generator, p: np.ndarray, wavelength_m: float = 0.05) -> np.ndarray:
+    """Smooth random field over positions ``p`` (N,3) metres, roughly in [-1, 1]."""
+    out = np.zeros(len(p))
+    for _ in range(6):
+        d = rng.normal(size=3)
+        d /= np.linalg.norm(d)
+        out += np.sin(2 * np.pi * (p @ d) / (wavelength_m * rng.uniform(0.7, 1.4)) + rng.uniform(0, 2 * np.pi))
+    return out / np.sqrt(6) / 1.2
+
+
 def _wobble(rng: np.random.Generator, az: np.ndarray, amplitude: float) -> np.ndarray:
     """A smooth random curve in azimuth (metres): irregularity of a hairline."""
     out = np.zeros_like(az)
@@ -430,7 +441,7 @@ def _bun(frame: HeadFrame, neutral: np.ndarray, texture: np.ndarray, rng: np.ran
 
     def mesh(vertices):
         return Mesh(pos + (vertices[anchor] - rest), all_faces, vertex_colors=colours, uv=uv_c, uv_faces=uv_f, texture=texture,
-                    specular=0.14, roughness=0.45, strand_tangents=tangents, strand_cutoff=cut)
+                    specular=0.09, roughness=0.5, strand_tangents=tangents, strand_cutoff=cut)
 
     return mesh
 
@@ -464,6 +475,8 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     up = _smoothstep(frame.brow_y, frame.top_y, neutral[:, 1])
     if shape.curl > 0.8:
         thickness *= 0.7 + 0.5 * up  # coily hair stands up on top
+    # Hair is not a shell of even thickness: low-frequency bumps, larger for curly hair.
+    thickness *= 1.0 + (0.15 + 0.3 * shape.curl) * _bumps(rng, neutral)
     texture = strand_texture(rng, colour, grey, shape.curl, stubble=shape.thickness_m < 0.006)
     pole = np.array([0.0, 1.0, -0.35])
     min_layer = None
