@@ -62,8 +62,8 @@ SHAPES = {
     "short": StyleShape(0.018, 6, fringe=0.4),
     "medium": StyleShape(0.02, 7, hangs=True, fringe=0.6),
     "long_tied": StyleShape(0.008, 5, tied=True),
-    "curly": StyleShape(0.028, 7, curl=0.55),
-    "coily": StyleShape(0.035, 8, curl=1.0),
+    "curly": StyleShape(0.024, 7, curl=0.55),
+    "coily": StyleShape(0.026, 8, curl=1.0),
     "receding": StyleShape(0.01, 5, recession_m=0.035),
     "bald": StyleShape(0.005, 3, horseshoe=True),
 }
@@ -191,7 +191,13 @@ def _unwrap_corners(uv: np.ndarray, faces: np.ndarray, period: float) -> tuple[n
 
 @dataclass
 class Shells:
-    """Hair shells bound to head vertices: layer vertex j of layer k sits at ``head[ids[j]] + disp[k, j]``."""
+    """Hair shells bound to head vertices: layer vertex j of layer k sits at ``root[j] + disp[k, j]``.
+
+    ``root`` is the neutral head's vertex ``ids[j]`` moved by ``follow[j]`` (0-1) of that vertex's
+    displacement in the frame: hair near the hairline and beards follow the skin; hair over the
+    cranium stays put, so the expression solve's sub-millimetre jitter of the scalp does not
+    flicker a neutral face's hair against its pain face's.
+    """
 
     ids: np.ndarray          # (N,) head vertex ids
     disp: np.ndarray         # (K, N, 3) metres
@@ -203,6 +209,8 @@ class Shells:
     texture: np.ndarray
     specular: float = 0.09
     roughness: float = 0.5
+    rest: np.ndarray | None = None    # (N,3) neutral positions of the ids
+    follow: np.ndarray | None = None  # (N,) 0-1
 
     def __post_init__(self) -> None:
         k, n = self.cutoff.shape
@@ -220,6 +228,8 @@ class Shells:
         from painctl.renderer import Mesh
 
         here = vertices[self.ids]
+        if self.rest is not None and self.follow is not None:
+            here = (self.rest + self.follow[:, None] * (here - self.rest)).astype(np.float32)
         # Most expressions leave the scalp where it was: hand back the same Mesh, whose upload
         # data the renderer keeps.
         if self._last is not None and np.array_equal(self._last[0], here):
@@ -237,14 +247,15 @@ HAIR_UV_REPEAT = 6
 
 def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, thickness: np.ndarray, layers: int, pole: np.ndarray,
                  centre: np.ndarray, texture: np.ndarray, outer: np.ndarray | None = None, min_layer: np.ndarray | None = None,
-                 offset_m: float = 0.0008, tangent: np.ndarray | None = None) -> Shells | None:
+                 offset_m: float = 0.0008, tangent: np.ndarray | None = None, follow: np.ndarray | None = None) -> Shells | None:
     """Build hair shells over the head vertices where ``coverage`` (V,) > 0.
 
     ``thickness`` (V,) metres pushes layers out along the neutral normals; ``outer`` (V,3), where
     finite, is instead the outermost layer's position (hanging hair). ``min_layer`` (V,) 0-1 drops
     the layers below that height (a fringe lies over the skin with its outer strands only). The
     strand direction runs away from ``pole`` (a direction from ``centre``) along the surface unless
-    ``tangent`` (V,3) is given. Returns None when nothing is covered.
+    ``tangent`` (V,3) is given. ``follow`` (V,) 0-1 says how much each root follows the skin in a
+    frame (default 1: all of it). Returns None when nothing is covered.
     """
     from painctl.renderer import vertex_normals
 
@@ -285,7 +296,8 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     directions = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
     uv = _pole_uv(directions, pole, HAIR_UV_REPEAT)
     shade = (0.35 + 0.65 * heights ** 0.6).astype(np.float32)
-    return Shells(ids, disp.astype(np.float32), sub_faces, cutoff.astype(np.float32), t.astype(np.float32), shade, uv.astype(np.float32), texture)
+    return Shells(ids, disp.astype(np.float32), sub_faces, cutoff.astype(np.float32), t.astype(np.float32), shade, uv.astype(np.float32), texture,
+                  rest=p.astype(np.float32), follow=np.ones(len(ids), np.float32) if follow is None else follow[ids].astype(np.float32))
 
 
 def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
@@ -404,11 +416,10 @@ class ScalpHair(Part):
 
 
 def _bun(frame: HeadFrame, neutral: np.ndarray, texture: np.ndarray, rng: np.random.Generator):
-    """A knot of tied-back hair behind the crown: strand-textured shells on an ellipsoid, bound rigidly to the head."""
+    """A knot of tied-back hair behind the crown: strand-textured shells on an ellipsoid (a function of the frame's vertices)."""
     from painctl.renderer import Mesh
 
     back = neutral[np.argmin(neutral[:, 2] + 0.5 * np.abs(neutral[:, 1] - (frame.brow_y + 0.02)))]
-    anchor = int(np.argmin(np.linalg.norm(neutral - back, axis=1)))
     radius = np.array([0.032, 0.028, 0.022]) * rng.uniform(0.9, 1.15)
     centre = back + np.array([0.0, 0.0, -0.012])
     n_lat, n_lon = 12, 24
@@ -437,11 +448,12 @@ def _bun(frame: HeadFrame, neutral: np.ndarray, texture: np.ndarray, rng: np.ran
     colours = np.repeat(np.concatenate(shade)[:, None], 3, axis=1)
     tangents = np.tile(tangent, (layers, 1))
     cut = np.concatenate(cut)
-    rest = neutral[anchor].copy()
+    # The knot sits on the cranium, which expressions do not move: it stays where it was built.
+    mesh_once = Mesh(pos, all_faces, vertex_colors=colours, uv=uv_c, uv_faces=uv_f, texture=texture,
+                     specular=0.09, roughness=0.5, strand_tangents=tangents, strand_cutoff=cut)
 
     def mesh(vertices):
-        return Mesh(pos + (vertices[anchor] - rest), all_faces, vertex_colors=colours, uv=uv_c, uv_faces=uv_f, texture=texture,
-                    specular=0.09, roughness=0.5, strand_tangents=tangents, strand_cutoff=cut)
+        return mesh_once
 
     return mesh
 
@@ -474,9 +486,9 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     thickness = shape.thickness_m * rng.uniform(0.85, 1.2) * (0.25 + 0.75 * _smoothstep(0.0, 0.03, height))
     up = _smoothstep(frame.brow_y, frame.top_y, neutral[:, 1])
     if shape.curl > 0.8:
-        thickness *= 0.7 + 0.5 * up  # coily hair stands up on top
+        thickness *= 0.8 + 0.3 * up  # coily hair stands up on top
     # Hair is not a shell of even thickness: low-frequency bumps, larger for curly hair.
-    thickness *= 1.0 + (0.15 + 0.3 * shape.curl) * _bumps(rng, neutral)
+    thickness *= 1.0 + (0.15 + 0.2 * shape.curl) * _bumps(rng, neutral)
     texture = strand_texture(rng, colour, grey, shape.curl, stubble=shape.thickness_m < 0.006)
     pole = np.array([0.0, 1.0, -0.35])
     min_layer = None
@@ -500,8 +512,11 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
         outer = _curtain(frame, neutral, identity.regions["skin"], shape.thickness_m)
     if shape.tied:
         pole = np.array([0.0, 0.15, -1.0])  # strands combed back to the knot
+    # A fringe follows the forehead skin it lies on (brow actions move it); from the hairline up
+    # the hair stays as on the neutral head.
+    follow = 1.0 - _smoothstep(-0.006, 0.0, height)
     shells = build_shells(neutral, identity.faces, coverage, thickness, shape.layers, pole, frame.centre, texture, outer=outer,
-                          min_layer=min_layer, tangent=tangent)
+                          min_layer=min_layer, tangent=tangent, follow=follow)
     if shells is None:
         return None
     bun = _bun(frame, neutral, texture, rng) if shape.tied else None
