@@ -41,7 +41,7 @@ class Brows(Part):
         pos = self.binding.evaluate(vertices)
         t = pos[self.tangent_pairs[:, 1]] - pos[self.tangent_pairs[:, 0]]
         tangents = np.repeat(t, 4, axis=0)
-        return [Mesh(pos, self.faces, vertex_colors=self.colours, specular=0.04, roughness=0.7, strand_tangents=tangents)]
+        return [Mesh(pos, self.faces, vertex_colors=self.colours, specular=0.015, roughness=0.8, strand_tangents=tangents)]
 
     def record(self):
         return dict(self.info)

@@ -519,6 +519,9 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
                           min_layer=min_layer, tangent=tangent, follow=follow)
     if shells is None:
         return None
+    if shape.thickness_m < 0.006:
+        # Cropped hair is bristles, not a combed surface: little highlight.
+        shells.specular, shells.roughness = 0.03, 0.85
     bun = _bun(frame, neutral, texture, rng) if shape.tied else None
     info = {"hairline_m": round(float(forehead + shape.recession_m), 4), "thickness_m": round(float(shape.thickness_m), 4),
             "fringe": bool(shape.fringe > 0), "drawn_style": drawn}

@@ -60,6 +60,8 @@ class Lashes(Part):
         #: (P,) per strip point: 0 left upper, 1 left lower, 2 right upper, 3 right lower lid.
         self.lids = lids
         self.colours = np.ones((len(uv), 3), np.float32)
+        # Lower lashes are finer and fewer: only the cores of the texture's lashes are kept there.
+        self.cutoff = np.where(lids % 2 == 1, 0.85, 0.5).astype(np.float32)
         self.info = info
 
     def roots(self, vertices: np.ndarray) -> np.ndarray:
@@ -89,7 +91,7 @@ class Lashes(Part):
         pos[0::2], pos[1::2] = root, tip
         t = np.repeat(tip - root, 2, axis=0)
         return [Mesh(pos, self.faces, vertex_colors=self.colours, uv=self.uv, texture=self.texture, specular=0.1, roughness=0.55,
-                     strand_tangents=t, strand_cutoff=np.full(len(pos), 0.5, np.float32))]
+                     strand_tangents=t, strand_cutoff=self.cutoff)]
 
     def record(self):
         return dict(self.info)
