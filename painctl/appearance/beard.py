@@ -103,7 +103,8 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     cover = beard_coverage(identity, kind)
     frame = head_frame(identity)
     texture = strand_texture(rng, colour, grey, 0.5 if ancestry == "african" else 0.2, stubble=kind == "stubble")
-    thickness = np.full(len(cover), thickness_m * rng.uniform(0.8, 1.2))
+    # Thinner towards its edges, so a beard thins out instead of ending in a step.
+    thickness = thickness_m * rng.uniform(0.8, 1.2) * (0.3 + 0.7 * cover)
     # Beard strands radiate from a pole in front of the nose: down the chin, out and down the cheeks
     # (the pole keeps the strand coordinates away from their singular points on the beard).
     shells = build_shells(identity.neutral.astype(np.float64), identity.faces, cover, thickness, layers, np.array([0.0, 0.45, 1.0]),
