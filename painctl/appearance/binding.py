@@ -55,26 +55,36 @@ def project_front(xy: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> tu
     Returns (points (N,3) on the surface, triangle vertex ids (N,3)); a point no face covers gets
     the nearest face's plane (by centroid).
     """
+    xy = np.asarray(xy, np.float64)
+    faces = np.asarray(faces)
+    # Only faces whose xy box meets the points' box (5 mm margin) can hold them.
+    corners = vertices[faces][..., :2]
+    lo_xy, hi_xy = xy.min(axis=0) - 0.005, xy.max(axis=0) + 0.005
+    near_box = ((corners.max(axis=1) >= lo_xy) & (corners.min(axis=1) <= hi_xy)).all(axis=1)
+    if near_box.any():
+        faces = faces[near_box]
     tri = vertices[faces].astype(np.float64)  # (F,3,3)
-    p0, p1, p2 = tri[:, 0, :2], tri[:, 1, :2], tri[:, 2, :2]
-    out = np.zeros((len(xy), 3))
-    ids = np.zeros((len(xy), 3), np.int64)
-    d1, d2 = p1 - p0, p2 - p0
+    p0 = tri[:, 0, :2]
+    d1, d2 = tri[:, 1, :2] - p0, tri[:, 2, :2] - p0
     det = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
+    ok = np.abs(det) > 1e-14
+    inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
     centroid = tri.mean(axis=1)
-    for i, q in enumerate(np.asarray(xy, np.float64)):
-        r = q[None] - p0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = (r[:, 0] * d2[:, 1] - r[:, 1] * d2[:, 0]) / det
-            v = (d1[:, 0] * r[:, 1] - d1[:, 1] * r[:, 0]) / det
-        inside = (u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9) & np.isfinite(u)
-        if inside.any():
-            z = tri[:, 0, 2] + u * (tri[:, 1, 2] - tri[:, 0, 2]) + v * (tri[:, 2, 2] - tri[:, 0, 2])
-            z = np.where(inside, z, -np.inf)
-            f = int(np.argmax(z))
-            out[i] = [q[0], q[1], z[f]]
-        else:
-            f = int(np.argmin(((centroid[:, :2] - q[None]) ** 2).sum(1)))
-            out[i] = [q[0], q[1], centroid[f, 2]]
-        ids[i] = faces[f]
-    return out, ids
+    best = np.zeros(len(xy), np.int64)
+    z_best = np.full(len(xy), -np.inf)
+    for lo in range(0, len(xy), 256):  # chunks of points against every face: (256, F) arrays
+        q = xy[lo:lo + 256]
+        r = q[:, None, :] - p0[None]
+        u = (r[..., 0] * d2[None, :, 1] - r[..., 1] * d2[None, :, 0]) * inv[None]
+        v = (d1[None, :, 0] * r[..., 1] - d1[None, :, 1] * r[..., 0]) * inv[None]
+        inside = ok[None] & (u >= -1e-9) & (v >= -1e-9) & (u + v <= 1 + 1e-9)
+        z = tri[None, :, 0, 2] + u * (tri[None, :, 1, 2] - tri[None, :, 0, 2]) + v * (tri[None, :, 2, 2] - tri[None, :, 0, 2])
+        z = np.where(inside, z, -np.inf)
+        f = np.argmax(z, axis=1)
+        zf = z[np.arange(len(q)), f]
+        # Uncovered points: the nearest face by centroid, at its centroid's depth.
+        near = np.argmin(((centroid[None, :, :2] - q[:, None]) ** 2).sum(-1), axis=1)
+        covered = np.isfinite(zf)
+        best[lo:lo + 256] = np.where(covered, f, near)
+        z_best[lo:lo + 256] = np.where(covered, zf, centroid[near, 2])
+    return np.column_stack([xy, z_best]), faces[best].astype(np.int64)
