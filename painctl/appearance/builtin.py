@@ -4,6 +4,10 @@ render-views uses to pick and build them."""
 from __future__ import annotations
 
 import painctl.appearance.body  # noqa: F401  (body: the bust's skin, garment: its clothes)
+import painctl.appearance.hair  # noqa: F401  scalp hair
+import painctl.appearance.brows  # noqa: F401  eyebrows
+import painctl.appearance.lashes  # noqa: F401  eyelashes
+import painctl.appearance.beard  # noqa: F401  beards and stubble
 
 from painctl.appearance.parts import BUILDERS, Identity, Part
 from painctl.errors import PainctlError

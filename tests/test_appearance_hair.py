@@ -1,0 +1,234 @@
+"""Hair, brows, lashes and beards: their effect on the rendered head, their seeding and their balance."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import h5py
+import numpy as np
+import pytest
+
+from painctl.appearance import Identity, build_parts
+from painctl.appearance import beard as beard_mod
+from painctl.appearance import brows as brows_mod
+from painctl.appearance import hair as hair_mod
+from painctl.appearance import lashes as lashes_mod
+from painctl.renderer import Light, Mesh, face_offsets, frame_camera, mesh_index, render, render_many, studio_lights
+
+
+def _cli(*args: str) -> None:
+    from painctl.cli import main
+
+    try:
+        main(["-q", *args])
+    except SystemExit as done:
+        assert done.code in (0, None)
+
+
+@pytest.fixture(scope="module")
+def rigs(tmp_path_factory):
+    """Two balanced heads rigged neutral + AU4 = 5 and neutral + AU43 = 1."""
+    root = tmp_path_factory.mktemp("hair")
+    _cli("sample-mesh", "-n", "2", "--balance", "gender", "--seed", "3", str(root / "heads"))
+    _cli("rig", "--au", "AU4=5", str(root / "heads"), str(root / "au4"))
+    _cli("rig", "--au", "AU43=1", str(root / "heads"), str(root / "au43"))
+    return root
+
+
+def _identity(rig_dir, row: int, seed: int = 0) -> tuple[Identity, np.ndarray, np.ndarray]:
+    """The Identity of a rig row's identity and (neutral vertices, that row's vertices, its AUs)."""
+    from painctl.artefact import open_artefact
+    from painctl.facemodels import face_model_of
+
+    rig = open_artefact(rig_dir)
+    model = face_model_of(rig)
+    neutral = rig.read("vertices", int(rig.read("neutral_row", row)))
+    g = int(rig.read("neutral_row", row)) // 2
+    ident = Identity(index=g, seed=seed, neutral=neutral, faces=rig.read("faces"), regions=model.region_vertices(), landmarks=model.landmarks(),
+                     age_years=float(rig.read("age_years", row)), gender=str(rig.read("gender", row)), ethnicity=str(rig.read("ethnicity", row)))
+    return ident, rig.read("vertices", row), rig.read("au", row)
+
+
+def _rows_of_vertex(res, faces: np.ndarray, vertex: int) -> np.ndarray:
+    """Image rows where the head (mesh 0, ids < len(faces)) shows a triangle using ``vertex`` or,
+    where those are hidden (the chin's lowest point faces down on some heads), its ring's ring."""
+    touching = np.flatnonzero((faces == vertex).any(axis=1))
+    rows = np.nonzero(np.isin(res.triangle, touching))[0]
+    if len(rows) == 0:
+        touching = np.flatnonzero(np.isin(faces, faces[touching]).any(axis=1))
+        rows = np.nonzero(np.isin(res.triangle, touching))[0]
+    return rows
+
+
+def test_hair_covers_the_scalp_above_the_forehead_in_every_view(rigs):
+    ident, verts, au = _identity(rigs / "au4", 0)
+    hair = hair_mod.build_hair(ident, style="short")
+    meshes = [Mesh(verts, ident.faces)] + hair.meshes(verts, au)
+    offsets = face_offsets(meshes)
+    brow = ident.landmarks["left_brow"]
+    for yaw in (0.0, 30.0, -30.0):
+        res = render_many(meshes, [frame_camera(verts, yaw=yaw, size=224)], studio_lights(), 224)[0]
+        which = mesh_index(res.triangle, offsets)
+        brow_row = _rows_of_vertex(res, ident.faces, brow).mean()
+        rows, cols = np.nonzero(which >= 1)
+        assert len(rows) > 1500, f"yaw {yaw}: only {len(rows)} hair pixels"
+        # Over the middle of the face (columns round the nose tip) hair is above the brows only.
+        nose = np.nonzero(np.isin(res.triangle, np.flatnonzero((ident.faces == ident.landmarks["nose_tip"]).any(axis=1))))[1].mean()
+        middle = np.abs(cols - nose) < 12
+        assert middle.sum() > 100 and np.mean(rows[middle] < brow_row - 3) > 0.99, f"yaw {yaw}: hair over the face"
+        # The crown: the topmost rows of the person are hair, not bald skin.
+        covered = np.nonzero(which >= 0)
+        top = covered[0].min()
+        crown = which[top:top + 6]
+        assert (crown >= 1).sum() > 0.8 * (crown >= 0).sum(), f"yaw {yaw}: the top of the head is not hair"
+    # Hair has volume: the silhouette rises above the bald head's.
+    cam = frame_camera(verts, size=224)
+    bare = render(Mesh(verts, ident.faces), cam, studio_lights(), 224)
+    dressed = render_many(meshes, [cam], studio_lights(), 224)[0]
+    assert np.nonzero(dressed.mask)[0].min() < np.nonzero(bare.mask)[0].min()
+
+
+def test_every_style_builds_and_bald_leaves_the_crown_bare(rigs):
+    ident, verts, au = _identity(rigs / "au4", 0)
+    counts = {}
+    for style in hair_mod.STYLES:
+        part = hair_mod.build_hair(ident, style=style)
+        assert part is not None and part.record()["style"] == style
+        ms = [Mesh(verts, ident.faces)] + part.meshes(verts, au)
+        res = render_many(ms, [frame_camera(verts, size=128)], studio_lights(), 128)[0]
+        which = mesh_index(res.triangle, face_offsets(ms))
+        top = np.nonzero(which >= 0)[0].min()
+        counts[style] = ((which[top:top + 10] >= 1).sum(), (which >= 1).sum())
+    assert counts["bald"][0] < 0.2 * counts["short"][0]          # a bald crown
+    assert counts["close_crop"][1] < counts["coily"][1]             # coily hair stands out further
+    assert counts["medium"][1] > counts["short"][1]                 # medium hair hangs past the ears
+
+
+def test_brow_pixels_move_down_with_au4(rigs):
+    rows = []
+    for row in (0, 1):  # neutral, AU4 = 5
+        ident, verts, au = _identity(rigs / "au4", row)
+        brows = brows_mod.build_brows(ident)
+        ms = [Mesh(verts, ident.faces)] + brows.meshes(verts, au)
+        res = render_many(ms, [frame_camera(ident.neutral, size=224)], studio_lights(), 224)[0]
+        which = mesh_index(res.triangle, face_offsets(ms))
+        assert (which == 1).sum() > 60
+        rows.append(np.nonzero(which == 1)[0].mean())
+    assert rows[1] > rows[0] + 1.0, f"brow pixels at rows {rows}"
+
+
+def test_lashes_of_both_lids_meet_when_the_eyes_close(rigs):
+    gaps = []
+    for row in (0, 1):  # neutral, AU43 = 1
+        ident, verts, au = _identity(rigs / "au43", row)
+        lashes = lashes_mod.build_lashes(ident)
+        ms = [Mesh(verts, ident.faces)] + lashes.meshes(verts, au)
+        pos, lids = ms[1].vertices, lashes.lids
+        # Points along every lash (root to tip) of each lid strip.
+        along = [pos[0::2] + t * (pos[1::2] - pos[0::2]) for t in np.linspace(0.0, 1.0, 6)]
+        mid = lambda p: p[len(p) // 3: 2 * len(p) // 3]  # noqa: E731  (the corners of the lids always touch)
+        for upper, lower in ((0, 1), (2, 3)):
+            u = np.concatenate([mid(a[lids[0::2] == upper]) for a in along])
+            lo = np.concatenate([mid(a[lids[0::2] == lower]) for a in along])
+            # In 3D, and as the frontal camera sees them (x, y).
+            gaps.append((row, np.linalg.norm(u[:, None] - lo[None], axis=2).min(), np.linalg.norm(u[:, None, :2] - lo[None, :, :2], axis=2).min()))
+        res = render_many(ms, [frame_camera(ident.neutral, size=224)], studio_lights(), 224)[0]
+        assert (mesh_index(res.triangle, face_offsets(ms)) == 1).sum() >= 8, "lashes not visible"  # thin strips: 16-40 px at 224 px on the test heads
+    open_gap = min(d for r, d, _ in gaps if r == 0)
+    closed_gap = max(d for r, d, _ in gaps if r == 1)
+    closed_seen = max(d for r, _, d in gaps if r == 1)
+    assert open_gap > 0.004 and closed_gap < 0.002 and closed_seen < 0.0005, gaps
+
+
+def test_same_seed_same_geometry_and_another_seed_another_look(rigs):
+    ident, verts, au = _identity(rigs / "au4", 1)
+    a = [m for p in build_parts(ident) for m in p.meshes(verts, au)]
+    b = [m for p in build_parts(ident) for m in p.meshes(verts, au)]
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        assert x.vertices.tobytes() == y.vertices.tobytes()
+        assert (x.texture is None and y.texture is None) or x.texture.tobytes() == y.texture.tobytes()
+    records = [json.dumps({p.name: p.record() for p in build_parts(Identity(**{**ident.__dict__, "seed": s})) if p.name in ("hair", "brows", "lashes")}, sort_keys=True)
+               for s in range(4)]
+    assert len(set(records)) == 4
+
+
+def test_styles_colours_and_beards_are_balanced_by_gender_ancestry_and_age():
+    dummy = np.zeros((3, 3), np.float32)
+    styles, greys, beards = Counter(), {}, Counter()
+    n = 0
+    for gender in ("male", "female"):
+        for ancestry in ("african", "asian", "caucasian"):
+            for age in (25.0, 45.0, 75.0):
+                for index in range(40):
+                    ident = Identity(index=index, seed=7, neutral=dummy, faces=np.zeros((1, 3), int), age_years=age, gender=gender, ethnicity=ancestry)
+                    style = hair_mod.draw_style(ident)
+                    styles[style] += 1
+                    styles[(gender, style)] += 1
+                    styles[(age, style)] += 1
+                    greys.setdefault(age, []).append(hair_mod.identity_hair_colour(ident)[2])
+                    n += 1
+                    w = beard_mod.beard_weights(gender, ancestry)
+                    beards[(gender, beard_mod.BEARDS[int(np.random.default_rng(index).choice(5, p=[w[b] for b in beard_mod.BEARDS]))])] += 1
+    shares = {s: styles[s] / n for s in hair_mod.STYLES}
+    assert min(shares.values()) > 0.03 and max(shares.values()) < 0.3, shares
+    assert styles[("female", "bald")] == styles[("female", "receding")] == 0
+    assert styles[(75.0, "bald")] + styles[(75.0, "receding")] > 3 * (styles[(25.0, "bald")] + styles[(25.0, "receding")])
+    assert np.mean(greys[75.0]) > 0.5 > 0.05 > np.mean(greys[25.0])
+    assert beards[("female", "none")] == 360 and beards[("male", "none")] < 250
+
+
+def test_a_beard_covers_the_chin_and_leaves_the_lips_bare(rigs):
+    ident, verts, au = _identity(rigs / "au4", 0)
+    assert beard_mod.build_beard(Identity(**{**ident.__dict__, "gender": "female"})).record() == {"beard": "none"}
+    part = beard_mod.build_beard(ident, kind="full_beard")
+    ms = [Mesh(verts, ident.faces)] + part.meshes(verts, au)
+    res = render_many(ms, [frame_camera(verts, size=224)], studio_lights(), 224)[0]
+    which = mesh_index(res.triangle, face_offsets(ms))
+    bare = render(ms[0], frame_camera(verts, size=224), studio_lights(), 224)  # where the chin and lips are
+    chin = _rows_of_vertex(bare, ident.faces, ident.landmarks["chin"])
+    lip = _rows_of_vertex(bare, ident.faces, ident.landmarks["lower_lip"])
+    rows, cols = np.nonzero(which == 1)
+    assert len(rows) > 500
+    centre = cols.mean()
+    at_chin = which[int(np.median(chin)) + 2, int(centre) - 2:int(centre) + 3]
+    assert (at_chin == 1).all()
+    lip_row = int(np.median(lip))
+    assert (which[lip_row, int(centre) - 3:int(centre) + 4] == 1).sum() == 0
+
+
+def _quad(tangent, cutoff=None, alpha=1.0):
+    """A 4 cm square facing +Z with a grey strand texture of the given alpha."""
+    v = np.array([[-0.02, -0.02, 0], [0.02, -0.02, 0], [0.02, 0.02, 0], [-0.02, 0.02, 0]], np.float32)
+    tex = np.full((8, 8, 4), 0.5, np.float32)
+    tex[..., 3] = alpha
+    uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
+    return Mesh(v, np.array([[0, 1, 2], [0, 2, 3]]), vertex_colors=np.ones((4, 3)), uv=uv, texture=tex, specular=0.5, roughness=0.3,
+                strand_tangents=np.tile(tangent, (4, 1)), strand_cutoff=None if cutoff is None else np.full(4, cutoff))
+
+
+def test_hair_highlight_runs_across_the_strands():
+    cam = frame_camera(np.array([[-0.02, -0.02, 0], [0.02, 0.02, 0]], np.float32), size=64)
+    light = [Light(direction=(0.0, 0.7071, 0.7071), intensity=1.0, ambient=0.05)]
+    across = render(_quad([1.0, 0.0, 0.0]), cam, light, 64).rgb.mean()   # strands along x: the half vector is normal to them
+    along = render(_quad([0.0, 1.0, 0.0]), cam, light, 64).rgb.mean()    # strands along y: tilted towards the half vector
+    assert across > along + 0.05, (across, along)
+
+
+def test_strand_cutoff_cuts_per_vertex():
+    cam = frame_camera(np.array([[-0.02, -0.02, 0], [0.02, 0.02, 0]], np.float32), size=32)
+    kept = render(_quad([1.0, 0, 0], cutoff=0.4, alpha=0.5), cam, studio_lights(), 32)
+    cut = render(_quad([1.0, 0, 0], cutoff=0.6, alpha=0.5), cam, studio_lights(), 32)
+    assert kept.mask.mean() > 0.3 and cut.mask.sum() == 0
+
+
+def test_render_views_records_the_hair_it_draws(rigs, tmp_path):
+    from painctl.artefact import open_artefact
+    from painctl.stages.render_views import ViewsRequest, render_views
+
+    out = render_views(open_artefact(rigs / "au4"), tmp_path / "v", ViewsRequest(size=64, views=[(0.0, 0.0)]), jobs=1)
+    with h5py.File(out / "data.h5") as f:
+        records = [json.loads(x) for x in f["appearance"][()]]
+    assert all(r["hair"]["style"] in hair_mod.STYLES and "brows" in r and "lashes" in r and "beard" in r for r in records)
+    assert records[0] == records[1]  # a neutral and its pain face: one person
