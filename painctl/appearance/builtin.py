@@ -1,1 +1,2 @@
 """Imports every built-in part module so that each registers its builder (in draw order)."""
+import painctl.appearance.mouth  # noqa: F401,E402  teeth, gums, dark mouth interior
