@@ -29,8 +29,8 @@ STREAM = 14400
 BINDING_FILE = Path(__file__).with_name("data") / "anny-teeth.npz"
 #: Tooth enamel albedo (sRGB): natural shades run from about A1 (light) to A4 (dark, yellow-grey);
 #: teeth yellow with age as enamel thins. Gum (attached gingiva) is a pale coral pink.
-ENAMEL_LIGHT = np.array([0.86, 0.83, 0.75])
-ENAMEL_DARK = np.array([0.70, 0.62, 0.48])
+ENAMEL_LIGHT = np.array([0.80, 0.77, 0.69])
+ENAMEL_DARK = np.array([0.66, 0.58, 0.45])
 GUM = np.array([0.78, 0.42, 0.42])
 
 
@@ -75,7 +75,7 @@ LOWER_TEETH_MM = ((5.0, 9.0, 6.0), (5.5, 9.5, 6.0), (7.0, 11.0, 7.5), (7.0, 8.5,
 #: rest the jaw hangs slightly open (the freeway space, 2-4 mm between the incisors), so a closed
 #: mouth shows no teeth through the seam of the lips. Also the gap between neighbouring crowns
 #: (mm), and how far the labial faces sit behind the helper shell (mm), drawn tight to the lips.
-UPPER_EDGE_MM = 0.0
+UPPER_EDGE_MM = 0.5
 LOWER_EDGE_MM = -2.0
 GAP_MM = 0.25
 SETBACK_MM = 1.5
