@@ -208,7 +208,8 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
         radius = rng.uniform(0.0008, 0.0025)
         melanin *= 1 + rng.uniform(0.25, 0.7) * np.exp(-np.sum((points - centre) ** 2, 1) / (2 * radius**2))
     linear = BASE_REFLECTANCE * np.exp(-melanin[:, None] * MELANIN_ABSORPTION - haemoglobin[:, None] * HAEMOGLOBIN_ABSORPTION)
-    linear *= (1 + 0.03 * noise(700) * (1 + age))[:, None]  # pores and fine grain
+    linear *= (1 + 0.03 * noise(700) * (1 + age))[:, None]  # fine grain
+    linear *= micro_relief(points, verts, faces, corners, weights, lm, age, rng)[:, None]
 
     # ---- wrinkles (elderly): thin darker creases where skin folds
     crease = np.zeros(len(points))
@@ -227,7 +228,7 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
             sign = 1.0 if outer[0] > 0 else -1.0
             angle = np.arctan2(d[:, 1], sign * d[:, 0])
             fan = _smoothstep(0.004, 0.008, r) * (1 - _smoothstep(0.014, 0.02, r)) * (np.abs(angle) < 0.9) * (sign * d[:, 0] > 0)
-            crease += fan * np.clip(np.sin(angle * 14 + 2 * noise(60)), 0, 1) ** 10
+            crease += 0.7 * fan * np.clip(np.sin(angle * 14 + 2 * noise(60)), 0, 1) ** 6
             # Nasolabial fold: from beside the nose wing to beside the mouth corner.
             corner = lm[f"mouth_{side}"]
             wing = lm["nose_tip"] + np.array([sign * 0.02, -0.005, -0.02])
@@ -235,8 +236,12 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
             d_fold = _segment_distance(points, wing, fold_end)
             crease += 1.4 * np.exp(-(d_fold / 0.0016) ** 2) * (points[:, 2] > corner[2] - 0.02)
             # Under-eye line.
-            lower = lm[f"{side}_lower_lid"] + np.array([0.0, -0.008, 0.0])
-            crease += 0.8 * np.exp(-(np.abs(points[:, 1] - lower[1]) / 0.0012) ** 2) * (np.abs(points[:, 0] - lower[0]) < 0.012) * (points[:, 2] > lower[2] - 0.015)
+            # Under-eye line: it follows the lid's curve 7-8 mm below it and fades out at both ends.
+            lower = lm[f"{side}_lower_lid"]
+            along = (points[:, 0] - lower[0]) / 0.012
+            line_y = lower[1] - 0.0075 + 0.004 * along**2
+            ends = np.clip(1 - along**2, 0, 1) ** 1.5
+            crease += 0.6 * np.exp(-(np.abs(points[:, 1] - line_y) / 0.0013) ** 2) * ends * (points[:, 2] > lower[2] - 0.015)
         linear *= (1 - 0.35 * age * np.clip(crease, 0, 1.5))[:, None]
 
     # ---- moles, freckles and a stubble shadow (per identity)
@@ -300,6 +305,39 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
     rough_map[mask] = np.clip(roughness, 0.05, 1.0)
     material = pull_push(np.stack([spec_map, rough_map], -1), weight)
     return SkinMaps(np.clip(albedo, 0, 1).astype(np.float32), material[..., 0].astype(np.float32), material[..., 1].astype(np.float32))
+
+
+#: Fine relief of skin (pores and the criss-cross of its surface lines): spatial frequency in cycles
+#: per metre (wavelength ~1.2 mm, the finest the 0.5 mm texels of a 1024 px atlas resolve), the
+#: key light it is shaded under (the studio key: the shader has no normal maps, so the relief's
+#: shading is baked into the albedo), and how strongly it shades.
+RELIEF_FREQUENCY = 830.0
+RELIEF_LIGHT = np.array([-0.45, 0.55, 0.75])
+RELIEF_SHADE = 0.05
+
+
+def micro_relief(points, verts, faces, corners, weights, lm, age: float, rng) -> np.ndarray:
+    """Return (K,) albedo factors of the skin's fine relief at texel ``points`` (K,3): a random height
+    field lit from the key light's side (its derivative along the light's direction in the tangent
+    plane) with pits darkened, denser and deeper on the nose, cheeks and chin and with age."""
+    from painctl.renderer import vertex_normals
+
+    normals = np.einsum("kc,kcd->kd", weights, vertex_normals(verts, faces).astype(np.float64)[corners])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    along = RELIEF_LIGHT / np.linalg.norm(RELIEF_LIGHT)
+    along = along - (normals @ along)[:, None] * normals
+    along /= np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-12)
+    step = 1.5e-4
+    state = rng.bit_generator.state
+    h0 = _noise(points, RELIEF_FREQUENCY, rng, waves=12)
+    rng.bit_generator.state = state  # the same waves, a step toward the light
+    h1 = _noise(points + step * along, RELIEF_FREQUENCY, rng, waves=12)
+    tip = lm["nose_tip"]
+    # Pores are largest and densest on the nose and the central cheeks.
+    density = 0.5 + 0.5 * np.exp(-(((points[:, 0] - tip[0]) / 0.035) ** 2 + ((points[:, 1] - tip[1]) / 0.03) ** 2))
+    slope = np.clip((h1 - h0) / (2 * np.pi * RELIEF_FREQUENCY * step), -1.5, 1.5)
+    pits = np.clip(h0 - 1.2, 0, 1)
+    return 1 + density * (1 + 0.5 * age) * (RELIEF_SHADE * slope - 0.08 * pits)
 
 
 #: Horizontal visible iris diameter over palpebral fissure length. Adults have an iris of 11.7 mm

@@ -173,8 +173,9 @@ def arch_colours(attrs: np.ndarray, shade: float) -> np.ndarray:
     mouth as the lips and cheeks shade it (the renderer casts no shadows)."""
     gum, s, h = attrs[:, 0:1], attrs[:, 1:2], attrs[:, 2:3]
     enamel = ENAMEL_LIGHT * (1 - shade) + ENAMEL_DARK * shade
+    # The biting edge is translucent: against the dark mouth behind it, it looks grey-blue.
     edge = np.exp(-h / 0.0012)
-    tooth = enamel * (1 - 0.3 * edge) + np.array([0.55, 0.57, 0.6]) * 0.3 * edge
+    tooth = enamel * (1 - 0.5 * edge) + np.array([0.38, 0.40, 0.45]) * 0.5 * edge
     colour = tooth * (1 - gum) + GUM * gum
     occlusion = 0.3 + 0.7 * np.exp(-(s / 0.02) ** 2)
     return np.clip(colour * occlusion, 0, 1).astype(np.float32)
