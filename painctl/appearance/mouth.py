@@ -258,8 +258,13 @@ def dark_interior(texture: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_fac
             rgb = tuple(int(c * 255 + 0.5) for c in colour)
             draw.polygon(tri, fill=rgb, outline=rgb)
             draw_cover.polygon(tri, fill=255, outline=255)
-    weight = np.asarray(cover, np.float32)[..., None] / 255.0
-    out = out * (1 - weight) + np.asarray(layer, np.float32) / 255.0 * weight
+    box = cover.getbbox()
+    if box is None:
+        return out
+    x0, y0, x1, y1 = box
+    weight = np.asarray(cover.crop(box), np.float32)[..., None] / 255.0
+    paint = np.asarray(layer.crop(box), np.float32) / 255.0
+    out[y0:y1, x0:x1, :3] = out[y0:y1, x0:x1, :3] * (1 - weight) + paint * weight
     return out
 
 

@@ -235,27 +235,32 @@ def wrinkle_maps(fields: WrinkleFields, identity: Identity, uv: np.ndarray, uv_f
     faces = np.asarray(identity.faces)
     on_face = np.zeros(len(neutral), bool)
     on_face[np.asarray(identity.regions.get("face", np.arange(len(neutral))))] = True
+    # A cheap first pass at the vertices: faces no map reaches at any corner are skipped.
+    reached = np.zeros(len(neutral), bool)
+    for name, _ in MAPS:
+        reached |= np.abs(fields(name, neutral)) > 1e-12
+    keep = on_face[faces].all(1) & reached[faces].any(1)
     tri = texels.triangle
     mask = tri >= 0
-    mask[mask] = on_face[faces[tri[mask]]].all(1)
+    mask[mask] = keep[tri[mask]]
     rows, cols = np.nonzero(mask)
     corners = faces[tri[rows, cols]]
     bary = texels.barycentric[rows, cols].astype(np.float64)
     points = np.einsum("kc,kcd->kd", bary, neutral[corners])
     normals = np.einsum("kc,kcd->kd", bary, vertex_normals(neutral, faces).astype(np.float64)[corners])
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    # Only texels some map reaches (its height above a nanometre) get gradients and are baked.
+    heights = np.array([fields(name, points) for name, _ in MAPS])
+    touched = (np.abs(heights) > 1e-9).any(0)
+    points, normals, heights = points[touched], normals[touched], heights[:, touched]
     t1, t2 = _tangents(normals)
-    heights, gradients = [], []
+    gradients = []
     for name, _ in MAPS:
-        h = fields(name, points)
         g = ((fields(name, points + STEP * t1) - fields(name, points - STEP * t1)) / (2 * STEP))[:, None] * t1
         g += ((fields(name, points + STEP * t2) - fields(name, points - STEP * t2)) / (2 * STEP))[:, None] * t2
-        heights.append(h)
         gradients.append(g)
-    heights, gradients = np.array(heights), np.array(gradients)
-    touched = (np.abs(heights) > 1e-6).any(0) | (np.linalg.norm(gradients, axis=2) > 1e-3).any(0)
-    return {"rows": rows[touched], "cols": cols[touched], "normals": normals[touched], "height": heights[:, touched].astype(np.float32),
-            "gradient": gradients[:, touched].astype(np.float32), "lights": lights or studio_lights(), "shape": tuple(shape)}
+    return {"rows": rows[touched], "cols": cols[touched], "normals": normals, "height": heights.astype(np.float32),
+            "gradient": np.array(gradients, np.float32), "lights": lights or studio_lights(), "shape": tuple(shape)}
 
 
 def bake(texture: np.ndarray, maps: dict, weights: np.ndarray) -> np.ndarray:
