@@ -8,8 +8,9 @@
 
 Colour follows a two-pigment model: linear reflectance = base * exp(-melanin * mu_m - haemoglobin * mu_h),
 with melanin from the identity's ancestry mix and haemoglobin raised on cheeks, nose and lips.
-Every pattern (blotches, pores, age spots, wrinkles, brows, iris) is a function of the texel's 3D
-point on the mesh, so it is continuous across UV seams. Ages are in years, lengths in metres.
+Every pattern (blotches, pores and fine relief, age spots, wrinkles, brows, moles, freckles,
+stubble, the eyes' sclera, iris, catchlight and lid margins) is a function of the texel's 3D point
+on the mesh, so it is continuous across UV seams. Ages are in years, lengths in metres.
 """
 
 from __future__ import annotations

