@@ -150,6 +150,20 @@ def _noise(points: np.ndarray, frequency: float, rng: np.random.Generator, waves
     return (np.cos(arg).sum(1) * np.sqrt(2.0 / waves)).astype(np.float64)
 
 
+def _noise_slope(points: np.ndarray, along: np.ndarray, frequency: float, rng: np.random.Generator, waves: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_noise` (K,) at ``points`` (K,3) and its derivative (K,) along unit directions
+    ``along`` (K,3), per metre, from one set of random plane waves."""
+    directions = rng.normal(size=(waves, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    k = directions * (2 * np.pi * frequency * rng.uniform(0.7, 1.4, size=(waves, 1)))
+    phase = rng.uniform(0, 2 * np.pi, size=waves)
+    arg = np.asarray(points, np.float32) @ k.T.astype(np.float32) + phase.astype(np.float32)
+    scale = np.sqrt(2.0 / waves)
+    value = np.cos(arg).sum(1) * scale
+    slope = -(np.sin(arg) * (np.asarray(along, np.float32) @ k.T.astype(np.float32))).sum(1) * scale
+    return value.astype(np.float64), slope.astype(np.float64)
+
+
 def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
     t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
     return t * t * (3 - 2 * t)
@@ -246,7 +260,7 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
         linear *= (1 - 0.35 * age * np.clip(crease, 0, 1.5))[:, None]
 
     # ---- moles, freckles and a stubble shadow (per identity)
-    linear = paint_marks(linear, points, verts, regions, lm, params, noise, rng)
+    linear = paint_marks(linear, points, verts, regions, lm, params, rng)
 
     # ---- lips: the vermilion around the mouth opening
     ring = verts[np.asarray(regions["lip_margin"])]
@@ -286,7 +300,7 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
     roughness = roughness * (1 - density) + 0.6 * density
 
     # ---- eyes: sclera, iris, limbal ring, catchlight, caruncle; lash line and the lower lid's wet line
-    paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in, params, noise)
+    paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in, params)
     for name, colour, rough in (("mouth_cavity", (0.12, 0.02, 0.02), 0.3), ("tongue", (0.45, 0.12, 0.12), 0.35),
                                 ("left_eye_socket", (0.35, 0.12, 0.10), 0.3), ("right_eye_socket", (0.35, 0.12, 0.10), 0.3)):
         on = face_in(name)
@@ -328,15 +342,11 @@ def micro_relief(points, verts, faces, corners, weights, lm, age: float, rng) ->
     along = RELIEF_LIGHT / np.linalg.norm(RELIEF_LIGHT)
     along = along - (normals @ along)[:, None] * normals
     along /= np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-12)
-    step = 1.5e-4
-    state = rng.bit_generator.state
-    h0 = _noise(points, RELIEF_FREQUENCY, rng, waves=12)
-    rng.bit_generator.state = state  # the same waves, a step toward the light
-    h1 = _noise(points + step * along, RELIEF_FREQUENCY, rng, waves=12)
+    h0, dh = _noise_slope(points, along, RELIEF_FREQUENCY, rng, waves=12)
     tip = lm["nose_tip"]
     # Pores are largest and densest on the nose and the central cheeks.
     density = 0.5 + 0.5 * np.exp(-(((points[:, 0] - tip[0]) / 0.035) ** 2 + ((points[:, 1] - tip[1]) / 0.03) ** 2))
-    slope = np.clip((h1 - h0) / (2 * np.pi * RELIEF_FREQUENCY * step), -1.5, 1.5)
+    slope = np.clip(dh / (2 * np.pi * RELIEF_FREQUENCY), -1.5, 1.5)
     pits = np.clip(h0 - 1.2, 0, 1)
     return 1 + density * (1 + 0.5 * age) * (RELIEF_SHADE * slope - 0.08 * pits)
 
@@ -364,7 +374,7 @@ def _lid_curves(verts: np.ndarray, ring: np.ndarray, inner: np.ndarray, outer: n
     return halves[0], halves[1]
 
 
-def paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in, params: SkinParams, noise) -> None:
+def paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in, params: SkinParams) -> None:
     """Paint both eyes into the per-texel arrays in place (linear RGB (K,3), specular (K,), roughness
     (K,)): a sclera that is not white (darker toward the corners and under the upper lid, faint
     vessels, yellowing with age), an iris with radial fibres, crypts, a collarette and a limbal
@@ -408,7 +418,8 @@ def paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in,
         fibres = np.zeros(len(p))
         for k, amp in ((23, 0.12), (41, 0.1), (67, 0.08), (97, 0.06)):
             fibres += amp * np.sin(theta * k + rng.uniform(0, 6.3) + 2.0 * np.sin(theta * 3 + rng.uniform(0, 6.3)))
-        crypts = np.clip(noise(2200)[on_eye], -2, 2) * 0.08
+        # High-frequency patterns are evaluated on the eye's texels only (a few thousand).
+        crypts = np.clip(_noise(p, 2200, rng, waves=12), -2, 2) * 0.08
         rr = r / iris_r
         iris = srgb_to_linear(params.iris) * (0.85 + fibres + crypts)[:, None] * (1.05 - 0.35 * _smoothstep(0.7, 1.0, rr))[:, None]
         collarette = np.exp(-(((rr - 0.55) / 0.08) ** 2))
@@ -423,7 +434,7 @@ def paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in,
         sclera = np.array([0.62, 0.60, 0.58]) * (1 - 0.1 * age) + np.array([0.0, -0.02, -0.08]) * age
         corner = _smoothstep(0.35, 1.0, np.abs(dx) / half)
         sclera = sclera * (1 - 0.35 * corner)[:, None]
-        veins = np.clip(noise(900, stretch=(1.0, 3.0, 1.0))[on_eye] - 1.2, 0, 1) * corner * (0.5 + age)
+        veins = np.clip(_noise(p * np.array([1.0, 3.0, 1.0]), 900, rng, waves=12) - 1.2, 0, 1) * corner * (0.5 + age)
         sclera = sclera * (1 - veins[:, None] * np.array([0.0, 0.5, 0.5]))
         w_iris = (1 - _smoothstep(iris_r * 0.96, iris_r * 1.04, r))[:, None]
         colour = sclera * (1 - w_iris) + iris * w_iris
@@ -445,7 +456,7 @@ def paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in,
         roughness[on_eye] = 0.08
 
 
-def paint_marks(linear, points, verts, regions, lm, params: SkinParams, noise, rng) -> np.ndarray:
+def paint_marks(linear, points, verts, regions, lm, params: SkinParams, rng) -> np.ndarray:
     """Return ``linear`` (K,3) with the identity's moles (small raised brown naevi), freckles (faint
     spots over nose and cheeks, light skin only) and stubble shadow (the beard area greyed by cut
     hair under the skin, some men only)."""
@@ -461,7 +472,9 @@ def paint_marks(linear, points, verts, regions, lm, params: SkinParams, noise, r
     tip = lm["nose_tip"]
     if params.freckles > 0:
         spread = np.exp(-(((points[:, 0] - tip[0]) / 0.04) ** 2 + ((points[:, 1] - tip[1] - 0.01) / 0.022) ** 2)) * (points[:, 2] > tip[2] - 0.05)
-        spots = np.clip(noise(1100) - 1.3, 0, 1) * spread * params.freckles
+        spots = np.zeros(len(points))
+        near = spread > 1e-3
+        spots[near] = np.clip(_noise(points[near], 1100, rng, waves=12) - 1.3, 0, 1) * spread[near] * params.freckles
         out = out * (1 - 0.35 * spots)[:, None] * np.array([1.0, 0.93, 0.88]) ** spots[:, None]
     if params.stubble > 0:
         mouth_y = (lm["mouth_left"][1] + lm["mouth_right"][1]) / 2
@@ -477,7 +490,9 @@ def paint_marks(linear, points, verts, regions, lm, params: SkinParams, noise, r
         # Clear of the lips' vermilion, which carries no hair (the lip painting covers ~8 mm from the margin).
         lips = cKDTree(verts[np.asarray(regions["lip_margin"])]).query(points)[0]
         area *= _smoothstep(0.008, 0.012, lips)
-        grain = 0.6 + 0.4 * np.clip(noise(1400), -1, 1)
+        grain = np.zeros(len(points))
+        grown = area > 0
+        grain[grown] = 0.6 + 0.4 * np.clip(_noise(points[grown], 1400, rng, waves=12), -1, 1)
         density = 0.35 * params.stubble * area * grain
         hair = srgb_to_linear(params.hair) * 0.8 + np.array([0.0, 0.0, 0.01])
         out = out * (1 - density[:, None]) + hair * density[:, None]
