@@ -8,6 +8,8 @@ import painctl.appearance.hair  # noqa: F401  scalp hair
 import painctl.appearance.brows  # noqa: F401  eyebrows
 import painctl.appearance.lashes  # noqa: F401  eyelashes
 import painctl.appearance.beard  # noqa: F401  beards and stubble
+import painctl.appearance.mouth  # noqa: F401,E402  teeth, gums, dark mouth interior
+import painctl.appearance.wrinkles  # noqa: F401,E402  AU-driven wrinkle maps baked into the head texture
 
 from painctl.appearance.parts import BUILDERS, Identity, Part
 from painctl.errors import PainctlError

@@ -8,8 +8,9 @@
 
 Colour follows a two-pigment model: linear reflectance = base * exp(-melanin * mu_m - haemoglobin * mu_h),
 with melanin from the identity's ancestry mix and haemoglobin raised on cheeks, nose and lips.
-Every pattern (blotches, pores, age spots, wrinkles, brows, iris) is a function of the texel's 3D
-point on the mesh, so it is continuous across UV seams. Ages are in years, lengths in metres.
+Every pattern (blotches, pores and fine relief, age spots, wrinkles, brows, moles, freckles,
+stubble, the eyes' sclera, iris, catchlight and lid margins) is a function of the texel's 3D point
+on the mesh, so it is continuous across UV seams. Ages are in years, lengths in metres.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from painctl.appearance.uv import UVTexels, repack_uv, uv_texels
 MELANIN_ABSORPTION = np.array([3.44, 4.19, 4.9])
 HAEMOGLOBIN_ABSORPTION = np.array([0.3, 1.8, 1.2])
 BASE_REFLECTANCE = np.array([0.74, 0.505, 0.336])
+#: Random streams (painctl.seeding.rng_for) of the per-identity marks and of the eyes.
+MARKS_STREAM = 14600
+EYES_STREAM = 14500
 #: Melanin per ancestry weight (african, asian, caucasian).
 ANCESTRY_MELANIN = {"african": 0.45, "asian": 0.2, "caucasian": 0.05}
 
@@ -55,10 +59,16 @@ class SkinParams:
     iris: tuple[float, float, float]
     hair: tuple[float, float, float]
     seed: int
+    #: Marks drawn per identity (see :func:`skin_params`): how many moles, freckle density (0-1) and
+    #: stubble shadow density (0-1, men only).
+    moles: int = 0
+    freckles: float = 0.0
+    stubble: float = 0.0
 
     def to_dict(self) -> dict:
         return {"melanin": self.melanin, "haemoglobin": self.haemoglobin, "age_years": self.age_years,
-                "iris": list(self.iris), "hair": list(self.hair), "seed": self.seed}
+                "iris": list(self.iris), "hair": list(self.hair), "seed": self.seed,
+                "moles": self.moles, "freckles": self.freckles, "stubble": self.stubble}
 
 
 @dataclass
@@ -94,7 +104,18 @@ def skin_params(phenotype_names, phenotype: np.ndarray, age_years: float, seed: 
     hair = np.array([0.06, 0.045, 0.035]) if rng.random() > light * 0.5 else np.array([0.35, 0.24, 0.14])
     grey = float(np.clip((age - 45.0) / 30.0, 0.0, 0.85))
     hair = hair * (1 - grey) + np.array([0.62, 0.6, 0.58]) * grey
-    return SkinParams(melanin, haemoglobin, age, tuple(float(c) for c in iris), tuple(float(c) for c in hair), int(rng.integers(2**31)))
+    pattern_seed = int(rng.integers(2**31))
+    # Marks come from their own stream so that adding them left every earlier draw as it was.
+    marks = rng_for(seed, MARKS_STREAM, index)
+    # Melanocytic naevi: light-skinned adults have about 10-40 on the whole body, few on the face;
+    # darker skin has fewer. Freckles (ephelides) are common only in light skin and fade with age.
+    moles = int(marks.poisson(1.0 + 3.0 * light))
+    freckles = float(marks.uniform(0.3, 1.0)) if marks.random() < 0.3 * light * (1.0 if age < 50 else 0.5) else 0.0
+    male = ("gender" in names and float(phenotype[names.index("gender")]) < 0.5)
+    # A visible stubble shadow on some men (shaved that morning or a day before), none on women.
+    stubble = float(marks.uniform(0.35, 1.0)) if male and marks.random() < 0.45 else 0.0
+    return SkinParams(melanin, haemoglobin, age, tuple(float(c) for c in iris), tuple(float(c) for c in hair), pattern_seed,
+                      moles, freckles, stubble)
 
 
 def face_atlas(faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, regions: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +148,20 @@ def _noise(points: np.ndarray, frequency: float, rng: np.random.Generator, waves
     # float32 is plenty for a pattern and halves the cost of the (K, waves) cosine.
     arg = np.asarray(points, np.float32) @ k.T.astype(np.float32) + phase.astype(np.float32)
     return (np.cos(arg).sum(1) * np.sqrt(2.0 / waves)).astype(np.float64)
+
+
+def _noise_slope(points: np.ndarray, along: np.ndarray, frequency: float, rng: np.random.Generator, waves: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_noise` (K,) at ``points`` (K,3) and its derivative (K,) along unit directions
+    ``along`` (K,3), per metre, from one set of random plane waves."""
+    directions = rng.normal(size=(waves, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    k = directions * (2 * np.pi * frequency * rng.uniform(0.7, 1.4, size=(waves, 1)))
+    phase = rng.uniform(0, 2 * np.pi, size=waves)
+    arg = np.asarray(points, np.float32) @ k.T.astype(np.float32) + phase.astype(np.float32)
+    scale = np.sqrt(2.0 / waves)
+    value = np.cos(arg).sum(1) * scale
+    slope = -(np.sin(arg) * (np.asarray(along, np.float32) @ k.T.astype(np.float32))).sum(1) * scale
+    return value.astype(np.float64), slope.astype(np.float64)
 
 
 def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
@@ -188,7 +223,8 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
         radius = rng.uniform(0.0008, 0.0025)
         melanin *= 1 + rng.uniform(0.25, 0.7) * np.exp(-np.sum((points - centre) ** 2, 1) / (2 * radius**2))
     linear = BASE_REFLECTANCE * np.exp(-melanin[:, None] * MELANIN_ABSORPTION - haemoglobin[:, None] * HAEMOGLOBIN_ABSORPTION)
-    linear *= (1 + 0.03 * noise(700) * (1 + age))[:, None]  # pores and fine grain
+    linear *= (1 + 0.03 * noise(700) * (1 + age))[:, None]  # fine grain
+    linear *= micro_relief(points, verts, faces, corners, weights, lm, age, rng)[:, None]
 
     # ---- wrinkles (elderly): thin darker creases where skin folds
     crease = np.zeros(len(points))
@@ -207,7 +243,7 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
             sign = 1.0 if outer[0] > 0 else -1.0
             angle = np.arctan2(d[:, 1], sign * d[:, 0])
             fan = _smoothstep(0.004, 0.008, r) * (1 - _smoothstep(0.014, 0.02, r)) * (np.abs(angle) < 0.9) * (sign * d[:, 0] > 0)
-            crease += fan * np.clip(np.sin(angle * 14 + 2 * noise(60)), 0, 1) ** 10
+            crease += 0.7 * fan * np.clip(np.sin(angle * 14 + 2 * noise(60)), 0, 1) ** 6
             # Nasolabial fold: from beside the nose wing to beside the mouth corner.
             corner = lm[f"mouth_{side}"]
             wing = lm["nose_tip"] + np.array([sign * 0.02, -0.005, -0.02])
@@ -215,9 +251,16 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
             d_fold = _segment_distance(points, wing, fold_end)
             crease += 1.4 * np.exp(-(d_fold / 0.0016) ** 2) * (points[:, 2] > corner[2] - 0.02)
             # Under-eye line.
-            lower = lm[f"{side}_lower_lid"] + np.array([0.0, -0.008, 0.0])
-            crease += 0.8 * np.exp(-(np.abs(points[:, 1] - lower[1]) / 0.0012) ** 2) * (np.abs(points[:, 0] - lower[0]) < 0.012) * (points[:, 2] > lower[2] - 0.015)
+            # Under-eye line: it follows the lid's curve 7-8 mm below it and fades out at both ends.
+            lower = lm[f"{side}_lower_lid"]
+            along = (points[:, 0] - lower[0]) / 0.012
+            line_y = lower[1] - 0.0075 + 0.004 * along**2
+            ends = np.clip(1 - along**2, 0, 1) ** 1.5
+            crease += 0.6 * np.exp(-(np.abs(points[:, 1] - line_y) / 0.0013) ** 2) * ends * (points[:, 2] > lower[2] - 0.015)
         linear *= (1 - 0.35 * age * np.clip(crease, 0, 1.5))[:, None]
+
+    # ---- moles, freckles and a stubble shadow (per identity)
+    linear = paint_marks(linear, points, verts, regions, lm, params, rng)
 
     # ---- lips: the vermilion around the mouth opening
     ring = verts[np.asarray(regions["lip_margin"])]
@@ -256,28 +299,8 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
     roughness = roughness * (1 - lips) + 0.3 * lips
     roughness = roughness * (1 - density) + 0.6 * density
 
-    # ---- eyes: sclera, iris with radial fibres and a dark limbal ring, pupil
-    for side in ("left", "right"):
-        on = face_in(f"{side}_eye")
-        if not on.any():
-            continue
-        ball = verts[np.asarray(regions[f"{side}_eye"])]
-        cx, cy = ball[:, 0].mean(), ball[:, 1].mean()
-        p = points[on]
-        r = np.hypot(p[:, 0] - cx, p[:, 1] - cy)
-        theta = np.arctan2(p[:, 1] - cy, p[:, 0] - cx)
-        fibres = 0.75 + 0.25 * np.sin(theta * 37 + 3 * np.sin(theta * 5)) * np.sin(theta * 11)
-        iris = srgb_to_linear(params.iris) * fibres[:, None] * (0.7 + 0.6 * np.clip((r - 0.002) / 0.004, 0, 1))[:, None]
-        limbus = np.exp(-((r - 0.0058) / 0.0006) ** 2)[:, None]
-        iris = iris * (1 - 0.7 * limbus)
-        sclera = np.array([0.78, 0.74, 0.70]) * (1 - 0.25 * _smoothstep(0.008, 0.012, r))[:, None] + np.array([0.1, 0.0, 0.0]) * _smoothstep(0.008, 0.012, r)[:, None]
-        pupil = np.array([0.008, 0.008, 0.009])
-        w_iris = (1 - _smoothstep(0.0058, 0.0066, r))[:, None]
-        w_pupil = (1 - _smoothstep(0.0018, 0.0024, r))[:, None]
-        colour = sclera * (1 - w_iris) + iris * w_iris
-        linear[on] = colour * (1 - w_pupil) + pupil * w_pupil
-        specular[on] = 0.05
-        roughness[on] = 0.08
+    # ---- eyes: sclera, iris, limbal ring, catchlight, caruncle; lash line and the lower lid's wet line
+    paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in, params)
     for name, colour, rough in (("mouth_cavity", (0.12, 0.02, 0.02), 0.3), ("tongue", (0.45, 0.12, 0.12), 0.35),
                                 ("left_eye_socket", (0.35, 0.12, 0.10), 0.3), ("right_eye_socket", (0.35, 0.12, 0.10), 0.3)):
         on = face_in(name)
@@ -297,3 +320,180 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
     rough_map[mask] = np.clip(roughness, 0.05, 1.0)
     material = pull_push(np.stack([spec_map, rough_map], -1), weight)
     return SkinMaps(np.clip(albedo, 0, 1).astype(np.float32), material[..., 0].astype(np.float32), material[..., 1].astype(np.float32))
+
+
+#: Fine relief of skin (pores and the criss-cross of its surface lines): spatial frequency in cycles
+#: per metre (wavelength ~1.2 mm, the finest the 0.5 mm texels of a 1024 px atlas resolve), the
+#: key light it is shaded under (the studio key: the shader has no normal maps, so the relief's
+#: shading is baked into the albedo), and how strongly it shades.
+RELIEF_FREQUENCY = 830.0
+RELIEF_LIGHT = np.array([-0.45, 0.55, 0.75])
+RELIEF_SHADE = 0.05
+
+
+def micro_relief(points, verts, faces, corners, weights, lm, age: float, rng) -> np.ndarray:
+    """Return (K,) albedo factors of the skin's fine relief at texel ``points`` (K,3): a random height
+    field lit from the key light's side (its derivative along the light's direction in the tangent
+    plane) with pits darkened, denser and deeper on the nose, cheeks and chin and with age."""
+    from painctl.renderer import vertex_normals
+
+    normals = np.einsum("kc,kcd->kd", weights, vertex_normals(verts, faces).astype(np.float64)[corners])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    along = RELIEF_LIGHT / np.linalg.norm(RELIEF_LIGHT)
+    along = along - (normals @ along)[:, None] * normals
+    along /= np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-12)
+    h0, dh = _noise_slope(points, along, RELIEF_FREQUENCY, rng, waves=12)
+    tip = lm["nose_tip"]
+    # Pores are largest and densest on the nose and the central cheeks.
+    density = 0.5 + 0.5 * np.exp(-(((points[:, 0] - tip[0]) / 0.035) ** 2 + ((points[:, 1] - tip[1]) / 0.03) ** 2))
+    slope = np.clip(dh / (2 * np.pi * RELIEF_FREQUENCY), -1.5, 1.5)
+    pits = np.clip(h0 - 1.2, 0, 1)
+    return 1 + density * (1 + 0.5 * age) * (RELIEF_SHADE * slope - 0.08 * pits)
+
+
+#: Horizontal visible iris diameter over palpebral fissure length. Adults have an iris of 11.7 mm
+#: (HVID 11.0-12.5 mm) in a fissure of 28-31 mm (Farkas' anthropometric norms), about 0.39; anny's
+#: fissures measure 22-26 mm corner to corner, and a true 11.7 mm iris fills half of them (the
+#: "doll eye" look), so the iris is painted in proportion to the fissure instead, within 9.5-11.5 mm.
+IRIS_TO_FISSURE = 0.42
+IRIS_DIAMETER_M = (0.0095, 0.0115)
+
+
+def _lid_curves(verts: np.ndarray, ring: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split a lid margin ring (R,3) into its upper and lower halves (by the line between the eye
+    corners), each resampled densely along x: returns (upper (U,3), lower (L,3))."""
+    p = verts[ring]
+    t = (p[:, 0] - inner[0]) / (outer[0] - inner[0])
+    line_y = inner[1] + t * (outer[1] - inner[1])
+    halves = []
+    for half in (p[:, 1] >= line_y, p[:, 1] < line_y):
+        q = np.vstack([inner, p[half], outer])
+        q = q[np.argsort(q[:, 0])]
+        xs = np.linspace(q[0, 0], q[-1, 0], 200)
+        halves.append(np.stack([xs, np.interp(xs, q[:, 0], q[:, 1]), np.interp(xs, q[:, 0], q[:, 2])], 1))
+    return halves[0], halves[1]
+
+
+def paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in, params: SkinParams) -> None:
+    """Paint both eyes into the per-texel arrays in place (linear RGB (K,3), specular (K,), roughness
+    (K,)): a sclera that is not white (darker toward the corners and under the upper lid, faint
+    vessels, yellowing with age), an iris with radial fibres, crypts, a collarette and a limbal
+    ring, a pupil, a catchlight, the pink caruncle at the inner corner; on the skin, the lash line
+    along the upper lid and the wet, pink margin of the lower lid."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng([params.seed, EYES_STREAM])
+    age = np.clip((params.age_years - 20.0) / 60.0, 0.0, 1.0)
+    pupil_fraction = rng.uniform(0.3, 0.4)
+    collarette_tint = rng.uniform(0.0, 0.5)
+    hair = srgb_to_linear(params.hair)
+    skin_ids = regions["skin"]
+    for side in ("left", "right"):
+        inner, outer = lm[f"{side}_eye_inner"], lm[f"{side}_eye_outer"]
+        fissure = float(np.linalg.norm(outer - inner))
+        upper, lower = _lid_curves(verts, np.asarray(regions[f"{side}_lid_margin"]), inner, outer)
+        # Skin along the lid margins: a dark lash line above, the lower lid's wet pink rim below.
+        near = np.linalg.norm(points - (inner + outer) / 2, axis=1) < fissure
+        on_eye = face_in(f"{side}_eye")
+        lid = near & ~on_eye
+        if lid.any():
+            d_up = cKDTree(upper).query(points[lid])[0]
+            d_low = cKDTree(lower).query(points[lid])[0]
+            lash = 0.55 * np.exp(-((d_up / 0.0008) ** 2))
+            linear[lid] = linear[lid] * (1 - lash[:, None]) + hair * 0.5 * lash[:, None]
+            wet = 0.6 * np.exp(-((d_low / 0.0006) ** 2))
+            linear[lid] = linear[lid] * (1 - wet[:, None]) + np.array([0.45, 0.2, 0.18]) * wet[:, None]
+            roughness[lid] = roughness[lid] * (1 - wet) + 0.12 * wet
+            specular[lid] = specular[lid] * (1 - wet) + 0.05 * wet
+        if not on_eye.any():
+            continue
+        ball = verts[np.asarray(regions[f"{side}_eye"])]
+        cx, cy = ball[:, 0].mean(), ball[:, 1].mean()
+        iris_r = float(np.clip(IRIS_TO_FISSURE * fissure, *IRIS_DIAMETER_M)) / 2
+        p = points[on_eye]
+        dx, dy = p[:, 0] - cx, p[:, 1] - cy
+        r = np.hypot(dx, dy)
+        theta = np.arctan2(dy, dx)
+        # Iris: radial fibres at several frequencies, crypts, a collarette, a darker rim.
+        fibres = np.zeros(len(p))
+        for k, amp in ((23, 0.12), (41, 0.1), (67, 0.08), (97, 0.06)):
+            fibres += amp * np.sin(theta * k + rng.uniform(0, 6.3) + 2.0 * np.sin(theta * 3 + rng.uniform(0, 6.3)))
+        # High-frequency patterns are evaluated on the eye's texels only (a few thousand).
+        crypts = np.clip(_noise(p, 2200, rng, waves=12), -2, 2) * 0.08
+        rr = r / iris_r
+        iris = srgb_to_linear(params.iris) * (0.85 + fibres + crypts)[:, None] * (1.05 - 0.35 * _smoothstep(0.7, 1.0, rr))[:, None]
+        collarette = np.exp(-(((rr - 0.55) / 0.08) ** 2))
+        # Around the pupil light irises turn warmer (the amber ring of hazel eyes); dark ones stay dark.
+        amber = srgb_to_linear(params.iris) * np.array([1.5, 1.15, 0.55])
+        iris = iris * (1 - collarette_tint * np.clip(1.2 - rr, 0, 1)[:, None]) + amber * collarette_tint * np.clip(1.2 - rr, 0, 1)[:, None]
+        iris *= (1 + 0.25 * collarette)[:, None]
+        limbus = (0.35 + 0.35 * (1 - age)) * np.exp(-(((rr - 0.97) / 0.08) ** 2))
+        iris *= (1 - limbus)[:, None]
+        # Sclera: off-white, shaded toward the corners, faintly veined, yellowing with age.
+        half = fissure / 2
+        sclera = np.array([0.62, 0.60, 0.58]) * (1 - 0.1 * age) + np.array([0.0, -0.02, -0.08]) * age
+        corner = _smoothstep(0.35, 1.0, np.abs(dx) / half)
+        sclera = sclera * (1 - 0.35 * corner)[:, None]
+        veins = np.clip(_noise(p * np.array([1.0, 3.0, 1.0]), 900, rng, waves=12) - 1.2, 0, 1) * corner * (0.5 + age)
+        sclera = sclera * (1 - veins[:, None] * np.array([0.0, 0.5, 0.5]))
+        w_iris = (1 - _smoothstep(iris_r * 0.96, iris_r * 1.04, r))[:, None]
+        colour = sclera * (1 - w_iris) + iris * w_iris
+        w_pupil = (1 - _smoothstep(iris_r * pupil_fraction * 0.9, iris_r * pupil_fraction * 1.1, r))[:, None]
+        colour = colour * (1 - w_pupil) + np.array([0.006, 0.006, 0.007]) * w_pupil
+        # The upper lid and lashes shade the top of the eye; a tear meniscus glints along the lower lid.
+        y_up = np.interp(p[:, 0], upper[:, 0], upper[:, 1])
+        y_low = np.interp(p[:, 0], lower[:, 0], lower[:, 1])
+        colour *= (1 - 0.45 * np.exp(-np.clip(y_up - p[:, 1], 0, None) / 0.0016))[:, None]
+        colour *= (1 - 0.2 * np.exp(-np.clip(p[:, 1] - y_low, 0, None) / 0.0008))[:, None]
+        # The caruncle: pink tissue in the inner corner.
+        caruncle = np.exp(-((np.linalg.norm(p[:, :2] - inner[:2], axis=1) / 0.0022) ** 2))
+        colour = colour * (1 - caruncle[:, None]) + np.array([0.50, 0.20, 0.18]) * caruncle[:, None]
+        # Catchlight: the key light's reflection on the cornea, up and toward the light.
+        glint = np.exp(-(((dx + 0.35 * iris_r) ** 2 + (dy - 0.4 * iris_r) ** 2) / (0.0005**2)))
+        colour = colour * (1 - glint[:, None]) + np.array([1.0, 1.0, 1.0]) * glint[:, None]
+        linear[on_eye] = colour
+        specular[on_eye] = 0.05
+        roughness[on_eye] = 0.08
+
+
+def paint_marks(linear, points, verts, regions, lm, params: SkinParams, rng) -> np.ndarray:
+    """Return ``linear`` (K,3) with the identity's moles (small raised brown naevi), freckles (faint
+    spots over nose and cheeks, light skin only) and stubble shadow (the beard area greyed by cut
+    hair under the skin, some men only)."""
+    marks = np.random.default_rng([params.seed, MARKS_STREAM])
+    face_ids = np.asarray(regions["face"])
+    out = linear
+    for _ in range(params.moles):
+        centre = verts[face_ids[marks.integers(len(face_ids))]]
+        radius = marks.uniform(0.0007, 0.0018)
+        w = np.exp(-np.sum((points - centre) ** 2, 1) / (2 * radius**2)) * 0.85
+        mole = BASE_REFLECTANCE * np.exp(-(params.melanin * 3 + 0.6) * MELANIN_ABSORPTION)
+        out = out * (1 - w[:, None]) + mole * w[:, None]
+    tip = lm["nose_tip"]
+    if params.freckles > 0:
+        spread = np.exp(-(((points[:, 0] - tip[0]) / 0.04) ** 2 + ((points[:, 1] - tip[1] - 0.01) / 0.022) ** 2)) * (points[:, 2] > tip[2] - 0.05)
+        spots = np.zeros(len(points))
+        near = spread > 1e-3
+        spots[near] = np.clip(_noise(points[near], 1100, rng, waves=12) - 1.3, 0, 1) * spread[near] * params.freckles
+        out = out * (1 - 0.35 * spots)[:, None] * np.array([1.0, 0.93, 0.88]) ** spots[:, None]
+    if params.stubble > 0:
+        mouth_y = (lm["mouth_left"][1] + lm["mouth_right"][1]) / 2
+        chin = lm["chin"]
+        # The beard area: upper lip, chin, jaw and lower cheeks; its upper edge runs from the
+        # sideburn down to the corner of the mouth.
+        top = mouth_y + 0.022 - 0.5 * np.abs(points[:, 0])
+        upper_lip = (points[:, 1] < tip[1] - 0.008) & (np.abs(points[:, 0]) < 0.025)
+        area = (_smoothstep(0.0, 0.006, top - points[:, 1]) * (points[:, 1] > chin[1] - 0.05)) + upper_lip * (points[:, 1] > mouth_y)
+        area = np.clip(area, 0, 1) * (points[:, 2] > chin[2] - 0.09)
+        from scipy.spatial import cKDTree
+
+        # Clear of the lips' vermilion, which carries no hair (the lip painting covers ~8 mm from the margin).
+        lips = cKDTree(verts[np.asarray(regions["lip_margin"])]).query(points)[0]
+        area *= _smoothstep(0.008, 0.012, lips)
+        grain = np.zeros(len(points))
+        grown = area > 0
+        grain[grown] = 0.6 + 0.4 * np.clip(_noise(points[grown], 1400, rng, waves=12), -1, 1)
+        density = 0.35 * params.stubble * area * grain
+        hair = srgb_to_linear(params.hair) * 0.8 + np.array([0.0, 0.0, 0.01])
+        out = out * (1 - density[:, None]) + hair * density[:, None]
+    return out

@@ -1,0 +1,174 @@
+"""The face parts' effects: teeth behind a raised upper lip, AU-driven wrinkles, eyes in real proportions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+
+def cli(*args: str) -> None:
+    from painctl.cli import main
+
+    try:
+        main([*args])
+    except SystemExit as exc:
+        assert exc.code in (0, None), f"painctl {' '.join(args)} exited {exc.code}"
+
+
+@pytest.fixture(scope="module")
+def rigs(tmp_path_factory) -> dict[str, Path]:
+    """Two identities, each as a neutral face and one single-AU face at FACS 5 (AU4, AU10)."""
+    root = tmp_path_factory.mktemp("face")
+    heads = root / "heads"
+    cli("-q", "sample-mesh", "-n", "2", "--seed", "3", str(heads))
+    out = {}
+    for au in ("AU4", "AU10"):
+        out[au] = root / au
+        cli("-q", "rig", "--au", f"{au}=5", str(heads), str(out[au]))
+    return out
+
+
+def _rows(rig: Path) -> dict[str, np.ndarray]:
+    with h5py.File(rig / "data.h5") as f:
+        return {k: f[k][()] for k in ("vertices", "faces", "au", "is_neutral", "age_years", "uv", "uv_faces")}
+
+
+def _identity(anny_model, rows, row: int, seed: int = 0):
+    from painctl.appearance import Identity
+
+    return Identity(index=row // 2, seed=seed, neutral=rows["vertices"][row], faces=rows["faces"], regions=anny_model.region_vertices(),
+                    landmarks=anny_model.landmarks(), uv=rows["uv"], uv_faces=rows["uv_faces"], age_years=float(rows["age_years"][row]))
+
+
+def test_teeth_show_in_the_mouth_at_au10_and_not_at_neutral(anny_model, rigs):
+    from painctl.appearance.mouth import build_mouth
+    from painctl.renderer import Mesh, face_offsets, frame_camera, mesh_index, render_many, studio_lights
+
+    rows = _rows(rigs["AU10"])
+    for row in np.flatnonzero(rows["is_neutral"]):
+        mouth = build_mouth(_identity(anny_model, rows, row))
+        camera = frame_camera(rows["vertices"][row], size=224)
+        shown = []
+        for j in (row, row + 1):
+            meshes = [Mesh(rows["vertices"][j], rows["faces"])] + mouth.meshes(rows["vertices"][j], rows["au"][j])
+            result = render_many(meshes, [camera], studio_lights(), 224)[0]
+            teeth = mesh_index(result.triangle, face_offsets(meshes)) >= 1
+            shown.append(teeth)
+        neutral, raised = shown
+        # Measured on 6 balanced identities at 224 px: 69-152 teeth pixels at AU10 = 5, 0-20 at
+        # neutral (where anny's lips leave a sub-pixel seam).
+        assert raised.sum() >= 50 and raised.sum() >= 4 * neutral.sum()
+        # The teeth are seen between the lips: inside the box of the mouth corners and lips.
+        lm = anny_model.landmarks()
+        ys, xs = np.nonzero(raised)
+        pts = rows["vertices"][row + 1][[lm["mouth_left"], lm["mouth_right"], lm["upper_lip"], lm["lower_lip"]]]
+        px = _project(camera, pts, 224)
+        assert px[1, 0] - 2 <= xs.min() and xs.max() <= px[0, 0] + 2
+        assert px[2, 1] - 3 <= ys.min() and ys.max() <= px[3, 1] + 3
+
+
+def _project(camera, points: np.ndarray, size: int) -> np.ndarray:
+    cam = (points - camera.position()) @ camera.rotation().T
+    focal = camera.focal_pixels(size)
+    return np.stack([cam[:, 0] / -cam[:, 2] * focal + size / 2, size / 2 - cam[:, 1] / -cam[:, 2] * focal], 1)
+
+
+def _glabella_contrast(image: np.ndarray, box) -> float:
+    """Local contrast (std of luminance minus its 5x5 mean) in ``box`` = (x0, y0, x1, y1) pixels."""
+    from scipy.ndimage import uniform_filter
+
+    lum = image @ np.array([0.2126, 0.7152, 0.0722])
+    detail = lum - uniform_filter(lum, 5)
+    x0, y0, x1, y1 = box
+    return float(detail[y0:y1, x0:x1].std())
+
+
+def test_wrinkles_raise_contrast_between_the_brows_with_au4_not_with_au10(anny_model, rigs):
+    from painctl.appearance.wrinkles import build_wrinkles
+    from painctl.renderer import Mesh, frame_camera, render_many, studio_lights
+
+    size = 256
+    texture = np.tile(np.array([0.78, 0.6, 0.5], np.float32), (512, 512, 1))  # a flat skin: only wrinkles make detail
+    lm = anny_model.landmarks()
+    gain = {}
+    for au, rig in rigs.items():
+        rows = _rows(rig)
+        row = int(np.flatnonzero(rows["is_neutral"])[0])
+        part = build_wrinkles(_identity(anny_model, rows, row))
+        camera = frame_camera(rows["vertices"][row], size=size)
+        verts = rows["vertices"][row + 1]
+        head = Mesh(verts, rows["faces"], uv=rows["uv"], uv_faces=rows["uv_faces"], texture=texture, shading=False)
+        plain, dressed = (render_many([m], [camera], studio_lights(), size)[0].rgb for m in (head, part.dress(head, verts, rows["au"][row + 1])))
+        brows = _project(camera, verts[[lm["left_brow"], lm["right_brow"], lm["left_eye_inner"], lm["right_eye_inner"]]], size)
+        x0, x1 = sorted((brows[2, 0], brows[3, 0]))
+        box = (int(x0), int(brows[:2, 1].min() - 6), int(x1), int(brows[2:, 1].max()))
+        gain[au] = _glabella_contrast(dressed, box) - _glabella_contrast(plain, box)
+        if au == "AU10":
+            # AU10 weights the nasolabial fold only: nothing changes between the brows.
+            assert np.array_equal(plain[box[1]:box[3], box[0]:box[2]], dressed[box[1]:box[3], box[0]:box[2]])
+    assert gain["AU4"] > 0.004  # of full scale: furrows a few grey levels deep at 256 px
+    assert gain["AU10"] == 0.0
+
+
+def test_wrinkles_and_teeth_follow_the_seed(anny_model, rigs):
+    from painctl.appearance import build_parts
+
+    rows = _rows(rigs["AU4"])
+    texture = np.tile(np.array([0.7, 0.55, 0.45], np.float32), (256, 256, 1))
+    from painctl.renderer import Mesh
+
+    def draw(seed: int):
+        parts = {p.name: p for p in build_parts(_identity(anny_model, rows, 0, seed=seed)) if p.name in ("mouth", "wrinkles")}
+        head = Mesh(rows["vertices"][1], rows["faces"], uv=rows["uv"], uv_faces=rows["uv_faces"], texture=texture, shading=False)
+        for part in parts.values():
+            head = part.dress(head, rows["vertices"][1], rows["au"][1])
+        teeth = parts["mouth"].meshes(rows["vertices"][1], rows["au"][1])
+        return head.texture, [t.vertex_colors for t in teeth], {k: p.record() for k, p in parts.items()}
+
+    a, b, c = draw(0), draw(0), draw(7)
+    assert np.array_equal(a[0], b[0]) and all(np.array_equal(x, y) for x, y in zip(a[1], b[1])) and a[2] == b[2]
+    assert a[2] != c[2] or not np.array_equal(a[0], c[0])
+
+
+def test_eyes_have_real_proportions_and_an_off_white_sclera(anny_model):
+    """On a frontal unlit render of the painted skin: the iris takes the share of the visible eye a
+    real one does, and the sclera is off-white, not paper white.
+
+    Adults have an iris of 11.7 mm (11.0-12.5) in a palpebral fissure about 30 mm long and 10 mm
+    high (Farkas' norms); the upper lid covers 1-2 mm of the iris, the lower lid meets its lower
+    edge. So the iris is about 0.3-0.45 of the visible eye's area and 0.35-0.45 of its width. The
+    old painting (a 12.4 mm iris in anny's 22-26 mm fissures) filled 0.55-0.6 of it: doll eyes.
+    """
+    from painctl.renderer import Mesh, frame_camera, render
+    from painctl.appearance.skin import face_atlas, skin_maps, skin_params
+
+    m = anny_model
+    names = list(m.phenotype_names)
+    regions, lm = m.region_vertices(), m.landmarks()
+    for k, (gender, ethnicity, age) in enumerate((("female", "caucasian", 30.0), ("male", "african", 60.0))):
+        pheno = m.sample_phenotype(np.random.default_rng(k), age, gender, ethnicity)
+        verts = m.neutral(pheno[None])[0]
+        uv, uvf = face_atlas(m.faces, m.uv, m.uv_faces, regions)
+        params = skin_params(names, pheno, age, 0, k)
+        maps = skin_maps(verts, m.faces, uv, uvf, regions, lm, params, 512)
+        size = 512
+        camera = frame_camera(verts, size=size)
+        result = render(Mesh(verts, m.faces, uv=uv, uv_faces=uvf, texture=maps.albedo), camera, [], size, shading=False)
+        for side in ("left", "right"):
+            member = np.zeros(len(verts), bool)
+            member[regions[f"{side}_eye"]] = True
+            eye_faces = np.flatnonzero(member[m.faces].all(1))
+            eye = np.isin(result.triangle, eye_faces)
+            lum = result.rgb[eye] @ np.array([0.2126, 0.7152, 0.0722])
+            sclera_level = np.percentile(lum, 90)
+            iris = lum < 0.55 * sclera_level
+            assert 0.28 <= iris.mean() <= 0.5, (side, iris.mean())
+            ys, xs = np.nonzero(eye)
+            iris_xs = xs[iris]
+            width = np.percentile(iris_xs, 99) - np.percentile(iris_xs, 1)
+            assert 0.33 <= width / np.ptp(xs) <= 0.5
+            # Off-white: clearly brighter than the iris, but not paper white.
+            assert 0.6 <= sclera_level <= 0.9
