@@ -10,3 +10,7 @@ class PainctlError(Exception):
 
 class ArtefactError(PainctlError):
     """An artefact is missing, malformed, truncated, or of the wrong kind."""
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main process on SIGTERM, so it unwinds (and cleans up) as on Ctrl-C."""
