@@ -75,11 +75,11 @@ def contact_sheet(views: Artefact, heatmaps: Artefact | None = None, view: str |
         draw.text((6, y + tile // 2 + 2), label[first], fill="black")
         cells = [(i, "neutral") for i in neutrals] + [(i, f"PSPI {pspi[i]:g}") for i in pains]
         for c, (i, caption) in enumerate(cells):
-            _paste(sheet, views.resolve(str(image[i])), margin + c * tile, y, tile)
+            _paste(sheet, views.resolve(str(image[i]), what=f"/image row {i}"), margin + c * tile, y, tile, views.where)
             draw.text((margin + c * tile + 4, y + tile + 2), caption, fill="black")
         if heat_png is not None and pains:
             top = pains[-1]
-            _paste(sheet, heatmaps.resolve(str(heat_png[top])), margin + (columns - 1) * tile, y, tile)
+            _paste(sheet, heatmaps.resolve(str(heat_png[top]), what=f"heatmap row {top}"), margin + (columns - 1) * tile, y, tile, heatmaps.where)
             draw.text((margin + (columns - 1) * tile + 4, y + tile + 2), f"heatmap PSPI {pspi[top]:g}", fill="black")
     return sheet
 
@@ -93,8 +93,8 @@ def _heatmap_paths(heatmaps: Artefact, rows: int) -> np.ndarray:
     raise ArtefactError(f"{heatmaps.path}: has no heatmap PNG paths aligned with the views' rows")
 
 
-def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int) -> None:
-    if not str(path) or not Path(path).is_file():
-        return
-    with Image.open(path) as im:
-        sheet.paste(im.convert("RGB").resize((tile, tile), Image.Resampling.LANCZOS), (x, y))
+def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int, where: str) -> None:
+    # Missing files were refused by resolve(); a corrupt one is refused here, never a blank cell.
+    from painctl.artefact.images import load_rgb
+
+    sheet.paste(load_rgb(path, where).resize((tile, tile), Image.Resampling.LANCZOS), (x, y))

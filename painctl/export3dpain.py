@@ -47,11 +47,10 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
 
     Built in a temporary sibling and renamed into place; refuses an existing ``out`` unless ``force``.
     """
-    out = Path(out)
-    if (out.exists() or out.is_symlink()) and not force:
-        raise PainctlError(f"{out} already exists; use --force to replace it")
-    if not out.parent.is_dir():
-        raise PainctlError(f"{out.parent}: no such directory for the output")
+    from painctl.artefact.store import DirectoryOutput
+
+    target = DirectoryOutput(out, force, inputs=[art], what="export 3dpain")
+    out = target.path
     images = [_text(x) for x in art.read("image")]
     views = [_text(x) for x in art.read("view")]
     view_order = {name: k for k, name in enumerate(dict.fromkeys(_ordered_views(art, views)))}
@@ -59,31 +58,20 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
     au = art.read("au").astype(np.float64)
     pspi = art.read("pspi").astype(np.float64)
     heat = [_text(x) for x in art.read("heatmap_png")] if art.has("heatmap_png") else None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.painctl-tmp-", dir=out.parent))
-    try:
+    with target as tmp:
         for sub in ("images", "annotations") + (("heatmaps",) if heat else ()):
             (tmp / sub).mkdir()
         written = set()
         for i in console.track(range(len(images)), total=len(images), description="exporting"):
             stem = f"{bases[i]}_view_{view_order[views[i]]:03d}"
-            _place(art.resolve(images[i]), tmp / "images" / f"{stem}.png")
+            _place(art, images[i], f"/image row {i}", tmp / "images" / f"{stem}.png")
             if heat:
-                _place(art.resolve(heat[i]), tmp / "heatmaps" / f"{stem}.png")
+                _place(art, heat[i], f"/heatmap_png row {i}", tmp / "heatmaps" / f"{stem}.png")
             if bases[i] not in written:
                 labels = {name: _number(au[i, j]) for j, name in enumerate(AU_NAMES)}
                 labels["PSPI"] = _number(pspi[i])
                 (tmp / "annotations" / f"{bases[i]}_annotations.json").write_text(json.dumps(labels, indent=2) + "\n")
                 written.add(bases[i])
-        if out.exists() or out.is_symlink():
-            trash = out.with_name(f".{out.name}.painctl-old-{os.getpid()}")
-            out.rename(trash)
-            tmp.rename(out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     console.info(f"exported {len(images)} images, {len(written)} annotations to {out}")
     return out
 
@@ -99,13 +87,14 @@ def _ordered_views(art, views: list[str]) -> list[str]:
     return [v for v in requested if v in set(views)] + views
 
 
-def _place(src: Path, dst: Path) -> None:
-    if not src.is_file():
-        raise PainctlError(f"{src}: listed in the artefact but missing")
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+def _place(art, rel: str, what: str, dst: Path) -> None:
+    # A verified copy (a reflink where the filesystem can): editing the export never edits the artefact.
+    from painctl.artefact.images import verify_png
+    from painctl.artefact.store import copy_file
+
+    src = art.resolve(rel, what=what)
+    verify_png(src, art.where)
+    copy_file(src, dst)
 
 
 def _number(value: float):

@@ -446,14 +446,8 @@ class ArtefactWriter:
                 self.cached = True
                 return
             raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
-        self._lock = OutputLock(self.path)
-        try:
-            self.cached = self._check_existing()
-        except BaseException:
-            self._lock.release()
-            raise
-        if self.cached:
-            self._lock.release()
+        OutputLock.check(self.path)  # refuse at once if another run is writing OUT
+        self.cached = self._check_existing()
 
     def _identity(self) -> dict[str, Any]:
         return {"stage": self.stage, "params": self.params, "inputs": [a.digest for a in self.inputs]}
@@ -489,8 +483,15 @@ class ArtefactWriter:
         parent = self.path.parent
         if not parent.is_dir():
             raise PainctlError(f"{parent}: no such directory for the output")
-        if self._lock is not None:
-            self._lock.writing = True
+        if not self.streaming:
+            self._lock = OutputLock(self.path)
+            try:
+                # Another run may have written OUT since we looked: check again under the lock.
+                if self._check_existing():
+                    raise PainctlError(f"{self.path}: was written by another painctl run meanwhile; rerun to use it")
+            except BaseException:
+                self._release()
+                raise
         _remove_stale_temporaries(self.path)
         try:
             self.dir = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.painctl-tmp-{os.getpid()}-", dir=parent))
@@ -663,14 +664,26 @@ class OutputLock:
     """
 
     def __init__(self, out: Path):
-        out = Path(os.path.abspath(out))
-        self.path = out.parent / f".{out.name}.painctl-lock"
-        self.out = out
+        self.out = Path(os.path.abspath(out))
+        self.path = self.lock_path(self.out)
         self.token = uuid.uuid4().hex
-        self.writing = False
         self._acquire()
         _held[self.token] = self
         self._finalizer = weakref.finalize(self, _unlink_lock, str(self.path), self.token)
+
+    @staticmethod
+    def lock_path(out: Path) -> Path:
+        """Return the lock file of output ``out``: ``.<name>.painctl-lock`` in the same directory."""
+        out = Path(os.path.abspath(out))
+        return out.parent / f".{out.name}.painctl-lock"
+
+    @classmethod
+    def check(cls, out: Path) -> None:
+        """Raise PainctlError if a live run holds the lock of ``out`` (without taking it)."""
+        path = cls.lock_path(out)
+        holder = _read_lock(path) if path.exists() else None
+        if holder is not None and not _holder_stale(holder):
+            raise PainctlError(_locked_message(Path(out), path, holder))
 
     def _acquire(self) -> None:
         payload = json.dumps({"pid": os.getpid(), "host": HOST, "token": self.token,
@@ -689,10 +702,7 @@ class OutputLock:
                 if self._stale(holder):
                     self._take_over(holder)
                     continue
-                raise PainctlError(
-                    f"{self.out}: is being written by another painctl run (pid {holder.get('pid')} on {holder.get('host')}, "
-                    f"since {holder.get('started')}); wait for it, or remove {self.path} if that run is gone"
-                )
+                raise PainctlError(_locked_message(self.out, self.path, holder))
             except OSError as exc:
                 raise PainctlError(f"{self.path.parent}: cannot write the output here ({exc.strerror})") from None
             with os.fdopen(fd, "w") as fh:
@@ -701,14 +711,7 @@ class OutputLock:
         raise PainctlError(f"{self.out}: could not take the lock {self.path}; remove it if no painctl run is writing there")
 
     def _stale(self, holder: Mapping[str, Any]) -> bool:
-        pid = holder.get("pid")
-        if holder.get("host") != HOST or not isinstance(pid, int):
-            return False
-        if pid == os.getpid():
-            # This process: stale unless a writer of ours is busy with it.
-            mine = _held.get(str(holder.get("token")))
-            return mine is None or not mine.writing
-        return not _pid_alive(pid)
+        return _holder_stale(holder)
 
     def _take_over(self, holder: Mapping[str, Any] | None) -> None:
         # Rename first: of several processes breaking the same stale lock only one succeeds.
@@ -733,6 +736,21 @@ class OutputLock:
         """Remove the lock file if it is still this lock's."""
         _held.pop(self.token, None)
         self._finalizer()
+
+
+def _holder_stale(holder: Mapping[str, Any]) -> bool:
+    pid = holder.get("pid")
+    if holder.get("host") != HOST or not isinstance(pid, int) or isinstance(pid, bool):
+        return False  # another host's process cannot be checked from here
+    if pid == os.getpid():
+        # This process: stale unless one of our writers still holds it.
+        return str(holder.get("token")) not in _held
+    return not _pid_alive(pid)
+
+
+def _locked_message(out: Path, lock: Path, holder: Mapping[str, Any]) -> str:
+    return (f"{out}: is being written by another painctl run (pid {holder.get('pid')} on {holder.get('host')}, "
+            f"since {holder.get('started')}); wait for it, or remove {lock} if that run is gone")
 
 
 def _unlink_lock(path: str, token: str) -> None:
@@ -830,11 +848,12 @@ class FileOutput:
                 raise PainctlError(f"{self.path}: was not written by painctl; painctl will not replace it, with or without --force")
         if not _writable(self.path.parent):
             raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
-        self._lock = OutputLock(self.path)
+        OutputLock.check(self.path)
+        self._lock: OutputLock | None = None
         self.tmp = self.path.with_name(f".{self.path.name}.painctl-tmp-{os.getpid()}")
 
     def __enter__(self) -> Path:
-        self._lock.writing = True
+        self._lock = OutputLock(self.path)
         _install_term_handler()
         return self.tmp
 
@@ -848,11 +867,76 @@ class FileOutput:
         finally:
             if self.tmp.exists():
                 self.tmp.unlink()
+            if self._lock is not None:
+                self._lock.release()
+
+
+#: Marker file of a plain directory painctl wrote (an export in another dataset's layout).
+DIRECTORY_MARK = ".painctl-output.json"
+
+
+class DirectoryOutput:
+    """Write a directory that is not an artefact (e.g. an export in another dataset's layout) atomically.
+
+    Same rules as :class:`ArtefactWriter`: lock beside OUT, built in a hidden sibling and renamed
+    into place; an existing OUT is replaced only with ``force`` and only if painctl wrote it (its
+    marker file ``.painctl-output.json`` lists what it holds and nothing else was added).
+    """
+
+    def __init__(self, out: str | os.PathLike, force: bool, inputs: Iterable[Artefact] = (), what: str = "output"):
+        self.path = _output_path(out)
+        self.what = what
+        check_output_place(self.path, inputs)
+        if self.path.exists() or self.path.is_symlink():
+            if not force:
+                raise PainctlError(f"{self.path}: already exists; use --force to replace it")
+            _check_marked_directory(self.path)
+        if not _writable(self.path.parent):
+            raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
+        OutputLock.check(self.path)
+        self.dir: Path | None = None
+
+    def __enter__(self) -> Path:
+        self._lock = OutputLock(self.path)
+        _remove_stale_temporaries(self.path)
+        try:
+            self.dir = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.painctl-tmp-{os.getpid()}-", dir=self.path.parent))
+        except OSError as exc:
+            self._lock.release()
+            raise PainctlError(f"{self.path.parent}: cannot write the output here ({exc.strerror})") from None
+        _install_term_handler()
+        return self.dir
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.dir is not None
+        try:
+            if exc_type is None:
+                entries = sorted(p.name for p in self.dir.iterdir()) + [DIRECTORY_MARK]
+                mark = {"painctl_version": __version__, "what": self.what, "entries": sorted(entries)}
+                (self.dir / DIRECTORY_MARK).write_text(json.dumps(mark, indent=2) + "\n")
+                _replace_dir(self.dir, self.path)
+        except OSError as failure:
+            raise PainctlError(f"{self.path}: could not be written ({failure.strerror})") from None
+        finally:
+            if self.dir.exists():
+                shutil.rmtree(self.dir, ignore_errors=True)
             self._lock.release()
 
-    def release(self) -> None:
-        """Give up without writing (the lock is removed)."""
-        self._lock.release()
+
+def _check_marked_directory(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        raise PainctlError(f"{path}: is {'a symbolic link' if path.is_symlink() else 'a file'}; painctl will not replace it, with or without --force")
+    entries = sorted(p.name for p in path.iterdir())
+    if not entries:
+        return
+    try:
+        mark = json.loads((path / DIRECTORY_MARK).read_text())
+        known = mark["entries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise PainctlError(f"{path}: is a directory that painctl did not write; painctl will not replace it, with or without --force") from None
+    foreign = [e for e in entries if e not in known]
+    if foreign:
+        raise PainctlError(f"{path}: holds {', '.join(foreign[:3])}, which painctl did not write; move it out first")
 
 
 # ------------------------------------------------------------------------------------ copies

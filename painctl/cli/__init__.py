@@ -14,7 +14,7 @@ import sys
 import click
 
 from painctl import __version__, console
-from painctl.errors import PainctlError
+from painctl.errors import PainctlError, Terminated
 
 #: name -> "module:function"; each module holds one command and imports its heavy libraries lazily.
 COMMANDS = {
@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.Abort:
         _fail("interrupted", 130)
+    except Terminated:
+        _fail("terminated", 143)
     except KeyboardInterrupt:
         if debug:
             raise
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     except PainctlError as exc:
         if debug:
             raise
-        _fail(str(exc), 1)
+        _fail(str(exc), getattr(exc, "exit_code", 1))
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)

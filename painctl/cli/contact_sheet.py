@@ -19,21 +19,16 @@ def contact_sheet(art: str, out: str, view: str | None, max_rows: int, tile: int
     Example:
       painctl contact-sheet heatmaps/ sheet.png
     """
-    import os
-    from pathlib import Path
-
     from painctl import console
     from painctl.artefact import open_artefact
+    from painctl.artefact.images import png_info, written_by_painctl
+    from painctl.artefact.store import FileOutput
     from painctl.contactsheet import contact_sheet as draw
-    from painctl.errors import PainctlError
 
     if max_rows < 1 or not 16 <= tile <= 1024:
         raise click.UsageError("--rows must be at least 1 and --tile 16-1024")
-    target = Path(out)
-    if target.exists() and not force:
-        raise PainctlError(f"{out} already exists; use --force to replace it")
+    target = FileOutput(out, force, ours=written_by_painctl, what="PNG file")
     sheet = draw(open_artefact(art), view=view, max_rows=max_rows, tile=tile)
-    partial = target.with_name(f".{target.name}.painctl-tmp-{os.getpid()}")
-    sheet.save(partial, format="PNG")
-    partial.replace(target)
+    with target as partial:
+        sheet.save(partial, format="PNG", pnginfo=png_info())
     console.info(f"wrote {out} ({sheet.width}x{sheet.height})")

@@ -14,7 +14,8 @@ def _shard_callback(ctx: click.Context, param: click.Parameter, value: str | Non
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed; same seed, same bytes.")
+seed_option = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+                           help="Random seed, 0..4294967295 (2**32-1); same seed, same bytes.")
 force_option = click.option("--force", is_flag=True, help="Replace OUT if it exists with other parameters.")
 shard_option = click.option(
     "--shard",
