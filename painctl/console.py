@@ -29,6 +29,11 @@ def info(message: str) -> None:
         _stderr.print(message, markup=False)
 
 
+def warn(message: str) -> None:
+    """Print ``painctl: warning: <message>`` on stderr (also when quiet: it is about the results)."""
+    _stderr.print(f"painctl: warning: {message}", markup=False)
+
+
 def debug(message: str) -> None:
     """Print a line on stderr only with -v."""
     if verbosity >= 1:

@@ -171,7 +171,7 @@ def check_relative_path(text: str, what: str, where: str) -> str:
     indexes lives inside it.
     """
     if not text or "\0" in text or "\\" in text or text.startswith("/") or posixpath.isabs(text):
-        raise ArtefactError(f"{where}: {what} names {text!r}, not a file inside the artefact")
+        raise ArtefactError(f"{where}: {what} names {text!r}, which points outside the artefact (not a relative path)")
     if ".." in text.split("/") or posixpath.normpath(text).startswith(".."):
-        raise ArtefactError(f"{where}: {what} names {text!r}, which leaves the artefact")
+        raise ArtefactError(f"{where}: {what} names {text!r}, which points outside the artefact")
     return text

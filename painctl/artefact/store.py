@@ -146,7 +146,7 @@ class Artefact:
         for root in roots:
             candidate = (root / text).resolve()
             if not candidate.is_relative_to(root):
-                raise ArtefactError(f"{self.where}: {what} ({text}) leads outside the artefact through a link")
+                raise ArtefactError(f"{self.where}: {what} ({text}) points outside the artefact (through a link)")
             if candidate.is_file():
                 return candidate
         if must_exist:
