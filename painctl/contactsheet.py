@@ -95,6 +95,7 @@ def _heatmap_paths(heatmaps: Artefact, rows: int) -> np.ndarray:
 
 def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int, where: str) -> None:
     # Missing files were refused by resolve(); a corrupt one is refused here, never a blank cell.
-    from painctl.artefact.images import load_rgb
+    from painctl.artefact.images import load_rgb, verify_png
 
+    verify_png(path, where)
     sheet.paste(load_rgb(path, where).resize((tile, tile), Image.Resampling.LANCZOS), (x, y))

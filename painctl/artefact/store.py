@@ -244,6 +244,9 @@ def _check_indices_and_files(art: Artefact, layout: Mapping[str, tuple[tuple[int
         for name, rule in INTRINSIC.items():
             if name not in layout:
                 continue
+            shape, dtype = layout[name]
+            if (rule.finite or rule.low is not None) and int(np.prod(shape, dtype=np.int64)) * dtype.itemsize <= _CHECK_ON_OPEN_BYTES:
+                check_values(name, f[name][()], art.where)
             if rule.index_of:
                 target, _, axis = rule.index_of.partition("@")
                 if target in layout:
@@ -254,6 +257,10 @@ def _check_indices_and_files(art: Artefact, layout: Mapping[str, tuple[tuple[int
                     if text:  # an empty name means "no file for this row"
                         art.resolve(text, what=f"/{name} row {row}")
 
+
+#: Datasets up to this size have their values checked when the artefact is opened; larger ones as
+#: their rows are read (so a stage never pays for a pass over data it does not use).
+_CHECK_ON_OPEN_BYTES = 64 << 20
 
 _stdin_dirs: list[str] = []
 
@@ -581,9 +588,6 @@ def check_output_place(out: Path, inputs: Iterable[Artefact] = ()) -> None:
     cwd = Path.cwd().resolve()
     if cwd == real or cwd.is_relative_to(real):
         raise PainctlError(f"{out}: is the working directory (or holds it); give the name of a new directory as OUT")
-    for parent in real.parents:
-        if _painctl_manifest(parent) is not None:
-            raise PainctlError(f"{out}: lies inside the artefact {parent}; write the output outside it")
     for art in inputs:
         if art.source == STDIO:
             continue
@@ -594,6 +598,9 @@ def check_output_place(out: Path, inputs: Iterable[Artefact] = ()) -> None:
                 raise PainctlError(f"{out}: lies inside the input {art.where}; write the output outside it")
             if root.is_relative_to(real):
                 raise PainctlError(f"{out}: holds the input {art.where}, which replacing it would delete")
+    for parent in real.parents:
+        if _painctl_manifest(parent) is not None:
+            raise PainctlError(f"{out}: lies inside the artefact {parent}; write the output outside it")
 
 
 def existing_artefact(out: Path, force: bool) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ def contact_sheet(art: str, out: str, view: str | None, max_rows: int, tile: int
     if max_rows < 1 or not 16 <= tile <= 1024:
         raise click.UsageError("--rows must be at least 1 and --tile 16-1024")
     target = FileOutput(out, force, ours=written_by_painctl, what="PNG file")
-    sheet = draw(open_artefact(art), view=view, max_rows=max_rows, tile=tile)
+    sheet = draw(open_artefact(art, stage=("render-views", "heatmap")), view=view, max_rows=max_rows, tile=tile)
     with target as partial:
         sheet.save(partial, format="PNG", pnginfo=png_info())
     console.info(f"wrote {out} ({sheet.width}x{sheet.height})")
