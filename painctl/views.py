@@ -110,8 +110,12 @@ _PLAN: dict = {}
 _RIG = None
 
 
-def _init_worker(plan: dict) -> None:
+def _init_worker(plan: dict, worker: bool = False) -> None:
     global _PLAN, _RIG
+    if worker:
+        from painctl.artefact.store import quiet_worker
+
+        quiet_worker()
     _PLAN = plan
     _RIG = None
 
@@ -246,7 +250,11 @@ def run_tasks(plan: dict, tasks: list[tuple], jobs: int, description: str):
     import multiprocessing
 
     # spawn: a forked child would inherit the parent's EGL/llvmpipe threads, if it ever rendered.
-    with multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(plan,)) as pool:
+    from painctl.artefact.store import deferred_signals
+
+    with deferred_signals():  # never cut a worker's start-up data in half
+        pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(plan, True))
+    with pool:
         yield from console.track(pool.imap(render_identity, tasks, chunksize=1), total=len(tasks), description=description)
 
 

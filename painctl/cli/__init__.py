@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=args, prog_name="painctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        # click turns KeyboardInterrupt (and so SIGTERM's Terminated) into Abort.
+        if isinstance(exc.__context__, Terminated):
+            _fail("terminated", 143)
         _fail("interrupted", 130)
     except Terminated:
         _fail("terminated", 143)
