@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         _fail("interrupted", 130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare `painctl` (or a group without its command) asks for help: not an error.
+        click.echo(exc.ctx.get_help() if exc.ctx else cli.get_help(click.Context(cli)))
+        sys.exit(0)
     except click.UsageError as exc:
         if debug:
             raise

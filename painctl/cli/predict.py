@@ -30,14 +30,22 @@ def prediction_rows(pred) -> list[dict]:
     return rows
 
 
-def _write_csv(rows: list[dict], path: Path) -> None:
+def _is_our_csv(path: Path) -> bool:
+    """True when ``path`` starts with the header painctl's predictions CSV has."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().startswith("image,pspi," + ",".join(PROB_COLUMNS))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _write_csv(rows: list[dict], target) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(buf.getvalue())
-    tmp.replace(path)
+    with target as tmp:
+        tmp.write_text(buf.getvalue())
 
 
 def _print_table(rows: list[dict]) -> None:
@@ -70,7 +78,8 @@ def _print_table(rows: list[dict]) -> None:
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE", help="Also write the predictions as CSV to FILE.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1), help="Images per forward pass.")
 @seed_option
-def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, seed):
+@click.option("--force", is_flag=True, help="Replace the --csv FILE if painctl wrote it before.")
+def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, seed, force):
     """Predict pain for face IMAGE files or directories.
 
     Prints PSPI (0-16), P(PSPI >= 1, 2, 3) and the AU4, AU6, AU7, AU9, AU10, AU43 intensities per
@@ -81,12 +90,15 @@ def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_
       painctl predict --checkpoint run/best --neutral me_neutral.png frames/
       painctl predict -c run/best -n ref/ --shots 3 --json photo.jpg --crop
     """
+    from painctl.artefact.store import FileOutput
     from painctl.vitpain.inference import predict_images
 
+    # Checked before any image is scored: a CSV that cannot be written fails now, not after the work.
+    target = FileOutput(csv_file, force, ours=_is_our_csv, what="CSV file") if csv_file is not None else None
     pred = predict_images(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, seed=seed)
     rows = prediction_rows(pred)
     if csv_file is not None:
-        _write_csv(rows, csv_file)
+        _write_csv(rows, target)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))
