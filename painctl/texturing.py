@@ -496,7 +496,9 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
                 bare.unlink()
                 coverage[k] = np.nan
                 continue
-            image = np.asarray(Image.open(image_path).convert("RGB"), np.float32) / 255.0
+            from painctl.artefact.images import load_rgb
+
+            image = np.asarray(load_rgb(image_path, source.where), np.float32) / 255.0
             camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
             result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
             texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from painctl import console
-from painctl.errors import ArtefactError, PainctlError
+from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.shard import WHOLE, Shard
 
 #: The released 3D-Pain images: frontal and turned 30 degrees either way.
@@ -42,20 +42,20 @@ def parse_views(text: str) -> list[tuple[float, float]]:
     """Parse ``"yaw/pitch,yaw/pitch,..."`` (degrees) into a list of (yaw, pitch); raise on bad input."""
     items = [s.strip() for s in str(text).split(",") if s.strip()]
     if not items:
-        raise PainctlError("--views is empty; give at least one yaw/pitch pair such as 0/0")
+        raise BadValue("--views is empty; give at least one yaw/pitch pair such as 0/0")
     views = []
     for item in items:
         match = re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*(?:/\s*([-+]?\d+(?:\.\d+)?))?", item)
         if not match:
-            raise PainctlError(f"--views: {item!r} is not yaw/pitch in degrees (for example -30/0)")
+            raise BadValue(f"--views: {item!r} is not yaw/pitch in degrees (for example -30/0)")
         yaw, pitch = float(match.group(1)), float(match.group(2) or 0.0)
         if not -YAW_LIMIT <= yaw <= YAW_LIMIT:
-            raise PainctlError(f"--views: yaw {yaw:g} is outside -{YAW_LIMIT:g}..{YAW_LIMIT:g} degrees")
+            raise BadValue(f"--views: yaw {yaw:g} is outside -{YAW_LIMIT:g}..{YAW_LIMIT:g} degrees")
         if not -PITCH_LIMIT <= pitch <= PITCH_LIMIT:
-            raise PainctlError(f"--views: pitch {pitch:g} is outside -{PITCH_LIMIT:g}..{PITCH_LIMIT:g} degrees")
+            raise BadValue(f"--views: pitch {pitch:g} is outside -{PITCH_LIMIT:g}..{PITCH_LIMIT:g} degrees")
         views.append((yaw, pitch))
     if len(set(views)) != len(views):
-        raise PainctlError("--views lists the same view twice")
+        raise BadValue("--views lists the same view twice")
     return views
 
 
@@ -100,9 +100,9 @@ class ViewsRequest:
 
     def check(self) -> None:
         if not 16 <= self.size <= 4096:
-            raise PainctlError(f"--size must be 16-4096 pixels, got {self.size}")
+            raise BadValue(f"--size must be 16-4096 pixels, got {self.size}")
         if not self.views:
-            raise PainctlError("--views is empty")
+            raise BadValue("--views is empty")
 
 
 # ---------------------------------------------------------------------------------- the worker

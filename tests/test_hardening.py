@@ -612,3 +612,69 @@ def test_every_reader_refuses_every_mutated_artefact(pipeline, tmp_path_factory,
     assert os.listdir(base / "outs") == [], (case, os.listdir(base / "outs"))
     assert {name: tree_digest(base / name) for name in before} == before
     shutil.rmtree(base, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------- estimates, checks first
+
+
+def test_an_output_that_cannot_fit_the_disk_is_refused_with_the_estimate(tmp_path):
+    result = run_painctl("sample-mesh", "-n", "10000000", tmp_path / "big", timeout=300)
+    assert result.returncode == 1 and one_line_error(result.stderr)
+    text = result.stderr.decode()
+    assert "needs about 544.6 GB on disk" in text and "--i-know-it-is-big" in text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_checks_memory_and_option_values_before_training(work):
+    result = painctl_in(work, "train", "--image-size", "4096", "views", "run")
+    assert result.returncode == 1 and one_line_error(result.stderr) and "of memory" in result.stderr.decode()
+    for option in ("--lr-heads", "--weight-decay", "--au-weight"):
+        result = painctl_in(work, "train", option, "nan", "views", "run")
+        assert result.returncode == 2 and one_line_error(result.stderr) and "not a finite number" in result.stderr.decode()
+    assert not (work / "run").exists()
+
+
+def test_train_failing_on_its_input_leaves_no_empty_out(work):
+    image = sorted((work / "views" / "images").iterdir())[2]
+    image.write_bytes(image.read_bytes()[:80])  # truncated: found only when training reads it
+    reseal(work / "views")
+    result = painctl_in(work, "train", "--epochs", "1", "--val-fraction", "0", "views", "run")
+    assert result.returncode == 1 and one_line_error(result.stderr), result.stderr
+    assert not (work / "run").exists() and not list(work.glob(".run.*"))
+
+
+def test_predict_checks_its_csv_before_scoring_and_keeps_foreign_files(work):
+    image = sorted((work / "views" / "images").iterdir())[0]
+    result = painctl_in(work, "predict", "-c", "no-checkpoint", "--csv", "/nope/x.csv", image)
+    assert result.returncode == 1 and one_line_error(result.stderr) and "/nope" in result.stderr.decode()
+    (work / "mine.csv").write_text("a,b\n1,2\n")
+    result = painctl_in(work, "predict", "-c", "no-checkpoint", "--csv", "mine.csv", "--force", image)
+    assert result.returncode == 1 and "not written by painctl" in result.stderr.decode()
+    assert (work / "mine.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_eval_and_export_never_replace_a_foreign_directory(work):
+    (work / "report").mkdir()
+    (work / "report" / "precious.txt").write_text("mine")
+    for args in (("eval", "--force", "views", "report"), ("export", "--force", "views", "report")):
+        result = painctl_in(work, *args)
+        assert result.returncode == 1 and one_line_error(result.stderr) and "did not write" in result.stderr.decode(), result.stderr
+    assert (work / "report" / "precious.txt").read_text() == "mine"
+
+
+def test_checkpoint_weights_are_byte_identical_across_saves():
+    import torch
+
+    from painctl.vitpain.checkpoint import _safetensors_bytes
+
+    tensors = {f"block.{i}.{name}": torch.full((3,), float(i)) for i in range(12) for name in ("weight", "bias", "lora_A")}
+    blobs = {_safetensors_bytes(dict(reversed(list(tensors.items()))), {"format": "pt", "painctl": "x", "z": "y"}) for _ in range(8)}
+    assert len(blobs) == 1
+    from safetensors.torch import load
+
+    assert all(torch.equal(load(blobs.pop())[k], v) for k, v in tensors.items())
+
+
+def test_bare_painctl_prints_help_without_error():
+    result = run_painctl()
+    assert result.returncode == 0 and b"error" not in result.stderr and b"Commands:" in result.stdout

@@ -442,10 +442,12 @@ class ArtefactWriter:
                 raise PainctlError("refusing to stream an artefact to a terminal; pipe it into another painctl stage or give a directory as OUT")
             tmp = tempfile.mkdtemp(prefix="painctl-out-")
             _temporaries.append(tmp)
-            self.path = Path(tmp) / "artefact"
+            # Built in a private temporary directory; messages and manifests name it "-", never the temporary.
+            self._target = Path(tmp) / "artefact"
+            self.path = Path(STDIO)
             self.cached = False
             return
-        self.path = _output_path(out)
+        self.path = self._target = _output_path(out)
         check_output_place(self.path, self.inputs)
         if not _writable(self.path.parent):
             # A cache hit needs no write access; anything else does.
@@ -487,7 +489,7 @@ class ArtefactWriter:
     def __enter__(self) -> "ArtefactWriter":
         if self.cached:
             raise RuntimeError("ArtefactWriter entered although the output is cached")
-        parent = self.path.parent
+        parent = self._target.parent
         if not parent.is_dir():
             raise PainctlError(f"{parent}: no such directory for the output")
         if not self.streaming:
@@ -499,9 +501,9 @@ class ArtefactWriter:
             except BaseException:
                 self._release()
                 raise
-        _remove_stale_temporaries(self.path)
+        _remove_stale_temporaries(self._target)
         try:
-            self.dir = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.painctl-tmp-{os.getpid()}-", dir=parent))
+            self.dir = Path(tempfile.mkdtemp(prefix=f".{self._target.name}.painctl-tmp-{os.getpid()}-", dir=parent))
             self.h5 = h5py.File(self.dir / DATA, "w")
         except OSError as exc:
             if self.dir is not None:
@@ -552,9 +554,9 @@ class ArtefactWriter:
         tmp_manifest = self.dir / (MANIFEST + ".part")
         tmp_manifest.write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
         tmp_manifest.rename(self.dir / MANIFEST)
-        _replace_dir(self.dir, self.path)
+        _replace_dir(self.dir, self._target)
         if self.streaming:
-            _send_stdout(self.path)
+            _send_stdout(self._target)
 
 
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
