@@ -193,7 +193,11 @@ class OutputDir:
     def __init__(self, out: str | Path, force: bool = False) -> None:
         from painctl.artefact.store import DirectoryOutput
 
+        from painctl.errors import PainctlError
+
         self.out = Path(out)
+        if (self.out.exists() or self.out.is_symlink()) and not force:
+            raise PainctlError(f"{self.out} exists; pass --force to replace it")
         self._target = DirectoryOutput(out, force, what="eval report")
 
     def __enter__(self) -> Path:

@@ -638,7 +638,7 @@ def test_train_failing_on_its_input_leaves_no_empty_out(work):
     image = sorted((work / "views" / "images").iterdir())[2]
     image.write_bytes(image.read_bytes()[:80])  # truncated: found only when training reads it
     reseal(work / "views")
-    result = painctl_in(work, "train", "--epochs", "1", "--val-fraction", "0", "views", "run")
+    result = painctl_in(work, "-q", "train", "--epochs", "1", "--val-fraction", "0", "views", "run")
     assert result.returncode == 1 and one_line_error(result.stderr), result.stderr
     assert not (work / "run").exists() and not list(work.glob(".run.*"))
 
@@ -672,9 +672,39 @@ def test_checkpoint_weights_are_byte_identical_across_saves():
     assert len(blobs) == 1
     from safetensors.torch import load
 
-    assert all(torch.equal(load(blobs.pop())[k], v) for k, v in tensors.items())
+    loaded = load(blobs.pop())
+    assert all(torch.equal(loaded[k], v) for k, v in tensors.items())
 
 
 def test_bare_painctl_prints_help_without_error():
     result = run_painctl()
     assert result.returncode == 0 and b"error" not in result.stderr and b"Commands:" in result.stdout
+
+
+def test_workers_exit_quietly_when_render_views_is_killed(work):
+    proc = subprocess.Popen([sys.executable, "-m", "painctl", "-q", "render-views", "--size", "96", "--views",
+                             "0/0,-30/0,30/0,0/20", "--jobs", "2", "pain", "views3"], cwd=work, stderr=subprocess.PIPE)
+
+    def children() -> list[int]:
+        try:
+            return [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        except OSError:
+            return []
+
+    deadline = time.monotonic() + 60
+    while len(children()) < 3 and proc.poll() is None and time.monotonic() < deadline:  # tracker + 2 workers
+        time.sleep(0.01)
+    workers = children()
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        pytest.skip("render-views finished before it could be killed")
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2] for pid in workers
+              if Path(f"/proc/{pid}").exists()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"]
+    assert alive == [], "workers outlived their killed parent"
+    stderr = proc.stderr.read().decode()
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
