@@ -25,6 +25,7 @@ from painctl import console
 from painctl.datasets.frames import Frame
 from painctl.errors import PainctlError
 from painctl.facs import AU_MAX, PAIN_THRESHOLDS, PSPI_MAX
+from painctl.seeding import rng_for
 from painctl.vitpain.checkpoint import load_checkpoint, save_checkpoint
 from painctl.vitpain.config import ModelConfig, TrainConfig
 from painctl.vitpain.inference import Predictions, predict_frames
@@ -356,6 +357,9 @@ def _train_model(
         if stop_after is not None and epochs_run >= stop_after:
             break
         model.train()
+        # Torch's global generator is drawn from while training (dropout and the like): reseeding it from
+        # (seed, epoch) makes a run resumed after epoch k bit-identical to one that never stopped.
+        torch.manual_seed(int(rng_for(train_config.seed, epoch, 3).integers(2**63)))
         dataset.set_epoch(epoch)
         order = _epoch_order(weights, len(train), train_config.seed, epoch)[rank * per_rank : (rank + 1) * per_rank]
         loader = torch.utils.data.DataLoader(dataset, batch_size=train_config.batch_size, sampler=order, num_workers=train_config.num_workers)
