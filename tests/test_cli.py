@@ -45,7 +45,8 @@ def test_n_must_be_positive_usage_error(painctl, tmp_path, n):
 )
 def test_bad_values_are_one_line_errors(painctl, tmp_path, args, message):
     result = painctl("sample-mesh", "-n", "2", *args, tmp_path / "out")
-    assert result.code == 1 and one_line_error(result.stderr) and message in result.stderr
+    # A bad option value is a usage error (2); a file that is not there is a failure (1).
+    assert result.code == (1 if "FLAME file" in message else 2) and one_line_error(result.stderr) and message in result.stderr
     assert not (tmp_path / "out").exists() and os.listdir(tmp_path) == []
 
 
