@@ -150,7 +150,7 @@ def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: st
     start, stop = shard.bounds(n)
     rows = stop - start
     # float32 vertices dominate the artefact: refuse at once what the disk cannot hold (big_ok overrides).
-    from painctl.artefact.store import check_resources
+    from painctl.artefact.resources import check_resources
 
     check_resources(writer.path, disk_bytes=rows * face_model.vertex_count * 3 * 4, what=f"sample-mesh of {rows} identities",
                     override=big_ok)

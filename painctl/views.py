@@ -113,7 +113,7 @@ _RIG = None
 def _init_worker(plan: dict, worker: bool = False) -> None:
     global _PLAN, _RIG
     if worker:
-        from painctl.artefact.store import quiet_worker
+        from painctl.artefact.signals import quiet_worker
 
         quiet_worker()
     _PLAN = plan
@@ -250,7 +250,7 @@ def run_tasks(plan: dict, tasks: list[tuple], jobs: int, description: str):
     import multiprocessing
 
     # spawn: a forked child would inherit the parent's EGL/llvmpipe threads, if it ever rendered.
-    from painctl.artefact.store import deferred_signals
+    from painctl.artefact.signals import deferred_signals
 
     with deferred_signals():  # never cut a worker's start-up data in half
         pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(plan, True))

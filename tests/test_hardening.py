@@ -728,3 +728,15 @@ def test_a_resumed_training_run_is_bit_identical_to_an_uninterrupted_one(tmp_pat
         b = (tmp_path / "straight" / name / "model.safetensors").read_bytes()
         assert a == b, {k: float((v - load_file(tmp_path / "straight" / name / "model.safetensors")[k]).abs().max())
                         for k, v in load_file(tmp_path / "resumed" / name / "model.safetensors").items()}
+
+
+def test_a_second_training_run_into_the_same_out_is_refused(work):
+    import socket
+
+    # A live holder on this host (this test process) owns the lock of run/.
+    lock = work / ".run.painctl-lock"
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "token": "t", "started": "now"}))
+    result = painctl_in(work, "-q", "train", "--epochs", "1", "views", "run")
+    assert result.returncode == 1 and one_line_error(result.stderr)
+    assert f"being written by another painctl run (pid {os.getpid()}" in result.stderr.decode()
+    assert not (work / "run").exists() and lock.exists()

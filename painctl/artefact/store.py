@@ -21,13 +21,9 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import sys
 import tarfile
 import tempfile
-import uuid
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +32,8 @@ import h5py
 import numpy as np
 
 from painctl import __version__
+from painctl.artefact.locks import OutputLock, pid_alive
+from painctl.artefact.signals import install_term_handler
 from painctl.artefact.schema import INTRINSIC, check_datasets, check_indices, check_intrinsic, check_relative_path, check_values
 from painctl.errors import ArtefactError, PainctlError
 
@@ -510,7 +508,7 @@ class ArtefactWriter:
                 shutil.rmtree(self.dir, ignore_errors=True)
             self._release()
             raise PainctlError(f"{parent}: cannot write the output here ({exc.strerror or exc.__class__.__name__})") from None
-        _install_term_handler()
+        install_term_handler()
         return self
 
     def _release(self) -> None:
@@ -658,247 +656,6 @@ def _params_difference(old: Any, new: Mapping[str, Any]) -> str:
     return "; ".join(shown) + (f"; and {len(keys) - 3} more" if len(keys) > 3 else "")
 
 
-# --------------------------------------------------------------------------------------------- locks
-
-HOST = socket.gethostname()
-_held: dict[str, "OutputLock"] = {}
-
-
-class OutputLock:
-    """An exclusive lock on an output: the file ``.<name>.painctl-lock`` beside it.
-
-    Created atomically (O_CREAT | O_EXCL) holding the holder's pid, host and start time. A lock
-    whose holder is a dead process on this host is stale and taken over; a live holder, or one
-    on another host (which cannot be checked), makes the lock refused with a PainctlError.
-    """
-
-    def __init__(self, out: Path):
-        self.out = Path(os.path.abspath(out))
-        self.path = self.lock_path(self.out)
-        self.token = uuid.uuid4().hex
-        self._acquire()
-        _held[self.token] = self
-        self._finalizer = weakref.finalize(self, _unlink_lock, str(self.path), self.token)
-
-    @staticmethod
-    def lock_path(out: Path) -> Path:
-        """Return the lock file of output ``out``: ``.<name>.painctl-lock`` in the same directory."""
-        out = Path(os.path.abspath(out))
-        return out.parent / f".{out.name}.painctl-lock"
-
-    @classmethod
-    def check(cls, out: Path) -> None:
-        """Raise PainctlError if a live run holds the lock of ``out`` (without taking it)."""
-        path = cls.lock_path(out)
-        holder = _read_lock(path) if path.exists() else None
-        if holder is not None and not _holder_stale(holder):
-            raise PainctlError(_locked_message(Path(out), path, holder))
-
-    def _acquire(self) -> None:
-        payload = json.dumps({"pid": os.getpid(), "host": HOST, "token": self.token,
-                              "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
-        for _ in range(20):
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                holder = _read_lock(self.path)
-                if holder is None:  # being written this very moment, or garbage
-                    if _age_s(self.path) > 5:
-                        self._take_over(None)
-                    else:
-                        _sleep(0.05)
-                    continue
-                if self._stale(holder):
-                    self._take_over(holder)
-                    continue
-                raise PainctlError(_locked_message(self.out, self.path, holder))
-            except OSError as exc:
-                raise PainctlError(f"{self.path.parent}: cannot write the output here ({exc.strerror})") from None
-            with os.fdopen(fd, "w") as fh:
-                fh.write(payload)
-            return
-        raise PainctlError(f"{self.out}: could not take the lock {self.path}; remove it if no painctl run is writing there")
-
-    def _stale(self, holder: Mapping[str, Any]) -> bool:
-        return _holder_stale(holder)
-
-    def _take_over(self, holder: Mapping[str, Any] | None) -> None:
-        # Rename first: of several processes breaking the same stale lock only one succeeds.
-        aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}-{self.token[:8]}")
-        try:
-            os.rename(self.path, aside)
-        except FileNotFoundError:
-            return
-        moved = _read_lock(aside)
-        if holder is not None and moved is not None and moved.get("token") != holder.get("token"):
-            # Someone had just taken it over and locked afresh: put their lock back.
-            try:
-                os.link(aside, self.path)
-            except OSError:
-                pass
-        stale = _held.pop(str((moved or {}).get("token")), None)
-        if stale is not None:
-            stale._finalizer.detach()
-        os.unlink(aside)
-
-    def release(self) -> None:
-        """Remove the lock file if it is still this lock's."""
-        _held.pop(self.token, None)
-        self._finalizer()
-
-
-def _holder_stale(holder: Mapping[str, Any]) -> bool:
-    pid = holder.get("pid")
-    if holder.get("host") != HOST or not isinstance(pid, int) or isinstance(pid, bool):
-        return False  # another host's process cannot be checked from here
-    if pid == os.getpid():
-        # This process: stale unless one of our writers still holds it.
-        return str(holder.get("token")) not in _held
-    return not _pid_alive(pid)
-
-
-def _locked_message(out: Path, lock: Path, holder: Mapping[str, Any]) -> str:
-    return (f"{out}: is being written by another painctl run (pid {holder.get('pid')} on {holder.get('host')}, "
-            f"since {holder.get('started')}); wait for it, or remove {lock} if that run is gone")
-
-
-def _unlink_lock(path: str, token: str) -> None:
-    holder = _read_lock(Path(path))
-    if holder is not None and holder.get("token") == token:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-
-
-def _read_lock(path: Path) -> dict[str, Any] | None:
-    try:
-        holder = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return holder if isinstance(holder, dict) else None
-
-
-def _age_s(path: Path) -> float:
-    import time
-
-    try:
-        return time.time() - path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _sleep(seconds: float) -> None:
-    import time
-
-    time.sleep(seconds)
-
-
-@atexit.register
-def _release_all_locks() -> None:
-    for lock in list(_held.values()):
-        lock.release()
-
-
-# ------------------------------------------------------------------------------------ signals
-
-
-_handler_pid: int | None = None
-
-
-def _install_term_handler() -> None:
-    """Make SIGTERM unwind like Ctrl-C in this process, so writers remove their temporaries.
-
-    Forked worker processes that inherit the handler exit at once and quietly instead.
-    """
-    global _handler_pid
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    current = signal.getsignal(signal.SIGTERM)
-    if current is _on_term and _handler_pid == os.getpid():
-        return
-    if current not in (signal.SIG_DFL, None, _on_term):
-        return  # someone else (accelerate, a test runner) handles TERM
-    _handler_pid = os.getpid()
-    signal.signal(signal.SIGTERM, _on_term)
-
-
-_deferred: list[int] | None = None
-
-
-def _on_term(signum, frame) -> None:
-    if os.getpid() != _handler_pid:
-        os._exit(128 + signum)
-    if _deferred is not None:
-        _deferred.append(signum)
-        return
-    from painctl.errors import Terminated
-
-    raise Terminated()
-
-
-class deferred_signals:
-    """Hold SIGTERM and SIGINT back for the length of a ``with`` block, then act on them.
-
-    For steps that must not be cut in half, such as handing spawned worker processes their start-up
-    data (a worker reading half of it prints a traceback).
-    """
-
-    def __enter__(self) -> "deferred_signals":
-        global _deferred
-        import threading
-
-        self._active = threading.current_thread() is threading.main_thread() and _deferred is None
-        if self._active:
-            _install_term_handler()
-            _deferred = []
-            self._int = signal.signal(signal.SIGINT, _on_deferred_int)
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        global _deferred
-        if not self._active:
-            return
-        pending, _deferred = _deferred or [], None
-        signal.signal(signal.SIGINT, self._int)
-        if exc_type is None and pending:
-            from painctl.errors import Terminated
-
-            raise Terminated() if signal.SIGTERM in pending else KeyboardInterrupt()
-
-
-def _on_deferred_int(signum, frame) -> None:
-    if _deferred is not None:
-        _deferred.append(signum)
-    else:
-        raise KeyboardInterrupt()
-
-
-def quiet_worker() -> None:
-    """Call first in a worker process: exit silently on Ctrl-C/TERM and as soon as the parent is gone.
-
-    Ctrl-C reaches every process of the terminal's group; the parent stops the workers itself.
-    A worker whose parent was killed (kill -9) would otherwise die writing into a broken pipe,
-    with a traceback.
-    """
-    import threading
-
-    parent = os.getppid()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
-
-    def watch() -> None:
-        import time
-
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="painctl-parent-watch", daemon=True).start()
-
-
 # ------------------------------------------------------------------------------------ single files
 
 
@@ -929,7 +686,7 @@ class FileOutput:
 
     def __enter__(self) -> Path:
         self._lock = OutputLock(self.path)
-        _install_term_handler()
+        install_term_handler()
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -979,7 +736,7 @@ class DirectoryOutput:
         except OSError as exc:
             self._lock.release()
             raise PainctlError(f"{self.path.parent}: cannot write the output here ({exc.strerror})") from None
-        _install_term_handler()
+        install_term_handler()
         return self.dir
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -1012,63 +769,6 @@ def _check_marked_directory(path: Path) -> None:
     foreign = [e for e in entries if e not in known]
     if foreign:
         raise PainctlError(f"{path}: holds {', '.join(foreign[:3])}, which painctl did not write; move it out first")
-
-
-# ------------------------------------------------------------------------------------ resources
-
-#: The option that lets a user run work whose estimate does not fit.
-BIG_OK_OPTION = "--i-know-it-is-big"
-
-
-def check_resources(near: str | os.PathLike, disk_bytes: int = 0, memory_bytes: int = 0, what: str = "this run",
-                    override: bool = False, device: str = "cpu") -> None:
-    """Refuse work whose estimated need does not fit, before any of it is done.
-
-    ``disk_bytes`` is compared with the free space of the filesystem holding ``near`` (or its
-    nearest existing parent), ``memory_bytes`` with the memory available now (the GPU's free
-    memory for ``device="cuda"``). Raises PainctlError with both figures unless ``override``.
-    """
-    if override:
-        return
-    hint = f"; pass {BIG_OK_OPTION} to try anyway"
-    if disk_bytes > 0:
-        place = Path(os.path.abspath(near))
-        while not place.exists() and place != place.parent:
-            place = place.parent
-        free = shutil.disk_usage(place).free
-        if disk_bytes > free:
-            raise PainctlError(f"{what} needs about {_human(disk_bytes)} on disk, but {place} has {_human(free)} free{hint}")
-    if memory_bytes > 0:
-        available, where = available_memory(device)
-        if available is not None and memory_bytes > available:
-            raise PainctlError(f"{what} needs about {_human(memory_bytes)} of memory, but {where} has {_human(available)} available{hint}")
-
-
-def available_memory(device: str = "cpu") -> tuple[int | None, str]:
-    """Return (bytes available now, a name for it): MemAvailable of /proc/meminfo, or the GPU's free memory."""
-    if device == "cuda":
-        import torch
-
-        free, _ = torch.cuda.mem_get_info()
-        return int(free), "the GPU"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024, "this machine"
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "this machine"
-    except (ValueError, OSError):
-        return None, "this machine"
-
-
-def _human(nbytes: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if nbytes < 1000 or unit == "TB":
-            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1000
-    return f"{nbytes:.1f} TB"
 
 
 # ------------------------------------------------------------------------------------ copies
@@ -1113,22 +813,12 @@ def _replace_dir(src: Path, dst: Path) -> None:
             trash.unlink()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_temporaries(out: Path) -> None:
     """Remove temporaries left by interrupted runs writing ``out`` (their process is gone)."""
     for prefix in (f".{out.name}.painctl-tmp-", f".{out.name}.painctl-old-"):
         for stale in out.parent.glob(prefix + "*"):
             pid_text = stale.name[len(prefix):].split("-")[0]
-            if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+            if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
                 shutil.rmtree(stale, ignore_errors=True)
 
 

@@ -219,7 +219,9 @@ def train_model(
     estimated not to fit in memory (unless ``big_ok``), holds the lock beside ``out`` while
     training, and removes an ``out`` it created if the run fails.
     """
-    from painctl.artefact.store import OutputLock, check_resources, check_output_place
+    from painctl.artefact.locks import OutputLock
+    from painctl.artefact.resources import check_resources
+    from painctl.artefact.store import check_output_place
 
     out = Path(out)
     device = "cuda" if torch.cuda.is_available() else "cpu"
