@@ -90,12 +90,14 @@ def quiet_worker() -> None:
     parent = os.getppid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
+    # A result sent to a parent that is gone ends the worker silently (SIGPIPE), not with a traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
     def watch() -> None:
         import time
 
         while os.getppid() == parent:
-            time.sleep(0.2)
+            time.sleep(0.1)
         os._exit(1)
 
     threading.Thread(target=watch, name="painctl-parent-watch", daemon=True).start()
