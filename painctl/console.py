@@ -35,6 +35,11 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
+def warn(message: str) -> None:
+    """Print ``painctl: warning: <message>`` on stderr (also when quiet: it is about the results)."""
+    _stderr.print(f"painctl: warning: {message}", markup=False)
+
+
 def debug(message: str) -> None:
     """Print a line on stderr only with -v."""
     if verbosity >= 1:

@@ -29,7 +29,7 @@ def parse_pspi_levels(text: str) -> list[int]:
 
     Every level must be an integer 0-16 (all of them are reachable with integer AU intensities).
     """
-    from painctl.errors import PainctlError
+    from painctl.errors import BadValue
 
     levels: list[int] = []
     for part in (p.strip() for p in str(text).split(",")):
@@ -39,17 +39,17 @@ def parse_pspi_levels(text: str) -> list[int]:
         try:
             values = range(int(lo), int(hi) + 1) if sep else [float(part)]
         except ValueError:
-            raise PainctlError(f"--pspi: {part!r} is not a level or a range like 1-16") from None
+            raise BadValue(f"--pspi: {part!r} is not a level or a range like 1-16") from None
         for value in values:
             if float(value) != int(value):
-                raise PainctlError(f"--pspi: {value} is not reachable; PSPI levels are whole numbers 0-16")
+                raise BadValue(f"--pspi: {value} is not reachable; PSPI levels are whole numbers 0-16")
             if not 0 <= value <= PSPI_MAX:
-                raise PainctlError(f"--pspi: {value:g} is outside 0-16")
+                raise BadValue(f"--pspi: {value:g} is outside 0-16")
             levels.append(int(value))
         if sep and int(lo) > int(hi):
-            raise PainctlError(f"--pspi: empty range {part!r}")
+            raise BadValue(f"--pspi: empty range {part!r}")
     if not levels:
-        raise PainctlError("--pspi: no levels given")
+        raise BadValue("--pspi: no levels given")
     return levels
 
 
@@ -58,7 +58,7 @@ def parse_au_spec(text: str) -> np.ndarray:
 
     AUs not named are 0. AU4-AU10 take FACS intensities 0-5 (non-integer allowed); AU43 is 0 or 1.
     """
-    from painctl.errors import PainctlError
+    from painctl.errors import BadValue
 
     au = np.zeros(len(AU_NAMES), dtype=np.float32)
     seen = set()
@@ -68,20 +68,20 @@ def parse_au_spec(text: str) -> np.ndarray:
         name, sep, value = (s.strip() for s in part.partition("="))
         key = name.upper()
         if not sep or key not in AU_NAMES:
-            raise PainctlError(f"--au: {part!r} is not NAME=VALUE with NAME one of {', '.join(AU_NAMES)}")
+            raise BadValue(f"--au: {part!r} is not NAME=VALUE with NAME one of {', '.join(AU_NAMES)}")
         if key in seen:
-            raise PainctlError(f"--au: {key} is given twice")
+            raise BadValue(f"--au: {key} is given twice")
         seen.add(key)
         try:
             number = float(value)
         except ValueError:
-            raise PainctlError(f"--au: {key}={value!r} is not a number") from None
+            raise BadValue(f"--au: {key}={value!r} is not a number") from None
         i = AU_NAMES.index(key)
         if not np.isfinite(number) or not 0 <= number <= AU_MAX[i]:
-            raise PainctlError(f"--au: {key}={value} is outside 0-{AU_MAX[i]:g}")
+            raise BadValue(f"--au: {key}={value} is outside 0-{AU_MAX[i]:g}")
         if key == "AU43" and number not in (0.0, 1.0):
-            raise PainctlError(f"--au: AU43 (eyes closed) is 0 or 1, got {value}")
+            raise BadValue(f"--au: AU43 (eyes closed) is 0 or 1, got {value}")
         au[i] = number
     if not seen:
-        raise PainctlError("--au: no action units given")
+        raise BadValue("--au: no action units given")
     return au

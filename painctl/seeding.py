@@ -1,10 +1,10 @@
 """Deterministic random streams, one rule for every draw: (seed, stage, item).
 
-``stage`` names what draws (``"sample-mesh"``, ``"render-views/background"``, a part's name) and
+``stage`` names what draws (``"sample-mesh"``, ``"render-views/background"``, a part's stream) and
 ``item`` is the drawing item's global index path (identity, row, view, ...), so the K-th shard of N
 draws exactly what a whole run would, two stages never share a stream, and two different (seed,
-item) pairs never do either: the key holds the seed's 64 bits in full and the item path's length
-(numpy's SeedSequence alone reads [s, 1] and [s, 1, 0] as one stream).
+item) pairs never do either: the key holds the item path's length (numpy's SeedSequence alone reads
+[s, 1] and [s, 1, 0] as one stream).
 """
 
 from __future__ import annotations
@@ -13,30 +13,30 @@ import zlib
 
 import numpy as np
 
-from painctl.errors import PainctlError
+from painctl.errors import BadValue
 
-#: Seeds are 0 .. 2**64 - 1 (every --seed option).
-SEED_MAX = 2**64 - 1
+#: Seeds are 32-bit unsigned integers: 0 .. 2**32 - 1 (every --seed option; what numpy and torch share).
+SEED_MIN = 0
+SEED_MAX = 2**32 - 1
 
 
 def check_seed(seed: int) -> int:
-    """Return ``seed`` as an int, or raise PainctlError when it is outside 0 .. 2**64 - 1."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise PainctlError(f"seed must be an integer, got {seed!r}")
-    seed = int(seed)
-    if not 0 <= seed <= SEED_MAX:
-        raise PainctlError(f"seed must be between 0 and 2**64 - 1, got {seed}")
-    return seed
+    """Return ``seed`` as an int if it lies in SEED_MIN..SEED_MAX; raise BadValue otherwise.
+
+    Larger seeds used to wrap around silently (2**32 gave the bytes of seed 0).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not SEED_MIN <= int(seed) <= SEED_MAX:
+        raise BadValue(f"seed {seed!r} is outside 0..{SEED_MAX} (2**32 - 1)")
+    return int(seed)
 
 
 def stream_key(seed: int, stage: str | int, *item: int) -> list[int]:
     """Return the SeedSequence entropy of stream (seed, stage, item): 32-bit words, never ambiguous."""
-    seed = check_seed(seed)
     tag = zlib.crc32(stage.encode("utf-8")) if isinstance(stage, str) else int(stage)
     words = [int(i) for i in item]
     if tag < 0 or any(w < 0 for w in words):
-        raise PainctlError("random stream indices must be non-negative")
-    return [seed & 0xFFFFFFFF, seed >> 32, tag, len(words), *words]
+        raise BadValue("random stream indices must be non-negative")
+    return [check_seed(seed), tag, len(words), *words]
 
 
 def rng_for(seed: int, stage: str | int, *item: int) -> np.random.Generator:
@@ -45,5 +45,6 @@ def rng_for(seed: int, stage: str | int, *item: int) -> np.random.Generator:
 
 
 def seed_for(seed: int, stage: str | int, *item: int) -> int:
-    """Return a 63-bit integer seed of stream (seed, stage, item) for generators that take one (torch, diffusers)."""
-    return int(rng_for(seed, stage, *item).integers(2**63))
+    """Return a seed (0..2**32-1) of stream (seed, stage, item) for generators that take one (torch,
+    diffusers, or a library function's own ``seed``)."""
+    return int(rng_for(seed, stage, *item).integers(SEED_MAX + 1))

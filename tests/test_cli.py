@@ -45,7 +45,8 @@ def test_n_must_be_positive_usage_error(painctl, tmp_path, n):
 )
 def test_bad_values_are_one_line_errors(painctl, tmp_path, args, message):
     result = painctl("sample-mesh", "-n", "2", *args, tmp_path / "out")
-    assert result.code == 1 and one_line_error(result.stderr) and message in result.stderr
+    # A bad option value is a usage error (2); a file that is not there is a failure (1).
+    assert result.code == (1 if "FLAME file" in message else 2) and one_line_error(result.stderr) and message in result.stderr
     assert not (tmp_path / "out").exists() and os.listdir(tmp_path) == []
 
 
@@ -155,7 +156,8 @@ def test_interrupted_write_leaves_nothing_complete_looking(tmp_path):
         proc.wait(timeout=30)
     assert not out.exists()
     leftovers = list(tmp_path.iterdir())
-    assert all(p.name.startswith(".heads.painctl-tmp-") for p in leftovers)
+    # kill -9 leaves the temporary and the dead run's lock (taken over as stale by the next run).
+    assert all(p.name.startswith(".heads.painctl-tmp-") or p.name == ".heads.painctl-lock" for p in leftovers)
     assert not any((p / "manifest.json").exists() for p in leftovers)  # nothing looks complete
     again = run_painctl("sample-mesh", "-n", "3", out)
     assert again.returncode == 0, again.stderr.decode()

@@ -247,7 +247,7 @@ def test_sequence_goes_from_neutral_to_apex_and_back(painctl, heads, tmp_path):
 )
 def test_bad_requests_are_one_line_errors(painctl, heads, tmp_path, args, message):
     r = painctl("rig", *args, heads, tmp_path / "out")
-    assert r.code == 1 and message in r.stderr and "Traceback" not in r.stderr
+    assert r.code == 2 and message in r.stderr and "Traceback" not in r.stderr  # bad option values are usage errors
     assert len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 

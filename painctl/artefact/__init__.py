@@ -1,6 +1,8 @@
 """The artefact contract: a directory with manifest.json, data.h5 and (where made) PNG files."""
 
-from painctl.artefact.schema import IDENTITY, check_datasets
+from painctl.artefact.locks import OutputLock
+from painctl.artefact.resources import check_resources
+from painctl.artefact.schema import IDENTITY, INTRINSIC, check_datasets
 from painctl.artefact.store import (
     DATA,
     MANIFEST,
@@ -8,7 +10,10 @@ from painctl.artefact.store import (
     SCHEMA_VERSION,
     Artefact,
     ArtefactWriter,
+    DirectoryOutput,
+    FileOutput,
     content_digest,
+    copy_file,
     open_artefact,
     write_dataset,
 )
@@ -17,12 +22,18 @@ __all__ = [
     "Artefact",
     "ArtefactWriter",
     "DATA",
+    "DirectoryOutput",
+    "FileOutput",
     "IDENTITY",
+    "INTRINSIC",
     "MANIFEST",
     "ROWS_ATTR",
+    "OutputLock",
     "SCHEMA_VERSION",
     "check_datasets",
+    "check_resources",
     "content_digest",
+    "copy_file",
     "open_artefact",
     "write_dataset",
 ]

@@ -29,7 +29,7 @@ def describe(art: Artefact) -> dict[str, Any]:
                 counts[name] = {str(k): int(v) for k, v in sorted(Counter(values.tolist()).items())}
         root_attrs = {k: _plain(v) for k, v in f.attrs.items()}
     return {
-        "path": str(art.path),
+        "path": art.source,  # as the user named it ("-" for stdin), never a temporary path
         "stage": art.stage,
         "painctl_version": art.manifest.get("painctl_version"),
         "schema_version": art.manifest.get("schema_version"),

@@ -2,13 +2,21 @@
 
 Writers build into a hidden temporary sibling of OUT and rename it into place only when complete,
 so an interrupted run never leaves an OUT that looks finished; rerunning with the same inputs and
-parameters is a cache hit.
+parameters is a cache hit. A writer holds an exclusive lock beside OUT while it works, and
+replaces only what painctl wrote (see :class:`ArtefactWriter`).
+
+Reading checks, before any data is used: the manifest, data.h5 against the checksums the manifest
+records (naming a dataset that changed), every dataset's shape and dtype (the stage's ``require``
+and :data:`painctl.artefact.schema.INTRINSIC`), index ranges, and that every file the artefact
+names is inside it and present. Values (finite, in range) are checked as rows are read.
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as _dt
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -16,7 +24,7 @@ import shutil
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +32,9 @@ import h5py
 import numpy as np
 
 from painctl import __version__
-from painctl.artefact.schema import check_datasets
+from painctl.artefact.locks import OutputLock, pid_alive
+from painctl.artefact.signals import install_term_handler
+from painctl.artefact.schema import INTRINSIC, check_datasets, check_indices, check_intrinsic, check_relative_path, check_values
 from painctl.errors import ArtefactError, PainctlError
 
 SCHEMA_VERSION = 1
@@ -42,15 +52,23 @@ class Artefact:
     """A validated artefact directory opened for reading.
 
     ``manifest`` is the parsed manifest.json; datasets are read with :meth:`read` (byte strings
-    come back as ``str`` arrays) and files next to data.h5 are found with :meth:`resolve`.
+    come back as ``str`` arrays, values checked against their rules) and files next to data.h5
+    are found with :meth:`resolve`. ``source`` is the artefact as the user named it (``-`` for
+    stdin), used in messages and in the manifests of what is made from it.
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any]):
+    def __init__(self, path: Path, manifest: dict[str, Any], source: str | None = None):
         self.path = path
         self.manifest = manifest
+        self.source = str(path) if source is None else source
 
     def __repr__(self) -> str:
-        return f"Artefact({str(self.path)!r}, stage={self.stage!r})"
+        return f"Artefact({self.source!r}, stage={self.stage!r})"
+
+    @property
+    def where(self) -> str:
+        """How messages name this artefact: its path, or ``stdin``."""
+        return "stdin" if self.source == STDIO else self.source
 
     @property
     def stage(self) -> str:
@@ -68,12 +86,16 @@ class Artefact:
         """Open data.h5 read-only (use as a context manager)."""
         return h5py.File(self.path / DATA, "r")
 
+    def layout(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+        """Return dataset name -> (shape, numpy dtype) for every dataset in data.h5."""
+        out: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
+        with self.h5() as f:
+            f.visititems(lambda n, o: out.__setitem__(n, (o.shape, o.dtype)) if isinstance(o, h5py.Dataset) else None)
+        return out
+
     def shapes(self) -> dict[str, tuple[tuple[int, ...], str]]:
         """Return dataset name -> (shape, numpy dtype kind) for every dataset in data.h5."""
-        out: dict[str, tuple[tuple[int, ...], str]] = {}
-        with self.h5() as f:
-            f.visititems(lambda n, o: out.__setitem__(n, (o.shape, o.dtype.kind)) if isinstance(o, h5py.Dataset) else None)
-        return out
+        return {name: (shape, dtype.kind) for name, (shape, dtype) in self.layout().items()}
 
     def has(self, name: str) -> bool:
         with self.h5() as f:
@@ -85,37 +107,59 @@ class Artefact:
             return {k: _decode(v) for k, v in f[name].attrs.items()}
 
     def read(self, name: str, rows: Any = slice(None)) -> np.ndarray:
-        """Read dataset ``name`` (optionally only ``rows`` of its first axis) as a numpy array."""
-        with self.h5() as f:
-            if name not in f:
-                raise ArtefactError(f"{self.path}: missing dataset /{name}")
-            ds = f[name]
-            data = ds[rows] if ds.shape else ds[()]
+        """Read dataset ``name`` (optionally only ``rows`` of its first axis) as a numpy array.
+
+        Values are checked against the dataset's rule (finite, in range) before they are returned.
+        """
+        try:
+            with self.h5() as f:
+                if name not in f:
+                    raise ArtefactError(f"{self.where}: missing dataset /{name}")
+                ds = f[name]
+                data = ds[rows] if ds.shape else ds[()]
+        except (OSError, ValueError, TypeError) as exc:
+            raise ArtefactError(f"{self.where}: /{name} cannot be read ({exc.__class__.__name__})") from None
+        if isinstance(data, np.ndarray):
+            check_values(name, data, self.where)
         return _decode(data)
 
     def rows(self) -> int:
         """Number of rows (first-axis length of the row datasets)."""
         return int(self.manifest.get("rows", 0))
 
-    def resolve(self, relpath: str) -> Path:
-        """Return the absolute path of a file the artefact indexes (relative to the artefact).
+    def roots(self) -> list[Path]:
+        """The directories files of this artefact may live in: itself, then (when merged) its shards."""
+        root = self.path.resolve()
+        return [root] + [(self.path / shard).resolve() for shard in self.manifest.get("shards", [])]
 
-        A merged artefact holds no files of its own: they are found in its shards.
+    def resolve(self, relpath: str, what: str = "a file", must_exist: bool = True) -> Path:
+        """Return the absolute path of a file the artefact indexes (``relpath`` relative to the artefact).
+
+        The file must lie inside the artefact (or, for a merged artefact, inside one of its shards),
+        also after following links, and exist (unless ``must_exist`` is false). Raises
+        ArtefactError otherwise; ``what`` names the file in that message (e.g. "/image row 3").
         """
-        path = (self.path / relpath).resolve()
-        if not path.exists():
-            for shard in self.manifest.get("shards", []):
-                candidate = (self.path / shard / relpath).resolve()
-                if candidate.exists():
-                    return candidate
-        return path
+        text = check_relative_path(str(relpath), what, self.where)
+        roots = self.roots()
+        for root in roots:
+            candidate = (root / text).resolve()
+            if not candidate.is_relative_to(root):
+                raise ArtefactError(f"{self.where}: {what} ({text}) points outside the artefact (through a link)")
+            if candidate.is_file():
+                return candidate
+        if must_exist:
+            raise ArtefactError(f"{self.where}: {what} ({text}) is listed in the artefact but missing")
+        return roots[0] / text
 
 
 def _decode(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.dtype.kind == "S":
-        return np.char.decode(value, "utf-8")
+        try:
+            return np.char.decode(value, "utf-8")
+        except UnicodeDecodeError:
+            raise ArtefactError("a text dataset holds bytes that are not UTF-8") from None
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        return value.decode("utf-8", "replace")
     return value
 
 
@@ -123,12 +167,15 @@ def open_artefact(path: str | os.PathLike, stage: str | Sequence[str] | None = N
     """Open and validate the artefact at ``path`` (``-`` reads one streamed on stdin).
 
     ``stage`` restricts which stages are accepted; ``require`` maps dataset names to specs (see
-    :mod:`painctl.artefact.schema`). Raises ArtefactError with one clear sentence on any problem.
+    :mod:`painctl.artefact.schema`). Checks the manifest, data.h5's checksums, the shapes, dtypes
+    and index ranges of known datasets, and that every file the artefact names is inside it and
+    present. Raises ArtefactError with one clear sentence on any problem.
     """
-    if str(path) == STDIO:
+    source = str(path)
+    if source == STDIO:
         path = _receive_stdin()
     path = Path(path)
-    where = str(path)
+    where = "stdin" if source == STDIO else source
     if not path.exists():
         raise ArtefactError(f"{where}: no such artefact")
     if not path.is_dir():
@@ -139,12 +186,8 @@ def open_artefact(path: str | os.PathLike, stage: str | Sequence[str] | None = N
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtefactError(f"{where}: {MANIFEST} is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or "stage" not in manifest or "digest" not in manifest:
-        raise ArtefactError(f"{where}: {MANIFEST} lacks the stage or digest fields")
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ArtefactError(f"{where}: unknown artefact schema version {version!r} (this painctl reads {SCHEMA_VERSION})")
+        raise ArtefactError(f"{where}: {MANIFEST} is not valid JSON ({exc.__class__.__name__})") from None
+    _check_manifest(manifest, where)
     if stage is not None:
         allowed = (stage,) if isinstance(stage, str) else tuple(stage)
         if manifest["stage"] not in allowed:
@@ -153,15 +196,69 @@ def open_artefact(path: str | os.PathLike, stage: str | Sequence[str] | None = N
         # A virtual dataset reads a missing source as fill values: refuse instead of returning zeros.
         if not (path / shard / DATA).is_file():
             raise ArtefactError(f"{where}: merged from shard {shard}, which is missing (keep shards next to the merged artefact)")
-    art = Artefact(path, manifest)
+    art = Artefact(path, manifest, source)
     try:
-        shapes = art.shapes()
-    except (OSError, KeyError, ValueError) as exc:
-        raise ArtefactError(f"{where}: {DATA} cannot be read, it is missing or truncated ({exc.__class__.__name__})") from None
-    if require:
-        check_datasets(shapes, require, where)
+        _verify_checksums(art)
+        layout = art.layout()
+        check_intrinsic(layout, where)
+        if require:
+            check_datasets(layout, require, where)
+        _check_indices_and_files(art, layout)
+    except ArtefactError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise ArtefactError(f"{where}: {DATA} cannot be read, it is missing, truncated or damaged ({exc.__class__.__name__})") from None
     return art
 
+
+def _check_manifest(manifest: Any, where: str) -> None:
+    if not isinstance(manifest, dict):
+        raise ArtefactError(f"{where}: {MANIFEST} is not a JSON object")
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ArtefactError(f"{where}: unknown artefact schema version {version!r} (this painctl reads {SCHEMA_VERSION})")
+    expected = {"stage": str, "digest": str, "params": dict, "inputs": list, "rows": int}
+    for key, kind in expected.items():
+        if key not in manifest or not isinstance(manifest[key], kind) or isinstance(manifest[key], bool):
+            raise ArtefactError(f"{where}: {MANIFEST} lacks a valid {key!r} field")
+    if manifest["rows"] < 0:
+        raise ArtefactError(f"{where}: {MANIFEST} gives a negative row count")
+    shards = manifest.get("shards", [])
+    if not isinstance(shards, list) or not all(isinstance(s, str) for s in shards):
+        raise ArtefactError(f"{where}: {MANIFEST} has a malformed 'shards' field")
+    for shard in shards:
+        if Path(shard).is_absolute() or "\0" in shard:
+            raise ArtefactError(f"{where}: {MANIFEST} names shard {shard!r}, not a relative path")
+    checksums = manifest.get("checksums")
+    if checksums is not None and not (
+        isinstance(checksums, dict) and isinstance(checksums.get(DATA), str) and isinstance(checksums.get("datasets"), dict)
+    ):
+        raise ArtefactError(f"{where}: {MANIFEST} has a malformed 'checksums' field")
+
+
+def _check_indices_and_files(art: Artefact, layout: Mapping[str, tuple[tuple[int, ...], np.dtype]]) -> None:
+    """Index datasets must index existing entries; path datasets must name present files inside."""
+    with art.h5() as f:
+        for name, rule in INTRINSIC.items():
+            if name not in layout:
+                continue
+            shape, dtype = layout[name]
+            if (rule.finite or rule.low is not None) and int(np.prod(shape, dtype=np.int64)) * dtype.itemsize <= _CHECK_ON_OPEN_BYTES:
+                check_values(name, f[name][()], art.where)
+            if rule.index_of:
+                target, _, axis = rule.index_of.partition("@")
+                if target in layout:
+                    check_indices(name, f[name][()], layout[target][0][int(axis or 0)], target, art.where)
+            if rule.paths:
+                values = _decode(f[name][()])
+                for row, text in enumerate(np.atleast_1d(values).tolist()):
+                    if text:  # an empty name means "no file for this row"
+                        art.resolve(text, what=f"/{name} row {row}")
+
+
+#: Datasets up to this size have their values checked when the artefact is opened; larger ones as
+#: their rows are read (so a stage never pays for a pass over data it does not use).
+_CHECK_ON_OPEN_BYTES = 64 << 20
 
 _stdin_dirs: list[str] = []
 
@@ -176,7 +273,7 @@ def _receive_stdin() -> Path:
         with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:
             tar.extractall(tmp, filter="data")
     except (tarfile.TarError, OSError) as exc:
-        raise ArtefactError(f"stdin: not a streamed artefact ({exc})") from None
+        raise ArtefactError(f"stdin: not a streamed artefact ({exc.__class__.__name__})") from None
     entries = [p for p in Path(tmp).iterdir()]
     if len(entries) != 1 or not entries[0].is_dir():
         raise ArtefactError("stdin: not a streamed artefact (expected one directory in the stream)")
@@ -187,6 +284,91 @@ def _receive_stdin() -> Path:
 def _cleanup_stdin() -> None:
     for tmp in _stdin_dirs:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------- checksums
+
+
+def file_sha256(path: Path) -> str:
+    """Return the hex sha256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dataset_digests(path: Path) -> dict[str, str]:
+    """Return dataset name -> sha256 (hex, 16 digits) over its dtype, shape, attributes and values.
+
+    The root group's attributes are under ``/``. Reads every dataset once, in blocks of rows.
+    """
+    out: dict[str, str] = {}
+    with h5py.File(path, "r") as f:
+        out["/"] = _attrs_digest(f.attrs).hexdigest()[:16]
+        names: list[str] = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        for name in sorted(names):
+            ds = f[name]
+            digest = _attrs_digest(ds.attrs)
+            digest.update(f"{ds.dtype.str}|{ds.shape}".encode())
+            if ds.shape is None:
+                pass
+            elif ds.shape == ():
+                digest.update(np.asarray(ds[()]).tobytes())
+            else:
+                step = max(1, (16 << 20) // max(1, int(np.prod(ds.shape[1:], dtype=np.int64)) * ds.dtype.itemsize))
+                for start in range(0, ds.shape[0], step):
+                    digest.update(np.ascontiguousarray(ds[start : start + step]).tobytes())
+            out[name] = digest.hexdigest()[:16]
+    return out
+
+
+def _attrs_digest(attrs) -> "hashlib._Hash":
+    digest = hashlib.sha256()
+    for key in sorted(attrs.keys()):
+        value = attrs[key]
+        value = value.tolist() if isinstance(value, np.ndarray) else value
+        digest.update(f"{key}={value!r};".encode())
+    return digest
+
+
+def _verify_checksums(art: Artefact) -> None:
+    """Compare data.h5 (and, when merged, each shard's) with the checksums its manifest records."""
+    _verify_one(art.path, art.manifest, art.where)
+    for shard in art.manifest.get("shards", []):
+        shard_dir = art.path / shard
+        try:
+            shard_manifest = json.loads((shard_dir / MANIFEST).read_text())
+        except (OSError, ValueError):
+            raise ArtefactError(f"{art.where}: shard {shard} has no readable {MANIFEST}") from None
+        if isinstance(shard_manifest, dict):
+            _verify_one(shard_dir, shard_manifest, f"{art.where} (shard {shard})")
+
+
+def _verify_one(directory: Path, manifest: Mapping[str, Any], where: str) -> None:
+    checksums = manifest.get("checksums")
+    if not isinstance(checksums, dict):  # written before painctl recorded checksums
+        return
+    data = directory / DATA
+    if not data.is_file():
+        raise ArtefactError(f"{where}: {DATA} is missing")
+    if file_sha256(data) == checksums.get(DATA):
+        return
+    try:
+        now = dataset_digests(data)
+    except (OSError, ValueError, KeyError, RuntimeError):
+        raise ArtefactError(f"{where}: {DATA} changed after it was written and cannot be read (truncated or damaged)") from None
+    recorded = checksums.get("datasets", {})
+    changed = [n for n in sorted(set(now) | set(recorded)) if now.get(n) != recorded.get(n)]
+    if not changed:
+        raise ArtefactError(f"{where}: {DATA} changed after it was written (its layout, not its datasets); rebuild it")
+    described = []
+    for name in changed[:3]:
+        label = "the root attributes" if name == "/" else f"/{name}"
+        described.append(f"{label} {'was added' if name not in recorded else 'was removed' if name not in now else 'differs'}")
+    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    raise ArtefactError(f"{where}: {DATA} changed after it was written ({', '.join(described)}{more}); rebuild or restore it")
 
 
 # -------------------------------------------------------------------------------------------- write
@@ -234,7 +416,13 @@ class ArtefactWriter:
             (writer.dir / "images").mkdir()
         # writer.path is complete now
 
-    ``out == "-"`` builds in a temporary directory and streams the result to stdout as tar.
+    Before any work it refuses: an OUT that is, holds or lies inside an input; the working
+    directory; a directory it cannot write; and an existing OUT unless it is a painctl artefact
+    (replaced only with ``force``; a plain file or a foreign directory never). While it works it
+    holds the lock ``.<OUT>.painctl-lock`` beside OUT, so a second writer of OUT is refused.
+
+    ``out == "-"`` builds in a temporary directory and streams the result to stdout as tar
+    (refused when stdout is a terminal).
     """
 
     def __init__(self, out: str | os.PathLike, stage: str, params: Mapping[str, Any], inputs: Iterable[Artefact] = (), force: bool = False):
@@ -243,70 +431,363 @@ class ArtefactWriter:
         self.inputs = list(inputs)
         self.force = force
         self.streaming = str(out) == STDIO
-        self.path = Path(tempfile.mkdtemp(prefix="painctl-out-")) / "artefact" if self.streaming else Path(out)
         self.dir: Path | None = None
         self.h5: h5py.File | None = None
         self.manifest: dict[str, Any] = {}
-        self.cached = False if self.streaming else self._check_existing()
+        self._lock: OutputLock | None = None
+        if self.streaming:
+            if sys.stdout is None or sys.stdout.isatty():
+                raise PainctlError("refusing to stream an artefact to a terminal; pipe it into another painctl stage or give a directory as OUT")
+            tmp = tempfile.mkdtemp(prefix="painctl-out-")
+            _temporaries.append(tmp)
+            # Built in a private temporary directory; messages and manifests name it "-", never the temporary.
+            self._target = Path(tmp) / "artefact"
+            self.path = Path(STDIO)
+            self.cached = False
+            return
+        self.path = self._target = _output_path(out)
+        check_output_place(self.path, self.inputs)
+        if not _writable(self.path.parent):
+            # A cache hit needs no write access; anything else does.
+            if self._check_existing():
+                self.cached = True
+                return
+            raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
+        OutputLock.check(self.path)  # refuse at once if another run is writing OUT
+        self.cached = self._check_existing()
 
     def _identity(self) -> dict[str, Any]:
         return {"stage": self.stage, "params": self.params, "inputs": [a.digest for a in self.inputs]}
 
     def _check_existing(self) -> bool:
+        """True for a cache hit; False when OUT may be (re)built; raises when OUT must be kept."""
         out = self.path
-        if not out.exists() and not out.is_symlink():
+        existing = existing_artefact(out, self.force)
+        if existing is None:
             return False
-        try:
-            existing = json.loads((out / MANIFEST).read_text())
-            same = {k: existing.get(k) for k in ("stage", "params")} == {"stage": self.stage, "params": self.params} and [
-                i.get("digest") for i in existing.get("inputs", [])
-            ] == [a.digest for a in self.inputs]
-            intact = same and existing.get("digest") == content_digest(out)
-        except (OSError, ValueError, AttributeError):
-            same = intact = False
-        if intact and not self.force:
-            return True
+        same_stage = existing.get("stage") == self.stage
+        same_params = existing.get("params") == self.params
+        same_inputs = [i.get("digest") if isinstance(i, dict) else None for i in existing.get("inputs", [])] == [a.digest for a in self.inputs]
+        if same_stage and same_params and same_inputs:
+            if existing.get("digest") == content_digest(out) and not self.force:
+                return True
+            if self.force:
+                return False
+            raise PainctlError(f"{out} exists but its content does not match its manifest (damaged?); use --force to rebuild it")
         if self.force:
             return False
-        if same:
-            raise PainctlError(f"{out} exists but its content does not match its manifest (damaged?); use --force to rebuild it")
-        raise PainctlError(f"{out} already exists with other parameters or inputs; use --force to replace it")
+        if not same_stage:
+            what = f"a {existing.get('stage')!r} artefact, not {self.stage!r}"
+        elif not same_params:
+            what = f"a {self.stage!r} artefact made with other parameters ({_params_difference(existing.get('params'), self.params)})"
+        else:
+            what = f"a {self.stage!r} artefact made from other inputs"
+        raise PainctlError(f"{out} already holds {what}; use --force to replace it")
 
     def __enter__(self) -> "ArtefactWriter":
         if self.cached:
             raise RuntimeError("ArtefactWriter entered although the output is cached")
-        parent = self.path.parent
+        parent = self._target.parent
         if not parent.is_dir():
             raise PainctlError(f"{parent}: no such directory for the output")
-        _remove_stale_temporaries(self.path)
-        self.dir = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.painctl-tmp-{os.getpid()}-", dir=parent))
-        self.h5 = h5py.File(self.dir / DATA, "w")
+        if not self.streaming:
+            self._lock = OutputLock(self.path)
+            try:
+                # Another run may have written OUT since we looked: check again under the lock.
+                if self._check_existing():
+                    raise PainctlError(f"{self.path}: was written by another painctl run meanwhile; rerun to use it")
+            except BaseException:
+                self._release()
+                raise
+        _remove_stale_temporaries(self._target)
+        try:
+            self.dir = Path(tempfile.mkdtemp(prefix=f".{self._target.name}.painctl-tmp-{os.getpid()}-", dir=parent))
+            self.h5 = h5py.File(self.dir / DATA, "w")
+        except OSError as exc:
+            if self.dir is not None:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            self._release()
+            raise PainctlError(f"{parent}: cannot write the output here ({exc.strerror or exc.__class__.__name__})") from None
+        install_term_handler()
         return self
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         assert self.dir is not None and self.h5 is not None
+        try:
+            self._finish(exc_type)
+        except OSError as failure:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            if exc_type is None:
+                raise PainctlError(f"{self.path}: could not be written ({failure.strerror or failure.__class__.__name__})") from None
+        finally:
+            self._release()
+        if exc_type is not None and issubclass(exc_type, OSError) and getattr(exc, "errno", None) in _DISK_ERRORS:
+            raise PainctlError(f"{self.path}: could not be written ({exc.strerror})") from None
+
+    def _finish(self, exc_type) -> None:
         rows = _row_count(self.h5) if exc_type is None else 0
         self.h5.close()
         if exc_type is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             return
+        data = self.dir / DATA
         self.manifest = {
             "painctl_version": __version__,
             "schema_version": SCHEMA_VERSION,
             "stage": self.stage,
             "params": self.params,
-            "inputs": [{"path": str(a.path), "stage": a.stage, "digest": a.digest} for a in self.inputs],
+            "inputs": [{"path": a.source, "stage": a.stage, "digest": a.digest} for a in self.inputs],
             "rows": int(rows) if rows is not None else 0,
             "digest": content_digest(self.dir),
+            "checksums": {DATA: file_sha256(data), "datasets": dataset_digests(data)},
+            "entries": sorted(p.name for p in self.dir.iterdir()) + [MANIFEST],
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             **self.manifest,
         }
+        self.manifest["entries"] = sorted(set(self.manifest["entries"]))
         tmp_manifest = self.dir / (MANIFEST + ".part")
         tmp_manifest.write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
         tmp_manifest.rename(self.dir / MANIFEST)
-        _replace_dir(self.dir, self.path)
+        _replace_dir(self.dir, self._target)
         if self.streaming:
-            _send_stdout(self.path)
+            _send_stdout(self._target)
+
+
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+_temporaries: list[str] = []
+
+
+@atexit.register
+def _cleanup_temporaries() -> None:
+    for tmp in _temporaries:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _output_path(out: str | os.PathLike) -> Path:
+    path = Path(out)
+    # '.', '..' and 'x/..' have no name of their own to build a sibling from.
+    return path if path.name not in ("", ".", "..") else Path(os.path.abspath(path))
+
+
+def _writable(directory: Path) -> bool:
+    return directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
+
+
+def check_output_place(out: Path, inputs: Iterable[Artefact] = ()) -> None:
+    """Refuse an output ``out`` that is, holds or lies inside an input, or holds the working directory.
+
+    Also refuses an output whose parent directory is missing. Raises PainctlError naming the clash.
+    """
+    real = Path(os.path.realpath(out))
+    if not Path(os.path.abspath(out)).parent.is_dir():
+        raise PainctlError(f"{Path(out).parent}: no such directory for the output")
+    cwd = Path.cwd().resolve()
+    if cwd == real or cwd.is_relative_to(real):
+        raise PainctlError(f"{out}: is the working directory (or holds it); give the name of a new directory as OUT")
+    for art in inputs:
+        if art.source == STDIO:
+            continue
+        for root in art.roots():
+            if real == root:
+                raise PainctlError(f"{out}: is the input {art.where}; write the output to another directory")
+            if real.is_relative_to(root):
+                raise PainctlError(f"{out}: lies inside the input {art.where}; write the output outside it")
+            if root.is_relative_to(real):
+                raise PainctlError(f"{out}: holds the input {art.where}, which replacing it would delete")
+    for parent in real.parents:
+        if _painctl_manifest(parent) is not None:
+            raise PainctlError(f"{out}: lies inside the artefact {parent}; write the output outside it")
+
+
+def existing_artefact(out: Path, force: bool) -> dict[str, Any] | None:
+    """Return the manifest of the painctl artefact at ``out``, or None when ``out`` may be written.
+
+    None for a missing ``out``, or an empty directory with ``force``. Raises PainctlError for what
+    painctl must not replace: a file, a link, a directory without painctl's manifest, or one
+    holding entries painctl did not write (a user's file dropped into an artefact).
+    """
+    if not out.exists() and not out.is_symlink():
+        return None
+    if out.is_symlink():
+        raise PainctlError(f"{out}: is a symbolic link; painctl replaces only artefact directories it wrote (remove the link yourself)")
+    if not out.is_dir():
+        raise PainctlError(f"{out}: is a file, not an artefact; painctl will not replace it, with or without --force (move it away yourself)")
+    try:
+        entries = sorted(p.name for p in out.iterdir())
+    except OSError as exc:
+        raise PainctlError(f"{out}: cannot be read ({exc.strerror})") from None
+    if not entries:
+        if force:
+            return None
+        raise PainctlError(f"{out}: is an empty directory; use --force to write the artefact into its place")
+    manifest = _painctl_manifest(out)
+    if manifest is None:
+        raise PainctlError(f"{out}: is a directory that painctl did not write (no painctl {MANIFEST}); "
+                           f"painctl will not replace it, with or without --force")
+    known = manifest.get("entries")
+    if isinstance(known, list):
+        foreign = [e for e in entries if e not in known]
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise PainctlError(f"{out}: holds {shown}, which painctl did not write; move it out first "
+                               f"(painctl replaces only what it wrote)")
+    return manifest
+
+
+def _painctl_manifest(directory: Path) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or not all(k in manifest for k in ("stage", "digest", "schema_version", "painctl_version")):
+        return None
+    return manifest
+
+
+def _params_difference(old: Any, new: Mapping[str, Any]) -> str:
+    if not isinstance(old, dict):
+        return "unreadable parameters there"
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    shown = [f"{k}: {json.dumps(new.get(k))} here, {json.dumps(old.get(k))} there" for k in keys[:3]]
+    return "; ".join(shown) + (f"; and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+# ------------------------------------------------------------------------------------ single files
+
+
+class FileOutput:
+    """Write one output file atomically, under the same rules as artefacts.
+
+    ``ours(path)`` says whether an existing file is one painctl wrote (a PNG's text chunk, a CSV's
+    header); only such a file is replaced, and only with ``force``. Use as a context manager: it
+    yields a temporary sibling to write, renamed over ``path`` on success and removed on failure.
+    """
+
+    def __init__(self, out: str | os.PathLike, force: bool, ours: Callable[[Path], bool], what: str = "file"):
+        self.path = _output_path(out)
+        self.force = force
+        check_output_place(self.path)
+        if self.path.is_symlink() or self.path.is_dir():
+            raise PainctlError(f"{self.path}: is a {'link' if self.path.is_symlink() else 'directory'}; give the name of a {what} to write")
+        if self.path.exists():
+            if not force:
+                raise PainctlError(f"{self.path}: already exists; use --force to replace it")
+            if not ours(self.path):
+                raise PainctlError(f"{self.path}: was not written by painctl; painctl will not replace it, with or without --force")
+        if not _writable(self.path.parent):
+            raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
+        OutputLock.check(self.path)
+        self._lock: OutputLock | None = None
+        self.tmp = self.path.with_name(f".{self.path.name}.painctl-tmp-{os.getpid()}")
+
+    def __enter__(self) -> Path:
+        self._lock = OutputLock(self.path)
+        install_term_handler()
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                try:
+                    os.replace(self.tmp, self.path)
+                except OSError as failure:
+                    raise PainctlError(f"{self.path}: could not be written ({failure.strerror})") from None
+        finally:
+            if self.tmp.exists():
+                self.tmp.unlink()
+            if self._lock is not None:
+                self._lock.release()
+
+
+#: Marker file of a plain directory painctl wrote (an export in another dataset's layout).
+DIRECTORY_MARK = ".painctl-output.json"
+
+
+class DirectoryOutput:
+    """Write a directory that is not an artefact (e.g. an export in another dataset's layout) atomically.
+
+    Same rules as :class:`ArtefactWriter`: lock beside OUT, built in a hidden sibling and renamed
+    into place; an existing OUT is replaced only with ``force`` and only if painctl wrote it (its
+    marker file ``.painctl-output.json`` lists what it holds and nothing else was added).
+    """
+
+    def __init__(self, out: str | os.PathLike, force: bool, inputs: Iterable[Artefact] = (), what: str = "output"):
+        self.path = _output_path(out)
+        self.what = what
+        check_output_place(self.path, inputs)
+        if self.path.exists() or self.path.is_symlink():
+            if not force:
+                raise PainctlError(f"{self.path}: already exists; use --force to replace it")
+            _check_marked_directory(self.path)
+        if not _writable(self.path.parent):
+            raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
+        OutputLock.check(self.path)
+        self.dir: Path | None = None
+
+    def __enter__(self) -> Path:
+        self._lock = OutputLock(self.path)
+        _remove_stale_temporaries(self.path)
+        try:
+            self.dir = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.painctl-tmp-{os.getpid()}-", dir=self.path.parent))
+        except OSError as exc:
+            self._lock.release()
+            raise PainctlError(f"{self.path.parent}: cannot write the output here ({exc.strerror})") from None
+        install_term_handler()
+        return self.dir
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.dir is not None
+        try:
+            if exc_type is None:
+                entries = sorted(p.name for p in self.dir.iterdir()) + [DIRECTORY_MARK]
+                mark = {"painctl_version": __version__, "what": self.what, "entries": sorted(entries)}
+                (self.dir / DIRECTORY_MARK).write_text(json.dumps(mark, indent=2) + "\n")
+                _replace_dir(self.dir, self.path)
+        except OSError as failure:
+            raise PainctlError(f"{self.path}: could not be written ({failure.strerror})") from None
+        finally:
+            if self.dir.exists():
+                shutil.rmtree(self.dir, ignore_errors=True)
+            self._lock.release()
+
+
+def _check_marked_directory(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        raise PainctlError(f"{path}: is {'a symbolic link' if path.is_symlink() else 'a file'}; painctl will not replace it, with or without --force")
+    entries = sorted(p.name for p in path.iterdir())
+    if not entries:
+        return
+    try:
+        mark = json.loads((path / DIRECTORY_MARK).read_text())
+        known = mark["entries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise PainctlError(f"{path}: is a directory that painctl did not write; painctl will not replace it, with or without --force") from None
+    foreign = [e for e in entries if e not in known]
+    if foreign:
+        raise PainctlError(f"{path}: holds {', '.join(foreign[:3])}, which painctl did not write; move it out first")
+
+
+# ------------------------------------------------------------------------------------ copies
+
+_FICLONE = 0x40049409  # linux/fs.h: share the source's blocks (btrfs, XFS, ...)
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` as an independent file: a reflink where the filesystem has them, else bytes.
+
+    Never a hard link: editing the copy must not edit the source artefact.
+    """
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        try:
+            fcntl.ioctl(fout.fileno(), _FICLONE, fin.fileno())
+            return
+        except OSError:
+            pass
+    shutil.copyfile(src, dst)
 
 
 def _row_count(h5: h5py.File) -> int:
@@ -332,32 +813,25 @@ def _replace_dir(src: Path, dst: Path) -> None:
             trash.unlink()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_temporaries(out: Path) -> None:
     """Remove temporaries left by interrupted runs writing ``out`` (their process is gone)."""
     for prefix in (f".{out.name}.painctl-tmp-", f".{out.name}.painctl-old-"):
         for stale in out.parent.glob(prefix + "*"):
             pid_text = stale.name[len(prefix):].split("-")[0]
-            if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+            if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(int(pid_text)):
                 shutil.rmtree(stale, ignore_errors=True)
 
 
 def _send_stdout(path: Path) -> None:
-    if sys.stdout.isatty():
-        raise PainctlError("refusing to stream an artefact to a terminal; pipe it into another painctl stage")
-    with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
-        tar.add(path, arcname=path.name, filter=_normalise_tarinfo)
-    sys.stdout.buffer.flush()
-    shutil.rmtree(path.parent, ignore_errors=True)
+    try:
+        if sys.stdout.isatty():
+            raise PainctlError("refusing to stream an artefact to a terminal; pipe it into another painctl stage")
+        with tarfile.open(fileobj=sys.stdout.buffer, mode="w|") as tar:
+            tar.add(path, arcname=path.name, filter=_normalise_tarinfo)
+        sys.stdout.buffer.flush()
+    finally:
+        # Also when the reader went away early (`| head -c 100`): no full copy left in /tmp.
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def _normalise_tarinfo(info: tarfile.TarInfo) -> tarfile.TarInfo:

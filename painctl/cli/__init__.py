@@ -14,7 +14,7 @@ import sys
 import click
 
 from painctl import __version__, console
-from painctl.errors import PainctlError
+from painctl.errors import PainctlError, Terminated
 
 #: name -> "module:function"; each module holds one command and imports its heavy libraries lazily.
 COMMANDS = {
@@ -109,12 +109,21 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=args, prog_name="painctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        # click turns KeyboardInterrupt (and so SIGTERM's Terminated) into Abort.
+        if isinstance(exc.__context__, Terminated):
+            _fail("terminated", 143)
         _fail("interrupted", 130)
+    except Terminated:
+        _fail("terminated", 143)
     except KeyboardInterrupt:
         if debug:
             raise
         _fail("interrupted", 130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare `painctl` (or a group without its command) asks for help: not an error.
+        click.echo(exc.ctx.get_help() if exc.ctx else cli.get_help(click.Context(cli)))
+        sys.exit(0)
     except click.UsageError as exc:
         if debug:
             raise
@@ -127,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     except PainctlError as exc:
         if debug:
             raise
-        _fail(str(exc), 1)
+        _fail(str(exc), getattr(exc, "exit_code", 1))
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)

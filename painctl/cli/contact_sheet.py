@@ -31,7 +31,7 @@ def contact_sheet(art: str, out: str | None, out_option: str | None, view: str |
 
     out = pick_out(out, out_option) or f"{source_name(art)}-contact-sheet.png"
     sheet_format(out)  # a bad name is refused before the artefact is read
-    path, sheet = write_contact_sheet(open_artefact(art), out, view=view, max_rows=max_rows, tile=tile, force=force)
+    path, sheet = write_contact_sheet(open_artefact(art, stage=("render-views", "heatmap")), out, view=view, max_rows=max_rows, tile=tile, force=force)
     if sheet is None:
         console.info(f"{path} is up to date (cache hit)")
     else:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from painctl.cli.options import force_option, fresh_output, out_option, pick_out, seed_option, training_options
+from painctl.cli.options import FiniteFloatRange, force_option, fresh_output, out_option, pick_out, seed_option, training_options
 
 
 @click.command("eval")
@@ -30,7 +30,7 @@ from painctl.cli.options import force_option, fresh_output, out_option, pick_out
               help="As in 'painctl train': 'tiny' (embedded small DINOv3, random init, TRAINED IN FULL), or a HF id / local DINOv3 or DINOv2 dir (frozen, LoRA).")
 @click.option("--no-reference", is_flag=True, help="Single-image variant: no neutral reference encoder.")
 @click.option("--init", type=click.Path(path_type=Path), metavar="CKPT", help="Start every fold from this checkpoint (e.g. synthetic-pretrained).")
-@click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--val-fraction", default=0.2, show_default=True, type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
               help="Fraction of each fold's TRAINING subjects held out for model selection and threshold calibration.")
 @training_options
 @seed_option

@@ -17,7 +17,22 @@ def _shard_callback(ctx: click.Context, param: click.Parameter, value: str | Non
         raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
 
 
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed; same seed, same bytes.")
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange that also refuses nan and inf (which every comparison lets through)."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+seed_option = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
+                           help="Random seed, 0..4294967295 (2**32-1); same seed, same bytes.")
 force_option = click.option("--force", is_flag=True, help="Replace OUT if it exists with other parameters.")
 shard_option = click.option(
     "--shard",
@@ -65,12 +80,12 @@ out_argument = click.argument("out", metavar="OUT", type=str)
 _TRAINING_OPTIONS = (
     click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1)),
     click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1)),
-    click.option("--lr-heads", default=1e-4, show_default=True, type=click.FloatRange(min=0, min_open=True),
+    click.option("--lr-heads", default=1e-4, show_default=True, type=FiniteFloatRange(min=0, min_open=True),
                  help="AdamW learning rate of the fusion and heads."),
-    click.option("--lr-lora", default=None, type=click.FloatRange(min=0, min_open=True),
+    click.option("--lr-lora", default=None, type=FiniteFloatRange(min=0, min_open=True),
                  help="Learning rate of the backbone's trainable part (LoRA; the whole tiny backbone). [default: 1e-5; tiny: --lr-heads]"),
-    click.option("--weight-decay", default=0.1, show_default=True, type=click.FloatRange(min=0)),
-    click.option("--au-weight", default=None, type=click.FloatRange(min=0), help="Weight of the AU loss. [default: 0.1 on UNBC-McMaster, else 1.0]"),
+    click.option("--weight-decay", default=0.1, show_default=True, type=FiniteFloatRange(min=0)),
+    click.option("--au-weight", default=None, type=FiniteFloatRange(min=0), help="Weight of the AU loss. [default: 0.1 on UNBC-McMaster, else 1.0]"),
     click.option("--weighted-sampling/--no-weighted-sampling", default=None,
                  help="Sample PSPI >= 1 frames twice as often. [default: on for UNBC-McMaster]"),
     click.option("--image-size", default=None, type=click.IntRange(min=16), help="Input side in pixels, a multiple of 16. [default: 64 tiny, 224 otherwise]"),

@@ -32,14 +32,22 @@ def prediction_rows(pred) -> list[dict]:
     return rows
 
 
-def _write_csv(rows: list[dict], path: Path) -> None:
+def _is_our_csv(path: Path) -> bool:
+    """True when ``path`` starts with the header painctl's predictions CSV has."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readline().startswith("image,pspi," + ",".join(PROB_COLUMNS))
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _write_csv(rows: list[dict], target) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(buf.getvalue())
-    tmp.replace(path)
+    with target as tmp:
+        tmp.write_text(buf.getvalue())
 
 
 def _print_table(rows: list[dict]) -> None:
@@ -94,7 +102,8 @@ def _print_table(rows: list[dict]) -> None:
               help="'authors' runs a checkpoint converted by 'painctl convert-checkpoint' with the authors' forward pass "
                    "(DINOv3 without RoPE and registers, ImageNet statistics), as it was trained; refused for other checkpoints.")
 @seed_option
-def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, forward, seed):
+@click.option("--force", is_flag=True, help="Replace the --csv FILE if painctl wrote it before.")
+def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, forward, seed, force):
     """Predict pain for face IMAGE files or directories.
 
     Prints PSPI (0-16), P(PSPI >= 1, 2, 3) and the AU4, AU6, AU7, AU9, AU10, AU43 intensities per
@@ -106,24 +115,28 @@ def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_
       painctl predict --checkpoint run/best --neutral me_neutral.png frames/
       painctl predict -c run/best -n ref/ --shots 3 --json photo.jpg --crop
     """
+    from painctl import console
+    from painctl.artefact.store import FileOutput
+    from painctl.cli.options import fresh_output
     from painctl.vitpain.authors import set_forward
     from painctl.vitpain.checkpoint import load_checkpoint
     from painctl.vitpain.inference import predict_images
 
-    from painctl import console
-    from painctl.cli.options import fresh_output
-
     if csv_file not in (None, _DEFAULT_CSV, "") and (Path(csv_file).is_dir() or Path(csv_file).suffix.lower() in _IMAGE_SUFFIXES):
         raise click.BadParameter(f"{csv_file} looks like an IMAGE; give the CSV a name (--csv out.csv) or put a bare --csv after the images",
                                  param_hint="--csv")
+    # Checked before any image is scored: a CSV that cannot be written fails now, not after the work.
+    target = None
+    if csv_file is not None:
+        csv_path = fresh_output(images[0], "predictions", ".csv") if csv_file in (_DEFAULT_CSV, "") else Path(csv_file)
+        target = FileOutput(csv_path, force, ours=_is_our_csv, what="CSV file")
     model = load_checkpoint(checkpoint)[0]
     set_forward(model, forward, checkpoint)
     pred = predict_images(model, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, seed=seed)
     rows = prediction_rows(pred)
-    if csv_file is not None:
-        target = fresh_output(images[0], "predictions", ".csv") if csv_file in (_DEFAULT_CSV, "") else Path(csv_file)
+    if target is not None:
         _write_csv(rows, target)
-        console.info(f"wrote {console.plural(len(rows), 'prediction')} to {target}")
+        console.info(f"wrote {console.plural(len(rows), 'prediction')} to {csv_path}")
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))

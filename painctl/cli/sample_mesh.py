@@ -21,8 +21,9 @@ from painctl.cli.options import force_option, out_argument, seed_option, shard_o
 @click.option("--export", type=click.Choice(["obj", "ply"]), default=None,
               help="Also write meshes/<identity>.obj|ply inside OUT for any mesh viewer.")
 @force_option
+@click.option("--i-know-it-is-big", "big_ok", is_flag=True, help="Run even when the output is estimated not to fit on the disk.")
 @out_argument
-def sample_mesh(n, model, balance, age_groups, ethnicities, seed, shard, export, force, out):
+def sample_mesh(n, model, balance, age_groups, ethnicities, seed, shard, export, force, big_ok, out):
     """Draw N face identities into artefact OUT ('-' streams it to stdout).
 
     Writes vertices (metres, +Y up, face toward +Z), faces, UVs, identity ids, age in years, age
@@ -37,4 +38,4 @@ def sample_mesh(n, model, balance, age_groups, ethnicities, seed, shard, export,
     from painctl.stages.sample_mesh import sample_mesh as run
 
     run(out, n, model=model, balance=balance, age_groups=age_groups, ethnicities=ethnicities,
-        seed=seed, shard=shard, export=export, force=force)
+        seed=seed, shard=shard, export=export, force=force, big_ok=big_ok)

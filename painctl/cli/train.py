@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from painctl.cli.options import force_option, seed_option, training_options
+from painctl.cli.options import FiniteFloatRange, force_option, seed_option, training_options
 
 
 @click.command("train")
@@ -21,9 +21,9 @@ from painctl.cli.options import force_option, seed_option, training_options
 @click.option("--input", "input_kind", type=click.Choice(["rgb", "heatmap"]), default="rgb", show_default=True,
               help="'heatmap' trains a heatmap teacher (single-image) on the data's pain-region heatmaps.")
 @click.option("--teacher", type=click.Path(path_type=Path), metavar="CKPT", help="Heatmap-teacher checkpoint to distil into this RGB model.")
-@click.option("--distill-weight", default=1.0, show_default=True, type=click.FloatRange(min=0), help="Weight of the distillation loss.")
+@click.option("--distill-weight", default=1.0, show_default=True, type=FiniteFloatRange(min=0), help="Weight of the distillation loss.")
 @click.option("--init", type=click.Path(path_type=Path), metavar="CKPT", help="Start from this checkpoint (e.g. synthetic-pretrained) and fine-tune.")
-@click.option("--val-fraction", default=0.2, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+@click.option("--val-fraction", default=0.2, show_default=True, type=FiniteFloatRange(0, 1, max_open=True),
               help="Fraction of DATA's subjects held out (by subject) to select the best epoch; 0 keeps the last epoch.")
 @click.option("--split-csv", type=click.Path(path_type=Path), metavar="FILE",
               help="3D-Pain trees: train on the 'train' and select on the 'val' base names of this split file "
@@ -32,9 +32,10 @@ from painctl.cli.options import force_option, seed_option, training_options
 @training_options
 @seed_option
 @force_option
+@click.option("--i-know-it-is-big", "big_ok", is_flag=True, help="Train even when a step is estimated not to fit in memory.")
 def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight, init, epochs, batch_size, lr_heads, lr_lora,
           weight_decay, au_weight, weighted_sampling, val_fraction, split_csv, image_size, lora_r, lora_alpha, lora_targets, shots,
-          num_workers, no_amp, seed, force):
+          num_workers, no_amp, seed, force, big_ok):
     """Train ViTPain on DATA (painctl render-views/heatmap artefacts, the 3D-Pain layout or
     UNBC-McMaster as distributed) and write checkpoints to OUT.
 
@@ -82,7 +83,7 @@ def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight
                      "not used here (score them with 'painctl eval --split-csv')")
     else:
         train_frames, val_frames = split_validation(frames, val_fraction, seed)
-    best = train_model(train_frames, val_frames, model_config, train_config, Path(out), init=init, force=force)
+    best = train_model(train_frames, val_frames, model_config, train_config, Path(out), init=init, force=force, big_ok=big_ok)
     if int(os.environ.get("RANK", "0")) == 0:  # under accelerate/torchrun only the main process reports
         console.info(f"best checkpoint: {best}")
         click.echo(str(best))

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from painctl.artefact.images import to_rgb
 from painctl.datasets.frames import Frame
 from painctl.errors import PainctlError
 
@@ -27,7 +28,8 @@ def open_rgb(path: str | Path) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 img.load()
-                return img.convert("RGB")
+                # 16-bit grey scaled by its range (a plain convert clips it to white), palettes expanded.
+                return to_rgb(img)
     except FileNotFoundError:
         raise PainctlError(f"{path}: no such image file") from None
     except (Image.UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

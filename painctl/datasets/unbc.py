@@ -103,7 +103,8 @@ def read_landmark_file(file: Path) -> np.ndarray:
         if len(values) != 2:
             raise PainctlError(f"{file}, line {lineno}: expected 'x y', got {line.strip()[:60]!r}")
         points.append(values)
-    if len(points) < 5:
+    if len(points) not in (66, 68):
+        # A short file would crop the face around a few points only: refuse rather than mis-crop.
         raise PainctlError(f"{file}: expected 66 landmark lines 'x y', found {len(points)}")
     return np.asarray(points, dtype=np.float32)
 
@@ -137,12 +138,16 @@ def load_unbc(root: str | Path) -> list[Frame]:
     aam_root = root / "AAM_landmarks"
     frames: list[Frame] = []
     unlabelled = 0
+    no_landmarks = 0
+    no_landmark_folder = 0
     subjects = sorted(p for p in (root / "Images").iterdir() if p.is_dir())
     for subject_dir in console.track(subjects, total=len(subjects), description="reading UNBC-McMaster"):
         subject = subject_dir.name
         for sequence_dir in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
             sequence = sequence_dir.name
             landmarks = _landmark_index(aam_root / subject / sequence, sequence)
+            if not landmarks:
+                no_landmark_folder += 1
             number = re.compile(re.escape(sequence) + r"(\d+)$")
             for image in sorted(sequence_dir.iterdir()):
                 if image.suffix.lower() not in IMAGE_SUFFIXES or not image.is_file():
@@ -157,6 +162,7 @@ def load_unbc(root: str | Path) -> list[Frame]:
                 au = read_facs_file(facs_file) if facs_file.is_file() else np.full(len(AU_NAMES), np.nan, np.float32)
                 match = number.match(stem)
                 lm_file = landmarks.get(int(match.group(1))) if match else None
+                no_landmarks += lm_file is None
                 frames.append(
                     Frame(
                         image=image,
@@ -171,6 +177,26 @@ def load_unbc(root: str | Path) -> list[Frame]:
                 )
     if unlabelled:
         console.info(f"{root}: skipped {console.plural(unlabelled, 'image')} without a Frame_Labels/PSPI file")
+    imageless = _labels_without_images(root, pspi_root)
+    if imageless:
+        console.warn(f"{root}: {console.plural(imageless, 'Frame_Labels/PSPI file')} have no image under Images/; those frames are left out")
+    if no_landmarks:
+        console.warn(f"{root}: {no_landmarks} of {console.plural(len(frames), 'frame')} have no AAM_landmarks file"
+                     f"{f' ({console.plural(no_landmark_folder, 'sequence folder')} missing)' if no_landmark_folder else ''}; "
+                     f"those faces are used whole, not cropped around their landmarks")
     if not frames:
         raise PainctlError(f"{root}: no labelled frames found under Images/ (is Frame_Labels/PSPI complete?)")
     return frames
+
+
+def _labels_without_images(root: Path, pspi_root: Path) -> int:
+    """Count PSPI label files whose frame has no image (a frame that would vanish without notice)."""
+    if not pspi_root.is_dir():
+        return 0
+    missing = 0
+    for label in pspi_root.glob("*/*/*_facs.txt"):
+        stem = label.name[: -len("_facs.txt")]
+        folder = root / "Images" / label.parent.parent.name / label.parent.name
+        if not any((folder / f"{stem}{suffix}").is_file() for suffix in IMAGE_SUFFIXES):
+            missing += 1
+    return missing

@@ -152,10 +152,23 @@ def evaluate(true_pspi: np.ndarray, pred_pspi: np.ndarray, probs: np.ndarray, tr
     return out
 
 
-def summarise(values: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
+def metric_range(name: str) -> tuple[float, float]:
+    """Return the (low, high) a metric of this :func:`evaluate` name can take (for clipping intervals)."""
+    if name.startswith(("auroc_", "f1_", "threshold_")):
+        return 0.0, 1.0
+    if name in ("pcc", "icc31") or name.startswith("au_pcc_"):
+        return -1.0, 1.0
+    if name in ("mae", "rmse") or name.startswith("au_mae_"):
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
+def summarise(values: Sequence[float], confidence: float = 0.95, bounds: tuple[float, float] = (-math.inf, math.inf)) -> dict[str, float]:
     """Mean, sample std (ddof 1) and the t-interval for the mean of per-fold ``values`` (NaNs dropped).
 
     Returns {"mean", "std", "ci_low", "ci_high", "n"}; std and the interval are NaN with fewer than 2 values.
+    The interval is clipped to ``bounds``, the range the metric can take (an AUROC interval never
+    leaves [0, 1]).
     """
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], np.float64)
     n = len(v)
@@ -169,13 +182,14 @@ def summarise(values: Sequence[float], confidence: float = 0.95) -> dict[str, fl
 
     std = float(v.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * std / math.sqrt(n)
-    return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half, "n": n}
+    low, high = bounds
+    return {"mean": mean, "std": std, "ci_low": max(low, mean - half), "ci_high": min(high, mean + half), "n": n}
 
 
 def summarise_folds(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
     """:func:`summarise` every metric of a list of :func:`evaluate` dicts (one per fold)."""
     names = list(per_fold[0]) if per_fold else []
-    return {name: summarise([fold.get(name, float("nan")) for fold in per_fold]) for name in names}
+    return {name: summarise([fold.get(name, float("nan")) for fold in per_fold], bounds=metric_range(name)) for name in names}
 
 
 __all__ = [

@@ -190,41 +190,28 @@ def write_report(report: dict[str, Any], out: str | Path) -> Path:
 
 class OutputDir:
     """A directory written atomically: work happens in a hidden temporary sibling that replaces ``out``
-    only when the ``with`` block succeeds (an existing ``out`` is refused unless ``force``); on error
-    the temporary directory is removed and ``out`` is untouched.
+    only when the ``with`` block succeeds; on error the temporary directory is removed and ``out`` is
+    untouched. An existing ``out`` is refused unless ``force``, and even then replaced only if painctl
+    wrote it (see :class:`painctl.artefact.store.DirectoryOutput`, which also locks ``out``).
 
     ``with OutputDir(out, force) as tmp: ...`` yields the temporary directory's path.
     """
 
     def __init__(self, out: str | Path, force: bool = False) -> None:
+        from painctl.artefact.store import DirectoryOutput
+
         from painctl.errors import PainctlError
 
         self.out = Path(out)
-        self.force = force
         if (self.out.exists() or self.out.is_symlink()) and not force:
             raise PainctlError(f"{self.out} exists; pass --force to replace it")
-        self.tmp = self.out.parent / f".{self.out.name}.tmp-{os.getpid()}"
+        self._target = DirectoryOutput(out, force, what="eval report")
 
     def __enter__(self) -> Path:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir(parents=True)
-        return self.tmp
+        return self._target.__enter__()
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return False
-        old = None
-        if self.out.exists() or self.out.is_symlink():
-            old = self.out.parent / f".{self.out.name}.old-{os.getpid()}"
-            shutil.rmtree(old, ignore_errors=True)
-            self.out.rename(old)
-        self.tmp.rename(self.out)
-        if old is not None:
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                old.unlink()
+        self._target.__exit__(exc_type, exc, tb)
         return False
 
 

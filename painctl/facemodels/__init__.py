@@ -10,7 +10,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from painctl.errors import PainctlError
+from painctl.errors import BadValue, PainctlError
 from painctl.facemodels.base import Capabilities, FaceModel
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def model_class(spec: str) -> type[FaceModel]:
         from painctl.facemodels.flame import FlameModel
 
         return FlameModel
-    raise PainctlError(f"unknown face model {spec!r}; choose one of: {', '.join(MODEL_NAMES)}")
+    raise BadValue(f"unknown face model {spec!r}; choose one of: {', '.join(MODEL_NAMES)}")
 
 
 def load_face_model(spec: str) -> FaceModel:

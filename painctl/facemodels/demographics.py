@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from painctl.errors import PainctlError
+from painctl.errors import BadValue
 
 FACTORS = ("age", "gender", "ethnicity")
 GENDERS = ("female", "male")
@@ -47,18 +47,18 @@ def parse_age_groups(text: str) -> tuple[AgeGroup, ...]:
             continue
         match = re.fullmatch(r"([A-Za-z][\w.+-]*)\s*:\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)", part)
         if not match:
-            raise PainctlError(f"--age-groups: {part!r} is not NAME:LOW-HIGH (for example young:18-40)")
+            raise BadValue(f"--age-groups: {part!r} is not NAME:LOW-HIGH (for example young:18-40)")
         name, low, high = match.group(1), float(match.group(2)), float(match.group(3))
         if not low <= high:
-            raise PainctlError(f"--age-groups: {part!r} has LOW above HIGH")
+            raise BadValue(f"--age-groups: {part!r} has LOW above HIGH")
         if low < 0 or high > 110:
-            raise PainctlError(f"--age-groups: {part!r} lies outside 0-110 years")
+            raise BadValue(f"--age-groups: {part!r} lies outside 0-110 years")
         groups.append(AgeGroup(name, low, high))
     if not groups:
-        raise PainctlError("--age-groups needs at least one NAME:LOW-HIGH group")
+        raise BadValue("--age-groups needs at least one NAME:LOW-HIGH group")
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
-        raise PainctlError(f"--age-groups: group names repeat: {', '.join(names)}")
+        raise BadValue(f"--age-groups: group names repeat: {', '.join(names)}")
     return tuple(groups)
 
 
@@ -69,7 +69,7 @@ def parse_balance(text: str | None) -> tuple[str, ...]:
     names = [p.strip().lower() for p in str(text).split(",") if p.strip()]
     unknown = [n for n in names if n not in FACTORS]
     if unknown:
-        raise PainctlError(f"--balance: unknown factor {unknown[0]!r}; choose from {', '.join(FACTORS)}")
+        raise BadValue(f"--balance: unknown factor {unknown[0]!r}; choose from {', '.join(FACTORS)}")
     return tuple(f for f in FACTORS if f in names)
 
 
@@ -83,11 +83,11 @@ def parse_groups(text: str, available: Sequence[str], what: str) -> tuple[str, .
         expanded = [a for a in available if a.startswith("mixed:")] if name == "mixed" else [name]
         for item in expanded:
             if item not in available:
-                raise PainctlError(f"{what}: {item!r} is not a group this face model can express; choose from {', '.join(available)}")
+                raise BadValue(f"{what}: {item!r} is not a group this face model can express; choose from {', '.join(available)}")
             if item not in chosen:
                 chosen.append(item)
     if not chosen:
-        raise PainctlError(f"{what} needs at least one group")
+        raise BadValue(f"{what} needs at least one group")
     return tuple(chosen)
 
 

@@ -75,11 +75,11 @@ def contact_sheet(views: Artefact, heatmaps: Artefact | None = None, view: str |
         draw.text((6, y + tile // 2 + 2), label[first], fill="black")
         cells = [(i, "neutral") for i in neutrals] + [(i, f"PSPI {pspi[i]:g}") for i in pains]
         for c, (i, caption) in enumerate(cells):
-            _paste(sheet, views.resolve(str(image[i])), margin + c * tile, y, tile)
+            _paste(sheet, views.resolve(str(image[i]), what=f"/image row {i}"), margin + c * tile, y, tile, views.where)
             draw.text((margin + c * tile + 4, y + tile + 2), caption, fill="black")
         if heat_png is not None and pains:
             top = pains[-1]
-            _paste(sheet, heatmaps.resolve(str(heat_png[top])), margin + (columns - 1) * tile, y, tile)
+            _paste(sheet, heatmaps.resolve(str(heat_png[top]), what=f"heatmap row {top}"), margin + (columns - 1) * tile, y, tile, heatmaps.where)
             draw.text((margin + (columns - 1) * tile + 4, y + tile + 2), f"heatmap PSPI {pspi[top]:g}", fill="black")
     return sheet
 
@@ -93,11 +93,12 @@ def _heatmap_paths(heatmaps: Artefact, rows: int) -> np.ndarray:
     raise ArtefactError(f"{heatmaps.path}: has no heatmap PNG paths aligned with the views' rows")
 
 
-def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int) -> None:
-    if not str(path) or not Path(path).is_file():
-        return
-    with Image.open(path) as im:
-        sheet.paste(im.convert("RGB").resize((tile, tile), Image.Resampling.LANCZOS), (x, y))
+def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int, where: str) -> None:
+    # Missing files were refused by resolve(); a corrupt one is refused here, never a blank cell.
+    from painctl.artefact.images import load_rgb, verify_png
+
+    verify_png(path, where)
+    sheet.paste(load_rgb(path, where).resize((tile, tile), Image.Resampling.LANCZOS), (x, y))
 
 
 #: Image formats a contact sheet can be written in, by file name ending.
@@ -134,20 +135,19 @@ def write_contact_sheet(views: Artefact, out: str | Path, view: str | None = Non
     unless ``force``. Returns the path and the image written.
     """
     import json
-    import os
+
+    from painctl.artefact.store import FileOutput
 
     target = Path(out)
     fmt = sheet_format(target)
     stamp = json.dumps({"stage": "contact-sheet", "input": views.digest, "view": view, "max_rows": max_rows, "tile": tile,
                         "format": fmt}, sort_keys=True)
-    if target.exists() or target.is_symlink():
-        if _read_stamp(target) == stamp and not force:
-            return target, None
-        if not force:
-            raise PainctlError(f"{out} exists (other input or parameters, or not a painctl contact sheet); pass --force to replace it")
+    if (target.exists() or target.is_symlink()) and not target.is_dir() and _read_stamp(target) == stamp and not force:
+        return target, None
+    # Only a sheet painctl wrote (it carries a stamp) is replaced, and only with force; never a user's file.
+    output = FileOutput(target, force, ours=lambda path: _read_stamp(path) is not None, what="contact sheet")
     sheet = contact_sheet(views, view=view, max_rows=max_rows, tile=tile)
-    partial = target.with_name(f".{target.name}.painctl-tmp-{os.getpid()}")
-    try:
+    with output as partial:
         if fmt == "PNG":
             from PIL.PngImagePlugin import PngInfo
 
@@ -156,7 +156,4 @@ def write_contact_sheet(views: Artefact, out: str | Path, view: str | None = Non
             sheet.save(partial, format="PNG", pnginfo=info)
         else:
             sheet.save(partial, format="JPEG", quality=92, comment=stamp.encode())
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
     return target, sheet

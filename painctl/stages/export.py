@@ -63,11 +63,10 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
 
     Built in a temporary sibling and renamed into place; refuses an existing ``out`` unless ``force``.
     """
-    out = Path(out)
-    if (out.exists() or out.is_symlink()) and not force:
-        raise PainctlError(f"{out} already exists; use --force to replace it")
-    if not out.parent.is_dir():
-        raise PainctlError(f"{out.parent}: no such directory for the output")
+    from painctl.artefact.store import DirectoryOutput
+
+    target = DirectoryOutput(out, force, inputs=[art], what="export 3dpain")
+    out = target.path
     images = [_text(x) for x in art.read("image")]
     views = [_text(x) for x in art.read("view")]
     view_order = {name: k for k, name in enumerate(dict.fromkeys(_ordered_views(art, views)))}
@@ -78,17 +77,16 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
     pspi = art.read("pspi").astype(np.float64)
     heat = [_text(x) for x in art.read("heatmap_png")] if art.has("heatmap_png") else None
     meshes = _mesh_sources(art)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.painctl-tmp-", dir=out.parent))
-    try:
+    with target as tmp:
         for sub in (IMAGES, ANNOTATIONS) + ((HEATMAPS,) if heat else ()) + ((MESHES,) if meshes else ()):
             (tmp / sub).mkdir()
         written: set[str] = set()
         meshed: dict[str, int] = {}
         for i in console.track(range(len(images)), total=len(images), description="exporting"):
             stem = f"{bases[i]}_view_{view_order[views[i]]:03d}"
-            _place(art.resolve(images[i]), tmp / IMAGES / f"{stem}.png")
+            _place(art, images[i], f"/image row {i}", tmp / IMAGES / f"{stem}.png")
             if heat:
-                _place(art.resolve(heat[i]), tmp / HEATMAPS / f"{stem}.png")
+                _place(art, heat[i], f"/heatmap_png row {i}", tmp / HEATMAPS / f"{stem}.png")
             if not neutral[i] and bases[i] not in written:
                 labels = {name: _number(au[i, j]) for j, name in enumerate(AU_NAMES)}
                 labels["PSPI"] = _number(pspi[i])
@@ -98,16 +96,6 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
                 meshed[bases[i]] = int(rig_row[i])
         if meshes:
             _write_meshes(meshes, meshed, tmp / MESHES)
-        if out.exists() or out.is_symlink():
-            trash = out.with_name(f".{out.name}.painctl-old-{os.getpid()}")
-            out.rename(trash)
-            tmp.rename(out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     extra = f", {console.plural(len(meshed), 'textured mesh', 'textured meshes')}" if meshes else ""
     console.info(f"exported {console.plural(len(images), 'image')}, {console.plural(len(written), 'pain annotation')}{extra} to {out}")
     return out
@@ -177,13 +165,14 @@ def _ordered_views(art, views: list[str]) -> list[str]:
     return [v for v in requested if v in set(views)] + views
 
 
-def _place(src: Path, dst: Path) -> None:
-    if not src.is_file():
-        raise PainctlError(f"{src}: listed in the artefact but missing")
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+def _place(art, rel: str, what: str, dst: Path) -> None:
+    # A verified copy (a reflink where the filesystem can): editing the export never edits the artefact.
+    from painctl.artefact.images import verify_png
+    from painctl.artefact.store import copy_file
+
+    src = art.resolve(rel, what=what)
+    verify_png(src, art.where)
+    copy_file(src, dst)
 
 
 def _number(value: float):

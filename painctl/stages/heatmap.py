@@ -161,20 +161,18 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
 
 
 def _link_images(views, out_dir: Path, images: np.ndarray) -> None:
-    # The heatmap artefact carries the RGB images so `painctl train heatmaps/` finds pairs in one place;
-    # hard links cost no space (copies where links are impossible).
-    import os
-    import shutil
+    # The heatmap artefact carries the RGB images so `painctl train heatmaps/` finds pairs in one place:
+    # verified copies (reflinks where the filesystem can), never hard links that would share edits.
+    from painctl.artefact.images import verify_png
+    from painctl.artefact.store import copy_file
 
     (out_dir / "images").mkdir(exist_ok=True)
-    for rel in images:
+    for row, rel in enumerate(images):
         rel = _text(rel)
-        src, dst = views.resolve(rel), out_dir / rel
+        src, dst = views.resolve(rel, what=f"/image row {row}"), out_dir / rel
+        verify_png(src, views.where)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copyfile(src, dst)
+        copy_file(src, dst)
 
 
 def merge_stats(h5, out_dir: Path, shards: list) -> None:
@@ -206,7 +204,11 @@ def _face_region(rig) -> np.ndarray | None:
 def _image_size(views) -> int:
     from PIL import Image
 
-    with Image.open(views.resolve(_text(views.read("image", 0)))) as img:
+    from painctl.artefact.images import verify_png
+
+    path = views.resolve(_text(views.read("image", 0)), what="/image row 0")
+    verify_png(path, views.where)
+    with Image.open(path) as img:
         return int(img.height)
 
 

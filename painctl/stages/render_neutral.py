@@ -171,7 +171,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
         raise PainctlError(f"--steps must be at least 1, got {steps}")
     if lights not in LIGHT_PRESETS:
         raise PainctlError(f"--lights must be one of {', '.join(LIGHT_PRESETS)}, got {lights!r}")
-    source = open_artefact(in_path, require=REQUIRE)
+    source = open_artefact(in_path, stage="sample-mesh", require=REQUIRE)
     params = {"backend": backend, "lights": lights, "size": int(size), "seed": int(seed), "shard": str(shard), "texture_size": int(texture_size)}
     if backend == "kandinsky":
         params.update(model=model or CONTROLNET_MODEL, prior_model=prior_model or PRIOR_MODEL, steps=int(steps))

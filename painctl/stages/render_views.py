@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from painctl import console
-from painctl.errors import ArtefactError, PainctlError
+from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.artefact.shard import WHOLE, Shard
 
 #: The released 3D-Pain images: frontal and turned 30 degrees either way.
@@ -47,20 +47,20 @@ def parse_views(text: str) -> list[tuple[float, float]]:
     """Parse ``"yaw/pitch,yaw/pitch,..."`` (degrees) into a list of (yaw, pitch); raise on bad input."""
     items = [s.strip() for s in str(text).split(",") if s.strip()]
     if not items:
-        raise PainctlError("--views is empty; give at least one yaw/pitch pair such as 0/0")
+        raise BadValue("--views is empty; give at least one yaw/pitch pair such as 0/0")
     views = []
     for item in items:
         match = re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*(?:/\s*([-+]?\d+(?:\.\d+)?))?", item)
         if not match:
-            raise PainctlError(f"--views: {item!r} is not yaw/pitch in degrees (for example -30/0)")
+            raise BadValue(f"--views: {item!r} is not yaw/pitch in degrees (for example -30/0)")
         yaw, pitch = float(match.group(1)), float(match.group(2) or 0.0)
         if not -YAW_LIMIT <= yaw <= YAW_LIMIT:
-            raise PainctlError(f"--views: yaw {yaw:g} is outside -{YAW_LIMIT:g}..{YAW_LIMIT:g} degrees")
+            raise BadValue(f"--views: yaw {yaw:g} is outside -{YAW_LIMIT:g}..{YAW_LIMIT:g} degrees")
         if not -PITCH_LIMIT <= pitch <= PITCH_LIMIT:
-            raise PainctlError(f"--views: pitch {pitch:g} is outside -{PITCH_LIMIT:g}..{PITCH_LIMIT:g} degrees")
+            raise BadValue(f"--views: pitch {pitch:g} is outside -{PITCH_LIMIT:g}..{PITCH_LIMIT:g} degrees")
         views.append((yaw, pitch))
     if len(set(views)) != len(views):
-        raise PainctlError("--views lists the same view twice")
+        raise BadValue("--views lists the same view twice")
     return views
 
 
@@ -128,17 +128,17 @@ class ViewsRequest:
 
     def check(self) -> None:
         if not 16 <= self.size <= 4096:
-            raise PainctlError(f"--size must be 16-4096 pixels, got {self.size}")
+            raise BadValue(f"--size must be 16-4096 pixels, got {self.size}")
         if not self.views:
-            raise PainctlError("--views is empty")
+            raise BadValue("--views is empty")
         from painctl.appearance import camera_model, lighting
 
         if self.camera_model not in camera_model.KINDS:
-            raise PainctlError(f"--camera-model must be one of {', '.join(camera_model.KINDS)}, got {self.camera_model!r}")
+            raise BadValue(f"--camera-model must be one of {', '.join(camera_model.KINDS)}, got {self.camera_model!r}")
         if self.lighting not in lighting.KINDS:
-            raise PainctlError(f"--lighting must be one of {', '.join(lighting.KINDS)}, got {self.lighting!r}")
+            raise BadValue(f"--lighting must be one of {', '.join(lighting.KINDS)}, got {self.lighting!r}")
         if not 0.0 <= self.pose_jitter <= 15.0:
-            raise PainctlError(f"--pose-jitter must be 0-15 degrees, got {self.pose_jitter:g}")
+            raise BadValue(f"--pose-jitter must be 0-15 degrees, got {self.pose_jitter:g}")
 
 
 # ---------------------------------------------------------------------------------- the worker
@@ -146,8 +146,12 @@ _PLAN: dict = {}
 _RIG = None
 
 
-def _init_worker(plan: dict) -> None:
+def _init_worker(plan: dict, worker: bool = False) -> None:
     global _PLAN, _RIG
+    if worker:
+        from painctl.artefact.signals import quiet_worker
+
+        quiet_worker()
     _PLAN = plan
     _RIG = None
 
@@ -365,7 +369,11 @@ def run_tasks(plan: dict, tasks: list[tuple], jobs: int, description: str):
     import multiprocessing
 
     # spawn: a forked child would inherit the parent's EGL/llvmpipe threads, if it ever rendered.
-    with multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(plan,)) as pool:
+    from painctl.artefact.signals import deferred_signals
+
+    with deferred_signals():  # never cut a worker's start-up data in half
+        pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(plan, True))
+    with pool:
         yield from console.track(pool.imap(render_identity, tasks, chunksize=1), total=len(tasks), description=description)
 
 

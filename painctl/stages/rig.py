@@ -17,7 +17,7 @@ import numpy as np
 from painctl import console
 from painctl.artefact import Artefact, ArtefactWriter, write_dataset
 from painctl.artefact.store import ROWS_ATTR
-from painctl.errors import PainctlError
+from painctl.errors import BadValue, PainctlError
 from painctl.facs import AU_MAX, AU_NAMES, pspi
 from painctl.rigging.aumap import au_to_weights
 from painctl.rigging.configs import read_prior, sample_configuration
@@ -46,13 +46,13 @@ class RigRequest:
 
     def check(self) -> None:
         if (self.levels is None) == (self.au is None):
-            raise PainctlError("give exactly one of --pspi LEVELS or --au SPEC")
+            raise BadValue("give exactly one of --pspi LEVELS or --au SPEC")
         if self.per_identity < 1:
-            raise PainctlError(f"--per-identity must be at least 1, got {self.per_identity}")
+            raise BadValue(f"--per-identity must be at least 1, got {self.per_identity}")
         if not 0 <= self.asymmetry <= 5:
-            raise PainctlError(f"--asymmetry must be between 0 and 5 FACS levels, got {self.asymmetry:g}")
+            raise BadValue(f"--asymmetry must be between 0 and 5 FACS levels, got {self.asymmetry:g}")
         if self.sequence and self.sequence < 3:
-            raise PainctlError(f"--sequence needs at least 3 frames (onset, apex, offset), got {self.sequence}")
+            raise BadValue(f"--sequence needs at least 3 frames (onset, apex, offset), got {self.sequence}")
 
 
 def pain_configurations(request: RigRequest, identity_index: int, prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

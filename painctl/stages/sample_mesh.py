@@ -125,7 +125,7 @@ def params_of(spec: str, demo: Demographics, n: int, seed: int, shard: Shard, ex
 
 def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: str | None = None,
                 age_groups: str = "young:18-40,elderly:65-90", ethnicities: str | None = None, seed: int = 0,
-                shard: Shard = WHOLE, export: str | None = None, force: bool = False) -> Path:
+                shard: Shard = WHOLE, export: str | None = None, force: bool = False, big_ok: bool = False) -> Path:
     """Sample ``n`` identities (this shard's part) and write the sample-mesh artefact ``out``.
 
     Datasets: /vertices (N, V, 3) float32 metres, /faces (F, 3) int32, /uv (T, 2) and /uv_faces
@@ -149,6 +149,11 @@ def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: st
     face_model = load_face_model(spec)
     start, stop = shard.bounds(n)
     rows = stop - start
+    # float32 vertices dominate the artefact: refuse at once what the disk cannot hold (big_ok overrides).
+    from painctl.artefact.resources import check_resources
+
+    check_resources(writer.path, disk_bytes=rows * face_model.vertex_count * 3 * 4, what=f"sample-mesh of {rows} identities",
+                    override=big_ok)
     people = sample_identities(face_model, demo, n, seed, start, stop)
     with writer:
         h5 = writer.h5

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from painctl.appearance.uv import uv_texels, project_texture
+from painctl.appearance.uv import project_texture, uv_texels
+from painctl.artefact.images import load_rgb
 from painctl.io.export_mesh import write_textured_obj
 
 STAGE = "texture"
@@ -27,15 +28,16 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
     if backend not in ("project", "hunyuan"):
         raise PainctlError(f"--backend must be project or hunyuan, got {backend!r}")
     source = open_artefact(in_path, stage="render-neutral", require=dict(REQUIRE, depth="N,H,W:f", image="N:S", camera="N:S"))
-    pipeline = None
-    if backend == "hunyuan":
-        from painctl.diffusion.hunyuan import load_paint_pipeline
-
-        pipeline = load_paint_pipeline()
     writer = ArtefactWriter(out, STAGE, {"size": int(size), "backend": backend, "shard": str(shard)}, inputs=[source], force=force)
     if writer.cached:
         console.info(f"{out} is up to date (cache hit)")
         return writer.path
+    pipeline = None
+    if backend == "hunyuan":
+        # Loaded after the cache check (a cache hit pays nothing) and before any output is written.
+        from painctl.diffusion.hunyuan import load_paint_pipeline
+
+        pipeline = load_paint_pipeline()
     from PIL import Image
 
     faces = source.read("faces").astype(np.int32)
@@ -66,7 +68,7 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
                 bare.unlink()
                 coverage[k] = np.nan
                 continue
-            image = np.asarray(Image.open(image_path).convert("RGB"), np.float32) / 255.0
+            image = np.asarray(load_rgb(image_path, source.where), np.float32) / 255.0
             camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
             result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
             texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels)

@@ -43,8 +43,6 @@ def save_checkpoint(model, model_config: ModelConfig, out_dir: str | Path, extra
     ``extra`` (JSON-able: subjects, epoch, metrics...) goes to training.json; ``extra_files`` maps
     file names to functions writing them (given the path), for state kept beside the model.
     """
-    from safetensors.torch import save_file
-
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
@@ -53,7 +51,7 @@ def save_checkpoint(model, model_config: ModelConfig, out_dir: str | Path, extra
     config = {"format": FORMAT, "version": VERSION, "model": model_config.to_dict(), "backbone": model.spec.to_dict()}
     (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tensors = {k: v.detach().to("cpu").float().contiguous() for k, v in model.trainable_state_dict().items()}
-    save_file(tensors, str(tmp / WEIGHTS), metadata={"format": "pt", "painctl": FORMAT})
+    (tmp / WEIGHTS).write_bytes(_safetensors_bytes(tensors, {"format": "pt", "painctl": FORMAT}))
     (tmp / TRAINING).write_text(json.dumps(extra or {}, indent=2, sort_keys=True, default=_json_default) + "\n")
     for name, write in (extra_files or {}).items():
         write(tmp / name)
@@ -98,6 +96,23 @@ def read_config(path: str | Path) -> tuple[ModelConfig, BackboneSpec]:
     if data.get("version") != VERSION:
         raise PainctlError(f"{root} is a ViTPain checkpoint of format version {data.get('version')}; this painctl reads version {VERSION}")
     return ModelConfig.from_dict(data.get("model")), BackboneSpec.from_dict(data.get("backbone") or {})
+
+
+def _safetensors_bytes(tensors: dict, metadata: dict[str, str]) -> bytes:
+    """Serialise ``tensors`` as safetensors with a byte-stable header.
+
+    safetensors writes its ``__metadata__`` map in hash order, which differs between processes:
+    the header is rewritten here with sorted keys (same length, same data offsets), so the same
+    weights always give the same file.
+    """
+    from safetensors.torch import save
+
+    blob = save(dict(sorted(tensors.items())), metadata=metadata)
+    (length,) = struct.unpack("<Q", blob[:8])
+    header = json.dumps(json.loads(blob[8 : 8 + length]), separators=(",", ":"), sort_keys=True).encode()
+    if len(header) > length:  # cannot happen (same content); keep safetensors' own bytes then
+        return blob
+    return blob[:8] + header.ljust(length, b" ") + blob[8 + length :]
 
 
 def _safetensors_shapes(file: Path) -> dict[str, tuple[str, tuple[int, ...]]]:

@@ -25,6 +25,7 @@ from painctl import console
 from painctl.datasets.frames import Frame
 from painctl.errors import PainctlError
 from painctl.facs import AU_MAX, PAIN_THRESHOLDS, PSPI_MAX
+from painctl.seeding import rng_for
 from painctl.vitpain.checkpoint import load_checkpoint, save_checkpoint
 from painctl.vitpain.config import ModelConfig, TrainConfig
 from painctl.vitpain.inference import Predictions, predict_frames
@@ -127,8 +128,11 @@ def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict |
             return state
         if not force:
             raise PainctlError(f"{out} holds a training run with other parameters or data; pass --force to start over")
-    elif out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise PainctlError(f"{out} exists and is not a painctl training run; pass --force to replace it")
+    elif out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise PainctlError(f"{out}: is a file, not a training run; painctl will not replace it, with or without --force")
+    elif out.exists() and any(out.iterdir()):
+        raise PainctlError(f"{out}: is a directory that holds no painctl training run; painctl will not replace it, "
+                           f"with or without --force")
     for name in ("last", "best", *(p.name for p in out.glob(".last.*")), *(p.name for p in out.glob(".best.*"))):
         shutil.rmtree(out / name, ignore_errors=True)
     if out.exists() and not out.is_dir():
@@ -187,7 +191,69 @@ def _cosine(total_steps: int, floor: float):
 
 
 # ------------------------------------------------------------------------------------- the trainer
+def estimate_training_bytes(model_config: ModelConfig, batch_size: int) -> int:
+    """Estimate the peak memory (bytes) of one training step: the activations kept for backward.
+
+    Per image and layer: the attention scores and probabilities (heads x T^2 float32) and about
+    16 hidden-size vectors per token (T = patches + CLS + registers); the reference image doubles it.
+    """
+    from painctl.vitpain.backbone import resolve_backbone
+
+    config = resolve_backbone(model_config.backbone).config
+    patch = int(config.get("patch_size", 16))
+    tokens = (int(model_config.image_size) // patch) ** 2 + 1 + int(config.get("num_register_tokens", 0))
+    heads, layers, hidden = int(config["num_attention_heads"]), int(config["num_hidden_layers"]), int(config["hidden_size"])
+    per_layer = 2 * heads * tokens * tokens * 4 + 16 * tokens * hidden * 4
+    images = 2 if model_config.reference else 1
+    return int(batch_size) * images * layers * per_layer
+
+
 def train_model(
+    train: Sequence[Frame],
+    val: Sequence[Frame],
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    out: Path,
+    init: Path | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    force: bool = False,
+    stop_after: int | None = None,
+    big_ok: bool = False,
+) -> Path:
+    """Train ViTPain on ``train`` frames, select the epoch with the lowest loss on ``val``, and return
+    the checkpoint directory of that epoch (``out/best``).
+
+    See :func:`_train_model` for the run itself. This wrapper refuses, before any work, a step
+    estimated not to fit in memory (unless ``big_ok``), holds the lock beside ``out`` while
+    training, and removes an ``out`` it created if the run fails.
+    """
+    from painctl.artefact.locks import OutputLock
+    from painctl.artefact.resources import check_resources
+    from painctl.artefact.store import check_output_place
+
+    out = Path(out)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    check_resources(out, memory_bytes=estimate_training_bytes(model_config, train_config.batch_size),
+                    what=f"training at --image-size {model_config.image_size} with --batch-size {train_config.batch_size}",
+                    override=big_ok, device=device)
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    if not main_process:
+        return _train_model(train, val, model_config, train_config, out, init, resume, progress, force, stop_after)
+    check_output_place(out)
+    existed = out.exists() or out.is_symlink()
+    lock = OutputLock(out)
+    try:
+        return _train_model(train, val, model_config, train_config, out, init, resume, progress, force, stop_after)
+    except BaseException:
+        if not existed and out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
+            out.rmdir()  # failed before the first checkpoint: leave no empty OUT behind
+        raise
+    finally:
+        lock.release()
+
+
+def _train_model(
     train: list[Frame],
     val: list[Frame],
     model_config: ModelConfig,
@@ -312,6 +378,9 @@ def train_model(
         if stop_after is not None and epochs_run >= stop_after:
             break
         model.train()
+        # Torch's global generator is drawn from while training (dropout and the like): reseeding it from
+        # (seed, epoch) makes a run resumed after epoch k bit-identical to one that never stopped.
+        torch.manual_seed(int(rng_for(train_config.seed, epoch, 3).integers(2**63)))
         dataset.set_epoch(epoch)
         order = _epoch_order(weights, len(train), train_config.seed, epoch)[rank * per_rank : (rank + 1) * per_rank]
         loader = torch.utils.data.DataLoader(dataset, batch_size=train_config.batch_size, sampler=order, num_workers=train_config.num_workers)

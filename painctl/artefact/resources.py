@@ -1,0 +1,64 @@
+"""Estimates before work: refuse what will not fit on the disk or in memory, with the figures."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from painctl.errors import PainctlError
+
+
+#: The option that lets a user run work whose estimate does not fit.
+BIG_OK_OPTION = "--i-know-it-is-big"
+
+
+def check_resources(near: str | os.PathLike, disk_bytes: int = 0, memory_bytes: int = 0, what: str = "this run",
+                    override: bool = False, device: str = "cpu") -> None:
+    """Refuse work whose estimated need does not fit, before any of it is done.
+
+    ``disk_bytes`` is compared with the free space of the filesystem holding ``near`` (or its
+    nearest existing parent), ``memory_bytes`` with the memory available now (the GPU's free
+    memory for ``device="cuda"``). Raises PainctlError with both figures unless ``override``.
+    """
+    if override:
+        return
+    hint = f"; pass {BIG_OK_OPTION} to try anyway"
+    if disk_bytes > 0:
+        place = Path(os.path.abspath(near))
+        while not place.exists() and place != place.parent:
+            place = place.parent
+        free = shutil.disk_usage(place).free
+        if disk_bytes > free:
+            raise PainctlError(f"{what} needs about {_human(disk_bytes)} on disk, but {place} has {_human(free)} free{hint}")
+    if memory_bytes > 0:
+        available, where = available_memory(device)
+        if available is not None and memory_bytes > available:
+            raise PainctlError(f"{what} needs about {_human(memory_bytes)} of memory, but {where} has {_human(available)} available{hint}")
+
+
+def available_memory(device: str = "cpu") -> tuple[int | None, str]:
+    """Return (bytes available now, a name for it): MemAvailable of /proc/meminfo, or the GPU's free memory."""
+    if device == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return int(free), "the GPU"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024, "this machine"
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "this machine"
+    except (ValueError, OSError):
+        return None, "this machine"
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if nbytes < 1000 or unit == "TB":
+            return f"{nbytes:.0f} {unit}" if unit == "bytes" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+    return f"{nbytes:.1f} TB"
