@@ -13,7 +13,7 @@ APT_PACKAGES := libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri
 export ANNY_CACHE_DIR ?= $(CURDIR)/.cache/anny
 export WARP_CACHE_PATH ?= $(CURDIR)/.cache/warp
 
-.PHONY: setup demo test bench clean install-man install-completion
+.PHONY: setup demo test test-fast bench clean install-man install-completion
 
 # Where install-man and install-completion put their files (man pages: man PAGE finds them when
 # $(PREFIX)/share/man is on the MANPATH, as ~/.local/share/man and /usr/local/share/man are by default).
@@ -38,6 +38,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The inner loop: everything but the tests marked slow (end-to-end chains, long training runs).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -105,25 +105,28 @@ def rig(heads: Input, out: PathLike, *, pspi: int | str | Sequence[int] | None =
 
 
 def render_views(pain: Input, out: PathLike, *, texture: Input | None = None, views: str = "0/0,-30/0,30/0", size: int = 224,
-                 background: str = "plain", renderer: str = "moderngl", without: str | Sequence[str] | None = None,
+                 background: str = "room", camera_model: str = "photo", pose_jitter: float = 4.0, lighting: str = "room",
+                 maps: bool = True, renderer: str = "moderngl", without: str | Sequence[str] | None = None,
                  inpaint_model: str | None = None, inpaint_steps: int = 25, jobs: int | None = None, seed: int = 0,
                  shard: str | Shard | None = None, force: bool = False) -> Artefact:
     """Render every identity of the rig artefact ``pain`` (neutral and pain faces) in every view into ``out``; return it.
 
     ``views`` is "yaw/pitch,..." in degrees; ``size`` pixels; ``without`` the appearance parts to
-    leave out (names or "a,b"); ``texture`` a texture artefact (default: plain skin albedo).
+    leave out (names or "a,b"); ``texture`` a texture artefact (default: the one ``pain`` was rigged
+    from, if any; "none" for the plain albedo). See painctl-render-views(1) for the scene options.
     """
     from painctl.appearance import parse_without
-    from painctl.stages.render_views import RIG_REQUIRE, ViewsRequest, parse_views, render_views as run
+    from painctl.stages.render_views import RIG_REQUIRE, ViewsRequest, parse_views, render_views as run, texture_for
 
     names = parse_without(without if without is None or isinstance(without, str) else ",".join(without))
-    request = ViewsRequest(views=parse_views(views), size=size, background=background, renderer=renderer, seed=seed,
-                           inpaint_model=inpaint_model, inpaint_steps=inpaint_steps, without=names)
+    request = ViewsRequest(views=parse_views(views), size=size, background=background, camera_model=camera_model, pose_jitter=pose_jitter,
+                           lighting=lighting, maps=maps, renderer=renderer, seed=seed, inpaint_model=inpaint_model,
+                           inpaint_steps=inpaint_steps, without=names)
     request.check()
     if jobs is not None and jobs < 1:
         raise PainctlError(f"jobs must be at least 1, got {jobs}")
     rig_art = _opened(pain, stage="rig", require=RIG_REQUIRE)
-    tex = None if texture is None else _opened(texture, stage="texture", require={"identity": "N:iuS", "texture": "N:S"})
+    tex = texture if isinstance(texture, Artefact) else texture_for(rig_art, None if texture is None else str(texture))
     return open_artefact(run(rig_art, out, request, texture=tex, shard=_shard(shard), force=force, jobs=jobs))
 
 

@@ -15,6 +15,10 @@ class ArtefactError(PainctlError):
     """An artefact is missing, malformed, truncated, or of the wrong kind."""
 
 
+class UpstreamFailed(ArtefactError):
+    """Nothing came on stdin: the stage before this one in a pipe failed (and has said why)."""
+
+
 class Terminated(KeyboardInterrupt):
     """Raised in the main process on SIGTERM, so it unwinds (and cleans up) as on Ctrl-C."""
 

@@ -15,6 +15,7 @@ from painctl.artefact.store import (
     content_digest,
     copy_file,
     open_artefact,
+    recorded_input,
     write_dataset,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "content_digest",
     "copy_file",
     "open_artefact",
+    "recorded_input",
     "write_dataset",
 ]

@@ -35,7 +35,7 @@ from painctl import __version__
 from painctl.artefact.locks import OutputLock, pid_alive
 from painctl.artefact.signals import install_term_handler
 from painctl.artefact.schema import INTRINSIC, check_datasets, check_indices, check_intrinsic, check_relative_path, check_values
-from painctl.errors import ArtefactError, PainctlError
+from painctl.errors import ArtefactError, PainctlError, UpstreamFailed
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -43,6 +43,8 @@ DATA = "data.h5"
 #: Attribute marking a dataset whose first axis is the artefact's rows (merged by concatenation).
 ROWS_ATTR = "painctl_rows"
 STDIO = "-"
+#: Where an artefact keeps copies of the inputs it read from a stream (they exist nowhere else).
+BUNDLE = "inputs"
 
 
 # --------------------------------------------------------------------------------------------- read
@@ -163,6 +165,36 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def recorded_input(art: Artefact, stage: str, require: Mapping[str, str] | None = None) -> Artefact | None:
+    """Return the input of ``art`` that stage ``stage`` made (the first its manifest records),
+    opened and checked against the recorded digest, or None when it records none.
+
+    Looked for in ``art``'s own ``inputs/`` copy (a streamed input), then at the recorded absolute
+    path, then at the recorded path relative to ``art``: never relative to the working directory.
+    Raises ArtefactError, naming where it looked, when the input is recorded but not found.
+    """
+    records = [r for r in art.manifest.get("inputs", []) if isinstance(r, dict) and r.get("stage") == stage]
+    if not records:
+        return None
+    record = records[0]
+    places = []
+    if isinstance(record.get("bundled"), str):
+        # A directory inside the artefact: resolve() checks it stays inside; its manifest says it is there.
+        places.append(Path(art.resolve(f"{record['bundled']}/{MANIFEST}", what=f"its {stage} input")).parent)
+    if isinstance(record.get("path"), str) and record["path"] != STDIO and os.path.isabs(record["path"]):
+        places.append(Path(record["path"]))
+    if isinstance(record.get("relative"), str):
+        places.append(Path(os.path.normpath(Path(os.path.abspath(art.path)).parent / record["relative"])))
+    for place in places:
+        if (place / MANIFEST).is_file():
+            found = open_artefact(place, stage=stage, require=require)
+            if found.digest != record.get("digest"):
+                raise ArtefactError(f"{place}: is not the {stage} artefact {art.where} was made from (its content changed since)")
+            return found
+    looked = ", ".join(str(p) for p in places) or "nowhere (the manifest gives no path)"
+    raise ArtefactError(f"{art.where}: was made from a {stage} artefact that is no longer where it was ({looked})")
+
+
 def open_artefact(path: str | os.PathLike, stage: str | Sequence[str] | None = None, require: Mapping[str, str] | None = None) -> Artefact:
     """Open and validate the artefact at ``path`` (``-`` reads one streamed on stdin).
 
@@ -269,8 +301,12 @@ def _receive_stdin() -> Path:
         raise ArtefactError("'-' reads an artefact streamed on stdin, but stdin is a terminal")
     tmp = tempfile.mkdtemp(prefix="painctl-stdin-")
     _stdin_dirs.append(tmp)
+    stream = sys.stdin.buffer
+    if hasattr(stream, "peek") and not stream.peek(1):
+        # The stage before us in the pipe wrote nothing: it failed and has said why on stderr.
+        raise UpstreamFailed("stdin: the upstream stage failed (it sent no artefact)")
     try:
-        with tarfile.open(fileobj=sys.stdin.buffer, mode="r|") as tar:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
             tar.extractall(tmp, filter="data")
     except (tarfile.TarError, OSError) as exc:
         raise ArtefactError(f"stdin: not a streamed artefact ({exc.__class__.__name__})") from None
@@ -528,6 +564,35 @@ class ArtefactWriter:
         if exc_type is not None and issubclass(exc_type, OSError) and getattr(exc, "errno", None) in _DISK_ERRORS:
             raise PainctlError(f"{self.path}: could not be written ({exc.strerror})") from None
 
+    def _input_records(self) -> list[dict[str, Any]]:
+        """How the manifest names the inputs so that later stages find them from anywhere.
+
+        An input on disk is recorded by its absolute path and its path relative to this artefact
+        (so a tree moved as a whole still resolves). An input that came through a pipe (or lies
+        inside one that did) exists nowhere else: it is copied in under ``inputs/``, once, and
+        recorded there (see :func:`recorded_input`).
+        """
+        bundles: dict[str, str] = {}  # absolute path of a streamed input -> its copy, relative to us
+        records = []
+        for art in self.inputs:
+            record: dict[str, Any] = {"stage": art.stage, "digest": art.digest}
+            where = os.path.abspath(art.path)
+            outer = next((p for p in bundles if where == p or where.startswith(p + os.sep)), None)
+            if outer is not None:  # e.g. the rig inside the render-views artefact that came on stdin
+                record.update(path=STDIO, bundled=Path(bundles[outer], os.path.relpath(where, outer)).as_posix())
+            elif art.source == STDIO or any(where.startswith(os.path.abspath(t) + os.sep) for t in _stdin_dirs):
+                bundle = (Path(BUNDLE) / f"{art.stage}-{art.digest[:16]}").as_posix()
+                if not (self.dir / bundle).exists():
+                    shutil.copytree(art.path, self.dir / bundle, symlinks=False)
+                bundles[where] = bundle
+                record.update(path=STDIO, bundled=bundle)
+            else:
+                record.update(path=where)
+                if not self.streaming:
+                    record["relative"] = os.path.relpath(where, os.path.abspath(self._target.parent))
+            records.append(record)
+        return records
+
     def _finish(self, exc_type) -> None:
         rows = _row_count(self.h5) if exc_type is None else 0
         self.h5.close()
@@ -535,12 +600,13 @@ class ArtefactWriter:
             shutil.rmtree(self.dir, ignore_errors=True)
             return
         data = self.dir / DATA
+        records = self._input_records()
         self.manifest = {
             "painctl_version": __version__,
             "schema_version": SCHEMA_VERSION,
             "stage": self.stage,
             "params": self.params,
-            "inputs": [{"path": a.source, "stage": a.stage, "digest": a.digest} for a in self.inputs],
+            "inputs": records,
             "rows": int(rows) if rows is not None else 0,
             "digest": content_digest(self.dir),
             "checksums": {DATA: file_sha256(data), "datasets": dataset_digests(data)},

@@ -14,7 +14,7 @@ import sys
 import click
 
 from painctl import __version__, console
-from painctl.errors import PainctlError, Terminated
+from painctl.errors import PainctlError, Terminated, UpstreamFailed
 
 #: name -> "module:function"; each module holds one command and imports its heavy libraries lazily.
 COMMANDS = {
@@ -96,6 +96,16 @@ def cli(ctx: click.Context, quiet: bool, verbose: int, debug: bool) -> None:
         ctx.exit(0)
 
 
+def _stdout_is_pipe() -> bool:
+    import os
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def _fail(message: str, code: int) -> None:
     sys.stderr.write(f"painctl: error: {message}\n")
     sys.exit(code)
@@ -133,6 +143,14 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         _fail(exc.format_message(), exc.exit_code or 1)
+    except UpstreamFailed as exc:
+        if debug:
+            raise
+        # A stage that streams its OUT ('-', last on the line) is in the middle of a pipe: the stage
+        # at its end says it once; here only the exit status tells.
+        if args and args[-1] == "-" and _stdout_is_pipe():
+            sys.exit(1)
+        _fail(str(exc), 1)
     except PainctlError as exc:
         if debug:
             raise

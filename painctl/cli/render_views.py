@@ -6,7 +6,7 @@ from painctl.cli.options import force_option, seed_option, shard_option
 
 
 @click.command("render-views")
-@click.option("--texture", "texture_path", metavar="TEXTURE", help="Texture artefact (stage texture) giving each identity's UV texture; default: plain skin albedo.")
+@click.option("--texture", "texture_path", metavar="TEXTURE", help="Texture artefact (stage texture) giving each identity's UV texture; default: the texture RIG was rigged from, if any, else plain skin albedo ('none' forces that).")
 @click.option("--views", default="0/0,-30/0,30/0", show_default=True, help="Comma-separated yaw/pitch pairs in degrees (yaw -90..90, pitch -60..60).")
 @click.option("--size", type=click.IntRange(16, 4096), default=224, show_default=True, help="Image side in pixels.")
 @click.option("--background", default="room", show_default=True, metavar="KIND", help="room (procedural rooms), plain, noise, gradient, a directory of images, or kandinsky-inpaint.")
@@ -41,12 +41,12 @@ def render_views(texture_path, views, size, background, camera_model, pose_jitte
     """
     from painctl.appearance import parse_without
     from painctl.artefact import open_artefact
-    from painctl.stages.render_views import RIG_REQUIRE, ViewsRequest, parse_views, render_views as run
+    from painctl.stages.render_views import RIG_REQUIRE, ViewsRequest, parse_views, render_views as run, texture_for
 
     request = ViewsRequest(views=parse_views(views), size=size, background=background, camera_model=camera_model, pose_jitter=pose_jitter,
                            lighting=lighting, maps=maps, renderer=renderer, seed=seed,
                            inpaint_model=inpaint_model, inpaint_steps=inpaint_steps, without=parse_without(without))
     request.check()
     rig = open_artefact(rig_path, stage="rig", require=RIG_REQUIRE)
-    texture = open_artefact(texture_path, stage="texture", require={"identity": "N:iuS", "texture": "N:S"}) if texture_path else None
+    texture = texture_for(rig, texture_path)
     run(rig, out, request, texture=texture, shard=shard, force=force, jobs=jobs)

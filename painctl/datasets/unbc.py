@@ -181,8 +181,8 @@ def load_unbc(root: str | Path) -> list[Frame]:
     if imageless:
         console.warn(f"{root}: {console.plural(imageless, 'Frame_Labels/PSPI file')} have no image under Images/; those frames are left out")
     if no_landmarks:
-        console.warn(f"{root}: {no_landmarks} of {console.plural(len(frames), 'frame')} have no AAM_landmarks file"
-                     f"{f' ({console.plural(no_landmark_folder, 'sequence folder')} missing)' if no_landmark_folder else ''}; "
+        folders = f" ({console.plural(no_landmark_folder, 'sequence folder')} missing)" if no_landmark_folder else ""
+        console.warn(f"{root}: {no_landmarks} of {console.plural(len(frames), 'frame')} have no AAM_landmarks file{folders}; "
                      f"those faces are used whole, not cropped around their landmarks")
     if not frames:
         raise PainctlError(f"{root}: no labelled frames found under Images/ (is Frame_Labels/PSPI complete?)")

@@ -102,26 +102,25 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
 
 
 def _mesh_sources(art):
-    """(rig, texture) artefacts the input was rendered from, found through the manifests' inputs
-    (paths that still hold the recorded digest), or None when there is no texture among them."""
-    from painctl.artefact import open_artefact
+    """(rig, texture) artefacts the input was rendered from, found through the manifests' recorded
+    inputs (:func:`painctl.artefact.recorded_input`), or None when there is no texture among them."""
+    from painctl.artefact import recorded_input
+    from painctl.errors import ArtefactError
 
     found: dict[str, object] = {}
-    todo, seen = list(art.manifest.get("inputs", [])), set()
-    while todo:
-        entry = todo.pop(0)
-        path = entry.get("path") if isinstance(entry, dict) else None
-        if not path or path in seen or entry.get("stage") not in ("render-views", "rig", "texture"):
-            continue
-        seen.add(path)
-        try:
-            parent = open_artefact(path)
-        except Exception:  # noqa: BLE001 - a moved or damaged input just means "no meshes to export"
-            continue
-        if parent.digest != entry.get("digest"):
-            continue
-        found.setdefault(parent.stage, parent)
-        todo.extend(parent.manifest.get("inputs", []))
+    frontier = [art]
+    while frontier:
+        current = frontier.pop(0)
+        for stage in ("render-views", "rig", "texture"):
+            if stage in found:
+                continue
+            try:
+                parent = recorded_input(current, stage)
+            except ArtefactError:  # a moved or changed input just means "no meshes to export"
+                parent = None
+            if parent is not None:
+                found[stage] = parent
+                frontier.append(parent)
     rig, texture = found.get("rig"), found.get("texture")
     if rig is None or texture is None or not (rig.has("vertices") and rig.has("faces")):
         return None
@@ -150,7 +149,7 @@ def _write_meshes(sources, rows: dict[str, int], folder: Path) -> None:
         subject = base.rsplit("_neutral", 1)[0] if base.endswith("_neutral") else base.rsplit("_pain_", 1)[0]
         name = f"{subject}_texture.png"
         if not (folder / name).exists():
-            _place(texture.resolve(png), folder / name)
+            _place(texture, png, f"the texture of {subject}", folder / name)
         write_textured_obj(folder / f"{base}.obj", rig.read("vertices", row), faces, uv, uv_faces, name)
 
 

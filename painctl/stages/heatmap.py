@@ -33,20 +33,22 @@ CARRIED = ("image", "identity", "rig_row", "view", "yaw", "pitch", "camera", "au
 
 
 def rig_of_views(views, rig_path: str | None = None):
-    """Open the rig artefact ``views`` was rendered from (or ``rig_path``) and check its digest."""
-    from painctl.artefact import open_artefact
+    """Open the rig artefact ``views`` was rendered from (or ``rig_path``) and check its digest.
 
-    recorded = [i for i in views.manifest.get("inputs", []) if i.get("stage") == "rig"]
+    The rig is found where ``views``' manifest recorded it (see :func:`painctl.artefact.recorded_input`:
+    a copy inside ``views`` when it came through a pipe), never relative to the working directory.
+    """
+    from painctl.artefact import open_artefact, recorded_input
+
     if rig_path is None:
-        if not recorded:
-            raise ArtefactError(f"{views.path}: its manifest names no rig input; give --rig")
-        rig_path = recorded[0]["path"]
-        if not Path(rig_path).is_absolute() and not Path(rig_path).exists():
-            rig_path = str(Path(views.path) / rig_path)
+        rig = recorded_input(views, "rig", require=RIG_REQUIRE)
+        if rig is None:
+            raise ArtefactError(f"{views.where}: its manifest names no rig input; give --rig")
+        return rig
     rig = open_artefact(rig_path, stage="rig", require=RIG_REQUIRE)
-    digests = {i.get("digest") for i in recorded}
-    if recorded and rig.digest not in digests:
-        raise ArtefactError(f"{rig.path}: is not the rig {views.path} was rendered from (digest differs); give the right --rig")
+    digests = {i.get("digest") for i in views.manifest.get("inputs", []) if isinstance(i, dict) and i.get("stage") == "rig"}
+    if digests and rig.digest not in digests:
+        raise ArtefactError(f"{rig.where}: is not the rig {views.where} was rendered from (digest differs); give the right --rig")
     return rig
 
 

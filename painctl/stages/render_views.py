@@ -141,6 +141,21 @@ class ViewsRequest:
             raise BadValue(f"--pose-jitter must be 0-15 degrees, got {self.pose_jitter:g}")
 
 
+#: Datasets a texture artefact needs for render-views.
+TEXTURE_REQUIRE = {"identity": "N:iuS", "texture": "N:S"}
+
+
+def texture_for(rig, texture: str | None = None):
+    """Return the texture artefact to render ``rig`` with: the one named (a path, or "none" for the
+    plain albedo), else the texture the rig was made from (a pipe ``texture | rig | render-views``
+    carries it), else None."""
+    from painctl.artefact import open_artefact, recorded_input
+
+    if texture is not None:
+        return None if str(texture) == "none" else open_artefact(texture, stage="texture", require=TEXTURE_REQUIRE)
+    return recorded_input(rig, "texture", require=TEXTURE_REQUIRE)
+
+
 # ---------------------------------------------------------------------------------- the worker
 _PLAN: dict = {}
 _RIG = None

@@ -9,6 +9,8 @@ from painctl.artefact.images import load_rgb
 from painctl.io.export_mesh import write_textured_obj
 
 STAGE = "texture"
+#: Per-identity datasets of the render-neutral input carried into the texture artefact (with /vertices).
+CARRIED = ("age_years", "age_group", "gender", "ethnicity", "phenotype")
 
 
 def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "project", shard=None, force: bool = False):
@@ -76,6 +78,12 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
             # OBJ, MTL and PNG side by side: viewers resolve map_Kd relative to the MTL.
             write_textured_obj(writer.dir / "textures" / f"{ids[k]}.obj", vertices, faces, uv, uv_faces, texture_name)
         write_dataset(h5, "identity", ids)
+        # The meshes and who they are travel on, so a pipe can go on to rig from here.
+        write_dataset(h5, "vertices", source.read("vertices", slice(start, stop)).astype(np.float32), attrs={"units": "m", "frame": "+Y up, face toward +Z, right-handed"})
+        for name in CARRIED:
+            if source.has(name):
+                ds = write_dataset(h5, name, source.read(name, slice(start, stop)))
+                copy_attrs(source.h5()[name].attrs, ds.attrs)
         write_dataset(h5, "texture", np.array([f"textures/{i}.png" for i in ids], dtype=str).reshape(rows))
         write_dataset(h5, "mesh", np.array([f"textures/{i}.obj" for i in ids], dtype=str).reshape(rows))
         if source.has("lights"):
