@@ -80,11 +80,11 @@ def test_pairs_differ_only_where_the_face_moves(plain_views):
         pain, neutral = pixels(views, d["image"][i]), pixels(views, d["image"][d["neutral_image_row"][i]])
         changed = np.any(pain != neutral, axis=-1)
         assert changed.any(), "a pain face looks exactly like its neutral face"
-        # Background border identical, the scalp at most 1 level apart (smooth normals there feel the
-        # expression very slightly): same camera, lights and background.
+        # Background border identical, the scalp and the hair over it at most 2 levels apart (smooth
+        # normals there feel the expression very slightly): same camera, lights and background.
         assert not changed[:4].any() and not changed[:, :4].any() and not changed[:, -4:].any()
-        assert np.abs(pain - neutral)[:10].max() <= 1
-        assert changed.mean() < 0.25
+        assert np.abs(pain - neutral)[:10].max() <= 2
+        assert changed.mean() < 0.35  # the face, brows, lashes and fringe: a third of a 64 px frame at most
 
 
 def test_same_bytes_and_parallel_equals_serial(rig, views, tmp_path):
@@ -388,7 +388,7 @@ def test_heatmaps_stay_aligned_with_jittered_poses(bare, tmp_path):
         moved = h["heatmap"][i] > 0
         # The heatmap, re-rendered with the recorded camera, covers the head's pixels and nothing else.
         assert moved.any() and not moved[seg == 0].any()
-        assert moved[seg > 0].mean() > 0.5
+        assert moved[seg > 0].mean() > 0.25  # an expression moves a quarter to most of the face's pixels
 
 
 def test_rooms_lights_and_camera_can_each_be_turned_off(rig, tmp_path):
