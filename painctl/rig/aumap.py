@@ -49,10 +49,10 @@ FACS_CURVE = np.array([0.0, 0.15, 0.35, 0.6, 0.8, 1.0])
 
 #: AU -> (ARKit face-unit stem, full-range weight). Left and right units are "<stem>Left/Right".
 AU_CONTROLS: dict[str, tuple[str, float]] = {
-    "AU4": ("browDown", 1.0),
+    "AU4": ("browDown", 0.6),
     "AU6": ("cheekSquint", 0.4),
     "AU7": ("eyeSquint", 0.4),
-    "AU9": ("noseSneer", 1.0),
+    "AU9": ("noseSneer", 0.6),
     "AU10": ("mouthUpperUp", 1.0),
     "AU43": ("eyeBlink", 1.0),
 }
