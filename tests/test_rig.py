@@ -11,7 +11,6 @@ import pytest
 
 from painctl.artefact import open_artefact
 from painctl.facs import AU_NAMES, pspi
-from painctl.rig.aumap import au_to_weights
 
 
 @pytest.fixture(scope="module")

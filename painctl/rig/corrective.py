@@ -196,7 +196,7 @@ def contact_samples(model: FaceModel, identities: int, seed: int = 0, start: int
         neutral = model.neutral(phenotype[None])[0].astype(np.float64)
         request = RigRequest(levels=tuple(range(1, 17)), per_identity=10, seed=seed, asymmetry=2.0 * (g % 2))
         left, right = pain_configurations(request, g, None)
-        weights = au_to_weights(left, right, model.expression_names)
+        weights = au_to_weights(left, right, model.expression_names, rig.ranges)
         # The AU correctives are part of the open face the lids close over, as in the rig.
         extra = rig.corrective_offsets(neutral, left, right)
         for k, w in enumerate(weights):

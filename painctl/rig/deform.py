@@ -6,9 +6,9 @@ import numpy as np
 
 from painctl.artefact import Artefact, write_dataset
 from painctl.errors import PainctlError
-from painctl.rig.au_correctives import (BROW_NOSE_SHARE, CORRECTED, E_CHANGE, LID_TOTAL_CHANGE, LID_TOTAL_CHANGE_CLOSED, LIP_TOTAL_CHANGE, CorrectiveRegions,
-                                         corrective_fields, fit_amplitude)
-from painctl.rig.aumap import AU_INDEX, au_to_weights, control_indices, intensity_to_fraction
+from painctl.rig.au_correctives import (BROW_NOSE_SHARE, CORRECTED, E_CHANGE, LID_TOTAL_CHANGE, LID_TOTAL_CHANGE_CLOSED,
+                                         LIP_TOTAL_CHANGE, CorrectiveRegions, corrective_fields, fit_amplitude)
+from painctl.rig.aumap import AU_INDEX, RANGES_WITH_CORRECTIVES, au_to_weights, control_indices, intensity_to_fraction
 from painctl.rig.contact import LidContact
 from painctl.rig.corrective import LidCorrective, corrective_for
 
@@ -32,6 +32,8 @@ class DirectRig:
         self.contact = contact
         self.corrective = corrective
         self.au_regions = au_regions
+        #: Face-unit ranges this rig uses (narrower for the AUs whose correctives add the rest).
+        self.ranges = RANGES_WITH_CORRECTIVES if au_regions is not None else None
         self._blink = control_indices(self.expression_names)[AU_INDEX["AU43"]]
 
     @classmethod
@@ -48,7 +50,7 @@ class DirectRig:
 
     def deform(self, neutral: np.ndarray, left: np.ndarray, right: np.ndarray, identity: int = 0) -> np.ndarray:
         """Return (K, V, 3) float32 faces for (V, 3) ``neutral`` and (K, 6) per-side intensities."""
-        weights = au_to_weights(left, right, self.expression_names)
+        weights = au_to_weights(left, right, self.expression_names, self.ranges)
         out = np.empty((len(weights), *neutral.shape), np.float32)
         extra = self.corrective_offsets(neutral, left, right)
         for k, w in enumerate(weights):
@@ -100,7 +102,7 @@ class DirectRig:
                     if key not in cache:
                         alone = np.zeros((1, 6))
                         alone[0, AU_INDEX[name]] = level
-                        w = au_to_weights(alone, alone, self.expression_names)[0]
+                        w = au_to_weights(alone, alone, self.expression_names, self.ranges)[0]
                         on = np.flatnonzero(w)
                         units = np.tensordot(w[on], self.basis[on], axes=1)
                         change = E_CHANGE[name] * float(intensity_to_fraction(level))
@@ -111,9 +113,9 @@ class DirectRig:
                 # AU10 both raise the upper lip: together no further than AU10 at E.
                 closed = au[k][AU_INDEX["AU43"]] > 0
                 lids = LID_TOTAL_CHANGE_CLOSED if closed else LID_TOTAL_CHANGE
-                for pair, limit in ((("AU6", "AU7"), lids), (("AU9", "AU10"), LIP_TOTAL_CHANGE)):
+                for pair, limit, alone_too in ((("AU6", "AU7"), lids, closed), (("AU9", "AU10"), LIP_TOTAL_CHANGE, False)):
                     total = sum(E_CHANGE[name] * frac[name] for name in pair)
-                    if (closed or all(frac[name] > 0 for name in pair)) and total < limit:
+                    if (alone_too or all(frac[name] > 0 for name in pair)) and total < limit:
                         for name in pair:
                             out[k, 2 * CORRECTED.index(name) + side] *= limit / total
                 # The sneer pulls the skin between the brows down too: AU4's corrective gives way.
