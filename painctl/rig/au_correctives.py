@@ -314,32 +314,38 @@ def corrective_fields(neutral: np.ndarray, regions: CorrectiveRegions) -> np.nda
     return out
 
 
-def _point_rows(points: FacePoints) -> np.ndarray:
+def point_rows(points: FacePoints) -> np.ndarray:
+    """Return the (12,) vertex indices :func:`fit_amplitude` needs, in the order it expects."""
     return np.array([*points.eye_outer, *points.eye_inner, *points.upper_lid, *points.lower_lid, *points.brow,
                      points.subnasale, points.labrale_superius])
 
 
-#: The measures' landmarks renumbered 0..11, for measuring a handful of rows instead of a mesh.
-_LOCAL = FacePoints((0, 1), (2, 3), (4, 5), (6, 7), (8, 9), 10, 11)
+def _measure(rows: np.ndarray, name: str, side: int) -> float:
+    """One measure of :func:`face_measures` on the (12,3) rows of :func:`point_rows` (fast path)."""
+    p = rows[:, :2]
+    iod = np.hypot(*(p[0] - p[1]))
+    if name == "aperture":
+        return float(np.hypot(*(p[4 + side] - p[6 + side])) / iod)
+    if name == "brow":
+        return float(np.hypot(*(p[8 + side] - (p[side] + p[2 + side]) / 2)) / iod)
+    return float(np.hypot(*(p[11] - p[10])) / iod)
 
 
-def fit_amplitude(neutral: np.ndarray, units: np.ndarray, field: np.ndarray, points: FacePoints, au: str,
-                  change: float, side: int) -> float:
+def fit_amplitude(neutral_rows: np.ndarray, unit_rows: np.ndarray, field_rows: np.ndarray, au: str, change: float, side: int) -> float:
     """Return the corrective amplitude (mm) at which ``au``'s measure on ``side`` changes by ``change``.
 
-    ``neutral`` (V,3) the identity's neutral head; ``units`` (V,3) the AU's face-unit offsets at its
-    rig weight (both sides); ``field`` (V,3) its corrective field (both sides, per mm);
-    ``change`` the relative change wanted (negative: the feature shrinks). 0 where the face units
-    alone already reach it; at most :data:`MAX_AMPLITUDE_MM`.
+    All arrays are (12,3) rows of :func:`point_rows`: the identity's neutral head, the AU's
+    face-unit offsets at its rig weight (both sides) and its corrective field (both sides, per mm);
+    ``change`` is the relative change wanted (negative: the feature shrinks). 0 where the face
+    units alone already reach it; at most :data:`MAX_AMPLITUDE_MM`.
     """
-    rows = _point_rows(points)
-    base = np.asarray(neutral, np.float64)[rows]
-    u, f = np.asarray(units, np.float64)[rows], np.asarray(field, np.float64)[rows]
+    base = np.asarray(neutral_rows, np.float64)
+    moved = base + unit_rows
     name = AU_MEASURE[au]
-    target = face_measures(base, _LOCAL)[name][side] * (1 + change)
+    target = _measure(base, name, side) * (1 + change)
 
     def residual(c: float) -> float:
-        return face_measures(base + u + c * f, _LOCAL)[name][side] - target
+        return _measure(moved + c * field_rows, name, side) - target
 
     # Secant steps from 0 and 1 mm: the measures are near-linear in the amplitude.
     c0, c1, r0 = 0.0, 1.0, residual(0.0)
@@ -347,7 +353,7 @@ def fit_amplitude(neutral: np.ndarray, units: np.ndarray, field: np.ndarray, poi
         return 0.0
     r1 = residual(c1)
     for _ in range(4):
-        if abs(r1 - r0) < 1e-12:
+        if abs(r1 - r0) < 1e-12 or abs(r1) < 1e-5:
             break
         c0, c1, r0 = c1, c1 - r1 * (c1 - c0) / (r1 - r0), r1
         c1 = float(np.clip(c1, 0.0, MAX_AMPLITUDE_MM))

@@ -7,8 +7,9 @@ import numpy as np
 from painctl.artefact import Artefact, write_dataset
 from painctl.errors import PainctlError
 from painctl.rig.au_correctives import (BROW_NOSE_SHARE, CORRECTED, E_CHANGE, LID_TOTAL_CHANGE, LID_TOTAL_CHANGE_CLOSED,
-                                         LIP_TOTAL_CHANGE, CorrectiveRegions, corrective_fields, fit_amplitude)
-from painctl.rig.aumap import AU_INDEX, RANGES_WITH_CORRECTIVES, au_to_weights, control_indices, intensity_to_fraction
+                                         LIP_TOTAL_CHANGE, CorrectiveRegions, corrective_fields, fit_amplitude,
+                                         point_rows)
+from painctl.rig.aumap import AU_CONTROLS, AU_INDEX, RANGES_WITH_CORRECTIVES, au_to_weights, control_indices, intensity_to_fraction
 from painctl.rig.contact import LidContact
 from painctl.rig.corrective import LidCorrective, corrective_for
 
@@ -92,6 +93,10 @@ class DirectRig:
         """
         out = np.zeros((len(left), 10))
         cache: dict[tuple[int, float, int], float] = {}
+        rows = point_rows(self.au_regions.points)
+        neutral_rows, field_rows = np.asarray(neutral, np.float64)[rows], fields[:, rows]
+        basis_rows = self.basis[:, rows]
+        controls = control_indices(self.expression_names)
         for k in range(len(left)):
             for side, au in enumerate((left, right)):
                 for a, name in enumerate(CORRECTED):
@@ -100,13 +105,12 @@ class DirectRig:
                         continue
                     key = (a, level, side)
                     if key not in cache:
-                        alone = np.zeros((1, 6))
-                        alone[0, AU_INDEX[name]] = level
-                        w = au_to_weights(alone, alone, self.expression_names, self.ranges)[0]
-                        on = np.flatnonzero(w)
-                        units = np.tensordot(w[on], self.basis[on], axes=1)
+                        # One AU alone meets none of aumap's budgets: its units are the curve times its range.
+                        full = AU_CONTROLS[name][1]
+                        weight = float(intensity_to_fraction(level)) * (self.ranges or {}).get(name, full)
+                        units = weight * basis_rows[controls[AU_INDEX[name]]].sum(0)
                         change = E_CHANGE[name] * float(intensity_to_fraction(level))
-                        cache[key] = fit_amplitude(neutral, units, fields[2 * a] + fields[2 * a + 1], self.au_regions.points, name, change, side)
+                        cache[key] = fit_amplitude(neutral_rows, units, field_rows[2 * a] + field_rows[2 * a + 1], name, change, side)
                     out[k, 2 * a + side] = cache[key]
                 frac = {name: float(intensity_to_fraction(au[k][AU_INDEX[name]])) for name in CORRECTED}
                 # AU6 and AU7 both narrow the eye: together they stop short of closing it. AU9 and
