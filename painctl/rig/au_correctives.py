@@ -79,6 +79,9 @@ UPPER_LID_SHARE = {"AU6": 0.0, "AU7": 0.35}
 #: Largest aperture change of AU6 and AU7 together (their amplitudes shrink to it): the lids
 #: must not meet unless AU43 closes them.
 LID_TOTAL_CHANGE = -0.75
+#: The same with AU4 (the lowered brow over both lids folded the skin under an old female's and a
+#: middle-aged male's right eye through itself at AU4, AU6 and AU7 = 5 with -0.75; -0.6 on none).
+LID_TOTAL_CHANGE_WITH_AU4 = -0.6
 #: The same when AU43 closes the eyes over them (a closed eye hides the aperture; beyond it the
 #: lids resting on a strongly raised lower lid showed 1-2 pixels of socket lining on a young male
 #: head with every AU at 5).

@@ -7,6 +7,7 @@ import numpy as np
 from painctl.artefact import Artefact, write_dataset
 from painctl.errors import PainctlError
 from painctl.rig.au_correctives import (BROW_NOSE_SHARE, CORRECTED, E_CHANGE, LID_TOTAL_CHANGE, LID_TOTAL_CHANGE_CLOSED,
+                                         LID_TOTAL_CHANGE_WITH_AU4,
                                          LIP_TOTAL_CHANGE, CorrectiveRegions, corrective_fields, fit_amplitude,
                                          point_rows)
 from painctl.rig.aumap import AU_CONTROLS, AU_INDEX, RANGES_WITH_CORRECTIVES, au_to_weights, control_indices, intensity_to_fraction
@@ -116,7 +117,7 @@ class DirectRig:
                 # AU6 and AU7 both narrow the eye: together they stop short of closing it. AU9 and
                 # AU10 both raise the upper lip: together no further than AU10 at E.
                 closed = au[k][AU_INDEX["AU43"]] > 0
-                lids = LID_TOTAL_CHANGE_CLOSED if closed else LID_TOTAL_CHANGE
+                lids = LID_TOTAL_CHANGE_CLOSED if closed else LID_TOTAL_CHANGE_WITH_AU4 if frac["AU4"] > 0 else LID_TOTAL_CHANGE
                 for pair, limit, alone_too in ((("AU6", "AU7"), lids, closed), (("AU9", "AU10"), LIP_TOTAL_CHANGE, False)):
                     total = sum(E_CHANGE[name] * frac[name] for name in pair)
                     if (alone_too or all(frac[name] > 0 for name in pair)) and total < limit:
