@@ -710,6 +710,7 @@ def test_workers_exit_quietly_when_render_views_is_killed(work):
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
 
 
+@pytest.mark.slow
 def test_a_resumed_training_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
     from safetensors.torch import load_file
 

@@ -132,6 +132,7 @@ def test_their_tree_trains_on_the_split(trained):
     assert info["val_subjects"] == ["flame_sample_0004"] and info["n_train_frames"] == 32 and info["n_val_frames"] == 8
 
 
+@pytest.mark.slow
 def test_their_tree_evaluates_on_the_split_with_both_scorings(painctl, tree, trained, tmp_path):
     _, split = trained
     result = painctl("eval", "--split-csv", split, "--epochs", "1", "--batch-size", "8", "--image-size", "32", tree, tmp_path / "r")

@@ -11,7 +11,6 @@ import pytest
 
 from painctl.artefact import open_artefact
 from painctl.facs import AU_NAMES, pspi
-from painctl.rigging.aumap import au_to_weights
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +53,19 @@ def _anny_frame(anny_model):
 
 @pytest.mark.parametrize("au_name", AU_NAMES)
 def test_each_au_moves_its_own_region(anny_model, au_name):
+    """Face units and correctives together (at level 3 and at 5) move the AU's own region."""
+    from painctl.rigging.deform import DirectRig
+
     v, eye_y, mouth_y, nose_y = _anny_frame(anny_model)
-    a = np.zeros((1, 6))
-    i = AU_NAMES.index(au_name)
-    a[0, i] = 1 if au_name == "AU43" else 3
-    w = au_to_weights(a, a, anny_model.expression_names)[0]
-    d = np.linalg.norm(np.tensordot(w, anny_model.expression_basis(), axes=1), axis=1)
+    rig = DirectRig.for_model(anny_model)
+    for level in (3, 5):
+        a = np.zeros((1, 6))
+        a[0, AU_NAMES.index(au_name)] = 1 if au_name == "AU43" else level
+        d = np.linalg.norm(rig.deform(v, a, a)[0].astype(np.float64) - v, axis=1)
+        _assert_in_region(au_name, v, d, eye_y, mouth_y, nose_y)
+
+
+def _assert_in_region(au_name, v, d, eye_y, mouth_y, nose_y):
     assert d.max() > 5e-4, "the AU must visibly move the face (> 0.5 mm)"
     y = (v[:, 1] * d).sum() / d.sum()  # displacement-weighted height of the motion
     below_mouth = d[v[:, 1] < mouth_y - 0.01].max()
@@ -151,14 +157,17 @@ def _eye_skin_triangles(anny_model, vertices):
 
 
 def test_lid_budgets_keep_skin_from_passing_through_skin(anny_model):
-    """AU6/AU7 (and AU4 with AU7 or AU9, AU6 with AU9) at maximum add no edge-triangle crossing
-    around the eyes."""
+    """AU6/AU7 (and AU4 alone, with AU7 or AU9, AU6 with AU9) at maximum, correctives included, add
+    no edge-triangle crossing around the eyes."""
     from painctl.rigging.deform import DirectRig
     from painctl.rigging.validation import self_intersections
 
-    rig = DirectRig(anny_model.expression_basis(), anny_model.expression_names, "test")
+    from painctl.rigging.au_correctives import CorrectiveRegions
+
+    rig = DirectRig(anny_model.expression_basis(), anny_model.expression_names, "test",
+                    au_regions=CorrectiveRegions.for_model(anny_model))
     combos = np.array([[0, 5, 5, 0, 0, 0], [0, 5, 0, 0, 0, 0], [0, 0, 5, 0, 0, 0], [5, 0, 5, 0, 0, 0], [5, 5, 5, 0, 0, 0],
-                       [5, 0, 0, 5, 0, 0], [0, 5, 0, 5, 0, 0], [5, 5, 5, 5, 5, 0]], float)
+                       [5, 0, 0, 5, 0, 0], [0, 5, 0, 5, 0, 0], [5, 5, 5, 5, 5, 0], [5, 0, 0, 0, 0, 0], [3, 4, 2, 5, 1, 0]], float)
     for ph in _phenotypes(anny_model):
         neutral = anny_model.neutral(ph[None])[0]
         faces = _eye_skin_triangles(anny_model, neutral)
@@ -312,6 +321,7 @@ def test_shipped_lid_corrective_fits_anny_and_is_used(anny_model):
     assert rig.contact.outcomes["predicted"] >= 8
 
 
+@pytest.mark.slow
 def test_lid_corrective_fit_predicts_the_contact_solve(anny_model, tmp_path):
     """A corrective fitted to a few contact solves predicts held-out solves better than no
     correction, and survives a save/load round trip."""
@@ -355,3 +365,82 @@ def test_malformed_lid_corrective_is_a_clear_error(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(PainctlError, match="not a lid corrective"):
         LidCorrective.load(tmp_path / "junk.npz")
+
+
+def _mouth_skin_triangles(anny_model, vertices):
+    """Skin triangles within 3 cm of the upper lip and above the mouth corners: the upper lip, the
+    nose base and the cheeks beside them (not the lower lip, which touches the upper one on some
+    of anny's neutral heads, nor the mouth cavity, tongue or eyes)."""
+    regions = anny_model.region_vertices()
+    lm = anny_model.landmarks()
+    near = np.linalg.norm(vertices - vertices[lm["upper_lip"]], axis=1) < 0.03
+    near &= vertices[:, 1] > (vertices[lm["mouth_left"], 1] + vertices[lm["mouth_right"], 1]) / 2 + 0.001
+    keep = np.zeros(len(vertices), bool)
+    keep[regions["skin"]] = True
+    for name in ("mouth_cavity", "tongue", "left_eye", "right_eye", "left_eye_socket", "right_eye_socket"):
+        keep[regions[name]] = False
+    near &= keep
+    return anny_model.faces[near[anny_model.faces].all(1)]
+
+
+def test_lip_correctives_keep_skin_from_passing_through_skin(anny_model):
+    """AU9 and AU10 at maximum (and with the other AUs) add no crossing of the skin of the upper lip
+    and the nose base."""
+    from painctl.rigging.deform import DirectRig
+    from painctl.rigging.validation import self_intersections
+
+    rig = DirectRig.for_model(anny_model, corrective=False)
+    combos = np.array([[0, 0, 0, 5, 0, 0], [0, 0, 0, 0, 5, 0], [0, 0, 0, 5, 5, 0], [5, 5, 5, 5, 5, 0], [0, 0, 0, 2, 3, 0]], float)
+    for ph in _phenotypes(anny_model):
+        neutral = anny_model.neutral(ph[None])[0]
+        faces = _mouth_skin_triangles(anny_model, neutral)
+        assert self_intersections(neutral, faces) == 0
+        for combo, face in zip(combos, rig.deform(neutral, combos, combos)):
+            assert self_intersections(face, faces) == 0, combo
+
+
+#: Measures that two AUs share by anatomy: both AU6 (the cheek pushing the lower lid up) and AU7
+#: (the lids tightening) narrow the eye; both AU9 (levator labii superioris alaeque nasi) and AU10
+#: (levator labii superioris) raise the upper lip.
+ANATOMICAL = {("AU6", "aperture"), ("AU7", "aperture"), ("AU9", "lip_nose"), ("AU10", "lip_nose")}
+
+
+@pytest.mark.parametrize("au_name", ["AU4", "AU6", "AU7", "AU9", "AU10"])
+def test_each_au_measure_rises_strictly_with_the_level_and_reaches_the_scale(anny_model, au_name):
+    """On young and old heads of both genders: the AU's own measure (frontal projection, relative to
+    the neutral face) falls strictly from level 1 to 5, reaches the scale's E at 5, and the other
+    AUs' measures move less than 10% at 5 (couplings listed in ANATOMICAL excepted)."""
+    from painctl.rigging.au_correctives import AU_MEASURE, E_CHANGE, face_measures
+    from painctl.rigging.deform import DirectRig
+
+    rig = DirectRig.for_model(anny_model)
+    points = rig.au_regions.points
+    levels = np.zeros((6, 6))
+    levels[:, AU_NAMES.index(au_name)] = np.arange(6)
+    own = AU_MEASURE[au_name]
+    for ph in _phenotypes(anny_model)[:4]:
+        neutral = anny_model.neutral(ph[None])[0]
+        faces = rig.deform(neutral, levels[1:], levels[1:])
+        base = face_measures(neutral, points)
+        change = {m: np.array([face_measures(f, points)[m].mean() / base[m].mean() - 1 for f in faces]) for m in base}
+        assert np.all(np.diff(np.r_[0.0, change[own]]) < -0.01), (au_name, change[own])
+        assert change[own][-1] == pytest.approx(E_CHANGE[au_name], abs=0.03)
+        for measure, values in change.items():
+            if measure != own and (au_name, measure) not in ANATOMICAL:
+                assert abs(values[-1]) < 0.10, (au_name, measure, values[-1])
+
+
+def test_corrective_amplitudes_follow_the_identity_not_the_batch(anny_model):
+    """The fitted amplitudes depend on the identity's own head (its features' sizes), and a face's
+    vertices do not depend on which other faces are rigged with it."""
+    from painctl.rigging.deform import DirectRig
+
+    rig = DirectRig.for_model(anny_model)
+    a = np.array([[5, 0, 5, 0, 5, 0], [2, 3, 0, 4, 0, 1]], float)
+    heads = [anny_model.neutral(ph[None])[0] for ph in _phenotypes(anny_model)[:2]]
+    from painctl.rigging.au_correctives import corrective_fields
+
+    amps = [rig.corrective_amplitudes(h, corrective_fields(h, rig.au_regions).reshape(10, *h.shape), a, a) for h in heads]
+    assert np.all(amps[0][0, [0, 1, 4, 5, 8, 9]] > 0) and not np.allclose(amps[0], amps[1])
+    both = rig.deform(heads[0], a, a)
+    np.testing.assert_array_equal(both[1], rig.deform(heads[0], a[1:], a[1:])[0])

@@ -84,6 +84,7 @@ def test_train_selects_on_validation_subjects_and_records_them(tmp_path):
         train_model(train, train[:3], CFG, TrainConfig(epochs=1), tmp_path / "bad", progress=False)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, capsys):
     train, val, _ = split(make_frames(tmp_path / "data"))
     cfg = TrainConfig(epochs=2, batch_size=8, seed=3)

@@ -55,6 +55,7 @@ def unbc(tmp_path_factory) -> Path:
     return make_unbc_tree(tmp_path_factory.mktemp("unbc") / "unbc", n_subjects=6, n_sequences=1, n_frames=8)
 
 
+@pytest.mark.slow
 def test_eval_folds_5_unbc_without_out_writes_a_dated_report_dir_and_never_reuses_one(unbc, painctl, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     shutil.copytree(unbc, tmp_path / "unbc")

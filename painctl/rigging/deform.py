@@ -6,54 +6,125 @@ import numpy as np
 
 from painctl.artefact import Artefact, write_dataset
 from painctl.errors import PainctlError
-from painctl.rigging.aumap import AU_INDEX, au_to_weights, control_indices
+from painctl.rigging.au_correctives import (BROW_NOSE_SHARE, CORRECTED, E_CHANGE, LID_TOTAL_CHANGE, LID_TOTAL_CHANGE_CLOSED,
+                                         LID_TOTAL_CHANGE_WITH_AU4,
+                                         LIP_TOTAL_CHANGE, CorrectiveRegions, corrective_fields, fit_amplitude,
+                                         point_rows)
+from painctl.rigging.aumap import AU_CONTROLS, AU_INDEX, RANGES_WITH_CORRECTIVES, au_to_weights, control_indices, intensity_to_fraction
 from painctl.rigging.contact import LidContact
 from painctl.rigging.corrective import LidCorrective, corrective_for
 
 
 class DirectRig:
-    """Rig a model that has ARKit face units (anny): vertices = neutral + sum_e w_e * offset_e, then
-    closing lids brought to rest on the lower lid (:mod:`painctl.rigging.contact`) when ``contact`` is
-    given, predicted by ``corrective`` (:mod:`painctl.rigging.corrective`) where that passes the check.
+    """Rig a model that has ARKit face units (anny): vertices = neutral + sum_e w_e * offset_e, plus
+    the AU correctives of :mod:`painctl.rigging.au_correctives` when ``au_regions`` is given (fields
+    built from the identity's neutral head, amplitudes fitted to the FACS scale), then closing lids
+    brought to rest on the lower lid (:mod:`painctl.rigging.contact`) when ``contact`` is given,
+    predicted by ``corrective`` (:mod:`painctl.rigging.corrective`) where that passes the check.
 
     ``basis`` is (E, V, 3) metres per unit of each face unit (the same for every anny identity).
     """
 
     def __init__(self, basis: np.ndarray, expression_names: tuple[str, ...], description: str,
-                 contact: LidContact | None = None, corrective: LidCorrective | None = None):
+                 contact: LidContact | None = None, corrective: LidCorrective | None = None,
+                 au_regions: CorrectiveRegions | None = None):
         self.basis = basis.astype(np.float64)
         self.expression_names = tuple(expression_names)
         self.description = description
         self.contact = contact
         self.corrective = corrective
+        self.au_regions = au_regions
+        #: Face-unit ranges this rig uses (narrower for the AUs whose correctives add the rest).
+        self.ranges = RANGES_WITH_CORRECTIVES if au_regions is not None else None
         self._blink = control_indices(self.expression_names)[AU_INDEX["AU43"]]
 
     @classmethod
-    def for_model(cls, model, description: str | None = None, corrective: bool = True) -> DirectRig:
+    def for_model(cls, model, description: str | None = None, corrective: bool = True, au_correctives: bool = True) -> DirectRig:
         """Return the rig of an ARKit ``model`` (anny), lid contact included, with the shipped lid
-        corrective when ``corrective`` and it was fitted on this model's topology."""
+        corrective when ``corrective`` and it was fitted on this model's topology, and the AU
+        correctives when ``au_correctives``."""
         basis = model.expression_basis()
         blink = basis[control_indices(model.expression_names)[AU_INDEX["AU43"]]].astype(np.float64)
         contact = LidContact.for_model(model, blink)
         return cls(basis, model.expression_names, description or f"direct ARKit rig of {model.name} {model.version}",
-                   contact, corrective_for(contact) if corrective else None)
+                   contact, corrective_for(contact) if corrective else None,
+                   CorrectiveRegions.for_model(model) if au_correctives else None)
 
     def deform(self, neutral: np.ndarray, left: np.ndarray, right: np.ndarray, identity: int = 0) -> np.ndarray:
         """Return (K, V, 3) float32 faces for (V, 3) ``neutral`` and (K, 6) per-side intensities."""
-        weights = au_to_weights(left, right, self.expression_names)
+        weights = au_to_weights(left, right, self.expression_names, self.ranges)
         out = np.empty((len(weights), *neutral.shape), np.float32)
+        extra = self.corrective_offsets(neutral, left, right)
         for k, w in enumerate(weights):
             # Row by row over the active units only: the bytes of a face never depend on batching.
             active = np.flatnonzero(w)
-            face = neutral + np.tensordot(w[active], self.basis[active], axes=1)
+            rest = neutral.astype(np.float64) + extra[k] if extra is not None else neutral.astype(np.float64)
+            face = rest + np.tensordot(w[active], self.basis[active], axes=1)
             if self.contact is not None and w[self._blink].any():
                 others = active[~np.isin(active, self._blink)]
                 candidates = []
                 if self.corrective is not None:
                     moving = self.contact.vertices[: self.contact.n_moving]
                     candidates = self.corrective.candidates(neutral[moving] * 1e3, w, self.expression_names)
-                face = self.contact.close(neutral + np.tensordot(w[others], self.basis[others], axes=1), face, candidates)
+                face = self.contact.close(rest + np.tensordot(w[others], self.basis[others], axes=1), face, candidates)
             out[k] = face
+        return out
+
+    def corrective_offsets(self, neutral: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray | None:
+        """Return (K, V, 3) float64 AU-corrective offsets (metres) for (K,6) per-side intensities on
+        (V,3) ``neutral``, or None when the rig has no correctives or no face has AU4-AU10."""
+        if self.au_regions is None or not (np.any(np.asarray(left)[:, :5]) or np.any(np.asarray(right)[:, :5])):
+            return None
+        fields = corrective_fields(neutral, self.au_regions).reshape(-1, *neutral.shape)
+        amplitudes = self.corrective_amplitudes(neutral, fields, left, right)
+        out = np.zeros((len(amplitudes), *neutral.shape))
+        for k, a in enumerate(amplitudes):
+            on = np.flatnonzero(a)
+            if len(on):
+                out[k] = np.tensordot(a[on], fields[on], axes=1)
+        return out
+
+    def corrective_amplitudes(self, neutral: np.ndarray, fields: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Return (K, 10) corrective amplitudes (mm) for (K,6) per-side intensities: AU4, AU6, AU7,
+        AU9, AU10 x (left, right), in the order of ``fields`` (10, V, 3).
+
+        Each is fitted on the identity, for that AU alone at that side's level on both sides, to
+        the scale's change at that level (:data:`painctl.rigging.au_correctives.E_CHANGE` times the
+        FACS curve), on top of what the AU's face units already do.
+        """
+        out = np.zeros((len(left), 10))
+        cache: dict[tuple[int, float, int], float] = {}
+        rows = point_rows(self.au_regions.points)
+        neutral_rows, field_rows = np.asarray(neutral, np.float64)[rows], fields[:, rows]
+        basis_rows = self.basis[:, rows]
+        controls = control_indices(self.expression_names)
+        for k in range(len(left)):
+            for side, au in enumerate((left, right)):
+                for a, name in enumerate(CORRECTED):
+                    level = float(au[k][AU_INDEX[name]])
+                    if level <= 0:
+                        continue
+                    key = (a, level, side)
+                    if key not in cache:
+                        # One AU alone meets none of aumap's budgets: its units are the curve times its range.
+                        full = AU_CONTROLS[name][1]
+                        weight = float(intensity_to_fraction(level)) * (self.ranges or {}).get(name, full)
+                        units = weight * basis_rows[controls[AU_INDEX[name]]].sum(0)
+                        change = E_CHANGE[name] * float(intensity_to_fraction(level))
+                        cache[key] = fit_amplitude(neutral_rows, units, field_rows[2 * a] + field_rows[2 * a + 1], name, change, side)
+                    out[k, 2 * a + side] = cache[key]
+                frac = {name: float(intensity_to_fraction(au[k][AU_INDEX[name]])) for name in CORRECTED}
+                # AU6 and AU7 both narrow the eye: together they stop short of closing it. AU9 and
+                # AU10 both raise the upper lip: together no further than AU10 at E.
+                closed = au[k][AU_INDEX["AU43"]] > 0
+                lids = LID_TOTAL_CHANGE_CLOSED if closed else LID_TOTAL_CHANGE_WITH_AU4 if frac["AU4"] > 0 else LID_TOTAL_CHANGE
+                for pair, limit, alone_too in ((("AU6", "AU7"), lids, closed), (("AU9", "AU10"), LIP_TOTAL_CHANGE, False)):
+                    total = sum(E_CHANGE[name] * frac[name] for name in pair)
+                    if (alone_too or all(frac[name] > 0 for name in pair)) and total < limit:
+                        for name in pair:
+                            out[k, 2 * CORRECTED.index(name) + side] *= limit / total
+                # The sneer pulls the skin between the brows down too: AU4's corrective gives way.
+                out[k, 2 * CORRECTED.index("AU4") + side] *= 1 - BROW_NOSE_SHARE * frac["AU9"]
         return out
 
     def write_topology(self, h5, source: Artefact) -> None:

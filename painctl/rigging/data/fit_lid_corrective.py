@@ -55,8 +55,10 @@ def contact_samples(model: FaceModel, identities: int, seed: int = 0, start: int
         neutral = model.neutral(phenotype[None])[0].astype(np.float64)
         request = RigRequest(levels=tuple(range(1, 17)), per_identity=10, seed=seed, asymmetry=2.0 * (g % 2))
         left, right = pain_configurations(request, g, None)
-        weights = au_to_weights(left, right, model.expression_names)
-        for w in weights:
+        weights = au_to_weights(left, right, model.expression_names, rig.ranges)
+        # The AU correctives are part of the open face the lids close over, as in the rig.
+        extra = rig.corrective_offsets(neutral, left, right)
+        for k, w in enumerate(weights):
             if not w[blink_units].any():
                 continue
             if rng.uniform() < 0.2:
@@ -64,8 +66,9 @@ def contact_samples(model: FaceModel, identities: int, seed: int = 0, start: int
                 w[blink_units] *= rng.uniform(0.3, 1.0)
             active = np.flatnonzero(w)
             others = active[~np.isin(active, blink_units)]
-            rest = neutral + np.tensordot(w[others], rig.basis[others], axes=1)
-            blinked = neutral + np.tensordot(w[active], rig.basis[active], axes=1)
+            open_face = neutral + extra[k] if extra is not None else neutral
+            rest = open_face + np.tensordot(w[others], rig.basis[others], axes=1)
+            blinked = open_face + np.tensordot(w[active], rig.basis[active], axes=1)
             solved = contact.close(rest, blinked)
             moving = contact.vertices[: contact.n_moving]
             samples.append(ContactSample(neutral[moving] * 1e3, w, (solved - blinked)[moving] * 1e3))

@@ -1,0 +1,363 @@
+"""AU correctives: the movement anny's face units lack at high FACS levels, and the measured scale.
+
+The intensity scale
+-------------------
+FACS scores an action's intensity A (trace) to E (maximum), E being the most that person's face
+can do (Ekman, Friesen & Hager, *Facial Action Coding System*, 2002, intensity scoring; painctl
+writes A-E as 1-5, see :mod:`painctl.rigging.aumap`). The manual gives appearance criteria, not
+millimetres, so painctl states each AU's E as the change of the feature the action moves, relative
+to that feature's own size at rest (so it holds for any head size; the rig fits each identity's
+amplitude to it, :func:`fit_amplitude`), bounded by measurements of real faces:
+
+- eye aperture (AU6, AU7): the vertical palpebral fissure is 9.7 +- 1.2 mm in primary gaze (Read,
+  Collins, Carney & Iskander, Optom. Vis. Sci. 83(10), 2006); the lower lid rests at the lower
+  limbus and the upper lid 2-3 mm below the upper one, 8-10 mm apart (Dutton, "Surgical management
+  of eyelid retraction", in *Thyroid eye disease*). AU7 at E raises and straightens the lower lid
+  over the lower iris and tightens the upper one (FACS: the eye narrows to a slit); AU6 at E pushes
+  the lower lid up from below with the cheek (FACS: narrows the eye aperture).
+- brow height (AU4): about 14 mm above the eye-corner line on anny's mean head; a maximal frown
+  lowers the brow towards the upper orbital rim (Charcot's sign marks the brow below the rim in
+  blepharospasm; neuroophthalmology.ca, "The clinical examination: eyelids").
+- upper-lip-to-nose distance (AU9, AU10): the philtrum is 13.5 and 15.5 mm high in the two groups
+  of a Korean anthropometric study (doi:10.1186/s40902-019-0191-7); AU10 at E raises the centre
+  of the upper lip far enough to bare the upper teeth (FACS); AU9 raises it less (the nose wings
+  rise too).
+- the 3-D range of maximal voluntary facial movements of 42 healthy adults is mostly vertical
+  (Coulson, Croxson & Gilleard, Ann. Otol. Rhinol. Laryngol. 109(5):478, 2000), and men's are 1.4
+  mm (15%) larger than women's and older adults' larger than younger ones' (24 volunteers, Br. J.
+  Plast. Surg. 56(7):644, 2003): so the scale is per identity, in fractions of the identity's own
+  features, not one millimetre table.
+
+:data:`E_CHANGE` holds the E values on the mesh (frontal projection of the same landmarks the
+checker reads), set so that MediaPipe FaceMesh, a landmarker trained on real faces, comes as close
+as it will to issue 15's goals on textured renders (``benchmarks/bench_au_visibility.py``: it reads
+the lids' and the lip's movements at a third to a half of their size on the mesh, and stops
+following the lower lid beyond about a quarter of the aperture). Levels A-D take
+:data:`painctl.rigging.aumap.FACS_CURVE` of E.
+
+The correctives
+---------------
+Where anny's face units at their rig weight fall short, each AU gets a corrective deformation
+field built per identity from its neutral head (milliseconds, once per identity) and added
+linearly like a face unit:
+
+- AU4: the medial brow drawn down and towards the midline, fading to nothing at the upper lid
+  margin (so the lid, and the lid contact of AU43, are untouched, and the skin between compresses
+  smoothly instead of folding through itself);
+- AU6: the infraorbital triangle (cheek below the eye) raised, and the lower lid rotated up over
+  the eyeball about its centre (so the eye narrows from below, as real faces do);
+- AU7: the lower lid raised and straightened: rotated up about the eyeball centre, most at the
+  middle of the lid, fading to the corners and within a few millimetres of the margin, and the
+  upper lid margin lowered by a third as much;
+- AU9: the nasal wings lifted, and the upper lip raised;
+- AU10: the upper lip raised, most at the philtrum, fading into the nose base and the cheeks.
+
+Rotating lid skin about the eyeball centre moves it along the eyeball's surface (to first order;
+the second-order term moves it outwards), so a raised lid never enters the eye, and the eye-socket
+lining behind the lid margin moves with the margin, so it never shows through the lid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Measures each AU is scaled by (frontal projection; :func:`face_measures`).
+AU_MEASURE = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_nose", "AU10": "lip_nose"}
+#: Change of the AU's measure at FACS E (level 5), relative to the identity's neutral value.
+E_CHANGE = {"AU4": -0.55, "AU6": -0.40, "AU7": -0.70, "AU9": -0.33, "AU10": -0.62}
+#: Largest corrective amplitude (mm of the field's reference motion): a bound for odd heads.
+MAX_AMPLITUDE_MM = 10.0
+#: Width (metres) of the band of lower lid that AU6 and AU7 lift with the margin.
+LID_BAND_M = {"AU6": 0.006, "AU7": 0.007}
+#: Lowering of the upper lid margin per mm of lower-lid lift, for AU6 and AU7. More did not read
+#: as more narrowing to FaceMesh: with 0.4 for AU6 and 1.0 for AU7 it saw less (AU6 -17.7% instead
+#: of -19.4% at level 5, AU7 -19% instead of -21% at level 4, frontal, 12 identities).
+UPPER_LID_SHARE = {"AU6": 0.0, "AU7": 0.35}
+#: Largest aperture change of AU6 and AU7 together (their amplitudes shrink to it): the lids
+#: must not meet unless AU43 closes them.
+LID_TOTAL_CHANGE = -0.75
+#: The same with AU4 (the lowered brow over both lids folded the skin under an old female's and a
+#: middle-aged male's right eye through itself at AU4, AU6 and AU7 = 5 with -0.75; -0.6 on none).
+LID_TOTAL_CHANGE_WITH_AU4 = -0.6
+#: The same when AU43 closes the eyes over them (a closed eye hides the aperture; beyond it the
+#: lids resting on a strongly raised lower lid showed 1-2 pixels of socket lining on a young male
+#: head with every AU at 5).
+LID_TOTAL_CHANGE_CLOSED = -0.5
+#: Largest lip-nose change of AU9 and AU10 together (beyond it the raised lip folds the skin
+#: under the nose through itself: 6 crossings on a young female head at both 5).
+LIP_TOTAL_CHANGE = -0.62
+#: Share of AU4's corrective that AU9 at E takes away: the lowered brow over the sneer's pull on the
+#: skin between the brows folds the upper lid's crease through itself (10-22 crossings on old female
+#: and middle-aged male heads at both 5).
+BROW_NOSE_SHARE = 0.5
+CORRECTED = tuple(E_CHANGE)
+
+
+@dataclass(frozen=True)
+class FacePoints:
+    """Vertex indices of the landmarks the measures use (one topology)."""
+
+    eye_outer: tuple[int, int]
+    eye_inner: tuple[int, int]
+    upper_lid: tuple[int, int]
+    lower_lid: tuple[int, int]
+    brow: tuple[int, int]
+    subnasale: int
+    labrale_superius: int
+
+
+def face_points(model) -> FacePoints:
+    """Return the measures' landmarks of ``model`` (its 16 landmarks plus the nose base and the top
+    of the upper lip, found on the midline of its mean head)."""
+    lm = model.landmarks()
+    v = model.neutral(np.full((1, len(model.phenotype_names)), 0.5))[0].astype(np.float64)
+    skin = model.region_vertices()["face"]
+    s = v[skin]
+    midline = np.abs(s[:, 0]) < 0.002
+    between = midline & (s[:, 1] < v[lm["nose_tip"], 1]) & (s[:, 1] > v[lm["upper_lip"], 1])
+    ids = skin[between]
+    # Subnasale: the deepest midline point under the nose; labrale superius: the most forward
+    # midline point between it and the lips.
+    sn = int(ids[np.argmin(v[ids, 2])])
+    below = ids[v[ids, 1] < v[sn, 1]]
+    ls = int(below[np.argmax(v[below, 2])])
+    pair = lambda name: (int(lm[f"left_{name}"]), int(lm[f"right_{name}"]))  # noqa: E731
+    # The brow point: the front skin vertex at the brow landmark's height above the middle of the
+    # eye (where FaceMesh's lower-brow points 282/52 sit), not anny's most forward brow vertex,
+    # which lies 10 mm medially.
+    brows = []
+    for side in ("left", "right"):
+        mid_x = (v[lm[f"{side}_eye_outer"], 0] + v[lm[f"{side}_eye_inner"], 0]) / 2
+        front = skin[s[:, 2] > v[lm[f"{side}_brow"], 2] - 0.012]
+        d = np.hypot(v[front, 0] - mid_x, v[front, 1] - v[lm[f"{side}_brow"], 1])
+        brows.append(int(front[np.argmin(d)]))
+    return FacePoints(pair("eye_outer"), pair("eye_inner"), pair("upper_lid"), pair("lower_lid"), tuple(brows), sn, ls)
+
+
+def face_measures(vertices: np.ndarray, points: FacePoints) -> dict[str, np.ndarray]:
+    """Return per-side (2,) aperture, brow height and lip-nose distance of (V,3) ``vertices``, each
+    divided by the outer-eye-corner distance, in the frontal (x, y) projection the landmarker sees."""
+    p = np.asarray(vertices, np.float64)[:, :2]
+    iod = np.linalg.norm(p[points.eye_outer[0]] - p[points.eye_outer[1]])
+    out = {"aperture": np.zeros(2), "brow": np.zeros(2)}
+    for s in (0, 1):
+        out["aperture"][s] = np.linalg.norm(p[points.upper_lid[s]] - p[points.lower_lid[s]]) / iod
+        corners = (p[points.eye_outer[s]] + p[points.eye_inner[s]]) / 2
+        out["brow"][s] = np.linalg.norm(p[points.brow[s]] - corners) / iod
+    out["lip_nose"] = np.full(2, np.linalg.norm(p[points.labrale_superius] - p[points.subnasale]) / iod)
+    return out
+
+
+@dataclass(frozen=True)
+class CorrectiveRegions:
+    """What the fields need of one topology: vertex sets and landmarks (mean-head independent)."""
+
+    skin: np.ndarray
+    movable: np.ndarray
+    socket: tuple[np.ndarray, np.ndarray]
+    eyeball: tuple[np.ndarray, np.ndarray]
+    lid_margin: tuple[np.ndarray, np.ndarray]
+    lip_margin: np.ndarray
+    mouth_cavity: np.ndarray
+    points: FacePoints
+    nose_tip: int
+    mouth_corners: tuple[int, int]
+
+    @classmethod
+    def for_model(cls, model) -> CorrectiveRegions:
+        """Collect ``model``'s regions (anny's segmentation, :func:`painctl.facemodels.anny_head.find_regions`)."""
+        r = model.region_vertices()
+        lm = model.landmarks()
+        # The fields act on the front of the face, the eye-socket linings and the mouth's inside
+        # (never on the eyeballs): a third of the head's vertices, which keeps them cheap.
+        movable = np.setdiff1d(np.unique(np.concatenate([r["face"], r["left_eye_socket"], r["right_eye_socket"], r["mouth_cavity"]])),
+                               np.concatenate([r["left_eye"], r["right_eye"]]))
+        return cls(r["skin"], movable, (r["left_eye_socket"], r["right_eye_socket"]), (r["left_eye"], r["right_eye"]),
+                   (r["left_lid_margin"], r["right_lid_margin"]), r["lip_margin"], r["mouth_cavity"], face_points(model),
+                   int(lm["nose_tip"]), (int(lm["mouth_left"]), int(lm["mouth_right"])))
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+def _bump(x: np.ndarray, a: float, b: float) -> np.ndarray:
+    """1 in the middle of [a, b] (either order), falling smoothly to 0 at its ends."""
+    lo, hi = min(a, b), max(a, b)
+    t = (x - lo) / max(hi - lo, 1e-9)
+    return np.sin(np.pi * np.clip(t, 0.0, 1.0)) ** 1.5
+
+
+def _sphere_centre(points: np.ndarray) -> np.ndarray:
+    """Least-squares sphere centre of (N,3) points on a sphere (the eyeball's front)."""
+    a = np.c_[2 * points, np.ones(len(points))]
+    b = (points ** 2).sum(1)
+    return np.linalg.lstsq(a, b, rcond=None)[0][:3]
+
+
+def _nearest_distance(points: np.ndarray, targets: np.ndarray, reach: float = 0.02) -> np.ndarray:
+    """Distance (metres) of each of (N,3) ``points`` to the nearest of ``targets``; inf beyond ``reach``."""
+    from scipy.spatial import cKDTree
+
+    centre = targets.mean(0)
+    radius = np.linalg.norm(targets - centre, axis=1).max()
+    near = np.linalg.norm(points - centre, axis=1) < radius + reach
+    out = np.full(len(points), np.inf)
+    out[near] = cKDTree(targets).query(points[near], distance_upper_bound=reach)[0]
+    return out
+
+
+def corrective_fields(neutral: np.ndarray, regions: CorrectiveRegions) -> np.ndarray:
+    """Return (5, 2, V, 3) float64 corrective fields of one identity (metres per mm of reference
+    motion): for AU4, AU6, AU7, AU9, AU10 (order of :data:`CORRECTED`) and each side (left, right).
+
+    Each field is scaled so that its reference point moves 1 mm: AU4 the brow landmark (down),
+    AU6 and AU7 the lower lid landmark (up), AU9 and AU10 the top of the upper lip (up).
+    """
+    v = np.asarray(neutral, np.float64)
+    n = len(v)
+    out = np.zeros((5, 2, n, 3))
+    pts = regions.points
+    idx = regions.movable
+    p = v[idx]
+    for side in (0, 1):
+        sign = 1.0 if side == 0 else -1.0
+        centre = _sphere_centre(v[regions.eyeball[side]])
+        inner, outer = v[pts.eye_inner[side]], v[pts.eye_outer[side]]
+        margin = regions.lid_margin[side]
+        low = margin[v[margin, 1] < centre[1]]
+        d_low = _nearest_distance(p, v[low])
+        rel = p - centre
+        # Rotation about the eyeball's horizontal axis that lifts the front: omega x r, omega = -x.
+        lift = np.c_[np.zeros(len(p)), rel[:, 2], -rel[:, 1]]
+        below_centre = _smoothstep((centre[1] + 0.002 - p[:, 1]) / 0.004)
+        in_front = _smoothstep((p[:, 2] - centre[2]) / 0.004)
+        ref = pts.lower_lid[side]
+        j = np.searchsorted(idx, ref)
+
+        def lid_field(sigma: float, corner_taper: float) -> np.ndarray:
+            span = _bump(p[:, 0], inner[0] - sign * corner_taper, outer[0] + sign * corner_taper)
+            g = np.exp(-((d_low / sigma) ** 2)) * span * below_centre * in_front
+            field = g[:, None] * lift
+            return field / max(field[j, 1], 1e-12) * 1e-3
+
+        high = margin[v[margin, 1] > centre[1]]
+        d_high = _nearest_distance(p, v[high])
+        above_centre = _smoothstep((p[:, 1] - centre[1] + 0.002) / 0.004)
+        g = np.exp(-((d_high / 0.003) ** 2)) * _bump(p[:, 0], inner[0], outer[0]) * above_centre * in_front
+        lower_upper = -g[:, None] * lift
+        ju = np.searchsorted(idx, pts.upper_lid[side])
+        lower_upper = lower_upper / max(-lower_upper[ju, 1], 1e-12) * 1e-3
+        # AU7: the lower lid raised and straightened (most lift mid-lid), and the upper lid's
+        # margin lowered (FACS: the lids tighten from both sides).
+        au7 = lid_field(LID_BAND_M["AU7"], 0.0) + UPPER_LID_SHARE["AU7"] * lower_upper
+        # AU6: a wider lid band plus the cheek below the eye raised (FACS: the orbital band of the
+        # muscle constricts and pushes the infraorbital skin up).
+        lid6 = lid_field(LID_BAND_M["AU6"], 0.002)
+        cheek_c = np.array([centre[0] + sign * 0.004, centre[1] - 0.022, 0.0])
+        dxy = (p[:, :2] - cheek_c[:2]) / np.array([0.016, 0.014])
+        cheek = np.exp(-(dxy ** 2).sum(1)) * (1 - np.exp(-((d_low / 0.005) ** 2))) * in_front
+        cheek_field = np.zeros_like(p)
+        cheek_field[:, 1] = cheek
+        au6 = lid6 + 0.8 * cheek_field * 1e-3
+        au6 = au6 / max(au6[j, 1], 1e-12) * 1e-3 + UPPER_LID_SHARE["AU6"] * lower_upper
+        # AU4: the medial brow down and in, fading to zero at the upper lid margin.
+        brow = v[pts.brow[side]]
+        upper = v[margin[v[margin, 1] > centre[1]]]
+        top_lid = upper[:, 1].max()
+        medial = np.array([brow[0] - sign * 0.004, brow[1]])
+        dxy = (p[:, :2] - medial) / np.array([0.020, 0.012])
+        # A linear ramp from the lid margin to above the brow: the skin between compresses
+        # evenly (a steeper ramp folds the upper lid's crease through itself on hooded lids).
+        ramp = np.clip((p[:, 1] - top_lid) / max(brow[1] - top_lid + 0.004, 1e-3), 0.0, 1.0)
+        g = np.exp(-(dxy ** 2).sum(1)) * ramp * (p[:, 2] > centre[2])
+        # Down, a little towards the midline, and forward: the lowered brow hoods the upper lid
+        # in front of it instead of running into the lid's skin behind.
+        direction = np.array([-sign * 0.2, -1.0, 0.3])
+        au4 = g[:, None] * direction
+        jb = np.searchsorted(idx, pts.brow[side])
+        au4 = au4 / max(-au4[jb, 1], 1e-12) * 1e-3
+        for k, field in ((0, au4), (1, au6), (2, au7)):
+            out[k, side, idx] = field
+    # Lips and nose (one field per side: each side's half of the face, blended across the midline).
+    sn, ls = v[pts.subnasale], v[pts.labrale_superius]
+    lips = v[regions.lip_margin]
+    corner_l, corner_r = v[regions.mouth_corners[0]], v[regions.mouth_corners[1]]
+    lip_line = (corner_l[1] + corner_r[1]) / 2
+    upper_lip = regions.lip_margin[lips[:, 1] > lip_line - 0.0005]
+    d_up = _nearest_distance(p, v[upper_lip])
+    half_width = abs(corner_l[0] - corner_r[0]) / 2
+    # Vertical profile: full on the upper lip, falling to zero at the nose base, nothing below
+    # the lip line except the mouth's inside right behind the upper lip.
+    vertical = 1 - _smoothstep((p[:, 1] - ls[1]) / max(sn[1] - ls[1] + 0.003, 1e-3))
+    above = _smoothstep((p[:, 1] - lip_line + 0.001) / 0.002)
+    near_lip = np.exp(-((d_up / 0.006) ** 2))
+    across = np.exp(-((p[:, 0] / (0.9 * half_width)) ** 2))
+    g = vertical * np.maximum(above, near_lip * (p[:, 1] > lip_line - 0.004)) * across * (p[:, 2] > sn[2] - 0.025)
+    lip_field = np.zeros_like(p)
+    lip_field[:, 1] = g
+    lip_field[:, 2] = 0.15 * g
+    jl = np.searchsorted(idx, pts.labrale_superius)
+    lip_field = lip_field / max(lip_field[jl, 1], 1e-12) * 1e-3
+    # Nasal wings: the alae (lateral to the nose base, at its height) lifted.
+    wing_c = np.array([0.011, sn[1] + 0.002])
+    nose = np.zeros_like(p)
+    for sign in (1.0, -1.0):
+        dxy = (p[:, :2] - np.array([sign * wing_c[0], wing_c[1]])) / np.array([0.007, 0.007])
+        nose[:, 1] += np.exp(-(dxy ** 2).sum(1)) * (p[:, 2] > sn[2] - 0.015)
+    nose *= 1e-3
+    for side in (0, 1):
+        half = 0.5 * (1 + np.tanh((1 if side == 0 else -1) * p[:, 0] / 0.004))
+        out[3, side, idx] = half[:, None] * (lip_field + 0.6 * nose)
+        out[4, side, idx] = half[:, None] * lip_field
+    return out
+
+
+def point_rows(points: FacePoints) -> np.ndarray:
+    """Return the (12,) vertex indices :func:`fit_amplitude` needs, in the order it expects."""
+    return np.array([*points.eye_outer, *points.eye_inner, *points.upper_lid, *points.lower_lid, *points.brow,
+                     points.subnasale, points.labrale_superius])
+
+
+def _measure(rows: np.ndarray, name: str, side: int) -> float:
+    """One measure of :func:`face_measures` on the (12,3) rows of :func:`point_rows` (fast path)."""
+    p = rows[:, :2]
+    iod = np.hypot(*(p[0] - p[1]))
+    if name == "aperture":
+        return float(np.hypot(*(p[4 + side] - p[6 + side])) / iod)
+    if name == "brow":
+        return float(np.hypot(*(p[8 + side] - (p[side] + p[2 + side]) / 2)) / iod)
+    return float(np.hypot(*(p[11] - p[10])) / iod)
+
+
+def fit_amplitude(neutral_rows: np.ndarray, unit_rows: np.ndarray, field_rows: np.ndarray, au: str, change: float, side: int) -> float:
+    """Return the corrective amplitude (mm) at which ``au``'s measure on ``side`` changes by ``change``.
+
+    All arrays are (12,3) rows of :func:`point_rows`: the identity's neutral head, the AU's
+    face-unit offsets at its rig weight (both sides) and its corrective field (both sides, per mm);
+    ``change`` is the relative change wanted (negative: the feature shrinks). 0 where the face
+    units alone already reach it; at most :data:`MAX_AMPLITUDE_MM`.
+    """
+    base = np.asarray(neutral_rows, np.float64)
+    moved = base + unit_rows
+    name = AU_MEASURE[au]
+    target = _measure(base, name, side) * (1 + change)
+
+    def residual(c: float) -> float:
+        return _measure(moved + c * field_rows, name, side) - target
+
+    # Secant steps from 0 and 1 mm: the measures are near-linear in the amplitude.
+    c0, c1, r0 = 0.0, 1.0, residual(0.0)
+    if r0 <= 0:
+        return 0.0
+    r1 = residual(c1)
+    for _ in range(4):
+        if abs(r1 - r0) < 1e-12 or abs(r1) < 1e-5:
+            break
+        c0, c1, r0 = c1, c1 - r1 * (c1 - c0) / (r1 - r0), r1
+        c1 = float(np.clip(c1, 0.0, MAX_AMPLITUDE_MM))
+        r1 = residual(c1)
+    return float(np.clip(c1, 0.0, MAX_AMPLITUDE_MM))
