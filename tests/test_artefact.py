@@ -41,7 +41,8 @@ def test_manifest_records_everything(tmp_path):
     with child:
         write_dataset(child.h5, "y", np.zeros(2))
     inputs = json.loads((tmp_path / "b" / "manifest.json").read_text())["inputs"]
-    assert inputs == [{"path": str(tmp_path / "a"), "stage": "toy", "digest": manifest["digest"]}]
+    # Absolute, and relative to the artefact (never to the working directory).
+    assert inputs == [{"path": str(tmp_path / "a"), "relative": "a", "stage": "toy", "digest": manifest["digest"]}]
 
 
 def test_reading_validates_before_use(tmp_path):

@@ -179,10 +179,11 @@ def load_unbc(root: str | Path) -> list[Frame]:
         console.info(f"{root}: skipped {console.plural(unlabelled, 'image')} without a Frame_Labels/PSPI file")
     imageless = _labels_without_images(root, pspi_root)
     if imageless:
-        console.warn(f"{root}: {console.plural(imageless, 'Frame_Labels/PSPI file')} have no image under Images/; those frames are left out")
+        console.warn(f"{root}: {console.plural(imageless, 'Frame_Labels/PSPI file')} {'has' if imageless == 1 else 'have'} no image under Images/; "
+                     "those frames are left out")
     if no_landmarks:
         folders = f" ({console.plural(no_landmark_folder, 'sequence folder')} missing)" if no_landmark_folder else ""
-        console.warn(f"{root}: {no_landmarks} of {console.plural(len(frames), 'frame')} have no AAM_landmarks file{folders}; "
+        console.warn(f"{root}: {no_landmarks} of {console.plural(len(frames), 'frame')} {'has' if no_landmarks == 1 else 'have'} no AAM_landmarks file{folders}; "
                      f"those faces are used whole, not cropped around their landmarks")
     if not frames:
         raise PainctlError(f"{root}: no labelled frames found under Images/ (is Frame_Labels/PSPI complete?)")
