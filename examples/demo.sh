@@ -43,7 +43,11 @@ painctl "${q[@]}" render-views --size 128 "${ttexture[@]}" "$t/pain" "$t/views"
 # The tiny backbone is trained from scratch: it needs ~1000 steps at 3e-4 before it tells a pain face
 # from its neutral reference (3 epochs at 1e-4 stayed at chance), and the default augmentation (its
 # independent +-20% colour jitter per image is larger than the pixel change of a pain face) kept it at
-# chance at any length tried.
+# chance over 40 epochs.
+# One torch thread unless OMP_NUM_THREADS says otherwise: the tiny model gains little from a second
+# one, and on a busy 2-core machine two threads spin against other processes (a training step was 40x
+# slower measured so).
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 painctl "${q[@]}" train --epochs 60 --lr-heads 3e-4 --no-augment --image-size 64 "$t/views" "$out/model"
 # Held-out figures: the trained model on identities 0-11, none of which it saw.
 painctl "${q[@]}" eval --folds 3 --checkpoint "$out/model/best" "$out/heatmaps" "$out/eval"
@@ -57,5 +61,6 @@ Open these:
   $out/heads/meshes/                    the raw identities as OBJ
   $out/heatmaps/stats.png               displacement per AU and per PSPI level in UV space
   $out/eval/summary.md                  held-out metrics (identities 0-11); ROC, calibration and scatter PNGs beside it
+  $out/vitpain-train/views/             the 36 identities (12-47) ViTPain was trained on
   $out/model/                           a ViTPain checkpoint (try: painctl predict --checkpoint $out/model ...)
 MSG
