@@ -12,12 +12,16 @@ a pretrained one would be, so no download is needed).
 Learning check: DATA is generated data that painctl.datasets.load_frames reads (render-views or
 heatmap artefact, or a 3D-Pain export) with at least 250 identities; 200 train (10% of them held
 out by identity for model selection) and 50 other identities are tested. The tiny model is trained
-for as many epochs as fit in --minutes (estimated from a timed first epoch) and must reach PCC >= 0.8
-on the 50 held-out identities. The data used for the figures in the issue notes:
+for as many epochs as fit in --minutes (estimated from a timed first epoch), at lr 3e-4 without
+augmentation (the demo's recipe: see examples/demo.sh), and must reach PCC >= 0.8 and AUROC at
+PSPI >= 1 of at least 0.75 on the 50 held-out identities. Give every identity the same PSPI levels
+(a level list as long as --per-identity): `--pspi 1-16 --per-identity 4` deals levels 1-4 to one
+identity and 5-8 to the next, so PSPI becomes a property of the person, a shortcut a model can learn
+without looking at the expression. The data:
 
     painctl sample-mesh -n 250 --balance age,gender,ethnicity --seed 7 lc/heads
-    painctl rig --pspi 1-16 --per-identity 4 --seed 7 lc/heads lc/pain
-    painctl render-views --size 128 lc/pain lc/views      # 3 views, 3,750 images
+    painctl rig --pspi 1,2,3,4,6,8,11,14 --per-identity 8 --seed 7 lc/heads lc/pain
+    painctl render-views --size 128 lc/pain lc/views      # 3 views, 6,750 images
     .venv/bin/python benchmarks/bench_vitpain.py --learning-check lc/views
 """
 
@@ -156,7 +160,7 @@ def learning_check(data: Path, minutes: float, train_ids: int, test_ids: int, se
         cache.get(frame)
     decode = time.perf_counter() - start  # every train_model call decodes the images once more
     with tempfile.TemporaryDirectory() as tmp:
-        probe = TrainConfig(epochs=50, batch_size=batch_size, lr_heads=1e-3, seed=seed)
+        probe = TrainConfig(epochs=50, batch_size=batch_size, lr_heads=3e-4, seed=seed, augment=False)
         t0 = time.perf_counter()
         train_model(train, val, model_config, probe, Path(tmp) / "probe", stop_after=1, progress=False)
         first = time.perf_counter() - t0
@@ -165,7 +169,7 @@ def learning_check(data: Path, minutes: float, train_ids: int, test_ids: int, se
     epochs = max(1, min(60, int(left / (steady * 1.1))))
     print(f"image decoding {decode:.0f} s, one epoch {steady:.0f} s after it; training {epochs} epochs to stay within {minutes:g} min")
     with tempfile.TemporaryDirectory() as tmp:
-        config = TrainConfig(epochs=epochs, batch_size=batch_size, lr_heads=1e-3, seed=seed)
+        config = TrainConfig(epochs=epochs, batch_size=batch_size, lr_heads=3e-4, seed=seed, augment=False)
         t0 = time.perf_counter()
         best = train_model(train, val, model_config, config, Path(tmp) / "run")
         took = time.perf_counter() - t0
@@ -173,10 +177,15 @@ def learning_check(data: Path, minutes: float, train_ids: int, test_ids: int, se
     truth = np.array([f.pspi for f in test])
     pcc = float(np.corrcoef(pred.pspi, truth)[0, 1])
     mae = float(np.abs(pred.pspi - truth).mean())
-    verdict = "PASS" if pcc >= 0.8 else "FAIL"
+    from sklearn.metrics import roc_auc_score
+
+    pain = truth >= 1
+    auroc = float(roc_auc_score(pain, pred.prob[:, 0])) if 0 < pain.sum() < len(pain) else float("nan")
+    passed = pcc >= 0.8 and auroc >= 0.75
     total = time.perf_counter() - start
-    print(f"training {took / 60:.1f} min, {total / 60:.1f} min in all; held-out identities: PCC {pcc:.3f}, MAE {mae:.2f} PSPI -> {verdict} (goal PCC >= 0.8)")
-    return 0 if pcc >= 0.8 else 1
+    print(f"training {took / 60:.1f} min, {total / 60:.1f} min in all; held-out identities: PCC {pcc:.3f}, MAE {mae:.2f} PSPI, "
+          f"AUROC@PSPI>=1 {auroc:.3f} -> {'PASS' if passed else 'FAIL'} (goal PCC >= 0.8, AUROC >= 0.75)")
+    return 0 if passed else 1
 
 
 def main() -> int:

@@ -155,10 +155,12 @@ def test_tiny_model_learns_pspi_on_held_out_identities(tmp_path):
 
 def test_cli_train_end_to_end_and_bad_input(tmp_path, painctl):
     data = make_threedpain(tmp_path / "data")
-    res = painctl("train", data, tmp_path / "run", "--epochs", "1", "--batch-size", "8", "--image-size", "32", "--val-fraction", "0.34")
+    res = painctl("train", data, tmp_path / "run", "--epochs", "1", "--batch-size", "8", "--image-size", "32", "--val-fraction", "0.34",
+                  "--no-augment")
     assert res.code == 0, res.stderr
     assert res.stdout.strip() == str(tmp_path / "run" / "best")
     info = json.loads((tmp_path / "run" / "best" / "training.json").read_text())
+    assert info["run"]["train"]["augment"] is False
     assert len(info["val_subjects"]) == 2 and not set(info["val_subjects"]) & set(info["train_subjects"])
     assert len(info["train_subjects"]) + len(info["val_subjects"]) == 6
     again = painctl("train", data, tmp_path / "run", "--epochs", "2", "--image-size", "32")

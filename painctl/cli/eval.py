@@ -37,7 +37,7 @@ from painctl.cli.options import FiniteFloatRange, force_option, fresh_output, ou
 @force_option
 def eval_cmd(data, out, out_option, k, folds_file, split_csv, checkpoint, forward, calibration, shots, backbone, no_reference, init, epochs, batch_size, lr_heads,
              lr_lora, weight_decay, au_weight, weighted_sampling, val_fraction, image_size, lora_r, lora_alpha, lora_targets,
-             num_workers, no_amp, seed, force):
+             num_workers, no_amp, no_augment, seed, force):
     """Cross-validate ViTPain on DATA by subject (K folds): the summary table on stdout, the full report in OUT.
 
     Each fold trains on the other folds' subjects, selects the epoch and calibrates the F1 thresholds
@@ -97,7 +97,7 @@ def eval_cmd(data, out, out_option, k, folds_file, split_csv, checkpoint, forwar
         )
         train_config = TrainConfig(
             epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay,
-            au_weight=au_weight, weighted_sampling=weighted_sampling, seed=seed, shots=shots, amp=not no_amp, num_workers=num_workers,
+            au_weight=au_weight, weighted_sampling=weighted_sampling, seed=seed, shots=shots, amp=not no_amp, num_workers=num_workers, augment=not no_augment,
         )
     elif init is not None:
         raise click.UsageError("--init trains; with --checkpoint nothing is trained")

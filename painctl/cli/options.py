@@ -94,6 +94,9 @@ _TRAINING_OPTIONS = (
     click.option("--lora-targets", default="q_proj,v_proj", show_default=True, help="Comma-separated attention projections that get LoRA."),
     click.option("--num-workers", default=0, show_default=True, type=click.IntRange(min=0), help="Data-loading worker processes."),
     click.option("--no-amp", is_flag=True, help="No mixed precision on CUDA."),
+    click.option("--no-augment", is_flag=True,
+                 help="No training augmentation (shared crop/flip/rotation, per-image colour jitter); the tiny backbone learns "
+                      "small synthetic data sets only without it."),
 )
 
 

@@ -35,7 +35,7 @@ from painctl.cli.options import FiniteFloatRange, force_option, seed_option, tra
 @click.option("--i-know-it-is-big", "big_ok", is_flag=True, help="Train even when a step is estimated not to fit in memory.")
 def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight, init, epochs, batch_size, lr_heads, lr_lora,
           weight_decay, au_weight, weighted_sampling, val_fraction, split_csv, image_size, lora_r, lora_alpha, lora_targets, shots,
-          num_workers, no_amp, seed, force, big_ok):
+          num_workers, no_amp, no_augment, seed, force, big_ok):
     """Train ViTPain on DATA (painctl render-views/heatmap artefacts, the 3D-Pain layout or
     UNBC-McMaster as distributed) and write checkpoints to OUT.
 
@@ -67,7 +67,7 @@ def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight
     train_config = TrainConfig(
         epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay, au_weight=au_weight,
         weighted_sampling=weighted_sampling, seed=seed, shots=shots, teacher=teacher, distill_weight=distill_weight,
-        amp=not no_amp, num_workers=num_workers,
+        amp=not no_amp, num_workers=num_workers, augment=not no_augment,
     )
     frames = [frame for path in data for frame in load_frames(path)]
     if input_kind == "heatmap":
