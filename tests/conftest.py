@@ -44,6 +44,16 @@ def painctl(capsys):
     return run
 
 
+def cli(*args: str) -> None:
+    """Run ``painctl ARGS`` in-process for a fixture and fail the test unless it exits 0."""
+    from painctl.cli import main
+
+    try:
+        main([*args])
+    except SystemExit as exc:
+        assert exc.code in (0, None), f"painctl {' '.join(args)} exited {exc.code}"
+
+
 def run_painctl(*args: str, input: bytes | None = None, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``python -m painctl ARGS`` as a real process (for pipes, signals and exit codes)."""
     return subprocess.run(

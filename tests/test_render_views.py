@@ -11,15 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-
-
-def cli(*args: str) -> None:
-    from painctl.cli import main
-
-    try:
-        main([*args])
-    except SystemExit as exc:
-        assert exc.code in (0, None), f"painctl {' '.join(args)} exited {exc.code}"
+from tests.conftest import cli  # noqa: F401  (also re-exported to the modules that reuse these fixtures)
 
 
 @pytest.fixture(scope="module")
