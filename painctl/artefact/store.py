@@ -920,11 +920,51 @@ def write_dataset(h5: h5py.File | h5py.Group, name: str, data: Any, rows: bool =
             array = array.astype("S1")
     chunks = None
     if rows and array.ndim >= 1 and array.shape[0] > 0:
-        row_bytes = max(1, array[0:1].nbytes)
-        chunks = (max(1, min(array.shape[0], (1 << 20) // row_bytes)),) + array.shape[1:]
+        chunks = (rows_per_chunk(array.shape[0], array[0:1].nbytes),) + array.shape[1:]
     ds = h5.create_dataset(name, data=array, chunks=chunks, compression=compression if chunks else None)
     if rows:
         ds.attrs[ROWS_ATTR] = 1
     for key, value in (attrs or {}).items():
         ds.attrs[key] = value
     return ds
+
+
+#: Row datasets are chunked in blocks of about this many bytes along their first axis: a row read
+#: touches one chunk, and a chunk is small enough to cache.
+CHUNK_BYTES = 1 << 20
+
+
+def rows_per_chunk(rows: int, row_bytes: int) -> int:
+    """Rows per chunk of a row dataset of ``rows`` rows of ``row_bytes`` bytes each (at least 1)."""
+    return max(1, min(rows, CHUNK_BYTES // max(1, row_bytes)))
+
+
+def create_rows(h5: h5py.File | h5py.Group, name: str, shape: tuple[int, ...], dtype: Any, chunk_rows: int | None = None,
+                compression: str | None = None, attrs: Mapping[str, Any] | None = None) -> h5py.Dataset:
+    """Create an empty row dataset ``name`` of ``shape`` (first axis: the artefact's rows) to fill in place.
+
+    Chunked as :func:`write_dataset` chunks (about 1 MiB), or ``chunk_rows`` rows per chunk (1 for
+    images read one at a time); ``compression`` (gzip, lzf) applies when there are rows at all.
+    """
+    chunks = None
+    if shape[0]:
+        row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
+        chunks = (chunk_rows or rows_per_chunk(shape[0], row_bytes),) + tuple(shape[1:])
+    ds = h5.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks, compression=compression if chunks else None)
+    ds.attrs[ROWS_ATTR] = 1
+    for key, value in (attrs or {}).items():
+        ds.attrs[key] = value
+    return ds
+
+
+def copy_attrs(source: Any, target: Any, skip: Iterable[str] = ()) -> None:
+    """Copy the HDF5 attributes of ``source`` onto ``target`` as stored (byte strings stay bytes).
+
+    Both are h5py objects (file, group, dataset) or their ``.attrs``; names in ``skip`` are left out
+    (:data:`ROWS_ATTR`, when a dataset that is not a row dataset takes another's attributes).
+    """
+    src, dst = getattr(source, "attrs", source), getattr(target, "attrs", target)
+    skip = set(skip)
+    for key in src:
+        if key not in skip:
+            dst[key] = src[key]
