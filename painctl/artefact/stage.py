@@ -123,8 +123,9 @@ class Context:
     """What a body works with: the checked ``params``, the opened ``inputs`` (name -> Artefact, None
     or a list), the ``shard`` and this shard's items ``start``..``stop`` (of ``total``),
     ``models`` from the stage's ``load``, ``options`` that are not parameters (worker counts),
-    and the output: ``path`` (OUT as given, '-' when streamed), ``dir`` (the temporary directory
-    being built) and ``h5`` (its open data.h5, artefacts only)."""
+    and the output: ``path`` (OUT, '-' when streamed), ``writer``, ``dir`` (the temporary
+    directory being built) and ``h5`` (its open data.h5, artefacts only). ``rng`` needs a
+    ``seed`` parameter."""
 
     stage: Stage
     params: Any
@@ -189,9 +190,10 @@ def run(stage: Stage, out: str | os.PathLike, params: Any, inputs: Mapping[str, 
     """Run ``stage`` with ``params`` on ``inputs`` (name -> path or opened artefact) into ``out``; return OUT's path.
 
     In order: ``params.check()``; the inputs opened and checked; the cache check (same stage,
-    params and inputs already at OUT: nothing more is done); ``stage.load``; this ``shard``'s part
-    of ``stage.items``; ``stage.estimate`` against disk and memory (``big_ok`` skips it); the body
-    inside the atomic writer; its summary line. ``options`` reach the body as ``ctx.options``.
+    params and inputs already at OUT: nothing more is done); this ``shard``'s part of
+    ``stage.items``; ``stage.load``; ``stage.estimate`` against disk and memory (``big_ok`` skips
+    it); the body inside the atomic writer; its summary line. ``options`` (not parameters: worker
+    counts, the renderer backend) reach the body as ``ctx.options``.
     """
     shard = WHOLE if shard is None else shard
     if not isinstance(params, stage.params):

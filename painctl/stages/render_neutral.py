@@ -63,7 +63,7 @@ def light_preset(name: str, seed: int = 0, index: int = 0) -> list:
             light.direction = turn.apply(light.direction)
             light.intensity *= float(rng.uniform(0.85, 1.15))
         return lights
-    raise PainctlError(f"--lights must be one of {', '.join(LIGHT_PRESETS)}, got {name!r}")
+    raise BadValue("lights", f"must be one of {', '.join(LIGHT_PRESETS)}, got {name!r}")
 
 
 #: Gaussian widths (mm, R G B) of the light skin carries under its surface before it comes out again:

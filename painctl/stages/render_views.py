@@ -588,9 +588,9 @@ def check_inpaint_model(model: str | None, load: bool = False) -> None:
     try:
         from painctl.diffusion.inpaint import inpaint  # noqa: F401
     except ImportError:
-        raise PainctlError("--background kandinsky-inpaint needs painctl.diffusion.inpaint, which this install lacks") from None
+        raise PainctlError("{background} kandinsky-inpaint needs painctl.diffusion.inpaint, which this install lacks", params=("background",)) from None
     if not model:
-        raise PainctlError("--background kandinsky-inpaint needs --inpaint-model (a Hugging Face id or a local pipeline directory)")
+        raise BadValue(("background", "inpaint_model"), "{background} kandinsky-inpaint needs {inpaint_model} (a Hugging Face id or a local pipeline directory)")
     if load:
         from painctl.diffusion.inpaint import _pipelines, default_prior
 
