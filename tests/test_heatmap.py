@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 from PIL import Image
 
 from tests.conftest import cli, read

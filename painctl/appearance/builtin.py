@@ -12,7 +12,7 @@ import painctl.appearance.mouth  # noqa: F401,E402  teeth, gums, dark mouth inte
 import painctl.appearance.wrinkles  # noqa: F401,E402  AU-driven wrinkle maps baked into the head texture
 
 from painctl.appearance.parts import BUILDERS, Identity, Part
-from painctl.errors import BadValue, PainctlError
+from painctl.errors import BadValue
 
 
 def part_names() -> list[str]:

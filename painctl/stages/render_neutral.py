@@ -17,7 +17,7 @@ import numpy as np
 from painctl import console
 from painctl.artefact import IDENTITY
 from painctl.artefact.stage import Input, Parameters, Stage, run
-from painctl.errors import BadValue, PainctlError
+from painctl.errors import BadValue
 from painctl.artefact.shard import WHOLE, Shard
 
 STAGE = "render-neutral"

@@ -19,7 +19,6 @@ from painctl.artefact import ROWS_ATTR, Artefact, copy_attrs, create_rows, write
 from painctl.artefact.stage import Context, Input, Parameters, Stage, run
 from painctl.errors import BadValue, PainctlError
 from painctl.facs import AU_MAX, AU_NAMES, parse_au_spec, parse_pspi_levels, pspi
-from painctl.rigging.aumap import au_to_weights
 from painctl.rigging.configs import read_prior, sample_configuration
 from painctl.rigging.sequence import sequence_au
 from painctl.seeding import rng_for
