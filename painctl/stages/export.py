@@ -106,7 +106,8 @@ def _export(ctx: Context) -> str:
     return f"exported {console.plural(len(images), 'image')}, {console.plural(len(written), 'pain annotation')}{extra} to {ctx.path}"
 
 
-#: export: one render-views or heatmap artefact, written as a plain directory in the 3D-Pain layout (never cached).
+#: export: one render-views or heatmap artefact, written as a plain directory in the 3D-Pain layout (never
+#: cached). Named "export 3dpain", which the directory's marker file records as what wrote it.
 EXPORT = Stage("export 3dpain", ExportParams, _export, output="directory",
                inputs=(Input("art", stages=("render-views", "heatmap"), require=REQUIRE),))
 
