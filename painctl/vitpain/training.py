@@ -395,10 +395,8 @@ def _epoch_order(weights: torch.Tensor | None, n: int, seed: int, epoch: int) ->
     return torch.multinomial(weights, n, replacement=True, generator=gen).tolist()
 
 
-#: The item of torch's global-generator stream per epoch, rng_for(seed, epoch, TORCH_GLOBAL_STREAM).
-#: Kept as it was first written (an epoch-numbered stream, not a named one) because changing it would
-#: change the bytes of every checkpoint trained since.
-TORCH_GLOBAL_STREAM = 3
+#: The stream that reseeds torch's global generator each epoch: rng_for(seed, TORCH_GLOBAL_STREAM, epoch).
+TORCH_GLOBAL_STREAM = "train/torch-global"
 
 
 def train_epoch(epoch: int, trained, model: ViTPain, dataset: PairDataset, weights: torch.Tensor | None, optimizer, scheduler,
@@ -412,7 +410,7 @@ def train_epoch(epoch: int, trained, model: ViTPain, dataset: PairDataset, weigh
     model.train()
     # Torch's global generator is drawn from while training (dropout and the like): reseeding it from
     # (seed, epoch) makes a run resumed after epoch k bit-identical to one that never stopped.
-    torch.manual_seed(int(rng_for(train_config.seed, epoch, TORCH_GLOBAL_STREAM).integers(2**63)))
+    torch.manual_seed(int(rng_for(train_config.seed, TORCH_GLOBAL_STREAM, epoch).integers(2**63)))
     dataset.set_epoch(epoch)
     n = len(dataset)
     per_rank = n // processes.world if processes.world > 1 else n
