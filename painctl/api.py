@@ -146,3 +146,67 @@ def contact_sheet(art: Input, *, view: str | None = None, max_rows: int = 8, til
     from painctl.plots.contact_sheet import contact_sheet as draw
 
     return draw(_opened(art), view=view, max_rows=max_rows, tile=tile)
+
+
+# ------------------------------------------------------------------ ViTPain: train, evaluate, predict
+# These write checkpoints, reports and CSV files rather than artefacts. Their keywords are those of
+# painctl-train(1), painctl-eval(1) and painctl-predict(1), named as in ModelConfig and TrainConfig.
+
+def train(data: Input | Sequence[Input], out: PathLike, *, backbone: str = "tiny", reference: bool = True, input: str = "rgb",  # noqa: A002
+          teacher: PathLike | None = None, distill_weight: float = 1.0, init: PathLike | None = None, val_fraction: float = 0.2,
+          split_csv: PathLike | None = None, shots: int = 1, epochs: int = 10, batch_size: int = 32, lr_heads: float = 1e-4,
+          lr_lora: float | None = None, weight_decay: float = 0.1, au_weight: float | None = None, weighted_sampling: bool | None = None,
+          image_size: int | None = None, lora_r: int = 8, lora_alpha: int = 16, lora_targets: str | Sequence[str] = ("q_proj", "v_proj"),
+          num_workers: int = 0, amp: bool = True, augment: bool = True, seed: int = 0, force: bool = False, big_ok: bool = False) -> Path:
+    """Train ViTPain on ``data`` (render-views/heatmap artefacts, 3D-Pain or UNBC-McMaster trees; one or
+    a list) into the run directory ``out``; return the path of the selected checkpoint, ``out/best``.
+
+    Pass that path to :func:`predict`, :func:`evaluate` (``checkpoint=``) or another run's ``init``;
+    ``painctl.vitpain.checkpoint.load_checkpoint(path)`` loads the model. See painctl-train(1).
+    """
+    from painctl.stages.train import train as run
+
+    paths = [_path(data)] if isinstance(data, (str, os.PathLike, Artefact)) else [_path(d) for d in data]
+    return run(paths, out, backbone=backbone, reference=reference, input=input, teacher=teacher, distill_weight=distill_weight, init=init,
+               val_fraction=val_fraction, split_csv=split_csv, shots=shots, epochs=epochs, batch_size=batch_size, lr_heads=lr_heads,
+               lr_lora=lr_lora, weight_decay=weight_decay, au_weight=au_weight, weighted_sampling=weighted_sampling, image_size=image_size,
+               lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=lora_targets, num_workers=num_workers, amp=amp, augment=augment, seed=seed,
+               force=force, big_ok=big_ok)
+
+
+def evaluate(data: Input, out: PathLike, *, folds: int = 5, folds_file: PathLike | None = None, split_csv: PathLike | None = None,
+             checkpoint: PathLike | None = None, forward: str | None = None, calibration: Input | None = None, shots: int = 1,
+             backbone: str = "tiny", reference: bool = True, init: PathLike | None = None, val_fraction: float = 0.2, epochs: int = 10,
+             batch_size: int = 32, lr_heads: float = 1e-4, lr_lora: float | None = None, weight_decay: float = 0.1,
+             au_weight: float | None = None, weighted_sampling: bool | None = None, image_size: int | None = None, lora_r: int = 8,
+             lora_alpha: int = 16, lora_targets: str | Sequence[str] = ("q_proj", "v_proj"), num_workers: int = 0, amp: bool = True,
+             augment: bool = True, seed: int = 0, force: bool = False) -> dict:
+    """Cross-validate ViTPain on ``data`` by subject (``folds``, or ``folds_file``, or one ``split_csv``;
+    with ``checkpoint`` nothing is trained) and write the report into ``out``; return the report.
+
+    ``report["summary"][metric]`` holds mean, std and the 95% CI across folds (metrics ``pcc``,
+    ``mae``, ``auroc_1``, ``f1_1``, ...), ``report["pooled"]`` the metrics over all test frames,
+    ``report["folds"]`` each fold's subjects and thresholds. This is `painctl eval` (``eval`` would
+    shadow Python's builtin); see painctl-eval(1).
+    """
+    from painctl.stages.eval import evaluate as run
+
+    return run(_path(data), out, folds=folds, folds_file=folds_file, split_csv=split_csv, checkpoint=checkpoint, forward=forward,
+               calibration=None if calibration is None else _path(calibration), shots=shots, backbone=backbone, reference=reference,
+               init=init, val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora,
+               weight_decay=weight_decay, au_weight=au_weight, weighted_sampling=weighted_sampling, image_size=image_size, lora_r=lora_r,
+               lora_alpha=lora_alpha, lora_targets=lora_targets, num_workers=num_workers, amp=amp, augment=augment, seed=seed, force=force)
+
+
+def predict(checkpoint, images: PathLike | Sequence[PathLike], neutrals: PathLike | Sequence[PathLike] = (), *, shots: int = 1,
+            crop: bool = False, batch_size: int = 32, forward: str = "model", seed: int = 0, csv: PathLike | None = None,
+            force: bool = False):
+    """Score face ``images`` (files or directories) with ``checkpoint`` (a path from :func:`train`, or a
+    loaded ViTPain) against ``neutrals`` of the same person; return the
+    :class:`~painctl.vitpain.inference.Predictions`: arrays ``pspi`` (N,) 0-16, ``prob`` (N, 3)
+    P(PSPI >= 1, 2, 3), ``au`` (N, 6), ``keys`` the image paths; ``.records()`` gives one dict per
+    image. ``csv`` also writes them as painctl predict's CSV. See painctl-predict(1).
+    """
+    from painctl.stages.predict import predict as run
+
+    return run(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, forward=forward, seed=seed, csv=csv, force=force)
