@@ -38,6 +38,10 @@ def _opened(art: Input, stage=None, require=None) -> Artefact:
     return art if isinstance(art, Artefact) else open_artefact(art, stage=stage, require=require)
 
 
+def _path(art: Input) -> str:
+    return str(art.path) if isinstance(art, Artefact) else str(art)
+
+
 def _shard(shard: str | Shard | None) -> Shard:
     if shard is None:
         return WHOLE
