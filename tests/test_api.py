@@ -44,6 +44,27 @@ def test_stages_are_functions_of_the_package_that_return_opened_artefacts(tmp_pa
     assert not os.path.exists(tmp_path / "p2") and not os.path.exists(tmp_path / "v")
 
 
+@pytest.mark.parametrize(
+    "call, param, message",
+    [
+        (lambda out: painctl.sample_mesh(out, n=0), "n", "n must be a positive number of identities, got 0"),
+        (lambda out: painctl.sample_mesh(out, n=2, age_groups="young:40-18"), "age_groups", "age_groups: 'young:40-18' has LOW above HIGH"),
+        (lambda out: painctl.rig("nowhere", out, pspi=8, per_identity=0), "per_identity", "per_identity must be at least 1, got 0"),
+        (lambda out: painctl.rig("nowhere", out, pspi=8, asymmetry=9), "asymmetry", "asymmetry must be between 0 and 5 FACS levels, got 9"),
+        (lambda out: painctl.rig("nowhere", out, pspi="3-99"), "pspi", "pspi: 17 is outside 0-16"),
+        (lambda out: painctl.render_views("nowhere", out, pose_jitter=30), "pose_jitter", "pose_jitter must be 0-15 degrees, got 30"),
+        (lambda out: painctl.export("nowhere", out, prefix="a b"), "prefix", "prefix must use letters, digits, _ and - only, got 'a b'"),
+    ],
+)
+def test_api_errors_name_the_parameter_as_python_spells_it(tmp_path, call, param, message):
+    from painctl.errors import BadValue
+
+    with pytest.raises(BadValue) as info:
+        call(tmp_path / "out")
+    assert str(info.value) == message and param in info.value.params and "--" not in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
 # --------------------------------------------------------------------- ViTPain: train, evaluate, predict
 @pytest.fixture
 def command(painctl):

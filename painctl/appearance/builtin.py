@@ -12,7 +12,7 @@ import painctl.appearance.mouth  # noqa: F401,E402  teeth, gums, dark mouth inte
 import painctl.appearance.wrinkles  # noqa: F401,E402  AU-driven wrinkle maps baked into the head texture
 
 from painctl.appearance.parts import BUILDERS, Identity, Part
-from painctl.errors import PainctlError
+from painctl.errors import BadValue
 
 
 def part_names() -> list[str]:
@@ -30,7 +30,7 @@ def parse_without(text: str | None) -> tuple[str, ...]:
         return tuple(known)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise PainctlError(f"without: unknown part {unknown[0]!r}; parts are {', '.join(known) or '(none)'}")
+        raise BadValue("without", f": unknown part {unknown[0]!r}; parts are {', '.join(known) or '(none)'}")
     return tuple(n for n in known if n in names)
 
 
