@@ -362,3 +362,26 @@ def test_stubble_is_a_shadow_in_the_skin_not_shells(rigs):
     ratio = _luminance(dressed.rgb[chin_px]).mean() / _luminance(bare.rgb[chin_px]).mean()
     assert 0.5 < ratio < 0.95, ratio
     assert np.allclose(dressed.rgb[lip_px], bare.rgb[lip_px], atol=0.01)
+
+
+def test_scalp_under_the_hair_takes_its_colour(rigs):
+    """Scalp seen between the shells (at the hairline, through a close crop) is painted in the
+    hair's colour where the hair covers it, not left bare; the face below the hairline is not."""
+    ident, verts, au, head = _textured_identity(rigs, 0)
+    hair = hair_mod.build_hair(Identity(**{**ident.__dict__, "ethnicity": "african", "age_years": 25.0}), style="close_crop")
+    cam = frame_camera(verts, size=224)
+    meshes = hair.meshes(verts, au)
+    bare = render_many([head] + meshes, [cam], studio_lights(), 224)[0]
+    dressed = render_many([hair.dress(head, verts, au)] + meshes, [cam], studio_lights(), 224)[0]
+    which = mesh_index(bare.triangle, face_offsets([head] + meshes))
+    brow = int(_project(cam, verts[[ident.landmarks["left_brow"]]], 224)[0, 1])
+    top = np.nonzero(which >= 0)[0].min()
+    hair_rows = which[top:top + 25]
+    scalp = hair_rows == 0  # head pixels the shells leave uncovered up there
+    assert scalp.sum() > 10
+    before = _luminance(bare.rgb[top:top + 25][scalp]).mean()
+    after = _luminance(dressed.rgb[top:top + 25][scalp]).mean()
+    assert after < 0.7 * before, (before, after)
+    # The middle of the face (sideburns come down at its sides) is untouched.
+    face = np.s_[brow + 10:brow + 40, 112 - 20:112 + 20]
+    assert np.array_equal(bare.rgb[face], dressed.rgb[face])
