@@ -48,12 +48,16 @@ def painctl(capsys):
 
 def cli(*args: str) -> None:
     """Run ``painctl ARGS`` in-process for a fixture and fail the test unless it exits 0."""
+    from painctl import console
     from painctl.cli import main
 
     try:
         main([*args])
     except SystemExit as exc:
         assert exc.code in (0, None), f"painctl {' '.join(args)} exited {exc.code}"
+    finally:
+        # -q sets the process-wide verbosity; later tests read messages in the same process.
+        console.verbosity = 0
 
 
 def run_painctl(*args: str, input: bytes | None = None, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
