@@ -36,6 +36,8 @@ AUS = ("AU4", "AU6", "AU7", "AU9", "AU10", "AU43")
 VIEWS = ("0/0", "-30/0", "30/0")
 #: Goal on the landmarker's relative change at level 5 (AU43: the closed/neutral ratio, so change + 1).
 GOALS = {"AU4": -0.30, "AU6": -0.20, "AU7": -0.40, "AU9": -0.15, "AU10": -0.30, "AU43": 0.15 - 1.0}
+#: The checker's measure of each AU (cross-talk: an AU's sweep moving another AU's measure).
+MEASURE_KEY = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_nose", "AU10": "lip_nose", "AU43": "aperture"}
 MEASURES = {"AU4": "brow height", "AU6": "aperture", "AU7": "aperture", "AU9": "lip-nose", "AU10": "lip-nose", "AU43": "closed/neutral"}
 SHARED_TOOLS = Path(__file__).resolve().parents[1].parent / "shared" / "tools"
 VENV = Path("/tmp/facemesh-venv")
@@ -56,7 +58,8 @@ def single_au_prior(path: Path, au: str) -> Path:
     return path
 
 
-def make_artefacts(out: Path, identities: int, size: int, views_wanted: tuple[str, ...] = VIEWS) -> dict[tuple[str, str], Path]:
+def make_artefacts(out: Path, identities: int, size: int, views_wanted: tuple[str, ...] = VIEWS,
+                   aus: tuple[str, ...] = AUS) -> dict[tuple[str, str], Path]:
     """Run the chain; return (AU, view) -> render-views artefact."""
     heads, neutral, textures = out / "heads", out / "neutral", out / "textures"
     if not (heads / "data.h5").exists():
@@ -66,7 +69,7 @@ def make_artefacts(out: Path, identities: int, size: int, views_wanted: tuple[st
     if not (textures / "data.h5").exists():
         painctl("texture", str(neutral), str(textures))
     views = {}
-    for au in AUS:
+    for au in aus:
         rig = out / f"rig-{au}"
         if not (rig / "data.h5").exists():
             if au == "AU43":
@@ -84,7 +87,8 @@ def make_artefacts(out: Path, identities: int, size: int, views_wanted: tuple[st
 
 def level_copy(views: Path, au: str, level: float, target: Path) -> Path:
     """Write an index over ``views``'s images holding only faces at ``au`` = ``level`` and their
-    neutral partners, those faces labelled 5 (AU43: 1), so the checker's median is that level's."""
+    neutral partners, those faces labelled 5 (AU43: 1) in every AU, so the checker's medians are
+    that level's change of every measure (its own, and the others': the cross-talk)."""
     import h5py
 
     target.mkdir(parents=True, exist_ok=True)
@@ -100,7 +104,8 @@ def level_copy(views: Path, au: str, level: float, target: Path) -> Path:
     index = np.full(len(image), -1)
     index[keep] = np.arange(len(keep))
     label = label[keep].copy()
-    label[~neutral[keep], j] = 1.0 if au == "AU43" else 5.0
+    label[~neutral[keep], :5] = 5.0
+    label[~neutral[keep], 5] = 1.0
     with h5py.File(target / "data.h5", "w") as f:
         f["image"] = image[keep]
         f["au"] = label
@@ -119,25 +124,49 @@ def check(views: Path, report: Path) -> dict:
 
 
 def measure(out: Path, views: dict[tuple[str, str], Path]) -> dict:
-    """Return {view: {au: {"levels": [change at 1..5], "rho": rho, "found": found}}}."""
+    """Return {view: {au: {"levels": [change at 1..5], "rho": rho, "found": found, "cross": {measure:
+    change at the top level}}}} (changes relative to the neutral partner; AU43 has one level)."""
     results: dict = {}
     for (au, view), path in views.items():
         name = path.name
         whole = check(path, out / "reports" / f"{name}.json")
         levels = [1] if au == "AU43" else [1, 2, 3, 4, 5]
-        changes = []
+        changes, found = [], [whole["found"]]
         for level in levels:
             copy = level_copy(path, au, level, out / "levels" / f"{name}-L{level}")
-            changes.append(check(copy, out / "reports" / f"{name}-L{level}.json")["au"].get(au, {}).get("median_change_high", float("nan")))
+            report = check(copy, out / "reports" / f"{name}-L{level}.json")
+            changes.append(report["au"].get(au, {}).get("median_change_high", float("nan")))
+            found.append(report["found"])
+        # The other measures at the top level (one AU per measure: the checker reports each).
+        cross = {MEASURE_KEY[a]: report["au"].get(a, {}).get("median_change_high", float("nan")) for a in ("AU4", "AU6", "AU9")}
         results.setdefault(view, {})[au] = {"levels": changes, "rho": whole["au"].get(au, {}).get("rho_fall", float("nan")),
-                                           "found": whole["found"]}
+                                           "found": min(found), "cross": cross}
     return results
+
+
+def print_levels(results: dict, views: tuple[str, ...] = VIEWS) -> None:
+    """Print the per-level medians, Spearman and faces found per AU and view, and the cross-talk."""
+    aus = [a for a in AUS if a in results[views[0]]]
+    print("\nPer-level medians of the landmarker's change vs neutral (levels 1-5), Spearman(level, fall), faces found")
+    for view in views:
+        for au in aus:
+            r = results[view][au]
+            levels = " ".join(f"{x:+7.1%}" for x in r["levels"])
+            print(f"view {view:6s} {au:5s} {MEASURES[au]:14s} {levels:40s} rho {r['rho']:5.2f}  found {r['found']:.3f}")
+    print("\nCross-talk at the top level: median change of each measure in each AU's sweep "
+          "(own measure in brackets; AU6/AU7 both narrow the eye, AU9/AU10 both raise the lip: anatomical)")
+    for view in views:
+        for au in aus:
+            cross = results[view][au]["cross"]
+            cells = [f"{m} {'[' if MEASURE_KEY[au] == m else ' '}{cross[m]:+6.1%}{']' if MEASURE_KEY[au] == m else ' '}" for m in ("brow", "aperture", "lip_nose")]
+            others = [abs(cross[m]) for m in cross if m != MEASURE_KEY[au]]
+            print(f"view {view:6s} {au:5s} " + "  ".join(cells) + f"   largest other {max(others):5.1%}")
 
 
 def print_table(results: dict, views: tuple[str, ...] = VIEWS) -> None:
     print("\nAU visibility (facemesh_check on single-AU sweeps; change at level 5, AU43 closed/neutral ratio at 1)")
     print(f"{'AU':5s} {'measure':14s} {'goal':>7s} " + " ".join(f"{v + ' chg':>10s} {'rho':>5s}" for v in views))
-    for au in AUS:
+    for au in (a for a in AUS if a in results[views[0]]):
         goal = GOALS[au] + (1 if au == "AU43" else 0)
         cells = []
         for view in views:
@@ -146,7 +175,7 @@ def print_table(results: dict, views: tuple[str, ...] = VIEWS) -> None:
             ok = value <= goal
             cells.append(f"{value:>+9.1%}{'*' if ok else ' '} {r['rho']:>5.2f}" if au != "AU43" else f"{value:>9.2f}{'*' if ok else ' '} {'-':>5s}")
         print(f"{au:5s} {MEASURES[au]:14s} {goal:>+7.2f} " + " ".join(cells))
-    found = min(results[v][a]["found"] for v in views for a in AUS)
+    found = min(r["found"] for v in views for r in results[v].values())
     print(f"faces found (lowest over sweeps and views): {found:.3f}   (* = goal met; goals: rho >= 0.9, faces found >= 0.99)")
 
 
@@ -159,7 +188,7 @@ def plot(results: dict, path: Path, views: tuple[str, ...] = VIEWS) -> None:
     fig, axes = plt.subplots(1, len(views), figsize=(4.4 * len(views), 4), sharey=True, squeeze=False)
     axes = axes[0]
     for ax, view in zip(axes, views):
-        for au in AUS[:5]:
+        for au in (a for a in AUS[:5] if a in results[view]):
             ax.plot(range(0, 6), [0.0, *results[view][au]["levels"]], marker="o", label=f"{au} ({MEASURES[au]})")
             ax.axhline(GOALS[au], ls=":", lw=0.8, color=ax.lines[-1].get_color())
         ax.set_title(f"view yaw {view.split('/')[0]} deg")
@@ -177,18 +206,21 @@ def main() -> None:
     parser.add_argument("--identities", type=int, default=12)
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--out", type=Path, default=Path("bench-au-visibility"))
+    parser.add_argument("--aus", default=",".join(AUS), help="comma-separated subset of the AUs (quicker runs)")
     parser.add_argument("--views", default=",".join(VIEWS), help="comma-separated subset of the default views (quicker runs)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     wanted = tuple(v for v in args.views.split(",") if v)
-    views = make_artefacts(args.out, args.identities, args.size, wanted)
+    aus = tuple(a for a in args.aus.split(",") if a)
+    views = make_artefacts(args.out, args.identities, args.size, wanted, aus)
     print(f"sweeps written to {args.out} in {time.perf_counter() - start:.0f} s")
     if not (VENV / "bin" / "python").exists():
         print(f"the checker's venv {VENV} is missing: make it with {SHARED_TOOLS / 'setup-facemesh.sh'}, then run this again")
         return
     results = measure(args.out, views)
     (args.out / "visibility.json").write_text(json.dumps(results, indent=1))
+    print_levels(results, wanted)
     print_table(results, wanted)
     plot(results, args.out / "dose_response.png", wanted)
     print(f"dose-response figure: {args.out / 'dose_response.png'}")

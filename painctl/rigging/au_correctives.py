@@ -66,7 +66,7 @@ import numpy as np
 #: Measures each AU is scaled by (frontal projection; :func:`face_measures`).
 AU_MEASURE = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_nose", "AU10": "lip_nose"}
 #: Change of the AU's measure at FACS E (level 5), relative to the identity's neutral value.
-E_CHANGE = {"AU4": -0.55, "AU6": -0.40, "AU7": -0.70, "AU9": -0.33, "AU10": -0.62}
+E_CHANGE = {"AU4": -0.58, "AU6": -0.40, "AU7": -0.70, "AU9": -0.40, "AU10": -0.62}
 #: Largest corrective amplitude (mm of the field's reference motion): a bound for odd heads.
 MAX_AMPLITUDE_MM = 10.0
 #: Width (metres) of the band of lower lid that AU6 and AU7 lift with the margin.
