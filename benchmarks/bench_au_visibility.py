@@ -8,12 +8,13 @@ each FACS level 1-5 (a --prior that allows only that AU), and one face at AU43 =
 each of the three default views (0, -30 and +30 degrees of yaw) in its own render-views artefact.
 
 When the checker's virtual environment exists (/tmp/facemesh-venv, made by
-../shared/tools/setup-facemesh.sh) it runs ../shared/tools/facemesh_check.py (MediaPipe FaceMesh,
-outside the project) on every sweep and view, and on each level alone, then prints the table (the
-change the landmarker measures at level 5, Spearman(level, fall) over levels 1-5, faces found) and
-writes OUT/dose_response.png; otherwise it prints how to set the checker up. The checker reports a
-median only over faces labelled >= 3, so each level is measured in a copy of the sweep's index that
-keeps that level's faces (and their neutral partners) and labels them 5; the images are the sweep's.
+../shared/tools/setup-facemesh.sh) it reads every image once with MediaPipe FaceMesh through
+../shared/tools/facemesh_check.py's own settings and measures (outside the project), computes what
+the checker reports (each pain image's change against its neutral partner; Spearman(label, fall)
+over the sweep; faces found) per level, then prints the per-level medians, the cross-talk (every
+measure at level 5 of each AU) and the table against the goals, and writes OUT/dose_response.png;
+otherwise it prints how to set the checker up. (The checker itself reports one median over labels
+>= 3; running it once per level read every image six times.)
 
 Goals (issue 15): AU4 brow height <= -30%, AU6 aperture <= -20%, AU7 aperture <= -40%, AU9
 lip-nose <= -15%, AU10 lip-nose <= -30%, AU43 closed/neutral aperture <= 0.15; Spearman >= 0.9 for
@@ -85,62 +86,67 @@ def make_artefacts(out: Path, identities: int, size: int, views_wanted: tuple[st
     return views
 
 
-def level_copy(views: Path, au: str, level: float, target: Path) -> Path:
-    """Write an index over ``views``'s images holding only faces at ``au`` = ``level`` and their
-    neutral partners, those faces labelled 5 (AU43: 1) in every AU, so the checker's medians are
-    that level's change of every measure (its own, and the others': the cross-talk)."""
-    import h5py
-
-    target.mkdir(parents=True, exist_ok=True)
-    link = target / "images"
-    if not link.exists():
-        link.symlink_to((views / "images").resolve())
-    j = AUS.index(au)
-    with h5py.File(views / "data.h5") as f:
-        image, label = f["image"][()], f["au"][()]
-        partner, neutral = f["neutral_image_row"][()], f["is_neutral"][()].astype(bool)
-    pain = np.flatnonzero(~neutral & np.isclose(label[:, j], level))
-    keep = np.unique(np.r_[pain, partner[pain]])
-    index = np.full(len(image), -1)
-    index[keep] = np.arange(len(keep))
-    label = label[keep].copy()
-    label[~neutral[keep], :5] = 5.0
-    label[~neutral[keep], 5] = 1.0
-    with h5py.File(target / "data.h5", "w") as f:
-        f["image"] = image[keep]
-        f["au"] = label
-        f["neutral_image_row"] = index[partner[keep]]
-        f["is_neutral"] = neutral[keep]
-    return target
+#: Run in the checker's virtual environment: MediaPipe FaceMesh once per image of a render-views
+#: artefact, with facemesh_check.py's own settings and measures; writes a JSON list, one entry per
+#: image row (the measures, or null where no face was found).
+READ_LANDMARKS = r"""
+import sys, json, pathlib
+sys.path.insert(0, sys.argv[1])
+import numpy as np, h5py
+from PIL import Image
+import mediapipe as mp
+from facemesh_check import measures, text
+root = pathlib.Path(sys.argv[2])
+with h5py.File(root / "data.h5") as f:
+    images = [text(x) for x in f["image"][()]]
+out = []
+with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                                     min_detection_confidence=0.5) as fm:
+    for name in images:
+        im = np.asarray(Image.open(root / name).convert("RGB"))
+        r = fm.process(im)
+        out.append({k: float(v) for k, v in measures(r.multi_face_landmarks[0].landmark, im.shape[1], im.shape[0]).items()}
+                   if r.multi_face_landmarks else None)
+json.dump(out, open(sys.argv[3], "w"))
+"""
 
 
-def check(views: Path, report: Path) -> dict:
-    """Run the facemesh checker on ``views``; return its JSON report."""
+def read_landmarks(views: Path, report: Path) -> list[dict | None]:
+    """Return the checker's measures of every image of ``views`` (one FaceMesh pass per image)."""
     if not report.exists():
         report.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(VENV / "bin" / "python"), str(SHARED_TOOLS / "facemesh_check.py"), str(views), "--json", str(report)],
+        subprocess.run([str(VENV / "bin" / "python"), "-c", READ_LANDMARKS, str(SHARED_TOOLS), str(views), str(report)],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return json.loads(report.read_text())
 
 
 def measure(out: Path, views: dict[tuple[str, str], Path]) -> dict:
-    """Return {view: {au: {"levels": [change at 1..5], "rho": rho, "found": found, "cross": {measure:
-    change at the top level}}}} (changes relative to the neutral partner; AU43 has one level)."""
+    """Return {view: {au: {"levels": [median change at 1..5], "rho": rho, "found": found, "cross":
+    {measure: median change at the top level}}}}: changes of each pain image's measures relative to
+    its neutral partner's, as facemesh_check.py computes them (AU43 has one level); rho is its
+    Spearman(label, fall) over the whole sweep; cross holds every measure, the AU's own and the
+    others' (the cross-talk)."""
+    import h5py
+    from scipy.stats import spearmanr
+
     results: dict = {}
     for (au, view), path in views.items():
-        name = path.name
-        whole = check(path, out / "reports" / f"{name}.json")
+        seen = read_landmarks(path, out / "landmarks" / f"{path.name}.json")
+        with h5py.File(path / "data.h5") as f:
+            label, partner = f["au"][()], f["neutral_image_row"][()]
+            neutral = f["is_neutral"][()].astype(bool)
+        pairs = [i for i in np.flatnonzero(~neutral) if seen[i] is not None and seen[partner[i]] is not None]
+        level = label[pairs, AUS.index(au)]
+        change = {m: np.array([seen[i][m] / seen[partner[i]][m] - 1 for i in pairs]) for m in ("brow", "aperture", "lip_nose")}
+        own = change[MEASURE_KEY[au]]
         levels = [1] if au == "AU43" else [1, 2, 3, 4, 5]
-        changes, found = [], [whole["found"]]
-        for level in levels:
-            copy = level_copy(path, au, level, out / "levels" / f"{name}-L{level}")
-            report = check(copy, out / "reports" / f"{name}-L{level}.json")
-            changes.append(report["au"].get(au, {}).get("median_change_high", float("nan")))
-            found.append(report["found"])
-        # The other measures at the top level (one AU per measure: the checker reports each).
-        cross = {MEASURE_KEY[a]: report["au"].get(a, {}).get("median_change_high", float("nan")) for a in ("AU4", "AU6", "AU9")}
-        results.setdefault(view, {})[au] = {"levels": changes, "rho": whole["au"].get(au, {}).get("rho_fall", float("nan")),
-                                           "found": min(found), "cross": cross}
+        top = np.isclose(level, levels[-1])
+        results.setdefault(view, {})[au] = {
+            "levels": [float(np.median(own[np.isclose(level, x)])) for x in levels],
+            "rho": float(-spearmanr(level, own).statistic) if np.ptp(level) > 0 else float("nan"),
+            "found": float(np.mean([s is not None for s in seen])),
+            "cross": {m: float(np.median(c[top])) for m, c in change.items()},
+        }
     return results
 
 
