@@ -181,6 +181,7 @@ def test_errors_of_the_vitpain_functions_name_parameters_and_the_cli_names_flags
         ("predict", dict(), [], "neutrals",
          "give neutrals (images of that person without pain)", "give --neutral (images of that person without pain)"),
     ],
+    ids=["train", "eval", "predict"],
 )
 def test_one_error_names_the_keyword_in_python_and_the_flag_on_the_command_line(tiny_run, tmp_path, command, stage, keywords, args,
                                                                                param, api_text, cli_text):
