@@ -18,7 +18,9 @@ class PainctlError(Exception):
 
     ``params`` names the parameters the message mentions; ``{name}`` marks where each is named
     (``PainctlError("{prior} x.csv: cannot read it", params=("prior",))``). ``str()`` spells them
-    as the API does (``prior``), :meth:`render` another way (the CLI: ``--prior``).
+    as the API does (``prior``), :meth:`render` another way (the CLI: ``--prior``). A parameter with
+    its value is written as a Python keyword, ``{force=True}`` with ``params=("force=True",)``:
+    the API reads ``force=True``, the CLI ``--force`` (``input='heatmap'``: ``--input heatmap``).
     """
 
     exit_code = 1
@@ -61,6 +63,7 @@ class BadValue(PainctlError):
         # str(): "per_identity must be at least 1, got 0"; `painctl rig` prints "--per-identity must be ..."
         BadValue("views", ": yaw 95 is outside -90..90 degrees")      # "views: yaw 95 ..."
         BadValue(("pspi", "au"), "give exactly one of {pspi} (levels) or {au} (intensities)")
+        BadValue("input='heatmap'", "needs data with heatmaps")   # `painctl train`: "--input heatmap needs ..."
 
     With one parameter the message follows its name (a space between, unless the message starts
     with ':' or ','); with several (a tuple) ``{name}`` marks where each is named. A single

@@ -171,6 +171,36 @@ def test_errors_of_the_vitpain_functions_name_parameters_and_the_cli_names_flags
     assert res.code == 2 and "painctl: error: --init trains; with --checkpoint nothing is trained" in res.stderr
 
 
+@pytest.mark.parametrize(
+    "stage, keywords, args, param, api_text, cli_text",
+    [
+        ("train", dict(image_size=40), ["--image-size", "40"], "image_size",
+         "image_size must be a positive multiple of 16", "--image-size must be a positive multiple of 16"),
+        ("evaluate", dict(folds=7), ["--folds", "7"], "folds=7",
+         "folds=7 is more than the 6 subject(s) in the data", "--folds 7 is more than the 6 subject(s) in the data"),
+        ("predict", dict(), [], "neutrals",
+         "give neutrals (images of that person without pain)", "give --neutral (images of that person without pain)"),
+    ],
+    ids=["train", "eval", "predict"],
+)
+def test_one_error_names_the_keyword_in_python_and_the_flag_on_the_command_line(tiny_run, tmp_path, command, stage, keywords, args,
+                                                                               param, api_text, cli_text):
+    _, data, best = tiny_run
+    images = sorted((data / "images").glob("flame_sample_0005_pain_*"))
+    if stage == "predict":
+        call, argv = (lambda: painctl.predict(best, images)), ["predict", "-c", best, *args, *images]
+    else:
+        call = lambda: getattr(painctl, stage)(data, tmp_path / "out", **keywords)  # noqa: E731
+        argv = ["train" if stage == "train" else "eval", *args, data, tmp_path / "out"]
+    with pytest.raises(PainctlError) as info:
+        call()
+    assert param in info.value.params and api_text in str(info.value) and "--" not in str(info.value)
+    res = command(*argv)
+    lines = res.stderr.strip().splitlines()
+    assert res.code == info.value.exit_code and len(lines) == 1 and lines[0].startswith("painctl: error: ") and cli_text in lines[0], res.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_eval_is_painctl_evaluate():
     with pytest.raises(AttributeError, match="painctl.evaluate"):
         painctl.eval  # noqa: B018

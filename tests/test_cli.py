@@ -200,9 +200,21 @@ def test_a_parameter_is_spelled_as_the_running_command_spells_it():
     @click.option("--pspi", "levels")
     @click.option("-n", "n", type=int)
     @click.option("--maps/--no-maps", default=True)
+    @click.option("--force", is_flag=True)
+    @click.option("--input", type=click.Choice(["rgb", "heatmap"]))
     @click.argument("rig_path", metavar="RIG")
-    def command(levels, n, maps, rig_path):
+    @click.argument("data", nargs=-1, metavar="DATA...")
+    def command(levels, n, maps, force, input, rig_path, data):  # noqa: A002
         pass
 
-    assert [flag_of(command, p) for p in ("pspi", "levels", "n", "maps", "rig_path", "unknown")] == ["--pspi", "--pspi", "-n", "--maps", "RIG", "unknown"]
-    assert flag_of(None, "per_identity") == "per_identity"
+    assert [flag_of(command, p) for p in ("pspi", "levels", "n", "maps", "rig_path", "data", "unknown")] == \
+        ["--pspi", "--pspi", "-n", "--maps", "RIG", "DATA", "unknown"]
+    # A keyword with its value, as Python writes it: the option with the value, a true flag bare.
+    assert [flag_of(command, p) for p in ("force=True", "input='heatmap'", "n=3", "unknown=1")] == ["--force", "--input heatmap", "-n 3", "unknown=1"]
+    assert flag_of(None, "per_identity") == "per_identity" and flag_of(None, "force=True") == "force=True"
+
+    from painctl.errors import PainctlError
+
+    error = PainctlError("x exists; pass {force=True} to replace it", params=("force=True",))
+    assert str(error) == "x exists; pass force=True to replace it"
+    assert error.render(lambda param: flag_of(command, param)) == "x exists; pass --force to replace it"

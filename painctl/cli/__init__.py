@@ -85,18 +85,27 @@ class LazyGroup(click.Group):
 def flag_of(command: click.Command | None, param: str) -> str:
     """How ``command`` spells the library parameter ``param`` on its command line: the option whose
     long form is ``--param-name`` or whose destination is ``param`` (``per_identity`` ->
-    ``--per-identity``, ``n`` -> ``-n``), an argument's metavar, else ``param`` itself."""
+    ``--per-identity``, ``n`` -> ``-n``), an argument's metavar (``DATA...`` -> ``DATA``), else
+    ``param`` itself. A keyword with its value, ``name=value`` as Python writes it, becomes the option
+    with the value (``input='heatmap'`` -> ``--input heatmap``), or the bare flag for a true boolean
+    (``force=True`` -> ``--force``)."""
     if command is None:
         return param
-    wanted = "--" + param.replace("_", "-")
+    name, given, value = param.partition("=")
+    value = value.strip("'\"")  # the value as a user types it
+    wanted = "--" + name.replace("_", "-")
     options = [p for p in command.params if isinstance(p, click.Option)]
-    for match in (lambda p: wanted in p.opts or wanted in p.secondary_opts, lambda p: p.name == param):
+    for match in (lambda p: wanted in p.opts or wanted in p.secondary_opts, lambda p: p.name == name):
         for option in options:
             if match(option):
-                return max(option.opts, key=len)
+                flag = max(option.opts, key=len)
+                if not given or (option.is_flag and value == "True"):
+                    return flag
+                return f"{flag} {value}"
     for argument in command.params:
-        if isinstance(argument, click.Argument) and argument.name == param:
-            return argument.human_readable_name
+        if isinstance(argument, click.Argument) and argument.name == name:
+            spelled = argument.human_readable_name.removesuffix("...")
+            return f"{spelled} {value}" if given else spelled
     return param
 
 

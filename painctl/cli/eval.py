@@ -13,7 +13,7 @@ from painctl.cli.options import FiniteFloatRange, force_option, fresh_output, ou
 @click.argument("data", metavar="DATA")
 @click.argument("out", metavar="[OUT]", required=False)
 @out_option
-@click.option("--folds", "k", default=5, show_default=True, type=click.IntRange(min=2), help="Number of subject folds K.")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2), help="Number of subject folds K.")
 @click.option("--folds-file", type=click.Path(path_type=Path), metavar="F",
               help="Fixed folds: JSON {\"folds\": [[subject, ...], ...]} or CSV rows 'subject,fold' (reproduces published splits; overrides --folds).")
 @click.option("--split-csv", type=click.Path(path_type=Path), metavar="FILE",
@@ -35,7 +35,7 @@ from painctl.cli.options import FiniteFloatRange, force_option, fresh_output, ou
 @training_options
 @seed_option
 @force_option
-def eval_cmd(data, out, out_option, k, folds_file, split_csv, checkpoint, forward, calibration, shots, backbone, no_reference, init, epochs, batch_size, lr_heads,
+def eval_cmd(data, out, out_option, folds, folds_file, split_csv, checkpoint, forward, calibration, shots, backbone, no_reference, init, epochs, batch_size, lr_heads,
              lr_lora, weight_decay, au_weight, weighted_sampling, val_fraction, image_size, lora_r, lora_alpha, lora_targets,
              num_workers, no_amp, no_augment, seed, force):
     """Cross-validate ViTPain on DATA by subject (K folds): the summary table on stdout, the full report in OUT.
@@ -54,7 +54,6 @@ def eval_cmd(data, out, out_option, k, folds_file, split_csv, checkpoint, forwar
       painctl eval --checkpoint run/best --calibration synth/ unbc/ report/
     """
     from painctl import console
-    from painctl.cli.flags import flag_words
     from painctl.evaluation.reports import summary_table
     from painctl.stages.eval import evaluate
 
@@ -62,17 +61,11 @@ def eval_cmd(data, out, out_option, k, folds_file, split_csv, checkpoint, forwar
     if out is None:
         out = str(fresh_output(data, "eval"))
         console.info(f"the report will be written to {out}/ (--out DIR to choose)")
-    with flag_words(FLAGS, {"to checkpoint only": "to --checkpoint only", "with checkpoint nothing": "with --checkpoint nothing"}):
-        report = evaluate(data, out, folds=k, folds_file=folds_file, split_csv=split_csv, checkpoint=checkpoint, forward=forward,
-                          calibration=calibration, shots=shots, backbone=backbone, reference=not no_reference, init=init,
-                          val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora,
-                          weight_decay=weight_decay, au_weight=au_weight, weighted_sampling=weighted_sampling, image_size=image_size,
-                          lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=lora_targets, num_workers=num_workers, amp=not no_amp,
-                          augment=not no_augment, seed=seed, force=force)
+    report = evaluate(data, out, folds=folds, folds_file=folds_file, split_csv=split_csv, checkpoint=checkpoint, forward=forward,
+                      calibration=calibration, shots=shots, backbone=backbone, reference=not no_reference, init=init,
+                      val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora,
+                      weight_decay=weight_decay, au_weight=au_weight, weighted_sampling=weighted_sampling, image_size=image_size,
+                      lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=lora_targets, num_workers=num_workers, amp=not no_amp,
+                      augment=not no_augment, seed=seed, force=force)
     click.echo(summary_table(report), nl=False)
 
-
-#: The library's parameters as this command's options (see painctl.cli.flags).
-FLAGS = {name: "--" + name.replace("_", "-") for name in (
-    "force", "init", "checkpoint", "forward", "calibration", "split_csv", "folds_file", "folds", "val_fraction", "image_size", "batch_size",
-    "lr_heads", "lr_lora", "weight_decay", "au_weight", "lora_r", "lora_alpha", "num_workers", "epochs", "shots", "seed", "backbone")} | {"data": "DATA"}

@@ -58,7 +58,7 @@ def _print_table(rows: list[dict]) -> None:
 @click.option("--shots", "-k", default=1, show_default=True, type=click.IntRange(min=1), help="Average over this many neutral references per image.")
 @click.option("--crop", is_flag=True, help="Find the face with OpenCV's Haar cascade and crop it first (for uncropped photos).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per image (JSONL) instead of a table.")
-@click.option("--csv", "csv_file", is_flag=False, flag_value=_DEFAULT_CSV, default=None, metavar="[FILE]",
+@click.option("--csv", is_flag=False, flag_value=_DEFAULT_CSV, default=None, metavar="[FILE]",
               help="Also write the predictions as CSV to FILE; a bare --csv (after the images, or --csv= ) writes a new "
                    "<first IMAGE>-predictions-<date>.csv in the working directory.")
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1), help="Images per forward pass.")
@@ -67,7 +67,7 @@ def _print_table(rows: list[dict]) -> None:
                    "(DINOv3 without RoPE and registers, ImageNet statistics), as it was trained; refused for other checkpoints.")
 @seed_option
 @click.option("--force", is_flag=True, help="Replace the --csv FILE if painctl wrote it before.")
-def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_size, forward, seed, force):
+def predict(checkpoint, neutrals, images, shots, crop, as_json, csv, batch_size, forward, seed, force):
     """Predict pain for face IMAGE files or directories.
 
     Prints PSPI (0-16), P(PSPI >= 1, 2, 3) and the AU4, AU6, AU7, AU9, AU10, AU43 intensities per
@@ -79,20 +79,17 @@ def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_
       painctl predict --checkpoint run/best --neutral me_neutral.png frames/
       painctl predict -c run/best -n ref/ --shots 3 --json photo.jpg --crop
     """
-    from painctl.cli.flags import flag_words
     from painctl.cli.options import fresh_output
     from painctl.stages.predict import predict as run
 
-    if csv_file not in (None, _DEFAULT_CSV, "") and (Path(csv_file).is_dir() or Path(csv_file).suffix.lower() in _IMAGE_SUFFIXES):
-        raise click.BadParameter(f"{csv_file} looks like an IMAGE; give the CSV a name (--csv out.csv) or put a bare --csv after the images",
+    if csv not in (None, _DEFAULT_CSV, "") and (Path(csv).is_dir() or Path(csv).suffix.lower() in _IMAGE_SUFFIXES):
+        raise click.BadParameter(f"{csv} looks like an IMAGE; give the CSV a name (--csv out.csv) or put a bare --csv after the images",
                                  param_hint="--csv")
     csv_path = None
-    if csv_file is not None:
-        csv_path = fresh_output(images[0], "predictions", ".csv") if csv_file in (_DEFAULT_CSV, "") else Path(csv_file)
-    with flag_words({"forward": "--forward", "csv": "--csv", "force": "--force", "shots": "--shots", "batch_size": "--batch-size"},
-                    {"give neutrals (images of that person without pain)": "pass --neutral REF"}):
-        rows = run(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, forward=forward, seed=seed, csv=csv_path,
-                   force=force).records()
+    if csv is not None:
+        csv_path = fresh_output(images[0], "predictions", ".csv") if csv in (_DEFAULT_CSV, "") else Path(csv)
+    rows = run(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, forward=forward, seed=seed, csv=csv_path,
+               force=force).records()
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))

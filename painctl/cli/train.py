@@ -18,7 +18,7 @@ from painctl.cli.options import FiniteFloatRange, force_option, seed_option, tra
                    "or a Hugging Face id / local directory of a DINOv3 or DINOv2 model (frozen, with LoRA; read from the "
                    "local cache only, never downloaded).")
 @click.option("--no-reference", is_flag=True, help="Single-image variant: no neutral reference encoder.")
-@click.option("--input", "input_kind", type=click.Choice(["rgb", "heatmap"]), default="rgb", show_default=True,
+@click.option("--input", type=click.Choice(["rgb", "heatmap"]), default="rgb", show_default=True,
               help="'heatmap' trains a heatmap teacher (single-image) on the data's pain-region heatmaps.")
 @click.option("--teacher", type=click.Path(path_type=Path), metavar="CKPT", help="Heatmap-teacher checkpoint to distil into this RGB model.")
 @click.option("--distill-weight", default=1.0, show_default=True, type=FiniteFloatRange(min=0), help="Weight of the distillation loss.")
@@ -33,7 +33,7 @@ from painctl.cli.options import FiniteFloatRange, force_option, seed_option, tra
 @seed_option
 @force_option
 @click.option("--i-know-it-is-big", "big_ok", is_flag=True, help="Train even when a step is estimated not to fit in memory.")
-def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight, init, epochs, batch_size, lr_heads, lr_lora,
+def train(data, out, backbone, no_reference, input, teacher, distill_weight, init, epochs, batch_size, lr_heads, lr_lora,  # noqa: A002
           weight_decay, au_weight, weighted_sampling, val_fraction, split_csv, image_size, lora_r, lora_alpha, lora_targets, shots,
           num_workers, no_amp, no_augment, seed, force, big_ok):
     """Train ViTPain on DATA (painctl render-views/heatmap artefacts, the 3D-Pain layout or
@@ -51,21 +51,14 @@ def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight
       painctl train --input heatmap data/views/ teacher/ && painctl train --teacher teacher/best data/views/ student/
     """
     from painctl import console
-    from painctl.cli.flags import flag_words
     from painctl.stages.train import train as run
 
-    with flag_words(FLAGS, {"every data path": "every DATA"}):
-        best = run(data, out, backbone=backbone, reference=not no_reference, input=input_kind, teacher=teacher, distill_weight=distill_weight,
-                   init=init, val_fraction=val_fraction, split_csv=split_csv, shots=shots, epochs=epochs, batch_size=batch_size,
-                   lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay, au_weight=au_weight, weighted_sampling=weighted_sampling,
-                   image_size=image_size, lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=lora_targets, num_workers=num_workers,
-                   amp=not no_amp, augment=not no_augment, seed=seed, force=force, big_ok=big_ok)
+    best = run(data, out, backbone=backbone, reference=not no_reference, input=input, teacher=teacher, distill_weight=distill_weight,
+               init=init, val_fraction=val_fraction, split_csv=split_csv, shots=shots, epochs=epochs, batch_size=batch_size,
+               lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay, au_weight=au_weight, weighted_sampling=weighted_sampling,
+               image_size=image_size, lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=lora_targets, num_workers=num_workers,
+               amp=not no_amp, augment=not no_augment, seed=seed, force=force, big_ok=big_ok)
     if int(os.environ.get("RANK", "0")) == 0:  # under accelerate/torchrun only the main process reports
         console.info(f"best checkpoint: {best}")
         click.echo(str(best))
 
-
-#: The library's parameters as this command's options (see painctl.cli.flags).
-FLAGS = {name: "--" + name.replace("_", "-") for name in (
-    "force", "init", "teacher", "input", "split_csv", "val_fraction", "image_size", "batch_size", "lr_heads", "lr_lora", "weight_decay",
-    "au_weight", "distill_weight", "lora_r", "lora_alpha", "num_workers", "epochs", "shots", "seed", "backbone")} | {"data": "DATA"}

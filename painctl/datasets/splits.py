@@ -28,9 +28,10 @@ def subject_folds(subjects: Iterable[str], k: int, seed: int = 0) -> list[list[s
     """
     pool = _unique(subjects)
     if k < 2:
-        raise PainctlError(f"--folds must be at least 2 for cross-validation, got {k}")
+        raise PainctlError(f"{{folds}} must be at least 2 for cross-validation, got {k}", params=("folds",))
     if k > len(pool):
-        raise PainctlError(f"--folds {k} is more than the {len(pool)} subject(s) in the data; use at most {len(pool)}")
+        raise PainctlError(f"{{folds={k}}} is more than the {len(pool)} subject(s) in the data; use at most {len(pool)}",
+                           params=(f"folds={k}",))
     order = rng_for(seed, "splits/inner").permutation(len(pool))
     folds: list[list[str]] = [[] for _ in range(k)]
     for rank, index in enumerate(order):

@@ -135,7 +135,8 @@ def cross_validate(
         if calibration:
             shared = sorted({f.subject for f in calibration} & set(subjects))
             if shared:
-                raise PainctlError(f"calibration data shares subjects with the evaluated data ({', '.join(shared[:5])}); use other subjects")
+                raise PainctlError(f"{{calibration}} data shares subjects with the evaluated data ({', '.join(shared[:5])}); use other subjects",
+                                   params=("calibration",))
             pred = predict_frames(model, calibration, calibration, shots=shots, batch_size=batch_size, seed=seed, fallback="lowest")
             fixed_thresholds = calibrate_thresholds(_truth(calibration)[0], pred.prob)
             fixed_cuts = calibrate_pspi_cuts(_truth(calibration)[0], pred.pspi)

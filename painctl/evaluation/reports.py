@@ -204,7 +204,7 @@ class OutputDir:
 
         self.out = Path(out)
         if (self.out.exists() or self.out.is_symlink()) and not force:
-            raise PainctlError(f"{self.out} exists; pass force=True to replace it")
+            raise PainctlError(f"{self.out} exists; pass {{force=True}} to replace it", params=("force=True",))
         self._target = DirectoryOutput(out, force, what="eval report")
 
     def __enter__(self) -> Path:

@@ -51,9 +51,9 @@ def evaluate(data: PathLike, out: PathLike, *, folds: int = 5, folds_file: PathL
     check_int("shots", shots, 1)
     check_number("val_fraction", val_fraction, 0, above=True)
     if val_fraction >= 1:
-        raise BadValue(f"val_fraction must be below 1 (some subjects must train), got {val_fraction}")
+        raise BadValue("val_fraction", f"must be below 1 (some subjects must train), got {val_fraction}")
     if forward is not None and forward not in FORWARDS:
-        raise BadValue(f"forward must be one of {', '.join(FORWARDS)}, got {forward!r}")
+        raise BadValue("forward", f"must be one of {', '.join(FORWARDS)}, got {forward!r}")
     target = OutputDir(out, force)  # refuse an existing OUT before reading or training anything
     frames = load_frames(data)
     check_images(frames)
@@ -65,9 +65,9 @@ def evaluate(data: PathLike, out: PathLike, *, folds: int = 5, folds_file: PathL
         from painctl.datasets.splits import split_by_base
 
         if folds_file is not None:
-            raise BadValue("split_csv and folds_file both fix the split: give one")
+            raise BadValue(("split_csv", "folds_file"), "{split_csv} and {folds_file} both fix the split: give one")
         if detect_format(data) != "3dpain":
-            raise BadValue("split_csv names 3D-Pain base names; data must be a 3D-Pain tree")
+            raise BadValue(("split_csv", "data"), "{split_csv} names 3D-Pain base names; {data} must be a 3D-Pain tree")
         parts = split_by_base(frames, split_csv)
         frames = [f for part in parts for f in part]  # only what the file lists (neutral faces with their identity)
         split = tuple(sorted({f.subject for f in part}) for part in parts)
@@ -75,17 +75,17 @@ def evaluate(data: PathLike, out: PathLike, *, folds: int = 5, folds_file: PathL
     else:
         fold_subjects = read_folds_file(folds_file, subjects) if folds_file is not None else subject_folds(subjects, folds, seed)
     if forward is not None and checkpoint is None:
-        raise BadValue("forward applies to checkpoint only")
+        raise BadValue(("forward", "checkpoint"), "{forward} applies to {checkpoint} only")
     model_config = train_config = None
     if checkpoint is None:
         if calibration is not None:
-            raise BadValue("calibration applies to checkpoint only (training calibrates on its own validation subjects)")
+            raise BadValue(("calibration", "checkpoint"), "{calibration} applies to {checkpoint} only (training calibrates on its own validation subjects)")
         model_config, train_config = build_configs(
             backbone=backbone, reference=reference, image_size=image_size, lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=lora_targets,
             epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay, au_weight=au_weight,
             weighted_sampling=weighted_sampling, shots=shots, amp=amp, num_workers=num_workers, augment=augment, seed=seed)
     elif init is not None:
-        raise BadValue("init trains; with checkpoint nothing is trained")
+        raise BadValue(("init", "checkpoint"), "{init} trains; with {checkpoint} nothing is trained")
     calibration_frames = load_frames(calibration) if calibration is not None else None
     with target as tmp:
         report = cross_validate(frames, len(fold_subjects), fold_subjects, model_config, train_config, tmp, shots=shots,

@@ -66,10 +66,10 @@ def predict(checkpoint, images: PathLike | Sequence[PathLike], neutrals: PathLik
     check_int("shots", shots, 1)
     check_int("batch_size", batch_size, 1)
     if forward not in FORWARDS:
-        raise BadValue(f"forward must be one of {', '.join(FORWARDS)}, got {forward!r}")
+        raise BadValue("forward", f"must be one of {', '.join(FORWARDS)}, got {forward!r}")
     images = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     if not images:
-        raise BadValue("images must name at least one image file or directory")
+        raise BadValue("images", "must name at least one image file or directory")
     neutrals = [neutrals] if isinstance(neutrals, (str, os.PathLike)) else list(neutrals)
     target = None if csv is None else csv_output(csv, force)  # before any image is scored
     model = load_checkpoint(checkpoint)[0] if isinstance(checkpoint, (str, os.PathLike)) else checkpoint

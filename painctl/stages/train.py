@@ -36,7 +36,7 @@ def build_configs(*, backbone: str = "tiny", reference: bool = True, input: str 
     A heatmap teacher (``input="heatmap"``) sees no neutral face, so ``reference`` is off for it.
     """
     if input not in INPUTS:
-        raise BadValue(f"input must be one of {', '.join(INPUTS)}, got {input!r}")
+        raise BadValue("input", f"must be one of {', '.join(INPUTS)}, got {input!r}")
     model_config = ModelConfig(backbone=backbone, reference=bool(reference) and input == "rgb", lora_r=lora_r, lora_alpha=lora_alpha,
                                lora_targets=lora_target_names(lora_targets), input=input, image_size=image_size)
     train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay,
@@ -48,7 +48,7 @@ def build_configs(*, backbone: str = "tiny", reference: bool = True, input: str 
 def _data_paths(data: PathLike | Sequence[PathLike]) -> list[str]:
     paths = [data] if isinstance(data, (str, os.PathLike)) else list(data)
     if not paths:
-        raise BadValue("data must name at least one dataset")
+        raise BadValue("data", "must name at least one dataset")
     return [os.fspath(p) for p in paths]
 
 
@@ -79,14 +79,14 @@ def train(data: PathLike | Sequence[PathLike], out: PathLike, *, backbone: str =
         num_workers=num_workers, augment=augment, seed=seed)
     check_number("val_fraction", val_fraction, 0)
     if val_fraction >= 1:
-        raise BadValue(f"val_fraction must be below 1 (some subjects must train), got {val_fraction}")
+        raise BadValue("val_fraction", f"must be below 1 (some subjects must train), got {val_fraction}")
     if split_csv is not None:
         _require_threedpain(paths)
     frames = [frame for path in paths for frame in load_frames(path)]
     if input == "heatmap":
         frames = [f for f in frames if f.heatmap is not None]
         if not frames:
-            raise BadValue("input='heatmap' needs data with heatmaps (run 'painctl heatmap' first); the data has none")
+            raise BadValue("input='heatmap'", "needs data with heatmaps (run 'painctl heatmap' first); the data has none")
     if split_csv is not None:
         from painctl.datasets.splits import split_by_base
 
@@ -103,7 +103,7 @@ def _require_threedpain(paths: Sequence[str]) -> None:
     from painctl.datasets import detect_format
 
     if any(detect_format(path) != "3dpain" for path in paths):
-        raise BadValue("split_csv names 3D-Pain base names; every data path must be a 3D-Pain tree")
+        raise BadValue(("split_csv", "data"), "{split_csv} names 3D-Pain base names; every {data} must be a 3D-Pain tree")
 
 
 __all__ = ["train", "build_configs", "lora_target_names"]

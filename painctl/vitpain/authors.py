@@ -112,7 +112,8 @@ def build_authors_model(config: ModelConfig, spec: BackboneSpec, load_weights: b
     if spec.model_type != "dinov3_vit":
         raise PainctlError(f"the authors' ViTPain uses a DINOv3 backbone, not {spec.model_type}")
     if config.image_size % spec.patch_size:
-        raise PainctlError(f"--image-size {config.image_size} is not a multiple of the backbone's patch size {spec.patch_size}")
+        raise PainctlError(f"{{image_size={config.image_size}}} is not a multiple of the backbone's patch size {spec.patch_size}",
+                           params=(f"image_size={config.image_size}",))
     pain = build_backbone(spec, load_weights=load_weights)
     neutral = copy.deepcopy(pain) if config.reference else None
     return AuthorsViTPain(config, spec, pain, neutral)
@@ -122,13 +123,13 @@ def set_forward(model, forward: str, checkpoint=None) -> None:
     """Choose the forward pass of a loaded model: "model" (the backbone's own) or "authors" (the authors'
     faulty one, only for checkpoints converted from their release). Raises PainctlError otherwise."""
     if forward not in FORWARDS:
-        raise PainctlError(f"forward must be one of {', '.join(FORWARDS)}, got {forward!r}")
+        raise PainctlError(f"{{forward}} must be one of {', '.join(FORWARDS)}, got {forward!r}", params=("forward",))
     converted = isinstance(model, AuthorsViTPain)
     name = f"checkpoint {checkpoint}" if checkpoint is not None else "this checkpoint"
     if forward == "authors" and not converted:
         raise PainctlError(
-            f"forward='authors' reproduces the authors' forward pass for checkpoints converted from their release "
-            f"(painctl convert-checkpoint); {name} was trained by painctl with the backbone's own forward"
+            f"{{forward='authors'}} reproduces the authors' forward pass for checkpoints converted from their release "
+            f"(painctl convert-checkpoint); {name} was trained by painctl with the backbone's own forward", params=("forward='authors'",)
         )
     if converted:
         model.forward_mode = forward

@@ -86,10 +86,12 @@ def _model_dir(source: str) -> Path:
     path = Path(source).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise PainctlError(f"backbone directory {path} has no config.json (expected a DINOv3 or DINOv2 model saved with save_pretrained)")
+            raise PainctlError(f"{{backbone}} directory {path} has no config.json (expected a DINOv3 or DINOv2 model saved with save_pretrained)",
+                               params=("backbone",))
         return path
     if path.exists() or source.startswith((".", "/", "~")) or source.count("/") != 1:
-        raise PainctlError(f"backbone {source!r} is not 'tiny', a local model directory, or a Hugging Face id such as facebook/dinov3-vits16-pretrain-lvd1689m")
+        raise PainctlError(f"{{backbone}} {source!r} is not 'tiny', a local model directory, or a Hugging Face id such as "
+                           "facebook/dinov3-vits16-pretrain-lvd1689m", params=("backbone",))
     from transformers.utils import cached_file
 
     try:
@@ -100,8 +102,8 @@ def _model_dir(source: str) -> Path:
         from huggingface_hub import constants
 
         raise PainctlError(
-            f"backbone {source!r} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}); "
-            f"download it first (hf download {source}) or pass a local directory"
+            f"{{backbone}} {source!r} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}); "
+            f"download it first (hf download {source}) or pass a local directory", params=("backbone",)
         )
     return Path(config_file).parent
 
@@ -130,14 +132,15 @@ def resolve_backbone(source: str) -> BackboneSpec:
     config = _read_json(root / "config.json", "model config")
     kind = config.get("model_type")
     if kind not in SUPPORTED:
-        raise PainctlError(f"backbone {source!r} is a {kind or 'unknown'} model; painctl supports DINOv3 (dinov3_vit) and DINOv2 (dinov2, dinov2_with_registers)")
+        raise PainctlError(f"{{backbone}} {source!r} is a {kind or 'unknown'} model; painctl supports DINOv3 (dinov3_vit) and DINOv2 "
+                           "(dinov2, dinov2_with_registers)", params=("backbone",))
     if not any((root / name).is_file() for name in _WEIGHT_FILES):
-        raise PainctlError(f"backbone {source!r} has no weights in {root} (expected model.safetensors)")
+        raise PainctlError(f"{{backbone}} {source!r} has no weights in {root} (expected model.safetensors)", params=("backbone",))
     pre = root / "preprocessor_config.json"
     if not pre.is_file():
         raise PainctlError(
-            f"backbone {source!r} has no preprocessor_config.json in {root}, so its normalisation statistics are unknown; "
-            "add the file from the model's release"
+            f"{{backbone}} {source!r} has no preprocessor_config.json in {root}, so its normalisation statistics are unknown; "
+            "add the file from the model's release", params=("backbone",)
         )
     stats = _read_json(pre, "preprocessor config")
     mean, std = stats.get("image_mean"), stats.get("image_std")

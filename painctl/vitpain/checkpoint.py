@@ -91,8 +91,8 @@ def read_config(path: str | Path) -> tuple[ModelConfig, BackboneSpec]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         kind = data.get("model_type") if isinstance(data, dict) else None
         what = f"a Hugging Face {kind} model" if kind else "another kind of model"
-        hint = " (use it as --backbone instead)" if kind in ("dinov3_vit", "dinov2", "dinov2_with_registers") else ""
-        raise PainctlError(f"{root} holds {what}, not a painctl ViTPain checkpoint{hint}")
+        hint = " (use it as {backbone} instead)" if kind in ("dinov3_vit", "dinov2", "dinov2_with_registers") else ""
+        raise PainctlError(f"{root} holds {what}, not a painctl ViTPain checkpoint{hint}", params=("backbone",))
     if data.get("version") != VERSION:
         raise PainctlError(f"{root} is a ViTPain checkpoint of format version {data.get('version')}; this painctl reads version {VERSION}")
     return ModelConfig.from_dict(data.get("model")), BackboneSpec.from_dict(data.get("backbone") or {})

@@ -49,12 +49,12 @@ class ModelConfig:
         if self.image_size is None:
             self.image_size = TINY_IMAGE_SIZE if self.backbone == "tiny" else HUB_IMAGE_SIZE
         if self.architecture not in ARCHITECTURES:
-            raise PainctlError(f"model architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
+            raise PainctlError(f"model {{architecture}} must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}", params=("architecture",))
         if self.input not in INPUTS:
-            raise PainctlError(f"model input must be one of {', '.join(INPUTS)}, got {self.input!r}")
+            raise PainctlError(f"model {{input}} must be one of {', '.join(INPUTS)}, got {self.input!r}", params=("input",))
         check_int("image_size", self.image_size, 16)
         if int(self.image_size) < 16 or int(self.image_size) % 16:
-            raise PainctlError(f"image_size must be a positive multiple of 16 (the patch size), got {self.image_size}")
+            raise PainctlError(f"{{image_size}} must be a positive multiple of 16 (the patch size), got {self.image_size}", params=("image_size",))
         for name in ("lora_r", "lora_alpha", "heads"):
             check_int(name, getattr(self, name), 1)
 
@@ -116,7 +116,7 @@ class TrainConfig:
                 check_number(name, getattr(self, name), low, above)
         check_number("min_lr_fraction", self.min_lr_fraction, 0)
         if self.min_lr_fraction > 1:
-            raise BadValue(f"min_lr_fraction must be at most 1, got {self.min_lr_fraction}")
+            raise BadValue("min_lr_fraction", f"must be at most 1, got {self.min_lr_fraction}")
         check_seed(self.seed)
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class TrainConfig:
 def check_int(name: str, value: Any, minimum: int) -> int:
     """Return ``value`` if it is an integer of at least ``minimum``; raise BadValue naming parameter ``name`` otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise BadValue(f"{name} must be an integer of at least {minimum}, got {value!r}")
+        raise BadValue(name, f"must be an integer of at least {minimum}, got {value!r}")
     return int(value)
 
 
@@ -142,9 +142,9 @@ def check_number(name: str, value: Any, minimum: float, above: bool = False) -> 
     """Return ``value`` if it is a finite number of at least ``minimum`` (above it, with ``above``);
     raise BadValue naming parameter ``name`` otherwise (nan and inf pass every comparison's test)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise BadValue(f"{name} must be a finite number, got {value!r}")
+        raise BadValue(name, f"must be a finite number, got {value!r}")
     if value < minimum or (above and value == minimum):
-        raise BadValue(f"{name} must be {'>' if above else '>='} {minimum:g}, got {value!r}")
+        raise BadValue(name, f"must be {'>' if above else '>='} {minimum:g}, got {value!r}")
     return float(value)
 
 

@@ -231,7 +231,7 @@ def convert_checkpoint(ckpt: str | Path, out: str | Path, force: bool = False, i
 
     ckpt, out = Path(ckpt), Path(out)
     if (out.exists() or out.is_symlink()) and not force:
-        raise PainctlError(f"{out} already exists; use --force to replace it")
+        raise PainctlError(f"{out} already exists; use {{force=True}} to replace it", params=("force=True",))
     data = load_lightning_checkpoint(ckpt)
     hparams = dict(data.get("hyper_parameters") or {})
     state = {k: v for k, v in data["state_dict"].items() if isinstance(v, torch.Tensor)}

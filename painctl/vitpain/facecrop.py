@@ -21,7 +21,7 @@ def _detector():
     import cv2
 
     if not hasattr(cv2, "CascadeClassifier"):
-        raise PainctlError("this OpenCV has no Haar cascades (OpenCV 5 dropped them): install opencv-python-headless<5 for --crop")
+        raise PainctlError("this OpenCV has no Haar cascades (OpenCV 5 dropped them): install opencv-python-headless<5 for {crop=True}", params=("crop=True",))
     path = Path(cv2.data.haarcascades) / CASCADE
     detector = cv2.CascadeClassifier(str(path))
     if detector.empty():

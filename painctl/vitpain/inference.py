@@ -163,7 +163,8 @@ def predict_images(
     files = expand_images(images)
     refs = expand_images(neutrals, "neutral image") if neutrals else []
     if model.config.reference and not refs:
-        raise PainctlError("missing neutral reference: this checkpoint compares each face with a neutral face of the same person; give neutrals (images of that person without pain)")
+        raise PainctlError("missing neutral reference: this checkpoint compares each face with a neutral face of the same person; give {neutrals} (images of that person without pain)",
+                           params=("neutrals",))
     heat = model.config.input == "heatmap"  # a heatmap teacher scores heatmap images
     frames = [Frame(image=p, subject="", pspi=0.0, heatmap=p if heat else None, key=str(p)) for p in files]
     pool = [Frame(image=p, subject="", pspi=0.0, is_neutral=True, heatmap=p if heat else None, key=str(p)) for p in refs]

@@ -98,7 +98,8 @@ def build_model(config: ModelConfig, spec: BackboneSpec | None = None, load_weig
 
         return build_authors_model(config, spec, load_weights)
     if config.image_size % spec.patch_size:
-        raise PainctlError(f"--image-size {config.image_size} is not a multiple of the backbone's patch size {spec.patch_size}")
+        raise PainctlError(f"{{image_size={config.image_size}}} is not a multiple of the backbone's patch size {spec.patch_size}",
+                           params=(f"image_size={config.image_size}",))
 
     def encoder() -> nn.Module:
         module = build_backbone(spec, load_weights=load_weights)

@@ -133,12 +133,14 @@ def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict |
         if resume and _same_run(state.get("run"), identity):
             return state
         if not force:
-            raise PainctlError(f"{out} holds a training run with other parameters or data; pass force=True to start over")
+            raise PainctlError(f"{out} holds a training run with other parameters or data; pass {{force=True}} to start over",
+                               params=("force=True",))
     elif out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise PainctlError(f"{out}: is a file, not a training run; painctl will not replace it, with or without force=True")
+        raise PainctlError(f"{out}: is a file, not a training run; painctl will not replace it, with or without {{force=True}}",
+                           params=("force=True",))
     elif out.exists() and any(out.iterdir()):
         raise PainctlError(f"{out}: is a directory that holds no painctl training run; painctl will not replace it, "
-                           f"with or without force=True")
+                           "with or without {force=True}", params=("force=True",))
     for name in ("last", "best", *(p.name for p in out.glob(".last.*")), *(p.name for p in out.glob(".best.*"))):
         shutil.rmtree(out / name, ignore_errors=True)
     if out.exists() and not out.is_dir():
@@ -168,7 +170,7 @@ def _check_data(train: list[Frame], val: list[Frame], model_config: ModelConfig,
     if leaked:
         raise PainctlError(f"validation subjects must differ from training subjects; shared: {', '.join(leaked[:5])}")
     if model_config.input == "heatmap" and train_config.teacher is not None:
-        raise PainctlError("teacher distils into an RGB student; it cannot be combined with input='heatmap'")
+        raise PainctlError("{teacher} distils into an RGB student; it cannot be combined with {input='heatmap'}", params=("teacher", "input='heatmap'"))
     return train_subjects, val_subjects
 
 
@@ -227,7 +229,7 @@ def _load_init(model: ViTPain, init: Path, model_config: ModelConfig) -> None:
     mine.pop("image_size"), theirs.pop("image_size")
     if mine != theirs:
         diff = ", ".join(sorted(k for k in mine if mine[k] != theirs.get(k)))
-        raise PainctlError(f"init {init} has another architecture ({diff} differ)")
+        raise PainctlError(f"{{init}} {init} has another architecture ({diff} differ)", params=("init",))
     model.load_state_dict(source.trainable_state_dict(), strict=False)
 
 
@@ -260,10 +262,11 @@ def _teacher_targets(teacher: Path, frames: Sequence[Frame], batch_size: int, se
     """The heatmap teacher's outputs for every frame with a heatmap, on the model's scales."""
     model, config, _ = load_checkpoint(teacher)
     if config.input != "heatmap":
-        raise PainctlError(f"teacher {teacher} was trained on {config.input} images; a teacher must be trained with input='heatmap'")
+        raise PainctlError(f"{{teacher}} {teacher} was trained on {config.input} images; a teacher must be trained with {{input='heatmap'}}",
+                           params=("teacher", "input='heatmap'"))
     has = np.array([f.heatmap is not None for f in frames])
     if not has.any():
-        raise PainctlError("teacher needs training data with heatmaps (Frame.heatmap); none of the training frames has one")
+        raise PainctlError("{teacher} needs training data with heatmaps (Frame.heatmap); none of the training frames has one", params=("teacher",))
     chosen = [f for f, h in zip(frames, has) if h]
     pred = predict_frames(model, chosen, chosen, batch_size=batch_size, seed=seed, fallback="lowest")
     n = len(frames)
@@ -316,7 +319,8 @@ def _resume(out: Path, state: dict, model: ViTPain, optimizer, scheduler, epochs
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
     except Exception as exc:  # noqa: BLE001 - a damaged or foreign file, whatever the exception
-        raise PainctlError(f"{out / 'last' / OPTIMIZER_FILE}: unusable optimiser state ({exc.__class__.__name__}); pass force=True to start over") from None
+        raise PainctlError(f"{out / 'last' / OPTIMIZER_FILE}: unusable optimiser state ({exc.__class__.__name__}); pass {{force=True}} to start over",
+                           params=("force=True",)) from None
     done = int(state["epoch"])
     selection = Selection(list(state.get("history", [])), state.get("best_epoch"), float(state.get("best_loss", math.inf)))
     planned = int(state.get("epochs", state["run"]["train"]["epochs"]))
