@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,128 @@ def copy_attrs(src, dst) -> None:
         dst[key] = src[key]
 
 
+@dataclass(frozen=True)
+class NeutralLayout:
+    """What every identity of a run shares: the topology ``faces`` (F,3) int32, the skin atlas
+    (``uv`` (T,2), ``uv_faces`` (F,3)) with its texels at ``texture_size``, the face model's
+    ``regions`` and ``landmarks``, ``skin_faces`` (F,) bool (triangles whose corners are all skin)
+    and the artefact's phenotype column ``names``."""
+
+    faces: np.ndarray
+    uv: np.ndarray
+    uv_faces: np.ndarray
+    texels: object
+    regions: dict
+    landmarks: dict
+    skin_faces: np.ndarray
+    names: list
+
+
+def neutral_layout(source, texture_size: int) -> NeutralLayout:
+    """Build the :class:`NeutralLayout` of the sample-mesh artefact ``source`` (opened)."""
+    from painctl.appearance.skin import face_atlas
+    from painctl.appearance.uv import uv_texels
+    from painctl.facemodels import face_model_of
+
+    face_model = face_model_of(source)
+    regions, landmarks = face_model.region_vertices(), face_model.landmarks()
+    faces = source.read("faces").astype(np.int32)
+    uv, uv_faces = face_atlas(faces, source.read("uv"), source.read("uv_faces"), regions)
+    texels = uv_texels(uv, uv_faces, texture_size)
+    skin_member = np.zeros(int(faces.max()) + 1, bool)
+    skin_member[np.asarray(regions["skin"])] = True
+    names = source.attrs("phenotype").get("names", source.attrs().get("phenotype_names", []))
+    return NeutralLayout(faces, uv, uv_faces, texels, regions, landmarks, skin_member[faces].all(1), names)
+
+
+@dataclass
+class NeutralFace:
+    """One identity's render: the ``image`` (H,W,3) sRGB in [0,1] (or uint8), the renderer's
+    ``result`` (depth, mask), its skin ``maps``, ``camera``, ``skin`` parameters, ``lights`` and the
+    diffusion ``prompt`` ("" when shaded)."""
+
+    image: np.ndarray
+    result: object
+    maps: object
+    camera: object
+    skin: object
+    lights: list
+    prompt: str
+
+
+def shade(mesh, camera, rig: list, size: int, renderer: str, skin_faces: np.ndarray):
+    """Render ``mesh`` under the light ``rig`` with :data:`HEADROOM`, the subsurface spread and the
+    tone curve, over the :data:`BACKGROUND` grey; return (RenderResult, image (H,W,3) sRGB [0,1])."""
+    from painctl.renderer import render
+    from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
+
+    lights = dimmed(rig, 1.0 / HEADROOM)
+    result = render(mesh, camera, lights, size, backend=renderer)
+    lit = srgb_to_linear(result.rgb) * HEADROOM
+    if SUBSURFACE_MM:
+        lit = subsurface(lit, mesh, camera, lights, size, renderer, result, skin_faces=skin_faces)
+    shaded = linear_to_srgb(tone_map(lit))
+    alpha = result.alpha[..., None]
+    return result, shaded * alpha + BACKGROUND * (1.0 - alpha)
+
+
+def render_face(layout: NeutralLayout, vertices: np.ndarray, who: dict, index: int, backend: str, size: int, seed: int,
+                texture_size: int, renderer: str, preset: str, generator=None, steps: int = 50) -> NeutralFace:
+    """Paint, light and render identity ``index`` (global) with ``vertices`` (V,3) metres and
+    demographics ``who`` (age_years, gender, ethnicity, phenotype) by ``backend``."""
+    from painctl.appearance.skin import skin_maps, skin_params
+    from painctl.renderer import Mesh, frame_camera, render
+    from painctl.seeding import seed_for
+
+    skin = skin_params(layout.names, who["phenotype"], float(who["age_years"]), seed, index)
+    maps = skin_maps(vertices, layout.faces, layout.uv, layout.uv_faces, layout.regions, layout.landmarks, skin, texture_size, texels=layout.texels)
+    camera = frame_camera(vertices, size=size)
+    mesh = Mesh(vertices, layout.faces, uv=layout.uv, uv_faces=layout.uv_faces, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
+    rig = light_preset(preset, seed, index)
+    if backend == "shaded":
+        result, image = shade(mesh, camera, rig, size, renderer, layout.skin_faces)
+        return NeutralFace(image, result, maps, camera, skin, rig, "")
+    from painctl.diffusion.kandinsky import face_prompt
+
+    # The diffusion backend needs only the depth map: the lit render is not used.
+    result = render(mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, backend=renderer)
+    prompt = face_prompt(float(who["age_years"]), who["gender"], who["ethnicity"])
+    image = generator(result.depth, prompt, steps=steps, seed=seed_for(seed, "render-neutral/diffusion", index))
+    return NeutralFace(image, result, maps, camera, skin, rig, prompt)
+
+
+#: Per-identity datasets carried from the sample-mesh input, with their attributes.
+CARRIED = ("identity", "age_years", "age_group", "gender", "ethnicity", "phenotype")
+
+
+def _copy_inputs(source, h5, layout: NeutralLayout, start: int, stop: int) -> tuple[np.ndarray, dict]:
+    """Write the mesh datasets and the carried rows ``start:stop`` of the input artefact ``source``
+    into ``h5``, with their attributes; return the vertices (N,V,3) float32 and the carried rows by name."""
+    from painctl.artefact import write_dataset
+
+    with source.h5() as src:
+        copy_attrs(src.attrs, h5.attrs)
+    write_dataset(h5, "faces", layout.faces, rows=False)
+    write_dataset(h5, "uv", layout.uv, rows=False, attrs={"layout": "painctl skin atlas (repacked model UVs)"})
+    write_dataset(h5, "uv_faces", layout.uv_faces, rows=False)
+    vertices = source.read("vertices", slice(start, stop)).astype(np.float32)
+    write_dataset(h5, "vertices", vertices, attrs={"units": "m", "frame": "+Y up, face toward +Z, right-handed"})
+    carried = {}
+    for name in CARRIED:
+        carried[name] = source.read(name, slice(start, stop))
+        ds = write_dataset(h5, name, carried[name])
+        with source.h5() as src:
+            copy_attrs(src[name].attrs, ds.attrs)
+    return vertices, carried
+
+
+def _image_rows(h5, name: str, rows: int, size: int, dtype):
+    """Create the per-identity (rows, size, size) image dataset ``name`` (one gzip chunk per row)."""
+    ds = h5.create_dataset(name, shape=(rows, size, size), dtype=dtype, chunks=(1, size, size) if rows else None, compression="gzip" if rows else None)
+    ds.attrs["painctl_rows"] = 1
+    return ds
+
+
 def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 512, seed: int = 0, shard: Shard = WHOLE,
                    force: bool = False, model: str | None = None, prior_model: str | None = None, steps: int = 50,
                    texture_size: int = 1024, renderer: str = "moderngl", lights: str = "studio") -> Path:
@@ -156,12 +279,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
     into the artefact ``out``; see the module docstring and man page for the datasets written."""
     from painctl.artefact import ArtefactWriter, open_artefact, write_dataset
     from painctl.diffusion.loading import CONTROLNET_MODEL, PRIOR_MODEL
-    from painctl.facemodels import face_model_of
-    from painctl.renderer import Mesh, frame_camera, lights_to_list, render
-    from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
-    from painctl.appearance.skin import face_atlas, skin_maps, skin_params
-    from painctl.appearance.uv import uv_texels
-    from painctl.seeding import seed_for
+    from painctl.renderer import lights_to_list
 
     if backend not in BACKENDS:
         raise PainctlError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -179,71 +297,35 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
     if writer.cached:
         console.info(f"{out} is up to date (cache hit)")
         return writer.path
-    face_model = face_model_of(source)
-    regions, landmarks = face_model.region_vertices(), face_model.landmarks()
-    faces = source.read("faces").astype(np.int32)
-    uv, uv_faces = face_atlas(faces, source.read("uv"), source.read("uv_faces"), regions)
-    texels = uv_texels(uv, uv_faces, texture_size)
-    skin_member = np.zeros(int(faces.max()) + 1, bool)
-    skin_member[np.asarray(regions["skin"])] = True
-    skin_faces = skin_member[faces].all(1)
+    layout = neutral_layout(source, texture_size)
     start, stop = shard.bounds(source.rows())
+    rows = stop - start
     generator = None
     if backend == "kandinsky":
-        from painctl.diffusion.kandinsky import DepthToFace, face_prompt
+        from painctl.diffusion.kandinsky import DepthToFace
 
         generator = DepthToFace(params["model"], params["prior_model"])
-    preset = lights
-    names = source.attrs("phenotype").get("names", source.attrs().get("phenotype_names", []))
     with writer:
         h5 = writer.h5
-        copy_attrs(source.h5().attrs, h5.attrs)
-        write_dataset(h5, "faces", faces, rows=False)
-        write_dataset(h5, "uv", uv, rows=False, attrs={"layout": "painctl skin atlas (repacked model UVs)"})
-        write_dataset(h5, "uv_faces", uv_faces, rows=False)
-        rows = stop - start
-        vertices = source.read("vertices", slice(start, stop)).astype(np.float32)
-        write_dataset(h5, "vertices", vertices, attrs={"units": "m", "frame": "+Y up, face toward +Z, right-handed"})
-        for name in ("identity", "age_years", "age_group", "gender", "ethnicity", "phenotype"):
-            ds = write_dataset(h5, name, source.read(name, slice(start, stop)))
-            copy_attrs(source.h5()[name].attrs, ds.attrs)
-        depth = h5.create_dataset("depth", shape=(rows, size, size), dtype=np.float32, chunks=(1, size, size) if rows else None, compression="gzip" if rows else None)
-        depth.attrs["painctl_rows"] = 1
+        vertices, carried = _copy_inputs(source, h5, layout, start, stop)
+        depth = _image_rows(h5, "depth", rows, size, np.float32)
         depth.attrs["units"] = "m along the view axis; +inf on the background"
-        mask = h5.create_dataset("mask", shape=(rows, size, size), dtype=bool, chunks=(1, size, size) if rows else None, compression="gzip" if rows else None)
-        mask.attrs["painctl_rows"] = 1
-        ids = source.read("identity", slice(start, stop)).astype(str)
-        ages = source.read("age_years", slice(start, stop))
-        genders = source.read("gender", slice(start, stop)).astype(str)
-        eths = source.read("ethnicity", slice(start, stop)).astype(str)
-        phen = source.read("phenotype", slice(start, stop))
+        mask = _image_rows(h5, "mask", rows, size, bool)
+        ids = carried["identity"].astype(str)
+        genders, eths = carried["gender"].astype(str), carried["ethnicity"].astype(str)
         cameras, prompts, skins, rigs = [], [], [], []
         for k in console.track(range(rows), total=rows, description=f"render-neutral ({backend})"):
-            index = start + k
-            skin = skin_params(names, phen[k], float(ages[k]), seed, index)
-            maps = skin_maps(vertices[k], faces, uv, uv_faces, regions, landmarks, skin, texture_size, texels=texels)
-            camera = frame_camera(vertices[k], size=size)
-            mesh = Mesh(vertices[k], faces, uv=uv, uv_faces=uv_faces, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
-            rig = light_preset(preset, seed, index)
-            result = render(mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, backend=renderer)
-            depth[k] = result.depth
-            mask[k] = result.mask
-            if backend == "shaded":
-                lit = subsurface(srgb_to_linear(result.rgb) * HEADROOM, mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, renderer, result,
-                                 skin_faces=skin_faces) if SUBSURFACE_MM else srgb_to_linear(result.rgb) * HEADROOM
-                shaded = linear_to_srgb(tone_map(lit))
-                image = shaded * result.alpha[..., None] + BACKGROUND * (1.0 - result.alpha[..., None])
-                prompts.append("")
-            else:
-                prompt = face_prompt(float(ages[k]), genders[k], eths[k])
-                image = generator(result.depth, prompt, steps=steps, seed=seed_for(seed, "render-neutral/diffusion", index))
-                prompts.append(prompt)
-            save_png(writer.dir / "images" / f"{ids[k]}.png", image)
-            save_png(writer.dir / "depth" / f"{ids[k]}.png", depth_png(result.depth))
-            save_png(writer.dir / "albedo" / f"{ids[k]}.png", maps.albedo)
-            cameras.append(json.dumps(camera.to_dict(), sort_keys=True))
-            skins.append(json.dumps(skin.to_dict(), sort_keys=True))
-            rigs.append(json.dumps(lights_to_list(rig), sort_keys=True))
+            who = {"age_years": carried["age_years"][k], "gender": genders[k], "ethnicity": eths[k], "phenotype": carried["phenotype"][k]}
+            face = render_face(layout, vertices[k], who, start + k, backend, size, seed, texture_size, renderer, lights, generator, steps)
+            depth[k] = face.result.depth
+            mask[k] = face.result.mask
+            save_png(writer.dir / "images" / f"{ids[k]}.png", face.image)
+            save_png(writer.dir / "depth" / f"{ids[k]}.png", depth_png(face.result.depth))
+            save_png(writer.dir / "albedo" / f"{ids[k]}.png", face.maps.albedo)
+            cameras.append(json.dumps(face.camera.to_dict(), sort_keys=True))
+            skins.append(json.dumps(face.skin.to_dict(), sort_keys=True))
+            rigs.append(json.dumps(lights_to_list(face.lights), sort_keys=True))
+            prompts.append(face.prompt)
         write_dataset(h5, "image", np.array([f"images/{i}.png" for i in ids], dtype=str).reshape(rows))
         write_dataset(h5, "depth_png", np.array([f"depth/{i}.png" for i in ids], dtype=str).reshape(rows))
         write_dataset(h5, "albedo", np.array([f"albedo/{i}.png" for i in ids], dtype=str).reshape(rows))
@@ -251,7 +333,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
         write_dataset(h5, "skin", np.array(skins, dtype=str).reshape(rows))
         write_dataset(h5, "prompt", np.array(prompts, dtype=str).reshape(rows))
         write_dataset(h5, "lights", np.array(rigs, dtype=str).reshape(rows))
-        h5.attrs["lights_preset"] = preset
+        h5.attrs["lights_preset"] = lights
         h5.attrs["neutral_backend"] = backend
     console.info(f"rendered {console.plural(rows, 'neutral face')} and depth maps ({backend}) into {writer.path}")
     return writer.path
