@@ -336,7 +336,7 @@ def render_identity(task: IdentityTask) -> list[dict]:
     """
     from painctl.appearance import scene as sc
     from painctl.appearance import camera_model as cm
-    from painctl.renderer import relight, render_many, splat, vertex_normals
+    from painctl.renderer import relight, render_many, splat
 
     plan = _PLAN
     vertices = _rig_file()["vertices"][task.start:task.stop]
@@ -348,7 +348,8 @@ def render_identity(task: IdentityTask) -> list[dict]:
         meshes, labels = frame_meshes(plan, task, scene, verts, au_rows[j])
         results = render_many(meshes, scene.cameras, scene.lights, plan.size, backend=plan.renderer)
         if scene.texture is not None:
-            ratio = np.clip(scene.lighting.irradiance(vertex_normals(verts, plan.faces)) / np.maximum(scene.baked_irradiance, 1e-4), 0.25, 4.0)
+            # The head's normals (dressing changes only its texture), computed once for the frame's draw too.
+            ratio = np.clip(scene.lighting.irradiance(meshes[0].vertex_normals()) / np.maximum(scene.baked_irradiance, 1e-4), 0.25, 4.0)
             for res in results:
                 res.rgb = relight(res.rgb, splat(res, ratio, plan.faces, background=1.0))
         stacked = _stacked_geometry(meshes, labels) if plan.maps else None
