@@ -291,11 +291,32 @@ def pigment_reflectance(t: _Texels, params: SkinParams) -> np.ndarray:
         haemoglobin += CHEEK_FLUSH * np.exp(-np.sum((points - cheek) ** 2, 1) / (2 * CHEEK_RADIUS_M**2))
     haemoglobin += NOSE_FLUSH * np.exp(-np.sum((points - lm["nose_tip"]) ** 2, 1) / (2 * NOSE_RADIUS_M**2))
     face_ids = np.asarray(t.regions["face"])
+    near = _Nearby(points)
     for _ in range(int(round(AGE_SPOTS * t.age**1.5))):
         centre = t.verts[face_ids[t.rng.integers(len(face_ids))]]
         radius = t.rng.uniform(0.0008, 0.0025)
-        melanin *= 1 + t.rng.uniform(0.25, 0.7) * np.exp(-np.sum((points - centre) ** 2, 1) / (2 * radius**2))
+        amount = t.rng.uniform(0.25, 0.7)
+        k = near(centre, SPOT_REACH * radius)
+        melanin[k] *= 1 + amount * np.exp(-np.sum((points[k] - centre) ** 2, 1) / (2 * radius**2))
     return BASE_REFLECTANCE * np.exp(-melanin[:, None] * MELANIN_ABSORPTION - haemoglobin[:, None] * HAEMOGLOBIN_ABSORPTION)
+
+
+#: Spots and moles are Gaussians; beyond this many radii exp(-d^2/2r^2) < 3e-18, so they change
+#: nothing there (1 + 0.7 * 3e-18 rounds to exactly 1 in float64) and only nearer texels are evaluated.
+SPOT_REACH = 10.0
+
+
+class _Nearby:
+    """Texels near a point, found through the texels sorted by x (K,3) metres."""
+
+    def __init__(self, points: np.ndarray) -> None:
+        self.order = np.argsort(points[:, 0], kind="stable")
+        self.x = points[self.order, 0]
+
+    def __call__(self, centre: np.ndarray, reach: float) -> np.ndarray:
+        """Indices (ascending) of every texel within ``reach`` metres of ``centre`` in x, a superset of those within ``reach``."""
+        lo, hi = np.searchsorted(self.x, [centre[0] - reach, centre[0] + reach], side="left")
+        return np.sort(self.order[lo:hi])
 
 
 def elderly_creases(t: _Texels) -> np.ndarray:
@@ -539,13 +560,15 @@ def paint_marks(linear, points, verts, regions, lm, params: SkinParams, rng) -> 
     hair under the skin, some men only)."""
     marks = np.random.default_rng([params.seed, MARKS_STREAM])
     face_ids = np.asarray(regions["face"])
-    out = linear
+    out = linear.copy() if params.moles else linear
+    near = _Nearby(points) if params.moles else None
     for _ in range(params.moles):
         centre = verts[face_ids[marks.integers(len(face_ids))]]
         radius = marks.uniform(0.0007, 0.0018)
-        w = np.exp(-np.sum((points - centre) ** 2, 1) / (2 * radius**2)) * 0.85
+        k = near(centre, SPOT_REACH * radius)
+        w = np.exp(-np.sum((points[k] - centre) ** 2, 1) / (2 * radius**2)) * 0.85
         mole = BASE_REFLECTANCE * np.exp(-(params.melanin * 3 + 0.6) * MELANIN_ABSORPTION)
-        out = out * (1 - w[:, None]) + mole * w[:, None]
+        out[k] = out[k] * (1 - w[:, None]) + mole * w[:, None]
     tip = lm["nose_tip"]
     if params.freckles > 0:
         spread = np.exp(-(((points[:, 0] - tip[0]) / 0.04) ** 2 + ((points[:, 1] - tip[1] - 0.01) / 0.022) ** 2)) * (points[:, 2] > tip[2] - 0.05)
