@@ -158,3 +158,43 @@ def test_tone_map_keeps_darks_and_rolls_off_highlights():
     y = tone_map(x)
     np.testing.assert_array_equal(y[x <= KNEE], x[x <= KNEE])
     assert np.all(np.diff(y) > 0) and y.max() < 1.0
+
+
+def test_subsurface_on_the_skin_box_equals_a_whole_image_spread(anny_model):
+    """The spread is filtered on the skin's bounding box only; skin pixels must get exactly what
+    filtering the whole image gives (the rest is zero within the kernels' reach)."""
+    from dataclasses import replace
+
+    from scipy.ndimage import gaussian_filter
+
+    from painctl.appearance.skin import face_atlas, skin_maps, skin_params
+    from painctl.renderer import Mesh, frame_camera, render, studio_lights
+    from painctl.renderer.colour import srgb_to_linear
+    from painctl.stages.render_neutral import HEADROOM, SUBSURFACE_CORE, SUBSURFACE_MM, dimmed, subsurface
+
+    verts = anny_model.neutral(np.full((1, len(anny_model.phenotype_names)), 0.5))[0]
+    regions = anny_model.region_vertices()
+    uv, uvf = face_atlas(anny_model.faces, anny_model.uv, anny_model.uv_faces, regions)
+    maps = skin_maps(verts, anny_model.faces, uv, uvf, regions, anny_model.landmarks(), skin_params(anny_model.phenotype_names, np.full(11, 0.5), 40.0, 0, 0), 128)
+    mesh = Mesh(verts, anny_model.faces, uv=uv, uv_faces=uvf, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
+    camera, lights, size = frame_camera(verts, size=160), dimmed(studio_lights(), 1.0 / HEADROOM), 160
+    result = render(mesh, camera, lights, size)
+    member = np.zeros(len(verts), bool)
+    member[regions["skin"]] = True
+    skin_faces = member[anny_model.faces].all(1)
+    lit = srgb_to_linear(result.rgb) * HEADROOM
+    got = subsurface(lit, mesh, camera, lights, size, "moderngl", result, skin_faces=skin_faces)
+    # The whole-image reference.
+    diffuse = srgb_to_linear(render(replace(mesh, specular=0.0), camera, lights, size).rgb) * HEADROOM
+    albedo = srgb_to_linear(render(mesh, camera, lights, size, shading=False).rgb)
+    skin = (result.triangle >= 0) & skin_faces[np.clip(result.triangle, 0, None)]
+    px_per_mm = camera.focal_pixels(size) / float(np.median(result.depth[result.triangle >= 0])) * 1e-3
+    irradiance = np.where(skin[..., None], diffuse / np.maximum(albedo, 1e-3), 0.0)
+    want = lit.copy()
+    for c, mm in enumerate(SUBSURFACE_MM):
+        sigma = mm * px_per_mm
+        spread = gaussian_filter(irradiance[..., c], sigma) / np.maximum(gaussian_filter(skin.astype(np.float64), sigma), 1e-6)
+        blurred = SUBSURFACE_CORE * irradiance[..., c] + (1 - SUBSURFACE_CORE) * spread
+        want[..., c] = np.where(skin, albedo[..., c] * blurred + np.clip(lit - diffuse, 0.0, None)[..., c], lit[..., c])
+    assert skin.mean() > 0.05 and not np.array_equal(got, lit)
+    assert np.array_equal(got, want)

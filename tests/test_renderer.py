@@ -255,3 +255,24 @@ def test_project_puts_points_where_the_renderer_draws_them():
     origins, dirs = cam.rays(64, 48)
     k = 17 * 64 + 40  # row 17, column 40
     assert np.allclose(cam.project(origins[k] + 0.7 * dirs[k], 64, 48), [[40.0, 17.0]], atol=1e-6)
+
+
+def test_eight_bit_renders_decode_through_the_table_exactly():
+    from painctl.renderer import relight
+    from painctl.renderer.colour import eight_bit_codes, srgb_to_linear
+
+    scene = _scene()
+    mesh = Mesh(scene.vertices, scene.faces, vertex_colors=np.random.default_rng(0).uniform(0, 1, (len(scene.vertices), 3)))
+    rgb = render(mesh, frame_camera(mesh.vertices), studio_lights(), 96).rgb
+    codes = eight_bit_codes(rgb)
+    assert codes is not None and np.array_equal(codes, np.rint(rgb * 255).astype(np.uint8))
+    # The direct curve, as srgb_to_linear and relight compute it for any other input.
+    c = np.clip(rgb.astype(np.float64), 0.0, 1.0)
+    assert np.array_equal(srgb_to_linear(rgb), np.where(c <= 0.04045, c / 12.92, np.power((c + 0.055) / 1.055, 2.4)))
+    ratio = np.random.default_rng(1).uniform(0.25, 4.0, rgb.shape).astype(np.float32)
+    lin = np.clip(np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4) * ratio, 0.0, 1.0)
+    assert np.array_equal(relight(rgb, ratio), np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1.0 / 2.4) - 0.055).astype(np.float32))
+    # Values off the 8-bit steps take the direct path.
+    assert eight_bit_codes(rgb + np.float32(1e-4)) is None
+    off = np.clip(rgb + np.float32(1e-3), 0, 1)
+    assert np.allclose(srgb_to_linear(off), np.where(off <= 0.04045, off / 12.92, ((off.astype(np.float64) + 0.055) / 1.055) ** 2.4))

@@ -203,144 +203,242 @@ def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
     return np.linalg.norm(points - (a + t[:, None] * ab), axis=1)
 
 
+class _Texels:
+    """The masked texels of one identity's atlas as the painters see them: ``points`` (K,3) metres
+    on the mesh, their triangles ``tri`` (K,), the triangles' corner vertices ``corners`` (K,3) and
+    barycentric ``weights`` (K,3); ``lm`` the landmarks' positions, ``age`` the ageing factor (0 at
+    35 years, 1 at 80 and over) and ``rng`` the identity's pattern stream, drawn in a fixed order."""
+
+    def __init__(self, verts: np.ndarray, faces: np.ndarray, texels: UVTexels, regions: dict, landmarks: dict, params: SkinParams) -> None:
+        self.verts, self.faces, self.regions = verts, faces, regions
+        self.rng = np.random.default_rng(params.seed)
+        self.mask = texels.mask
+        self.points = texels.points(verts, faces)[self.mask].astype(np.float64)
+        self.tri = texels.triangle[self.mask]
+        self.corners = faces[self.tri]
+        self.weights = texels.barycentric[self.mask].astype(np.float64)
+        self.lm = {k: verts[i] for k, i in landmarks.items()}
+        self.age = np.clip((params.age_years - AGEING_START_YEARS) / AGEING_SPAN_YEARS, 0.0, 1.0)
+
+    def face_in(self, name: str) -> np.ndarray:
+        """(K,) bool: texels on triangles whose corners all lie in region ``name``."""
+        member = np.zeros(len(self.verts), bool)
+        member[np.asarray(self.regions[name])] = True
+        return member[self.faces].all(1)[self.tri]
+
+    def noise(self, frequency: float, stretch=(1.0, 1.0, 1.0)) -> np.ndarray:
+        """Unit-variance noise per masked texel at ``frequency`` cycles/m (space scaled by ``stretch``)."""
+        if frequency <= SMOOTH_NOISE_LIMIT:
+            at_vertices = _noise(self.verts * np.asarray(stretch), frequency, self.rng)
+            return np.einsum("kc,kc->k", self.weights, at_vertices[self.corners])
+        return _noise(self.points * np.asarray(stretch), frequency, self.rng, waves=12)
+
+
+#: Skin ages (creases, spots, pore depth) from this age over this many years (factor 0 to 1).
+AGEING_START_YEARS = 35.0
+AGEING_SPAN_YEARS = 45.0
+#: Log-amplitude of melanin's slow variation over the face (25 cycles/m, ~4 cm blotches) and of its
+#: finer mottling (90 cycles/m), which grows by up to 60% with age; haemoglobin's at 30 cycles/m.
+MELANIN_BLOTCH = 0.10
+MELANIN_MOTTLE = 0.03
+HAEMOGLOBIN_BLOTCH = 0.15
+#: Extra haemoglobin of the cheeks' flush (Gaussian of 18 mm radius, 32 mm below the eye and 35 mm
+#: behind the nose tip) and of the nose tip (12 mm): the blood-richest parts of a face.
+CHEEK_FLUSH = 0.09
+CHEEK_RADIUS_M = 0.018
+NOSE_FLUSH = 0.07
+NOSE_RADIUS_M = 0.012
+#: Age spots (solar lentigines): up to this many at age factor 1 (fewer, as age**1.5, before),
+#: 0.8-2.5 mm across, each raising melanin by 25-70%: kept small and faint, strong ones read as dirt on dark skin.
+AGE_SPOTS = 40
+#: Fine grain of the albedo: relative amplitude at 700 cycles/m (1.4 mm), doubling with age.
+GRAIN = 0.03
+#: Elderly creases darken the albedo by this much per unit crease at age factor 1.
+CREASE_DARKENING = 0.35
+#: The vermilion: its height above (upper lip) and below (lower lip) the lip margin at the centre
+#: (metres, thinning 30% with age and toward the corners), its pigment (melanin slightly raised,
+#: haemoglobin 0.42: lips are redder because their epidermis is thin over dense capillaries).
+UPPER_LIP_M = 0.0075
+LOWER_LIP_M = 0.0095
+LIP_MELANIN = 1.05
+LIP_HAEMOGLOBIN = 0.42
+#: Brows: how densely hair covers the brow (at most, and its loss with age).
+BROW_DENSITY_MAX = 0.92
+#: Specular reflectance of skin at normal incidence (f0 of a water-like surface, n ~ 1.4), the base
+#: roughness, the oilier T-zone's smoother sheen, and the roughness of lips and brow hair.
+SKIN_F0 = 0.028
+SKIN_ROUGHNESS = 0.5
+TZONE_SMOOTHING = 0.12
+LIP_ROUGHNESS = 0.3
+BROW_ROUGHNESS = 0.6
+#: Inner surfaces painted flat: (linear albedo, roughness) of the mouth cavity, tongue and eye sockets.
+INTERIORS = (("mouth_cavity", (0.12, 0.02, 0.02), 0.3), ("tongue", (0.45, 0.12, 0.12), 0.35),
+             ("left_eye_socket", (0.35, 0.12, 0.10), 0.3), ("right_eye_socket", (0.35, 0.12, 0.10), 0.3))
+
+
 def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, regions: dict[str, np.ndarray],
               landmarks: dict[str, int], params: SkinParams, size: int = 512, texels: UVTexels | None = None) -> SkinMaps:
     """Paint one identity's albedo, specular and roughness maps (size x size) for the mesh
     ``vertices`` (V,3) metres (+Y up, face toward +Z), ``faces`` (F,3), UV layout (uv, uv_faces),
-    the face model's ``regions`` (vertex id sets) and ``landmarks`` (name -> vertex id)."""
+    the face model's ``regions`` (vertex id sets) and ``landmarks`` (name -> vertex id).
+
+    The parts are painted in order, each over the last: pigments, fine relief, elderly creases,
+    marks, lips, brows, the material maps, the eyes and the inner surfaces."""
     texels = texels if texels is not None else uv_texels(uv, uv_faces, size)
-    verts = np.asarray(vertices, np.float64)
-    faces = np.asarray(faces)
-    rng = np.random.default_rng(params.seed)
-    mask = texels.mask
-    points = texels.points(verts, faces)[mask].astype(np.float64)
-    tri = texels.triangle[mask]
+    t = _Texels(np.asarray(vertices, np.float64), np.asarray(faces), texels, regions, landmarks, params)
+    linear = pigment_reflectance(t, params)
+    linear *= (1 + GRAIN * t.noise(700) * (1 + t.age))[:, None]
+    linear *= micro_relief(t.points, t.verts, t.faces, t.corners, t.weights, t.lm, t.age, t.rng)[:, None]
+    if t.age > 0:
+        linear *= (1 - CREASE_DARKENING * t.age * np.clip(elderly_creases(t), 0, 1.5))[:, None]
+    linear = paint_marks(linear, t.points, t.verts, regions, t.lm, params, t.rng)
+    lips = lip_weight(t)
+    lip_linear = BASE_REFLECTANCE * np.exp(-(params.melanin * LIP_MELANIN) * MELANIN_ABSORPTION - LIP_HAEMOGLOBIN * HAEMOGLOBIN_ABSORPTION)
+    linear = linear * (1 - lips[:, None]) + lip_linear * lips[:, None]
+    density = brow_density(t)
+    linear = linear * (1 - density[:, None]) + srgb_to_linear(params.hair) * density[:, None]
+    specular, roughness = surface_material(t, lips, density)
+    paint_eyes(linear, specular, roughness, t.points, t.verts, regions, t.lm, t.face_in, params)
+    for name, colour, rough in INTERIORS:
+        on = t.face_in(name)
+        linear[on] = colour
+        roughness[on] = rough
+    return _to_maps(t.mask, linear, specular, roughness)
 
-    def face_in(name: str) -> np.ndarray:
-        member = np.zeros(len(verts), bool)
-        member[np.asarray(regions[name])] = True
-        return member[faces].all(1)[tri]
 
-    corners = faces[tri]
-    weights = texels.barycentric[mask].astype(np.float64)
-
-    def noise(frequency: float, stretch=(1.0, 1.0, 1.0)) -> np.ndarray:
-        """Unit-variance noise per masked texel at ``frequency`` cycles/m (space scaled by ``stretch``)."""
-        if frequency <= SMOOTH_NOISE_LIMIT:
-            at_vertices = _noise(verts * np.asarray(stretch), frequency, rng)
-            return np.einsum("kc,kc->k", weights, at_vertices[corners])
-        return _noise(points * np.asarray(stretch), frequency, rng, waves=12)
-
-    lm = {k: verts[i] for k, i in landmarks.items()}
-    age = np.clip((params.age_years - 35.0) / 45.0, 0.0, 1.0)
-
-    # ---- skin pigments, varying over the surface
-    melanin = params.melanin * np.exp(0.10 * noise(25) + 0.03 * noise(90) * (1 + 0.6 * age))
-    haemoglobin = params.haemoglobin * np.exp(0.15 * noise(30))
+def pigment_reflectance(t: _Texels, params: SkinParams) -> np.ndarray:
+    """(K,3) linear albedo of the two-pigment model: melanin and haemoglobin varying over the
+    surface, flushed cheeks and nose tip, and age spots."""
+    lm, points = t.lm, t.points
+    melanin = params.melanin * np.exp(MELANIN_BLOTCH * t.noise(25) + MELANIN_MOTTLE * t.noise(90) * (1 + 0.6 * t.age))
+    haemoglobin = params.haemoglobin * np.exp(HAEMOGLOBIN_BLOTCH * t.noise(30))
     for side in ("left", "right"):
         eye = (lm[f"{side}_eye_outer"] + lm[f"{side}_eye_inner"]) / 2
         cheek = eye + np.array([0.35 * (eye[0] - lm["nose_tip"][0]), -0.032, 0.0])
         cheek[2] = lm["nose_tip"][2] - 0.035
-        haemoglobin += 0.09 * np.exp(-np.sum((points - cheek) ** 2, 1) / (2 * 0.018**2))
-    haemoglobin += 0.07 * np.exp(-np.sum((points - lm["nose_tip"]) ** 2, 1) / (2 * 0.012**2))
-    # Age spots: small melanin-dense blobs over face and forehead.
-    face_ids = np.asarray(regions["face"])
-    # Kept small and faint: strong ones read as dirt on dark skin.
-    for _ in range(int(round(40 * age**1.5))):
-        centre = verts[face_ids[rng.integers(len(face_ids))]]
-        radius = rng.uniform(0.0008, 0.0025)
-        melanin *= 1 + rng.uniform(0.25, 0.7) * np.exp(-np.sum((points - centre) ** 2, 1) / (2 * radius**2))
-    linear = BASE_REFLECTANCE * np.exp(-melanin[:, None] * MELANIN_ABSORPTION - haemoglobin[:, None] * HAEMOGLOBIN_ABSORPTION)
-    linear *= (1 + 0.03 * noise(700) * (1 + age))[:, None]  # fine grain
-    linear *= micro_relief(points, verts, faces, corners, weights, lm, age, rng)[:, None]
+        haemoglobin += CHEEK_FLUSH * np.exp(-np.sum((points - cheek) ** 2, 1) / (2 * CHEEK_RADIUS_M**2))
+    haemoglobin += NOSE_FLUSH * np.exp(-np.sum((points - lm["nose_tip"]) ** 2, 1) / (2 * NOSE_RADIUS_M**2))
+    face_ids = np.asarray(t.regions["face"])
+    near = _Nearby(points)
+    for _ in range(int(round(AGE_SPOTS * t.age**1.5))):
+        centre = t.verts[face_ids[t.rng.integers(len(face_ids))]]
+        radius = t.rng.uniform(0.0008, 0.0025)
+        amount = t.rng.uniform(0.25, 0.7)
+        k = near(centre, SPOT_REACH * radius)
+        melanin[k] *= 1 + amount * np.exp(-np.sum((points[k] - centre) ** 2, 1) / (2 * radius**2))
+    return BASE_REFLECTANCE * np.exp(-melanin[:, None] * MELANIN_ABSORPTION - haemoglobin[:, None] * HAEMOGLOBIN_ABSORPTION)
 
-    # ---- wrinkles (elderly): thin darker creases where skin folds
+
+#: Spots and moles are Gaussians; beyond this many radii exp(-d^2/2r^2) < 3e-18, so they change
+#: nothing there (1 + 0.7 * 3e-18 rounds to exactly 1 in float64) and only nearer texels are evaluated.
+SPOT_REACH = 10.0
+
+
+class _Nearby:
+    """Texels near a point, found through the texels sorted by x (K,3) metres."""
+
+    def __init__(self, points: np.ndarray) -> None:
+        self.order = np.argsort(points[:, 0], kind="stable")
+        self.x = points[self.order, 0]
+
+    def __call__(self, centre: np.ndarray, reach: float) -> np.ndarray:
+        """Indices (ascending) of every texel within ``reach`` metres of ``centre`` in x, a superset of those within ``reach``."""
+        lo, hi = np.searchsorted(self.x, [centre[0] - reach, centre[0] + reach], side="left")
+        return np.sort(self.order[lo:hi])
+
+
+def elderly_creases(t: _Texels) -> np.ndarray:
+    """(K,) crease strength of aged skin: forehead lines, crow's feet, nasolabial folds and the
+    under-eye line (placed by the landmarks; lengths in metres)."""
+    lm, points = t.lm, t.points
     crease = np.zeros(len(points))
-    if age > 0:
-        brow_y = (lm["left_brow"][1] + lm["right_brow"][1]) / 2
-        forehead = _smoothstep(brow_y + 0.008, brow_y + 0.016, points[:, 1]) * (1 - _smoothstep(brow_y + 0.038, brow_y + 0.05, points[:, 1]))
-        forehead *= (1 - _smoothstep(0.03, 0.048, np.abs(points[:, 0]))) * (points[:, 2] > lm["nose_tip"][2] - 0.06)
-        # A few long, gently bowed horizontal lines that break up along their length, as real ones do.
-        forehead *= np.clip(0.5 + 0.7 * noise(35), 0, 1)
-        wave = np.sin(2 * np.pi * (points[:, 1] + 2.5 * points[:, 0] ** 2 + 0.0008 * noise(25)) / 0.0095)
-        crease += 0.8 * forehead * np.clip(wave, 0, 1) ** 10
-        for side in ("left", "right"):
-            outer = lm[f"{side}_eye_outer"]
-            d = points - outer
-            r = np.hypot(d[:, 0], d[:, 1])
-            sign = 1.0 if outer[0] > 0 else -1.0
-            angle = np.arctan2(d[:, 1], sign * d[:, 0])
-            fan = _smoothstep(0.004, 0.008, r) * (1 - _smoothstep(0.014, 0.02, r)) * (np.abs(angle) < 0.9) * (sign * d[:, 0] > 0)
-            crease += 0.7 * fan * np.clip(np.sin(angle * 14 + 2 * noise(60)), 0, 1) ** 6
-            # Nasolabial fold: from beside the nose wing to beside the mouth corner.
-            corner = lm[f"mouth_{side}"]
-            wing = lm["nose_tip"] + np.array([sign * 0.02, -0.005, -0.02])
-            fold_end = corner + np.array([sign * 0.006, -0.004, 0.0])
-            d_fold = _segment_distance(points, wing, fold_end)
-            crease += 1.4 * np.exp(-(d_fold / 0.0016) ** 2) * (points[:, 2] > corner[2] - 0.02)
-            # Under-eye line.
-            # Under-eye line: it follows the lid's curve 7-8 mm below it and fades out at both ends.
-            lower = lm[f"{side}_lower_lid"]
-            along = (points[:, 0] - lower[0]) / 0.012
-            line_y = lower[1] - 0.0075 + 0.004 * along**2
-            ends = np.clip(1 - along**2, 0, 1) ** 1.5
-            crease += 0.6 * np.exp(-(np.abs(points[:, 1] - line_y) / 0.0013) ** 2) * ends * (points[:, 2] > lower[2] - 0.015)
-        linear *= (1 - 0.35 * age * np.clip(crease, 0, 1.5))[:, None]
+    brow_y = (lm["left_brow"][1] + lm["right_brow"][1]) / 2
+    # Forehead: 8-50 mm above the brows, within 3-5 cm of the midline.
+    forehead = _smoothstep(brow_y + 0.008, brow_y + 0.016, points[:, 1]) * (1 - _smoothstep(brow_y + 0.038, brow_y + 0.05, points[:, 1]))
+    forehead *= (1 - _smoothstep(0.03, 0.048, np.abs(points[:, 0]))) * (points[:, 2] > lm["nose_tip"][2] - 0.06)
+    # A few long, gently bowed horizontal lines (9.5 mm apart) that break up along their length, as real ones do.
+    forehead *= np.clip(0.5 + 0.7 * t.noise(35), 0, 1)
+    wave = np.sin(2 * np.pi * (points[:, 1] + 2.5 * points[:, 0] ** 2 + 0.0008 * t.noise(25)) / 0.0095)
+    crease += 0.8 * forehead * np.clip(wave, 0, 1) ** 10
+    for side in ("left", "right"):
+        # Crow's feet: 14 lines per radian fanning 4-20 mm out from the outer eye corner.
+        outer = lm[f"{side}_eye_outer"]
+        d = points - outer
+        r = np.hypot(d[:, 0], d[:, 1])
+        sign = 1.0 if outer[0] > 0 else -1.0
+        angle = np.arctan2(d[:, 1], sign * d[:, 0])
+        fan = _smoothstep(0.004, 0.008, r) * (1 - _smoothstep(0.014, 0.02, r)) * (np.abs(angle) < 0.9) * (sign * d[:, 0] > 0)
+        crease += 0.7 * fan * np.clip(np.sin(angle * 14 + 2 * t.noise(60)), 0, 1) ** 6
+        # Nasolabial fold: from beside the nose wing to beside the mouth corner, 1.6 mm wide.
+        corner = lm[f"mouth_{side}"]
+        wing = lm["nose_tip"] + np.array([sign * 0.02, -0.005, -0.02])
+        fold_end = corner + np.array([sign * 0.006, -0.004, 0.0])
+        d_fold = _segment_distance(points, wing, fold_end)
+        crease += 1.4 * np.exp(-(d_fold / 0.0016) ** 2) * (points[:, 2] > corner[2] - 0.02)
+        # Under-eye line: it follows the lid's curve 7-8 mm below it and fades out at both ends.
+        lower = lm[f"{side}_lower_lid"]
+        along = (points[:, 0] - lower[0]) / 0.012
+        line_y = lower[1] - 0.0075 + 0.004 * along**2
+        ends = np.clip(1 - along**2, 0, 1) ** 1.5
+        crease += 0.6 * np.exp(-(np.abs(points[:, 1] - line_y) / 0.0013) ** 2) * ends * (points[:, 2] > lower[2] - 0.015)
+    return crease
 
-    # ---- moles, freckles and a stubble shadow (per identity)
-    linear = paint_marks(linear, points, verts, regions, lm, params, rng)
 
-    # ---- lips: the vermilion around the mouth opening
-    ring = verts[np.asarray(regions["lip_margin"])]
-    mouth_c = ring.mean(0)
-    half = np.abs(ring[:, 0] - mouth_c[0]).max() * 1.08
+def lip_weight(t: _Texels) -> np.ndarray:
+    """(K,) weight of the vermilion: a band above and below the lip margin, thinning toward the
+    corners and with age, with a soft (1.6 mm) edge."""
     from scipy.spatial import cKDTree
 
+    points = t.points
+    ring = t.verts[np.asarray(t.regions["lip_margin"])]
+    mouth_c = ring.mean(0)
+    half = np.abs(ring[:, 0] - mouth_c[0]).max() * 1.08
     d_ring = cKDTree(ring).query(points)[0]
     across = np.clip(1 - ((points[:, 0] - mouth_c[0]) / half) ** 2, 0, 1)
-    thickness = np.where(points[:, 1] > mouth_c[1], 0.0075, 0.0095) * (1 - 0.3 * age) * np.sqrt(across) + 0.0008
-    lips = (1 - _smoothstep(thickness - 0.0012, thickness + 0.0004, d_ring)) * (points[:, 2] > mouth_c[2] - 0.02)
-    lip_linear = BASE_REFLECTANCE * np.exp(-(params.melanin * 1.05) * MELANIN_ABSORPTION - 0.42 * HAEMOGLOBIN_ABSORPTION)
-    linear = linear * (1 - lips[:, None]) + lip_linear * lips[:, None]
+    thickness = np.where(points[:, 1] > mouth_c[1], UPPER_LIP_M, LOWER_LIP_M) * (1 - 0.3 * t.age) * np.sqrt(across) + 0.0008
+    return (1 - _smoothstep(thickness - 0.0012, thickness + 0.0004, d_ring)) * (points[:, 2] > mouth_c[2] - 0.02)
 
-    # ---- eyebrows: an arc of hair above each eye, broken up by strand-like noise
-    hair = srgb_to_linear(params.hair)
+
+def brow_density(t: _Texels) -> np.ndarray:
+    """(K,) hair cover of the painted brows: an arc above each eye (from 4 mm inside the inner
+    corner to 7 mm past the outer one, at least 11 mm above the upper lid, 3.2 mm half-height
+    tapering outward), broken up by strand-like noise and thinning with age."""
+    lm, points = t.lm, t.points
     brows = np.zeros(len(points))
-    strands = 0.5 + 0.5 * np.clip(noise(500, stretch=(1.0, 4.0, 1.0)), -1, 1)
+    strands = 0.5 + 0.5 * np.clip(t.noise(500, stretch=(1.0, 4.0, 1.0)), -1, 1)
     for side in ("left", "right"):
         inner, outer = lm[f"{side}_eye_inner"], lm[f"{side}_eye_outer"]
         sign = 1.0 if outer[0] > inner[0] else -1.0
         x0, x1 = inner[0] - sign * 0.004, outer[0] + sign * 0.007
-        t = (points[:, 0] - x0) / (x1 - x0)
+        along = (points[:, 0] - x0) / (x1 - x0)
         top = lm[f"{side}_upper_lid"][1]
-        centre_y = max(lm[f"{side}_brow"][1], top + 0.011) + 0.004 * np.sin(np.pi * np.clip(t, 0, 1) * 0.85) - 0.003 * np.clip(t - 0.7, 0, 1)
-        half_h = 0.0032 * (1 - 0.45 * np.clip(t, 0, 1))
-        inside = (1 - _smoothstep(half_h * 0.6, half_h * 1.2, np.abs(points[:, 1] - centre_y))) * _smoothstep(-0.08, 0.05, t) * (1 - _smoothstep(0.95, 1.08, t))
+        centre_y = max(lm[f"{side}_brow"][1], top + 0.011) + 0.004 * np.sin(np.pi * np.clip(along, 0, 1) * 0.85) - 0.003 * np.clip(along - 0.7, 0, 1)
+        half_h = 0.0032 * (1 - 0.45 * np.clip(along, 0, 1))
+        inside = (1 - _smoothstep(half_h * 0.6, half_h * 1.2, np.abs(points[:, 1] - centre_y))) * _smoothstep(-0.08, 0.05, along) * (1 - _smoothstep(0.95, 1.08, along))
         brows = np.maximum(brows, inside * (points[:, 2] > lm[f"{side}_upper_lid"][2] - 0.02))
-    density = np.clip(brows * (0.45 + 0.55 * strands) * (1 - 0.3 * age), 0, 0.92)
-    linear = linear * (1 - density[:, None]) + hair * density[:, None]
+    return np.clip(brows * (0.45 + 0.55 * strands) * (1 - 0.3 * t.age), 0, BROW_DENSITY_MAX)
 
-    specular = np.full(len(points), 0.028)
-    roughness = 0.5 + 0.04 * noise(60)
-    tzone = np.exp(-(points[:, 0] / 0.02) ** 2) * (points[:, 2] > lm["nose_tip"][2] - 0.04)
-    roughness -= 0.12 * tzone
-    roughness = roughness * (1 - lips) + 0.3 * lips
-    roughness = roughness * (1 - density) + 0.6 * density
 
-    # ---- eyes: sclera, iris, limbal ring, catchlight, caruncle; lash line and the lower lid's wet line
-    paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in, params)
-    for name, colour, rough in (("mouth_cavity", (0.12, 0.02, 0.02), 0.3), ("tongue", (0.45, 0.12, 0.12), 0.35),
-                                ("left_eye_socket", (0.35, 0.12, 0.10), 0.3), ("right_eye_socket", (0.35, 0.12, 0.10), 0.3)):
-        on = face_in(name)
-        linear[on] = colour
-        roughness[on] = rough
+def surface_material(t: _Texels, lips: np.ndarray, brows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) specular f0 and (K,) roughness of skin: a slightly varying roughness, the smoother
+    T-zone (the midline, 2 cm wide), lips and brow hair."""
+    specular = np.full(len(t.points), SKIN_F0)
+    roughness = SKIN_ROUGHNESS + 0.04 * t.noise(60)
+    tzone = np.exp(-(t.points[:, 0] / 0.02) ** 2) * (t.points[:, 2] > t.lm["nose_tip"][2] - 0.04)
+    roughness -= TZONE_SMOOTHING * tzone
+    roughness = roughness * (1 - lips) + LIP_ROUGHNESS * lips
+    roughness = roughness * (1 - brows) + BROW_ROUGHNESS * brows
+    return specular, roughness
 
+
+def _to_maps(mask: np.ndarray, linear: np.ndarray, specular: np.ndarray, roughness: np.ndarray) -> SkinMaps:
+    """Scatter the per-texel values into (S,S) maps, filling the gutter around the islands so
+    texture filtering never blends in black."""
     from painctl.appearance.uv import pull_push
 
     albedo = np.zeros(mask.shape + (3,), np.float32)
     albedo[mask] = linear_to_srgb(linear)
     weight = mask.astype(np.float32)
-    # Fill the gutter around islands so texture filtering never blends in black.
     albedo = pull_push(albedo, weight)
     spec_map = np.zeros(mask.shape, np.float32)
     rough_map = np.zeros(mask.shape, np.float32)
@@ -490,13 +588,15 @@ def paint_marks(linear, points, verts, regions, lm, params: SkinParams, rng) -> 
     hair under the skin, some men only)."""
     marks = np.random.default_rng([params.seed, MARKS_STREAM])
     face_ids = np.asarray(regions["face"])
-    out = linear
+    out = linear.copy() if params.moles else linear
+    near = _Nearby(points) if params.moles else None
     for _ in range(params.moles):
         centre = verts[face_ids[marks.integers(len(face_ids))]]
         radius = marks.uniform(0.0007, 0.0018)
-        w = np.exp(-np.sum((points - centre) ** 2, 1) / (2 * radius**2)) * 0.85
+        k = near(centre, SPOT_REACH * radius)
+        w = np.exp(-np.sum((points[k] - centre) ** 2, 1) / (2 * radius**2)) * 0.85
         mole = BASE_REFLECTANCE * np.exp(-(params.melanin * 3 + 0.6) * MELANIN_ABSORPTION)
-        out = out * (1 - w[:, None]) + mole * w[:, None]
+        out[k] = out[k] * (1 - w[:, None]) + mole * w[:, None]
     tip = lm["nose_tip"]
     if params.freckles > 0:
         spread = np.exp(-(((points[:, 0] - tip[0]) / 0.04) ** 2 + ((points[:, 1] - tip[1] - 0.01) / 0.022) ** 2)) * (points[:, 2] > tip[2] - 0.05)

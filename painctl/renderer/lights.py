@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,9 +107,23 @@ def shading_ratio(reference_vertices: np.ndarray, vertices: np.ndarray, faces: n
     return np.clip(after / np.maximum(before, 1e-4), *limits).astype(np.float32)
 
 
+def _relight_decode(rgb: np.ndarray) -> np.ndarray:
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+@functools.lru_cache(maxsize=None)
+def _relight_table() -> np.ndarray:
+    return _relight_decode(np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0))
+
+
 def relight(rgb: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     """Return sRGB ``rgb`` (...,3) in [0,1] multiplied in linear light by ``ratio`` (...,3), as float32 sRGB."""
+    from painctl.renderer.colour import eight_bit_codes
+
     rgb = np.asarray(rgb, dtype=np.float32)
-    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4) * ratio
+    codes = eight_bit_codes(rgb)
+    # A render's colour is k/255: decoding the same 256 values once is exact and much cheaper.
+    decoded = _relight_table()[codes] if codes is not None else _relight_decode(rgb)
+    linear = decoded * ratio
     linear = np.clip(linear, 0.0, 1.0)
     return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1.0 / 2.4) - 0.055).astype(np.float32)

@@ -110,8 +110,12 @@ class Mesh:
         return self.texture is not None
 
     def vertex_normals(self) -> np.ndarray:
-        """Return area-weighted smooth unit normals (V,3) float32."""
-        return vertex_normals(self.vertices, self.faces)
+        """Return area-weighted smooth unit normals (V,3) float32 (computed once per Mesh: a Mesh is
+        not changed after it is made; treat the array as read-only)."""
+        cached = self.__dict__.get("_vertex_normals")
+        if cached is None:
+            cached = self.__dict__["_vertex_normals"] = vertex_normals(self.vertices, self.faces)
+        return cached
 
 
 def face_offsets(meshes) -> np.ndarray:

@@ -194,6 +194,8 @@ class _GL:
             ) from None
         self.moderngl = moderngl
         self.program = self.ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
+        # The program's active uniforms by name (``name in program`` walks every member each time).
+        self.uniforms = {name: self.program[name] for name in self.program}
         self.framebuffers: dict[tuple[int, int], object] = {}
         # Uploaded maps by the ids of their source arrays, newest last; the sources are held so
         # their ids cannot be reused while cached. A few entries cover a head and its parts.
@@ -304,13 +306,11 @@ def corner_attributes(mesh: Mesh) -> np.ndarray:
 
 
 def _corner_bytes(mesh: Mesh) -> bytes:
-    # A part that hands back the same Mesh for the next frame (hair on an unmoved scalp) skips
-    # rebuilding its corners; a Mesh is not changed after it is made.
+    # A part that hands back the same Mesh for the next frame (a body, a garment, the upper teeth,
+    # hair on an unmoved scalp) skips rebuilding its corners; a Mesh is not changed after it is made.
     cached = mesh.__dict__.get("_corner_bytes")
     if cached is None:
-        cached = corner_attributes(mesh).tobytes()
-        if mesh.strand_tangents is not None:
-            mesh.__dict__["_corner_bytes"] = cached
+        cached = mesh.__dict__["_corner_bytes"] = corner_attributes(mesh).tobytes()
     return cached
 
 
@@ -336,33 +336,34 @@ def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequen
             buffers.append((vbo, ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")])))
         maps = [gl.upload_maps(mesh) for mesh in meshes]
         offsets = np.concatenate([[0], np.cumsum([len(m.faces) for m in meshes])])
-        program["u_texture"].value = 0
-        if "u_material_map" in program:
-            program["u_material_map"].value = 1
-        _set_lights(program, lights)
+        uniforms = gl.uniforms
+        uniforms["u_texture"].value = 0
+        if "u_material_map" in uniforms:
+            uniforms["u_material_map"].value = 1
+        _set_lights(uniforms, lights)
         fbo = gl.framebuffer(width, height)
         fbo.use()
         ctx.enable(gl.moderngl.DEPTH_TEST)
         ctx.disable(gl.moderngl.CULL_FACE | gl.moderngl.BLEND)
         results = []
         for camera in cameras:
-            _set(program, "u_view", camera.view_matrix().astype("f4").T.tobytes(), raw=True)
+            _set(uniforms, "u_view", camera.view_matrix().astype("f4").T.tobytes(), raw=True)
             # Flip y in clip space so GL's first row is the image's top row: buffers read back need no flip.
             projection = np.diag([1.0, -1.0, 1.0, 1.0]) @ camera.projection_matrix(width / height)
-            _set(program, "u_proj", projection.astype("f4").T.tobytes(), raw=True)
-            _set(program, "u_camera_pos", tuple(float(x) for x in camera.position()))
+            _set(uniforms, "u_proj", projection.astype("f4").T.tobytes(), raw=True)
+            _set(uniforms, "u_camera_pos", tuple(float(x) for x in camera.position()))
             fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             for mesh, (_, vao), (texture, material_texture), offset in zip(meshes, buffers, maps, offsets):
                 (texture or gl.blank).use(location=0)
                 (material_texture or gl.blank).use(location=1)
-                _set(program, "u_use_texture", texture is not None)
-                _set(program, "u_use_material_map", material_texture is not None)
-                _set(program, "u_shading", bool(shading if mesh.shading is None else mesh.shading))
-                _set(program, "u_wrap", float(mesh.wrap))
-                _set(program, "u_face_offset", int(offset))
+                _set(uniforms, "u_use_texture", texture is not None)
+                _set(uniforms, "u_use_material_map", material_texture is not None)
+                _set(uniforms, "u_shading", bool(shading if mesh.shading is None else mesh.shading))
+                _set(uniforms, "u_wrap", float(mesh.wrap))
+                _set(uniforms, "u_face_offset", int(offset))
                 # Hair cuts strands per vertex (strand_cutoff) instead of by one cut-off per mesh.
-                _set(program, "u_alpha_cutoff", float(mesh.alpha_cutoff) if texture is not None and mesh.texture.shape[2] == 4 and mesh.strand_tangents is None else -1.0)
-                _set(program, "u_hair", mesh.strand_tangents is not None)
+                _set(uniforms, "u_alpha_cutoff", float(mesh.alpha_cutoff) if texture is not None and mesh.texture.shape[2] == 4 and mesh.strand_tangents is None else -1.0)
+                _set(uniforms, "u_hair", mesh.strand_tangents is not None)
                 vao.render(gl.moderngl.TRIANGLES)
             results.append(_read(fbo, width, height))
         return results
@@ -393,16 +394,17 @@ def _read(fbo, width: int, height: int) -> RenderResult:
     )
 
 
-def _set(program, name: str, value, raw: bool = False) -> None:
+def _set(uniforms: dict, name: str, value, raw: bool = False) -> None:
     # The GLSL compiler drops unused uniforms (e.g. all lighting when shading is off).
-    if name in program:
+    uniform = uniforms.get(name)
+    if uniform is not None:
         if raw:
-            program[name].write(value)
+            uniform.write(value)
         else:
-            program[name].value = value
+            uniform.value = value
 
 
-def _set_lights(program, lights: Sequence[Light]) -> None:
+def _set_lights(uniforms: dict, lights: Sequence[Light]) -> None:
     dirs = np.zeros((MAX_LIGHTS, 3), np.float32)
     rgbs = np.zeros((MAX_LIGHTS, 3), np.float32)
     ambient = np.zeros(3, np.float32)
@@ -410,7 +412,7 @@ def _set_lights(program, lights: Sequence[Light]) -> None:
         dirs[i] = light.direction
         rgbs[i] = light.colour * light.intensity
         ambient += light.colour * light.ambient
-    _set(program, "u_n_lights", len(lights))
-    _set(program, "u_light_dir", dirs.tobytes(), raw=True)
-    _set(program, "u_light_rgb", rgbs.tobytes(), raw=True)
-    _set(program, "u_ambient", tuple(float(x) for x in ambient))
+    _set(uniforms, "u_n_lights", len(lights))
+    _set(uniforms, "u_light_dir", dirs.tobytes(), raw=True)
+    _set(uniforms, "u_light_rgb", rgbs.tobytes(), raw=True)
+    _set(uniforms, "u_ambient", tuple(float(x) for x in ambient))

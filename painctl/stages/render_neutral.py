@@ -8,7 +8,6 @@ depth ControlNet with the depth map as the hint). The output carries the mesh da
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,15 +97,22 @@ def subsurface(lit: np.ndarray, mesh, camera, lights: list, size: int, renderer:
         return lit
     depth = float(np.median(result.depth[covered]))
     px_per_mm = camera.focal_pixels(size) / depth * 1e-3
+    # Only skin pixels are spread and only their outputs are used; everything else is zero in
+    # both blurred images, so filtering the skin's bounding box grown by the widest kernel's
+    # reach (scipy's 4 sigma) gives those pixels exactly the values a whole-image filter gives.
+    ys, xs = np.nonzero(skin)
+    reach = int(4.0 * max(SUBSURFACE_MM) * px_per_mm + 0.5) + 1
+    box = (slice(max(int(ys.min()) - reach, 0), int(ys.max()) + reach + 1), slice(max(int(xs.min()) - reach, 0), int(xs.max()) + reach + 1))
+    skin, diffuse, albedo, lit_box = skin[box], diffuse[box], albedo[box], lit[box]
     irradiance = np.where(skin[..., None], diffuse / np.maximum(albedo, 1e-3), 0.0)
     weight = skin.astype(np.float64)
     out = lit.copy()
-    specular = np.clip(lit - diffuse, 0.0, None)
+    specular = np.clip(lit_box - diffuse, 0.0, None)
     for c, mm in enumerate(SUBSURFACE_MM):
         sigma = mm * px_per_mm
         spread = gaussian_filter(irradiance[..., c], sigma) / np.maximum(gaussian_filter(weight, sigma), 1e-6)
         blurred = SUBSURFACE_CORE * irradiance[..., c] + (1 - SUBSURFACE_CORE) * spread
-        out[..., c] = np.where(skin, albedo[..., c] * blurred + specular[..., c], lit[..., c])
+        out[box][..., c] = np.where(skin, albedo[..., c] * blurred + specular[..., c], lit_box[..., c])
     return out
 
 
@@ -142,7 +148,8 @@ def save_png(path: Path, image: np.ndarray) -> None:
     if array.dtype != np.uint8:
         array = (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path, format="PNG", optimize=False)
+    # zlib level 1: several times faster than the default 6 for files a few percent larger.
+    Image.fromarray(array).save(path, format="PNG", optimize=False, compress_level=1)
 
 
 @dataclass(frozen=True)
@@ -188,19 +195,29 @@ def _load_generator(ctx):
     return DepthToFace(ctx.params.model or CONTROLNET_MODEL, ctx.params.prior_model or PRIOR_MODEL)
 
 
-def _render_neutral(ctx) -> str:
-    from painctl.artefact import copy_attrs, create_rows, write_dataset
-    from painctl.facemodels import face_model_of
-    from painctl.renderer import Mesh, frame_camera, lights_to_list, render
-    from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
-    from painctl.appearance.skin import face_atlas, skin_maps, skin_params
-    from painctl.appearance.uv import uv_texels
-    from painctl.seeding import seed_for
+@dataclass(frozen=True)
+class NeutralLayout:
+    """What every identity of a run shares: the topology ``faces`` (F,3) int32, the skin atlas
+    (``uv`` (T,2), ``uv_faces`` (F,3)) with its texels at ``texture_size``, the face model's
+    ``regions`` and ``landmarks``, ``skin_faces`` (F,) bool (triangles whose corners are all skin)
+    and the artefact's phenotype column ``names``."""
 
-    source, h5, generator = ctx.inputs["heads"], ctx.h5, ctx.models
-    backend, size, seed, steps, texture_size, preset = (ctx.params.backend, ctx.params.size, ctx.params.seed, ctx.params.steps,
-                                                        ctx.params.texture_size, ctx.params.lights)
-    renderer = ctx.options.get("renderer", "moderngl")
+    faces: np.ndarray
+    uv: np.ndarray
+    uv_faces: np.ndarray
+    texels: object
+    regions: dict
+    landmarks: dict
+    skin_faces: np.ndarray
+    names: list
+
+
+def neutral_layout(source, texture_size: int) -> NeutralLayout:
+    """Build the :class:`NeutralLayout` of the sample-mesh artefact ``source`` (opened)."""
+    from painctl.appearance.skin import face_atlas
+    from painctl.appearance.uv import uv_texels
+    from painctl.facemodels import face_model_of
+
     face_model = face_model_of(source)
     regions, landmarks = face_model.region_vertices(), face_model.landmarks()
     faces = source.read("faces").astype(np.int32)
@@ -208,59 +225,120 @@ def _render_neutral(ctx) -> str:
     texels = uv_texels(uv, uv_faces, texture_size)
     skin_member = np.zeros(int(faces.max()) + 1, bool)
     skin_member[np.asarray(regions["skin"])] = True
-    skin_faces = skin_member[faces].all(1)
-    start, stop = ctx.start, ctx.stop
-    if backend == "kandinsky":
-        from painctl.diffusion.kandinsky import face_prompt
     names = source.attrs("phenotype").get("names", source.attrs().get("phenotype_names", []))
-    with source.h5() as f:
-        copy_attrs(f, h5)
-    write_dataset(h5, "faces", faces, rows=False)
-    write_dataset(h5, "uv", uv, rows=False, attrs={"layout": "painctl skin atlas (repacked model UVs)"})
-    write_dataset(h5, "uv_faces", uv_faces, rows=False)
-    rows = stop - start
+    return NeutralLayout(faces, uv, uv_faces, texels, regions, landmarks, skin_member[faces].all(1), names)
+
+
+@dataclass
+class NeutralFace:
+    """One identity's render: the ``image`` (H,W,3) sRGB in [0,1] (or uint8), the renderer's
+    ``result`` (depth, mask), its skin ``maps``, ``camera``, ``skin`` parameters, ``lights`` and the
+    diffusion ``prompt`` ("" when shaded)."""
+
+    image: np.ndarray
+    result: object
+    maps: object
+    camera: object
+    skin: object
+    lights: list
+    prompt: str
+
+
+def shade(mesh, camera, rig: list, size: int, renderer: str, skin_faces: np.ndarray):
+    """Render ``mesh`` under the light ``rig`` with :data:`HEADROOM`, the subsurface spread and the
+    tone curve, over the :data:`BACKGROUND` grey; return (RenderResult, image (H,W,3) sRGB [0,1])."""
+    from painctl.renderer import render
+    from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
+
+    lights = dimmed(rig, 1.0 / HEADROOM)
+    result = render(mesh, camera, lights, size, backend=renderer)
+    lit = srgb_to_linear(result.rgb) * HEADROOM
+    if SUBSURFACE_MM:
+        lit = subsurface(lit, mesh, camera, lights, size, renderer, result, skin_faces=skin_faces)
+    shaded = linear_to_srgb(tone_map(lit))
+    alpha = result.alpha[..., None]
+    return result, shaded * alpha + BACKGROUND * (1.0 - alpha)
+
+
+def render_face(layout: NeutralLayout, vertices: np.ndarray, who: dict, index: int, backend: str, size: int, seed: int,
+                texture_size: int, renderer: str, preset: str, generator=None, steps: int = 50) -> NeutralFace:
+    """Paint, light and render identity ``index`` (global) with ``vertices`` (V,3) metres and
+    demographics ``who`` (age_years, gender, ethnicity, phenotype) by ``backend``."""
+    from painctl.appearance.skin import skin_maps, skin_params
+    from painctl.renderer import Mesh, frame_camera, render
+    from painctl.seeding import seed_for
+
+    skin = skin_params(layout.names, who["phenotype"], float(who["age_years"]), seed, index)
+    maps = skin_maps(vertices, layout.faces, layout.uv, layout.uv_faces, layout.regions, layout.landmarks, skin, texture_size, texels=layout.texels)
+    camera = frame_camera(vertices, size=size)
+    mesh = Mesh(vertices, layout.faces, uv=layout.uv, uv_faces=layout.uv_faces, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
+    rig = light_preset(preset, seed, index)
+    if backend == "shaded":
+        result, image = shade(mesh, camera, rig, size, renderer, layout.skin_faces)
+        return NeutralFace(image, result, maps, camera, skin, rig, "")
+    from painctl.diffusion.kandinsky import face_prompt
+
+    # The diffusion backend needs only the depth map: the lit render is not used.
+    result = render(mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, backend=renderer)
+    prompt = face_prompt(float(who["age_years"]), who["gender"], who["ethnicity"])
+    image = generator(result.depth, prompt, steps=steps, seed=seed_for(seed, "render-neutral/diffusion", index))
+    return NeutralFace(image, result, maps, camera, skin, rig, prompt)
+
+
+#: Per-identity datasets carried from the sample-mesh input, with their attributes.
+CARRIED = ("identity", "age_years", "age_group", "gender", "ethnicity", "phenotype")
+
+
+def _copy_inputs(source, h5, layout: NeutralLayout, start: int, stop: int) -> tuple[np.ndarray, dict]:
+    """Write the mesh datasets and the carried rows ``start:stop`` of the input artefact ``source``
+    into ``h5``, with their attributes; return the vertices (N,V,3) float32 and the carried rows by name."""
+    from painctl.artefact import copy_attrs, write_dataset
+
+    with source.h5() as src:
+        copy_attrs(src.attrs, h5.attrs)
+    write_dataset(h5, "faces", layout.faces, rows=False)
+    write_dataset(h5, "uv", layout.uv, rows=False, attrs={"layout": "painctl skin atlas (repacked model UVs)"})
+    write_dataset(h5, "uv_faces", layout.uv_faces, rows=False)
     vertices = source.read("vertices", slice(start, stop)).astype(np.float32)
     write_dataset(h5, "vertices", vertices, attrs={"units": "m", "frame": "+Y up, face toward +Z, right-handed"})
-    with source.h5() as f:
-        for name in ("identity", "age_years", "age_group", "gender", "ethnicity", "phenotype"):
-            ds = write_dataset(h5, name, source.read(name, slice(start, stop)))
-            copy_attrs(f[name], ds)
+    carried = {}
+    for name in CARRIED:
+        carried[name] = source.read(name, slice(start, stop))
+        ds = write_dataset(h5, name, carried[name])
+        with source.h5() as src:
+            copy_attrs(src[name].attrs, ds.attrs)
+    return vertices, carried
+
+
+def _render_neutral(ctx) -> str:
+    from painctl.artefact import create_rows, write_dataset
+    from painctl.renderer import lights_to_list
+
+    source, h5, generator, p = ctx.inputs["heads"], ctx.h5, ctx.models, ctx.params
+    renderer = ctx.options.get("renderer", "moderngl")
+    layout = neutral_layout(source, p.texture_size)
+    start, stop = ctx.start, ctx.stop
+    rows = stop - start
+    vertices, carried = _copy_inputs(source, h5, layout, start, stop)
     # One image per chunk: images are read one at a time.
-    depth = create_rows(h5, "depth", (rows, size, size), np.float32, chunk_rows=1, compression="gzip",
+    depth = create_rows(h5, "depth", (rows, p.size, p.size), np.float32, chunk_rows=1, compression="gzip",
                         attrs={"units": "m along the view axis; +inf on the background"})
-    mask = create_rows(h5, "mask", (rows, size, size), bool, chunk_rows=1, compression="gzip")
-    ids = source.read("identity", slice(start, stop)).astype(str)
-    ages = source.read("age_years", slice(start, stop))
-    genders = source.read("gender", slice(start, stop)).astype(str)
-    eths = source.read("ethnicity", slice(start, stop)).astype(str)
-    phen = source.read("phenotype", slice(start, stop))
+    mask = create_rows(h5, "mask", (rows, p.size, p.size), bool, chunk_rows=1, compression="gzip")
+    ids = carried["identity"].astype(str)
+    genders, eths = carried["gender"].astype(str), carried["ethnicity"].astype(str)
     cameras, prompts, skins, rigs = [], [], [], []
-    for k in ctx.track(range(rows), total=rows, description=f"render-neutral ({backend})"):
-        index = start + k
-        skin = skin_params(names, phen[k], float(ages[k]), seed, index)
-        maps = skin_maps(vertices[k], faces, uv, uv_faces, regions, landmarks, skin, texture_size, texels=texels)
-        camera = frame_camera(vertices[k], size=size)
-        mesh = Mesh(vertices[k], faces, uv=uv, uv_faces=uv_faces, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
-        rig = light_preset(preset, seed, index)
-        result = render(mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, backend=renderer)
-        depth[k] = result.depth
-        mask[k] = result.mask
-        if backend == "shaded":
-            lit = subsurface(srgb_to_linear(result.rgb) * HEADROOM, mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, renderer, result,
-                             skin_faces=skin_faces) if SUBSURFACE_MM else srgb_to_linear(result.rgb) * HEADROOM
-            shaded = linear_to_srgb(tone_map(lit))
-            image = shaded * result.alpha[..., None] + BACKGROUND * (1.0 - result.alpha[..., None])
-            prompts.append("")
-        else:
-            prompt = face_prompt(float(ages[k]), genders[k], eths[k])
-            image = generator(result.depth, prompt, steps=steps, seed=seed_for(seed, "render-neutral/diffusion", index))
-            prompts.append(prompt)
-        save_png(ctx.dir / "images" / f"{ids[k]}.png", image)
-        save_png(ctx.dir / "depth" / f"{ids[k]}.png", depth_png(result.depth))
-        save_png(ctx.dir / "albedo" / f"{ids[k]}.png", maps.albedo)
-        cameras.append(json.dumps(camera.to_dict(), sort_keys=True))
-        skins.append(json.dumps(skin.to_dict(), sort_keys=True))
-        rigs.append(json.dumps(lights_to_list(rig), sort_keys=True))
+    for k in ctx.track(range(rows), total=rows, description=f"render-neutral ({p.backend})"):
+        who = {"age_years": carried["age_years"][k], "gender": genders[k], "ethnicity": eths[k], "phenotype": carried["phenotype"][k]}
+        face = render_face(layout, vertices[k], who, start + k, p.backend, p.size, p.seed, p.texture_size, renderer, p.lights, generator, p.steps)
+        depth[k] = face.result.depth
+        mask[k] = face.result.mask
+        save_png(ctx.dir / "images" / f"{ids[k]}.png", face.image)
+        save_png(ctx.dir / "depth" / f"{ids[k]}.png", depth_png(face.result.depth))
+        save_png(ctx.dir / "albedo" / f"{ids[k]}.png", face.maps.albedo)
+        cameras.append(json.dumps(face.camera.to_dict(), sort_keys=True))
+        skins.append(json.dumps(face.skin.to_dict(), sort_keys=True))
+        rigs.append(json.dumps(lights_to_list(face.lights), sort_keys=True))
+        prompts.append(face.prompt)
     write_dataset(h5, "image", np.array([f"images/{i}.png" for i in ids], dtype=str).reshape(rows))
     write_dataset(h5, "depth_png", np.array([f"depth/{i}.png" for i in ids], dtype=str).reshape(rows))
     write_dataset(h5, "albedo", np.array([f"albedo/{i}.png" for i in ids], dtype=str).reshape(rows))
@@ -268,9 +346,9 @@ def _render_neutral(ctx) -> str:
     write_dataset(h5, "skin", np.array(skins, dtype=str).reshape(rows))
     write_dataset(h5, "prompt", np.array(prompts, dtype=str).reshape(rows))
     write_dataset(h5, "lights", np.array(rigs, dtype=str).reshape(rows))
-    h5.attrs["lights_preset"] = preset
-    h5.attrs["neutral_backend"] = backend
-    return f"rendered {console.plural(rows, 'neutral face')} and depth maps ({backend}) into {ctx.path}"
+    h5.attrs["lights_preset"] = p.lights
+    h5.attrs["neutral_backend"] = p.backend
+    return f"rendered {console.plural(rows, 'neutral face')} and depth maps ({p.backend}) into {ctx.path}"
 
 
 #: render-neutral: one sample-mesh input; the items are its identities; Kandinsky loads after the cache check.

@@ -205,11 +205,64 @@ def texture_for(rig, texture=None):
 
 
 # ---------------------------------------------------------------------------------- the worker
-_PLAN: dict = {}
+@dataclass
+class ViewsPlan:
+    """What every identity's worker needs, fixed for the run (sent once to each worker process).
+
+    ``rig_data`` is the rig's data.h5; ``faces`` (F,3), ``uv`` (T,2) and ``uv_faces`` (F,3) the head's
+    topology and texture layout (None without a texture layout); ``views`` (yaw, pitch) degrees;
+    ``background_kind`` a kind of painctl.appearance.backgrounds (or "room", "dir") with its
+    ``background_files``; ``out_dir`` the artefact directory the PNGs go to; ``mask_dir`` and
+    ``scalp`` (V,) are set only for kandinsky-inpaint (where its repaint masks go, where hair grows).
+    """
+
+    rig_data: str
+    faces: np.ndarray
+    uv: np.ndarray | None
+    uv_faces: np.ndarray | None
+    views: list[tuple[float, float]]
+    size: int
+    background_kind: str
+    background_files: list[Path] | None
+    seed: int
+    renderer: str
+    out_dir: str
+    regions: dict
+    landmarks: dict
+    without: tuple[str, ...]
+    camera_model: str
+    pose_jitter: float
+    lighting: str
+    maps: bool
+    #: zlib level of the image PNGs: 1 is nearly as small as the default 6 and several times faster.
+    compress_level: int = 1
+    mask_dir: str | None = None
+    scalp: np.ndarray | None = None
+
+
+@dataclass
+class IdentityTask:
+    """One identity to render: its global index ``g``, its rig rows ``start``:``stop`` (neutral
+    first), the output row of its first image ``row0``, its plain vertex ``albedo`` (V,3) (without a
+    texture), its ``texture`` PNG path and the ``texture_lights`` it was baked under (JSON; None:
+    the studio rig), its demographics ``who`` (Identity fields) and its file-name stem ``name``."""
+
+    g: int
+    start: int
+    stop: int
+    row0: int
+    albedo: np.ndarray | None
+    texture: str | None
+    texture_lights: str | None
+    who: dict
+    name: str
+
+
+_PLAN: ViewsPlan | None = None
 _RIG = None
 
 
-def _init_worker(plan: dict, worker: bool = False) -> None:
+def _init_worker(plan: ViewsPlan, worker: bool = False) -> None:
     global _PLAN, _RIG
     if worker:
         from painctl.artefact.signals import quiet_worker
@@ -224,7 +277,7 @@ def _rig_file():
     if _RIG is None:
         import h5py
 
-        _RIG = h5py.File(_PLAN["rig_data"], "r")
+        _RIG = h5py.File(_PLAN.rig_data, "r")
     return _RIG
 
 
@@ -235,143 +288,212 @@ def _load_texture(path: str) -> np.ndarray:
         return np.asarray(src.convert("RGB"), dtype=np.float32) / 255.0
 
 
-def render_identity(task: tuple) -> list[dict]:
-    """Render one identity's rig rows in every view, write the PNGs; return the rows' index records.
+@dataclass
+class IdentityScene:
+    """Everything one identity's frames share: per view its camera ``models`` and pinhole
+    ``cameras``, the ``lighting`` (and its shader ``lights``), the room's or backdrop's
+    ``backgrounds`` per view, the head ``texture`` with the irradiance it was baked under
+    (``baked_irradiance`` (V,), None untextured), its ``parts``, the segmentation's
+    ``head_labels`` and ``lip_weights`` (None without maps), the JSON ``records`` every image row carries and, per view, the neutral's projected landmarks
+    ``face_points`` (K,2) pixels (None when the face model has none)."""
 
-    ``task`` = (global identity index g, rig start, rig stop, first output row, albedo (V,3) or
-    None, texture path or None, the texture's lights as JSON or None (studio lights), the
-    identity's demographics as a dict, its file-name stem). Runs in a worker process with the plan set by :func:`_init_worker`.
+    models: list
+    cameras: list
+    lighting: object
+    lights: list
+    room: object
+    backgrounds: list
+    texture: np.ndarray | None
+    baked_irradiance: np.ndarray | None
+    parts: list
+    head_labels: np.ndarray | None
+    lip_weights: np.ndarray | None
+    records: dict
+    face_points: list | None = None
 
-    Per identity: its room, lights and parts; per (identity, view): its camera model (focal
-    length, framing, pose jitter, image effects and their noise) and background. Every draw
-    depends on the seed, g and the view only, never on the rig row, so a neutral face and its
-    pain faces share them exactly.
-    """
-    from PIL import Image
 
+def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> IdentityScene:
+    """Draw identity ``task.g``'s cameras, room, lights, backgrounds and parts, framed on its
+    ``neutral`` (V,3) face. Every draw depends on the seed, g and the view only."""
     from painctl.appearance import build_parts
     from painctl.appearance import camera_model as cm
     from painctl.appearance import lighting as lt
     from painctl.appearance import scene as sc
     from painctl.appearance import segmentation as seg
-    from painctl.appearance.backgrounds import composite, make_background
-    from painctl.renderer import Mesh, frame_camera, lights_from_list, lights_to_list, relight, render_many, splat, studio_lights, vertex_normals
+    from painctl.appearance.backgrounds import make_background
+    from painctl.renderer import frame_camera, lights_from_list, lights_to_list, studio_lights, vertex_normals
     from painctl.seeding import rng_for
 
-    g, start, stop, row0, albedo, texture, lights_json, who, name = task
-    plan = _PLAN
-    size, views = plan["size"], plan["views"]
-    seed = plan["seed"]
-    vertices = _rig_file()["vertices"][start:stop]
-    faces = plan["faces"]
-    n_views = len(views)
-    models = [cm.draw_camera_model(rng_for(seed, cm.STREAM, g, v), plan["camera_model"], plan["pose_jitter"], size) for v in range(n_views)]
-    cameras = [frame_camera(vertices[0], yaw=yaw + m.pose_jitter[0], pitch=pitch + m.pose_jitter[1], roll=m.pose_jitter[2], size=size, fov=m.fov, margin=m.margin)
+    size, views, seed, g = plan.size, plan.views, plan.seed, task.g
+    models = [cm.draw_camera_model(rng_for(seed, cm.STREAM, g, v), plan.camera_model, plan.pose_jitter, size) for v in range(len(views))]
+    cameras = [frame_camera(neutral, yaw=yaw + m.pose_jitter[0], pitch=pitch + m.pose_jitter[1], roll=m.pose_jitter[2], size=size, fov=m.fov, margin=m.margin)
                for (yaw, pitch), m in zip(views, models)]
     # The neutral face's landmarks in each view: one face crop for a neutral and its pain faces
     # (a crop following each expression would move the pair apart by the expression itself).
-    marks = np.array(list(plan["landmarks"].values()), np.int64) if plan["landmarks"] else None
-    face_points = None if marks is None else [cam.project(vertices[0][marks], size, size).astype(np.float32) for cam in cameras]
-    baked = lights_from_list(json.loads(lights_json)) if lights_json else studio_lights()
+    marks = np.array(list(plan.landmarks.values()), np.int64) if plan.landmarks else None
+    face_points = None if marks is None else [cam.project(neutral[marks], size, size).astype(np.float32) for cam in cameras]
+    baked = lights_from_list(json.loads(task.texture_lights)) if task.texture_lights else studio_lights()
     room = sc.draw_room(rng_for(seed, sc.STREAM, g))
-    lighting = lt.draw_lighting(rng_for(seed, lt.STREAM, g), room) if plan["lighting"] == "room" else lt.studio_lighting(baked)
+    lighting = lt.draw_lighting(rng_for(seed, lt.STREAM, g), room) if plan.lighting == "room" else lt.studio_lighting(baked)
     lights = lighting.shader_lights()
-    lights_record = json.dumps(lights_to_list(lights), sort_keys=True)
-    lighting_record = json.dumps(lighting.to_dict(), sort_keys=True)
-    kind = plan["background_kind"]
-    if kind == "room":
+    if plan.background_kind == "room":
         backgrounds = sc.paint_room_views(room, (size, size), [yaw for yaw, _ in views])
         scene_record = json.dumps({"kind": "room", **room.to_dict()}, sort_keys=True)
     else:
-        backgrounds = [make_background(kind, (size, size), rng_for(seed, "render-views/background", g, v), plan["background_files"]) for v in range(n_views)]
-        scene_record = json.dumps({"kind": kind}, sort_keys=True)
-    prepared: list[np.ndarray | None] = [None] * n_views
-    tex = _load_texture(texture) if texture else None
+        backgrounds = [make_background(plan.background_kind, (size, size), rng_for(seed, "render-views/background", g, v), plan.background_files)
+                       for v in range(len(views))]
+        scene_record = json.dumps({"kind": plan.background_kind}, sort_keys=True)
+    texture = _load_texture(task.texture) if task.texture else None
     # The texture holds the light it was baked under (render-neutral's photo): the head is drawn
     # unlit and multiplied by how much more or less light this frame's surface gets.
-    baked_irradiance = lt.studio_lighting(baked).irradiance(vertex_normals(vertices[0], faces)) if tex is not None else None
-    parts = build_parts(_identity_for_parts(plan, g, vertices[0], who, baked if tex is not None else None, lighting), plan["without"])
-    appearance = json.dumps({part.name: part.record() for part in parts}, sort_keys=True)
-    head_labels = seg.head_triangle_labels(vertices[0], faces, plan["regions"]) if plan["maps"] else None
-    lip_weights = seg.lip_weights(vertices[0], plan["regions"]) if plan["maps"] else None
-    au_rows = _rig_file()["au"][start:stop]
+    baked_irradiance = lt.studio_lighting(baked).irradiance(vertex_normals(neutral, plan.faces)) if texture is not None else None
+    parts = build_parts(_identity_for_parts(plan, g, neutral, task.who, baked if texture is not None else None, lighting), plan.without)
+    records = {
+        "lights": json.dumps(lights_to_list(lights), sort_keys=True),
+        "lighting": json.dumps(lighting.to_dict(), sort_keys=True),
+        "scene": scene_record,
+        "appearance": json.dumps({part.name: part.record() for part in parts}, sort_keys=True),
+    }
+    head_labels = seg.head_triangle_labels(neutral, plan.faces, plan.regions) if plan.maps else None
+    lip_weights = seg.lip_weights(neutral, plan.regions) if plan.maps else None
+    return IdentityScene(models, cameras, lighting, lights, room, backgrounds, texture, baked_irradiance, parts, head_labels, lip_weights, records,
+                         face_points)
+
+
+def frame_meshes(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, verts: np.ndarray, au: np.ndarray) -> tuple[list, list]:
+    """Return one frame's meshes (the head dressed by its parts, then the parts' own meshes) and
+    each mesh's per-triangle segmentation labels, for rigged vertices ``verts`` (V,3) and labels ``au`` (6,)."""
+    from painctl.appearance import segmentation as seg
+    from painctl.renderer import Mesh
+
+    if scene.texture is not None:
+        mesh = Mesh(verts, plan.faces, uv=plan.uv, uv_faces=plan.uv_faces, texture=scene.texture, shading=False)
+    else:
+        mesh = Mesh(verts, plan.faces, vertex_colors=task.albedo)
+    for part in scene.parts:
+        mesh = part.dress(mesh, verts, au)
+    meshes, labels = [mesh], [scene.head_labels]
+    # Parts are drawn on the head as dressed (the eyelids part opens the lids the lashes sit on).
+    drawn = mesh.vertices
+    for part in scene.parts:
+        for m in part.meshes(drawn, au):
+            meshes.append(m)
+            # A part drawing several classes (a neck and its garment) labels each mesh (``mesh.label``).
+            labels.append(np.full(len(m.faces), seg.label_id(getattr(m, "label", None) or part.label), np.uint8))
+    return meshes, labels
+
+
+def render_identity(task: IdentityTask) -> list[dict]:
+    """Render one identity's rig rows in every view, write the PNGs; return the rows' index records.
+
+    Runs in a worker process with the plan set by :func:`_init_worker`. Per identity: its room,
+    lights and parts; per (identity, view): its camera model (focal length, framing, pose jitter,
+    image effects and their noise) and background. Every draw depends on the seed, g and the view
+    only, never on the rig row, so a neutral face and its pain faces share them exactly.
+    """
+    from painctl.appearance import scene as sc
+    from painctl.appearance import camera_model as cm
+    from painctl.renderer import relight, render_many, splat
+
+    plan = _PLAN
+    vertices = _rig_file()["vertices"][task.start:task.stop]
+    au_rows = _rig_file()["au"][task.start:task.stop]
+    scene = identity_scene(plan, task, vertices[0])
+    prepared: list[np.ndarray | None] = [None] * len(plan.views)
     records = []
     for j, verts in enumerate(vertices):
-        if tex is not None:
-            mesh = Mesh(verts, faces, uv=plan["uv"], uv_faces=plan["uv_faces"], texture=tex, shading=False)
-        else:
-            mesh = Mesh(verts, faces, vertex_colors=albedo)
-        for part in parts:
-            mesh = part.dress(mesh, verts, au_rows[j])
-        meshes, labels = [mesh], [head_labels]
-        # Parts are drawn on the head as dressed (the eyelids part opens the lids the lashes sit on).
-        drawn = mesh.vertices
-        for part in parts:
-            for m in part.meshes(drawn, au_rows[j]):
-                meshes.append(m)
-                # A part drawing several classes (a neck and its garment) labels each mesh (``mesh.label``).
-                labels.append(np.full(len(m.faces), seg.label_id(getattr(m, "label", None) or part.label), np.uint8))
-        results = render_many(meshes, cameras, lights, size, backend=plan["renderer"])
-        if tex is not None:
-            ratio = np.clip(lighting.irradiance(vertex_normals(verts, faces)) / np.maximum(baked_irradiance, 1e-4), 0.25, 4.0)
+        meshes, labels = frame_meshes(plan, task, scene, verts, au_rows[j])
+        results = render_many(meshes, scene.cameras, scene.lights, plan.size, backend=plan.renderer)
+        if scene.texture is not None:
+            # The head's normals (dressing changes only its texture), computed once for the frame's draw too.
+            ratio = np.clip(scene.lighting.irradiance(meshes[0].vertex_normals()) / np.maximum(scene.baked_irradiance, 1e-4), 0.25, 4.0)
             for res in results:
-                res.rgb = relight(res.rgb, splat(res, ratio, faces, background=1.0))
-        if plan["maps"]:
-            triangle_labels = np.concatenate(labels)
-            stacked_normals = np.concatenate([m.vertex_normals() for m in meshes])
-            stacked_faces = np.concatenate([m.faces + off for m, off in zip(meshes, np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]]))])
-        for v, (res, cam) in enumerate(zip(results, cameras)):
+                res.rgb = relight(res.rgb, splat(res, ratio, plan.faces, background=1.0))
+        stacked = _stacked_geometry(meshes, labels) if plan.maps else None
+        for v, (res, cam) in enumerate(zip(results, scene.cameras)):
             if prepared[v] is None:
                 # Prepared on the neutral face (j = 0) and shared by its pain faces: the shadow the
                 # person casts on the wall and the room's depth-of-field blur.
-                background = backgrounds[v]
-                if kind == "room":
-                    background = sc.cast_shadow(background, res.alpha, lights[0].direction, room)
-                prepared[v] = cm.blur(background, models[v].background_defocus_px)
-            rgb = composite(res.rgb, res.alpha, prepared[v])
-            stem = f"{name}_{start + j:06d}_{view_name(*views[v])}"
-            rel = f"images/{stem}.png"
-            pixels = cm.develop(rgb, models[v], rng_for(seed, cm.STREAM, g, v, 1))
-            Image.fromarray(pixels).save(Path(plan["out_dir"]) / rel, format="PNG", compress_level=plan["compress_level"])
-            if plan.get("mask_dir"):
-                _save_repaint_mask(res, plan, Path(plan["mask_dir"]) / rel)
-            record = {
-                "image": rel,
-                "rig_row": start + j,
-                "view": view_name(*views[v]),
-                "yaw": views[v][0],
-                "pitch": views[v][1],
-                "camera": json.dumps(cam.to_dict(), sort_keys=True),
-                "camera_model": json.dumps(models[v].to_dict(), sort_keys=True),
-                "neutral_image_row": row0 + v,
-                "alpha_mean": float(res.alpha.mean()),
-                "lights": lights_record,
-                "lighting": lighting_record,
-                "scene": scene_record,
-                "appearance": appearance,
-            }
-            if face_points is not None:
-                record["landmarks"] = face_points[v]
-            if plan["maps"]:
-                out_dir = Path(plan["out_dir"])
-                for folder in MAP_FOLDERS:
-                    record[folder] = f"{folder}/{stem}.png"
-                labels_image = seg.refine_lips(seg.segmentation(res.triangle, triangle_labels), res.triangle, res.barycentric, faces, lip_weights)
-                seg.save_segmentation(out_dir / record["segmentation"], labels_image)
-                seg.save_depth(out_dir / record["depth"], seg.depth_code(res.depth))
-                seg.save_normals(out_dir / record["normals"], seg.normal_code(res.triangle, res.barycentric, stacked_normals, stacked_faces, cam.rotation()))
+                background = scene.backgrounds[v]
+                if plan.background_kind == "room":
+                    background = sc.cast_shadow(background, res.alpha, scene.lights[0].direction, scene.room)
+                prepared[v] = cm.blur(background, scene.models[v].background_defocus_px)
+            stem = f"{task.name}_{task.start + j:06d}_{view_name(*plan.views[v])}"
+            rel = _write_image(plan, task, scene, res, prepared[v], v, stem)
+            record = _image_record(plan, task, scene, v, rel, task.start + j, cam, res)
+            if plan.maps:
+                _write_maps(plan, scene, res, cam, stacked, stem, record)
             records.append(record)
-    assert len(records) == (stop - start) * n_views
+    assert len(records) == (task.stop - task.start) * len(plan.views)
     return records
 
 
-def _identity_for_parts(plan: dict, g: int, neutral: np.ndarray, who: dict, texture_lights=None, lighting=None):
+def _stacked_geometry(meshes: list, labels: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frame's meshes as one: (triangle labels (T,), vertex normals (W,3), faces (T,3) into them)."""
+    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes[:-1]])
+    return (np.concatenate(labels), np.concatenate([m.vertex_normals() for m in meshes]),
+            np.concatenate([m.faces + off for m, off in zip(meshes, offsets)]))
+
+
+def _write_image(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, res, background: np.ndarray, v: int, stem: str) -> dict:
+    """Composite view ``v``'s render over its background, develop it through the camera model,
+    save images/<stem>.png (and its repaint mask for inpainting); return its path in the artefact."""
+    from PIL import Image
+
+    from painctl.appearance import camera_model as cm
+    from painctl.appearance.backgrounds import composite
+    from painctl.seeding import rng_for
+
+    rgb = composite(res.rgb, res.alpha, background)
+    rel = f"images/{stem}.png"
+    pixels = cm.develop(rgb, scene.models[v], rng_for(plan.seed, cm.STREAM, task.g, v, 1))
+    Image.fromarray(pixels).save(Path(plan.out_dir) / rel, format="PNG", compress_level=plan.compress_level)
+    if plan.mask_dir:
+        _save_repaint_mask(res, plan, Path(plan.mask_dir) / rel)
+    return rel
+
+
+def _image_record(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, v: int, rel: str, rig_row: int, cam, res) -> dict:
+    """One image row of the output's index (see :func:`_write_index`)."""
+    yaw, pitch = plan.views[v]
+    record = {
+        "image": rel,
+        "rig_row": rig_row,
+        "view": view_name(yaw, pitch),
+        "yaw": yaw,
+        "pitch": pitch,
+        "camera": json.dumps(cam.to_dict(), sort_keys=True),
+        "camera_model": json.dumps(scene.models[v].to_dict(), sort_keys=True),
+        "neutral_image_row": task.row0 + v,
+        "alpha_mean": float(res.alpha.mean()),
+        **scene.records,
+    }
+    if scene.face_points is not None:
+        record["landmarks"] = scene.face_points[v]
+    return record
+
+
+def _write_maps(plan: ViewsPlan, scene: IdentityScene, res, cam, stacked, stem: str, record: dict) -> None:
+    """Save the segmentation, depth and normal maps of one image beside it; add their paths to ``record``."""
+    from painctl.appearance import segmentation as seg
+
+    triangle_labels, normals, faces = stacked
+    out_dir = Path(plan.out_dir)
+    for folder in MAP_FOLDERS:
+        record[folder] = f"{folder}/{stem}.png"
+    labels_image = seg.refine_lips(seg.segmentation(res.triangle, triangle_labels), res.triangle, res.barycentric, plan.faces, scene.lip_weights)
+    seg.save_segmentation(out_dir / record["segmentation"], labels_image)
+    seg.save_depth(out_dir / record["depth"], seg.depth_code(res.depth))
+    seg.save_normals(out_dir / record["normals"], seg.normal_code(res.triangle, res.barycentric, normals, faces, cam.rotation()))
+
+
+def _identity_for_parts(plan: ViewsPlan, g: int, neutral: np.ndarray, who: dict, texture_lights=None, lighting=None):
     """Return the :class:`painctl.appearance.Identity` of identity ``g`` for its part builders
     (``lighting``: the scene lighting its frames are rendered under)."""
     from painctl.appearance import Identity
 
-    return Identity(index=g, seed=plan["seed"], neutral=np.asarray(neutral, np.float32), faces=plan["faces"],
-                    regions=plan["regions"], landmarks=plan["landmarks"], uv=plan["uv"], uv_faces=plan["uv_faces"],
+    return Identity(index=g, seed=plan.seed, neutral=np.asarray(neutral, np.float32), faces=plan.faces,
+                    regions=plan.regions, landmarks=plan.landmarks, uv=plan.uv, uv_faces=plan.uv_faces,
                     texture_lights=texture_lights, lighting=lighting, **who)
 
 
@@ -388,15 +510,15 @@ def _demographics(rig, row: int) -> dict:
     return who
 
 
-def _save_repaint_mask(res, plan: dict, path: Path) -> None:
+def _save_repaint_mask(res, plan: ViewsPlan, path: Path) -> None:
     """Save where kandinsky-inpaint may repaint: the background and, with hair, the scalp (1-bit PNG)."""
     from PIL import Image
 
     from painctl.renderer import splat
 
     repaint = ~res.mask
-    if plan.get("scalp") is not None:
-        repaint |= splat(res, plan["scalp"], plan["faces"]) > 0.5
+    if plan.scalp is not None:
+        repaint |= splat(res, plan.scalp, plan.faces) > 0.5
     Image.fromarray(repaint).save(path, format="PNG")
 
 
@@ -428,7 +550,7 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_tasks(plan: dict, tasks: list[tuple], jobs: int, description: str):
+def run_tasks(plan: ViewsPlan, tasks: list[IdentityTask], jobs: int, description: str):
     """Yield :func:`render_identity` results for ``tasks`` in order, over ``jobs`` processes."""
     if jobs <= 1 or len(tasks) <= 1:
         _init_worker(plan)
@@ -506,40 +628,38 @@ def _render_views(ctx) -> str:
     if request.maps:
         for folder in MAP_FOLDERS:
             (writer.dir / folder).mkdir()
-    plan = {
-        "rig_data": str(Path(rig.path) / "data.h5"),
-        "faces": faces,
-        "uv": uv_source.read("uv") if has_uv else None,
-        "uv_faces": uv_source.read("uv_faces") if has_uv else None,
-        "views": [tuple(v) for v in request.views],
-        "size": request.size,
-        "background_kind": "plain" if kind == "kandinsky-inpaint" else kind,
-        "background_files": files,
-        "seed": request.seed,
-        "renderer": request.renderer,
-        "out_dir": str(writer.dir),
-        "compress_level": 1,
-        "mask_dir": None,
-        "scalp": None,
-        "regions": regions,
-        "landmarks": landmarks,
-        "without": tuple(request.without),
+    plan = ViewsPlan(
+        rig_data=str(Path(rig.path) / "data.h5"),
+        faces=faces,
+        uv=uv_source.read("uv") if has_uv else None,
+        uv_faces=uv_source.read("uv_faces") if has_uv else None,
+        views=[tuple(v) for v in request.views],
+        size=request.size,
+        background_kind="plain" if kind == "kandinsky-inpaint" else kind,
+        background_files=files,
+        seed=request.seed,
+        renderer=request.renderer,
+        out_dir=str(writer.dir),
+        regions=regions,
+        landmarks=landmarks,
+        without=tuple(request.without),
         # Inpainting repaints the finished image, so it gets the pinhole's image as it was.
-        "camera_model": "none" if request.background == "kandinsky-inpaint" else request.camera_model,
-        "pose_jitter": request.pose_jitter,
-        "lighting": request.lighting,
-        "maps": request.maps,
-    }
+        camera_model="none" if request.background == "kandinsky-inpaint" else request.camera_model,
+        pose_jitter=request.pose_jitter,
+        lighting=request.lighting,
+        maps=request.maps,
+    )
     if request.background == "kandinsky-inpaint":
         import tempfile
 
-        plan["mask_dir"] = tempfile.mkdtemp(prefix="painctl-masks-")
-        (Path(plan["mask_dir"]) / "images").mkdir()
-        plan["scalp"] = scalp_vertices(rig, len(rig.read("vertices", 0)))
+        plan.mask_dir = tempfile.mkdtemp(prefix="painctl-masks-")
+        (Path(plan.mask_dir) / "images").mkdir()
+        plan.scalp = scalp_vertices(rig, len(rig.read("vertices", 0)))
     offset = identity_offset(rig, blocks)
     tasks = [
-        (offset + first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i],
-         None if tex_lights is None else tex_lights[first + i], _demographics(rig, a), names[first + i])
+        IdentityTask(g=offset + first + i, start=a, stop=b, row0=int(starts_out[first + i]), albedo=None if albedos is None else albedos[i],
+                     texture=None if tex_paths is None else tex_paths[first + i],
+                     texture_lights=None if tex_lights is None else tex_lights[first + i], who=_demographics(rig, a), name=names[first + i])
         for i, (a, b) in enumerate(mine)
     ]
     records: list[dict] = []
@@ -551,9 +671,9 @@ def _render_views(ctx) -> str:
 
         try:
             if records:
-                inpaint_backgrounds(writer.dir, Path(plan["mask_dir"]), records, rig, rig_rows, request)
+                inpaint_backgrounds(writer.dir, Path(plan.mask_dir), records, rig, rig_rows, request)
         finally:
-            shutil.rmtree(plan["mask_dir"], ignore_errors=True)
+            shutil.rmtree(plan.mask_dir, ignore_errors=True)
     _write_index(writer, write_dataset, rig, records, rig_rows, n_views)
     writer.h5.attrs["lights"] = json.dumps([l.to_dict() for l in __import__("painctl.renderer", fromlist=["studio_lights"]).studio_lights()], sort_keys=True)
     writer.h5.attrs["size"] = request.size
