@@ -100,7 +100,7 @@ def rig(heads: Input, out: PathLike, *, pspi: int | str | Sequence[int] | None =
     request.check()
     source = _opened(heads)
     if not source.has("vertices") or not source.has("identity"):
-        raise PainctlError(f"{source.path}: has no identities to rig (needs /vertices and /identity, e.g. from sample-mesh)")
+        raise PainctlError(f"{source.where}: has no identities to rig (needs /vertices and /identity, e.g. from sample-mesh)")
     return open_artefact(rig_identities(source, out, request, shard=_shard(shard), force=force))
 
 

@@ -52,12 +52,13 @@ def tree_digest(path: Path) -> str:
 
 
 def reseal(art: Path) -> None:
-    """Recompute a (mutated) artefact's manifest checksums, as a self-consistent but wrong writer would."""
+    """Recompute a (mutated) artefact's data.h5 checksums and content digest, as a self-consistent but
+    wrong writer would (the per-file digests stay as written)."""
     from painctl.artefact.store import content_digest, dataset_digests, file_sha256
 
     manifest_path = art / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["checksums"] = {"data.h5": file_sha256(art / "data.h5"), "datasets": dataset_digests(art / "data.h5")}
+    manifest["checksums"].update({"data.h5": file_sha256(art / "data.h5"), "datasets": dataset_digests(art / "data.h5")})
     manifest["digest"] = content_digest(art)
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
@@ -289,6 +290,46 @@ def test_damaged_images_are_refused_by_heatmap_export_and_contact_sheet(work, da
         assert image.name in result.stderr.decode() and not (work / "out").exists() and not (work / "out.png").exists()
 
 
+def _repaint(image: Path) -> None:
+    """Change one pixel of ``image`` and save it again: still a complete, valid PNG."""
+    with Image.open(image) as img:
+        pixels = np.array(img)
+    pixels[pixels.shape[0] // 2, pixels.shape[1] // 2] ^= 0x40
+    Image.fromarray(pixels).save(image, format="PNG")
+
+
+def test_an_edited_image_that_is_still_a_png_is_refused_naming_it(work):
+    image = sorted((work / "views" / "images").iterdir())[1]
+    _repaint(image)
+    reseal(work / "views")  # even with data.h5's checksums and the content digest recomputed
+    for args in (("heatmap", "--rig", "pain", "views", "out"), ("export", "views", "out"), ("contact-sheet", "views", "out.png"),
+                 ("train", "--epochs", "1", "views", "out")):
+        result = painctl_in(work, *args)
+        assert result.returncode == 1 and one_line_error(result.stderr), (args, result.stderr)
+        text = result.stderr.decode()
+        assert f"images/{image.name}) changed after the artefact was written" in text and text.startswith("painctl: error: views:"), text
+        assert not (work / "out").exists() and not (work / "out.png").exists()
+
+
+def test_an_edited_image_in_a_shard_of_a_merged_artefact_is_refused(work):
+    for k in (1, 2):
+        made = painctl_in(work, "-q", "render-views", "--size", "32", "--views", "0/0", "--jobs", "1", "--shard", f"{k}/2", "pain", f"part{k}")
+        assert made.returncode == 0, made.stderr
+    merged = painctl_in(work, "-q", "merge", "whole", "part1", "part2")
+    assert merged.returncode == 0, merged.stderr
+    # The merge is the single run's data, byte for byte: per-file digests live in the manifests only.
+    from painctl.artefact import open_artefact
+
+    whole, single = open_artefact(work / "whole"), open_artefact(work / "views")
+    for name in ("image", "au", "pspi", "camera"):
+        assert np.array_equal(whole.read(name), single.read(name)), name
+    assert [whole.resolve(p).read_bytes() == (work / "views" / p).read_bytes() for p in single.read("image")] == [True] * 4
+    image = sorted((work / "part2" / "images").iterdir())[0]
+    _repaint(image)
+    result = painctl_in(work, "export", "whole", "out")
+    assert result.returncode == 1 and one_line_error(result.stderr) and f"images/{image.name}) changed after" in result.stderr.decode()
+
+
 def test_rig_refuses_a_rig_artefact_naming_the_stage_it_needs(work):
     result = painctl_in(work, "rig", "--pspi", "4", "pain", "out")
     assert result.returncode == 1 and one_line_error(result.stderr) and "'sample-mesh'" in result.stderr.decode()
@@ -449,7 +490,7 @@ PRESENT = {
 }
 MANIFEST_MUTATIONS = ["invalid_json", "truncated", "not_object", "schema_version", "wrong_stage", "drop_stage", "drop_digest",
                       "drop_params", "rows_negative", "rows_string", "missing_shard", "bad_checksums", "wrong_data_checksum", "deleted"]
-IMAGE_MUTATIONS = ["truncate", "flip_byte", "delete", "empty", "text", "jpeg", "link_outside"]
+IMAGE_MUTATIONS = ["truncate", "flip_byte", "delete", "empty", "text", "jpeg", "link_outside", "repaint", "recompress"]
 ATTRIBUTE_MUTATIONS = ["change_dataset_attr", "add_root_attr", "drop_rows_attr"]
 
 
@@ -543,6 +584,13 @@ def _mutate_image(art: Path, how: str, row: int) -> str:
     elif how == "link_outside":
         image.unlink()
         image.symlink_to("/etc/hostname")
+    elif how in ("repaint", "recompress"):
+        # Still a valid PNG: one pixel changed, or the same pixels stored at another compression level.
+        with Image.open(image) as img:
+            pixels = np.array(img)
+        if how == "repaint":
+            pixels.reshape(-1)[row % pixels.size] ^= 0x40
+        Image.fromarray(pixels).save(image, format="PNG", compress_level=9 if how == "recompress" else 6)
     return image.name
 
 
@@ -583,9 +631,9 @@ def test_every_reader_refuses_every_mutated_artefact(pipeline, tmp_path_factory,
     target = data.draw(st.sampled_from(_targets(kind, what)), label="artefact")
     reader = data.draw(st.integers(0, len(READERS[target]) - 1), label="reader")
     row = data.draw(st.integers(0, 10_000), label="row")
-    # A dataset edited under the old manifest (the checksum must notice) or resealed (the schema must);
-    # images are always resealed (the manifest does not cover them on read); the rest never.
-    sealed = data.draw(st.booleans(), label="resealed") if kind == "dataset" else kind == "image"
+    # A dataset or image edited under the old manifest (the checksum or file digest must notice) or
+    # resealed (the schema, the PNG check or the file digest must); the rest never.
+    sealed = data.draw(st.booleans(), label="resealed") if kind in ("dataset", "image") else False
     base = tmp_path_factory.mktemp("fuzz")
     for name in ("heads", "pain", "views", "heat"):
         shutil.copytree(pipeline / name, base / name, symlinks=True)

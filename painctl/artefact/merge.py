@@ -31,9 +31,9 @@ def merge_shards(out: str | os.PathLike, shards: Sequence[str | os.PathLike], fo
     base = {k: v for k, v in first.params.items() if k != "shard"}
     for art in arts[1:]:
         if art.stage != first.stage:
-            raise ArtefactError(f"{art.path}: is a {art.stage!r} artefact, the first shard is {first.stage!r}")
+            raise ArtefactError(f"{art.where}: is a {art.stage!r} artefact, the first shard is {first.stage!r}")
         if {k: v for k, v in art.params.items() if k != "shard"} != base:
-            raise ArtefactError(f"{art.path}: was made with other parameters than {first.path}")
+            raise ArtefactError(f"{art.where}: was made with other parameters than {first.where}")
     pooled = (pooled or {}).get(first.stage)
     params = {**base, "merged_from": [a.params.get("shard") for a in arts]}
     writer = ArtefactWriter(out, first.stage, params, inputs=arts, force=force)
@@ -65,7 +65,7 @@ def _virtual_concat(h5: h5py.File, name: str, arts: Sequence[Artefact], out_path
     for art in arts:
         with art.h5() as f:
             if name not in f:
-                raise ArtefactError(f"{art.path}: missing dataset /{name} that the first shard has")
+                raise ArtefactError(f"{art.where}: missing dataset /{name} that the first shard has")
             shapes.append(f[name].shape)
             dtypes.append(f[name].dtype)
     if any(s[1:] != shapes[0][1:] for s in shapes):
@@ -88,7 +88,7 @@ def _copy_shared(h5: h5py.File, name: str, ds0: h5py.Dataset, arts: Sequence[Art
     for art in arts[1:]:
         with art.h5() as f:
             if name not in f or not np.array_equal(f[name][()], value):
-                raise ArtefactError(f"{art.path}: /{name} differs from the first shard's; these shards do not belong together")
+                raise ArtefactError(f"{art.where}: /{name} differs from the first shard's; these shards do not belong together")
     ds = h5.create_dataset(name, data=value)
     for key, attr in ds0.attrs.items():
         ds.attrs[key] = attr

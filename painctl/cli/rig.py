@@ -65,8 +65,8 @@ def rig(pspi_levels, au_spec, per_identity, prior, asymmetry, frames, model_mesh
         source = open_artefact(in_path)
         if source.stage in ("rig", "render-views", "heatmap"):
             # Rigging rigged faces would make pain faces new neutrals and duplicate identities.
-            raise PainctlError(f"{in_path}: is a {source.stage!r} artefact; rig needs the identities of a "
+            raise PainctlError(f"{source.where}: is a {source.stage!r} artefact; rig needs the identities of a "
                                f"'sample-mesh' artefact (or 'render-neutral')")
         if not source.has("vertices") or not source.has("identity"):
-            raise PainctlError(f"{in_path}: has no identities to rig (needs /vertices and /identity, e.g. from sample-mesh)")
+            raise PainctlError(f"{source.where}: has no identities to rig (needs /vertices and /identity, e.g. from sample-mesh)")
     rig_identities(source, out, request, shard=shard, force=force, model_mesh=model_mesh)

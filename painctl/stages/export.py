@@ -170,7 +170,7 @@ def _place(art, rel: str, what: str, dst: Path) -> None:
     from painctl.artefact.store import copy_file
 
     src = art.resolve(rel, what=what)
-    verify_png(src, art.where)
+    verify_png(src, art.where, rel)
     copy_file(src, dst)
 
 

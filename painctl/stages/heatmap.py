@@ -68,14 +68,14 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
     rig = rig if rig is not None else rig_of_views(views)
     writer = ArtefactWriter(out, "heatmap", {"png_scale": PNG_SCALE, "colormap": COLORMAP}, inputs=[views, rig], force=force)
     if writer.cached:
-        console.info(f"{writer.path} is up to date (cache hit)")
+        console.info(f"{writer.where} is up to date (cache hit)")
         return writer.path
     n = views.rows()
     size = int(views.attrs().get("size", 0)) or _image_size(views)
     rig_rows = views.read("rig_row").astype(np.int64)
     n_rig = rig.rows()
     if n and (rig_rows.min() < 0 or rig_rows.max() >= n_rig):
-        raise ArtefactError(f"{views.path}: /rig_row points outside the {n_rig} rows of {rig.path}")
+        raise ArtefactError(f"{views.where}: /rig_row points outside the {n_rig} rows of {rig.where}")
     is_neutral = views.read("is_neutral").astype(bool)
     cameras = views.read("camera")
     images = views.read("image")
@@ -158,7 +158,7 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
         if rig.has("uv") and rig.has("uv_faces"):
             draw_stats(stats, rig.read("faces"), rig.read("uv"), rig.read("uv_faces"), writer.dir / "stats.png",
                        window=_face_region(rig), vertices=rig.read("vertices", int(neutral_row[0])) if n_rig else None)
-    console.info(f"wrote {console.plural(n, 'heatmap')} ({console.plural(int((~is_neutral).sum()), 'pain image')}) and stats.png ({writer.path})")
+    console.info(f"wrote {console.plural(n, 'heatmap')} ({console.plural(int((~is_neutral).sum()), 'pain image')}) and stats.png ({writer.where})")
     return writer.path
 
 
@@ -172,7 +172,7 @@ def _link_images(views, out_dir: Path, images: np.ndarray) -> None:
     for row, rel in enumerate(images):
         rel = _text(rel)
         src, dst = views.resolve(rel, what=f"/image row {row}"), out_dir / rel
-        verify_png(src, views.where)
+        verify_png(src, views.where, rel)
         dst.parent.mkdir(parents=True, exist_ok=True)
         copy_file(src, dst)
 
@@ -208,8 +208,9 @@ def _image_size(views) -> int:
 
     from painctl.artefact.images import verify_png
 
-    path = views.resolve(_text(views.read("image", 0)), what="/image row 0")
-    verify_png(path, views.where)
+    name = _text(views.read("image", 0))
+    path = views.resolve(name, what="/image row 0")
+    verify_png(path, views.where, name)
     with Image.open(path) as img:
         return int(img.height)
 

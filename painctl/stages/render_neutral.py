@@ -177,7 +177,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
         params.update(model=model or CONTROLNET_MODEL, prior_model=prior_model or PRIOR_MODEL, steps=int(steps))
     writer = ArtefactWriter(out, STAGE, params, inputs=[source], force=force)
     if writer.cached:
-        console.info(f"{out} is up to date (cache hit)")
+        console.info(f"{writer.where} is up to date (cache hit)")
         return writer.path
     face_model = face_model_of(source)
     regions, landmarks = face_model.region_vertices(), face_model.landmarks()
@@ -253,5 +253,5 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
         write_dataset(h5, "lights", np.array(rigs, dtype=str).reshape(rows))
         h5.attrs["lights_preset"] = preset
         h5.attrs["neutral_backend"] = backend
-    console.info(f"rendered {console.plural(rows, 'neutral face')} and depth maps ({backend}) into {writer.path}")
+    console.info(f"rendered {console.plural(rows, 'neutral face')} and depth maps ({backend}) into {writer.where}")
     return writer.path

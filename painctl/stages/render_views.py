@@ -161,12 +161,8 @@ _PLAN: dict = {}
 _RIG = None
 
 
-def _init_worker(plan: dict, worker: bool = False) -> None:
+def _init_worker(plan: dict) -> None:
     global _PLAN, _RIG
-    if worker:
-        from painctl.artefact.signals import quiet_worker
-
-        quiet_worker()
     _PLAN = plan
     _RIG = None
 
@@ -384,10 +380,9 @@ def run_tasks(plan: dict, tasks: list[tuple], jobs: int, description: str):
     import multiprocessing
 
     # spawn: a forked child would inherit the parent's EGL/llvmpipe threads, if it ever rendered.
-    from painctl.artefact.signals import deferred_signals
+    from painctl.artefact.signals import quiet_pool
 
-    with deferred_signals():  # never cut a worker's start-up data in half
-        pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(plan, True))
+    pool = quiet_pool(multiprocessing.get_context("spawn"), min(jobs, len(tasks)), _init_worker, (plan,))
     with pool:
         yield from console.track(pool.imap(render_identity, tasks, chunksize=1), total=len(tasks), description=description)
 
@@ -447,7 +442,7 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     inputs = [rig] + ([texture] if texture is not None else [])
     writer = ArtefactWriter(out, "render-views", params, inputs=inputs, force=force)
     if writer.cached:
-        console.info(f"{writer.path} is up to date (cache hit)")
+        console.info(f"{writer.where} is up to date (cache hit)")
         return writer.path
     if request.background == "kandinsky-inpaint":
         # Load before rendering, so a missing or broken model fails at once and nothing is written.
@@ -463,9 +458,9 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     uv_source = texture if texture is not None and texture.has("uv") and texture.has("uv_faces") else rig
     has_uv = uv_source.has("uv") and uv_source.has("uv_faces")
     if tex_paths is not None and not has_uv:
-        raise ArtefactError(f"{rig.path}: has no /uv and /uv_faces, so a texture cannot be mapped onto its meshes")
+        raise ArtefactError(f"{rig.where}: has no /uv and /uv_faces, so a texture cannot be mapped onto its meshes")
     if uv_source is texture and texture.has("faces") and not np.array_equal(texture.read("faces"), faces):
-        raise ArtefactError(f"{texture.path}: its meshes have another topology than {rig.path}'s")
+        raise ArtefactError(f"{texture.where}: its meshes have another topology than {rig.where}'s")
     albedos = None
     if tex_paths is None:
         albedos = _plain_albedos(rig, blocks, mine, int(rig.shapes()["vertices"][0][1]))
@@ -542,7 +537,7 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
                     writer.h5.attrs[key] = value
                 except TypeError:
                     pass
-    console.info(f"rendered {console.plural(len(records), 'image')} of {console.plural(last - first, 'identity', 'identities')} in {console.plural(n_views, 'view')} ({writer.path})")
+    console.info(f"rendered {console.plural(len(records), 'image')} of {console.plural(last - first, 'identity', 'identities')} in {console.plural(n_views, 'view')} ({writer.where})")
     return writer.path
 
 
@@ -638,7 +633,7 @@ def _texture_lights(texture, identity: np.ndarray, blocks: list[tuple[int, int]]
 
 def _texture_paths(texture, identity: np.ndarray, blocks: list[tuple[int, int]]) -> list[str]:
     if not texture.has("identity") or not texture.has("texture"):
-        raise ArtefactError(f"{texture.path}: a texture artefact needs /identity and /texture (PNG paths)")
+        raise ArtefactError(f"{texture.where}: a texture artefact needs /identity and /texture (PNG paths)")
     tex_ids = [_decode(x) for x in texture.read("identity")]
     tex_files = [_decode(x) for x in texture.read("texture")]
     by_id = dict(zip(tex_ids, tex_files))
@@ -646,10 +641,10 @@ def _texture_paths(texture, identity: np.ndarray, blocks: list[tuple[int, int]])
     for a, _ in blocks:
         key = _decode(identity[a])
         if key not in by_id:
-            raise ArtefactError(f"{texture.path}: has no texture for identity {key!r} of the rig")
+            raise ArtefactError(f"{texture.where}: has no texture for identity {key!r} of the rig")
         path = texture.resolve(by_id[key])
         if not path.is_file():
-            raise ArtefactError(f"{texture.path}: texture file {by_id[key]!r} is missing")
+            raise ArtefactError(f"{texture.where}: texture file {by_id[key]!r} is missing")
         paths.append(str(path))
     return paths
 

@@ -89,11 +89,11 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
     prior = read_prior(request.prior) if request.prior else None
     ids = source.read("identity")
     if ids.ndim != 1 or len(ids) == 0 and source.rows() == 0 and not source.has("vertices"):
-        raise PainctlError(f"{source.path}: has no identities to rig")
+        raise PainctlError(f"{source.where}: has no identities to rig")
     params = {**request.__dict__, "shard": str(shard), "model_mesh": model_mesh}
     writer = ArtefactWriter(out, "rig", params, inputs=[source], force=force)
     if writer.cached:
-        console.info(f"{writer.path} is up to date (cache hit)")
+        console.info(f"{writer.where} is up to date (cache hit)")
         return writer.path
 
     from painctl.rigging.deform import DirectRig, deformer_for
@@ -166,7 +166,7 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
         console.info(f"closing eyes (faces and sequence frames): lids of {done['predicted']} from the lid corrective, "
                      f"{done['solved']} from the full contact solve, {done['open']} not touching")
     # Last: the one line saying what the stage wrote and where.
-    console.info(f"rigged {console.plural(stop - start, 'identity', 'identities')} into {console.plural(rows, 'face')} ({writer.path})")
+    console.info(f"rigged {console.plural(stop - start, 'identity', 'identities')} into {console.plural(rows, 'face')} ({writer.where})")
     return writer.path
 
 
@@ -179,7 +179,7 @@ def local_neutral_rows(rig: Artefact) -> np.ndarray:
     first = int(rig.attrs().get(FIRST_ROW_ATTR, 0))
     rows = rig.read("neutral_row").astype(np.int64) - first
     if len(rows) and (rows.min() < 0 or rows.max() >= rig.rows()):
-        raise PainctlError(f"{rig.path}: /neutral_row points outside the artefact's rows (first_row {first})")
+        raise PainctlError(f"{rig.where}: /neutral_row points outside the artefact's rows (first_row {first})")
     return rows
 
 

@@ -144,7 +144,7 @@ def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: st
     demo = make_demographics(model_class(spec), balance, age_groups, ethnicities)
     writer = ArtefactWriter(out, STAGE, params_of(spec, demo, n, seed, shard, export), force=force)
     if writer.cached:  # decided before the model is even built: a cache hit does no work
-        console.info(f"{out} is up to date (cache hit)")
+        console.info(f"{writer.where} is up to date (cache hit)")
         return writer.path
     face_model = load_face_model(spec)
     start, stop = shard.bounds(n)
@@ -186,8 +186,7 @@ def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: st
         if export:
             write_dataset(h5, "mesh_file", np.array([f"meshes/{i}.{export}" for i in people.identity]))
     print_summary(people, demo)
-    where = "stdout" if str(out) == "-" else writer.path
-    console.info(f"wrote {console.plural(len(people.identity), 'identity', 'identities')} to {where}")
+    console.info(f"wrote {console.plural(len(people.identity), 'identity', 'identities')} to {writer.where}")
     return writer.path
 
 

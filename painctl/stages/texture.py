@@ -32,7 +32,7 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
     source = open_artefact(in_path, stage="render-neutral", require=dict(REQUIRE, depth="N,H,W:f", image="N:S", camera="N:S"))
     writer = ArtefactWriter(out, STAGE, {"size": int(size), "backend": backend, "shard": str(shard)}, inputs=[source], force=force)
     if writer.cached:
-        console.info(f"{out} is up to date (cache hit)")
+        console.info(f"{writer.where} is up to date (cache hit)")
         return writer.path
     pipeline = None
     if backend == "hunyuan":
@@ -56,7 +56,8 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
         for k in console.track(range(rows), total=rows, description="texture"):
             index = start + k
             vertices = source.read("vertices", index)
-            image_path = source.resolve(str(source.read("image", index)))
+            image_name = str(source.read("image", index))
+            image_path = source.resolve(image_name, what=f"/image row {index}")
             texture_name = f"{ids[k]}.png"
             if backend == "hunyuan":
                 import trimesh
@@ -70,7 +71,7 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
                 bare.unlink()
                 coverage[k] = np.nan
                 continue
-            image = np.asarray(load_rgb(image_path, source.where), np.float32) / 255.0
+            image = np.asarray(load_rgb(image_path, source.where, image_name), np.float32) / 255.0
             camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
             result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
             texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels)
@@ -93,5 +94,5 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
         write_dataset(h5, "uv", uv, rows=False)
         write_dataset(h5, "uv_faces", uv_faces, rows=False)
         write_dataset(h5, "faces", faces, rows=False)
-    console.info(f"wrote {console.plural(rows, 'texture')} and textured meshes ({backend}) into {writer.path}")
+    console.info(f"wrote {console.plural(rows, 'texture')} and textured meshes ({backend}) into {writer.where}")
     return writer.path
