@@ -456,6 +456,43 @@ def test_sigterm_of_render_views_cleans_up_quietly(work):
     assert [p.name for p in work.iterdir() if p.name.startswith(".")] == [] and not (work / "views2").exists()
 
 
+def _pipe(cwd: Path, command: str) -> subprocess.CompletedProcess:
+    painctl = f"{sys.executable} -m painctl"
+    return subprocess.run(["bash", "-c", command.replace("painctl ", painctl + " ")], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+
+
+def test_streamed_inputs_are_named_stdin_never_by_their_temporary_path(work):
+    for name in ("views", "heat"):
+        _repaint(sorted((work / name / "images").iterdir())[1])
+    tar = "tar -cf - -C {} ".format(work)
+    # (pipe, what its stderr must say): one line each, from the stage that failed.
+    failures = [
+        (f"{tar} heads | painctl rig --pspi 99 - out", "--pspi"),
+        (f"{tar} pain | painctl rig --pspi 4 - out", "stdin: is a 'rig' artefact"),
+        (f"{tar} pain | painctl render-neutral --size 32 - out", "stdin: is a 'rig' artefact"),
+        (f"{tar} heads | painctl texture - out", "stdin: is a 'sample-mesh' artefact"),
+        (f"{tar} heads | painctl render-views - out", "stdin: is a 'sample-mesh' artefact"),
+        (f"{tar} views | painctl heatmap --rig pain - out", "stdin: /image row 1 (images/"),
+        (f"{tar} views | painctl export - out", "stdin: /image row 1 (images/"),
+        (f"{tar} heat | painctl contact-sheet - out.png", "stdin: /image row 1 (images/"),
+        (f"{tar} heads | painctl -q rig --pspi 4 - - | painctl render-views --views 999/0 - out", "--views"),
+        (f"{tar} heads | painctl -q rig --pspi 4 - - | painctl rig --pspi 4 - out", "stdin: is a 'rig' artefact"),
+    ]
+    for command, said in failures:
+        done = _pipe(work, command)
+        assert done.returncode != 0 and one_line_error(done.stderr) and said in done.stderr, (command, done.stderr)
+        assert "/tmp/painctl-" not in done.stderr and "painctl-stdin" not in done.stderr, (command, done.stderr)
+        assert not (work / "out").exists() and not (work / "out.png").exists()
+    # Successes: the summary lines and a cache hit name stdin/stdout or the user's OUT.
+    for _ in range(2):
+        done = _pipe(work, f"{tar} heads | painctl rig --pspi 4 - - | painctl render-views --size 32 --views 0/0 --jobs 1 - views2")
+        assert done.returncode == 0 and "/tmp/" not in done.stderr, done.stderr
+    assert "rigged 2 identities into 4 faces (stdout)" in done.stderr and "views2 is up to date (cache hit)" in done.stderr
+    assert "/tmp/" not in (work / "views2" / "manifest.json").read_text()
+    assert all("/tmp/" not in m.read_text() for m in (work / "views2" / "inputs").rglob("manifest.json"))
+
+
 # ---------------------------------------------------------------------------------- property test
 
 #: (artefact, stage command) pairs: every stage that reads each kind of artefact. IN is the mutated
@@ -728,6 +765,44 @@ def test_bare_painctl_prints_help_without_error():
     assert result.returncode == 0 and b"error" not in result.stderr and b"usage: painctl" in result.stdout and b"sample-mesh" in result.stdout
 
 
+def _our_processes(token: str) -> list[int]:
+    """Live processes whose environment carries ``token`` (a run's workers and resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if token.encode() in (entry / "environ").read_bytes() and (entry / "stat").read_text().split()[2] != "Z":
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.3])
+def test_workers_stay_quiet_when_render_views_is_killed_during_their_start_up(work, delay):
+    # Killed as the first worker is spawned, while it reads its start-up data, and while it imports.
+    token = f"PAINCTL_TEST_RUN={os.getpid()}-{delay}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PAINCTL_TEST_RUN": token.split("=")[1]}
+    proc = subprocess.Popen([sys.executable, "-m", "painctl", "-q", "render-views", "--size", "48", "--views", "0/0,30/0",
+                             "--jobs", "2", "pain", "views4"], cwd=work, stderr=subprocess.PIPE, env=env)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and len(children.read_text().split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.002)  # the resource tracker, then the first worker
+    time.sleep(delay)
+    if proc.poll() is not None:
+        pytest.skip("render-views finished before it could be killed")
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while _our_processes(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Workers gone, and the resource tracker too (it removes the pool's semaphores as it exits).
+    assert _our_processes(token) == [], "workers or their resource tracker outlived their killed parent"
+    stderr = proc.stderr.read().decode()
+    assert stderr == "", stderr
+
+
 def test_workers_exit_quietly_when_render_views_is_killed(work):
     proc = subprocess.Popen([sys.executable, "-m", "painctl", "-q", "render-views", "--size", "96", "--views",
                              "0/0,-30/0,30/0,0/20", "--jobs", "2", "pain", "views3"], cwd=work, stderr=subprocess.PIPE)
@@ -739,8 +814,7 @@ def test_workers_exit_quietly_when_render_views_is_killed(work):
             return []
 
     deadline = time.monotonic() + 60
-    # Killed mid-work, once the workers have started rendering (a kill -9 while the parent is still
-    # handing a worker its start-up data is the one case a worker cannot be kept quiet: see the man page).
+    # Killed mid-work, once the workers have started rendering.
     while not list(work.glob(".views3.painctl-tmp-*/**/*.png")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     workers = children()
