@@ -709,6 +709,40 @@ def test_an_output_that_cannot_fit_the_disk_is_refused_with_the_estimate(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("args, needs", [
+    (("rig", "--pspi", "4", "--per-identity", "10000000", "heads", "out"), "this rig needs about 1.5 TB on disk"),
+    (("render-views", "--size", "4096", "--views", ",".join(f"{yaw}/0" for yaw in range(-60, 61, 2)), "pain", "out"), "this render-views needs about 409.4 GB of memory"),
+])
+def test_every_stage_estimates_before_work_and_refuses_what_does_not_fit(work, args, needs):
+    result = painctl_in(work, *args)
+    assert result.returncode == 1 and one_line_error(result.stderr), result.stderr
+    assert needs in result.stderr.decode() and "pass --i-know-it-is-big to try anyway" in result.stderr.decode()
+    assert not (work / "out").exists() and not list(work.glob(".out*"))
+
+
+def test_size_estimates_are_near_what_the_stages_write(work):
+    from painctl.artefact import open_artefact
+    from painctl.stages import export, render_views, rig
+
+    def written(path: Path) -> int:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and "inputs" not in f.relative_to(path).parts)
+
+    heads, pain, views, heat = (open_artefact(work / name) for name in ("heads", "pain", "views", "heat"))
+    made = painctl_in(work, "-q", "export", "heat", "exported")
+    assert made.returncode == 0, made.stderr
+    estimates = {
+        "pain": rig.estimate_bytes(heads.rows(), heads.layout()["vertices"][0][1], rig.RigRequest(levels=(4,))).disk_bytes,
+        "exported": export.estimate_bytes(heat, list(heat.read("image")), list(heat.read("heatmap_png"))),
+    }
+    ratios = {name: round(estimate / written(work / name), 2) for name, estimate in estimates.items()}
+    # A tiny rig carries a fixed part (the topology) that the estimate of its rows leaves out.
+    assert 0.25 <= ratios["pain"] <= 1.5 and 0.95 <= ratios["exported"] <= 1.2, ratios
+    # The images and maps of render-views (data.h5 of 4 rows at 32 px is mostly its fixed part).
+    pngs = sum(f.stat().st_size for f in (work / "views").rglob("*.png"))
+    estimate = render_views.estimate_bytes(views.rows(), render_views.ViewsRequest(size=32, views=[(0.0, 0.0)]), 1).disk_bytes
+    assert 0.5 <= estimate / pngs <= 2, (estimate, pngs)
+
+
 def test_train_checks_memory_and_option_values_before_training(work):
     result = painctl_in(work, "train", "--image-size", "4096", "views", "run")
     assert result.returncode == 1 and one_line_error(result.stderr) and "of memory" in result.stderr.decode()

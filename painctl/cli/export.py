@@ -2,16 +2,17 @@
 
 import click
 
-from painctl.cli.options import force_option
+from painctl.cli.options import big_ok_option, force_option
 
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["3dpain"]), default="3dpain", show_default=True, help="Target layout (the released 3D-Pain dataset).")
 @click.option("--prefix", default="flame_sample", show_default=True, help="Base-name prefix (the released dataset's is flame_sample).")
 @force_option
+@big_ok_option
 @click.argument("in_path", metavar="IN")
 @click.argument("out", metavar="OUT")
-def export(fmt, prefix, force, in_path, out):
+def export(fmt, prefix, force, big_ok, in_path, out):
     """Export IN (a render-views or heatmap artefact) to OUT in the 3D-Pain layout.
 
     The layout of the released dataset (Hugging Face SoroushMehraban/3D-Pain) that its authors'
@@ -33,4 +34,4 @@ def export(fmt, prefix, force, in_path, out):
     if not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):
         raise click.BadParameter("use letters, digits, _ and - only", param_hint="--prefix")
     art = open_artefact(in_path, stage=("render-views", "heatmap"), require=REQUIRE)
-    export_3dpain(art, out, force=force, prefix=prefix)
+    export_3dpain(art, out, force=force, big_ok=big_ok, prefix=prefix)

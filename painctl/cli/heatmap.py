@@ -2,15 +2,16 @@
 
 import click
 
-from painctl.cli.options import force_option
+from painctl.cli.options import big_ok_option, force_option
 
 
 @click.command()
 @click.option("--rig", "rig_path", metavar="RIG", help="The rig artefact VIEWS was rendered from (default: the one its manifest records; checked by digest).")
 @force_option
+@big_ok_option
 @click.argument("views_path", metavar="VIEWS")
 @click.argument("out", metavar="OUT")
-def heatmap(rig_path, force, views_path, out):
+def heatmap(rig_path, force, big_ok, views_path, out):
     """Write, for every image of VIEWS (a render-views artefact), the displacement from the neutral face.
 
     Per pain image: /heatmap (metres, float32) and a colour-mapped PNG, aligned with the RGB image;
@@ -26,4 +27,4 @@ def heatmap(rig_path, force, views_path, out):
     from painctl.stages.heatmap import VIEWS_REQUIRE, heatmap as run, rig_of_views
 
     views = open_artefact(views_path, stage="render-views", require=VIEWS_REQUIRE)
-    run(views, out, rig=rig_of_views(views, rig_path), force=force)
+    run(views, out, rig=rig_of_views(views, rig_path), force=force, big_ok=big_ok)

@@ -2,7 +2,7 @@
 
 import click
 
-from painctl.cli.options import force_option, seed_option, shard_option
+from painctl.cli.options import big_ok_option, force_option, seed_option, shard_option
 
 
 @click.command("render-views")
@@ -22,9 +22,10 @@ from painctl.cli.options import force_option, seed_option, shard_option
 @seed_option
 @shard_option
 @force_option
+@big_ok_option
 @click.argument("rig_path", metavar="RIG")
 @click.argument("out", metavar="OUT")
-def render_views(texture_path, views, size, background, camera_model, pose_jitter, lighting, maps, inpaint_model, inpaint_steps, renderer, without, jobs, seed, shard, force, rig_path, out):
+def render_views(texture_path, views, size, background, camera_model, pose_jitter, lighting, maps, inpaint_model, inpaint_steps, renderer, without, jobs, seed, shard, force, big_ok, rig_path, out):
     """Render every identity of RIG (a rig artefact): its neutral face and each pain face, in every view.
 
     The cameras are framed once per identity on its neutral face and shared by its pain faces,
@@ -49,4 +50,4 @@ def render_views(texture_path, views, size, background, camera_model, pose_jitte
     request.check()
     rig = open_artefact(rig_path, stage="rig", require=RIG_REQUIRE)
     texture = texture_for(rig, texture_path)
-    run(rig, out, request, texture=texture, shard=shard, force=force, jobs=jobs)
+    run(rig, out, request, texture=texture, shard=shard, force=force, big_ok=big_ok, jobs=jobs)

@@ -2,7 +2,7 @@
 
 import click
 
-from painctl.cli.options import force_option, seed_option, shard_option
+from painctl.cli.options import big_ok_option, force_option, seed_option, shard_option
 
 
 @click.command()
@@ -16,8 +16,9 @@ from painctl.cli.options import force_option, seed_option, shard_option
 @seed_option
 @shard_option
 @force_option
+@big_ok_option
 @click.argument("paths", metavar="IN OUT", nargs=-1, required=True)
-def rig(pspi_levels, au_spec, per_identity, prior, asymmetry, frames, model_mesh, seed, shard, force, paths):
+def rig(pspi_levels, au_spec, per_identity, prior, asymmetry, frames, model_mesh, seed, shard, force, big_ok, paths):
     """Make each identity of IN a neutral face plus pain faces with exact AU and PSPI labels.
 
     Every identity keeps its neutral face (all AUs 0) as its first row. With --pspi, pain faces
@@ -69,4 +70,4 @@ def rig(pspi_levels, au_spec, per_identity, prior, asymmetry, frames, model_mesh
                                f"'sample-mesh' artefact (or 'render-neutral')")
         if not source.has("vertices") or not source.has("identity"):
             raise PainctlError(f"{source.where}: has no identities to rig (needs /vertices and /identity, e.g. from sample-mesh)")
-    rig_identities(source, out, request, shard=shard, force=force, model_mesh=model_mesh)
+    rig_identities(source, out, request, shard=shard, force=force, big_ok=big_ok, model_mesh=model_mesh)

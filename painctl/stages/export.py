@@ -58,11 +58,19 @@ def base_names(identity: np.ndarray, rig_row: np.ndarray, is_neutral: np.ndarray
     return names
 
 
-def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAULT_PREFIX) -> Path:
+def estimate_bytes(art, images: list[str], heatmaps: list[str] | None) -> int:
+    """Disk (bytes) of exporting ``art``: the sizes of the image and heatmap files it copies (a
+    reflink shares them, but that is known only when done) and about 200 bytes per annotation."""
+    files = images + (heatmaps or [])
+    return sum(art.resolve(rel, what="a file it exports").stat().st_size for rel in files) + 200 * len(images)
+
+
+def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAULT_PREFIX, big_ok: bool = False) -> Path:
     """Write ``art`` (opened render-views or heatmap artefact) as a 3D-Pain tree at ``out``; return it.
 
     Built in a temporary sibling and renamed into place; refuses an existing ``out`` unless ``force``.
     """
+    from painctl.artefact import check_resources
     from painctl.artefact.store import DirectoryOutput
 
     target = DirectoryOutput(out, force, inputs=[art], what="export 3dpain")
@@ -77,6 +85,7 @@ def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAU
     pspi = art.read("pspi").astype(np.float64)
     heat = [_text(x) for x in art.read("heatmap_png")] if art.has("heatmap_png") else None
     meshes = _mesh_sources(art)
+    check_resources(out, estimate_bytes(art, images, heat), what="this export", override=big_ok)
     with target as tmp:
         for sub in (IMAGES, ANNOTATIONS) + ((HEATMAPS,) if heat else ()) + ((MESHES,) if meshes else ()):
             (tmp / sub).mkdir()

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from painctl import console
+from painctl.artefact.resources import H5_IMAGE_RATIO, Estimate, png_bytes
 from painctl.errors import ArtefactError, PainctlError
 from painctl.facs import AU_NAMES
 from painctl.plots.heatmap import COLORMAP, PNG_SCALE, colour_map, draw_stats
@@ -52,14 +53,26 @@ def rig_of_views(views, rig_path: str | None = None):
     return rig
 
 
-def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
+def estimate_bytes(rows: int, size: int, views_per_row: int, image_bytes: int) -> Estimate:
+    """Disk and memory (bytes) of the heatmaps of ``rows`` images of ``size`` pixels square.
+
+    Disk: lzf'd float32 /heatmap and float16 /au_heatmap (6 per pixel), the colour PNGs, and the
+    copies of the views' images (``image_bytes``, their total size). Memory: the renders of one rig
+    row's ``views_per_row`` views (about 100 bytes a pixel) and the (H,W,7) float32 splat.
+    """
+    pixels = size * size
+    disk = rows * (int(pixels * (4 + 6 * 2) * H5_IMAGE_RATIO) + png_bytes(pixels)) + image_bytes
+    return Estimate(disk, pixels * (100 * max(1, views_per_row) + 7 * 4 * 2))
+
+
+def heatmap(views, out: str | Path, rig=None, force: bool = False, big_ok: bool = False) -> Path:
     """Write the heatmap artefact ``out`` for the render-views artefact ``views``; return its path.
 
     ``rig`` is the opened rig artefact (default: the one recorded in ``views``' manifest).
     """
     from PIL import Image
 
-    from painctl.artefact import ArtefactWriter, write_dataset
+    from painctl.artefact import ArtefactWriter, check_resources, write_dataset
     from painctl.renderer import Camera, Mesh, render_many, studio_lights
     from painctl.renderer.splat import splat
     from painctl.rigging.deform import deformer_for
@@ -79,6 +92,7 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
     is_neutral = views.read("is_neutral").astype(bool)
     cameras = views.read("camera")
     images = views.read("image")
+    check_resources(writer.place, *estimate_bytes(n, size, int(np.bincount(rig_rows).max(initial=0)), _total_bytes(views, images)), what="these heatmaps", override=big_ok)
     faces = rig.read("faces")
     neutral_row = local_neutral_rows(rig)
     au_left = rig.read("au_left") if rig.has("au_left") else rig.read("au")
@@ -213,6 +227,11 @@ def _image_size(views) -> int:
     verify_png(path, views.where, name)
     with Image.open(path) as img:
         return int(img.height)
+
+
+def _total_bytes(art, paths) -> int:
+    """Total size (bytes) of the files ``paths`` of ``art``, resolved (and so checked) as they will be copied."""
+    return sum(art.resolve(_text(p), what=f"/image row {row}").stat().st_size for row, p in enumerate(paths))
 
 
 def _text(value) -> str:

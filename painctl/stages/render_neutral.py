@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from painctl import console
-from painctl.artefact import IDENTITY
+from painctl.artefact import IDENTITY, check_resources
+from painctl.artefact.resources import H5_IMAGE_RATIO, Estimate, png_bytes
 from painctl.errors import PainctlError
 from painctl.artefact.shard import WHOLE, Shard
 
@@ -149,9 +150,23 @@ def copy_attrs(src, dst) -> None:
         dst[key] = src[key]
 
 
+def estimate_bytes(identities: int, size: int, texture_size: int, n_vertices: int) -> Estimate:
+    """Disk and memory (bytes) of rendering ``identities`` neutral faces at ``size`` pixels with
+    skin maps of ``texture_size`` texels, meshes of ``n_vertices`` vertices.
+
+    Disk per identity: the image, depth and albedo PNGs, the gzip'd float32 /depth and /mask, and
+    the float32 vertices carried on.
+    Memory: about a dozen float64 RGB frames (the subsurface split and its blurs) and a few
+    float32 RGB maps at the texture size, for one identity at a time.
+    """
+    pixels, texels = size * size, texture_size * texture_size
+    disk = identities * (png_bytes(pixels) + png_bytes(pixels, 1) + png_bytes(texels) + int(pixels * 5 * H5_IMAGE_RATIO) + n_vertices * 3 * 4)
+    return Estimate(disk, pixels * 3 * 8 * 12 + texels * 3 * 4 * 8)
+
+
 def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 512, seed: int = 0, shard: Shard = WHOLE,
                    force: bool = False, model: str | None = None, prior_model: str | None = None, steps: int = 50,
-                   texture_size: int = 1024, renderer: str = "moderngl", lights: str = "studio") -> Path:
+                   texture_size: int = 1024, renderer: str = "moderngl", lights: str = "studio", big_ok: bool = False) -> Path:
     """Render the neutral face of every identity (this shard's part) of the mesh artefact ``in_path``
     into the artefact ``out``; see the module docstring and man page for the datasets written."""
     from painctl.artefact import ArtefactWriter, open_artefact, write_dataset
@@ -179,6 +194,7 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
     if writer.cached:
         console.info(f"{writer.where} is up to date (cache hit)")
         return writer.path
+    check_resources(writer.place, *estimate_bytes(len(range(*shard.bounds(source.rows()))), size, texture_size, source.layout()["vertices"][0][1]), what="this render-neutral", override=big_ok)
     face_model = face_model_of(source)
     regions, landmarks = face_model.region_vertices(), face_model.landmarks()
     faces = source.read("faces").astype(np.int32)

