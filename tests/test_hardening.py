@@ -739,7 +739,7 @@ def test_size_estimates_are_near_what_the_stages_write(work):
     assert 0.25 <= ratios["pain"] <= 1.5 and 0.95 <= ratios["exported"] <= 1.2, ratios
     # The images and maps of render-views (data.h5 of 4 rows at 32 px is mostly its fixed part).
     pngs = sum(f.stat().st_size for f in (work / "views").rglob("*.png"))
-    estimate = render_views.estimate_bytes(views.rows(), render_views.ViewsRequest(size=32, views=[(0.0, 0.0)]), 1).disk_bytes
+    estimate = render_views.estimate_bytes(views.rows(), 2, render_views.ViewsRequest(size=32, views=[(0.0, 0.0)]), 1).disk_bytes
     assert 0.5 <= estimate / pngs <= 2, (estimate, pngs)
 
 

@@ -395,8 +395,9 @@ def _close_rig() -> None:
         _RIG = None
 
 
-def estimate_bytes(images: int, request: ViewsRequest, jobs: int, texture_size: int = 0) -> Estimate:
-    """Disk and memory (bytes) of rendering ``images`` images (rig rows x views) over ``jobs`` workers.
+def estimate_bytes(images: int, identities: int, request: ViewsRequest, jobs: int | None = 1, texture=None) -> Estimate:
+    """Disk and memory (bytes) of rendering ``images`` images (rig rows x views) of ``identities``
+    identities over ``jobs`` workers (None: every core), textured from the ``texture`` artefact or not.
 
     Disk per image: the RGB PNG (less compressible through the photo camera model) and, with maps, the segmentation (8-bit), depth (16-bit) and
     normals (RGB) PNGs. Memory per worker: about 200 bytes a pixel (colour, depth, triangle ids,
@@ -404,9 +405,11 @@ def estimate_bytes(images: int, request: ViewsRequest, jobs: int, texture_size: 
     identity's float32 texture.
     """
     pixels = request.size * request.size
+    workers = min(default_jobs() if jobs is None else jobs, max(1, identities))
+    texture_size = int(texture.params.get("size", 0)) if texture is not None else 0
     per_image = png_bytes(pixels, 3, NOISY_PNG_RATIO if request.camera_model == "photo" else PNG_RATIO) + (png_bytes(pixels, 1) + png_bytes(pixels, 2) + png_bytes(pixels) if request.maps else 0)
     per_worker = 200 * pixels * len(request.views) + texture_size * texture_size * 3 * 4
-    return Estimate(images * per_image, max(1, jobs) * per_worker)
+    return Estimate(images * per_image, workers * per_worker)
 
 
 def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shard: Shard = WHOLE, force: bool = False, jobs: int | None = None,
@@ -467,8 +470,7 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     n_views = len(request.views)
     first, last = shard.bounds(len(blocks))
     mine = blocks[first:last]
-    check_resources(writer.place, *estimate_bytes(sum(b - a for a, b in mine) * n_views, request, min(default_jobs() if jobs is None else jobs, len(mine)),
-                                                  int(texture.params.get("size", 0)) if texture is not None else 0), what="this render-views", override=big_ok)
+    check_resources(writer.place, *estimate_bytes(sum(b - a for a, b in mine) * n_views, len(mine), request, jobs, texture), what="this render-views", override=big_ok)
     starts_out = np.cumsum([0] + [(b - a) * n_views for a, b in blocks])
     faces = rig.read("faces")
     # A texture is painted in its own UV layout (painctl texture repacks the islands), so map it
