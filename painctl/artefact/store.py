@@ -448,7 +448,8 @@ def content_digest(directory: Path, hashes: Mapping[str, bytes] | None = None) -
     ``hashes`` (from :func:`file_hashes`) saves reading the files a second time.
     """
     outer = hashlib.sha256()
-    for rel, inner in sorted((hashes if hashes is not None else file_hashes(directory)).items()):
+    # In path order part by part (as pathlib sorts), so digests of artefacts written before stay valid.
+    for rel, inner in sorted((hashes if hashes is not None else file_hashes(directory)).items(), key=lambda item: item[0].split("/")):
         outer.update(rel.encode() + b"\0" + inner)
     return outer.hexdigest()
 
