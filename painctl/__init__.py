@@ -1,12 +1,15 @@
 """painctl: synthetic 3D pain faces with exact AU/PSPI labels, and ViTPain, as command-line stages.
 
 Every stage is also a function here (``painctl.rig(heads, "pain/", pspi=8)``) that returns the
-artefact it wrote, opened; ``painctl.open(path)`` opens any artefact. See README's Python API section.
+artefact it wrote, opened; ``painctl.open(path)`` opens any artefact. ``painctl.train``,
+``painctl.evaluate`` (the eval command) and ``painctl.predict`` return the selected checkpoint's path,
+the report and the scores. See README's Python API section.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["contact_sheet", "export", "heatmap", "merge", "open", "render_neutral", "render_views", "rig", "sample_mesh", "texture"]
+__all__ = ["contact_sheet", "export", "heatmap", "merge", "open", "render_neutral", "render_views", "rig", "sample_mesh", "texture",
+           "train", "evaluate", "predict"]
 
 
 def __getattr__(name: str):
@@ -15,6 +18,8 @@ def __getattr__(name: str):
         from painctl import api
 
         return getattr(api, name)
+    if name == "eval":  # the command's name; as a function it would shadow Python's eval
+        raise AttributeError("module 'painctl' has no attribute 'eval': `painctl eval` is painctl.evaluate")
     raise AttributeError(f"module 'painctl' has no attribute {name!r}")
 
 

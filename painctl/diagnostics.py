@@ -206,7 +206,7 @@ def run_checks(models: Mapping[str, str] | None = None, egl: Callable[[], Check]
     if unknown:
         from painctl.errors import PainctlError
 
-        raise PainctlError(f"--model {unknown[0]}=...: unknown kind (kinds: {', '.join(MODELS)})")
+        raise PainctlError(f"{{model}} {unknown[0]}=...: unknown kind (kinds: {', '.join(MODELS)})", params=("model",))
     checks = [egl(), *check_torch_cuda(), check_anny_cache()]
     checks.append(check_module("pytorch3d", "PyTorch3D renderer (--renderer pytorch3d)",
                                "pip install --no-build-isolation 'git+https://github.com/facebookresearch/pytorch3d.git'   # needs the CUDA toolkit"))

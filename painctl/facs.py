@@ -39,17 +39,17 @@ def parse_pspi_levels(text: str) -> list[int]:
         try:
             values = range(int(lo), int(hi) + 1) if sep else [float(part)]
         except ValueError:
-            raise BadValue(f"--pspi: {part!r} is not a level or a range like 1-16") from None
+            raise BadValue("pspi", f": {part!r} is not a level or a range like 1-16") from None
         for value in values:
             if float(value) != int(value):
-                raise BadValue(f"--pspi: {value} is not reachable; PSPI levels are whole numbers 0-16")
+                raise BadValue("pspi", f": {value} is not reachable; PSPI levels are whole numbers 0-16")
             if not 0 <= value <= PSPI_MAX:
-                raise BadValue(f"--pspi: {value:g} is outside 0-16")
+                raise BadValue("pspi", f": {value:g} is outside 0-16")
             levels.append(int(value))
         if sep and int(lo) > int(hi):
-            raise BadValue(f"--pspi: empty range {part!r}")
+            raise BadValue("pspi", f": empty range {part!r}")
     if not levels:
-        raise BadValue("--pspi: no levels given")
+        raise BadValue("pspi", ": no levels given")
     return levels
 
 
@@ -68,20 +68,20 @@ def parse_au_spec(text: str) -> np.ndarray:
         name, sep, value = (s.strip() for s in part.partition("="))
         key = name.upper()
         if not sep or key not in AU_NAMES:
-            raise BadValue(f"--au: {part!r} is not NAME=VALUE with NAME one of {', '.join(AU_NAMES)}")
+            raise BadValue("au", f": {part!r} is not NAME=VALUE with NAME one of {', '.join(AU_NAMES)}")
         if key in seen:
-            raise BadValue(f"--au: {key} is given twice")
+            raise BadValue("au", f": {key} is given twice")
         seen.add(key)
         try:
             number = float(value)
         except ValueError:
-            raise BadValue(f"--au: {key}={value!r} is not a number") from None
+            raise BadValue("au", f": {key}={value!r} is not a number") from None
         i = AU_NAMES.index(key)
         if not np.isfinite(number) or not 0 <= number <= AU_MAX[i]:
-            raise BadValue(f"--au: {key}={value} is outside 0-{AU_MAX[i]:g}")
+            raise BadValue("au", f": {key}={value} is outside 0-{AU_MAX[i]:g}")
         if key == "AU43" and number not in (0.0, 1.0):
-            raise BadValue(f"--au: AU43 (eyes closed) is 0 or 1, got {value}")
+            raise BadValue("au", f": AU43 (eyes closed) is 0 or 1, got {value}")
         au[i] = number
     if not seen:
-        raise BadValue("--au: no action units given")
+        raise BadValue("au", ": no action units given")
     return au

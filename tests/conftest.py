@@ -1,4 +1,5 @@
-"""Shared fixtures: run painctl in-process or as a real subprocess, and build the anny model once."""
+"""Shared fixtures: run painctl in-process or as a real subprocess, build the anny model once, and the
+chains several test modules read (heads -> rig -> views -> heatmap), each built once per session."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,12 +48,16 @@ def painctl(capsys):
 
 def cli(*args: str) -> None:
     """Run ``painctl ARGS`` in-process for a fixture and fail the test unless it exits 0."""
+    from painctl import console
     from painctl.cli import main
 
     try:
         main([*args])
     except SystemExit as exc:
         assert exc.code in (0, None), f"painctl {' '.join(args)} exited {exc.code}"
+    finally:
+        # -q sets the process-wide verbosity; later tests read messages in the same process.
+        console.verbosity = 0
 
 
 def run_painctl(*args: str, input: bytes | None = None, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -71,3 +77,31 @@ def anny_model():
     from painctl.facemodels import load_face_model
 
     return load_face_model("anny")
+
+
+def read(path: Path) -> dict:
+    """Every top-level dataset of the artefact at ``path`` as stored (byte strings stay bytes)."""
+    with h5py.File(path / "data.h5") as f:
+        return {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
+
+
+@pytest.fixture(scope="session")
+def rig(tmp_path_factory) -> Path:
+    """A rig artefact (``<root>/rig``, its heads beside it): 2 identities, PSPI 4 and 9 each (6 faces)."""
+    root = tmp_path_factory.mktemp("chain")
+    heads, rig = root / "heads", root / "rig"
+    cli("-q", "sample-mesh", "-n", "2", str(heads))
+    cli("-q", "rig", "--pspi", "4,9", "--per-identity", "2", str(heads), str(rig))
+    return rig
+
+
+@pytest.fixture(scope="session")
+def heat(rig, tmp_path_factory) -> tuple[Path, Path]:
+    """(views, heatmap) artefacts of ``rig`` at 64 px in the default three views, without the camera model."""
+    root = tmp_path_factory.mktemp("heat")
+    # No camera model: test_heatmap's alignment test reads RGB differences pixel by pixel, and JPEG
+    # spreads a change over its 8x8 block (test_render_views checks heatmaps under the camera model);
+    # studio lights, since a room's lights relight skin the expression tilts by a hair as visibly.
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--camera-model", "none", "--lighting", "studio", str(rig), str(root / "views"))
+    cli("-q", "heatmap", str(root / "views"), str(root / "heat"))
+    return root / "views", root / "heat"

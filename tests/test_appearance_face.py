@@ -79,18 +79,34 @@ def _glabella_contrast(image: np.ndarray, box) -> float:
     return float(detail[y0:y1, x0:x1].std())
 
 
-def test_wrinkles_raise_contrast_between_the_brows_with_au4_not_with_au10(anny_model, rigs):
+def _room_lighting(window_side: int):
+    """A room's lighting (key from the window side, fill, image-based light), as render-views draws it."""
+    from painctl.appearance import lighting, scene
+    from painctl.seeding import rng_for
+
+    from dataclasses import replace
+
+    room = replace(scene.draw_room(rng_for(0, scene.STREAM, 0)), window_side=window_side)
+    return lighting.draw_lighting(rng_for(0, lighting.STREAM, 0), room)
+
+
+@pytest.mark.parametrize("light", ["studio", "room"])
+def test_wrinkles_raise_contrast_between_the_brows_with_au4_not_with_au10(anny_model, rigs, light):
+    """Under the studio rig and under a room's key, fill and image-based light alike (render-views
+    hands the part the lighting its frames are rendered with)."""
     from painctl.appearance.wrinkles import build_wrinkles
     from painctl.renderer import Mesh, frame_camera, render_many, studio_lights
 
     size = 256
     texture = np.tile(np.array([0.78, 0.6, 0.5], np.float32), (512, 512, 1))  # a flat skin: only wrinkles make detail
     lm = anny_model.landmarks()
+    lighting = _room_lighting(-1) if light == "room" else None
     gain = {}
     for au, rig in rigs.items():
         rows = _rows(rig)
         row = int(np.flatnonzero(rows["is_neutral"])[0])
-        part = build_wrinkles(_identity(anny_model, rows, row))
+        ident = _identity(anny_model, rows, row)
+        part = build_wrinkles(type(ident)(**{**ident.__dict__, "lighting": lighting}))
         camera = frame_camera(rows["vertices"][row], size=size)
         verts = rows["vertices"][row + 1]
         head = Mesh(verts, rows["faces"], uv=rows["uv"], uv_faces=rows["uv_faces"], texture=texture, shading=False)
@@ -104,6 +120,26 @@ def test_wrinkles_raise_contrast_between_the_brows_with_au4_not_with_au10(anny_m
             assert np.array_equal(plain[box[1]:box[3], box[0]:box[2]], dressed[box[1]:box[3], box[0]:box[2]])
     assert gain["AU4"] > 0.004  # of full scale: furrows a few grey levels deep at 256 px
     assert gain["AU10"] == 0.0
+
+
+def test_wrinkles_are_shaded_by_the_frames_lighting(anny_model, rigs):
+    """The furrows are lit from where the room's key light is: a room lit from the other side
+    shades them the other way (the bake is not the studio rig's whatever the lights)."""
+    from painctl.appearance.wrinkles import build_wrinkles
+    from painctl.renderer import Mesh
+
+    rows = _rows(rigs["AU4"])
+    texture = np.tile(np.array([0.78, 0.6, 0.5], np.float32), (512, 512, 1))
+    verts = rows["vertices"][1]
+    head = Mesh(verts, rows["faces"], uv=rows["uv"], uv_faces=rows["uv_faces"], texture=texture, shading=False)
+    ident = _identity(anny_model, rows, 0)
+    baked = {}
+    for name, lighting in (("studio", None), ("left", _room_lighting(-1)), ("right", _room_lighting(1))):
+        part = build_wrinkles(type(ident)(**{**ident.__dict__, "lighting": lighting}))
+        baked[name] = part.dress(head, verts, rows["au"][1]).texture
+    changed = lambda a, b: np.abs(a - b).max()  # noqa: E731
+    assert changed(baked["left"], baked["right"]) > 0.02
+    assert changed(baked["left"], baked["studio"]) > 0.01 and changed(baked["right"], baked["studio"]) > 0.01
 
 
 def test_wrinkles_and_teeth_follow_the_seed(anny_model, rigs):
@@ -158,10 +194,64 @@ def test_eyes_have_real_proportions_and_an_off_white_sclera(anny_model):
             lum = result.rgb[eye] @ np.array([0.2126, 0.7152, 0.0722])
             sclera_level = np.percentile(lum, 90)
             iris = lum < 0.55 * sclera_level
-            assert 0.28 <= iris.mean() <= 0.5, (side, iris.mean())
+            # 0.26-0.27 on these heads since the face has its own atlas island (0.5 mm texels):
+            # the same 11.7 mm iris, drawn sharper, thresholds to a smaller share than when blurred.
+            assert 0.25 <= iris.mean() <= 0.5, (side, iris.mean())
             ys, xs = np.nonzero(eye)
             iris_xs = xs[iris]
             width = np.percentile(iris_xs, 99) - np.percentile(iris_xs, 1)
             assert 0.33 <= width / np.ptp(xs) <= 0.5
             # Off-white: clearly brighter than the iris, but not paper white.
             assert 0.6 <= sclera_level <= 0.9
+
+
+def _eye_pixels(vertices, faces, eyes_mask, yaws=(0,)):
+    from painctl.renderer import Mesh, frame_camera, render, studio_lights
+
+    count = 0
+    for yaw in yaws:
+        r = render(Mesh(vertices, faces), frame_camera(vertices, yaw=yaw), studio_lights(), 192)
+        count += int(eyes_mask[r.triangle[r.triangle >= 0]].sum())
+    return count
+
+
+def test_eyelids_open_the_eyes_at_rest_and_leave_closed_eyes_closed(anny_model):
+    """The lid lift shows more eyeball on the neutral face (anny's lids rest low), leaves a closed
+    eye (AU43 = 1, the rig's lid contact) exactly as the rig made it, lifts a narrowed eye (AU7)
+    less than an open one, and pushes no skin through skin around the eyes."""
+    from painctl.appearance import Identity
+    from painctl.appearance.eyelids import LIFT, build_eyelids
+    from painctl.rigging.deform import DirectRig
+    from painctl.rigging.validation import self_intersections
+
+    rig = DirectRig.for_model(anny_model)
+    regions, lm, faces = anny_model.region_vertices(), anny_model.landmarks(), anny_model.faces
+    member = np.zeros(anny_model.vertex_count, bool)
+    member[np.concatenate([regions["left_eye"], regions["right_eye"]])] = True
+    eyes = member[faces].all(1)
+    rng = np.random.default_rng(0)
+    for age, gender, eth in ((20, "female", "african"), (85, "male", "asian")):
+        neutral = anny_model.neutral(anny_model.sample_phenotype(rng, age, gender, eth)[None])[0]
+        lids = build_eyelids(Identity(index=0, seed=0, neutral=neutral, faces=faces, regions=regions, landmarks=lm))
+        opened = lids.open(neutral)
+        gap = lambda v: np.linalg.norm(v[lm["left_upper_lid"]] - v[lm["left_lower_lid"]])  # noqa: E731
+        assert gap(opened) == pytest.approx(gap(neutral) * (1 + LIFT), rel=0.2)
+        before, after = _eye_pixels(neutral, faces, eyes, (0, -30, 30)), _eye_pixels(opened, faces, eyes, (0, -30, 30))
+        # Measured on these two heads: 15-25% more eyeball pixels over the three views.
+        assert after > 1.1 * before, (before, after)
+        au = np.array([[0, 0, 0, 0, 0, 1.0], [5, 5, 5, 5, 5, 1.0], [0, 0, 5, 0, 0, 0], [0, 5, 0, 0, 0, 0]])
+        closed, closed_all, narrowed, cheek = rig.deform(neutral, au, au)
+        for face in (closed, closed_all):
+            assert np.array_equal(lids.open(face, 1.0), face.astype(np.float32))
+            assert _eye_pixels(lids.open(face, 1.0), faces, eyes) == 0
+        # On the way to closure (AU43 = 0.6, a --sequence frame) the lift is a fraction of the open eye's.
+        halfway = rig.deform(neutral, au[:1] * 0.6, au[:1] * 0.6)[0]
+        assert 0 <= lids.open(halfway, 0.6)[lm["left_upper_lid"], 1] - halfway[lm["left_upper_lid"], 1] < 0.4 * LIFT * gap(neutral)
+        lift = lambda v: lids.open(v)[lm["left_upper_lid"], 1] - v[lm["left_upper_lid"], 1]  # noqa: E731
+        assert 0 <= lift(narrowed) < lift(neutral)
+        near = np.min([np.linalg.norm(neutral - neutral[regions[s]].mean(0), axis=1) for s in ("left_eye", "right_eye")], axis=0) < 0.03
+        for name in ("left_eye", "right_eye", "left_eye_socket", "right_eye_socket"):
+            near[regions[name]] = False
+        skin = faces[near[faces].all(1)]
+        for face in (neutral, narrowed, cheek):
+            assert self_intersections(lids.open(face), skin) == self_intersections(face, skin) == 0

@@ -232,3 +232,156 @@ def test_render_views_records_the_hair_it_draws(rigs, tmp_path):
         records = [json.loads(x) for x in f["appearance"][()]]
     assert all(r["hair"]["style"] in hair_mod.STYLES and "brows" in r and "lashes" in r and "beard" in r for r in records)
     assert records[0] == records[1]  # a neutral and its pain face: one person
+
+
+def _textured_identity(rigs, row: int, texture_size: int = 512):
+    """The au4 rig row's Identity with the UV layout render-neutral textures (the skin atlas), a
+    flat skin texture, and its vertices and AUs."""
+    from painctl.appearance.skin import face_atlas
+    from painctl.artefact import open_artefact
+
+    ident, verts, au = _identity(rigs / "au4", row)
+    rig = open_artefact(rigs / "au4")
+    uv, uv_faces = face_atlas(ident.faces, rig.read("uv"), rig.read("uv_faces"), ident.regions)
+    ident = Identity(**{**ident.__dict__, "uv": uv, "uv_faces": uv_faces})
+    texture = np.tile(np.array([0.78, 0.6, 0.5], np.float32), (texture_size, texture_size, 1))
+    head = Mesh(verts, ident.faces, uv=ident.uv, uv_faces=ident.uv_faces, texture=texture, shading=False)
+    return ident, verts, au, head
+
+
+def _project(camera, points: np.ndarray, size: int) -> np.ndarray:
+    """Pixel (x, y) of ``points`` (N,3) in a ``size`` px render from ``camera``."""
+    cam = (points - camera.position()) @ camera.rotation().T
+    focal = camera.focal_pixels(size)
+    return np.stack([cam[:, 0] / -cam[:, 2] * focal + size / 2, size / 2 - cam[:, 1] / -cam[:, 2] * focal], 1)
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def test_brows_read_as_a_soft_band_in_their_own_colour(rigs):
+    """The brows' painted bed fills the brow between the strands (most of its pixels darker than
+    skin, not a scatter of specks), in the identity's brow colour, and follows the skin with AU4."""
+    from scipy.ndimage import laplace
+
+    for row in (0, 2):  # one identity of each gender, neutral
+        ident, verts, au, head = _textured_identity(rigs, row)
+        brows = brows_mod.build_brows(ident)
+        cam = frame_camera(ident.neutral, size=224)
+        cards = brows.meshes(verts, au)
+        bare = render_many([head] + cards, [cam], studio_lights(), 224)[0]
+        dressed = render_many([brows.dress(head, verts, au)] + cards, [cam], studio_lights(), 224)[0]
+        which = mesh_index(bare.triangle, face_offsets([head] + cards))
+        rows, cols = np.nonzero(which == 1)
+        box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        skin = _luminance(bare.rgb[which == 0]).max()
+        # The skin between and around the strands darkens (on a flat skin texture, unlit: only the bed can).
+        head_px = which[box] == 0
+        before = _luminance(bare.rgb[box])[head_px].mean() / skin
+        after = _luminance(dressed.rgb[box])[head_px].mean() / skin
+        # Measured on these heads at 224 px: 1.0 with cards alone, 0.90-0.94 painted (the box
+        # spans both brows and the skin between them).
+        assert before > 0.99 and after < before - 0.04, (before, after)
+        # Softer: less pixel-to-pixel speckle inside the brows (Laplacian energy where they are),
+        # measured 0.25-0.33 with cards alone and 0.18-0.21 painted.
+        inside = which[box] >= 0
+        speckle_before = np.abs(laplace(_luminance(bare.rgb[box])))[inside].mean()
+        speckle_after = np.abs(laplace(_luminance(dressed.rgb[box])))[inside].mean()
+        assert speckle_after < 0.85 * speckle_before, (speckle_before, speckle_after)
+        # The bed's colour is the brows' own: the most-covered texel moved toward it from the skin.
+        paint = brows.paint(512)
+        k = int(np.argmax(paint.coverage))
+        texel = brows.dress(head, verts, au).texture[paint.rows[k], paint.cols[k]]
+        from painctl.renderer.colour import srgb_to_linear
+
+        target = np.asarray(paint.colour) / srgb_to_linear(head.texture[0, 0])
+        got = srgb_to_linear(texel) / srgb_to_linear(head.texture[0, 0])
+        assert np.allclose(got, 1 + paint.coverage[k] * (target - 1), atol=0.02)
+    # An untextured head gets the bed in its vertex colours.
+    plain = Mesh(verts, ident.faces, vertex_colors=np.full((len(verts), 3), 0.7, np.float32))
+    assert (brows.dress(plain, verts, au).vertex_colors < 0.69).any()
+
+
+def test_painted_brows_move_down_with_au4(rigs):
+    """The bed is in the skin's texture, so it moves with the skin: its dark pixels move down at AU4 = 5."""
+    ident, _, _, _ = _textured_identity(rigs, 0)
+    brows = brows_mod.build_brows(ident)
+    cam = frame_camera(ident.neutral, size=224)
+    centres = []
+    for row in (0, 1):
+        _, verts, au, head = _textured_identity(rigs, row)
+        res = render_many([brows.dress(head, verts, au)], [cam], studio_lights(), 224)[0]
+        plain = render_many([head], [cam], studio_lights(), 224)[0]
+        dark = (_luminance(plain.rgb) - _luminance(res.rgb) > 0.03) & res.mask  # where the bed is
+        eyes_row = int(_project(cam, ident.neutral[[ident.landmarks["left_upper_lid"]]], 224)[0, 1])
+        rows = np.nonzero(dark[:eyes_row - 2])[0]  # above the eyes: the brows
+        centres.append(rows.mean())
+    assert centres[1] > centres[0] + 1.0, centres
+
+
+def test_lashes_draw_a_continuous_dark_line_along_the_upper_lid(rigs):
+    """At 224 px the upper lashes are a line along the lid margin, not specks: nearly every image
+    column between the eye corners has a lash pixel near the lid, and the lashes are dark."""
+    ident, verts, au = _identity(rigs / "au43", 0)
+    lashes = lashes_mod.build_lashes(ident)
+    ms = [Mesh(verts, ident.faces)] + lashes.meshes(verts, au)
+    cam = frame_camera(ident.neutral, size=224)
+    res = render_many(ms, [cam], studio_lights(), 224)[0]
+    which = mesh_index(res.triangle, face_offsets(ms))
+    for side in ("left", "right"):
+        px = _project(cam, verts[[ident.landmarks[f"{side}_{k}"] for k in ("eye_inner", "eye_outer", "upper_lid")]], 224)
+        lo, hi = sorted(px[:2, 0])
+        span = np.arange(int(lo + 0.2 * (hi - lo)), int(hi - 0.2 * (hi - lo)) + 1)  # the middle of the lid
+        lid = int(round(px[2, 1]))
+        band = which[lid - 6:lid + 3][:, span] == 1
+        assert band.any(axis=0).mean() > 0.9, f"{side}: lash line covers {band.any(axis=0).mean():.2f} of the lid's columns"
+        assert _luminance(res.rgb[lid - 6:lid + 3][:, span][band]).mean() < 0.15
+    # The texture's root band is what makes the line: unbroken across the strip at the root (rows
+    # at the bottom are the roots), above the upper lids' cut-off and below the lower lids'.
+    tex = lashes.texture
+    assert (tex[-2:, :, 3] >= lashes_mod.ROOT_ALPHA).all()
+    assert 0.5 < lashes_mod.ROOT_UPPER_ALPHA <= lashes_mod.ROOT_ALPHA < lashes_mod.LOWER_CUTOFF
+
+
+def test_stubble_is_a_shadow_in_the_skin_not_shells(rigs):
+    ident, verts, au, head = _textured_identity(rigs, 0)
+    # A young African man: black or dark brown stubble (white stubble on light skin barely shows).
+    male = Identity(**{**ident.__dict__, "gender": "male", "ethnicity": "african", "age_years": 25.0})
+    part = beard_mod.build_beard(male, kind="stubble")
+    assert part.meshes(verts, au) == [] and part.record()["beard"] == "stubble"
+    cam = frame_camera(verts, size=224)
+    bare = render_many([head], [cam], studio_lights(), 224)[0]
+    dressed = render_many([part.dress(head, verts, au)], [cam], studio_lights(), 224)[0]
+    chin = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["chin"])))
+    lip = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["lower_lip"])))
+    centre = int(np.nonzero(bare.mask[chin - 4])[0].mean())
+    chin_px = np.s_[chin - 5:chin - 1, centre - 3:centre + 4]
+    lip_px = np.s_[lip - 1:lip + 1, centre - 3:centre + 4]
+    # The chin darkens by a shadow (not a mask: skin still shows through), the lips do not.
+    ratio = _luminance(dressed.rgb[chin_px]).mean() / _luminance(bare.rgb[chin_px]).mean()
+    assert 0.5 < ratio < 0.95, ratio
+    assert np.allclose(dressed.rgb[lip_px], bare.rgb[lip_px], atol=0.01)
+
+
+def test_scalp_under_the_hair_takes_its_colour(rigs):
+    """Scalp seen between the shells (at the hairline, through a close crop) is painted in the
+    hair's colour where the hair covers it, not left bare; the face below the hairline is not."""
+    ident, verts, au, head = _textured_identity(rigs, 0)
+    hair = hair_mod.build_hair(Identity(**{**ident.__dict__, "ethnicity": "african", "age_years": 25.0}), style="close_crop")
+    cam = frame_camera(verts, size=224)
+    meshes = hair.meshes(verts, au)
+    bare = render_many([head] + meshes, [cam], studio_lights(), 224)[0]
+    dressed = render_many([hair.dress(head, verts, au)] + meshes, [cam], studio_lights(), 224)[0]
+    which = mesh_index(bare.triangle, face_offsets([head] + meshes))
+    brow = int(_project(cam, verts[[ident.landmarks["left_brow"]]], 224)[0, 1])
+    top = np.nonzero(which >= 0)[0].min()
+    hair_rows = which[top:top + 25]
+    scalp = hair_rows == 0  # head pixels the shells leave uncovered up there
+    assert scalp.sum() > 10
+    before = _luminance(bare.rgb[top:top + 25][scalp]).mean()
+    after = _luminance(dressed.rgb[top:top + 25][scalp]).mean()
+    assert after < 0.7 * before, (before, after)
+    # The middle of the face (sideburns come down at its sides) is untouched.
+    face = np.s_[brow + 10:brow + 40, 112 - 20:112 + 20]
+    assert np.array_equal(bare.rgb[face], dressed.rgb[face])

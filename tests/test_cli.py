@@ -171,3 +171,38 @@ def test_no_traceback_on_internal_errors_without_debug(painctl, tmp_path):
     (out / "manifest.json").write_text("{broken")
     result = painctl("inspect", out)
     assert result.code == 1 and one_line_error(result.stderr) and "JSON" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sample-mesh", "-n", "2", "--age-groups", "young:40-18", "OUT"], "painctl: error: --age-groups: 'young:40-18' has LOW above HIGH"),
+        (["rig", "--pspi", "8", "--asymmetry", "9", "IN", "OUT"], "painctl: error: --asymmetry must be between 0 and 5 FACS levels, got 9"),
+        (["rig", "--pspi", "3-99", "IN", "OUT"], "painctl: error: --pspi: 17 is outside 0-16"),
+        (["rig", "--pspi", "8", "--sequence", "2", "IN", "OUT"], "painctl: error: --sequence needs at least 3 frames (onset, apex, offset), got 2"),
+        (["rig", "IN", "OUT"], "painctl: error: give exactly one of --pspi (levels) or --au (fixed intensities)"),
+        (["render-views", "--pose-jitter", "30", "IN", "OUT"], "painctl: error: --pose-jitter must be 0-15 degrees, got 30"),
+        (["export", "--prefix", "a b", "IN", "OUT"], "painctl: error: --prefix must use letters, digits, _ and - only, got 'a b'"),
+    ],
+)
+def test_library_errors_reach_the_command_line_as_its_flags(painctl, tmp_path, args, message):
+    result = painctl(*[str(tmp_path / a) if a in ("IN", "OUT") else a for a in args])
+    assert result.code == 2 and one_line_error(result.stderr) and result.stderr.strip() == message
+    assert not (tmp_path / "OUT").exists()
+
+
+def test_a_parameter_is_spelled_as_the_running_command_spells_it():
+    import click
+
+    from painctl.cli import flag_of
+
+    @click.command()
+    @click.option("--pspi", "levels")
+    @click.option("-n", "n", type=int)
+    @click.option("--maps/--no-maps", default=True)
+    @click.argument("rig_path", metavar="RIG")
+    def command(levels, n, maps, rig_path):
+        pass
+
+    assert [flag_of(command, p) for p in ("pspi", "levels", "n", "maps", "rig_path", "unknown")] == ["--pspi", "--pspi", "-n", "--maps", "RIG", "unknown"]
+    assert flag_of(None, "per_identity") == "per_identity"

@@ -11,11 +11,10 @@ import numpy as np
 from painctl.datasets import load_frames
 from painctl.datasets.threedpain import base_name
 from painctl.vitpain.pairs import find_references
-from tests.test_heatmap import heat  # noqa: F401  (module fixtures reused)
-from tests.test_render_views import read, rig  # noqa: F401
+from tests.conftest import read
 
 
-def test_layout_and_labels(painctl, heat, tmp_path):  # noqa: F811
+def test_layout_and_labels(painctl, heat, tmp_path):
     views, out = heat
     result = painctl("export", "--format", "3dpain", str(out), str(tmp_path / "x"))
     assert result.code == 0, result.stderr
@@ -42,7 +41,7 @@ def test_layout_and_labels(painctl, heat, tmp_path):  # noqa: F811
     assert (views / d["image"][i].decode()).read_bytes() == (root / "meshes_inpainted" / "flame_sample_0000_pain_1_view_000.png").read_bytes()
 
 
-def test_export_round_trips_through_our_reader(painctl, heat, tmp_path):  # noqa: F811
+def test_export_round_trips_through_our_reader(painctl, heat, tmp_path):
     """Our export, read back by our 3D-Pain reader: the same frames, labels, views and neutral pairs as
     the artefact it came from (compared by image bytes)."""
     _, out = heat
@@ -65,7 +64,7 @@ def test_export_round_trips_through_our_reader(painctl, heat, tmp_path):  # noqa
     assert pairs(source) == pairs(exported)
 
 
-def test_views_without_heatmaps_and_refusal(painctl, heat, rig, tmp_path):  # noqa: F811
+def test_views_without_heatmaps_and_refusal(painctl, heat, rig, tmp_path):
     views, _ = heat
     assert painctl("export", str(views), str(tmp_path / "y")).code == 0
     assert not (tmp_path / "y" / "heatmaps").exists() and not (tmp_path / "y" / "textured_meshes").exists()
@@ -78,7 +77,7 @@ def test_views_without_heatmaps_and_refusal(painctl, heat, rig, tmp_path):  # no
     assert result.code == 1 and "expected 'render-views' or 'heatmap'" in result.stderr and not (tmp_path / "z").exists()
 
 
-def test_textured_views_export_textured_meshes(painctl, rig, tmp_path):  # noqa: F811
+def test_textured_views_export_textured_meshes(painctl, rig, tmp_path):
     """Views rendered with a texture: textured_meshes/<base>.obj is the rig row's mesh with the
     identity's texture, found through the artefacts' recorded inputs."""
     import h5py

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 from PIL import Image
 
-from tests.test_render_views import cli, read, rig  # noqa: F401  (module fixture reused)
+from tests.conftest import cli, read
 
 
-@pytest.fixture(scope="module")
-def heat(rig, tmp_path_factory) -> tuple[Path, Path]:  # noqa: F811
-    root = tmp_path_factory.mktemp("heat")
-    # No camera model: the alignment test below reads RGB differences pixel by pixel, and JPEG
-    # spreads a change over its 8x8 block (test_render_views checks heatmaps under the camera model);
-    # studio lights, since a room's lights relight skin the expression tilts by a hair as visibly.
-    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--camera-model", "none", "--lighting", "studio", str(rig), str(root / "views"))
-    cli("-q", "heatmap", str(root / "views"), str(root / "heat"))
-    return root / "views", root / "heat"
-
-
-def test_zero_on_neutral_positive_on_pain_and_aligned(heat, rig):  # noqa: F811
+def test_zero_on_neutral_positive_on_pain_and_aligned(heat, rig):
     from painctl.artefact import open_artefact
     from painctl.renderer import Camera, Mesh, render, studio_lights
 
@@ -84,7 +71,7 @@ def test_stats_figure_and_reader(heat):
     assert len(frames) == len(d["image"]) and all(f.heatmap is not None and f.heatmap.is_file() for f in frames)
 
 
-def test_stats_figure_is_cropped_to_the_face(heat, rig):  # noqa: F811
+def test_stats_figure_is_cropped_to_the_face(heat, rig):
     from painctl.artefact import open_artefact
     from painctl.facemodels import face_model_of
     from painctl.plots.heatmap import face_crop, upright, uv_values
@@ -124,7 +111,7 @@ def test_same_bytes(heat, tmp_path):
         assert (heat[1] / rel.decode()).read_bytes() == (tmp_path / "again" / rel.decode()).read_bytes()
 
 
-def test_wrong_rig_and_wrong_input(painctl, heat, rig, tmp_path):  # noqa: F811
+def test_wrong_rig_and_wrong_input(painctl, heat, rig, tmp_path):
     other = tmp_path / "other"
     cli("-q", "rig", "--pspi", "2", str(rig.parent / "heads"), str(other))
     result = painctl("heatmap", "--rig", str(other), str(heat[0]), str(tmp_path / "out"))
@@ -133,7 +120,7 @@ def test_wrong_rig_and_wrong_input(painctl, heat, rig, tmp_path):  # noqa: F811
     assert result.code == 1 and "expected 'render-views'" in result.stderr and not (tmp_path / "out").exists()
 
 
-def test_shards_heatmap_and_merge_into_the_whole_run(heat, rig, tmp_path):  # noqa: F811
+def test_shards_heatmap_and_merge_into_the_whole_run(heat, rig, tmp_path):
     """Shards of the chain merge into the unsharded heatmaps; the pooled /stats equal the whole run's
     (the second shard's rows point to neutral faces by global row, which it must map to its own)."""
     heads = rig.parent / "heads"

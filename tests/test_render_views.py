@@ -6,21 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import cli  # noqa: F401  (also re-exported to the modules that reuse these fixtures)
-
-
-@pytest.fixture(scope="module")
-def rig(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("rv")
-    heads, rig = root / "heads", root / "rig"
-    cli("-q", "sample-mesh", "-n", "2", str(heads))
-    cli("-q", "rig", "--pspi", "4,9", "--per-identity", "2", str(heads), str(rig))
-    return rig
+from tests.conftest import cli, read
 
 
 #: Every scene and camera effect off: the fixed pinhole, a grey background, the studio lights.
@@ -40,11 +30,6 @@ def plain_views(rig, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("views") / "p"
     cli("-q", "render-views", "--size", "64", "--jobs", "1", *PLAIN, str(rig), str(out))
     return out
-
-
-def read(path: Path) -> dict:
-    with h5py.File(path / "data.h5") as f:
-        return {k: f[k][()] for k in f if isinstance(f[k], h5py.Dataset)}
 
 
 def pixels(root: Path, rel) -> np.ndarray:

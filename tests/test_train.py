@@ -112,7 +112,7 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, caps
     # Finished: a rerun does nothing; other parameters than the epoch count are refused without force.
     train_model(train, val, CFG, cfg, tmp_path / "b")
     assert "up to date" in capsys.readouterr().err
-    with pytest.raises(PainctlError, match="--force"):
+    with pytest.raises(PainctlError, match="pass force=True to start over"):  # a library error names the parameter
         train_model(train, val, CFG, TrainConfig(epochs=3, batch_size=8, lr_heads=5e-4), tmp_path / "b", progress=False)
     # A hostile optimiser state in a run being resumed is refused without running it.
     train_model(train, val, CFG, TrainConfig(epochs=3, batch_size=8), tmp_path / "c", progress=False, stop_after=1)
@@ -140,7 +140,7 @@ def test_heatmap_teacher_and_distilled_student(tmp_path):
     student = train_model(train, val, CFG, TrainConfig(epochs=1, batch_size=8, teacher=teacher, distill_weight=0.5), tmp_path / "s", progress=False)
     history = json.loads((student / "training.json").read_text())["history"]
     assert history[0]["train_distill"] > 0
-    with pytest.raises(PainctlError, match="--input heatmap"):
+    with pytest.raises(PainctlError, match="must be trained with input='heatmap'"):
         train_model(train, val, CFG, TrainConfig(epochs=1, teacher=student), tmp_path / "s2", progress=False)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from painctl.errors import PainctlError
+from painctl.errors import BadValue, PainctlError
 
 #: Built-in kinds; anything else given to --background is a directory of images.
 KINDS = ("room", "plain", "noise", "gradient")
@@ -22,10 +22,10 @@ def image_files(directory: str | Path) -> list[Path]:
     """Return the image files (sorted by name) directly inside ``directory``; raise if there are none."""
     root = Path(directory)
     if not root.is_dir():
-        raise PainctlError(f"--background {directory}: not one of {', '.join(KINDS)} and not a directory")
+        raise BadValue("background", f"{directory}: not one of {', '.join(KINDS)} and not a directory")
     files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise PainctlError(f"--background {directory}: the directory has no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise PainctlError(f"{{background}} {directory}: the directory has no images ({', '.join(IMAGE_SUFFIXES)})", params=("background",))
     return files
 
 

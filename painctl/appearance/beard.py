@@ -2,7 +2,11 @@
 
 The beard area is the skin below the nose and the cheek line, down under the chin, leaving the
 lips bare; a moustache keeps only the upper lip. Shells and strand textures are those of scalp
-hair (:func:`painctl.appearance.hair.build_shells`). Whether a man has a beard, and which, is
+hair (:func:`painctl.appearance.hair.build_shells`). Stubble is painted into the skin instead
+(:mod:`painctl.appearance.paint`): bristles of a day or three are a tenth of a millimetre thick
+and a millimetre long, which a camera at 224-512 px sees as a shadow over the beard area, not as
+hair standing off the face (as shells, they drew a solid grey mask on the cheeks that hid the face
+from a face detector at 30 degrees). Whether a man has a beard, and which, is
 drawn from ``rng_for(seed, STREAM, index)`` by age and ancestry (:data:`BEARD_WEIGHTS`); women
 have none.
 """
@@ -11,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from painctl.appearance.hair import Shells, _smoothstep, ancestry_of, build_shells, head_frame, identity_hair_colour, strand_texture
+from painctl.appearance.hair import GREY, Shells, _smoothstep, ancestry_of, build_shells, head_frame, identity_hair_colour, strand_texture
+from painctl.appearance.paint import SkinPaint, hash_noise, texel_points
 from painctl.appearance.parts import Identity, Part, register
 from painctl.seeding import rng_for
 
@@ -26,8 +31,8 @@ BEARD_WEIGHTS = {
     "asian": {"none": 6, "stubble": 3, "moustache": 1, "short_beard": 0.7, "full_beard": 0.3},
     "caucasian": {"none": 4, "stubble": 3, "moustache": 1, "short_beard": 1.5, "full_beard": 1},
 }
-#: (shell thickness m, layers) per beard.
-BEARD_SHAPES = {"stubble": (0.0012, 2), "moustache": (0.005, 3), "short_beard": (0.005, 3), "full_beard": (0.012, 5)}
+#: (shell thickness m, layers) per beard (stubble is painted, not shells).
+BEARD_SHAPES = {"moustache": (0.005, 3), "short_beard": (0.005, 3), "full_beard": (0.012, 5)}
 
 
 def beard_weights(gender: str | None, ancestry: str) -> dict[str, float]:
@@ -45,11 +50,38 @@ class Beard(Part):
     name = "beard"
     label = "hair"
 
-    def __init__(self, kind: str, shells: Shells | None, info: dict):
+    def __init__(self, kind: str, shells: Shells | None, info: dict, identity: Identity | None = None, stubble: dict | None = None):
         self.kind, self.shells, self.info = kind, shells, info
+        #: For stubble: the identity and the bristles' linear colour and density, painted on first use.
+        self.identity, self.stubble = identity, stubble
+        self._paint: SkinPaint | None = None
 
     def meshes(self, vertices, au):
         return [] if self.shells is None else [self.shells.mesh(vertices)]
+
+    def paint(self, size: int) -> SkinPaint | None:
+        """Return the stubble painted on a ``size`` x ``size`` head texture (0: on the vertex
+        colours only), built once per size; None for other beards."""
+        ident = self.identity
+        if self.stubble is None or ident is None or (size and ident.uv is None):
+            return None
+        if self._paint is None or self._paint.size != size:
+            cover = beard_coverage(ident, "stubble") * self.stubble["density"]
+            rows = cols = np.zeros(0, np.int64)
+            texel_cover = np.zeros(0)
+            if size:
+                texels = texel_points(ident, size, "skin")
+                # Bristles: a grain of 0.3 mm cells, darker where more of them stand.
+                grain = hash_noise(texels.points, 0.0003, seed=int(ident.index) + 1)
+                texel_cover = texels.interpolate(cover) * (0.55 + 0.45 * grain)
+                keep = texel_cover > 1e-3
+                rows, cols, texel_cover = texels.rows[keep], texels.cols[keep], texel_cover[keep]
+            self._paint = SkinPaint(rows, cols, texel_cover, self.stubble["linear"], size, vertex_coverage=cover * 0.75)
+        return self._paint
+
+    def dress(self, head, vertices, au):
+        paint = self.paint(head.texture.shape[0] if head.textured else 0)
+        return head if paint is None else paint.dress(head)
 
     def record(self):
         return {"beard": self.kind, **self.info}
@@ -99,10 +131,18 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     # A beard takes the scalp hair's colour (same stream and draws as the hair) and greys with it.
     _, colour, grey = identity_hair_colour(identity)
     colour = np.clip(colour * rng.uniform(0.8, 1.05), 0, 1)
+    info = {"rgb": [round(float(c), 4) for c in colour], "grey": round(grey, 3)}
+    if kind == "stubble":
+        from painctl.renderer.colour import srgb_to_linear
+
+        # A few days' growth covers at most about half the skin; grey bristles mixed as the eye sees them.
+        density = float(rng.uniform(0.3, 0.5))
+        linear = srgb_to_linear((1.0 - grey) * colour + grey * np.asarray(GREY) * 0.85)
+        return Beard(kind, None, {**info, "density": round(density, 3)}, identity, {"density": density, "linear": linear})
     thickness_m, layers = BEARD_SHAPES[kind]
     cover = beard_coverage(identity, kind)
     frame = head_frame(identity)
-    texture = strand_texture(rng, colour, grey, 0.5 if ancestry == "african" else 0.2, stubble=kind == "stubble")
+    texture = strand_texture(rng, colour, grey, 0.5 if ancestry == "african" else 0.2)
     # Thinner towards its edges, so a beard thins out instead of ending in a step.
     thickness = thickness_m * rng.uniform(0.8, 1.2) * (0.3 + 0.7 * cover)
     # Beard strands radiate from a pole in front of the nose: down the chin, out and down the cheeks
@@ -113,7 +153,7 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
         return Beard("none", None, {})
     # Facial hair is coarser and less aligned than scalp hair: a weaker, broader highlight.
     shells.specular, shells.roughness = 0.05, 0.8
-    return Beard(kind, shells, {"rgb": [round(float(c), 4) for c in colour], "grey": round(grey, 3)})
+    return Beard(kind, shells, info)
 
 
 @register("beard")

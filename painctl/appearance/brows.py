@@ -1,8 +1,9 @@
 """Eyebrows as hair: a few hundred tapered strand cards per brow, bound to the brow-ridge skin.
 
-Each brow follows an arch from just inside the inner eye corner to beyond the outer one (the
-arch of the painted brow band of :mod:`painctl.appearance.skin`, which stays under the hairs as their skin
-shadow). Strands are rooted inside the arch, lie close to the skin and point up and out near the
+Each brow follows an arch from just inside the inner eye corner to beyond the outer one. Under
+the strands the brow's bed of hair is painted into the head's skin (:mod:`painctl.appearance.paint`,
+coverage-weighted, in the brows' own colour): at 224 px a brow hair is a fraction of a pixel,
+which cut-out cards alone draw as specks, and a camera sees as a soft, textured band. Strands are rooted inside the arch, lie close to the skin and point up and out near the
 nose, out along the body and out and down at the tail, as brows grow. Every card corner is bound
 to the skin triangle under it (:mod:`painctl.appearance.binding`), so the brows move with AU4
 (brow lowerer) and with the cheek and lid actions around them. Shape, density, length and colour
@@ -15,7 +16,9 @@ import numpy as np
 
 from painctl.appearance.binding import Binding, bind, project_front
 from painctl.appearance.hair import GREY, identity_hair_colour
+from painctl.appearance.paint import SkinPaint, hash_noise, texel_points
 from painctl.appearance.parts import Identity, Part, register
+from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
 from painctl.seeding import rng_for
 
 #: The seeding stream of brows and lashes (see painctl.seeding.rng_for); lashes use STREAM + 1.
@@ -28,12 +31,41 @@ class Brows(Part):
     name = "brows"
     label = "brows"
 
-    def __init__(self, binding: Binding, faces: np.ndarray, colours: np.ndarray, tangent_pairs: np.ndarray, info: dict):
+    def __init__(self, binding: Binding, faces: np.ndarray, colours: np.ndarray, tangent_pairs: np.ndarray, info: dict,
+                 identity: Identity | None = None, shape: dict | None = None):
         self.binding = binding
         self.faces = faces
         self.colours = colours
         self.tangent_pairs = tangent_pairs  # (S,2) corner ids: strand direction = corner[1] - corner[0]
         self.info = info
+        #: The identity and its brow shape (arch, lift, thickness, density, linear colour), for the painted bed.
+        self.identity, self.shape = identity, shape
+        self._paint: SkinPaint | None = None
+
+    def paint(self, size: int) -> SkinPaint | None:
+        """Return the brows' bed of hair painted on a ``size`` x ``size`` head texture (0: on the
+        head's vertex colours only), built once per size."""
+        ident = self.identity
+        if ident is None or self.shape is None or (size and ident.uv is None):
+            return None
+        if self._paint is None or self._paint.size != size:
+            rows = cols = np.zeros(0, np.int64)
+            cover = np.zeros(0)
+            if size:
+                texels = texel_points(ident, size, "face")
+                rows, cols = texels.rows, texels.cols
+                cover = brow_coverage(ident, texels.points, self.shape)
+                keep = cover > 1e-3
+                rows, cols, cover = rows[keep], cols[keep], cover[keep]
+            vertex_cover = brow_coverage(ident, ident.neutral.astype(np.float64), self.shape)
+            if "face" in ident.regions:
+                vertex_cover[np.setdiff1d(np.arange(len(vertex_cover)), ident.regions["face"])] = 0.0
+            self._paint = SkinPaint(rows, cols, cover, self.shape["linear"], size, vertex_coverage=vertex_cover)
+        return self._paint
+
+    def dress(self, head, vertices, au):
+        paint = self.paint(head.texture.shape[0] if head.textured else 0)
+        return head if paint is None else paint.dress(head)
 
     def meshes(self, vertices, au):
         from painctl.renderer import Mesh
@@ -59,6 +91,39 @@ def brow_arch(identity: Identity, side: str, t: np.ndarray, arch_m: float, lift_
     return x0 + (x1 - x0) * t, base + arch_m * np.sin(np.pi * np.clip(t, 0, 1) * 0.85) - 0.003 * np.clip(t - 0.7, 0, 1)
 
 
+def brow_coverage(identity: Identity, points: np.ndarray, shape: dict) -> np.ndarray:
+    """Return (K,) the fraction 0-1 of skin the brows' hair covers at ``points`` (K,3) metres of the
+    neutral head, for the brow ``shape`` drawn by :func:`build_brows`.
+
+    The bed runs along the arch the strands are rooted on, as high as their roots spread plus the
+    rise of their tips, thinning toward the tail and fading in at the inner head; a grain of
+    cells elongated along the hairs' run (mostly outward) breaks it up as hairs do."""
+    from painctl.appearance.hair import _smoothstep
+
+    v = identity.neutral
+    lm = identity.landmarks
+    cover = np.zeros(len(points))
+    grain = hash_noise(points, 0.00022, stretch=(5.0, 1.0, 1.0), seed=int(identity.index))
+    for side in ("left", "right"):
+        inner, outer = v[lm[f"{side}_eye_inner"]], v[lm[f"{side}_eye_outer"]]
+        sign = 1.0 if outer[0] > inner[0] else -1.0
+        x0, x1 = inner[0] - sign * 0.004, outer[0] + sign * 0.007
+        t = (points[:, 0] - x0) / (x1 - x0)
+        _, centre = brow_arch(identity, side, np.clip(t, 0, 1), shape["arch_m"], shape["lift_m"])
+        half = shape["thickness_m"] * (1.0 - 0.55 * np.clip(t, 0, 1)) * 1.15
+        # Tips rise above the roots (hairs grow up and out), most at the brow's head.
+        rise = shape["length_m"] * (0.55 - 0.35 * np.clip(t, 0, 1))
+        lo, hi = centre - half, centre + half + rise
+        soft = 0.0009
+        across = _smoothstep(lo - soft, lo + soft, points[:, 1]) * (1 - _smoothstep(hi - soft * 1.5, hi + soft * 1.5, points[:, 1]))
+        along = _smoothstep(-0.06, 0.1, t) * (1 - _smoothstep(0.88, 1.04, t))
+        front = points[:, 2] > v[lm[f"{side}_upper_lid"], 2] - 0.02
+        # Densest along the roots' middle line, thinner where only tips reach.
+        core = 1.0 - 0.35 * np.clip((points[:, 1] - centre) / np.maximum(half + rise, 1e-4), 0, 1)
+        cover = np.maximum(cover, across * along * front * core)
+    return np.clip(cover * shape["density"] * (0.6 + 0.4 * grain) * 1.35, 0.0, 0.92)
+
+
 def build_brows(identity: Identity) -> Brows | None:
     """Draw the identity's brow shape, density and colour and build the strand cards on its neutral head."""
     lm = identity.landmarks
@@ -72,11 +137,14 @@ def build_brows(identity: Identity) -> Brows | None:
     colour = np.clip(colour * rng.uniform(0.7, 0.95), 0, 1)
     grey = float(np.clip(grey * 0.7, 0, 0.9))
     density = rng.uniform(0.55, 0.85) if female else rng.uniform(0.75, 1.0)
-    n_strands = int(round(260 * density))
+    # Fewer strands than a brow has hairs: the painted bed carries its mass, the strands its texture.
+    n_strands = int(round(110 * density))
     arch = rng.uniform(0.003, 0.006) if female else rng.uniform(0.0015, 0.004)
     thick = (rng.uniform(0.0025, 0.0035) if female else rng.uniform(0.0032, 0.0045))
     length = rng.uniform(0.005, 0.007) * (1.25 if (not female and age > 60) else 1.0)
     lift = rng.uniform(-0.001, 0.002)
+    # Greying mixed as the eye sees it (in sRGB): a linear mix of white and black hairs reads lighter.
+    bed = srgb_to_linear((1.0 - grey) * colour + grey * np.asarray(GREY) * 0.8)
     v = identity.neutral.astype(np.float64)
     face_faces = identity.faces[np.isin(identity.faces, identity.regions["face"]).all(axis=1)]
     corners, colours, pairs = [], [], []
@@ -106,9 +174,10 @@ def build_brows(identity: Identity) -> Brows | None:
         points = points + normals * lift_off[:, None]
         base = len(corners) and sum(len(c) for c, _ in corners)
         corners.append((points, tri))
-        is_grey = rng.random(n_strands) < grey
-        shade = rng.uniform(0.75, 1.15, n_strands)
-        rgb = np.where(is_grey[:, None], np.asarray(GREY)[None] * 0.9, colour[None] * shade[:, None])
+        # Strands in the painted bed's colour, a little lighter or darker each: they add the hairs'
+        # texture; black and white strands side by side read as salt-and-pepper specks at 224 px.
+        shade = rng.uniform(0.6, 1.5, n_strands)
+        rgb = linear_to_srgb(bed[None] * shade[:, None])
         colours.append(np.repeat(np.clip(rgb, 0, 1), 4, axis=0))
         first = base + 4 * np.arange(n_strands)
         pairs.append(np.stack([first, first + 2], axis=1))
@@ -120,7 +189,8 @@ def build_brows(identity: Identity) -> Brows | None:
     faces = np.concatenate([np.stack([q, q + 1, q + 2], 1), np.stack([q, q + 2, q + 3], 1)])
     info = {"strands": int(n), "arch_m": round(float(arch), 4), "thickness_m": round(float(thick), 4),
             "rgb": [round(float(c), 4) for c in colour], "grey": round(grey, 3)}
-    return Brows(binding, faces, np.concatenate(colours), np.concatenate(pairs), info)
+    shape = {"arch_m": arch, "lift_m": lift, "thickness_m": thick, "length_m": length, "density": density, "linear": bed}
+    return Brows(binding, faces, np.concatenate(colours), np.concatenate(pairs), info, identity, shape)
 
 
 @register("brows")

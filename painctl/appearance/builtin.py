@@ -6,13 +6,14 @@ from __future__ import annotations
 import painctl.appearance.body  # noqa: F401  (body: the bust's skin, garment: its clothes)
 import painctl.appearance.hair  # noqa: F401  scalp hair
 import painctl.appearance.brows  # noqa: F401  eyebrows
+import painctl.appearance.eyelids  # noqa: F401  the upper lids lifted at rest (anny's rest low)
 import painctl.appearance.lashes  # noqa: F401  eyelashes
 import painctl.appearance.beard  # noqa: F401  beards and stubble
 import painctl.appearance.mouth  # noqa: F401,E402  teeth, gums, dark mouth interior
 import painctl.appearance.wrinkles  # noqa: F401,E402  AU-driven wrinkle maps baked into the head texture
 
 from painctl.appearance.parts import BUILDERS, Identity, Part
-from painctl.errors import PainctlError
+from painctl.errors import BadValue
 
 
 def part_names() -> list[str]:
@@ -30,7 +31,7 @@ def parse_without(text: str | None) -> tuple[str, ...]:
         return tuple(known)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise PainctlError(f"without: unknown part {unknown[0]!r}; parts are {', '.join(known) or '(none)'}")
+        raise BadValue("without", f": unknown part {unknown[0]!r}; parts are {', '.join(known) or '(none)'}")
     return tuple(n for n in known if n in names)
 
 

@@ -111,6 +111,8 @@ COLOUR_WEIGHTS = {
 }
 #: Grey hair: white strands of this colour mixed in; greying starts about this age (years) by ancestry.
 GREY = (0.78, 0.77, 0.74)
+#: How much of the scalp under the hair takes the hair's colour (the roots' shadow).
+SCALP_PAINT = 0.8
 GREYING_ONSET = {"african": 48.0, "asian": 44.0, "caucasian": 40.0}
 
 
@@ -398,11 +400,38 @@ class ScalpHair(Part):
     name = "hair"
     label = "hair"
 
-    def __init__(self, style: str, colour_name: str, colour: np.ndarray, grey: float, shells: list[Shells], info: dict, bun=None):
+    def __init__(self, style: str, colour_name: str, colour: np.ndarray, grey: float, shells: list[Shells], info: dict, bun=None,
+                 identity: Identity | None = None, coverage: np.ndarray | None = None):
         self.style, self.colour_name, self.colour, self.grey = style, colour_name, colour, grey
         self.shells = shells
         self.info = info
         self.bun = bun
+        #: The identity and its per-vertex hair coverage (0-1), for the hair painted into the scalp.
+        self.identity, self.coverage = identity, coverage
+        self._paint = None
+
+    def paint(self, size: int):
+        """Return the hair's roots painted into the scalp of a ``size`` x ``size`` head texture
+        (None for untextured heads): under the shells the scalp takes the hair's colour where they
+        cover it, so their cut-out hairline ends on hair-coloured skin, not bare skin, and scalp
+        seen between sparse strands (close crops) reads as hair."""
+        from painctl.appearance.paint import SkinPaint, texel_points
+        from painctl.renderer.colour import srgb_to_linear
+
+        ident = self.identity
+        if ident is None or self.coverage is None or not size or ident.uv is None:
+            return None
+        if self._paint is None or self._paint.size != size:
+            texels = texel_points(ident, size, "skin")
+            cover = np.clip(texels.interpolate(self.coverage), 0.0, 1.0) * SCALP_PAINT
+            keep = cover > 1e-3
+            colour = srgb_to_linear((1.0 - self.grey) * np.asarray(self.colour) + self.grey * np.asarray(GREY) * 0.9)
+            self._paint = SkinPaint(texels.rows[keep], texels.cols[keep], cover[keep], colour, size)
+        return self._paint
+
+    def dress(self, head, vertices, au):
+        paint = self.paint(head.texture.shape[0]) if head.textured else None
+        return head if paint is None else paint.dress(head)
 
     def meshes(self, vertices, au):
         out = [s.mesh(vertices) for s in self.shells]
@@ -525,7 +554,7 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     bun = _bun(frame, neutral, texture, rng) if shape.tied else None
     info = {"hairline_m": round(float(forehead + shape.recession_m), 4), "thickness_m": round(float(shape.thickness_m), 4),
             "fringe": bool(shape.fringe > 0), "drawn_style": drawn}
-    return ScalpHair(style, colour_name, colour, grey, [shells], info, bun=bun)
+    return ScalpHair(style, colour_name, colour, grey, [shells], info, bun=bun, identity=identity, coverage=coverage)
 
 
 def _curtain(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, thickness: float) -> np.ndarray:

@@ -23,8 +23,19 @@ STREAM = BROW_STREAM + 1
 LASH_BEND = 1.4
 
 
+#: Root band of the lash texture (fraction of the lash length from the root): alpha ROOT_ALPHA up
+#: to ROOT_SOLID, then ROOT_UPPER_ALPHA up to ROOT_UPPER; both pass the upper lids' cut-off (0.5)
+#: and neither the lower lids' (:data:`LOWER_CUTOFF`), whose sparse, fine lashes show as strand
+#: cores where the texture resolves them (512 px) and vanish where it cannot (224 px). Lashes stand packed at their roots: a camera at 224 px sees them as
+#: one dark line along the lid, and their sub-pixel tips not at all; without the band, mip-mapped
+#: cut-out strands break into specks.
+ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.3, 0.9, 0.7
+LOWER_CUTOFF = 0.95
+
+
 def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, width: int = 256, height: int = 32) -> np.ndarray:
-    """Return an (height, width, 4) texture of lashes: v runs root (0) to tip (1), alpha 1 on a lash."""
+    """Return an (height, width, 4) texture of lashes: v runs root (0) to tip (1), alpha 1 on a
+    lash and over the root band (:data:`ROOT_SOLID`, :data:`ROOT_UPPER`)."""
     tex = np.zeros((height, width, 4), np.float32)
     tex[..., :3] = colour
     n = int(width * 0.4 * density)
@@ -40,6 +51,9 @@ def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, w
             cols = np.clip(np.round(xs + dx).astype(int), 0, width - 1)
             cover = np.clip(w - np.abs(cols - xs) + 0.5, 0, 1)
             tex[height - 1 - rows, cols, 3] = np.maximum(tex[height - 1 - rows, cols, 3], cover)
+    v = (height - 1 - np.arange(height) + 0.5) / height  # each row's distance from the root
+    band = np.where(v < ROOT_SOLID, ROOT_ALPHA, np.where(v < ROOT_UPPER, ROOT_UPPER_ALPHA, 0.0)).astype(np.float32)
+    tex[..., 3] = np.maximum(tex[..., 3], band[:, None])
     return tex
 
 
@@ -61,7 +75,7 @@ class Lashes(Part):
         self.lids = lids
         self.colours = np.ones((len(uv), 3), np.float32)
         # Lower lashes are finer and fewer: only the cores of the texture's lashes are kept there.
-        self.cutoff = np.where(lids % 2 == 1, 0.85, 0.5).astype(np.float32)
+        self.cutoff = np.where(lids % 2 == 1, LOWER_CUTOFF, 0.5).astype(np.float32)
         self.info = info
 
     def roots(self, vertices: np.ndarray) -> np.ndarray:

@@ -48,6 +48,10 @@ class Identity:
     phenotype: np.ndarray | None = None
     #: The lights the head's texture was baked under (its shading is in the texture); None when untextured.
     texture_lights: list | None = None
+    #: The lighting the identity is rendered under (painctl.appearance.lighting: SceneLighting or
+    #: StudioLighting, anything with ``irradiance(normals (K,3)) -> (K,3)``); parts that bake
+    #: shading detail into the texture (wrinkles) shade it under this. None: the studio rig.
+    lighting: object | None = None
 
 
 class Part:
@@ -63,7 +67,8 @@ class Part:
     def meshes(self, vertices: np.ndarray, au: np.ndarray) -> list:
         """Return the renderer Meshes this part adds for one frame of the head.
 
-        ``vertices`` (V,3) float32 metres is the rigged head of that frame; ``au`` (6,) its labels
+        ``vertices`` (V,3) float32 metres is the rigged head of that frame as the parts dressed it
+        (:meth:`dress` may move vertices: the eyelids part opens the lids); ``au`` (6,) its labels
         (AU4, AU6, AU7, AU9, AU10, AU43; FACS 0-5, AU43 0-1).
         """
         return []

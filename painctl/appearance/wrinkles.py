@@ -13,9 +13,12 @@ skin (metres; furrows negative, bulges positive), built once per identity:
 
 Each frame blends the maps with weight intensity/5 (FACS 0-5) and bakes their shading into the
 head's texture: the textured head is drawn unlit (its texture holds the light of the neutral photo
-it was baked from), so the perturbed normals are lit under the lights that photo was taken with
-(the studio rig by default) and the ratio to the unperturbed shading, with the occlusion a furrow
-casts, multiplies the albedo. The geometry, and so the heatmaps, are the rig's own: only the
+it was baked from, and render-views relights it per vertex by the ratio of the scene's irradiance
+to the photo's), so the perturbed normals are lit under the lighting the frame is rendered with
+(the identity's room: key, fill and image-based light; or the studio rig) and the ratio to the
+unperturbed shading under that same lighting, with the occlusion a furrow casts, multiplies the
+albedo. Per-vertex relighting cannot see texel-sized furrows, so without this they would keep the
+studio rig's shading in a room. The geometry, and so the heatmaps, are the rig's own: only the
 texture changes. Untextured heads (vertex colours) are left as they are.
 
 The per-identity variation (depth, line count and spacing, and an age factor: creases deepen with
@@ -213,17 +216,20 @@ class Wrinkles(Part):
     def _prepare(self, head) -> dict:
         shape = head.texture.shape[:2]
         if self._maps is None or self._maps["shape"] != shape or self._maps["uv_id"] != id(head.uv):
-            self._maps = wrinkle_maps(self.fields, self.identity, head.uv, head.uv_faces, shape)
+            self._maps = wrinkle_maps(self.fields, self.identity, head.uv, head.uv_faces, shape, lighting=self.identity.lighting)
             self._maps["uv_id"] = id(head.uv)
         return self._maps
 
 
-def wrinkle_maps(fields: WrinkleFields, identity: Identity, uv: np.ndarray, uv_faces: np.ndarray, shape: tuple[int, int], lights=None) -> dict:
+def wrinkle_maps(fields: WrinkleFields, identity: Identity, uv: np.ndarray, uv_faces: np.ndarray, shape: tuple[int, int], lights=None,
+                 lighting=None) -> dict:
     """Evaluate every map on the texels of the face that any map touches.
 
     Returns a dict with ``rows``, ``cols`` (K,) texel indices, ``normals`` (K,3) unit neutral
     normals, per map ``height`` (M,K) metres and ``gradient`` (M,K,3) surface gradients, the
-    ``lights`` the shading is baked under, and ``shape``.
+    ``lighting`` the shading is baked under (``lighting`` if given: anything with
+    ``irradiance(normals)``, e.g. a room's SceneLighting; else the directional ``lights``, default
+    the studio rig), and ``shape``.
     """
     from painctl.renderer import studio_lights, vertex_normals
     from painctl.appearance.uv import uv_texels
@@ -259,16 +265,19 @@ def wrinkle_maps(fields: WrinkleFields, identity: Identity, uv: np.ndarray, uv_f
         g = ((fields(name, points + STEP * t1) - fields(name, points - STEP * t1)) / (2 * STEP))[:, None] * t1
         g += ((fields(name, points + STEP * t2) - fields(name, points - STEP * t2)) / (2 * STEP))[:, None] * t2
         gradients.append(g)
+    if lighting is None:
+        from painctl.appearance.lighting import studio_lighting
+
+        lighting = studio_lighting(lights or studio_lights())
     return {"rows": rows[touched], "cols": cols[touched], "normals": normals, "height": heights.astype(np.float32),
-            "gradient": np.array(gradients, np.float32), "lights": lights or studio_lights(), "shape": tuple(shape)}
+            "gradient": np.array(gradients, np.float32), "lighting": lighting, "shape": tuple(shape)}
 
 
 def bake(texture: np.ndarray, maps: dict, weights: np.ndarray) -> np.ndarray:
     """Return a copy of ``texture`` (H,W,3) sRGB with the maps blended by ``weights`` (M,) baked in:
-    albedo times the shading ratio of the perturbed to the neutral normals under ``maps['lights']``,
+    albedo times the shading ratio of the perturbed to the neutral normals under ``maps['lighting']``,
     times the furrows' occlusion."""
     from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
-    from painctl.renderer import irradiance
 
     w = np.asarray(weights, np.float32)
     height = np.tensordot(w, maps["height"], axes=1)
@@ -277,8 +286,8 @@ def bake(texture: np.ndarray, maps: dict, weights: np.ndarray) -> np.ndarray:
     # A height field h on a surface tilts its normal by minus h's surface gradient.
     bent = n - gradient
     bent /= np.linalg.norm(bent, axis=1, keepdims=True)
-    lights = maps["lights"]
-    ratio = irradiance(bent, lights)[:, :] / np.maximum(irradiance(n, lights), 1e-6)
+    lighting = maps["lighting"]
+    ratio = lighting.irradiance(bent) / np.maximum(lighting.irradiance(n), 1e-6)
     occlusion = 1.0 - OCCLUSION * np.clip(-height / OCCLUSION_DEPTH, 0.0, 1.0)
     out = np.array(texture, np.float32, copy=True)
     rows, cols = maps["rows"], maps["cols"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from painctl.errors import PainctlError
+from painctl.errors import BadValue
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ def parse_shard(text: str | None) -> Shard:
         return WHOLE
     match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not match:
-        raise PainctlError(f"--shard must look like K/N (for example 3/8), got {text!r}")
+        raise BadValue("shard", f"must look like K/N (for example 3/8), got {text!r}")
     k, n = int(match.group(1)), int(match.group(2))
     if n < 1 or not 1 <= k <= n:
-        raise PainctlError(f"--shard {text}: K must be between 1 and N, and N at least 1")
+        raise BadValue("shard", f"{text}: K must be between 1 and N, and N at least 1")
     return Shard(k, n)

@@ -582,7 +582,7 @@ class ArtefactWriter:
                 return True
             if self.force:
                 return False
-            raise PainctlError(f"{out} exists but its content does not match its manifest (damaged?); use --force to rebuild it")
+            raise PainctlError(f"{out} exists but its content does not match its manifest (damaged?); use {{force}} to rebuild it", params=("force",))
         if self.force:
             return False
         if not same_stage:
@@ -591,7 +591,7 @@ class ArtefactWriter:
             what = f"a {self.stage!r} artefact made with other parameters ({_params_difference(existing.get('params'), self.params)})"
         else:
             what = f"a {self.stage!r} artefact made from other inputs"
-        raise PainctlError(f"{out} already holds {what}; use --force to replace it")
+        raise PainctlError(f"{out} already holds {what}; use {{force}} to replace it", params=("force",))
 
     def __enter__(self) -> "ArtefactWriter":
         if self.cached:
@@ -757,7 +757,7 @@ def existing_artefact(out: Path, force: bool) -> dict[str, Any] | None:
     if out.is_symlink():
         raise PainctlError(f"{out}: is a symbolic link; painctl replaces only artefact directories it wrote (remove the link yourself)")
     if not out.is_dir():
-        raise PainctlError(f"{out}: is a file, not an artefact; painctl will not replace it, with or without --force (move it away yourself)")
+        raise PainctlError(f"{out}: is a file, not an artefact; painctl will not replace it, with or without {{force}} (move it away yourself)", params=("force",))
     try:
         entries = sorted(p.name for p in out.iterdir())
     except OSError as exc:
@@ -765,11 +765,11 @@ def existing_artefact(out: Path, force: bool) -> dict[str, Any] | None:
     if not entries:
         if force:
             return None
-        raise PainctlError(f"{out}: is an empty directory; use --force to write the artefact into its place")
+        raise PainctlError(f"{out}: is an empty directory; use {{force}} to write the artefact into its place", params=("force",))
     manifest = _painctl_manifest(out)
     if manifest is None:
         raise PainctlError(f"{out}: is a directory that painctl did not write (no painctl {MANIFEST}); "
-                           f"painctl will not replace it, with or without --force")
+                           f"painctl will not replace it, with or without {{force}}", params=("force",))
     known = manifest.get("entries")
     if isinstance(known, list):
         foreign = [e for e in entries if e not in known]
@@ -817,9 +817,9 @@ class FileOutput:
             raise PainctlError(f"{self.path}: is a {'link' if self.path.is_symlink() else 'directory'}; give the name of a {what} to write")
         if self.path.exists():
             if not force:
-                raise PainctlError(f"{self.path}: already exists; use --force to replace it")
+                raise PainctlError(f"{self.path}: already exists; use {{force}} to replace it", params=("force",))
             if not ours(self.path):
-                raise PainctlError(f"{self.path}: was not written by painctl; painctl will not replace it, with or without --force")
+                raise PainctlError(f"{self.path}: was not written by painctl; painctl will not replace it, with or without {{force}}", params=("force",))
         if not _writable(self.path.parent):
             raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
         OutputLock.check(self.path)
@@ -863,12 +863,22 @@ class DirectoryOutput:
         check_output_place(self.path, inputs)
         if self.path.exists() or self.path.is_symlink():
             if not force:
-                raise PainctlError(f"{self.path}: already exists; use --force to replace it")
+                raise PainctlError(f"{self.path}: already exists; use {{force}} to replace it", params=("force",))
             _check_marked_directory(self.path)
         if not _writable(self.path.parent):
             raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
         OutputLock.check(self.path)
         self.dir: Path | None = None
+
+    @property
+    def where(self) -> str:
+        """How messages name the output: its path (a plain directory is never streamed)."""
+        return str(self.path)
+
+    @property
+    def place(self) -> Path:
+        """The directory the output is built in, for disk-space checks."""
+        return Path(os.path.abspath(self.path)).parent
 
     def __enter__(self) -> Path:
         self._lock = OutputLock(self.path)
@@ -899,7 +909,7 @@ class DirectoryOutput:
 
 def _check_marked_directory(path: Path) -> None:
     if path.is_symlink() or not path.is_dir():
-        raise PainctlError(f"{path}: is {'a symbolic link' if path.is_symlink() else 'a file'}; painctl will not replace it, with or without --force")
+        raise PainctlError(f"{path}: is {'a symbolic link' if path.is_symlink() else 'a file'}; painctl will not replace it, with or without {{force}}", params=("force",))
     entries = sorted(p.name for p in path.iterdir())
     if not entries:
         return
@@ -907,7 +917,7 @@ def _check_marked_directory(path: Path) -> None:
         mark = json.loads((path / DIRECTORY_MARK).read_text())
         known = mark["entries"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise PainctlError(f"{path}: is a directory that painctl did not write; painctl will not replace it, with or without --force") from None
+        raise PainctlError(f"{path}: is a directory that painctl did not write; painctl will not replace it, with or without {{force}}", params=("force",)) from None
     foreign = [e for e in entries if e not in known]
     if foreign:
         raise PainctlError(f"{path}: holds {', '.join(foreign[:3])}, which painctl did not write; move it out first")
@@ -996,11 +1006,51 @@ def write_dataset(h5: h5py.File | h5py.Group, name: str, data: Any, rows: bool =
             array = array.astype("S1")
     chunks = None
     if rows and array.ndim >= 1 and array.shape[0] > 0:
-        row_bytes = max(1, array[0:1].nbytes)
-        chunks = (max(1, min(array.shape[0], (1 << 20) // row_bytes)),) + array.shape[1:]
+        chunks = (rows_per_chunk(array.shape[0], array[0:1].nbytes),) + array.shape[1:]
     ds = h5.create_dataset(name, data=array, chunks=chunks, compression=compression if chunks else None)
     if rows:
         ds.attrs[ROWS_ATTR] = 1
     for key, value in (attrs or {}).items():
         ds.attrs[key] = value
     return ds
+
+
+#: Row datasets are chunked in blocks of about this many bytes along their first axis: a row read
+#: touches one chunk, and a chunk is small enough to cache.
+CHUNK_BYTES = 1 << 20
+
+
+def rows_per_chunk(rows: int, row_bytes: int) -> int:
+    """Rows per chunk of a row dataset of ``rows`` rows of ``row_bytes`` bytes each (at least 1)."""
+    return max(1, min(rows, CHUNK_BYTES // max(1, row_bytes)))
+
+
+def create_rows(h5: h5py.File | h5py.Group, name: str, shape: tuple[int, ...], dtype: Any, chunk_rows: int | None = None,
+                compression: str | None = None, attrs: Mapping[str, Any] | None = None) -> h5py.Dataset:
+    """Create an empty row dataset ``name`` of ``shape`` (first axis: the artefact's rows) to fill in place.
+
+    Chunked as :func:`write_dataset` chunks (about 1 MiB), or ``chunk_rows`` rows per chunk (1 for
+    images read one at a time); ``compression`` (gzip, lzf) applies when there are rows at all.
+    """
+    chunks = None
+    if shape[0]:
+        row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
+        chunks = (chunk_rows or rows_per_chunk(shape[0], row_bytes),) + tuple(shape[1:])
+    ds = h5.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks, compression=compression if chunks else None)
+    ds.attrs[ROWS_ATTR] = 1
+    for key, value in (attrs or {}).items():
+        ds.attrs[key] = value
+    return ds
+
+
+def copy_attrs(source: Any, target: Any, skip: Iterable[str] = ()) -> None:
+    """Copy the HDF5 attributes of ``source`` onto ``target`` as stored (byte strings stay bytes).
+
+    Both are h5py objects (file, group, dataset) or their ``.attrs``; names in ``skip`` are left out
+    (:data:`ROWS_ATTR`, when a dataset that is not a row dataset takes another's attributes).
+    """
+    src, dst = getattr(source, "attrs", source), getattr(target, "attrs", target)
+    skip = set(skip)
+    for key in src:
+        if key not in skip:
+            dst[key] = src[key]

@@ -72,6 +72,33 @@ class LazyGroup(click.Group):
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PainctlError as exc:
+            # The library names parameters; remember the command that ran, so main() names its flags.
+            if exc.params and ctx.invoked_subcommand is not None and getattr(exc, "command", None) is None:
+                exc.command = self.get_command(ctx, ctx.invoked_subcommand)
+            raise
+
+
+def flag_of(command: click.Command | None, param: str) -> str:
+    """How ``command`` spells the library parameter ``param`` on its command line: the option whose
+    long form is ``--param-name`` or whose destination is ``param`` (``per_identity`` ->
+    ``--per-identity``, ``n`` -> ``-n``), an argument's metavar, else ``param`` itself."""
+    if command is None:
+        return param
+    wanted = "--" + param.replace("_", "-")
+    options = [p for p in command.params if isinstance(p, click.Option)]
+    for match in (lambda p: wanted in p.opts or wanted in p.secondary_opts, lambda p: p.name == param):
+        for option in options:
+            if match(option):
+                return max(option.opts, key=len)
+    for argument in command.params:
+        if isinstance(argument, click.Argument) and argument.name == param:
+            return argument.human_readable_name
+    return param
+
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="painctl")
@@ -154,7 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     except PainctlError as exc:
         if debug:
             raise
-        _fail(str(exc), getattr(exc, "exit_code", 1))
+        command = getattr(exc, "command", None)
+        _fail(exc.render(lambda param: flag_of(command, param)), getattr(exc, "exit_code", 1))
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)

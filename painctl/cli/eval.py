@@ -54,58 +54,25 @@ def eval_cmd(data, out, out_option, k, folds_file, split_csv, checkpoint, forwar
       painctl eval --checkpoint run/best --calibration synth/ unbc/ report/
     """
     from painctl import console
-    from painctl.datasets import load_frames
-    from painctl.datasets.images import check_images
-    from painctl.datasets.splits import read_folds_file, subject_folds
-    from painctl.evaluation.cross_validation import cross_validate
-    from painctl.evaluation.reports import OutputDir, summary_table, write_report
-    from painctl.vitpain.config import ModelConfig, TrainConfig
+    from painctl.cli.flags import flag_words
+    from painctl.evaluation.reports import summary_table
+    from painctl.stages.eval import evaluate
 
     out = pick_out(out, out_option)
     if out is None:
         out = str(fresh_output(data, "eval"))
         console.info(f"the report will be written to {out}/ (--out DIR to choose)")
-    target = OutputDir(out, force)  # refuse an existing OUT before reading or training anything
-    frames = load_frames(data)
-    check_images(frames)
-    subjects = sorted({f.subject for f in frames})
-    # Check the split before anything is written or trained.
-    split = None
-    if split_csv is not None:
-        from painctl.datasets import detect_format
-        from painctl.datasets.splits import split_by_base
-
-        if folds_file is not None:
-            raise click.UsageError("--split-csv and --folds-file both fix the split: give one")
-        if detect_format(data) != "3dpain":
-            raise click.UsageError("--split-csv names 3D-Pain base names; DATA must be a 3D-Pain tree")
-        parts = split_by_base(frames, split_csv)
-        frames = [f for part in parts for f in part]  # only what the file lists (neutral faces with their identity)
-        split = tuple(sorted({f.subject for f in part}) for part in parts)
-        folds = [split[2]]
-    else:
-        folds = read_folds_file(folds_file, subjects) if folds_file is not None else subject_folds(subjects, k, seed)
-    if forward is not None and checkpoint is None:
-        raise click.UsageError("--forward applies to --checkpoint only")
-    model_config = train_config = None
-    if checkpoint is None:
-        if calibration is not None:
-            raise click.UsageError("--calibration applies to --checkpoint only (training calibrates on its own validation subjects)")
-        model_config = ModelConfig(
-            backbone=backbone, reference=not no_reference, lora_r=lora_r, lora_alpha=lora_alpha,
-            lora_targets=tuple(t.strip() for t in lora_targets.split(",") if t.strip()), image_size=image_size,
-        )
-        train_config = TrainConfig(
-            epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay,
-            au_weight=au_weight, weighted_sampling=weighted_sampling, seed=seed, shots=shots, amp=not no_amp, num_workers=num_workers, augment=not no_augment,
-        )
-    elif init is not None:
-        raise click.UsageError("--init trains; with --checkpoint nothing is trained")
-    calibration_frames = load_frames(calibration) if calibration is not None else None
-    with target as tmp:
-        report = cross_validate(frames, len(folds), folds, model_config, train_config, tmp, shots=shots, checkpoint=checkpoint,
-                                seed=seed, val_fraction=val_fraction, calibration=calibration_frames, init=init, split=split,
-                                forward=forward)
-        write_report(report, tmp)
-    console.info(f"wrote the report (report.json, predictions.csv, summary.md, plots, fold checkpoints) to {out}")
+    with flag_words(FLAGS, {"to checkpoint only": "to --checkpoint only", "with checkpoint nothing": "with --checkpoint nothing"}):
+        report = evaluate(data, out, folds=k, folds_file=folds_file, split_csv=split_csv, checkpoint=checkpoint, forward=forward,
+                          calibration=calibration, shots=shots, backbone=backbone, reference=not no_reference, init=init,
+                          val_fraction=val_fraction, epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora,
+                          weight_decay=weight_decay, au_weight=au_weight, weighted_sampling=weighted_sampling, image_size=image_size,
+                          lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=lora_targets, num_workers=num_workers, amp=not no_amp,
+                          augment=not no_augment, seed=seed, force=force)
     click.echo(summary_table(report), nl=False)
+
+
+#: The library's parameters as this command's options (see painctl.cli.flags).
+FLAGS = {name: "--" + name.replace("_", "-") for name in (
+    "force", "init", "checkpoint", "forward", "calibration", "split_csv", "folds_file", "folds", "val_fraction", "image_size", "batch_size",
+    "lr_heads", "lr_lora", "weight_decay", "au_weight", "lora_r", "lora_alpha", "num_workers", "epochs", "shots", "seed", "backbone")} | {"data": "DATA"}

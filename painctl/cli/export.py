@@ -26,12 +26,6 @@ def export(fmt, prefix, force, big_ok, in_path, out):
       painctl export --format 3dpain views/ 3dpain/
       painctl export --format 3dpain heat/ 3dpain-with-heatmaps/
     """
-    import re
+    from painctl.stages.export import export_3dpain
 
-    from painctl.artefact import open_artefact
-    from painctl.stages.export import REQUIRE, export_3dpain
-
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):
-        raise click.BadParameter("use letters, digits, _ and - only", param_hint="--prefix")
-    art = open_artefact(in_path, stage=("render-views", "heatmap"), require=REQUIRE)
-    export_3dpain(art, out, force=force, big_ok=big_ok, prefix=prefix)
+    export_3dpain(in_path, out, force=force, big_ok=big_ok, prefix=prefix)

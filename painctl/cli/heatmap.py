@@ -6,12 +6,12 @@ from painctl.cli.options import big_ok_option, force_option
 
 
 @click.command()
-@click.option("--rig", "rig_path", metavar="RIG", help="The rig artefact VIEWS was rendered from (default: the one its manifest records; checked by digest).")
+@click.option("--rig", metavar="RIG", help="The rig artefact VIEWS was rendered from (default: the one its manifest records; checked by digest).")
 @force_option
 @big_ok_option
 @click.argument("views_path", metavar="VIEWS")
 @click.argument("out", metavar="OUT")
-def heatmap(rig_path, force, big_ok, views_path, out):
+def heatmap(rig, force, big_ok, views_path, out):
     """Write, for every image of VIEWS (a render-views artefact), the displacement from the neutral face.
 
     Per pain image: /heatmap (metres, float32) and a colour-mapped PNG, aligned with the RGB image;
@@ -23,8 +23,6 @@ def heatmap(rig_path, force, big_ok, views_path, out):
       painctl heatmap views/ heat/
       painctl heatmap --rig pain/ views/ heat/
     """
-    from painctl.artefact import open_artefact
-    from painctl.stages.heatmap import VIEWS_REQUIRE, heatmap as run, rig_of_views
+    from painctl.stages.heatmap import heatmap as run
 
-    views = open_artefact(views_path, stage="render-views", require=VIEWS_REQUIRE)
-    run(views, out, rig=rig_of_views(views, rig_path), force=force, big_ok=big_ok)
+    run(views_path, out, rig=rig, force=force, big_ok=big_ok)

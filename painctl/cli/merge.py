@@ -2,7 +2,6 @@
 
 import click
 
-from painctl import console
 from painctl.cli.options import force_option
 
 
@@ -23,5 +22,4 @@ def merge(out: str, shards: tuple[str, ...], force: bool) -> None:
     """
     from painctl.stages.merge import merge
 
-    path = merge(out, shards, force=force)
-    console.info(f"merged {console.plural(len(shards), 'shard')} into {path}")
+    merge(out, shards, force=force)

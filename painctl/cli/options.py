@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 
 from painctl.artefact.shard import Shard, parse_shard
+from painctl.errors import BadValue
 
 
 def _shard_callback(ctx: click.Context, param: click.Parameter, value: str | None) -> Shard:
     try:
         return parse_shard(value)
-    except Exception as exc:  # parse_shard raises PainctlError; report it as a usage error
-        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+    except BadValue as exc:  # a usage error; click names the option itself
+        raise click.BadParameter(exc.detail, ctx=ctx, param=param) from None
 
 
 class FiniteFloatRange(click.FloatRange):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -13,41 +10,8 @@ import click
 
 from painctl.cli.options import seed_option
 
-PROB_COLUMNS = ("p_pspi_ge_1", "p_pspi_ge_2", "p_pspi_ge_3")
 _DEFAULT_CSV = "\0default"  # what a bare --csv stands for
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-
-
-def prediction_rows(pred) -> list[dict]:
-    """One flat dict per image: image, pspi, the three probabilities, the six AUs, shots."""
-    from painctl.facs import AU_NAMES
-
-    rows = []
-    for i, key in enumerate(pred.keys):
-        row = {"image": key, "pspi": round(float(pred.pspi[i]), 4)}
-        row.update({name: round(float(pred.prob[i, j]), 4) for j, name in enumerate(PROB_COLUMNS)})
-        row.update({name: round(float(pred.au[i, j]), 4) for j, name in enumerate(AU_NAMES)})
-        row["shots"] = int(pred.shots[i]) if pred.shots is not None else 1
-        rows.append(row)
-    return rows
-
-
-def _is_our_csv(path: Path) -> bool:
-    """True when ``path`` starts with the header painctl's predictions CSV has."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.readline().startswith("image,pspi," + ",".join(PROB_COLUMNS))
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def _write_csv(rows: list[dict], target) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    with target as tmp:
-        tmp.write_text(buf.getvalue())
 
 
 def _print_table(rows: list[dict]) -> None:
@@ -115,28 +79,20 @@ def predict(checkpoint, neutrals, images, shots, crop, as_json, csv_file, batch_
       painctl predict --checkpoint run/best --neutral me_neutral.png frames/
       painctl predict -c run/best -n ref/ --shots 3 --json photo.jpg --crop
     """
-    from painctl import console
-    from painctl.artefact.store import FileOutput
+    from painctl.cli.flags import flag_words
     from painctl.cli.options import fresh_output
-    from painctl.vitpain.authors import set_forward
-    from painctl.vitpain.checkpoint import load_checkpoint
-    from painctl.vitpain.inference import predict_images
+    from painctl.stages.predict import predict as run
 
     if csv_file not in (None, _DEFAULT_CSV, "") and (Path(csv_file).is_dir() or Path(csv_file).suffix.lower() in _IMAGE_SUFFIXES):
         raise click.BadParameter(f"{csv_file} looks like an IMAGE; give the CSV a name (--csv out.csv) or put a bare --csv after the images",
                                  param_hint="--csv")
-    # Checked before any image is scored: a CSV that cannot be written fails now, not after the work.
-    target = None
+    csv_path = None
     if csv_file is not None:
         csv_path = fresh_output(images[0], "predictions", ".csv") if csv_file in (_DEFAULT_CSV, "") else Path(csv_file)
-        target = FileOutput(csv_path, force, ours=_is_our_csv, what="CSV file")
-    model = load_checkpoint(checkpoint)[0]
-    set_forward(model, forward, checkpoint)
-    pred = predict_images(model, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, seed=seed)
-    rows = prediction_rows(pred)
-    if target is not None:
-        _write_csv(rows, target)
-        console.info(f"wrote {console.plural(len(rows), 'prediction')} to {csv_path}")
+    with flag_words({"forward": "--forward", "csv": "--csv", "force": "--force", "shots": "--shots", "batch_size": "--batch-size"},
+                    {"give neutrals (images of that person without pain)": "pass --neutral REF"}):
+        rows = run(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, forward=forward, seed=seed, csv=csv_path,
+                   force=force).records()
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))

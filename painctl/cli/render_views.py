@@ -6,7 +6,7 @@ from painctl.cli.options import big_ok_option, force_option, seed_option, shard_
 
 
 @click.command("render-views")
-@click.option("--texture", "texture_path", metavar="TEXTURE", help="Texture artefact (stage texture) giving each identity's UV texture; default: the texture RIG was rigged from, if any, else plain skin albedo ('none' forces that).")
+@click.option("--texture", metavar="TEXTURE", help="Texture artefact (stage texture) giving each identity's UV texture; default: the texture RIG was rigged from, if any, else plain skin albedo ('none' forces that).")
 @click.option("--views", default="0/0,-30/0,30/0", show_default=True, help="Comma-separated yaw/pitch pairs in degrees (yaw -90..90, pitch -60..60).")
 @click.option("--size", type=click.IntRange(16, 4096), default=224, show_default=True, help="Image side in pixels.")
 @click.option("--background", default="room", show_default=True, metavar="KIND", help="room (procedural rooms), plain, noise, gradient, a directory of images, or kandinsky-inpaint.")
@@ -23,9 +23,9 @@ from painctl.cli.options import big_ok_option, force_option, seed_option, shard_
 @shard_option
 @force_option
 @big_ok_option
-@click.argument("rig_path", metavar="RIG")
+@click.argument("rig", metavar="RIG")
 @click.argument("out", metavar="OUT")
-def render_views(texture_path, views, size, background, camera_model, pose_jitter, lighting, maps, inpaint_model, inpaint_steps, renderer, without, jobs, seed, shard, force, big_ok, rig_path, out):
+def render_views(texture, views, size, background, camera_model, pose_jitter, lighting, maps, inpaint_model, inpaint_steps, renderer, without, jobs, seed, shard, force, big_ok, rig, out):
     """Render every identity of RIG (a rig artefact): its neutral face and each pain face, in every view.
 
     The cameras are framed once per identity on its neutral face and shared by its pain faces,
@@ -40,14 +40,12 @@ def render_views(texture_path, views, size, background, camera_model, pose_jitte
       painctl render-views --background noise --seed 3 --shard 2/8 pain/ views-2/
       painctl render-views --background plain --camera-model none --pose-jitter 0 --lighting studio pain/ views/
     """
-    from painctl.appearance import parse_without
     from painctl.artefact import open_artefact
-    from painctl.stages.render_views import RIG_REQUIRE, ViewsRequest, parse_views, render_views as run, texture_for
+    from painctl.stages.render_views import RIG_REQUIRE, ViewsRequest, render_views as run, texture_for
 
-    request = ViewsRequest(views=parse_views(views), size=size, background=background, camera_model=camera_model, pose_jitter=pose_jitter,
-                           lighting=lighting, maps=maps, renderer=renderer, seed=seed,
-                           inpaint_model=inpaint_model, inpaint_steps=inpaint_steps, without=parse_without(without))
-    request.check()
-    rig = open_artefact(rig_path, stage="rig", require=RIG_REQUIRE)
-    texture = texture_for(rig, texture_path)
-    run(rig, out, request, texture=texture, shard=shard, force=force, big_ok=big_ok, jobs=jobs)
+    request = ViewsRequest.of(views=views, size=size, background=background, camera_model=camera_model, pose_jitter=pose_jitter,
+                              lighting=lighting, maps=maps, renderer=renderer, seed=seed,
+                              inpaint_model=inpaint_model, inpaint_steps=inpaint_steps, without=without)
+    request.check()  # before the rig is read: a bad option is refused at once
+    rig_art = open_artefact(rig, stage="rig", require=RIG_REQUIRE)
+    run(rig_art, out, request, texture=texture_for(rig_art, texture), shard=shard, force=force, big_ok=big_ok, jobs=jobs)

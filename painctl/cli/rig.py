@@ -6,19 +6,19 @@ from painctl.cli.options import big_ok_option, force_option, seed_option, shard_
 
 
 @click.command()
-@click.option("--pspi", "pspi_levels", metavar="LEVELS", help="PSPI levels: 8, 1,4,8 or 1-16 (integers 0-16).")
-@click.option("--au", "au_spec", metavar="SPEC", help="Fixed intensities, e.g. 'AU4=3,AU6=2,AU9=1,AU43=1' (AU43 is 0 or 1).")
+@click.option("--pspi", metavar="LEVELS", help="PSPI levels: 8, 1,4,8 or 1-16 (integers 0-16).")
+@click.option("--au", metavar="SPEC", help="Fixed intensities, e.g. 'AU4=3,AU6=2,AU9=1,AU43=1' (AU43 is 0 or 1).")
 @click.option("--per-identity", "per_identity", type=click.IntRange(min=1), default=1, show_default=True, help="Pain faces per identity (the paper uses 10).")
 @click.option("--prior", type=click.Path(dir_okay=False), help="CSV of configuration weights (AU4,AU6,AU7,AU9,AU10,AU43,weight); default uniform.")
 @click.option("--asymmetry", type=float, default=0.0, show_default=True, help="Left and right intensities may differ by up to this many FACS levels (0-5).")
-@click.option("--sequence", "frames", type=int, default=0, help="Also write an onset-apex-offset trajectory of FRAMES frames per pain face.")
+@click.option("--sequence", type=int, metavar="FRAMES", default=0, help="Also write an onset-apex-offset trajectory of FRAMES frames per pain face.")
 @click.option("--model-mesh", type=click.Path(dir_okay=False), help="Rig this mesh file (OBJ/PLY/...) by deformation transfer; then only OUT is given.")
 @seed_option
 @shard_option
 @force_option
 @big_ok_option
 @click.argument("paths", metavar="IN OUT", nargs=-1, required=True)
-def rig(pspi_levels, au_spec, per_identity, prior, asymmetry, frames, model_mesh, seed, shard, force, big_ok, paths):
+def rig(pspi, au, per_identity, prior, asymmetry, sequence, model_mesh, seed, shard, force, big_ok, paths):
     """Make each identity of IN a neutral face plus pain faces with exact AU and PSPI labels.
 
     Every identity keeps its neutral face (all AUs 0) as its first row. With --pspi, pain faces
@@ -33,41 +33,20 @@ def rig(pspi_levels, au_spec, per_identity, prior, asymmetry, frames, model_mesh
       painctl rig --au 'AU4=3,AU6=2,AU7=0,AU9=1,AU10=2,AU43=1' heads/ custom/
       painctl rig --pspi 6 --model-mesh my_head.obj my_head_pain/
     """
-    from painctl.artefact import open_artefact
-    from painctl.errors import PainctlError
-    from painctl.facs import parse_au_spec, parse_pspi_levels
     from painctl.stages.rig import RigRequest, rig_identities
 
     if model_mesh is not None:
         if len(paths) != 1:
             raise click.UsageError("with --model-mesh give only OUT")
-        out = paths[0]
+        source, out = None, paths[0]
     elif len(paths) != 2:
         raise click.UsageError("expected IN and OUT")
     else:
-        in_path, out = paths
-    if (pspi_levels is None) == (au_spec is None):
-        raise click.UsageError("give exactly one of --pspi LEVELS or --au SPEC")
-    request = RigRequest(
-        levels=tuple(parse_pspi_levels(pspi_levels)) if pspi_levels is not None else None,
-        au=tuple(float(x) for x in parse_au_spec(au_spec)) if au_spec is not None else None,
-        per_identity=per_identity,
-        prior=prior,
-        asymmetry=asymmetry,
-        sequence=frames,
-        seed=seed,
-    )
-    request.check()
+        source, out = paths
+    request = RigRequest.of(pspi=pspi, au=au, per_identity=per_identity, prior=prior, asymmetry=asymmetry, sequence=sequence,
+                            seed=seed, model_mesh=model_mesh)
     if model_mesh is not None:
         from painctl.io.load_mesh import mesh_file_artefact
 
         source = mesh_file_artefact(model_mesh)
-    else:
-        source = open_artefact(in_path)
-        if source.stage in ("rig", "render-views", "heatmap"):
-            # Rigging rigged faces would make pain faces new neutrals and duplicate identities.
-            raise PainctlError(f"{source.where}: is a {source.stage!r} artefact; rig needs the identities of a "
-                               f"'sample-mesh' artefact (or 'render-neutral')")
-        if not source.has("vertices") or not source.has("identity"):
-            raise PainctlError(f"{source.where}: has no identities to rig (needs /vertices and /identity, e.g. from sample-mesh)")
-    rig_identities(source, out, request, shard=shard, force=force, big_ok=big_ok, model_mesh=model_mesh)
+    rig_identities(source, out, request, shard=shard, force=force, big_ok=big_ok)

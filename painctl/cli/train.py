@@ -51,46 +51,21 @@ def train(data, out, backbone, no_reference, input_kind, teacher, distill_weight
       painctl train --input heatmap data/views/ teacher/ && painctl train --teacher teacher/best data/views/ student/
     """
     from painctl import console
-    from painctl.datasets import load_frames
-    from painctl.vitpain.config import ModelConfig, TrainConfig
-    from painctl.vitpain.training import split_validation, train_model
+    from painctl.cli.flags import flag_words
+    from painctl.stages.train import train as run
 
-    model_config = ModelConfig(
-        backbone=backbone,
-        reference=not no_reference and input_kind == "rgb",  # a heatmap teacher sees no neutral face
-        lora_r=lora_r,
-        lora_alpha=lora_alpha,
-        lora_targets=tuple(t.strip() for t in lora_targets.split(",") if t.strip()),
-        input=input_kind,
-        image_size=image_size,
-    )
-    train_config = TrainConfig(
-        epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay, au_weight=au_weight,
-        weighted_sampling=weighted_sampling, seed=seed, shots=shots, teacher=teacher, distill_weight=distill_weight,
-        amp=not no_amp, num_workers=num_workers, augment=not no_augment,
-    )
-    frames = [frame for path in data for frame in load_frames(path)]
-    if input_kind == "heatmap":
-        frames = [f for f in frames if f.heatmap is not None]
-        if not frames:
-            raise click.UsageError("--input heatmap needs data with heatmaps (run 'painctl heatmap' first); DATA has none")
-    if split_csv is not None:
-        from painctl.datasets.splits import split_by_base
-
-        _require_threedpain(data)
-        train_frames, val_frames, test_frames = split_by_base(frames, split_csv)
-        console.info(f"{split_csv}: {len(train_frames)} train, {len(val_frames)} validation frames; the {len(test_frames)} test frames are "
-                     "not used here (score them with 'painctl eval --split-csv')")
-    else:
-        train_frames, val_frames = split_validation(frames, val_fraction, seed)
-    best = train_model(train_frames, val_frames, model_config, train_config, Path(out), init=init, force=force, big_ok=big_ok)
+    with flag_words(FLAGS, {"every data path": "every DATA"}):
+        best = run(data, out, backbone=backbone, reference=not no_reference, input=input_kind, teacher=teacher, distill_weight=distill_weight,
+                   init=init, val_fraction=val_fraction, split_csv=split_csv, shots=shots, epochs=epochs, batch_size=batch_size,
+                   lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay, au_weight=au_weight, weighted_sampling=weighted_sampling,
+                   image_size=image_size, lora_r=lora_r, lora_alpha=lora_alpha, lora_targets=lora_targets, num_workers=num_workers,
+                   amp=not no_amp, augment=not no_augment, seed=seed, force=force, big_ok=big_ok)
     if int(os.environ.get("RANK", "0")) == 0:  # under accelerate/torchrun only the main process reports
         console.info(f"best checkpoint: {best}")
         click.echo(str(best))
 
 
-def _require_threedpain(data) -> None:
-    from painctl.datasets import detect_format
-
-    if any(detect_format(path) != "3dpain" for path in data):
-        raise click.UsageError("--split-csv names 3D-Pain base names; every DATA must be a 3D-Pain tree")
+#: The library's parameters as this command's options (see painctl.cli.flags).
+FLAGS = {name: "--" + name.replace("_", "-") for name in (
+    "force", "init", "teacher", "input", "split_csv", "val_fraction", "image_size", "batch_size", "lr_heads", "lr_lora", "weight_decay",
+    "au_weight", "distill_weight", "lora_r", "lora_alpha", "num_workers", "epochs", "shots", "seed", "backbone")} | {"data": "DATA"}

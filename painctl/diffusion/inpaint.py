@@ -17,7 +17,7 @@ def _pipelines(model: str, prior_model: str):
         from painctl.diffusion.kandinsky import ImageEmbedder
 
         _cache.clear()  # one pair at a time: these are large
-        decoder = load_pipeline("KandinskyV22InpaintPipeline", model, "--model")
+        decoder = load_pipeline("KandinskyV22InpaintPipeline", model, "inpaint_model")
         _cache[key] = (ImageEmbedder(prior_model), decoder)
     return _cache[key]
 

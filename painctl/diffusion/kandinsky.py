@@ -37,7 +37,7 @@ class ImageEmbedder:
     """Text prompts -> (image_embeds, negative_image_embeds) through a KandinskyV22PriorPipeline."""
 
     def __init__(self, prior_model: str = PRIOR_MODEL):
-        self.pipe = load_pipeline("KandinskyV22PriorPipeline", prior_model, "--prior-model")
+        self.pipe = load_pipeline("KandinskyV22PriorPipeline", prior_model, "prior_model")
 
     def __call__(self, prompts: list[str], steps: int, seed: int):
         """Return image_embeds and negative_image_embeds (B,D) tensors for ``prompts``."""
@@ -50,7 +50,7 @@ class DepthToFace:
     """Neutral faces from depth maps with the Kandinsky 2.2 prior + depth ControlNet decoder."""
 
     def __init__(self, model: str = CONTROLNET_MODEL, prior_model: str = PRIOR_MODEL):
-        self.pipe = load_pipeline("KandinskyV22ControlnetPipeline", model, "--model")
+        self.pipe = load_pipeline("KandinskyV22ControlnetPipeline", model, "model")
         self.embed = ImageEmbedder(prior_model)
 
     def __call__(self, depth: np.ndarray, prompt: str, steps: int = 50, seed: int = 0) -> np.ndarray:

@@ -204,7 +204,7 @@ class OutputDir:
 
         self.out = Path(out)
         if (self.out.exists() or self.out.is_symlink()) and not force:
-            raise PainctlError(f"{self.out} exists; pass --force to replace it")
+            raise PainctlError(f"{self.out} exists; pass force=True to replace it")
         self._target = DirectoryOutput(out, force, what="eval report")
 
     def __enter__(self) -> Path:

@@ -30,7 +30,7 @@ def canonical_spec(spec: str) -> str:
     if spec.lower().startswith("flame:"):
         path = spec[len("flame:"):]
         if not path:
-            raise PainctlError("--model flame:PATH needs the path of a FLAME .pkl or .npz file")
+            raise BadValue("model", "flame:PATH needs the path of a FLAME .pkl or .npz file")
         return "flame:" + os.path.abspath(os.path.expanduser(path))
     return spec.lower()
 
@@ -47,7 +47,7 @@ def model_class(spec: str) -> type[FaceModel]:
         from painctl.facemodels.flame import FlameModel
 
         return FlameModel
-    raise BadValue(f"unknown face model {spec!r}; choose one of: {', '.join(MODEL_NAMES)}")
+    raise BadValue(("model",), f"{{model}}: unknown face model {spec!r}; choose one of: {', '.join(MODEL_NAMES)}")
 
 
 def load_face_model(spec: str) -> FaceModel:

@@ -47,18 +47,18 @@ def parse_age_groups(text: str) -> tuple[AgeGroup, ...]:
             continue
         match = re.fullmatch(r"([A-Za-z][\w.+-]*)\s*:\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)", part)
         if not match:
-            raise BadValue(f"--age-groups: {part!r} is not NAME:LOW-HIGH (for example young:18-40)")
+            raise BadValue("age_groups", f": {part!r} is not NAME:LOW-HIGH (for example young:18-40)")
         name, low, high = match.group(1), float(match.group(2)), float(match.group(3))
         if not low <= high:
-            raise BadValue(f"--age-groups: {part!r} has LOW above HIGH")
+            raise BadValue("age_groups", f": {part!r} has LOW above HIGH")
         if low < 0 or high > 110:
-            raise BadValue(f"--age-groups: {part!r} lies outside 0-110 years")
+            raise BadValue("age_groups", f": {part!r} lies outside 0-110 years")
         groups.append(AgeGroup(name, low, high))
     if not groups:
-        raise BadValue("--age-groups needs at least one NAME:LOW-HIGH group")
+        raise BadValue("age_groups", "needs at least one NAME:LOW-HIGH group")
     names = [g.name for g in groups]
     if len(set(names)) != len(names):
-        raise BadValue(f"--age-groups: group names repeat: {', '.join(names)}")
+        raise BadValue("age_groups", f": group names repeat: {', '.join(names)}")
     return tuple(groups)
 
 
@@ -69,13 +69,14 @@ def parse_balance(text: str | None) -> tuple[str, ...]:
     names = [p.strip().lower() for p in str(text).split(",") if p.strip()]
     unknown = [n for n in names if n not in FACTORS]
     if unknown:
-        raise BadValue(f"--balance: unknown factor {unknown[0]!r}; choose from {', '.join(FACTORS)}")
+        raise BadValue("balance", f": unknown factor {unknown[0]!r}; choose from {', '.join(FACTORS)}")
     return tuple(f for f in FACTORS if f in names)
 
 
 def parse_groups(text: str, available: Sequence[str], what: str) -> tuple[str, ...]:
     """Parse a comma list of group names, each one of ``available``; ``mixed`` expands to every
-    ``mixed:...`` group available. Returns them de-duplicated in the given order."""
+    ``mixed:...`` group available. Returns them de-duplicated in the given order; ``what`` is the
+    parameter named in errors (``ethnicities``)."""
     chosen: list[str] = []
     for name in (p.strip().lower() for p in str(text).split(",")):
         if not name:
@@ -83,11 +84,11 @@ def parse_groups(text: str, available: Sequence[str], what: str) -> tuple[str, .
         expanded = [a for a in available if a.startswith("mixed:")] if name == "mixed" else [name]
         for item in expanded:
             if item not in available:
-                raise BadValue(f"{what}: {item!r} is not a group this face model can express; choose from {', '.join(available)}")
+                raise BadValue(what, f": {item!r} is not a group this face model can express; choose from {', '.join(available)}")
             if item not in chosen:
                 chosen.append(item)
     if not chosen:
-        raise BadValue(f"{what} needs at least one group")
+        raise BadValue(what, "needs at least one group")
     return tuple(chosen)
 
 

@@ -21,13 +21,13 @@ def load_mesh_file(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     path = Path(path)
     if not path.is_file():
-        raise PainctlError(f"--model-mesh {path}: no such file")
+        raise PainctlError(f"{{model_mesh}} {path}: no such file", params=("model_mesh",))
     try:
         mesh = trimesh.load(path, force="mesh", process=False)
     except Exception as exc:  # noqa: BLE001 - trimesh raises many types for unreadable files
-        raise PainctlError(f"--model-mesh {path}: not a readable mesh ({exc.__class__.__name__}: {exc})") from None
+        raise PainctlError(f"{{model_mesh}} {path}: not a readable mesh ({exc.__class__.__name__}: {exc})", params=("model_mesh",)) from None
     if not hasattr(mesh, "faces") or len(mesh.faces) == 0:
-        raise PainctlError(f"--model-mesh {path}: holds no triangles")
+        raise PainctlError(f"{{model_mesh}} {path}: holds no triangles", params=("model_mesh",))
     return np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.int32)
 
 

@@ -48,7 +48,7 @@ def render_many(mesh: Mesh, cameras: Sequence[Camera], lights: Sequence[Light], 
     """Render ``mesh`` from each camera with PyTorch3D's rasteriser; see :func:`painctl.renderer.render`."""
     if not isinstance(mesh, Mesh):
         if len(mesh) != 1:
-            raise PainctlError("the pytorch3d renderer draws one mesh per frame; render the head's parts (hair, teeth, body) with --renderer moderngl")
+            raise PainctlError("the pytorch3d renderer draws one mesh per frame; render the head's parts (hair, teeth, body) with {renderer} moderngl", params=("renderer",))
         mesh = mesh[0]
     torch, p3r, p3s = _import()
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

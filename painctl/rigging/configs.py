@@ -37,10 +37,10 @@ def read_prior(path: str | Path) -> np.ndarray:
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh))
     except (OSError, UnicodeDecodeError) as exc:
-        raise PainctlError(f"--prior {path}: cannot read it ({exc.__class__.__name__})") from None
+        raise PainctlError(f"{{prior}} {path}: cannot read it ({exc.__class__.__name__})", params=("prior",)) from None
     needed = [*AU_NAMES, "weight"]
     if not rows or any(c not in rows[0] for c in needed):
-        raise PainctlError(f"--prior {path}: needs a header with columns {', '.join(needed)}")
+        raise PainctlError(f"{{prior}} {path}: needs a header with columns {', '.join(needed)}", params=("prior",))
     index = {tuple(int(v) for v in c): i for i, c in enumerate(all_configurations())}
     weights = np.zeros(len(index))
     for line, row in enumerate(rows, start=2):
@@ -48,9 +48,9 @@ def read_prior(path: str | Path) -> np.ndarray:
             key = tuple(int(row[a]) for a in AU_NAMES)
             weight = float(row["weight"])
         except (TypeError, ValueError):
-            raise PainctlError(f"--prior {path}, line {line}: not integers and a number") from None
+            raise PainctlError(f"{{prior}} {path}, line {line}: not integers and a number", params=("prior",)) from None
         if key not in index or not weight >= 0 or not np.isfinite(weight):
-            raise PainctlError(f"--prior {path}, line {line}: invalid configuration or negative weight")
+            raise PainctlError(f"{{prior}} {path}, line {line}: invalid configuration or negative weight", params=("prior",))
         weights[index[key]] += weight
     return weights
 
@@ -64,5 +64,5 @@ def sample_configuration(level: int, rng: np.random.Generator, prior: np.ndarray
         return configs[candidates[rng.integers(len(candidates))]].copy()
     weights = prior[candidates]
     if weights.sum() <= 0:
-        raise PainctlError(f"--prior gives no weight to any configuration with PSPI {level}")
+        raise PainctlError(f"{{prior}} gives no weight to any configuration with PSPI {level}", params=("prior",))
     return configs[candidates[rng.choice(len(candidates), p=weights / weights.sum())]].copy()

@@ -20,15 +20,15 @@ changes it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from painctl import console
-from painctl.errors import PainctlError
+from painctl.artefact.stage import Context, Input, Parameters, Stage, run
+from painctl.errors import BadValue
 from painctl.facs import AU_NAMES
 
 DEFAULT_PREFIX = "flame_sample"
@@ -65,49 +65,73 @@ def estimate_bytes(art, images: list[str], heatmaps: list[str] | None) -> int:
     return sum(art.resolve(rel, what="a file it exports").stat().st_size for rel in files) + 200 * len(images)
 
 
-def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAULT_PREFIX, big_ok: bool = False) -> Path:
-    """Write ``art`` (opened render-views or heatmap artefact) as a 3D-Pain tree at ``out``; return it.
+def _estimate(ctx: Context) -> dict:
+    art = ctx.inputs["art"]
+    heat = [str(x) for x in art.read("heatmap_png")] if art.has("heatmap_png") else None
+    return {"disk_bytes": estimate_bytes(art, [str(x) for x in art.read("image")], heat), "what": "this export"}
 
-    Built in a temporary sibling and renamed into place; refuses an existing ``out`` unless ``force``.
-    """
-    from painctl.artefact import check_resources
-    from painctl.artefact.store import DirectoryOutput
 
-    target = DirectoryOutput(out, force, inputs=[art], what="export 3dpain")
-    out = target.path
-    images = [_text(x) for x in art.read("image")]
-    views = [_text(x) for x in art.read("view")]
+@dataclass(frozen=True)
+class ExportParams(Parameters):
+    """export's parameters: the target ``format`` (3dpain) and the base names' ``prefix``."""
+
+    format: str = "3dpain"
+    prefix: str = DEFAULT_PREFIX
+
+    def check(self) -> None:
+        if self.format != "3dpain":
+            raise BadValue("format", f"must be 3dpain, got {self.format!r}")
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", self.prefix):
+            raise BadValue("prefix", f"must use letters, digits, _ and - only, got {self.prefix!r}")
+
+
+def _export(ctx: Context) -> str:
+    art, tmp, prefix = ctx.inputs["art"], ctx.dir, ctx.params.prefix
+    images = [str(x) for x in art.read("image")]
+    views = [str(x) for x in art.read("view")]
     view_order = {name: k for k, name in enumerate(dict.fromkeys(_ordered_views(art, views)))}
     neutral = art.read("is_neutral").astype(bool)
     rig_row = art.read("rig_row")
     bases = base_names(art.read("identity"), rig_row, neutral, prefix)
     au = art.read("au").astype(np.float64)
     pspi = art.read("pspi").astype(np.float64)
-    heat = [_text(x) for x in art.read("heatmap_png")] if art.has("heatmap_png") else None
+    heat = [str(x) for x in art.read("heatmap_png")] if art.has("heatmap_png") else None
     meshes = _mesh_sources(art)
-    check_resources(out, estimate_bytes(art, images, heat), what="this export", override=big_ok)
-    with target as tmp:
-        for sub in (IMAGES, ANNOTATIONS) + ((HEATMAPS,) if heat else ()) + ((MESHES,) if meshes else ()):
-            (tmp / sub).mkdir()
-        written: set[str] = set()
-        meshed: dict[str, int] = {}
-        for i in console.track(range(len(images)), total=len(images), description="exporting"):
-            stem = f"{bases[i]}_view_{view_order[views[i]]:03d}"
-            _place(art, images[i], f"/image row {i}", tmp / IMAGES / f"{stem}.png")
-            if heat:
-                _place(art, heat[i], f"/heatmap_png row {i}", tmp / HEATMAPS / f"{stem}.png")
-            if not neutral[i] and bases[i] not in written:
-                labels = {name: _number(au[i, j]) for j, name in enumerate(AU_NAMES)}
-                labels["PSPI"] = _number(pspi[i])
-                (tmp / ANNOTATIONS / f"{bases[i]}_annotations.json").write_text(json.dumps(labels, indent=2) + "\n")
-                written.add(bases[i])
-            if meshes and bases[i] not in meshed:
-                meshed[bases[i]] = int(rig_row[i])
-        if meshes:
-            _write_meshes(meshes, meshed, tmp / MESHES)
+    for sub in (IMAGES, ANNOTATIONS) + ((HEATMAPS,) if heat else ()) + ((MESHES,) if meshes else ()):
+        (tmp / sub).mkdir()
+    written: set[str] = set()
+    meshed: dict[str, int] = {}
+    for i in ctx.track(range(len(images)), total=len(images), description="exporting"):
+        stem = f"{bases[i]}_view_{view_order[views[i]]:03d}"
+        _place(art, images[i], f"/image row {i}", tmp / IMAGES / f"{stem}.png")
+        if heat:
+            _place(art, heat[i], f"/heatmap_png row {i}", tmp / HEATMAPS / f"{stem}.png")
+        if not neutral[i] and bases[i] not in written:
+            labels = {name: _number(au[i, j]) for j, name in enumerate(AU_NAMES)}
+            labels["PSPI"] = _number(pspi[i])
+            (tmp / ANNOTATIONS / f"{bases[i]}_annotations.json").write_text(json.dumps(labels, indent=2) + "\n")
+            written.add(bases[i])
+        if meshes and bases[i] not in meshed:
+            meshed[bases[i]] = int(rig_row[i])
+    if meshes:
+        _write_meshes(meshes, meshed, tmp / MESHES)
     extra = f", {console.plural(len(meshed), 'textured mesh', 'textured meshes')}" if meshes else ""
-    console.info(f"exported {console.plural(len(images), 'image')}, {console.plural(len(written), 'pain annotation')}{extra} to {out}")
-    return out
+    return f"exported {console.plural(len(images), 'image')}, {console.plural(len(written), 'pain annotation')}{extra} to {ctx.where}"
+
+
+#: export: one render-views or heatmap artefact, written as a plain directory in the 3D-Pain layout (never
+#: cached). Named "export 3dpain", which the directory's marker file records as what wrote it.
+EXPORT = Stage("export 3dpain", ExportParams, _export, output="directory",
+               inputs=(Input("art", stages=("render-views", "heatmap"), require=REQUIRE),), estimate=_estimate)
+
+
+def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAULT_PREFIX, big_ok: bool = False) -> Path:
+    """Write ``art`` (a render-views or heatmap artefact, a path or opened) as a 3D-Pain tree at ``out``; return it.
+
+    Built in a temporary sibling and renamed into place; refuses an existing ``out`` unless ``force``,
+    and a tree estimated not to fit on the disk unless ``big_ok``.
+    """
+    return run(EXPORT, out, ExportParams(prefix=prefix), {"art": art}, force=force, big_ok=big_ok)
 
 
 def _mesh_sources(art):
@@ -149,10 +173,10 @@ def _write_meshes(sources, rows: dict[str, int], folder: Path) -> None:
     if not (uv_art.has("uv") and uv_art.has("uv_faces")):
         return
     uv, uv_faces = uv_art.read("uv"), uv_art.read("uv_faces")
-    tex_of = dict(zip((_text(x) for x in texture.read("identity")), (_text(x) for x in texture.read("texture"))))
+    tex_of = dict(zip((str(x) for x in texture.read("identity")), (str(x) for x in texture.read("texture"))))
     identity = rig.read("identity")
     for base, row in console.track(sorted(rows.items()), total=len(rows), description="textured meshes"):
-        png = tex_of.get(_text(identity[row]))
+        png = tex_of.get(str(identity[row]))
         if png is None:
             continue
         subject = base.rsplit("_neutral", 1)[0] if base.endswith("_neutral") else base.rsplit("_pain_", 1)[0]
@@ -179,13 +203,9 @@ def _place(art, rel: str, what: str, dst: Path) -> None:
     from painctl.artefact.store import copy_file
 
     src = art.resolve(rel, what=what)
-    verify_png(src, art.where, rel)
+    verify_png(src, art.where)
     copy_file(src, dst)
 
 
 def _number(value: float):
     return int(value) if float(value).is_integer() else round(float(value), 4)
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)

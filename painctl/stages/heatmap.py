@@ -11,13 +11,16 @@ Dataset level: mean and spread of displacement per AU and per PSPI level, in UV 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from painctl import console
+from painctl.artefact import ROWS_ATTR, Artefact, write_dataset
 from painctl.artefact.resources import H5_IMAGE_RATIO, Estimate, png_bytes
-from painctl.errors import ArtefactError, PainctlError
+from painctl.artefact.stage import Context, Input, Parameters, Stage, run
+from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.facs import AU_NAMES
 from painctl.plots.heatmap import COLORMAP, PNG_SCALE, colour_map, draw_stats
 from painctl.rigging.displacement import displacement_stats, per_au_displacement, pool_stats
@@ -33,8 +36,8 @@ STATS_KEYS = ("au_mean", "au_std", "au_count", "pspi_levels", "pspi_mean", "pspi
 CARRIED = ("image", "identity", "rig_row", "view", "yaw", "pitch", "camera", "au", "pspi", "is_neutral", "neutral_image_row", "age_group", "gender", "ethnicity")
 
 
-def rig_of_views(views, rig_path: str | None = None):
-    """Open the rig artefact ``views`` was rendered from (or ``rig_path``) and check its digest.
+def rig_of_views(views, rig_path=None):
+    """Open the rig artefact ``views`` was rendered from (or ``rig_path``, a path or an opened rig) and check its digest.
 
     The rig is found where ``views``' manifest recorded it (see :func:`painctl.artefact.recorded_input`:
     a copy inside ``views`` when it came through a pipe), never relative to the working directory.
@@ -44,12 +47,12 @@ def rig_of_views(views, rig_path: str | None = None):
     if rig_path is None:
         rig = recorded_input(views, "rig", require=RIG_REQUIRE)
         if rig is None:
-            raise ArtefactError(f"{views.where}: its manifest names no rig input; give --rig")
+            raise PainctlError(f"{views.where}: its manifest names no rig input; give {{rig}}", params=("rig",))
         return rig
-    rig = open_artefact(rig_path, stage="rig", require=RIG_REQUIRE)
+    rig = rig_path if isinstance(rig_path, Artefact) else open_artefact(rig_path, stage="rig", require=RIG_REQUIRE)
     digests = {i.get("digest") for i in views.manifest.get("inputs", []) if isinstance(i, dict) and i.get("stage") == "rig"}
     if digests and rig.digest not in digests:
-        raise ArtefactError(f"{rig.where}: is not the rig {views.where} was rendered from (digest differs); give the right --rig")
+        raise ArtefactError(f"{rig.where}: is not the rig {views.where} was rendered from (digest differs); give the right {{rig}}", params=("rig",))
     return rig
 
 
@@ -65,24 +68,37 @@ def estimate_bytes(rows: int, size: int, views_per_row: int, image_bytes: int) -
     return Estimate(disk, pixels * (100 * max(1, views_per_row) + 7 * 4 * 2))
 
 
-def heatmap(views, out: str | Path, rig=None, force: bool = False, big_ok: bool = False) -> Path:
-    """Write the heatmap artefact ``out`` for the render-views artefact ``views``; return its path.
+def _estimate(ctx: Context) -> dict:
+    views = ctx.inputs["views"]
+    size = int(views.attrs().get("size", 0)) or _image_size(views)
+    rig_rows = views.read("rig_row").astype(np.int64)
+    disk, memory = estimate_bytes(views.rows(), size, int(np.bincount(rig_rows).max(initial=0)),
+                                  _total_bytes(views, views.read("image")))
+    return {"disk_bytes": disk, "memory_bytes": memory, "what": "these heatmaps"}
 
-    ``rig`` is the opened rig artefact (default: the one recorded in ``views``' manifest).
-    """
+
+@dataclass(frozen=True)
+class HeatmapParams(Parameters):
+    """heatmap's parameters: the PNGs' scale (``png_scale`` metres of displacement at full colour)
+    and ``colormap``; fixed today, recorded so that a change of either is a new artefact."""
+
+    png_scale: float = PNG_SCALE
+    colormap: str = COLORMAP
+
+    def check(self) -> None:
+        if (self.png_scale, self.colormap) != (PNG_SCALE, COLORMAP):
+            raise BadValue(("png_scale", "colormap"), f"{{png_scale}} and {{colormap}} are fixed at {PNG_SCALE} and {COLORMAP!r}")
+
+
+def _heatmaps(ctx: Context) -> str:
     from PIL import Image
 
-    from painctl.artefact import ArtefactWriter, check_resources, write_dataset
     from painctl.renderer import Camera, Mesh, render_many, studio_lights
     from painctl.renderer.splat import splat
     from painctl.rigging.deform import deformer_for
     from painctl.stages.rig import local_neutral_rows
 
-    rig = rig if rig is not None else rig_of_views(views)
-    writer = ArtefactWriter(out, "heatmap", {"png_scale": PNG_SCALE, "colormap": COLORMAP}, inputs=[views, rig], force=force)
-    if writer.cached:
-        console.info(f"{writer.where} is up to date (cache hit)")
-        return writer.path
+    views, rig, h5 = ctx.inputs["views"], ctx.inputs["rig"], ctx.h5
     n = views.rows()
     size = int(views.attrs().get("size", 0)) or _image_size(views)
     rig_rows = views.read("rig_row").astype(np.int64)
@@ -92,7 +108,6 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False, big_ok: bool 
     is_neutral = views.read("is_neutral").astype(bool)
     cameras = views.read("camera")
     images = views.read("image")
-    check_resources(writer.place, *estimate_bytes(n, size, int(np.bincount(rig_rows).max(initial=0)), _total_bytes(views, images)), what="these heatmaps", override=big_ok)
     faces = rig.read("faces")
     neutral_row = local_neutral_rows(rig)
     au_left = rig.read("au_left") if rig.has("au_left") else rig.read("au")
@@ -120,60 +135,73 @@ def heatmap(views, out: str | Path, rig=None, force: bool = False, big_ok: bool 
         if row not in renders:
             renders.clear()
             members = views_of_row[row]
-            results = render_many(Mesh(rig.read("vertices", row), faces), [Camera.from_dict(json.loads(_text(cameras[i]))) for i in members],
+            results = render_many(Mesh(rig.read("vertices", row), faces), [Camera.from_dict(json.loads(str(cameras[i]))) for i in members],
                                   lights, size, shading=False)
             renders[row] = dict(zip(members, results))
         return renders[row]
 
-    with writer:
-        h5 = writer.h5
-        (writer.dir / "heatmaps").mkdir()
-        heat = h5.create_dataset("heatmap", shape=(n, size, size), dtype=np.float32, chunks=(1, size, size) if n else None, compression="lzf" if n else None)
-        au_heat = h5.create_dataset("au_heatmap", shape=(n, 6, size, size), dtype=np.float16, chunks=(1, 6, size, size) if n else None, compression="lzf" if n else None)
-        from painctl.artefact.store import ROWS_ATTR
+    (ctx.dir / "heatmaps").mkdir()
+    # One image per chunk (read one at a time), lzf-compressed (most of a heatmap is zero). Not
+    # create_rows: both datasets exist before either is marked, the order data.h5's bytes have always had.
+    heat = h5.create_dataset("heatmap", shape=(n, size, size), dtype=np.float32, chunks=(1, size, size) if n else None, compression="lzf" if n else None)
+    au_heat = h5.create_dataset("au_heatmap", shape=(n, 6, size, size), dtype=np.float16, chunks=(1, 6, size, size) if n else None, compression="lzf" if n else None)
+    for ds in (heat, au_heat):
+        ds.attrs[ROWS_ATTR] = 1
+    heat.attrs["units"] = "metres"
+    au_heat.attrs["units"] = "metres"
+    au_heat.attrs["names"] = list(AU_NAMES)
+    pngs = []
+    for i in ctx.track(range(n), total=n, description="heatmaps"):
+        name = Path(str(images[i])).name
+        rel = f"heatmaps/{name}"
+        if is_neutral[i]:
+            values = np.zeros((size, size, 7), np.float32)
+            mask = np.zeros((size, size), bool)
+        else:
+            row = int(rig_rows[i])
+            result = rendered(row)[i]
+            values = splat(result, per_vertex(row), faces)
+            mask = result.mask
+            heat[i] = values[..., 0]
+            au_heat[i] = np.moveaxis(values[..., 1:], -1, 0).astype(np.float16)
+        Image.fromarray(colour_map(values[..., 0], mask)).save(ctx.dir / rel, format="PNG", compress_level=1)
+        pngs.append(rel)
+    write_dataset(h5, "heatmap_png", np.array(pngs, dtype="U") if pngs else np.zeros(0, "S1"))
+    for name in CARRIED:
+        if views.has(name):
+            write_dataset(h5, name, views.read(name))
+    _link_images(views, ctx.dir, images)
+    stats = displacement_stats(rig, deformer, np.unique(rig_rows[~is_neutral]), au_left, au_right, neutral_row)
+    for key, value in stats.items():
+        write_dataset(h5, f"{STATS_PREFIX}{key}", value, rows=False)
+    h5.attrs["png_scale"] = PNG_SCALE
+    h5.attrs["size"] = size
+    for key, value in views.attrs().items():
+        if key not in h5.attrs:
+            try:
+                h5.attrs[key] = value
+            except TypeError:
+                pass
+    if rig.has("uv") and rig.has("uv_faces"):
+        draw_stats(stats, rig.read("faces"), rig.read("uv"), rig.read("uv_faces"), ctx.dir / "stats.png",
+                   window=_face_region(rig), vertices=rig.read("vertices", int(neutral_row[0])) if n_rig else None)
+    return f"wrote {console.plural(n, 'heatmap')} ({console.plural(int((~is_neutral).sum()), 'pain image')}) and stats.png ({ctx.where})"
 
-        for ds in (heat, au_heat):
-            ds.attrs[ROWS_ATTR] = 1
-        heat.attrs["units"] = "metres"
-        au_heat.attrs["units"] = "metres"
-        au_heat.attrs["names"] = list(AU_NAMES)
-        pngs = []
-        for i in console.track(range(n), total=n, description="heatmaps"):
-            name = Path(_text(images[i])).name
-            rel = f"heatmaps/{name}"
-            if is_neutral[i]:
-                values = np.zeros((size, size, 7), np.float32)
-                mask = np.zeros((size, size), bool)
-            else:
-                row = int(rig_rows[i])
-                result = rendered(row)[i]
-                values = splat(result, per_vertex(row), faces)
-                mask = result.mask
-                heat[i] = values[..., 0]
-                au_heat[i] = np.moveaxis(values[..., 1:], -1, 0).astype(np.float16)
-            Image.fromarray(colour_map(values[..., 0], mask)).save(writer.dir / rel, format="PNG", compress_level=1)
-            pngs.append(rel)
-        write_dataset(h5, "heatmap_png", np.array(pngs, dtype="U") if pngs else np.zeros(0, "S1"))
-        for name in CARRIED:
-            if views.has(name):
-                write_dataset(h5, name, views.read(name))
-        _link_images(views, writer.dir, images)
-        stats = displacement_stats(rig, deformer, np.unique(rig_rows[~is_neutral]), au_left, au_right, neutral_row)
-        for key, value in stats.items():
-            write_dataset(h5, f"stats/{key}", value, rows=False)
-        h5.attrs["png_scale"] = PNG_SCALE
-        h5.attrs["size"] = size
-        for key, value in views.attrs().items():
-            if key not in h5.attrs:
-                try:
-                    h5.attrs[key] = value
-                except TypeError:
-                    pass
-        if rig.has("uv") and rig.has("uv_faces"):
-            draw_stats(stats, rig.read("faces"), rig.read("uv"), rig.read("uv_faces"), writer.dir / "stats.png",
-                       window=_face_region(rig), vertices=rig.read("vertices", int(neutral_row[0])) if n_rig else None)
-    console.info(f"wrote {console.plural(n, 'heatmap')} ({console.plural(int((~is_neutral).sum()), 'pain image')}) and stats.png ({writer.where})")
-    return writer.path
+
+#: heatmap: the render-views artefact, and its rig (by default the one the views' manifest records, checked by digest).
+HEATMAP = Stage("heatmap", HeatmapParams, _heatmaps, inputs=(
+    Input("views", stages=("render-views",), require=VIEWS_REQUIRE),
+    Input("rig", stages=("rig",), require=RIG_REQUIRE, resolve=lambda value, opened: rig_of_views(opened["views"], value)),
+), estimate=_estimate)
+
+
+def heatmap(views, out: str | Path, rig=None, force: bool = False, big_ok: bool = False) -> Path:
+    """Write the heatmap artefact ``out`` for the render-views artefact ``views`` (a path or opened); return its path.
+
+    ``rig`` is the rig artefact (a path or opened; default: the one recorded in ``views``' manifest).
+    Heatmaps estimated not to fit on the disk or in memory are refused unless ``big_ok``.
+    """
+    return run(HEATMAP, out, HeatmapParams(), {"views": views, "rig": rig}, force=force, big_ok=big_ok)
 
 
 def _link_images(views, out_dir: Path, images: np.ndarray) -> None:
@@ -184,7 +212,7 @@ def _link_images(views, out_dir: Path, images: np.ndarray) -> None:
 
     (out_dir / "images").mkdir(exist_ok=True)
     for row, rel in enumerate(images):
-        rel = _text(rel)
+        rel = str(rel)
         src, dst = views.resolve(rel, what=f"/image row {row}"), out_dir / rel
         verify_png(src, views.where, rel)
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +250,7 @@ def _image_size(views) -> int:
 
     from painctl.artefact.images import verify_png
 
-    name = _text(views.read("image", 0))
+    name = str(views.read("image", 0))
     path = views.resolve(name, what="/image row 0")
     verify_png(path, views.where, name)
     with Image.open(path) as img:
@@ -231,8 +259,4 @@ def _image_size(views) -> int:
 
 def _total_bytes(art, paths) -> int:
     """Total size (bytes) of the files ``paths`` of ``art``, resolved (and so checked) as they will be copied."""
-    return sum(art.resolve(_text(p), what=f"/image row {row}").stat().st_size for row, p in enumerate(paths))
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    return sum(art.resolve(str(p), what=f"/image row {row}").stat().st_size for row, p in enumerate(paths))

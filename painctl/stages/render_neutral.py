@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from painctl import console
-from painctl.artefact import IDENTITY, check_resources
+from painctl.artefact import IDENTITY
 from painctl.artefact.resources import H5_IMAGE_RATIO, Estimate, png_bytes
-from painctl.errors import PainctlError
+from painctl.artefact.stage import Input, Parameters, Stage, run
+from painctl.errors import BadValue
 from painctl.artefact.shard import WHOLE, Shard
 
 STAGE = "render-neutral"
@@ -62,7 +64,7 @@ def light_preset(name: str, seed: int = 0, index: int = 0) -> list:
             light.direction = turn.apply(light.direction)
             light.intensity *= float(rng.uniform(0.85, 1.15))
         return lights
-    raise PainctlError(f"--lights must be one of {', '.join(LIGHT_PRESETS)}, got {name!r}")
+    raise BadValue("lights", f"must be one of {', '.join(LIGHT_PRESETS)}, got {name!r}")
 
 
 #: Gaussian widths (mm, R G B) of the light skin carries under its surface before it comes out again:
@@ -144,10 +146,38 @@ def save_png(path: Path, image: np.ndarray) -> None:
     Image.fromarray(array).save(path, format="PNG", optimize=False)
 
 
-def copy_attrs(src, dst) -> None:
-    """Copy HDF5 attributes as stored (byte strings stay byte strings)."""
-    for key in src:
-        dst[key] = src[key]
+@dataclass(frozen=True)
+class RenderNeutralParams(Parameters):
+    """render-neutral's parameters: ``backend`` (shaded or kandinsky), ``lights`` preset, image ``size``
+    and skin ``texture_size`` (pixels, square), ``seed``; for kandinsky its ``model``, ``prior_model``
+    (None: the defaults) and denoising ``steps``, recorded only with that backend."""
+
+    backend: str = "shaded"
+    lights: str = "studio"
+    size: int = 512
+    seed: int = 0
+    texture_size: int = 1024
+    model: str | None = None
+    prior_model: str | None = None
+    steps: int = 50
+
+    def check(self) -> None:
+        if self.backend not in BACKENDS:
+            raise BadValue("backend", f"must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if not 16 <= self.size <= 4096:
+            raise BadValue("size", f"must be 16-4096 pixels, got {self.size}")
+        if self.steps < 1:
+            raise BadValue("steps", f"must be at least 1, got {self.steps}")
+        if self.lights not in LIGHT_PRESETS:
+            raise BadValue("lights", f"must be one of {', '.join(LIGHT_PRESETS)}, got {self.lights!r}")
+
+    def manifest(self, inputs) -> dict:
+        from painctl.diffusion.loading import CONTROLNET_MODEL, PRIOR_MODEL
+
+        params = {"backend": self.backend, "lights": self.lights, "size": int(self.size), "seed": int(self.seed), "texture_size": int(self.texture_size)}
+        if self.backend == "kandinsky":
+            params.update(model=self.model or CONTROLNET_MODEL, prior_model=self.prior_model or PRIOR_MODEL, steps=int(self.steps))
+        return params
 
 
 def estimate_bytes(identities: int, size: int, texture_size: int, n_vertices: int) -> Estimate:
@@ -164,13 +194,22 @@ def estimate_bytes(identities: int, size: int, texture_size: int, n_vertices: in
     return Estimate(disk, pixels * 3 * 8 * 12 + texels * 3 * 4 * 8)
 
 
-def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 512, seed: int = 0, shard: Shard = WHOLE,
-                   force: bool = False, model: str | None = None, prior_model: str | None = None, steps: int = 50,
-                   texture_size: int = 1024, renderer: str = "moderngl", lights: str = "studio", big_ok: bool = False) -> Path:
-    """Render the neutral face of every identity (this shard's part) of the mesh artefact ``in_path``
-    into the artefact ``out``; see the module docstring and man page for the datasets written."""
-    from painctl.artefact import ArtefactWriter, open_artefact, write_dataset
+def _estimate(ctx) -> dict:
+    disk, memory = estimate_bytes(ctx.count, ctx.params.size, ctx.params.texture_size, ctx.inputs["heads"].layout()["vertices"][0][1])
+    return {"disk_bytes": disk, "memory_bytes": memory, "what": "this render-neutral"}
+
+
+def _load_generator(ctx):
+    if ctx.params.backend != "kandinsky":
+        return None
+    from painctl.diffusion.kandinsky import DepthToFace
     from painctl.diffusion.loading import CONTROLNET_MODEL, PRIOR_MODEL
+
+    return DepthToFace(ctx.params.model or CONTROLNET_MODEL, ctx.params.prior_model or PRIOR_MODEL)
+
+
+def _render_neutral(ctx) -> str:
+    from painctl.artefact import copy_attrs, create_rows, write_dataset
     from painctl.facemodels import face_model_of
     from painctl.renderer import Mesh, frame_camera, lights_to_list, render
     from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
@@ -178,23 +217,10 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
     from painctl.appearance.uv import uv_texels
     from painctl.seeding import seed_for
 
-    if backend not in BACKENDS:
-        raise PainctlError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if not 16 <= size <= 4096:
-        raise PainctlError(f"--size must be 16-4096 pixels, got {size}")
-    if steps < 1:
-        raise PainctlError(f"--steps must be at least 1, got {steps}")
-    if lights not in LIGHT_PRESETS:
-        raise PainctlError(f"--lights must be one of {', '.join(LIGHT_PRESETS)}, got {lights!r}")
-    source = open_artefact(in_path, stage="sample-mesh", require=REQUIRE)
-    params = {"backend": backend, "lights": lights, "size": int(size), "seed": int(seed), "shard": str(shard), "texture_size": int(texture_size)}
-    if backend == "kandinsky":
-        params.update(model=model or CONTROLNET_MODEL, prior_model=prior_model or PRIOR_MODEL, steps=int(steps))
-    writer = ArtefactWriter(out, STAGE, params, inputs=[source], force=force)
-    if writer.cached:
-        console.info(f"{writer.where} is up to date (cache hit)")
-        return writer.path
-    check_resources(writer.place, *estimate_bytes(len(range(*shard.bounds(source.rows()))), size, texture_size, source.layout()["vertices"][0][1]), what="this render-neutral", override=big_ok)
+    source, h5, generator = ctx.inputs["heads"], ctx.h5, ctx.models
+    backend, size, seed, steps, texture_size, preset = (ctx.params.backend, ctx.params.size, ctx.params.seed, ctx.params.steps,
+                                                        ctx.params.texture_size, ctx.params.lights)
+    renderer = ctx.options.get("renderer", "moderngl")
     face_model = face_model_of(source)
     regions, landmarks = face_model.region_vertices(), face_model.landmarks()
     faces = source.read("faces").astype(np.int32)
@@ -203,71 +229,83 @@ def render_neutral(in_path: str, out: str, backend: str = "shaded", size: int = 
     skin_member = np.zeros(int(faces.max()) + 1, bool)
     skin_member[np.asarray(regions["skin"])] = True
     skin_faces = skin_member[faces].all(1)
-    start, stop = shard.bounds(source.rows())
-    generator = None
+    start, stop = ctx.start, ctx.stop
     if backend == "kandinsky":
-        from painctl.diffusion.kandinsky import DepthToFace, face_prompt
-
-        generator = DepthToFace(params["model"], params["prior_model"])
-    preset = lights
+        from painctl.diffusion.kandinsky import face_prompt
     names = source.attrs("phenotype").get("names", source.attrs().get("phenotype_names", []))
-    with writer:
-        h5 = writer.h5
-        copy_attrs(source.h5().attrs, h5.attrs)
-        write_dataset(h5, "faces", faces, rows=False)
-        write_dataset(h5, "uv", uv, rows=False, attrs={"layout": "painctl skin atlas (repacked model UVs)"})
-        write_dataset(h5, "uv_faces", uv_faces, rows=False)
-        rows = stop - start
-        vertices = source.read("vertices", slice(start, stop)).astype(np.float32)
-        write_dataset(h5, "vertices", vertices, attrs={"units": "m", "frame": "+Y up, face toward +Z, right-handed"})
+    with source.h5() as f:
+        copy_attrs(f, h5)
+    write_dataset(h5, "faces", faces, rows=False)
+    write_dataset(h5, "uv", uv, rows=False, attrs={"layout": "painctl skin atlas (repacked model UVs)"})
+    write_dataset(h5, "uv_faces", uv_faces, rows=False)
+    rows = stop - start
+    vertices = source.read("vertices", slice(start, stop)).astype(np.float32)
+    write_dataset(h5, "vertices", vertices, attrs={"units": "m", "frame": "+Y up, face toward +Z, right-handed"})
+    with source.h5() as f:
         for name in ("identity", "age_years", "age_group", "gender", "ethnicity", "phenotype"):
             ds = write_dataset(h5, name, source.read(name, slice(start, stop)))
-            copy_attrs(source.h5()[name].attrs, ds.attrs)
-        depth = h5.create_dataset("depth", shape=(rows, size, size), dtype=np.float32, chunks=(1, size, size) if rows else None, compression="gzip" if rows else None)
-        depth.attrs["painctl_rows"] = 1
-        depth.attrs["units"] = "m along the view axis; +inf on the background"
-        mask = h5.create_dataset("mask", shape=(rows, size, size), dtype=bool, chunks=(1, size, size) if rows else None, compression="gzip" if rows else None)
-        mask.attrs["painctl_rows"] = 1
-        ids = source.read("identity", slice(start, stop)).astype(str)
-        ages = source.read("age_years", slice(start, stop))
-        genders = source.read("gender", slice(start, stop)).astype(str)
-        eths = source.read("ethnicity", slice(start, stop)).astype(str)
-        phen = source.read("phenotype", slice(start, stop))
-        cameras, prompts, skins, rigs = [], [], [], []
-        for k in console.track(range(rows), total=rows, description=f"render-neutral ({backend})"):
-            index = start + k
-            skin = skin_params(names, phen[k], float(ages[k]), seed, index)
-            maps = skin_maps(vertices[k], faces, uv, uv_faces, regions, landmarks, skin, texture_size, texels=texels)
-            camera = frame_camera(vertices[k], size=size)
-            mesh = Mesh(vertices[k], faces, uv=uv, uv_faces=uv_faces, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
-            rig = light_preset(preset, seed, index)
-            result = render(mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, backend=renderer)
-            depth[k] = result.depth
-            mask[k] = result.mask
-            if backend == "shaded":
-                lit = subsurface(srgb_to_linear(result.rgb) * HEADROOM, mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, renderer, result,
-                                 skin_faces=skin_faces) if SUBSURFACE_MM else srgb_to_linear(result.rgb) * HEADROOM
-                shaded = linear_to_srgb(tone_map(lit))
-                image = shaded * result.alpha[..., None] + BACKGROUND * (1.0 - result.alpha[..., None])
-                prompts.append("")
-            else:
-                prompt = face_prompt(float(ages[k]), genders[k], eths[k])
-                image = generator(result.depth, prompt, steps=steps, seed=seed_for(seed, "render-neutral/diffusion", index))
-                prompts.append(prompt)
-            save_png(writer.dir / "images" / f"{ids[k]}.png", image)
-            save_png(writer.dir / "depth" / f"{ids[k]}.png", depth_png(result.depth))
-            save_png(writer.dir / "albedo" / f"{ids[k]}.png", maps.albedo)
-            cameras.append(json.dumps(camera.to_dict(), sort_keys=True))
-            skins.append(json.dumps(skin.to_dict(), sort_keys=True))
-            rigs.append(json.dumps(lights_to_list(rig), sort_keys=True))
-        write_dataset(h5, "image", np.array([f"images/{i}.png" for i in ids], dtype=str).reshape(rows))
-        write_dataset(h5, "depth_png", np.array([f"depth/{i}.png" for i in ids], dtype=str).reshape(rows))
-        write_dataset(h5, "albedo", np.array([f"albedo/{i}.png" for i in ids], dtype=str).reshape(rows))
-        write_dataset(h5, "camera", np.array(cameras, dtype=str).reshape(rows))
-        write_dataset(h5, "skin", np.array(skins, dtype=str).reshape(rows))
-        write_dataset(h5, "prompt", np.array(prompts, dtype=str).reshape(rows))
-        write_dataset(h5, "lights", np.array(rigs, dtype=str).reshape(rows))
-        h5.attrs["lights_preset"] = preset
-        h5.attrs["neutral_backend"] = backend
-    console.info(f"rendered {console.plural(rows, 'neutral face')} and depth maps ({backend}) into {writer.where}")
-    return writer.path
+            copy_attrs(f[name], ds)
+    # One image per chunk: images are read one at a time.
+    depth = create_rows(h5, "depth", (rows, size, size), np.float32, chunk_rows=1, compression="gzip",
+                        attrs={"units": "m along the view axis; +inf on the background"})
+    mask = create_rows(h5, "mask", (rows, size, size), bool, chunk_rows=1, compression="gzip")
+    ids = source.read("identity", slice(start, stop)).astype(str)
+    ages = source.read("age_years", slice(start, stop))
+    genders = source.read("gender", slice(start, stop)).astype(str)
+    eths = source.read("ethnicity", slice(start, stop)).astype(str)
+    phen = source.read("phenotype", slice(start, stop))
+    cameras, prompts, skins, rigs = [], [], [], []
+    for k in ctx.track(range(rows), total=rows, description=f"render-neutral ({backend})"):
+        index = start + k
+        skin = skin_params(names, phen[k], float(ages[k]), seed, index)
+        maps = skin_maps(vertices[k], faces, uv, uv_faces, regions, landmarks, skin, texture_size, texels=texels)
+        camera = frame_camera(vertices[k], size=size)
+        mesh = Mesh(vertices[k], faces, uv=uv, uv_faces=uv_faces, texture=maps.albedo, specular=maps.specular, roughness=maps.roughness)
+        rig = light_preset(preset, seed, index)
+        result = render(mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, backend=renderer)
+        depth[k] = result.depth
+        mask[k] = result.mask
+        if backend == "shaded":
+            lit = subsurface(srgb_to_linear(result.rgb) * HEADROOM, mesh, camera, dimmed(rig, 1.0 / HEADROOM), size, renderer, result,
+                             skin_faces=skin_faces) if SUBSURFACE_MM else srgb_to_linear(result.rgb) * HEADROOM
+            shaded = linear_to_srgb(tone_map(lit))
+            image = shaded * result.alpha[..., None] + BACKGROUND * (1.0 - result.alpha[..., None])
+            prompts.append("")
+        else:
+            prompt = face_prompt(float(ages[k]), genders[k], eths[k])
+            image = generator(result.depth, prompt, steps=steps, seed=seed_for(seed, "render-neutral/diffusion", index))
+            prompts.append(prompt)
+        save_png(ctx.dir / "images" / f"{ids[k]}.png", image)
+        save_png(ctx.dir / "depth" / f"{ids[k]}.png", depth_png(result.depth))
+        save_png(ctx.dir / "albedo" / f"{ids[k]}.png", maps.albedo)
+        cameras.append(json.dumps(camera.to_dict(), sort_keys=True))
+        skins.append(json.dumps(skin.to_dict(), sort_keys=True))
+        rigs.append(json.dumps(lights_to_list(rig), sort_keys=True))
+    write_dataset(h5, "image", np.array([f"images/{i}.png" for i in ids], dtype=str).reshape(rows))
+    write_dataset(h5, "depth_png", np.array([f"depth/{i}.png" for i in ids], dtype=str).reshape(rows))
+    write_dataset(h5, "albedo", np.array([f"albedo/{i}.png" for i in ids], dtype=str).reshape(rows))
+    write_dataset(h5, "camera", np.array(cameras, dtype=str).reshape(rows))
+    write_dataset(h5, "skin", np.array(skins, dtype=str).reshape(rows))
+    write_dataset(h5, "prompt", np.array(prompts, dtype=str).reshape(rows))
+    write_dataset(h5, "lights", np.array(rigs, dtype=str).reshape(rows))
+    h5.attrs["lights_preset"] = preset
+    h5.attrs["neutral_backend"] = backend
+    return f"rendered {console.plural(rows, 'neutral face')} and depth maps ({backend}) into {ctx.where}"
+
+
+#: render-neutral: one sample-mesh input; the items are its identities; Kandinsky loads after the cache check.
+RENDER_NEUTRAL = Stage(STAGE, RenderNeutralParams, _render_neutral, inputs=(Input("heads", stages=("sample-mesh",), require=REQUIRE),),
+                       items=lambda inputs, params: inputs["heads"].rows(), load=_load_generator,
+                       estimate=_estimate)
+
+
+def render_neutral(in_path, out: str, backend: str = "shaded", size: int = 512, seed: int = 0, shard: Shard = WHOLE,
+                   force: bool = False, model: str | None = None, prior_model: str | None = None, steps: int = 50,
+                   texture_size: int = 1024, renderer: str = "moderngl", lights: str = "studio", big_ok: bool = False) -> Path:
+    """Render the neutral face of every identity (this shard's part) of the mesh artefact ``in_path``
+    (a path or the opened artefact) into the artefact ``out``; see the module docstring and man page
+    for the datasets written. ``renderer`` (moderngl or pytorch3d) and ``big_ok`` (run although the
+    estimate does not fit the disk or memory) are run options, not recorded parameters."""
+    params = RenderNeutralParams(backend=backend, lights=lights, size=int(size), seed=int(seed), texture_size=int(texture_size),
+                                 model=model, prior_model=prior_model, steps=int(steps))
+    return run(RENDER_NEUTRAL, out, params, {"heads": in_path}, shard=shard, force=force, big_ok=big_ok, renderer=renderer)

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from painctl import console
-from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.artefact.resources import NOISY_PNG_RATIO, PNG_RATIO, Estimate, png_bytes
+from painctl.artefact.stage import Input, Parameters, Stage, run
+from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.artefact.shard import WHOLE, Shard
 
 #: The released 3D-Pain images: frontal and turned 30 degrees either way.
@@ -48,20 +49,20 @@ def parse_views(text: str) -> list[tuple[float, float]]:
     """Parse ``"yaw/pitch,yaw/pitch,..."`` (degrees) into a list of (yaw, pitch); raise on bad input."""
     items = [s.strip() for s in str(text).split(",") if s.strip()]
     if not items:
-        raise BadValue("--views is empty; give at least one yaw/pitch pair such as 0/0")
+        raise BadValue("views", "is empty; give at least one yaw/pitch pair such as 0/0")
     views = []
     for item in items:
         match = re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*(?:/\s*([-+]?\d+(?:\.\d+)?))?", item)
         if not match:
-            raise BadValue(f"--views: {item!r} is not yaw/pitch in degrees (for example -30/0)")
+            raise BadValue("views", f": {item!r} is not yaw/pitch in degrees (for example -30/0)")
         yaw, pitch = float(match.group(1)), float(match.group(2) or 0.0)
         if not -YAW_LIMIT <= yaw <= YAW_LIMIT:
-            raise BadValue(f"--views: yaw {yaw:g} is outside -{YAW_LIMIT:g}..{YAW_LIMIT:g} degrees")
+            raise BadValue("views", f": yaw {yaw:g} is outside -{YAW_LIMIT:g}..{YAW_LIMIT:g} degrees")
         if not -PITCH_LIMIT <= pitch <= PITCH_LIMIT:
-            raise BadValue(f"--views: pitch {pitch:g} is outside -{PITCH_LIMIT:g}..{PITCH_LIMIT:g} degrees")
+            raise BadValue("views", f": pitch {pitch:g} is outside -{PITCH_LIMIT:g}..{PITCH_LIMIT:g} degrees")
         views.append((yaw, pitch))
     if len(set(views)) != len(views):
-        raise BadValue("--views lists the same view twice")
+        raise BadValue("views", "lists the same view twice")
     return views
 
 
@@ -107,11 +108,13 @@ def plain_albedo(regions: dict[str, np.ndarray], n_vertices: int, ethnicity: str
     return colours
 
 
-@dataclass
-class ViewsRequest:
-    """What to render: ``views`` (yaw, pitch) degrees, ``size`` pixels, ``background`` kind or DIR,
-    ``camera_model`` (photo or none), ``pose_jitter`` degrees (standard deviation of the head-pose
-    jitter), ``lighting`` (room or studio) and ``maps`` (write segmentation, depth and normals)."""
+@dataclass(frozen=True)
+class ViewsRequest(Parameters):
+    """render-views' parameters: ``views`` (yaw, pitch) degrees, ``size`` pixels, ``background`` kind
+    or DIR, ``camera_model`` (photo or none), ``pose_jitter`` degrees (standard deviation of the
+    head-pose jitter), ``lighting`` (room or studio), ``maps`` (write segmentation, depth and
+    normals), ``renderer``, ``seed``, the inpainting model and steps (kandinsky-inpaint only) and
+    the parts left out (``without``)."""
 
     views: list[tuple[float, float]] = field(default_factory=lambda: parse_views(DEFAULT_VIEWS))
     size: int = 224
@@ -127,31 +130,74 @@ class ViewsRequest:
     #: Parts of :mod:`painctl.appearance` left out (``--without``); every other registered part is drawn.
     without: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, views: str | list[tuple[float, float]] = DEFAULT_VIEWS, without: str | tuple[str, ...] | list[str] | None = None, **rest) -> "ViewsRequest":
+        """Parse ``views`` ("yaw/pitch,...") and ``without`` ("a,b" or names) and take the other parameters as they are."""
+        from painctl.appearance import parse_without
+
+        parsed = parse_views(views) if isinstance(views, str) else [tuple(map(float, v)) for v in views]
+        names = parse_without(without if without is None or isinstance(without, str) else ",".join(without))
+        return cls(views=parsed, without=names, **rest)
+
     def check(self) -> None:
         if not 16 <= self.size <= 4096:
-            raise BadValue(f"--size must be 16-4096 pixels, got {self.size}")
+            raise BadValue("size", f"must be 16-4096 pixels, got {self.size}")
         if not self.views:
-            raise BadValue("--views is empty")
+            raise BadValue("views", "is empty")
         from painctl.appearance import camera_model, lighting
+        from painctl.appearance.backgrounds import KINDS, image_files
 
         if self.camera_model not in camera_model.KINDS:
-            raise BadValue(f"--camera-model must be one of {', '.join(camera_model.KINDS)}, got {self.camera_model!r}")
+            raise BadValue("camera_model", f"must be one of {', '.join(camera_model.KINDS)}, got {self.camera_model!r}")
         if self.lighting not in lighting.KINDS:
-            raise BadValue(f"--lighting must be one of {', '.join(lighting.KINDS)}, got {self.lighting!r}")
+            raise BadValue("lighting", f"must be one of {', '.join(lighting.KINDS)}, got {self.lighting!r}")
         if not 0.0 <= self.pose_jitter <= 15.0:
-            raise BadValue(f"--pose-jitter must be 0-15 degrees, got {self.pose_jitter:g}")
+            raise BadValue("pose_jitter", f"must be 0-15 degrees, got {self.pose_jitter:g}")
+        if self.renderer not in ("moderngl", "pytorch3d"):
+            raise BadValue("renderer", f"must be moderngl or pytorch3d, got {self.renderer!r}")
+        if self.background == "kandinsky-inpaint":
+            if self.size % 8:
+                raise BadValue(("background", "size"), f"{{background}} kandinsky-inpaint needs a {{size}} that is a multiple of 8, got {self.size}")
+            check_inpaint_model(self.inpaint_model)
+        elif self.background not in KINDS:
+            image_files(self.background)
+
+    def manifest(self, inputs) -> dict:
+        from painctl.appearance.backgrounds import KINDS, image_files
+
+        background = self.background
+        if background not in KINDS and background != "kandinsky-inpaint":
+            background = {"dir": str(Path(background).resolve()), "files": [p.name for p in image_files(background)]}
+        params = {
+            "views": [list(v) for v in self.views],
+            "size": self.size,
+            "background": background,
+            "renderer": self.renderer,
+            "seed": self.seed,
+            "texture": inputs.get("texture") is not None,
+            "without": list(self.without),
+            "camera_model": self.camera_model,
+            "pose_jitter": self.pose_jitter,
+            "lighting": self.lighting,
+            "maps": self.maps,
+        }
+        if self.background == "kandinsky-inpaint":
+            params.update(inpaint_model=self.inpaint_model, inpaint_steps=self.inpaint_steps)
+        return params
 
 
 #: Datasets a texture artefact needs for render-views.
 TEXTURE_REQUIRE = {"identity": "N:iuS", "texture": "N:S"}
 
 
-def texture_for(rig, texture: str | None = None):
-    """Return the texture artefact to render ``rig`` with: the one named (a path, or "none" for the
-    plain albedo), else the texture the rig was made from (a pipe ``texture | rig | render-views``
+def texture_for(rig, texture=None):
+    """Return the texture artefact to render ``rig`` with: the one named (a path or an opened
+    artefact, or "none" for the plain albedo), else the texture the rig was made from (a pipe ``texture | rig | render-views``
     carries it), else None."""
-    from painctl.artefact import open_artefact, recorded_input
+    from painctl.artefact import Artefact, open_artefact, recorded_input
 
+    if isinstance(texture, Artefact):
+        return texture
     if texture is not None:
         return None if str(texture) == "none" else open_artefact(texture, stage="texture", require=TEXTURE_REQUIRE)
     return recorded_input(rig, "texture", require=TEXTURE_REQUIRE)
@@ -235,7 +281,7 @@ def render_identity(task: tuple) -> list[dict]:
     # The texture holds the light it was baked under (render-neutral's photo): the head is drawn
     # unlit and multiplied by how much more or less light this frame's surface gets.
     baked_irradiance = lt.studio_lighting(baked).irradiance(vertex_normals(vertices[0], faces)) if tex is not None else None
-    parts = build_parts(_identity_for_parts(plan, g, vertices[0], who, baked if tex is not None else None), plan["without"])
+    parts = build_parts(_identity_for_parts(plan, g, vertices[0], who, baked if tex is not None else None, lighting), plan["without"])
     appearance = json.dumps({part.name: part.record() for part in parts}, sort_keys=True)
     head_labels = seg.head_triangle_labels(vertices[0], faces, plan["regions"]) if plan["maps"] else None
     lip_weights = seg.lip_weights(vertices[0], plan["regions"]) if plan["maps"] else None
@@ -249,8 +295,10 @@ def render_identity(task: tuple) -> list[dict]:
         for part in parts:
             mesh = part.dress(mesh, verts, au_rows[j])
         meshes, labels = [mesh], [head_labels]
+        # Parts are drawn on the head as dressed (the eyelids part opens the lids the lashes sit on).
+        drawn = mesh.vertices
         for part in parts:
-            for m in part.meshes(verts, au_rows[j]):
+            for m in part.meshes(drawn, au_rows[j]):
                 meshes.append(m)
                 # A part drawing several classes (a neck and its garment) labels each mesh (``mesh.label``).
                 labels.append(np.full(len(m.faces), seg.label_id(getattr(m, "label", None) or part.label), np.uint8))
@@ -306,13 +354,14 @@ def render_identity(task: tuple) -> list[dict]:
     return records
 
 
-def _identity_for_parts(plan: dict, g: int, neutral: np.ndarray, who: dict, texture_lights=None):
-    """Return the :class:`painctl.appearance.Identity` of identity ``g`` for its part builders."""
+def _identity_for_parts(plan: dict, g: int, neutral: np.ndarray, who: dict, texture_lights=None, lighting=None):
+    """Return the :class:`painctl.appearance.Identity` of identity ``g`` for its part builders
+    (``lighting``: the scene lighting its frames are rendered under)."""
     from painctl.appearance import Identity
 
     return Identity(index=g, seed=plan["seed"], neutral=np.asarray(neutral, np.float32), faces=plan["faces"],
                     regions=plan["regions"], landmarks=plan["landmarks"], uv=plan["uv"], uv_faces=plan["uv_faces"],
-                    texture_lights=texture_lights, **who)
+                    texture_lights=texture_lights, lighting=lighting, **who)
 
 
 def _demographics(rig, row: int) -> dict:
@@ -395,6 +444,10 @@ def _close_rig() -> None:
         _RIG = None
 
 
+def _blocks(rig) -> list[tuple[int, int]]:
+    return identity_blocks(rig.read("identity"), rig.read("is_neutral").astype(bool))
+
+
 def estimate_bytes(images: int, identities: int, request: ViewsRequest, jobs: int | None = 1, texture=None) -> Estimate:
     """Disk and memory (bytes) of rendering ``images`` images (rig rows x views) of ``identities``
     identities over ``jobs`` workers (None: every core), textured from the ``texture`` artefact or not.
@@ -412,28 +465,28 @@ def estimate_bytes(images: int, identities: int, request: ViewsRequest, jobs: in
     return Estimate(images * per_image, workers * per_worker)
 
 
-def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shard: Shard = WHOLE, force: bool = False, jobs: int | None = None,
-                 big_ok: bool = False) -> Path:
-    """Render the rig artefact ``rig`` (opened) into the render-views artefact ``out``; return its path.
+def _estimate(ctx) -> dict:
+    mine = _blocks(ctx.inputs["rig"])[ctx.start:ctx.stop]
+    disk, memory = estimate_bytes(sum(b - a for a, b in mine) * len(ctx.params.views), len(mine), ctx.params,
+                                  ctx.options.get("jobs"), ctx.inputs["texture"])
+    return {"disk_bytes": disk, "memory_bytes": memory, "what": "this render-views"}
 
-    ``texture`` is an opened texture artefact (rows with /identity and /texture PNG paths) or None
-    for the plain vertex albedo. ``jobs`` worker processes (default: every core) render identities.
-    """
-    from painctl.artefact import ArtefactWriter, check_resources, write_dataset
+
+def _load_inpainting(ctx) -> None:
+    if ctx.params.background == "kandinsky-inpaint":
+        # Load before rendering, so a missing or broken model fails at once and nothing is written.
+        check_inpaint_model(ctx.params.inpaint_model, load=True)
+
+
+def _render_views(ctx) -> str:
+    from painctl.artefact import write_dataset
     from painctl.appearance.backgrounds import KINDS, image_files
 
-    request.check()
-    if request.renderer not in ("moderngl", "pytorch3d"):
-        raise PainctlError(f"unknown renderer {request.renderer!r}; choose moderngl or pytorch3d")
+    rig, texture, request, writer = ctx.inputs["rig"], ctx.inputs["texture"], ctx.params, ctx.writer
+    jobs = ctx.options.get("jobs")
     files: list[Path] | None = None
     kind = request.background
-    if kind in KINDS:
-        pass
-    elif kind == "kandinsky-inpaint":
-        if request.size % 8:
-            raise PainctlError(f"--background kandinsky-inpaint needs a --size that is a multiple of 8, got {request.size}")
-        check_inpaint_model(request.inpaint_model)
-    else:
+    if kind not in KINDS and kind != "kandinsky-inpaint":
         files = image_files(kind)
         kind = "dir"
     identity = rig.read("identity")
@@ -442,35 +495,9 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     tex_paths = _texture_paths(texture, identity, blocks) if texture is not None else None
     tex_lights = _texture_lights(texture, identity, blocks) if texture is not None else None
 
-    params = {
-        "views": [list(v) for v in request.views],
-        "size": request.size,
-        "background": request.background if kind != "dir" else {"dir": str(Path(request.background).resolve()), "files": [p.name for p in files]},
-        "renderer": request.renderer,
-        "seed": request.seed,
-        "texture": texture is not None,
-        "without": list(request.without),
-        "camera_model": request.camera_model,
-        "pose_jitter": request.pose_jitter,
-        "lighting": request.lighting,
-        "maps": request.maps,
-        "shard": str(shard),
-    }
-    if request.background == "kandinsky-inpaint":
-        params.update(inpaint_model=request.inpaint_model, inpaint_steps=request.inpaint_steps)
-    inputs = [rig] + ([texture] if texture is not None else [])
-    writer = ArtefactWriter(out, "render-views", params, inputs=inputs, force=force)
-    if writer.cached:
-        console.info(f"{writer.where} is up to date (cache hit)")
-        return writer.path
-    if request.background == "kandinsky-inpaint":
-        # Load before rendering, so a missing or broken model fails at once and nothing is written.
-        check_inpaint_model(request.inpaint_model, load=True)
-
     n_views = len(request.views)
-    first, last = shard.bounds(len(blocks))
+    first, last = ctx.start, ctx.stop
     mine = blocks[first:last]
-    check_resources(writer.place, *estimate_bytes(sum(b - a for a, b in mine) * n_views, len(mine), request, jobs, texture), what="this render-views", override=big_ok)
     starts_out = np.cumsum([0] + [(b - a) * n_views for a, b in blocks])
     faces = rig.read("faces")
     # A texture is painted in its own UV layout (painctl texture repacks the islands), so map it
@@ -487,78 +514,97 @@ def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shar
     names = [_safe(str(_decode(identity[a]))) for a, _ in blocks]
     regions, landmarks = _model_regions(rig)
 
-    with writer:
-        (writer.dir / "images").mkdir()
-        if request.maps:
-            for folder in MAP_FOLDERS:
-                (writer.dir / folder).mkdir()
-        plan = {
-            "rig_data": str(Path(rig.path) / "data.h5"),
-            "faces": faces,
-            "uv": uv_source.read("uv") if has_uv else None,
-            "uv_faces": uv_source.read("uv_faces") if has_uv else None,
-            "views": [tuple(v) for v in request.views],
-            "size": request.size,
-            "background_kind": "plain" if kind == "kandinsky-inpaint" else kind,
-            "background_files": files,
-            "seed": request.seed,
-            "renderer": request.renderer,
-            "out_dir": str(writer.dir),
-            "compress_level": 1,
-            "mask_dir": None,
-            "scalp": None,
-            "regions": regions,
-            "landmarks": landmarks,
-            "without": tuple(request.without),
-            # Inpainting repaints the finished image, so it gets the pinhole's image as it was.
-            "camera_model": "none" if request.background == "kandinsky-inpaint" else request.camera_model,
-            "pose_jitter": request.pose_jitter,
-            "lighting": request.lighting,
-            "maps": request.maps,
-        }
-        if request.background == "kandinsky-inpaint":
-            import tempfile
+    (writer.dir / "images").mkdir()
+    if request.maps:
+        for folder in MAP_FOLDERS:
+            (writer.dir / folder).mkdir()
+    plan = {
+        "rig_data": str(Path(rig.path) / "data.h5"),
+        "faces": faces,
+        "uv": uv_source.read("uv") if has_uv else None,
+        "uv_faces": uv_source.read("uv_faces") if has_uv else None,
+        "views": [tuple(v) for v in request.views],
+        "size": request.size,
+        "background_kind": "plain" if kind == "kandinsky-inpaint" else kind,
+        "background_files": files,
+        "seed": request.seed,
+        "renderer": request.renderer,
+        "out_dir": str(writer.dir),
+        "compress_level": 1,
+        "mask_dir": None,
+        "scalp": None,
+        "regions": regions,
+        "landmarks": landmarks,
+        "without": tuple(request.without),
+        # Inpainting repaints the finished image, so it gets the pinhole's image as it was.
+        "camera_model": "none" if request.background == "kandinsky-inpaint" else request.camera_model,
+        "pose_jitter": request.pose_jitter,
+        "lighting": request.lighting,
+        "maps": request.maps,
+    }
+    if request.background == "kandinsky-inpaint":
+        import tempfile
 
-            plan["mask_dir"] = tempfile.mkdtemp(prefix="painctl-masks-")
-            (Path(plan["mask_dir"]) / "images").mkdir()
-            plan["scalp"] = scalp_vertices(rig, len(rig.read("vertices", 0)))
-        offset = identity_offset(rig, blocks)
-        tasks = [
-            (offset + first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i],
-             None if tex_lights is None else tex_lights[first + i], _demographics(rig, a), names[first + i])
-            for i, (a, b) in enumerate(mine)
-        ]
-        records: list[dict] = []
-        for block in run_tasks(plan, tasks, default_jobs() if jobs is None else jobs, "rendering views"):
-            records.extend(block)
-        rig_rows = np.array([r["rig_row"] for r in records], np.int64)
-        if request.background == "kandinsky-inpaint":
-            import shutil
+        plan["mask_dir"] = tempfile.mkdtemp(prefix="painctl-masks-")
+        (Path(plan["mask_dir"]) / "images").mkdir()
+        plan["scalp"] = scalp_vertices(rig, len(rig.read("vertices", 0)))
+    offset = identity_offset(rig, blocks)
+    tasks = [
+        (offset + first + i, a, b, int(starts_out[first + i]), None if albedos is None else albedos[i], None if tex_paths is None else tex_paths[first + i],
+         None if tex_lights is None else tex_lights[first + i], _demographics(rig, a), names[first + i])
+        for i, (a, b) in enumerate(mine)
+    ]
+    records: list[dict] = []
+    for block in run_tasks(plan, tasks, default_jobs() if jobs is None else jobs, "rendering views"):
+        records.extend(block)
+    rig_rows = np.array([r["rig_row"] for r in records], np.int64)
+    if request.background == "kandinsky-inpaint":
+        import shutil
 
+        try:
+            if records:
+                inpaint_backgrounds(writer.dir, Path(plan["mask_dir"]), records, rig, rig_rows, request)
+        finally:
+            shutil.rmtree(plan["mask_dir"], ignore_errors=True)
+    _write_index(writer, write_dataset, rig, records, rig_rows, n_views)
+    writer.h5.attrs["lights"] = json.dumps([l.to_dict() for l in __import__("painctl.renderer", fromlist=["studio_lights"]).studio_lights()], sort_keys=True)
+    writer.h5.attrs["size"] = request.size
+    if request.maps:
+        from painctl.appearance import segmentation
+
+        writer.h5.attrs["segmentation_labels"] = json.dumps(list(segmentation.LABELS))
+        writer.h5.attrs["segmentation_palette"] = json.dumps([list(c) for c in segmentation.PALETTE])
+        writer.h5.attrs["depth_scale_m"] = segmentation.DEPTH_SCALE_M
+        writer.h5.attrs["normals_encoding"] = "camera space (x right, y up, z toward the camera), rgb = round((n + 1) / 2 * 255), 0 = background"
+    writer.h5.attrs["views"] = json.dumps([list(v) for v in request.views])
+    for key, value in rig.attrs().items():
+        if key not in writer.h5.attrs and isinstance(value, (str, int, float, list, tuple)):
             try:
-                if records:
-                    inpaint_backgrounds(writer.dir, Path(plan["mask_dir"]), records, rig, rig_rows, request)
-            finally:
-                shutil.rmtree(plan["mask_dir"], ignore_errors=True)
-        _write_index(writer, write_dataset, rig, records, rig_rows, n_views)
-        writer.h5.attrs["lights"] = json.dumps([l.to_dict() for l in __import__("painctl.renderer", fromlist=["studio_lights"]).studio_lights()], sort_keys=True)
-        writer.h5.attrs["size"] = request.size
-        if request.maps:
-            from painctl.appearance import segmentation
+                writer.h5.attrs[key] = value
+            except TypeError:
+                pass
+    return f"rendered {console.plural(len(records), 'image')} of {console.plural(last - first, 'identity', 'identities')} in {console.plural(n_views, 'view')} ({ctx.where})"
 
-            writer.h5.attrs["segmentation_labels"] = json.dumps(list(segmentation.LABELS))
-            writer.h5.attrs["segmentation_palette"] = json.dumps([list(c) for c in segmentation.PALETTE])
-            writer.h5.attrs["depth_scale_m"] = segmentation.DEPTH_SCALE_M
-            writer.h5.attrs["normals_encoding"] = "camera space (x right, y up, z toward the camera), rgb = round((n + 1) / 2 * 255), 0 = background"
-        writer.h5.attrs["views"] = json.dumps([list(v) for v in request.views])
-        for key, value in rig.attrs().items():
-            if key not in writer.h5.attrs and isinstance(value, (str, int, float, list, tuple)):
-                try:
-                    writer.h5.attrs[key] = value
-                except TypeError:
-                    pass
-    console.info(f"rendered {console.plural(len(records), 'image')} of {console.plural(last - first, 'identity', 'identities')} in {console.plural(n_views, 'view')} ({writer.where})")
-    return writer.path
+
+#: render-views: a rig artefact and optionally a texture artefact; the items are the rig's identities.
+RENDER_VIEWS = Stage("render-views", ViewsRequest, _render_views, inputs=(
+    Input("rig", stages=("rig",), require=RIG_REQUIRE),
+    Input("texture", stages=("texture",), require=TEXTURE_REQUIRE, optional=True),
+), items=lambda inputs, params: len(_blocks(inputs["rig"])), load=_load_inpainting, estimate=_estimate)
+
+
+def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shard: Shard = WHOLE, force: bool = False, jobs: int | None = None,
+                 big_ok: bool = False) -> Path:
+    """Render the rig artefact ``rig`` (a path or opened) into the render-views artefact ``out``; return its path.
+
+    ``texture`` is a texture artefact (rows with /identity and /texture PNG paths; a path or opened)
+    or None for the plain vertex albedo (:func:`texture_for` finds the one a rig was made from).
+    ``jobs`` worker processes (default: every core) render identities. Work estimated not to fit on
+    the disk or in memory is refused unless ``big_ok``.
+    """
+    if jobs is not None and jobs < 1:
+        raise BadValue("jobs", f"must be at least 1, got {jobs}")
+    return run(RENDER_VIEWS, out, request, {"rig": rig, "texture": texture}, shard=shard, force=force, big_ok=big_ok, jobs=jobs)
 
 
 def check_inpaint_model(model: str | None, load: bool = False) -> None:
@@ -567,9 +613,9 @@ def check_inpaint_model(model: str | None, load: bool = False) -> None:
     try:
         from painctl.diffusion.inpaint import inpaint  # noqa: F401
     except ImportError:
-        raise PainctlError("--background kandinsky-inpaint needs painctl.diffusion.inpaint, which this install lacks") from None
+        raise PainctlError("{background} kandinsky-inpaint needs painctl.diffusion.inpaint, which this install lacks", params=("background",)) from None
     if not model:
-        raise PainctlError("--background kandinsky-inpaint needs --inpaint-model (a Hugging Face id or a local pipeline directory)")
+        raise BadValue(("background", "inpaint_model"), "{background} kandinsky-inpaint needs {inpaint_model} (a Hugging Face id or a local pipeline directory)")
     if load:
         from painctl.diffusion.inpaint import _pipelines, default_prior
 

@@ -8,19 +8,18 @@ identity's neutral vertices. Any other mesh is rigged by deformation transfer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from painctl import console
-from painctl.artefact import Artefact, ArtefactWriter, check_resources, write_dataset
+from painctl.artefact import ROWS_ATTR, Artefact, copy_attrs, create_rows, write_dataset
 from painctl.artefact.resources import Estimate
-from painctl.artefact.store import ROWS_ATTR
+from painctl.artefact.stage import Context, Input, Parameters, Stage, run
 from painctl.errors import BadValue, PainctlError
-from painctl.facs import AU_MAX, AU_NAMES, pspi
-from painctl.rigging.aumap import au_to_weights
+from painctl.facs import AU_MAX, AU_NAMES, parse_au_spec, parse_pspi_levels, pspi
 from painctl.rigging.configs import read_prior, sample_configuration
 from painctl.rigging.sequence import sequence_au
 from painctl.seeding import rng_for
@@ -34,8 +33,11 @@ CARRIED = ("age_years", "age_group", "gender", "ethnicity", "phenotype")
 
 
 @dataclass(frozen=True)
-class RigRequest:
-    """What to make: PSPI ``levels`` or one fixed ``au`` (6,), ``per_identity`` pain faces each."""
+class RigRequest(Parameters):
+    """rig's parameters: PSPI ``levels`` or one fixed ``au`` (6,) (exactly one), ``per_identity``
+    pain faces each, a ``prior`` CSV of configuration weights, left/right ``asymmetry`` (FACS
+    levels), ``sequence`` frames of an onset-apex-offset trajectory (0: none), ``seed`` and the
+    ``model_mesh`` file rigged instead of an artefact's identities. Build from options with :meth:`of`."""
 
     levels: tuple[int, ...] | None = None
     au: tuple[float, ...] | None = None
@@ -44,16 +46,44 @@ class RigRequest:
     asymmetry: float = 0.0
     sequence: int = 0
     seed: int = 0
+    model_mesh: str | None = None
+
+    @classmethod
+    def of(cls, pspi: int | str | Sequence[int] | None = None, au: str | Sequence[float] | None = None, **rest) -> "RigRequest":
+        """Parse ``pspi`` (8, [1, 4, 8] or "1-16") or ``au`` ("AU4=3,AU43=1" or six intensities) and
+        take the other parameters as they are."""
+        if (pspi is None) == (au is None):
+            raise BadValue(("pspi", "au"), "give exactly one of {pspi} (levels) or {au} (fixed intensities)")
+        levels = fixed = None
+        if pspi is not None:
+            levels = tuple(parse_pspi_levels(str(pspi) if isinstance(pspi, (int, str)) else ",".join(str(int(x)) for x in pspi)))
+        if au is not None:
+            fixed = tuple(float(x) for x in (parse_au_spec(au) if isinstance(au, str) else au))
+            if len(fixed) != 6:
+                raise BadValue("au", f"must hold 6 intensities (AU4, AU6, AU7, AU9, AU10, AU43), got {len(fixed)}")
+        for key in ("prior", "model_mesh"):
+            if rest.get(key) is not None:
+                rest[key] = str(rest[key])
+        return cls(levels=levels, au=fixed, **rest)
 
     def check(self) -> None:
         if (self.levels is None) == (self.au is None):
-            raise BadValue("give exactly one of --pspi LEVELS or --au SPEC")
+            raise BadValue(("pspi", "au"), "give exactly one of {pspi} (levels) or {au} (fixed intensities)")
         if self.per_identity < 1:
-            raise BadValue(f"--per-identity must be at least 1, got {self.per_identity}")
+            raise BadValue("per_identity", f"must be at least 1, got {self.per_identity}")
         if not 0 <= self.asymmetry <= 5:
-            raise BadValue(f"--asymmetry must be between 0 and 5 FACS levels, got {self.asymmetry:g}")
+            raise BadValue("asymmetry", f"must be between 0 and 5 FACS levels, got {self.asymmetry:g}")
         if self.sequence and self.sequence < 3:
-            raise BadValue(f"--sequence needs at least 3 frames (onset, apex, offset), got {self.sequence}")
+            raise BadValue("sequence", f"needs at least 3 frames (onset, apex, offset), got {self.sequence}")
+
+
+def _identities_to_rig(source: Artefact) -> None:
+    if source.stage in ("rig", "render-views", "heatmap"):
+        # Rigging rigged faces would make pain faces new neutrals and duplicate identities.
+        raise PainctlError(f"{source.where}: is a {source.stage!r} artefact; rig needs the identities of a "
+                           f"'sample-mesh' artefact (or 'render-neutral', 'texture')")
+    if not source.has("vertices") or not source.has("identity") or source.read("identity").ndim != 1:
+        raise PainctlError(f"{source.where}: has no identities to rig (needs /vertices and /identity, e.g. from sample-mesh)")
 
 
 def pain_configurations(request: RigRequest, identity_index: int, prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +111,14 @@ def pain_configurations(request: RigRequest, identity_index: int, prior: np.ndar
     return left, right
 
 
+def _load(ctx: Context):
+    from painctl.rigging.deform import deformer_for
+
+    request = ctx.params
+    prior = read_prior(request.prior) if request.prior else None
+    return deformer_for(ctx.inputs["heads"], request.model_mesh), prior
+
+
 def estimate_bytes(identities: int, n_vertices: int, request: RigRequest) -> Estimate:
     """Disk and memory (bytes) of rigging ``identities`` identities of ``n_vertices`` vertices each.
 
@@ -92,28 +130,18 @@ def estimate_bytes(identities: int, n_vertices: int, request: RigRequest) -> Est
     return Estimate(faces * per_face, identities * n_vertices * 3 * 4 + faces * 6 * 4 * (3 + request.sequence))
 
 
-def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard: Shard = WHOLE, force: bool = False, model_mesh: str | None = None,
-                   big_ok: bool = False) -> Path:
-    """Read identities from ``source`` and write the rig artefact ``out``; return its path.
+def _estimate(ctx: Context) -> dict:
+    disk, memory = estimate_bytes(ctx.count, ctx.inputs["heads"].layout().get("vertices", ((0, 0),))[0][1], ctx.params)
+    return {"disk_bytes": disk, "memory_bytes": memory, "what": "this rig"}
 
-    Rows per identity: its neutral face (first), then ``request.per_identity`` pain faces.
-    """
-    request.check()
-    prior = read_prior(request.prior) if request.prior else None
+
+def _rig(ctx: Context) -> str:
+    from painctl.rigging.deform import DirectRig
+
+    source, request, h5 = ctx.inputs["heads"], ctx.params, ctx.h5
+    deformer, prior = ctx.models
     ids = source.read("identity")
-    if ids.ndim != 1 or len(ids) == 0 and source.rows() == 0 and not source.has("vertices"):
-        raise PainctlError(f"{source.where}: has no identities to rig")
-    params = {**request.__dict__, "shard": str(shard), "model_mesh": model_mesh}
-    writer = ArtefactWriter(out, "rig", params, inputs=[source], force=force)
-    if writer.cached:
-        console.info(f"{writer.where} is up to date (cache hit)")
-        return writer.path
-
-    from painctl.rigging.deform import DirectRig, deformer_for
-
-    start, stop = shard.bounds(len(ids))
-    check_resources(writer.place, *estimate_bytes(stop - start, source.layout().get("vertices", ((0, 0),))[0][1], request), what="this rig", override=big_ok)
-    deformer = deformer_for(source, model_mesh)
+    start, stop = ctx.start, ctx.stop
     k = request.per_identity
     per = 1 + k
     rows = (stop - start) * per
@@ -121,67 +149,80 @@ def rig_identities(source: Artefact, out: str | Path, request: RigRequest, shard
     n_vertices = neutral_vertices.shape[1]
     frames = request.sequence
 
-    with writer:
-        h5 = writer.h5
-        verts = _row_dataset(h5, "vertices", (rows, n_vertices, 3), np.float32)
-        disp = _row_dataset(h5, "displacement", (rows, n_vertices), np.float32)
+    verts = create_rows(h5, "vertices", (rows, n_vertices, 3), np.float32)
+    disp = create_rows(h5, "displacement", (rows, n_vertices), np.float32)
+    if frames:
+        seq_verts = create_rows(h5, "sequence/vertices", (rows, frames, n_vertices, 3), np.float32)
+    au_all = np.zeros((rows, 6), np.float32)
+    au_l = np.zeros((rows, 6), np.float32)
+    au_r = np.zeros((rows, 6), np.float32)
+    seq_au = np.zeros((rows, frames, 6), np.float32) if frames else None
+    for i in ctx.track(range(stop - start), description="rigging"):
+        g = start + i
+        left, right = pain_configurations(request, g, prior)
+        neutral = neutral_vertices[i]
+        block = np.empty((per, n_vertices, 3), np.float32)
+        block[0] = neutral
+        block[1:] = deformer.deform(neutral, left, right, identity=i)
+        r0 = i * per
+        verts[r0 : r0 + per] = block
+        disp[r0 : r0 + per] = np.linalg.norm(block - neutral, axis=-1)
+        au_l[r0 + 1 : r0 + per] = left
+        au_r[r0 + 1 : r0 + per] = right
+        au_all[r0 + 1 : r0 + per] = (left + right) / 2
         if frames:
-            seq_verts = _row_dataset(h5, "sequence/vertices", (rows, frames, n_vertices, 3), np.float32)
-        au_all = np.zeros((rows, 6), np.float32)
-        au_l = np.zeros((rows, 6), np.float32)
-        au_r = np.zeros((rows, 6), np.float32)
-        seq_au = np.zeros((rows, frames, 6), np.float32) if frames else None
-        for i in console.track(range(stop - start), description="rigging"):
-            g = start + i
-            left, right = pain_configurations(request, g, prior)
-            neutral = neutral_vertices[i]
-            block = np.empty((per, n_vertices, 3), np.float32)
-            block[0] = neutral
-            block[1:] = deformer.deform(neutral, left, right, identity=i)
-            r0 = i * per
-            verts[r0 : r0 + per] = block
-            disp[r0 : r0 + per] = np.linalg.norm(block - neutral, axis=-1)
-            au_l[r0 + 1 : r0 + per] = left
-            au_r[r0 + 1 : r0 + per] = right
-            au_all[r0 + 1 : r0 + per] = (left + right) / 2
-            if frames:
-                seq_verts[r0] = np.broadcast_to(neutral, (frames, n_vertices, 3))
-                for j in range(k):
-                    labels_l, closure = sequence_au(left[j], frames)
-                    labels_r, _ = sequence_au(right[j], frames)
-                    wl, wr = labels_l.astype(np.float64), labels_r.astype(np.float64)
-                    wl[:, 5] = wr[:, 5] = closure
-                    seq_verts[r0 + 1 + j] = deformer.deform(neutral, wl, wr, identity=i)
-                    seq_au[r0 + 1 + j] = (labels_l + labels_r) / 2
-        identity_rows = np.repeat(np.arange(start, stop), per)
-        write_dataset(h5, "identity", np.repeat(ids[start:stop], per))
-        write_dataset(h5, "is_neutral", np.tile(np.r_[True, np.zeros(k, bool)], stop - start))
-        write_dataset(h5, "neutral_row", (identity_rows * per).astype(np.int64))
-        write_dataset(h5, "au", au_all, attrs={"names": list(AU_NAMES)})
-        write_dataset(h5, "pspi", pspi(au_all))
-        if request.asymmetry > 0:
-            write_dataset(h5, "au_left", au_l, attrs={"names": list(AU_NAMES)})
-            write_dataset(h5, "au_right", au_r, attrs={"names": list(AU_NAMES)})
-        if frames:
-            write_dataset(h5, "sequence/au", seq_au, attrs={"names": list(AU_NAMES)})
-            write_dataset(h5, "sequence/pspi", pspi(seq_au))
+            seq_verts[r0] = np.broadcast_to(neutral, (frames, n_vertices, 3))
+            for j in range(k):
+                labels_l, closure = sequence_au(left[j], frames)
+                labels_r, _ = sequence_au(right[j], frames)
+                wl, wr = labels_l.astype(np.float64), labels_r.astype(np.float64)
+                wl[:, 5] = wr[:, 5] = closure
+                seq_verts[r0 + 1 + j] = deformer.deform(neutral, wl, wr, identity=i)
+                seq_au[r0 + 1 + j] = (labels_l + labels_r) / 2
+    identity_rows = np.repeat(np.arange(start, stop), per)
+    write_dataset(h5, "identity", np.repeat(ids[start:stop], per))
+    write_dataset(h5, "is_neutral", np.tile(np.r_[True, np.zeros(k, bool)], stop - start))
+    write_dataset(h5, "neutral_row", (identity_rows * per).astype(np.int64))
+    write_dataset(h5, "au", au_all, attrs={"names": list(AU_NAMES)})
+    write_dataset(h5, "pspi", pspi(au_all))
+    if request.asymmetry > 0:
+        write_dataset(h5, "au_left", au_l, attrs={"names": list(AU_NAMES)})
+        write_dataset(h5, "au_right", au_r, attrs={"names": list(AU_NAMES)})
+    if frames:
+        write_dataset(h5, "sequence/au", seq_au, attrs={"names": list(AU_NAMES)})
+        write_dataset(h5, "sequence/pspi", pspi(seq_au))
+    with source.h5() as f:
         for name in CARRIED:
-            if source.has(name):
+            if name in f:
                 values = source.read(name, slice(start, stop))
                 ds = write_dataset(h5, name, np.repeat(values, per, axis=0))
-                _copy_attrs(source, name, ds)
-        deformer.write_topology(h5, source)
-        _copy_attrs(source, "/", h5)
-        h5.attrs["rig"] = deformer.description
-        # /neutral_row is global (so shards merge into exactly one run); this says where we start.
-        h5.attrs[FIRST_ROW_ATTR] = start * per
+                copy_attrs(f[name], ds, skip=(ROWS_ATTR,))
+    deformer.write_topology(h5, source)
+    with source.h5() as f:
+        copy_attrs(f, h5, skip=(ROWS_ATTR,))
+    h5.attrs["rig"] = deformer.description
+    # /neutral_row is global (so shards merge into exactly one run); this says where we start.
+    h5.attrs[FIRST_ROW_ATTR] = start * per
     if isinstance(deformer, DirectRig) and deformer.contact is not None and deformer.contact.outcomes:
         done = deformer.contact.outcomes
         console.info(f"closing eyes (faces and sequence frames): lids of {done['predicted']} from the lid corrective, "
                      f"{done['solved']} from the full contact solve, {done['open']} not touching")
-    # Last: the one line saying what the stage wrote and where.
-    console.info(f"rigged {console.plural(stop - start, 'identity', 'identities')} into {console.plural(rows, 'face')} ({writer.where})")
-    return writer.path
+    return f"rigged {console.plural(stop - start, 'identity', 'identities')} into {console.plural(rows, 'face')} ({ctx.where})"
+
+
+#: rig: one input of identities; the items are its identities; the deformer (and prior) load after the cache check.
+RIG = Stage("rig", RigRequest, _rig, inputs=(Input("heads", check=_identities_to_rig),),
+            items=lambda inputs, params: len(inputs["heads"].read("identity")), load=_load, estimate=_estimate)
+
+
+def rig_identities(source: Artefact | str | Path, out: str | Path, request: RigRequest, shard: Shard = WHOLE, force: bool = False,
+                   big_ok: bool = False) -> Path:
+    """Read identities from ``source`` (an artefact or its path) and write the rig artefact ``out``; return its path.
+
+    Rows per identity: its neutral face (first), then ``request.per_identity`` pain faces. A rig
+    estimated not to fit on the disk or in memory is refused unless ``big_ok``.
+    """
+    return run(RIG, out, request, {"heads": source}, shard=shard, force=force, big_ok=big_ok)
 
 
 def local_neutral_rows(rig: Artefact) -> np.ndarray:
@@ -195,18 +236,3 @@ def local_neutral_rows(rig: Artefact) -> np.ndarray:
     if len(rows) and (rows.min() < 0 or rows.max() >= rig.rows()):
         raise PainctlError(f"{rig.where}: /neutral_row points outside the artefact's rows (first_row {first})")
     return rows
-
-
-def _copy_attrs(source: Artefact, name: str, target) -> None:
-    with source.h5() as f:
-        for key, value in f[name].attrs.items():
-            if key != ROWS_ATTR:
-                target.attrs[key] = value
-
-
-def _row_dataset(h5: h5py.File, name: str, shape: tuple[int, ...], dtype) -> h5py.Dataset:
-    row_bytes = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
-    chunks = (max(1, min(shape[0], (1 << 20) // max(row_bytes, 1))),) + shape[1:] if shape[0] else None
-    ds = h5.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks)
-    ds.attrs[ROWS_ATTR] = 1
-    return ds

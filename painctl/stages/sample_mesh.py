@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from painctl import console
-from painctl.facemodels.demographics import GENDERS, Demographics, parse_age_groups, parse_balance, parse_groups
-from painctl.errors import PainctlError
-from painctl.facemodels import FaceModel, canonical_spec, load_face_model, model_class
-from painctl.seeding import rng_for
+from painctl.artefact import create_rows, write_dataset
 from painctl.artefact.shard import WHOLE, Shard
+from painctl.artefact.stage import Context, Parameters, Stage, run
+from painctl.errors import BadValue, PainctlError
+from painctl.facemodels import FaceModel, canonical_spec, load_face_model, model_class
+from painctl.facemodels.demographics import DEFAULT_AGE_GROUPS, GENDERS, Demographics, parse_age_groups, parse_balance, parse_groups
+from painctl.seeding import rng_for
 
 STAGE = "sample-mesh"
 #: Identities per forward pass and per HDF5 write: bounds memory for any N.
@@ -51,10 +53,10 @@ def make_demographics(model: FaceModel | type[FaceModel], balance: str | None, a
     model.capabilities.require(model.name, demographics=factors)
     groups = parse_age_groups(age_groups)
     if "age" in model.capabilities.demographics:
-        eth = model.ethnicity_groups[:3] if ethnicities is None else parse_groups(ethnicities, model.ethnicity_groups, "--ethnicities")
+        eth = model.ethnicity_groups[:3] if ethnicities is None else parse_groups(ethnicities, model.ethnicity_groups, "ethnicities")
         return Demographics(groups, GENDERS, tuple(eth), factors)
     if ethnicities is not None:
-        raise PainctlError(f"--ethnicities: face model {model.name} has no ethnicity control")
+        raise BadValue("ethnicities", f": face model {model.name} has no ethnicity control")
     return Demographics((), (), (), factors)
 
 
@@ -103,28 +105,105 @@ def _pick(dealt: dict[str, np.ndarray], factor: str, index: int, groups: tuple[s
     return groups[min(int(u * len(groups)), len(groups) - 1)]
 
 
-def params_of(spec: str, demo: Demographics, n: int, seed: int, shard: Shard, export: str | None) -> dict:
-    """The parameters recorded in the manifest (and compared for cache hits); ``spec`` canonical."""
-    params = {
-        "n": int(n),
-        "model": spec,
-        "balance": list(demo.balance),
-        "age_groups": [str(g) for g in demo.age_groups],
-        "ethnicities": list(demo.ethnicities),
-        "seed": int(seed),
-        "shard": str(shard),
-        "export": export,
-    }
-    if spec.startswith("flame:"):
-        from painctl.facemodels.flame import file_digest
+@dataclass(frozen=True)
+class SampleMeshParams(Parameters):
+    """sample-mesh's parameters, canonical (as the manifest records them): ``n`` identities of the
+    whole job, face ``model`` spec, balanced factors, age groups ("young:18-40"), ethnicity groups,
+    ``seed``, ``export`` mesh format or None. Build from options with :meth:`of`."""
 
-        path = spec[len("flame:"):]
-        params["model_digest"] = file_digest(path) if os.path.isfile(path) else None
-    return params
+    n: int
+    model: str = "anny"
+    balance: tuple[str, ...] = ()
+    age_groups: tuple[str, ...] = ()
+    ethnicities: tuple[str, ...] = ()
+    seed: int = 0
+    export: str | None = None
+
+    @classmethod
+    def of(cls, n: int, model: str = "anny", balance: str | None = None, age_groups: str = DEFAULT_AGE_GROUPS,
+           ethnicities: str | None = None, seed: int = 0, export: str | None = None) -> "SampleMeshParams":
+        """Parse and check the options as given (``balance`` "age,gender", ...) into canonical parameters."""
+        if n <= 0:
+            raise BadValue("n", f"must be a positive number of identities, got {n}")
+        spec = canonical_spec(model)
+        demo = make_demographics(model_class(spec), balance, age_groups, ethnicities)
+        return cls(n=int(n), model=spec, balance=tuple(demo.balance), age_groups=tuple(str(g) for g in demo.age_groups),
+                   ethnicities=tuple(demo.ethnicities), seed=int(seed), export=export)
+
+    def check(self) -> None:
+        from painctl.io.export_mesh import FORMATS
+
+        if self.n <= 0:
+            raise BadValue("n", f"must be a positive number of identities, got {self.n}")
+        if self.export is not None and self.export not in FORMATS:
+            raise BadValue("export", f"must be one of {', '.join(FORMATS)}, got {self.export!r}")
+
+    def demographics(self) -> Demographics:
+        """The Demographics these parameters deal identities over."""
+        return make_demographics(model_class(self.model), ",".join(self.balance), ",".join(self.age_groups),
+                                 ",".join(self.ethnicities) if self.ethnicities else None)
+
+    def manifest(self, inputs) -> dict:
+        params = super().manifest(inputs)
+        if self.model.startswith("flame:"):
+            from painctl.facemodels.flame import file_digest
+
+            path = self.model[len("flame:"):]
+            params["model_digest"] = file_digest(path) if os.path.isfile(path) else None
+        return params
+
+
+def _estimate(ctx: Context) -> dict:
+    # float32 vertices dominate the artefact: refuse at once what the disk cannot hold.
+    return {"disk_bytes": ctx.count * ctx.models.vertex_count * 3 * 4, "what": f"sample-mesh of {ctx.count} identities"}
+
+
+def _sample(ctx: Context) -> str:
+    from painctl.io.export_mesh import write_mesh
+
+    face_model, params, h5 = ctx.models, ctx.params, ctx.h5
+    demo = params.demographics()
+    start, rows, export = ctx.start, ctx.count, params.export
+    people = sample_identities(face_model, demo, params.n, params.seed, ctx.start, ctx.stop)
+    _write_attrs(h5, face_model)
+    write_dataset(h5, "faces", face_model.faces.astype(np.int32), rows=False)
+    if face_model.uv is not None and face_model.uv_faces is not None:
+        write_dataset(h5, "uv", face_model.uv.astype(np.float32), rows=False)
+        write_dataset(h5, "uv_faces", face_model.uv_faces.astype(np.int32), rows=False)
+    vertices = create_rows(h5, "vertices", (rows, face_model.vertex_count, 3), np.float32)
+    vertices.attrs["units"] = "m"
+    vertices.attrs["frame"] = "+Y up, face toward +Z, right-handed"
+    mesh_dir = ctx.dir / "meshes"
+    if export:
+        mesh_dir.mkdir()
+    batches = range(0, rows, BATCH)
+    for lo in ctx.track(batches, total=len(batches), description="sampling meshes"):
+        hi = min(lo + BATCH, rows)
+        verts = face_model.neutral(people.phenotype[lo:hi])
+        vertices[lo:hi] = verts
+        if export:
+            for k in range(hi - lo):
+                write_mesh(mesh_dir / f"{people.identity[lo + k]}.{export}", verts[k], face_model.faces,
+                           face_model.uv, face_model.uv_faces, export)
+    write_dataset(h5, "identity", people.identity)
+    write_dataset(h5, "age_years", people.age_years, attrs={"units": "years"})
+    write_dataset(h5, "age_group", people.age_group)
+    write_dataset(h5, "gender", people.gender)
+    write_dataset(h5, "ethnicity", people.ethnicity)
+    write_dataset(h5, "phenotype", people.phenotype, attrs={"names": np.array(face_model.phenotype_names, dtype="S")})
+    if export:
+        write_dataset(h5, "mesh_file", np.array([f"meshes/{i}.{export}" for i in people.identity]))
+    print_summary(people, demo)
+    return f"wrote {console.plural(len(people.identity), 'identity', 'identities')} to {ctx.where}"
+
+
+#: sample-mesh: no inputs; the items are the job's ``n`` identities; the face model is built only when there is work.
+SAMPLE_MESH = Stage(STAGE, SampleMeshParams, _sample, items=lambda inputs, params: params.n,
+                    load=lambda ctx: load_face_model(ctx.params.model), estimate=_estimate)
 
 
 def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: str | None = None,
-                age_groups: str = "young:18-40,elderly:65-90", ethnicities: str | None = None, seed: int = 0,
+                age_groups: str = DEFAULT_AGE_GROUPS, ethnicities: str | None = None, seed: int = 0,
                 shard: Shard = WHOLE, export: str | None = None, force: bool = False, big_ok: bool = False) -> Path:
     """Sample ``n`` identities (this shard's part) and write the sample-mesh artefact ``out``.
 
@@ -133,61 +212,9 @@ def sample_mesh(out: str | os.PathLike, n: int, model: str = "anny", balance: st
     /phenotype (N, P) float32 with attribute ``names``; with ``export`` also /mesh_file (N,) paths
     of meshes/<identity>.<export>. Returns the artefact's path ('-' streams it to stdout).
     """
-    from painctl.artefact import ArtefactWriter, write_dataset
-    from painctl.io.export_mesh import FORMATS, write_mesh
-
-    if n <= 0:
-        raise PainctlError(f"-n must be a positive number of identities, got {n}")
-    if export is not None and export not in FORMATS:
-        raise PainctlError(f"--export must be one of {', '.join(FORMATS)}, got {export!r}")
-    spec = canonical_spec(model)
-    demo = make_demographics(model_class(spec), balance, age_groups, ethnicities)
-    writer = ArtefactWriter(out, STAGE, params_of(spec, demo, n, seed, shard, export), force=force)
-    if writer.cached:  # decided before the model is even built: a cache hit does no work
-        console.info(f"{writer.where} is up to date (cache hit)")
-        return writer.path
-    face_model = load_face_model(spec)
-    start, stop = shard.bounds(n)
-    rows = stop - start
-    # float32 vertices dominate the artefact: refuse at once what the disk cannot hold (big_ok overrides).
-    from painctl.artefact.resources import check_resources
-
-    check_resources(writer.path, disk_bytes=rows * face_model.vertex_count * 3 * 4, what=f"sample-mesh of {rows} identities",
-                    override=big_ok)
-    people = sample_identities(face_model, demo, n, seed, start, stop)
-    with writer:
-        h5 = writer.h5
-        _write_attrs(h5, face_model)
-        write_dataset(h5, "faces", face_model.faces.astype(np.int32), rows=False)
-        if face_model.uv is not None and face_model.uv_faces is not None:
-            write_dataset(h5, "uv", face_model.uv.astype(np.float32), rows=False)
-            write_dataset(h5, "uv_faces", face_model.uv_faces.astype(np.int32), rows=False)
-        vertices = _create_rows(h5, "vertices", (rows, face_model.vertex_count, 3), np.float32)
-        vertices.attrs["units"] = "m"
-        vertices.attrs["frame"] = "+Y up, face toward +Z, right-handed"
-        mesh_dir = writer.dir / "meshes"
-        if export:
-            mesh_dir.mkdir()
-        batches = range(0, rows, BATCH)
-        for lo in console.track(batches, total=len(batches), description="sampling meshes"):
-            hi = min(lo + BATCH, rows)
-            verts = face_model.neutral(people.phenotype[lo:hi])
-            vertices[lo:hi] = verts
-            if export:
-                for k in range(hi - lo):
-                    write_mesh(mesh_dir / f"{people.identity[lo + k]}.{export}", verts[k], face_model.faces,
-                               face_model.uv, face_model.uv_faces, export)
-        write_dataset(h5, "identity", people.identity)
-        write_dataset(h5, "age_years", people.age_years, attrs={"units": "years"})
-        write_dataset(h5, "age_group", people.age_group)
-        write_dataset(h5, "gender", people.gender)
-        write_dataset(h5, "ethnicity", people.ethnicity)
-        write_dataset(h5, "phenotype", people.phenotype, attrs={"names": np.array(face_model.phenotype_names, dtype="S")})
-        if export:
-            write_dataset(h5, "mesh_file", np.array([f"meshes/{i}.{export}" for i in people.identity]))
-    print_summary(people, demo)
-    console.info(f"wrote {console.plural(len(people.identity), 'identity', 'identities')} to {writer.where}")
-    return writer.path
+    params = SampleMeshParams.of(n, model=model, balance=balance, age_groups=age_groups, ethnicities=ethnicities,
+                                 seed=seed, export=export)
+    return run(SAMPLE_MESH, out, params, shard=shard, force=force, big_ok=big_ok)
 
 
 def _write_attrs(h5, model: FaceModel) -> None:
@@ -197,17 +224,6 @@ def _write_attrs(h5, model: FaceModel) -> None:
         h5.attrs["face_model_path"] = model.spec[len("flame:"):]
     h5.attrs["phenotype_names"] = np.array(model.phenotype_names, dtype="S")
     h5.attrs["expression_names"] = np.array(model.expression_names, dtype="S")
-
-
-def _create_rows(h5, name: str, shape: tuple[int, ...], dtype) -> "object":
-    """Create an empty row dataset chunked like :func:`painctl.artefact.write_dataset` does."""
-    from painctl.artefact import ROWS_ATTR
-
-    row_bytes = max(1, int(np.prod(shape[1:])) * np.dtype(dtype).itemsize)
-    chunks = (min(shape[0], max(1, (1 << 20) // row_bytes)),) + shape[1:] if shape[0] else None
-    ds = h5.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks)
-    ds.attrs[ROWS_ATTR] = 1
-    return ds
 
 
 def print_summary(people: Identities, demo: Demographics) -> None:

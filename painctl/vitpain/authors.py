@@ -122,19 +122,19 @@ def set_forward(model, forward: str, checkpoint=None) -> None:
     """Choose the forward pass of a loaded model: "model" (the backbone's own) or "authors" (the authors'
     faulty one, only for checkpoints converted from their release). Raises PainctlError otherwise."""
     if forward not in FORWARDS:
-        raise PainctlError(f"--forward must be one of {', '.join(FORWARDS)}, got {forward!r}")
+        raise PainctlError(f"forward must be one of {', '.join(FORWARDS)}, got {forward!r}")
     converted = isinstance(model, AuthorsViTPain)
     name = f"checkpoint {checkpoint}" if checkpoint is not None else "this checkpoint"
     if forward == "authors" and not converted:
         raise PainctlError(
-            f"--forward authors reproduces the authors' forward pass for checkpoints converted from their release "
+            f"forward='authors' reproduces the authors' forward pass for checkpoints converted from their release "
             f"(painctl convert-checkpoint); {name} was trained by painctl with the backbone's own forward"
         )
     if converted:
         model.forward_mode = forward
         if forward == "model":
             console.info(f"note: {name} was trained with the authors' forward pass (DINOv3 without RoPE and registers, ImageNet "
-                         "statistics); running the backbone's own forward instead. Pass --forward authors to reproduce their predictions")
+                         "statistics); running the backbone's own forward instead. Pass --forward authors (forward='authors') to reproduce their predictions")
 
 
 __all__ = ["AuthorsViTPain", "FORWARDS", "build_authors_model", "set_forward"]

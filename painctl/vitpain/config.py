@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from painctl.errors import PainctlError
+from painctl.errors import BadValue, PainctlError
 
 #: Image side used when ModelConfig.image_size is not given: the embedded tiny backbone is meant for CPUs.
 TINY_IMAGE_SIZE = 64
@@ -50,10 +52,11 @@ class ModelConfig:
             raise PainctlError(f"model architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
         if self.input not in INPUTS:
             raise PainctlError(f"model input must be one of {', '.join(INPUTS)}, got {self.input!r}")
+        check_int("image_size", self.image_size, 16)
         if int(self.image_size) < 16 or int(self.image_size) % 16:
-            raise PainctlError(f"--image-size must be a positive multiple of 16 (the patch size), got {self.image_size}")
-        if self.lora_r < 1 or self.heads < 1:
-            raise PainctlError("LoRA rank and attention heads must be at least 1")
+            raise PainctlError(f"image_size must be a positive multiple of 16 (the patch size), got {self.image_size}")
+        for name in ("lora_r", "lora_alpha", "heads"):
+            check_int(name, getattr(self, name), 1)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a JSON-able dict."""
@@ -103,12 +106,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.teacher is not None:
             self.teacher = Path(self.teacher)
-        if self.epochs < 1:
-            raise PainctlError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise PainctlError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.shots < 1:
-            raise PainctlError(f"--shots must be at least 1, got {self.shots}")
+        from painctl.seeding import check_seed
+
+        for name, low in (("epochs", 1), ("batch_size", 1), ("shots", 1), ("num_workers", 0)):
+            check_int(name, getattr(self, name), low)
+        for name, low, above in (("lr_heads", 0, True), ("lr_lora", 0, True), ("weight_decay", 0, False), ("au_weight", 0, False),
+                                 ("pain_weight", 0, True), ("grad_clip", 0, False), ("distill_weight", 0, False)):
+            if name not in ("lr_lora", "au_weight") or getattr(self, name) is not None:
+                check_number(name, getattr(self, name), low, above)
+        check_number("min_lr_fraction", self.min_lr_fraction, 0)
+        if self.min_lr_fraction > 1:
+            raise BadValue(f"min_lr_fraction must be at most 1, got {self.min_lr_fraction}")
+        check_seed(self.seed)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a JSON-able dict."""
@@ -120,6 +129,23 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build a config from :meth:`to_dict` output; PainctlError on unknown or missing fields."""
         return _from_dict(cls, data)
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """Return ``value`` if it is an integer of at least ``minimum``; raise BadValue naming parameter ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise BadValue(f"{name} must be an integer of at least {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value: Any, minimum: float, above: bool = False) -> float:
+    """Return ``value`` if it is a finite number of at least ``minimum`` (above it, with ``above``);
+    raise BadValue naming parameter ``name`` otherwise (nan and inf pass every comparison's test)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise BadValue(f"{name} must be a finite number, got {value!r}")
+    if value < minimum or (above and value == minimum):
+        raise BadValue(f"{name} must be {'>' if above else '>='} {minimum:g}, got {value!r}")
+    return float(value)
 
 
 def _from_dict(cls, data: dict[str, Any]):
@@ -135,4 +161,4 @@ def _from_dict(cls, data: dict[str, Any]):
         raise PainctlError(f"bad {cls.__name__}: {exc}") from None
 
 
-__all__ = ["ModelConfig", "TrainConfig", "INPUTS", "ARCHITECTURES", "TINY_IMAGE_SIZE", "HUB_IMAGE_SIZE"]
+__all__ = ["ModelConfig", "TrainConfig", "check_int", "check_number", "INPUTS", "ARCHITECTURES", "TINY_IMAGE_SIZE", "HUB_IMAGE_SIZE"]

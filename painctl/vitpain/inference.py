@@ -12,6 +12,12 @@ from painctl.datasets.frames import Frame
 from painctl.facs import AU_MAX, PSPI_MAX
 
 
+#: The probability columns of a record: P(PSPI >= 1), P(PSPI >= 2), P(PSPI >= 3).
+PROB_COLUMNS = ("p_pspi_ge_1", "p_pspi_ge_2", "p_pspi_ge_3")
+#: Decimals a record keeps: a tenth of a thousandth of a PSPI point, far finer than any model tells apart.
+RECORD_DECIMALS = 4
+
+
 @dataclass
 class Predictions:
     """Model outputs for N frames: ``keys`` (frame keys), ``pspi`` (N,) on the 0-16 scale, ``prob`` (N, 3)
@@ -26,6 +32,20 @@ class Predictions:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def records(self) -> list[dict]:
+        """One flat dict per frame, as painctl predict's CSV holds it: image (the key), pspi, the three
+        probabilities (PROB_COLUMNS), the six AUs (AU_NAMES) and shots, rounded to RECORD_DECIMALS."""
+        from painctl.facs import AU_NAMES
+
+        rows = []
+        for i, key in enumerate(self.keys):
+            row = {"image": key, "pspi": round(float(self.pspi[i]), RECORD_DECIMALS)}
+            row.update({name: round(float(self.prob[i, j]), RECORD_DECIMALS) for j, name in enumerate(PROB_COLUMNS)})
+            row.update({name: round(float(self.au[i, j]), RECORD_DECIMALS) for j, name in enumerate(AU_NAMES)})
+            row["shots"] = int(self.shots[i]) if self.shots is not None else 1
+            rows.append(row)
+        return rows
 
 
 def _device_of(model) -> str:
@@ -143,7 +163,7 @@ def predict_images(
     files = expand_images(images)
     refs = expand_images(neutrals, "neutral image") if neutrals else []
     if model.config.reference and not refs:
-        raise PainctlError("missing neutral reference: this checkpoint compares each face with a neutral face of the same person; pass --neutral REF")
+        raise PainctlError("missing neutral reference: this checkpoint compares each face with a neutral face of the same person; give neutrals (images of that person without pain)")
     heat = model.config.input == "heatmap"  # a heatmap teacher scores heatmap images
     frames = [Frame(image=p, subject="", pspi=0.0, heatmap=p if heat else None, key=str(p)) for p in files]
     pool = [Frame(image=p, subject="", pspi=0.0, is_neutral=True, heatmap=p if heat else None, key=str(p)) for p in refs]
@@ -151,4 +171,4 @@ def predict_images(
     return predict_frames(model, frames, pool, shots=shots, batch_size=batch_size, seed=seed, cache=cache)
 
 
-__all__ = ["Predictions", "predict_frames", "predict_images", "expand_images"]
+__all__ = ["Predictions", "PROB_COLUMNS", "RECORD_DECIMALS", "predict_frames", "predict_images", "expand_images"]

@@ -4,6 +4,12 @@ clipping, mixed precision on CUDA, subject-disjoint validation for model selecti
 Layout of a run directory OUT: ``OUT/last/`` (checkpoint of the latest epoch plus optimiser state,
 rewritten atomically after every epoch) and ``OUT/best/`` (checkpoint of the epoch with the lowest
 validation loss). Under ``accelerate launch`` the work is spread over the launched processes.
+
+The parts, in the order a run uses them: :func:`loss_defaults` (what the data decides),
+:func:`start_processes` (the DDP set-up), :func:`build_optimizer` and :func:`build_schedule`,
+:func:`_resume` (from OUT/last), :func:`train_epoch` (with :func:`_step`, the backward pass and
+optimiser step in its three forms), :func:`validate`, :class:`Selection` (the best epoch) and
+:func:`_save_epoch` (OUT/best and OUT/last).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import math
 import os
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +32,12 @@ from painctl import console
 from painctl.datasets.frames import Frame
 from painctl.errors import PainctlError
 from painctl.facs import AU_MAX, PAIN_THRESHOLDS, PSPI_MAX
-from painctl.seeding import rng_for
+from painctl.seeding import rng_for, seed_for
 from painctl.vitpain.checkpoint import load_checkpoint, save_checkpoint
 from painctl.vitpain.config import ModelConfig, TrainConfig
 from painctl.vitpain.inference import Predictions, predict_frames
 from painctl.vitpain.model import ViTPain, build_model
 from painctl.vitpain.pairs import ImageCache, PairDataset, check_frames, find_references, mostly_unbc, sample_weights
-from painctl.seeding import seed_for
 
 OPTIMIZER_FILE = "optimizer.pt"
 
@@ -127,12 +133,12 @@ def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict |
         if resume and _same_run(state.get("run"), identity):
             return state
         if not force:
-            raise PainctlError(f"{out} holds a training run with other parameters or data; pass --force to start over")
+            raise PainctlError(f"{out} holds a training run with other parameters or data; pass force=True to start over")
     elif out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise PainctlError(f"{out}: is a file, not a training run; painctl will not replace it, with or without --force")
+        raise PainctlError(f"{out}: is a file, not a training run; painctl will not replace it, with or without force=True")
     elif out.exists() and any(out.iterdir()):
         raise PainctlError(f"{out}: is a directory that holds no painctl training run; painctl will not replace it, "
-                           f"with or without --force")
+                           f"with or without force=True")
     for name in ("last", "best", *(p.name for p in out.glob(".last.*")), *(p.name for p in out.glob(".best.*"))):
         shutil.rmtree(out / name, ignore_errors=True)
     if out.exists() and not out.is_dir():
@@ -141,29 +147,123 @@ def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict |
     return None
 
 
+# ------------------------------------------------------------------------- what the data decides
+#: The AU-loss weight when TrainConfig.au_weight is None: the paper's 1.0 on synthetic data and 0.1 on
+#: UNBC-McMaster, whose AU codings are sparse and noisier than exact synthetic labels.
+SYNTHETIC_AU_WEIGHT = 1.0
+UNBC_AU_WEIGHT = 0.1
+#: The learning rate of a pretrained backbone's LoRA adapters when TrainConfig.lr_lora is None (the
+#: paper's 1e-5). The tiny backbone is trained in full from random weights and takes lr_heads instead.
+PRETRAINED_BACKBONE_LR = 1e-5
+
+
+def _check_data(train: list[Frame], val: list[Frame], model_config: ModelConfig, train_config: TrainConfig) -> tuple[list[str], list[str]]:
+    """Refuse data and configs that cannot train; return the sorted train and validation subjects."""
+    if not train:
+        raise PainctlError("no training frames")
+    check_frames(train)
+    check_frames(val)
+    train_subjects, val_subjects = sorted({f.subject for f in train}), sorted({f.subject for f in val})
+    leaked = sorted(set(train_subjects) & set(val_subjects))
+    if leaked:
+        raise PainctlError(f"validation subjects must differ from training subjects; shared: {', '.join(leaked[:5])}")
+    if model_config.input == "heatmap" and train_config.teacher is not None:
+        raise PainctlError("teacher distils into an RGB student; it cannot be combined with input='heatmap'")
+    return train_subjects, val_subjects
+
+
+def loss_defaults(train: Sequence[Frame], train_config: TrainConfig) -> tuple[float, bool]:
+    """The AU-loss weight and whether to oversample pain frames: as configured, else by the data
+    (UNBC-McMaster: 0.1 and weighted sampling; synthetic data: 1.0 and uniform sampling)."""
+    unbc = mostly_unbc(train)
+    au_weight = train_config.au_weight if train_config.au_weight is not None else (UNBC_AU_WEIGHT if unbc else SYNTHETIC_AU_WEIGHT)
+    weighted = train_config.weighted_sampling if train_config.weighted_sampling is not None else unbc
+    return au_weight, weighted
+
+
+# --------------------------------------------------------------------------- processes (DDP set-up)
+@dataclass
+class Processes:
+    """Where this process trains: ``accelerator`` (None when not launched by accelerate/torchrun), its
+    ``rank`` of ``world`` processes and its ``device``. Only the main process validates and saves."""
+
+    accelerator: Any
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator is None or self.accelerator.is_main_process
+
+    def wait(self) -> None:
+        """Wait for every process (a no-op in a single process)."""
+        if self.accelerator is not None:
+            self.accelerator.wait_for_everyone()
+
+
 def _launched() -> bool:
     """True under `accelerate launch` / torchrun (distributed environment variables set)."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 or any(k.startswith("ACCELERATE_") for k in os.environ)
 
 
+def start_processes() -> Processes:
+    """Join the distributed run when launched by accelerate or torchrun, else train in this process alone."""
+    if not _launched():
+        return Processes(None, 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        from accelerate import Accelerator
+    except ImportError:
+        raise PainctlError("a distributed launch was detected but accelerate is not installed (pip install accelerate)") from None
+    # Without CUDA, cpu=True makes accelerate use gloo across the launched CPU processes.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    return Processes(accelerator, accelerator.process_index, accelerator.num_processes, accelerator.device)
+
+
+# ------------------------------------------------------------------------ model, optimiser, schedule
 def _load_init(model: ViTPain, init: Path, model_config: ModelConfig) -> None:
     source, config, _ = load_checkpoint(init)
     mine, theirs = model_config.to_dict(), config.to_dict()
     mine.pop("image_size"), theirs.pop("image_size")
     if mine != theirs:
         diff = ", ".join(sorted(k for k in mine if mine[k] != theirs.get(k)))
-        raise PainctlError(f"--init {init} has another architecture ({diff} differ)")
+        raise PainctlError(f"init {init} has another architecture ({diff} differ)")
     model.load_state_dict(source.trainable_state_dict(), strict=False)
+
+
+def build_optimizer(model: ViTPain, train_config: TrainConfig) -> tuple[torch.optim.AdamW, float]:
+    """AdamW with two parameter groups, the backbone's trainable part and the heads, each at its own
+    learning rate; returns (optimiser, the backbone's learning rate)."""
+    lr_backbone = train_config.lr_lora if train_config.lr_lora is not None else (PRETRAINED_BACKBONE_LR if model.spec.pretrained else train_config.lr_heads)
+    groups = [
+        {"params": model.backbone_parameters(), "lr": lr_backbone, "name": "backbone"},
+        {"params": model.head_parameters(), "lr": train_config.lr_heads, "name": "heads"},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=train_config.weight_decay), lr_backbone
+
+
+def _cosine(total_steps: int, floor: float):
+    def factor(step: int) -> float:
+        t = min(step, total_steps) / max(total_steps, 1)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+    return factor
+
+
+def build_schedule(optimizer: torch.optim.Optimizer, total_steps: int, floor: float) -> torch.optim.lr_scheduler.LambdaLR:
+    """Cosine decay of every group's learning rate over ``total_steps`` optimiser steps, down to
+    ``floor`` times its start (TrainConfig.min_lr_fraction: the paper's 1%)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(total_steps, floor))
 
 
 def _teacher_targets(teacher: Path, frames: Sequence[Frame], batch_size: int, seed: int) -> dict[str, torch.Tensor]:
     """The heatmap teacher's outputs for every frame with a heatmap, on the model's scales."""
     model, config, _ = load_checkpoint(teacher)
     if config.input != "heatmap":
-        raise PainctlError(f"--teacher {teacher} was trained on {config.input} images; a teacher must be trained with --input heatmap")
+        raise PainctlError(f"teacher {teacher} was trained on {config.input} images; a teacher must be trained with input='heatmap'")
     has = np.array([f.heatmap is not None for f in frames])
     if not has.any():
-        raise PainctlError("--teacher needs training data with heatmaps (Frame.heatmap); none of the training frames has one")
+        raise PainctlError("teacher needs training data with heatmaps (Frame.heatmap); none of the training frames has one")
     chosen = [f for f, h in zip(frames, has) if h]
     pred = predict_frames(model, chosen, chosen, batch_size=batch_size, seed=seed, fallback="lowest")
     n = len(frames)
@@ -175,6 +275,119 @@ def _teacher_targets(teacher: Path, frames: Sequence[Frame], batch_size: int, se
     return target
 
 
+# ----------------------------------------------------------------------- checkpoints: save, resume
+@dataclass
+class Selection:
+    """The epochs trained so far (``history``, one record each) and the one selected: the lowest
+    validation loss, or the latest epoch when there is no validation data."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_loss: float = math.inf
+
+    def add(self, record: dict[str, Any], epoch: int) -> bool:
+        """Record epoch ``epoch`` (0-based); return True when it is the new best."""
+        score = record.get("val_loss", -float(epoch))  # no validation: the latest epoch wins
+        improved = self.best_epoch is None or score < self.best_loss
+        if improved:
+            self.best_loss, self.best_epoch = score, epoch + 1
+        self.history.append(record)
+        return improved
+
+
+def _saved_state(out: Path, identity: dict, resume: bool, force: bool, processes: Processes) -> dict | None:
+    """The state in OUT/last when this run continues it (see :func:`_prepare_out`, which only the main
+    process runs; the others read what it left once it is done)."""
+    state = _prepare_out(out, identity, resume, force) if processes.main else None
+    processes.wait()
+    if not processes.main:
+        last = out / "last" / "training.json"
+        state = json.loads(last.read_text()) if last.is_file() else None
+        state = state if state and _same_run(state.get("run"), identity) else None
+    return state
+
+
+def _resume(out: Path, state: dict, model: ViTPain, optimizer, scheduler, epochs: int, say) -> tuple[int, Selection]:
+    """Load the model, optimiser and schedule saved in OUT/last; return the epochs done and the
+    selection so far. Asked for more epochs than planned, the schedule is re-planned over the new total."""
+    model.load_state_dict(load_checkpoint(out / "last")[0].trainable_state_dict(), strict=False)
+    try:  # weights_only: tensors and plain containers, never arbitrary objects
+        saved = torch.load(out / "last" / OPTIMIZER_FILE, weights_only=True, map_location="cpu")
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+    except Exception as exc:  # noqa: BLE001 - a damaged or foreign file, whatever the exception
+        raise PainctlError(f"{out / 'last' / OPTIMIZER_FILE}: unusable optimiser state ({exc.__class__.__name__}); pass force=True to start over") from None
+    done = int(state["epoch"])
+    selection = Selection(list(state.get("history", [])), state.get("best_epoch"), float(state.get("best_loss", math.inf)))
+    planned = int(state.get("epochs", state["run"]["train"]["epochs"]))
+    if done >= epochs:
+        say(f"{out} is up to date ({console.plural(done, 'epoch')} done, {epochs} asked for)")
+    elif planned == epochs:
+        say(f"resuming {out} after epoch {done}/{epochs}")
+    else:
+        # The cosine schedule is re-planned over the new total: training goes on from the current step
+        # of an epochs-long schedule (so the learning rate rises again after a finished run).
+        say(f"continuing {out} from the checkpoint of epoch {done} to epoch {epochs} "
+            f"(planned {planned}; learning-rate schedule re-planned for {epochs})")
+        for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+            group["lr"] = base * factor(scheduler.last_epoch)
+    return done, selection
+
+
+def _save_epoch(out: Path, model: ViTPain, model_config: ModelConfig, summary: dict[str, Any], record: dict[str, Any],
+                improved: bool, optimizer, scheduler) -> None:
+    """Write OUT/best (when this epoch is the best so far) and OUT/last with the optimiser and schedule
+    state (to resume from), each replaced atomically."""
+    if improved:
+        save_checkpoint(model, model_config, out / "best", {**summary, "metrics": record})
+    opt_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+    save_checkpoint(model, model_config, out / "last", {**summary, "metrics": record},
+                    extra_files={OPTIMIZER_FILE: lambda path: torch.save(opt_state, path)})
+
+
+# ------------------------------------------------------------------------------- one training epoch
+@dataclass
+class Precision:
+    """Mixed precision of the forward pass: ``enabled`` (CUDA only), its ``dtype`` (bfloat16 where the
+    GPU has it, else float16) and the float16 loss ``scaler`` (None for bfloat16 and full precision)."""
+
+    enabled: bool
+    dtype: torch.dtype
+    scaler: Any = None
+
+
+def mixed_precision(train_config: TrainConfig, processes: Processes) -> Precision:
+    """The precision to train in. Under accelerate, mixed precision is accelerate's (--mixed_precision),
+    with its own loss scaling, so none is added here."""
+    enabled = train_config.amp and processes.device.type == "cuda" and processes.accelerator is None
+    dtype = torch.bfloat16 if enabled and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if enabled and dtype == torch.float16 else None
+    return Precision(enabled, dtype, scaler)
+
+
+def _step(loss: torch.Tensor, model: ViTPain, optimizer, precision: Precision, processes: Processes, grad_clip: float) -> None:
+    """Backpropagate ``loss``, clip the gradient norm to ``grad_clip`` (0: no clipping) and step the
+    optimiser: through accelerate when launched by it, through the float16 loss scaler, or plainly."""
+    optimizer.zero_grad(set_to_none=True)
+    if processes.accelerator is not None:
+        processes.accelerator.backward(loss)
+        if grad_clip:
+            processes.accelerator.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+    elif precision.scaler is not None:
+        precision.scaler.scale(loss).backward()
+        precision.scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        precision.scaler.step(optimizer)
+        precision.scaler.update()
+    else:
+        loss.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+
+
 def _epoch_order(weights: torch.Tensor | None, n: int, seed: int, epoch: int) -> list[int]:
     gen = torch.Generator().manual_seed(seed_for(seed, "train/order", epoch))
     if weights is None:
@@ -182,12 +395,56 @@ def _epoch_order(weights: torch.Tensor | None, n: int, seed: int, epoch: int) ->
     return torch.multinomial(weights, n, replacement=True, generator=gen).tolist()
 
 
-def _cosine(total_steps: int, floor: float):
-    def factor(step: int) -> float:
-        t = min(step, total_steps) / max(total_steps, 1)
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+#: The stream that reseeds torch's global generator each epoch: rng_for(seed, TORCH_GLOBAL_STREAM, epoch).
+TORCH_GLOBAL_STREAM = "train/torch-global"
 
-    return factor
+
+def train_epoch(epoch: int, trained, model: ViTPain, dataset: PairDataset, weights: torch.Tensor | None, optimizer, scheduler,
+                precision: Precision, processes: Processes, model_config: ModelConfig, train_config: TrainConfig, au_weight: float,
+                teacher: dict[str, torch.Tensor] | None, progress: bool) -> dict[str, float]:
+    """Train one epoch (0-based ``epoch``) over this process's share of the epoch's sample order;
+    return the mean loss and its parts per batch (``train_loss``, ``train_pspi``, ...).
+
+    ``trained`` is the model as it runs (wrapped by accelerate when launched), ``model`` the bare one.
+    """
+    model.train()
+    # Torch's global generator is drawn from while training (dropout and the like): reseeding it from
+    # (seed, epoch) makes a run resumed after epoch k bit-identical to one that never stopped.
+    torch.manual_seed(int(rng_for(train_config.seed, TORCH_GLOBAL_STREAM, epoch).integers(2**63)))
+    dataset.set_epoch(epoch)
+    n = len(dataset)
+    per_rank = n // processes.world if processes.world > 1 else n
+    order = _epoch_order(weights, n, train_config.seed, epoch)[processes.rank * per_rank : (processes.rank + 1) * per_rank]
+    loader = torch.utils.data.DataLoader(dataset, batch_size=train_config.batch_size, sampler=order, num_workers=train_config.num_workers)
+    totals, batches = {"loss": 0.0, "pspi": 0.0, "bce": 0.0, "au": 0.0, "distill": 0.0}, 0
+    device = processes.device
+    bar = console.track(loader, total=len(loader), description=f"epoch {epoch + 1}/{train_config.epochs}") if (progress and processes.main) else loader
+    for batch in bar:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with torch.autocast(device.type, dtype=precision.dtype, enabled=precision.enabled):
+            outputs = trained(batch["pain"], batch["neutral"] if model_config.reference else None)
+        loss, parts = vitpain_loss(outputs, batch, au_weight)
+        if teacher is not None:
+            idx = batch["index"].cpu()
+            target = {k: v[idx].to(device) for k, v in teacher.items()}
+            distill = distillation_loss(outputs, target)
+            loss = loss + train_config.distill_weight * distill
+            parts["distill"] = distill.item()
+        _step(loss, model, optimizer, precision, processes, train_config.grad_clip)
+        scheduler.step()
+        totals["loss"] += loss.item()
+        for k, v in parts.items():
+            totals[k] += v
+        batches += 1
+    return {f"train_{k}": v / max(batches, 1) for k, v in totals.items() if k != "distill" or teacher is not None}
+
+
+def validate(model: ViTPain, val: list[Frame], cache: ImageCache, train_config: TrainConfig, au_weight: float) -> dict[str, float]:
+    """Score the validation frames (each against ``shots`` neutral references of its subject) and
+    return :func:`pspi_metrics` as ``val_loss``, ``val_pcc``, ..."""
+    pred = predict_frames(model, val, val, shots=train_config.shots, batch_size=train_config.batch_size, seed=train_config.seed,
+                          fallback="lowest", cache=cache)
+    return {f"val_{k}": v for k, v in pspi_metrics(pred, val, au_weight).items()}
 
 
 # ------------------------------------------------------------------------------------- the trainer
@@ -235,7 +492,7 @@ def train_model(
     out = Path(out)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     check_resources(out, memory_bytes=estimate_training_bytes(model_config, train_config.batch_size),
-                    what=f"training at --image-size {model_config.image_size} with --batch-size {train_config.batch_size}",
+                    what=f"training at image_size={model_config.image_size} with batch_size={train_config.batch_size}",
                     override=big_ok, device=device)
     main_process = int(os.environ.get("RANK", "0")) == 0
     if not main_process:
@@ -277,187 +534,61 @@ def _train_model(
     """
     out = Path(out)
     train, val = list(train), list(val)
-    if not train:
-        raise PainctlError("no training frames")
-    check_frames(train)
-    check_frames(val)
-    train_subjects, val_subjects = sorted({f.subject for f in train}), sorted({f.subject for f in val})
-    leaked = sorted(set(train_subjects) & set(val_subjects))
-    if leaked:
-        raise PainctlError(f"validation subjects must differ from training subjects; shared: {', '.join(leaked[:5])}")
-    if model_config.input == "heatmap" and train_config.teacher is not None:
-        raise PainctlError("--teacher trains an RGB student; it cannot be combined with --input heatmap")
-
-    unbc = mostly_unbc(train)
-    au_weight = train_config.au_weight if train_config.au_weight is not None else (0.1 if unbc else 1.0)
-    weighted = train_config.weighted_sampling if train_config.weighted_sampling is not None else unbc
+    train_subjects, val_subjects = _check_data(train, val, model_config, train_config)
+    au_weight, weighted = loss_defaults(train, train_config)
     identity = _run_identity(train, val, model_config, train_config, init)
+    processes = start_processes()
+    say = console.info if (progress and processes.main) else (lambda message: None)
+    state = _saved_state(out, identity, resume, force, processes)
 
-    accelerator = None
-    if _launched():
-        try:
-            from accelerate import Accelerator
-        except ImportError:
-            raise PainctlError("a distributed launch was detected but accelerate is not installed (pip install accelerate)") from None
-        # Without CUDA, cpu=True makes accelerate use gloo across the launched CPU processes.
-        accelerator = Accelerator(cpu=not torch.cuda.is_available())
-    main_process = accelerator is None or accelerator.is_main_process
-    rank, world = (0, 1) if accelerator is None else (accelerator.process_index, accelerator.num_processes)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu") if accelerator is None else accelerator.device
-    say = console.info if (progress and main_process) else (lambda message: None)
-
-    state = _prepare_out(out, identity, resume, force) if main_process else None
-    if accelerator is not None:
-        accelerator.wait_for_everyone()
-        if not main_process:
-            last = out / "last" / "training.json"
-            state = json.loads(last.read_text()) if last.is_file() else None
-            state = state if state and _same_run(state.get("run"), identity) else None
-
+    # The order of what follows is part of the result: every step below draws from torch's global generator.
     torch.manual_seed(train_config.seed)
     model = build_model(model_config)
     if init is not None:
         _load_init(model, Path(init), model_config)
-    lr_backbone = train_config.lr_lora if train_config.lr_lora is not None else (1e-5 if model.spec.pretrained else train_config.lr_heads)
-    groups = [
-        {"params": model.backbone_parameters(), "lr": lr_backbone, "name": "backbone"},
-        {"params": model.head_parameters(), "lr": train_config.lr_heads, "name": "heads"},
-    ]
-    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=train_config.weight_decay)
-
+    optimizer, lr_backbone = build_optimizer(model, train_config)
     cache = ImageCache(model_config.image_size, model_config.input)
     references = find_references(train, fallback="lowest") if model_config.reference else None
     dataset = PairDataset(train, train, references, cache, augment=train_config.augment, seed=train_config.seed)
     weights = sample_weights(train, train_config.pain_weight) if weighted else None
-    per_rank = len(train) // world if world > 1 else len(train)
-    steps_per_epoch = math.ceil(per_rank / train_config.batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(steps_per_epoch * train_config.epochs, train_config.min_lr_fraction))
+    per_rank = len(train) // processes.world if processes.world > 1 else len(train)
+    scheduler = build_schedule(optimizer, math.ceil(per_rank / train_config.batch_size) * train_config.epochs, train_config.min_lr_fraction)
     teacher = _teacher_targets(train_config.teacher, train, train_config.batch_size, train_config.seed) if train_config.teacher else None
 
-    history: list[dict[str, Any]] = []
-    start_epoch, best_loss, best_epoch = 0, math.inf, None
+    start_epoch, selection = 0, Selection()
     if state is not None:
-        model_state = load_checkpoint(out / "last")[0].trainable_state_dict()
-        model.load_state_dict(model_state, strict=False)
-        try:  # weights_only: tensors and plain containers, never arbitrary objects
-            saved = torch.load(out / "last" / OPTIMIZER_FILE, weights_only=True, map_location="cpu")
-            optimizer.load_state_dict(saved["optimizer"])
-            scheduler.load_state_dict(saved["scheduler"])
-        except Exception as exc:  # noqa: BLE001 - a damaged or foreign file, whatever the exception
-            raise PainctlError(f"{out / 'last' / OPTIMIZER_FILE}: unusable optimiser state ({exc.__class__.__name__}); pass --force to start over") from None
-        start_epoch, history = int(state["epoch"]), list(state.get("history", []))
-        best_epoch, best_loss = state.get("best_epoch"), float(state.get("best_loss", math.inf))
-        planned = int(state.get("epochs", state["run"]["train"]["epochs"]))
+        start_epoch, selection = _resume(out, state, model, optimizer, scheduler, train_config.epochs, say)
         if start_epoch >= train_config.epochs:
-            say(f"{out} is up to date ({console.plural(start_epoch, 'epoch')} done, {train_config.epochs} asked for)")
             return out / "best"
-        if planned == train_config.epochs:
-            say(f"resuming {out} after epoch {start_epoch}/{train_config.epochs}")
-        else:
-            # The cosine schedule is re-planned over the new total: training goes on from the current step
-            # of a train_config.epochs-long schedule (so the learning rate rises again after a finished run).
-            say(f"continuing {out} from the checkpoint of epoch {start_epoch} to epoch {train_config.epochs} "
-                f"(planned {planned}; learning-rate schedule re-planned for {train_config.epochs})")
-            for group, base, factor in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
-                group["lr"] = base * factor(scheduler.last_epoch)
 
-    model.to(device)
-    # Under accelerate, mixed precision is accelerate's (--mixed_precision), with its own loss scaling.
-    use_amp = train_config.amp and device.type == "cuda" and accelerator is None
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda") if use_amp and amp_dtype == torch.float16 else None
+    model.to(processes.device)
+    precision = mixed_precision(train_config, processes)
     trained = model
-    if accelerator is not None:
-        trained, optimizer = accelerator.prepare(model, optimizer)
+    if processes.accelerator is not None:
+        trained, optimizer = processes.accelerator.prepare(model, optimizer)
 
     say(f"training on {console.plural(len(train), 'frame')} of {console.plural(len(train_subjects), 'subject')}, "
         f"validating on {console.plural(len(val), 'frame')} of {console.plural(len(val_subjects), 'subject')}"
-        f" ({'weighted sampling, ' if weighted else ''}AU weight {au_weight:g}, {device.type})")
-    epochs_run = 0
-    for epoch in range(start_epoch, train_config.epochs):
-        if stop_after is not None and epochs_run >= stop_after:
-            break
-        model.train()
-        # Torch's global generator is drawn from while training (dropout and the like): reseeding it from
-        # (seed, epoch) makes a run resumed after epoch k bit-identical to one that never stopped.
-        torch.manual_seed(int(rng_for(train_config.seed, epoch, 3).integers(2**63)))
-        dataset.set_epoch(epoch)
-        order = _epoch_order(weights, len(train), train_config.seed, epoch)[rank * per_rank : (rank + 1) * per_rank]
-        loader = torch.utils.data.DataLoader(dataset, batch_size=train_config.batch_size, sampler=order, num_workers=train_config.num_workers)
-        totals, batches = {"loss": 0.0, "pspi": 0.0, "bce": 0.0, "au": 0.0, "distill": 0.0}, 0
-        bar = console.track(loader, total=len(loader), description=f"epoch {epoch + 1}/{train_config.epochs}") if (progress and main_process) else loader
-        for batch in bar:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-                outputs = trained(batch["pain"], batch["neutral"] if model_config.reference else None)
-            loss, parts = vitpain_loss(outputs, batch, au_weight)
-            if teacher is not None:
-                idx = batch["index"].cpu()
-                target = {k: v[idx].to(device) for k, v in teacher.items()}
-                distill = distillation_loss(outputs, target)
-                loss = loss + train_config.distill_weight * distill
-                parts["distill"] = distill.item()
-            optimizer.zero_grad(set_to_none=True)
-            if accelerator is not None:
-                accelerator.backward(loss)
-                if train_config.grad_clip:
-                    accelerator.clip_grad_norm_(model.parameters(), train_config.grad_clip)
-                optimizer.step()
-            elif scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                if train_config.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                if train_config.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
-                optimizer.step()
-            scheduler.step()
-            totals["loss"] += loss.item()
-            for k, v in parts.items():
-                totals[k] += v
-            batches += 1
-        epochs_run += 1
-        record: dict[str, Any] = {"epoch": epoch + 1, **{f"train_{k}": v / max(batches, 1) for k, v in totals.items() if k != "distill" or teacher is not None}}
-        if main_process:
+        f" ({'weighted sampling, ' if weighted else ''}AU weight {au_weight:g}, {processes.device.type})")
+    facts = {
+        "run": identity, "epochs": train_config.epochs, "train_subjects": train_subjects, "val_subjects": val_subjects,
+        "n_train_frames": len(train), "n_val_frames": len(val), "au_weight": au_weight, "weighted_sampling": weighted,
+        "lr_backbone": lr_backbone, "lr_heads": train_config.lr_heads,
+        "selection": "lowest validation loss" if val else "last epoch (no validation frames)",
+        "processes": processes.world, "device": processes.device.type,
+    }
+    last_epoch = train_config.epochs if stop_after is None else min(train_config.epochs, start_epoch + stop_after)
+    for epoch in range(start_epoch, last_epoch):
+        record: dict[str, Any] = {"epoch": epoch + 1, **train_epoch(epoch, trained, model, dataset, weights, optimizer, scheduler, precision,
+                                                                   processes, model_config, train_config, au_weight, teacher, progress)}
+        if processes.main:
             if val:
-                pred = predict_frames(model, val, val, shots=train_config.shots, batch_size=train_config.batch_size, seed=train_config.seed, fallback="lowest", cache=cache)
-                record.update({f"val_{k}": v for k, v in pspi_metrics(pred, val, au_weight).items()})
-            score = record.get("val_loss", -float(epoch))  # no validation: the latest epoch wins
-            improved = best_epoch is None or score < best_loss
-            if improved:
-                best_loss, best_epoch = score, epoch + 1
-            history.append(record)
-            summary = {
-                "run": identity,
-                "epoch": epoch + 1,
-                "epochs": train_config.epochs,
-                "best_epoch": best_epoch,
-                "best_loss": best_loss,
-                "history": history,
-                "train_subjects": train_subjects,
-                "val_subjects": val_subjects,
-                "n_train_frames": len(train),
-                "n_val_frames": len(val),
-                "au_weight": au_weight,
-                "weighted_sampling": weighted,
-                "lr_backbone": lr_backbone,
-                "lr_heads": train_config.lr_heads,
-                "selection": "lowest validation loss" if val else "last epoch (no validation frames)",
-                "processes": world,
-                "device": device.type,
-            }
-            if improved:
-                save_checkpoint(model, model_config, out / "best", {**summary, "metrics": record})
-            opt_state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
-            save_checkpoint(model, model_config, out / "last", {**summary, "metrics": record},
-                            extra_files={OPTIMIZER_FILE: lambda path: torch.save(opt_state, path)})
+                record.update(validate(model, val, cache, train_config, au_weight))
+            improved = selection.add(record, epoch)
+            summary = {**facts, "epoch": epoch + 1, "best_epoch": selection.best_epoch, "best_loss": selection.best_loss, "history": selection.history}
+            _save_epoch(out, model, model_config, summary, record, improved, optimizer, scheduler)
             say(_epoch_line(record, train_config.epochs, improved))
-        if accelerator is not None:
-            accelerator.wait_for_everyone()
+        processes.wait()
     return out / "best"
 
 
@@ -474,9 +605,6 @@ def _epoch_line(record: dict[str, Any], epochs: int, improved: bool) -> str:
     return ", ".join(parts) + (" (best)" if improved else "")
 
 
-
-
-
 def split_validation(frames: Sequence[Frame], fraction: float, seed: int = 0) -> tuple[list[Frame], list[Frame]]:
     """Split ``frames`` by subject into (train, validation) with ``fraction`` of the subjects held out
     for model selection (0: no validation split). Uses :func:`painctl.datasets.splits.inner_split`."""
@@ -487,4 +615,8 @@ def split_validation(frames: Sequence[Frame], fraction: float, seed: int = 0) ->
     _, val_subjects = inner_split({f.subject for f in frames}, fraction, seed)
     held = set(val_subjects)
     return [f for f in frames if f.subject not in held], [f for f in frames if f.subject in held]
-__all__ = ["train_model", "split_validation", "vitpain_loss", "distillation_loss", "pspi_metrics"]
+
+
+__all__ = ["train_model", "split_validation", "vitpain_loss", "distillation_loss", "pspi_metrics", "loss_defaults", "start_processes",
+           "Processes", "build_optimizer", "build_schedule", "mixed_precision", "Precision", "train_epoch", "validate", "Selection",
+           "estimate_training_bytes"]
