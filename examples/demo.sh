@@ -19,17 +19,15 @@ if painctl texture --help >/dev/null 2>&1; then
   texture=(--texture "$out/textures")
 fi
 painctl "${q[@]}" rig --pspi "$levels" --per-identity 8 --seed 1 "$out/heads" "$out/pain"
-# No photo camera model and no pose jitter in the demo: the tiny 64 px ViTPain below learns through
-# rooms, room light, hair and body (held-out PCC 0.68, AUROC 0.83) but not yet through the camera
-# model's noise, JPEG and jitter (PCC 0.01); the default render keeps both on.
-camera=(--camera-model none --pose-jitter 0)
-painctl "${q[@]}" render-views --size 224 "${camera[@]}" "${texture[@]}" "$out/pain" "$out/views"
+# The default render: a room, room light, hair and body, head pose jitter and the photo camera model.
+painctl "${q[@]}" render-views --size 224 "${texture[@]}" "$out/pain" "$out/views"
 painctl "${q[@]}" heatmap "$out/views" "$out/heatmaps"
 painctl "${q[@]}" contact-sheet --force "$out/heatmaps" "$out/contact-sheet.png"
 painctl "${q[@]}" export --force --format 3dpain "$out/views" "$out/3dpain"
 
 # The ViTPain training set: identities 12-47, through the same chain (rendered at 128 px: the tiny
-# model reads 64 px).
+# model reads 64 px crops of the face, cut out around the landmarks render-views records, so the
+# face fills its input at one scale whatever the camera's lens, framing and pose jitter).
 t=$out/vitpain-train
 mkdir -p "$t"
 for k in 2 3 4; do
@@ -43,7 +41,7 @@ if painctl texture --help >/dev/null 2>&1; then
   ttexture=(--texture "$t/textures")
 fi
 painctl "${q[@]}" rig --pspi "$levels" --per-identity 8 --seed 2 "$t/heads" "$t/pain"
-painctl "${q[@]}" render-views --size 128 "${camera[@]}" "${ttexture[@]}" "$t/pain" "$t/views"
+painctl "${q[@]}" render-views --size 128 "${ttexture[@]}" "$t/pain" "$t/views"
 # The tiny backbone is trained from scratch: it needs ~1000 steps at 3e-4 before it tells a pain face
 # from its neutral reference (3 epochs at 1e-4 stayed at chance), and the default augmentation (its
 # independent +-20% colour jitter per image is larger than the pixel change of a pain face) kept it at

@@ -338,6 +338,18 @@ def test_face_crop_levels_a_rotated_face(tmp_path):
     assert np.abs(crop - crop0).mean() < 12
 
 
+def test_a_face_crop_shrunk_several_times_is_filtered_not_sampled(tmp_path):
+    """A crop read 3.5x smaller than the image (a 224 px render at 64 px) averages the pixels it
+    shrinks, as a 128 px render would have: one-pixel noise must not alias into the crop."""
+    noise = np.random.default_rng(0).integers(0, 2, (448, 448, 1), dtype=np.uint8).repeat(3, axis=2) * 255
+    Image.fromarray(noise).save(tmp_path / "n.png")
+    # Landmarks 160 px apart: with the 20% border the crop spans 224 image pixels.
+    pts = np.array([[144.0, 144.0], [304.0, 144.0], [144.0, 304.0], [304.0, 304.0]], np.float32)
+    crop = np.asarray(load_face_image(Frame(image=tmp_path / "n.png", subject="s", pspi=0.0, landmarks=pts), size=64), float)
+    # Averages of ~12 random 0/255 pixels: near mid-grey; point samples would stay 0 or 255.
+    assert abs(crop.mean() - 127.5) < 10 and crop.std() < 60
+
+
 def test_image_without_landmarks_is_square_and_sized(tmp_path):
     Image.new("RGB", (40, 20), (255, 0, 0)).save(tmp_path / "r.png")
     img = load_face_image(Frame(image=tmp_path / "r.png", subject="s", pspi=0.0), size=16)

@@ -298,6 +298,51 @@ def test_camera_effects_change_pairs_only_near_where_the_face_moved(views):
         assert changed.any() and not changed[~allowed].any()
 
 
+def test_landmarks_crop_a_pair_alike_and_the_face_at_one_scale_whatever_the_framing(views, plain_views):
+    """/landmarks is the neutral face's landmarks in each view, so a pair gets one crop; the crop
+    undoes the camera model's framing (lens, border, jitter): eyes and mouth sit as far apart in the
+    crop of a photo-model image as in the pinhole's, though the frames hold faces of other sizes."""
+    import dataclasses
+
+    from painctl.appearance.segmentation import LABELS, PALETTE
+    from painctl.datasets.artefact import load_artefact_frames
+    from painctl.datasets.images import load_face_image
+
+    def eyes_to_mouth(frame, image: Path, size: int | None = None) -> float:
+        # Rows from the eyes' to the lips' centre in the segmentation map, cut out as the image would
+        # be (each pixel taken as the class of the nearest palette colour: the crop resamples).
+        seg = Image.open(image).convert("RGB")
+        if size is not None:
+            seg = load_face_image(dataclasses.replace(frame, image=image), size)
+        rgb = np.asarray(seg, np.float64)
+        label = np.argmin(((rgb[..., None, :] - np.asarray(PALETTE, np.float64)) ** 2).sum(-1), axis=-1)
+        rows = np.arange(rgb.shape[0])[:, None].repeat(rgb.shape[1], 1)
+        return float(rows[label == LABELS.index("lips")].mean() - rows[label == LABELS.index("eyes")].mean())
+
+    scales = []
+    for root in (views, plain_views):
+        d = read(root)
+        assert d["landmarks"].shape == (len(d["image"]), 16, 2) and np.isfinite(d["landmarks"]).all()
+        frames = load_artefact_frames(root)
+        for i, frame in enumerate(frames):
+            n = d["neutral_image_row"][i]
+            assert np.array_equal(frame.landmarks, d["landmarks"][n])  # the neutral's landmarks: one crop per pair
+            seg = np.asarray(Image.open(root / d["segmentation"][i].decode()))
+            x, y = np.round(frame.landmarks).astype(int).T
+            assert (seg[y.clip(0, 63), x.clip(0, 63)] != LABELS.index("background")).mean() >= 0.9  # on the face
+            if d["is_neutral"][i]:
+                seg_path = root / d["segmentation"][i].decode()
+                scales.append((eyes_to_mouth(frame, seg_path), eyes_to_mouth(frame, seg_path, 48)))
+    frame_scale, crop_scale = np.array(scales).T
+
+    def spread(x: np.ndarray) -> float:
+        return float(x.std() / x.mean())
+
+    # Whole frames: the photo model's lenses, borders and jitter make faces of other sizes (about 10%
+    # apart here); crops: one scale, whichever camera took the frame.
+    assert spread(crop_scale) < 0.05 and spread(crop_scale) < 0.5 * spread(frame_scale)
+
+
 @pytest.fixture(scope="module")
 def bare(rig, tmp_path_factory) -> Path:
     """The defaults (room, lights, jitter, camera model) on the bare head: what the renderer draws is the head."""
@@ -360,6 +405,7 @@ def test_heatmaps_stay_aligned_with_jittered_poses(bare, tmp_path):
     d, h = read(bare), read(tmp_path / "h")
     rolls = [abs(json.loads(c)["roll"]) for c in d["camera"]]
     assert max(rolls) > 0.5
+    assert np.array_equal(h["landmarks"], d["landmarks"])  # carried, so eval on heatmaps crops as train did
     for i in np.flatnonzero(~d["is_neutral"]):
         seg = np.asarray(Image.open(bare / d["segmentation"][i].decode()))
         moved = h["heatmap"][i] > 0

@@ -245,3 +245,13 @@ def test_rgba_texture_cuts_the_surface_out_and_shading_is_per_mesh():
     lit = render_many([Mesh(quad, faces, shading=True)], [camera], studio_lights(), 48, shading=False)[0]
     flat = render_many([Mesh(quad, faces)], [camera], studio_lights(), 48, shading=False)[0]
     assert not np.allclose(lit.rgb[24, 24], flat.rgb[24, 24])
+
+
+def test_project_puts_points_where_the_renderer_draws_them():
+    cam = Camera(yaw=20.0, pitch=-10.0, roll=5.0, distance=0.8, fov=25.0, target=np.array([0.01, 0.02, 0.03]))
+    # The look-at point lands on the image centre (pixel centres at whole numbers).
+    assert np.allclose(cam.project(cam.target[None], 64, 48), [[31.5, 23.5]])
+    # A point on a pixel's ray projects to that pixel, whatever the pose.
+    origins, dirs = cam.rays(64, 48)
+    k = 17 * 64 + 40  # row 17, column 40
+    assert np.allclose(cam.project(origins[k] + 0.7 * dirs[k], 64, 48), [[40.0, 17.0]], atol=1e-6)

@@ -2,7 +2,9 @@
 
 Row datasets read: ``/image`` (PNG path relative to the artefact), ``/identity``, ``/view``,
 ``/au`` (N, 6), ``/pspi`` (N,), ``/is_neutral`` (N,), and the heatmap image path ``/heatmap_png``
-(heatmap stage) or a string ``/heatmap`` where present.
+(heatmap stage) or a string ``/heatmap`` where present, and the face's ``/landmarks`` (N, K, 2
+pixels) where present: a frame with landmarks is cut out around them (see
+:func:`painctl.datasets.images.load_face_image`), so the face fills the model's input at one scale.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ def load_artefact_frames(path: str | Path) -> list[Frame]:
         heatmap = art.read("heatmap_png")
     elif art.has("heatmap") and art.shapes()["heatmap"][1] == "S":
         heatmap = art.read("heatmap")
+    landmarks = art.read("landmarks").astype(np.float32) if art.has("landmarks") else None
     if np.any(~np.isfinite(pspi)):
         raise ArtefactError(f"{art.path}: /pspi holds non-finite values")
     # A merged artefact's files live in its shards.
@@ -67,6 +70,7 @@ def load_artefact_frames(path: str | Path) -> list[Frame]:
                 au=au[i].copy(),
                 view=str(view[i]),
                 is_neutral=bool(neutral[i]),
+                landmarks=None if landmarks is None else landmarks[i].copy(),
                 heatmap=art.resolve(str(heatmap[i])) if heatmap is not None and str(heatmap[i]) else None,
                 key=str(images[i]),
             )

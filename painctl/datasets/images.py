@@ -95,7 +95,15 @@ def load_face_image(frame: Frame, size: int | None = None, margin: float = DEFAU
             span = pts.max(axis=0) - pts.min(axis=0)
             size = max(int(round(float(span.max()) * (1 + 2 * margin))), 1)
         coeffs = face_transform(pts, size, margin)
-        return img.transform((size, size), Image.Transform.AFFINE, coeffs, resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0))
+        native = int(round(math.hypot(coeffs[0], coeffs[3]) * size))  # the crop's side in image pixels
+        if native <= 1.5 * size:
+            return img.transform((size, size), Image.Transform.AFFINE, coeffs, resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0))
+        # Shrinking more than 1.5x: cut out at the image's own scale, then resize with a filter as
+        # wide as the shrink (an affine transform samples points, so a face rendered at 224 px and
+        # read at 64 would alias its noise and edges, unlike the same face rendered at 128).
+        crop = img.transform((native, native), Image.Transform.AFFINE, face_transform(pts, native, margin),
+                             resample=Image.Resampling.BILINEAR, fillcolor=(0, 0, 0))
+        return crop.resize((size, size), Image.Resampling.BILINEAR)
     if img.width != img.height:
         side = min(img.width, img.height)
         left, top = (img.width - side) // 2, (img.height - side) // 2

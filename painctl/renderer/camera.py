@@ -107,6 +107,16 @@ class Camera:
         """Return the focal length in pixels for an image ``height`` pixels tall."""
         return (height / 2.0) / math.tan(math.radians(self.fov) / 2.0)
 
+    def project(self, points: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Return world ``points`` (K,3) metres as (K,2) pixel coordinates (x right, y down) in a
+        ``width`` x ``height`` image, pixel centres at whole numbers (pixel 0 spans -0.5..0.5)."""
+        cam = (np.asarray(points, np.float64).reshape(-1, 3) - self.position()) @ self.rotation().T
+        depth = np.maximum(-cam[:, 2], 1e-9)
+        focal = self.focal_pixels(height)
+        x = cam[:, 0] / depth * focal + width / 2.0 - 0.5
+        y = height / 2.0 - cam[:, 1] / depth * focal - 0.5
+        return np.stack([x, y], axis=1)
+
     def rays(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ray origins (H*W,3) and unit directions (H*W,3) through every pixel centre, row-major from the top."""
         rot = self.rotation()

@@ -66,7 +66,13 @@ import numpy as np
 #: Measures each AU is scaled by (frontal projection; :func:`face_measures`).
 AU_MEASURE = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_nose", "AU10": "lip_nose"}
 #: Change of the AU's measure at FACS E (level 5), relative to the identity's neutral value.
-E_CHANGE = {"AU4": -0.55, "AU6": -0.40, "AU7": -0.70, "AU9": -0.33, "AU10": -0.62}
+#: AU4 and AU9 are at the most the 5 test heads of tests/test_rig.py take without skin crossing
+#: skin: AU4 at -0.61 folded a middle-aged Asian male's upper lid crease through itself (4
+#: crossings), at -0.65 an old Asian female's too (12); AU9 at -0.40 crosses on none. AU7 at -0.70
+#: is where FaceMesh stops reading more: its lower lid is lifted about 1.4 times its sag below the
+#: line between the eye corners, and the landmarker did not follow it further (-28% at level 4,
+#: -30% at 5, frontal, 6 identities).
+E_CHANGE = {"AU4": -0.58, "AU6": -0.40, "AU7": -0.70, "AU9": -0.40, "AU10": -0.62}
 #: Largest corrective amplitude (mm of the field's reference motion): a bound for odd heads.
 MAX_AMPLITUDE_MM = 10.0
 #: Width (metres) of the band of lower lid that AU6 and AU7 lift with the margin.
@@ -74,6 +80,12 @@ LID_BAND_M = {"AU6": 0.006, "AU7": 0.007}
 #: Lowering of the upper lid margin per mm of lower-lid lift, for AU6 and AU7. More did not read
 #: as more narrowing to FaceMesh: with 0.4 for AU6 and 1.0 for AU7 it saw less (AU6 -17.7% instead
 #: of -19.4% at level 5, AU7 -19% instead of -21% at level 4, frontal, 12 identities).
+#: Measured again on the renders with lashes and brows (6 identities, frontal, AU7 at -0.70): a
+#: lower lid lifted by its own sag at each point (straightened, not bowed up in the middle) with
+#: the upper lid lowered as much (1.0) read -26% at level 5; straightened with 0.35, -36% (this
+#: field -30%), but folded an old Asian female's lower lid through itself (30 crossings at AU7 = 5
+#: alone, 12-16 even at -0.55; half-straightened, 18-30 with AU4): a straightening field needs a
+#: lid fold that stays clear of the socket before it can replace this one.
 UPPER_LID_SHARE = {"AU6": 0.0, "AU7": 0.35}
 #: Largest aperture change of AU6 and AU7 together (their amplitudes shrink to it): the lids
 #: must not meet unless AU43 closes them.

@@ -33,7 +33,7 @@ RIG_REQUIRE = {"vertices": "M,V,3:f", "displacement": "M,V:f", "neutral_row": "M
 #: The /stats datasets, summaries over all pain faces (pooled, not concatenated, by `painctl merge`).
 STATS_PREFIX = "stats/"
 STATS_KEYS = ("au_mean", "au_std", "au_count", "pspi_levels", "pspi_mean", "pspi_std", "pspi_count")
-CARRIED = ("image", "identity", "rig_row", "view", "yaw", "pitch", "camera", "au", "pspi", "is_neutral", "neutral_image_row", "age_group", "gender", "ethnicity")
+CARRIED = ("image", "identity", "rig_row", "view", "yaw", "pitch", "camera", "au", "pspi", "is_neutral", "neutral_image_row", "age_group", "gender", "ethnicity", "landmarks")
 
 
 def rig_of_views(views, rig_path=None):

@@ -5,7 +5,9 @@ for all its pain faces. The identity's room and lights (painctl.appearance.scene
 each view's camera model, pose jitter and background (painctl.appearance.camera_model) are drawn
 from the seed, the identity's global index and the view, so a neutral/pain pair differs only by
 the expression. Segmentation, depth and normal maps (painctl.appearance.segmentation) are written
-beside every image.
+beside every image, and ``/landmarks`` (N, K, 2) holds the face model's landmarks of the identity's
+neutral face projected into each view (pixels), so a loader crops the face of a neutral and of its
+pain faces alike, at one scale whatever the camera's framing.
 
 Rows of the output, in order: identity, then rig row (neutral first), then view.
 """
@@ -263,6 +265,10 @@ def render_identity(task: tuple) -> list[dict]:
     models = [cm.draw_camera_model(rng_for(seed, cm.STREAM, g, v), plan["camera_model"], plan["pose_jitter"], size) for v in range(n_views)]
     cameras = [frame_camera(vertices[0], yaw=yaw + m.pose_jitter[0], pitch=pitch + m.pose_jitter[1], roll=m.pose_jitter[2], size=size, fov=m.fov, margin=m.margin)
                for (yaw, pitch), m in zip(views, models)]
+    # The neutral face's landmarks in each view: one face crop for a neutral and its pain faces
+    # (a crop following each expression would move the pair apart by the expression itself).
+    marks = np.array(list(plan["landmarks"].values()), np.int64) if plan["landmarks"] else None
+    face_points = None if marks is None else [cam.project(vertices[0][marks], size, size).astype(np.float32) for cam in cameras]
     baked = lights_from_list(json.loads(lights_json)) if lights_json else studio_lights()
     room = sc.draw_room(rng_for(seed, sc.STREAM, g))
     lighting = lt.draw_lighting(rng_for(seed, lt.STREAM, g), room) if plan["lighting"] == "room" else lt.studio_lighting(baked)
@@ -341,6 +347,8 @@ def render_identity(task: tuple) -> list[dict]:
                 "scene": scene_record,
                 "appearance": appearance,
             }
+            if face_points is not None:
+                record["landmarks"] = face_points[v]
             if plan["maps"]:
                 out_dir = Path(plan["out_dir"])
                 for folder in MAP_FOLDERS:
@@ -577,6 +585,8 @@ def _render_views(ctx) -> str:
         writer.h5.attrs["depth_scale_m"] = segmentation.DEPTH_SCALE_M
         writer.h5.attrs["normals_encoding"] = "camera space (x right, y up, z toward the camera), rgb = round((n + 1) / 2 * 255), 0 = background"
     writer.h5.attrs["views"] = json.dumps([list(v) for v in request.views])
+    if "landmarks" in writer.h5:
+        writer.h5["landmarks"].attrs["names"] = json.dumps(list(landmarks))
     for key, value in rig.attrs().items():
         if key not in writer.h5.attrs and isinstance(value, (str, int, float, list, tuple)):
             try:
@@ -684,6 +694,8 @@ def _write_index(writer, write_dataset, rig, records: list[dict], rig_rows: np.n
         if rig.has(name):
             values = rig.read(name)
             write_dataset(h5, name, values[rig_rows] if len(rig_rows) else values[:0])
+    if records and "landmarks" in records[0]:
+        write_dataset(h5, "landmarks", np.stack([r["landmarks"] for r in records]).astype(np.float32))
     for name in ("lights", "lighting", "camera_model", "scene", "appearance", *MAP_FOLDERS):
         if records and name in records[0]:
             write_dataset(h5, name, np.array([r[name] for r in records], dtype="U"))
