@@ -133,8 +133,8 @@ def heatmap(views: Input, out: PathLike, *, rig: Input | None = None, force: boo
     return open_artefact(run(views, out, rig=rig, force=force, big_ok=big_ok))
 
 
-def export(art: Input, out: PathLike, *, format: str = "3dpain", prefix: str = "flame_sample", force: bool = False,
-           big_ok: bool = False) -> Path:  # noqa: A002
+def export(art: Input, out: PathLike, *, format: str = "3dpain", prefix: str = "flame_sample",  # noqa: A002
+           force: bool = False, big_ok: bool = False) -> Path:
     """Export a render-views or heatmap artefact as a 3D-Pain tree at ``out``; return the tree's path."""
     from painctl.stages.export import ExportParams, export_3dpain
 
