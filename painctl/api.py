@@ -13,6 +13,8 @@ raises :class:`painctl.errors.BadValue` (a :class:`painctl.errors.PainctlError`)
 names the parameter as it is spelled here (``per_identity must be at least 1, got 0``); the command
 line names the flag instead (``--per-identity must be ...``). Rerunning with the same inputs and
 parameters is a cache hit; another parameter into an existing OUT needs ``force=True``.
+An output or a run estimated not to fit on the disk or in memory is refused unless ``big_ok=True``
+(the commands' ``--i-know-it-is-big``); like ``force``, it is not recorded.
 """
 
 from __future__ import annotations
@@ -50,35 +52,36 @@ def _shard(shard: str | Shard | None) -> Shard:
 
 def sample_mesh(out: PathLike, n: int, *, model: str = "anny", balance: str | None = None,
                 age_groups: str = "young:18-40,elderly:65-90", ethnicities: str | None = None, seed: int = 0,
-                shard: str | Shard | None = None, export: str | None = None, force: bool = False) -> Artefact:
+                shard: str | Shard | None = None, export: str | None = None, force: bool = False, big_ok: bool = False) -> Artefact:
     """Sample ``n`` identities into the mesh artefact ``out`` (see painctl-sample-mesh(1)); return it."""
     from painctl.stages.sample_mesh import sample_mesh as run
 
     return open_artefact(run(out, n, model=model, balance=balance, age_groups=age_groups, ethnicities=ethnicities,
-                             seed=seed, shard=_shard(shard), export=export, force=force))
+                             seed=seed, shard=_shard(shard), export=export, force=force, big_ok=big_ok))
 
 
 def render_neutral(heads: Input, out: PathLike, *, backend: str = "shaded", size: int = 512, texture_size: int = 1024,
                    model: str | None = None, prior_model: str | None = None, steps: int = 50, lights: str = "studio",
-                   renderer: str = "moderngl", seed: int = 0, shard: str | Shard | None = None, force: bool = False) -> Artefact:
+                   renderer: str = "moderngl", seed: int = 0, shard: str | Shard | None = None, force: bool = False,
+                   big_ok: bool = False) -> Artefact:
     """Render every identity of ``heads`` frontally (depth and neutral face) into ``out``; return it."""
     from painctl.stages.render_neutral import render_neutral as run
 
-    return open_artefact(run(heads, out, backend=backend, size=size, seed=seed, shard=_shard(shard), force=force, model=model,
+    return open_artefact(run(heads, out, backend=backend, size=size, seed=seed, shard=_shard(shard), force=force, big_ok=big_ok, model=model,
                              prior_model=prior_model, steps=steps, texture_size=texture_size, renderer=renderer, lights=lights))
 
 
 def texture(neutral: Input, out: PathLike, *, size: int = 1024, backend: str = "project", shard: str | Shard | None = None,
-            force: bool = False) -> Artefact:
+            force: bool = False, big_ok: bool = False) -> Artefact:
     """Bake every identity's neutral photo of ``neutral`` into a UV texture and textured OBJ in ``out``; return it."""
     from painctl.stages.texture import texture_artefact as run
 
-    return open_artefact(run(neutral, out, size=size, backend=backend, shard=_shard(shard), force=force))
+    return open_artefact(run(neutral, out, size=size, backend=backend, shard=_shard(shard), force=force, big_ok=big_ok))
 
 
 def rig(heads: Input | None, out: PathLike, *, pspi: int | str | Sequence[int] | None = None, au: str | Sequence[float] | None = None,
         per_identity: int = 1, prior: PathLike | None = None, asymmetry: float = 0.0, sequence: int = 0, seed: int = 0,
-        model_mesh: PathLike | None = None, shard: str | Shard | None = None, force: bool = False) -> Artefact:
+        model_mesh: PathLike | None = None, shard: str | Shard | None = None, force: bool = False, big_ok: bool = False) -> Artefact:
     """Make every identity of ``heads`` a neutral face plus pain faces into ``out``; return it.
 
     ``pspi`` is a level (8), levels ([1, 4, 8]) or a spec ("1-16"); ``au`` fixed intensities as a spec
@@ -94,14 +97,14 @@ def rig(heads: Input | None, out: PathLike, *, pspi: int | str | Sequence[int] |
         from painctl.io.load_mesh import mesh_file_artefact
 
         heads = mesh_file_artefact(model_mesh)
-    return open_artefact(rig_identities(heads, out, request, shard=_shard(shard), force=force))
+    return open_artefact(rig_identities(heads, out, request, shard=_shard(shard), force=force, big_ok=big_ok))
 
 
 def render_views(pain: Input, out: PathLike, *, texture: Input | None = None, views: str = "0/0,-30/0,30/0", size: int = 224,
                  background: str = "room", camera_model: str = "photo", pose_jitter: float = 4.0, lighting: str = "room",
                  maps: bool = True, renderer: str = "moderngl", without: str | Sequence[str] | None = None,
                  inpaint_model: str | None = None, inpaint_steps: int = 25, jobs: int | None = None, seed: int = 0,
-                 shard: str | Shard | None = None, force: bool = False) -> Artefact:
+                 shard: str | Shard | None = None, force: bool = False, big_ok: bool = False) -> Artefact:
     """Render every identity of the rig artefact ``pain`` (neutral and pain faces) in every view into ``out``; return it.
 
     ``views`` is "yaw/pitch,..." in degrees; ``size`` pixels; ``without`` the appearance parts to
@@ -117,25 +120,26 @@ def render_views(pain: Input, out: PathLike, *, texture: Input | None = None, vi
     if jobs is not None and jobs < 1:
         raise BadValue("jobs", f"must be at least 1, got {jobs}")
     rig_art = _opened(pain, stage="rig", require=RIG_REQUIRE)
-    return open_artefact(run(rig_art, out, request, texture=texture_for(rig_art, texture), shard=_shard(shard), force=force, jobs=jobs))
+    return open_artefact(run(rig_art, out, request, texture=texture_for(rig_art, texture), shard=_shard(shard), force=force, big_ok=big_ok, jobs=jobs))
 
 
-def heatmap(views: Input, out: PathLike, *, rig: Input | None = None, force: bool = False) -> Artefact:
+def heatmap(views: Input, out: PathLike, *, rig: Input | None = None, force: bool = False, big_ok: bool = False) -> Artefact:
     """Write per-image and per-AU displacement heatmaps of the render-views artefact ``views`` into ``out``; return it.
 
     ``rig`` is the rig artefact ``views`` was rendered from (default: the one its manifest records).
     """
     from painctl.stages.heatmap import heatmap as run
 
-    return open_artefact(run(views, out, rig=rig, force=force))
+    return open_artefact(run(views, out, rig=rig, force=force, big_ok=big_ok))
 
 
-def export(art: Input, out: PathLike, *, format: str = "3dpain", prefix: str = "flame_sample", force: bool = False) -> Path:  # noqa: A002
+def export(art: Input, out: PathLike, *, format: str = "3dpain", prefix: str = "flame_sample",  # noqa: A002
+           force: bool = False, big_ok: bool = False) -> Path:
     """Export a render-views or heatmap artefact as a 3D-Pain tree at ``out``; return the tree's path."""
     from painctl.stages.export import ExportParams, export_3dpain
 
     ExportParams(format=format, prefix=prefix).check()
-    return export_3dpain(art, out, force=force, prefix=prefix)
+    return export_3dpain(art, out, force=force, big_ok=big_ok, prefix=prefix)
 
 
 def merge(out: PathLike, shards: Sequence[Input], *, force: bool = False) -> Artefact:

@@ -44,6 +44,17 @@ def test_stages_are_functions_of_the_package_that_return_opened_artefacts(tmp_pa
     assert not os.path.exists(tmp_path / "p2") and not os.path.exists(tmp_path / "v")
 
 
+def test_big_ok_reaches_the_estimate_and_is_not_recorded(tmp_path):
+    heads = painctl.sample_mesh(tmp_path / "heads", n=1, seed=2)
+    with pytest.raises(PainctlError, match=r"this rig needs about .* on disk"):
+        painctl.rig(heads, tmp_path / "big", pspi=4, per_identity=10_000_000)
+    assert not os.path.exists(tmp_path / "big")
+    pain = painctl.rig(heads, tmp_path / "pain", au="AU4=5", big_ok=True)
+    assert "big_ok" not in pain.params
+    again = painctl.rig(heads, tmp_path / "pain", au="AU4=5")  # the same params: a cache hit, not a --force refusal
+    assert again.digest == pain.digest
+
+
 @pytest.mark.parametrize(
     "call, param, message",
     [

@@ -52,12 +52,13 @@ def tree_digest(path: Path) -> str:
 
 
 def reseal(art: Path) -> None:
-    """Recompute a (mutated) artefact's manifest checksums, as a self-consistent but wrong writer would."""
+    """Recompute a (mutated) artefact's data.h5 checksums and content digest, as a self-consistent but
+    wrong writer would (the per-file digests stay as written)."""
     from painctl.artefact.store import content_digest, dataset_digests, file_sha256
 
     manifest_path = art / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["checksums"] = {"data.h5": file_sha256(art / "data.h5"), "datasets": dataset_digests(art / "data.h5")}
+    manifest["checksums"].update({"data.h5": file_sha256(art / "data.h5"), "datasets": dataset_digests(art / "data.h5")})
     manifest["digest"] = content_digest(art)
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
@@ -289,6 +290,46 @@ def test_damaged_images_are_refused_by_heatmap_export_and_contact_sheet(work, da
         assert image.name in result.stderr.decode() and not (work / "out").exists() and not (work / "out.png").exists()
 
 
+def _repaint(image: Path) -> None:
+    """Change one pixel of ``image`` and save it again: still a complete, valid PNG."""
+    with Image.open(image) as img:
+        pixels = np.array(img)
+    pixels[pixels.shape[0] // 2, pixels.shape[1] // 2] ^= 0x40
+    Image.fromarray(pixels).save(image, format="PNG")
+
+
+def test_an_edited_image_that_is_still_a_png_is_refused_naming_it(work):
+    image = sorted((work / "views" / "images").iterdir())[1]
+    _repaint(image)
+    reseal(work / "views")  # even with data.h5's checksums and the content digest recomputed
+    for args in (("heatmap", "--rig", "pain", "views", "out"), ("export", "views", "out"), ("contact-sheet", "views", "out.png"),
+                 ("train", "--epochs", "1", "views", "out")):
+        result = painctl_in(work, *args)
+        assert result.returncode == 1 and one_line_error(result.stderr), (args, result.stderr)
+        text = result.stderr.decode()
+        assert f"images/{image.name}) changed after the artefact was written" in text and text.startswith("painctl: error: views:"), text
+        assert not (work / "out").exists() and not (work / "out.png").exists()
+
+
+def test_an_edited_image_in_a_shard_of_a_merged_artefact_is_refused(work):
+    for k in (1, 2):
+        made = painctl_in(work, "-q", "render-views", "--size", "32", "--views", "0/0", "--jobs", "1", "--shard", f"{k}/2", "pain", f"part{k}")
+        assert made.returncode == 0, made.stderr
+    merged = painctl_in(work, "-q", "merge", "whole", "part1", "part2")
+    assert merged.returncode == 0, merged.stderr
+    # The merge is the single run's data, byte for byte: per-file digests live in the manifests only.
+    from painctl.artefact import open_artefact
+
+    whole, single = open_artefact(work / "whole"), open_artefact(work / "views")
+    for name in ("image", "au", "pspi", "camera"):
+        assert np.array_equal(whole.read(name), single.read(name)), name
+    assert [whole.resolve(p).read_bytes() == (work / "views" / p).read_bytes() for p in single.read("image")] == [True] * 4
+    image = sorted((work / "part2" / "images").iterdir())[0]
+    _repaint(image)
+    result = painctl_in(work, "export", "whole", "out")
+    assert result.returncode == 1 and one_line_error(result.stderr) and f"images/{image.name}) changed after" in result.stderr.decode()
+
+
 def test_rig_refuses_a_rig_artefact_naming_the_stage_it_needs(work):
     result = painctl_in(work, "rig", "--pspi", "4", "pain", "out")
     assert result.returncode == 1 and one_line_error(result.stderr) and "'sample-mesh'" in result.stderr.decode()
@@ -415,6 +456,43 @@ def test_sigterm_of_render_views_cleans_up_quietly(work):
     assert [p.name for p in work.iterdir() if p.name.startswith(".")] == [] and not (work / "views2").exists()
 
 
+def _pipe(cwd: Path, command: str) -> subprocess.CompletedProcess:
+    painctl = f"{sys.executable} -m painctl"
+    return subprocess.run(["bash", "-c", command.replace("painctl ", painctl + " ")], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+
+
+def test_streamed_inputs_are_named_stdin_never_by_their_temporary_path(work):
+    for name in ("views", "heat"):
+        _repaint(sorted((work / name / "images").iterdir())[1])
+    tar = "tar -cf - -C {} ".format(work)
+    # (pipe, what its stderr must say): one line each, from the stage that failed.
+    failures = [
+        (f"{tar} heads | painctl rig --pspi 99 - out", "--pspi"),
+        (f"{tar} pain | painctl rig --pspi 4 - out", "stdin: is a 'rig' artefact"),
+        (f"{tar} pain | painctl render-neutral --size 32 - out", "stdin: is a 'rig' artefact"),
+        (f"{tar} heads | painctl texture - out", "stdin: is a 'sample-mesh' artefact"),
+        (f"{tar} heads | painctl render-views - out", "stdin: is a 'sample-mesh' artefact"),
+        (f"{tar} views | painctl heatmap --rig pain - out", "stdin: /image row 1 (images/"),
+        (f"{tar} views | painctl export - out", "stdin: /image row 1 (images/"),
+        (f"{tar} heat | painctl contact-sheet - out.png", "stdin: /image row 1 (images/"),
+        (f"{tar} heads | painctl -q rig --pspi 4 - - | painctl render-views --views 999/0 - out", "--views"),
+        (f"{tar} heads | painctl -q rig --pspi 4 - - | painctl rig --pspi 4 - out", "stdin: is a 'rig' artefact"),
+    ]
+    for command, said in failures:
+        done = _pipe(work, command)
+        assert done.returncode != 0 and one_line_error(done.stderr) and said in done.stderr, (command, done.stderr)
+        assert "/tmp/painctl-" not in done.stderr and "painctl-stdin" not in done.stderr, (command, done.stderr)
+        assert not (work / "out").exists() and not (work / "out.png").exists()
+    # Successes: the summary lines and a cache hit name stdin/stdout or the user's OUT.
+    for _ in range(2):
+        done = _pipe(work, f"{tar} heads | painctl rig --pspi 4 - - | painctl render-views --size 32 --views 0/0 --jobs 1 - views2")
+        assert done.returncode == 0 and "/tmp/" not in done.stderr, done.stderr
+    assert "rigged 2 identities into 4 faces (stdout)" in done.stderr and "views2 is up to date (cache hit)" in done.stderr
+    assert "/tmp/" not in (work / "views2" / "manifest.json").read_text()
+    assert all("/tmp/" not in m.read_text() for m in (work / "views2" / "inputs").rglob("manifest.json"))
+
+
 # ---------------------------------------------------------------------------------- property test
 
 #: (artefact, stage command) pairs: every stage that reads each kind of artefact. IN is the mutated
@@ -449,7 +527,7 @@ PRESENT = {
 }
 MANIFEST_MUTATIONS = ["invalid_json", "truncated", "not_object", "schema_version", "wrong_stage", "drop_stage", "drop_digest",
                       "drop_params", "rows_negative", "rows_string", "missing_shard", "bad_checksums", "wrong_data_checksum", "deleted"]
-IMAGE_MUTATIONS = ["truncate", "flip_byte", "delete", "empty", "text", "jpeg", "link_outside"]
+IMAGE_MUTATIONS = ["truncate", "flip_byte", "delete", "empty", "text", "jpeg", "link_outside", "repaint", "recompress"]
 ATTRIBUTE_MUTATIONS = ["change_dataset_attr", "add_root_attr", "drop_rows_attr"]
 
 
@@ -543,6 +621,13 @@ def _mutate_image(art: Path, how: str, row: int) -> str:
     elif how == "link_outside":
         image.unlink()
         image.symlink_to("/etc/hostname")
+    elif how in ("repaint", "recompress"):
+        # Still a valid PNG: one pixel changed, or the same pixels stored at another compression level.
+        with Image.open(image) as img:
+            pixels = np.array(img)
+        if how == "repaint":
+            pixels.reshape(-1)[row % pixels.size] ^= 0x40
+        Image.fromarray(pixels).save(image, format="PNG", compress_level=9 if how == "recompress" else 6)
     return image.name
 
 
@@ -583,9 +668,9 @@ def test_every_reader_refuses_every_mutated_artefact(pipeline, tmp_path_factory,
     target = data.draw(st.sampled_from(_targets(kind, what)), label="artefact")
     reader = data.draw(st.integers(0, len(READERS[target]) - 1), label="reader")
     row = data.draw(st.integers(0, 10_000), label="row")
-    # A dataset edited under the old manifest (the checksum must notice) or resealed (the schema must);
-    # images are always resealed (the manifest does not cover them on read); the rest never.
-    sealed = data.draw(st.booleans(), label="resealed") if kind == "dataset" else kind == "image"
+    # A dataset or image edited under the old manifest (the checksum or file digest must notice) or
+    # resealed (the schema, the PNG check or the file digest must); the rest never.
+    sealed = data.draw(st.booleans(), label="resealed") if kind in ("dataset", "image") else False
     base = tmp_path_factory.mktemp("fuzz")
     for name in ("heads", "pain", "views", "heat"):
         shutil.copytree(pipeline / name, base / name, symlinks=True)
@@ -622,6 +707,40 @@ def test_an_output_that_cannot_fit_the_disk_is_refused_with_the_estimate(tmp_pat
     text = result.stderr.decode()
     assert "needs about 544.6 GB on disk" in text and "--i-know-it-is-big" in text
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, needs", [
+    (("rig", "--pspi", "4", "--per-identity", "10000000", "heads", "out"), "this rig needs about 1.5 TB on disk"),
+    (("render-views", "--size", "4096", "--views", ",".join(f"{yaw}/0" for yaw in range(-60, 61, 2)), "pain", "out"), "this render-views needs about 409.4 GB of memory"),
+])
+def test_every_stage_estimates_before_work_and_refuses_what_does_not_fit(work, args, needs):
+    result = painctl_in(work, *args)
+    assert result.returncode == 1 and one_line_error(result.stderr), result.stderr
+    assert needs in result.stderr.decode() and "pass --i-know-it-is-big to try anyway" in result.stderr.decode()
+    assert not (work / "out").exists() and not list(work.glob(".out*"))
+
+
+def test_size_estimates_are_near_what_the_stages_write(work):
+    from painctl.artefact import open_artefact
+    from painctl.stages import export, render_views, rig
+
+    def written(path: Path) -> int:
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and "inputs" not in f.relative_to(path).parts)
+
+    heads, pain, views, heat = (open_artefact(work / name) for name in ("heads", "pain", "views", "heat"))
+    made = painctl_in(work, "-q", "export", "heat", "exported")
+    assert made.returncode == 0, made.stderr
+    estimates = {
+        "pain": rig.estimate_bytes(heads.rows(), heads.layout()["vertices"][0][1], rig.RigRequest(levels=(4,))).disk_bytes,
+        "exported": export.estimate_bytes(heat, list(heat.read("image")), list(heat.read("heatmap_png"))),
+    }
+    ratios = {name: round(estimate / written(work / name), 2) for name, estimate in estimates.items()}
+    # A tiny rig carries a fixed part (the topology) that the estimate of its rows leaves out.
+    assert 0.25 <= ratios["pain"] <= 1.5 and 0.95 <= ratios["exported"] <= 1.2, ratios
+    # The images and maps of render-views (data.h5 of 4 rows at 32 px is mostly its fixed part).
+    pngs = sum(f.stat().st_size for f in (work / "views").rglob("*.png"))
+    estimate = render_views.estimate_bytes(views.rows(), 2, render_views.ViewsRequest(size=32, views=[(0.0, 0.0)]), 1).disk_bytes
+    assert 0.5 <= estimate / pngs <= 2, (estimate, pngs)
 
 
 def test_train_checks_memory_and_option_values_before_training(work):
@@ -680,6 +799,44 @@ def test_bare_painctl_prints_help_without_error():
     assert result.returncode == 0 and b"error" not in result.stderr and b"usage: painctl" in result.stdout and b"sample-mesh" in result.stdout
 
 
+def _our_processes(token: str) -> list[int]:
+    """Live processes whose environment carries ``token`` (a run's workers and resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if token.encode() in (entry / "environ").read_bytes() and (entry / "stat").read_text().split()[2] != "Z":
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.03, 0.3])
+def test_workers_stay_quiet_when_render_views_is_killed_during_their_start_up(work, delay):
+    # Killed as the first worker is spawned, while it reads its start-up data, and while it imports.
+    token = f"PAINCTL_TEST_RUN={os.getpid()}-{delay}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PAINCTL_TEST_RUN": token.split("=")[1]}
+    proc = subprocess.Popen([sys.executable, "-m", "painctl", "-q", "render-views", "--size", "48", "--views", "0/0,30/0",
+                             "--jobs", "2", "pain", "views4"], cwd=work, stderr=subprocess.PIPE, env=env)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and len(children.read_text().split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.002)  # the resource tracker, then the first worker
+    time.sleep(delay)
+    if proc.poll() is not None:
+        pytest.skip("render-views finished before it could be killed")
+    proc.kill()
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 20
+    while _our_processes(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Workers gone, and the resource tracker too (it removes the pool's semaphores as it exits).
+    assert _our_processes(token) == [], "workers or their resource tracker outlived their killed parent"
+    stderr = proc.stderr.read().decode()
+    assert stderr == "", stderr
+
+
 def test_workers_exit_quietly_when_render_views_is_killed(work):
     proc = subprocess.Popen([sys.executable, "-m", "painctl", "-q", "render-views", "--size", "96", "--views",
                              "0/0,-30/0,30/0,0/20", "--jobs", "2", "pain", "views3"], cwd=work, stderr=subprocess.PIPE)
@@ -691,8 +848,7 @@ def test_workers_exit_quietly_when_render_views_is_killed(work):
             return []
 
     deadline = time.monotonic() + 60
-    # Killed mid-work, once the workers have started rendering (a kill -9 while the parent is still
-    # handing a worker its start-up data is the one case a worker cannot be kept quiet: see the man page).
+    # Killed mid-work, once the workers have started rendering.
     while not list(work.glob(".views3.painctl-tmp-*/**/*.png")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     workers = children()
@@ -740,3 +896,18 @@ def test_a_second_training_run_into_the_same_out_is_refused(work):
     assert result.returncode == 1 and one_line_error(result.stderr)
     assert f"being written by another painctl run (pid {os.getpid()}" in result.stderr.decode()
     assert not (work / "run").exists() and lock.exists()
+
+
+def test_an_unreadable_image_is_named_as_the_artefact_names_it(tmp_path):
+    from painctl.artefact.images import load_rgb, verify_png
+    from painctl.errors import PainctlError
+
+    missing = tmp_path / "images" / "a.png"
+    for read in (load_rgb, verify_png):
+        with pytest.raises(PainctlError) as err:
+            read(missing, where="views", name="images/a.png")
+        assert str(err.value).startswith("views: images/a.png: ") and str(tmp_path) not in str(err.value)
+    missing.parent.mkdir()
+    missing.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.raises(PainctlError, match=r"^views: images/a.png: is not a readable"):
+        load_rgb(missing, where="views", name="images/a.png")

@@ -24,11 +24,14 @@ def test_the_linear_pipe_runs_as_typed_and_its_result_stands_alone(tmp_path):
     from painctl.stages.heatmap import rig_of_views
     from painctl.stages.render_views import texture_for
 
-    p = f"{PAINCTL} -q"
+    p = PAINCTL
     done = sh(f"{p} sample-mesh -n 2 - | {p} render-neutral --size 128 - - | {p} texture --size 256 - - | {p} rig --pspi 8 - - "
               f"| {p} render-views --size 64 - - | {PAINCTL} heatmap - heat/", tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("painctl: error") == 0
+    # Every stage's summary names stdout (or heat/), never the temporary directory a stream passes through.
+    assert len([line for line in done.stderr.splitlines() if line.endswith(("stdout", "(stdout)"))]) == 5, done.stderr
+    assert "/tmp/painctl-" not in done.stderr and "/tmp/painctl-" not in "".join(m.read_text() for m in (tmp_path / "heat").rglob("manifest.json"))
     heat = open_artefact(tmp_path / "heat", stage="heatmap")
     assert heat.rows() == 2 * 2 * 3  # identities x (neutral, PSPI 8) x views
     # Everything it was made from travels inside it: the rig, and the texture the views were rendered with.

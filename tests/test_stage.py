@@ -130,6 +130,12 @@ def test_the_estimate_refuses_what_does_not_fit_before_writing(tmp_path):
     assert not (tmp_path / "a").exists()
     run(big, tmp_path / "a", NoiseParams(n=2), big_ok=True)
     assert open_artefact(tmp_path / "a").rows() == 2
+    # big_ok is a run option, not a parameter: not recorded, so the rerun without it is a cache hit
+    # (decided before the estimate), and the manifest's params are the dataclass's alone.
+    assert open_artefact(tmp_path / "a").params == {"n": 2, "scale": 1.0, "seed": 0, "shard": "1/1"}
+    loaded = len(loads)
+    run(big, tmp_path / "a", NoiseParams(n=2))
+    assert len(loads) == loaded
 
 
 def test_a_stage_without_items_does_not_shard(tmp_path):

@@ -16,26 +16,28 @@ MARK_KEY = "Software"
 MARK_VALUE = f"painctl {__version__}"
 
 
-def verify_png(path: str | os.PathLike, where: str = "") -> None:
+def verify_png(path: str | os.PathLike, where: str = "", name: str | None = None) -> None:
     """Raise ArtefactError unless ``path`` is a complete PNG whose chunks' checksums hold.
 
-    Cheap (no pixel decoding): for images copied from one artefact to another.
+    Cheap (no pixel decoding): for images copied from one artefact to another. Messages name the
+    file ``name`` (its path inside the artefact ``where``), or ``path`` when no name is given.
     """
     prefix = f"{where}: " if where else ""
+    path, shown = Path(path), name if name is not None else path
     try:
         with Image.open(path) as img:
             if img.format != "PNG":
-                raise ArtefactError(f"{prefix}{path}: is a {img.format} file, not a PNG")
+                raise ArtefactError(f"{prefix}{shown}: is a {img.format} file, not a PNG")
             img.verify()
     except ArtefactError:
         raise
     except FileNotFoundError:
-        raise ArtefactError(f"{prefix}{path}: is missing") from None
+        raise ArtefactError(f"{prefix}{shown}: is missing") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ArtefactError(f"{prefix}{path}: is not a readable PNG (corrupt or truncated: {exc.__class__.__name__})") from None
+        raise ArtefactError(f"{prefix}{shown}: is not a readable PNG (corrupt or truncated: {exc.__class__.__name__})") from None
 
 
-def load_rgb(path: str | os.PathLike, where: str = "") -> Image.Image:
+def load_rgb(path: str | os.PathLike, where: str = "", name: str | None = None) -> Image.Image:
     """Read any image file as an 8-bit RGB PIL image, fully decoded (errors become one-line messages).
 
     16-bit and 32-bit grey images are scaled to 8 bits by their type's range (a plain convert
@@ -43,14 +45,15 @@ def load_rgb(path: str | os.PathLike, where: str = "") -> Image.Image:
     transparency composed over black), alpha is dropped.
     """
     prefix = f"{where}: " if where else ""
+    shown = name if name is not None else path
     try:
         with Image.open(path) as img:
             img.load()
             return to_rgb(img)
     except FileNotFoundError:
-        raise PainctlError(f"{prefix}{path}: no such image") from None
+        raise PainctlError(f"{prefix}{shown}: no such image") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise PainctlError(f"{prefix}{path}: is not a readable image (corrupt or truncated: {exc.__class__.__name__})") from None
+        raise PainctlError(f"{prefix}{shown}: is not a readable image (corrupt or truncated: {exc.__class__.__name__})") from None
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

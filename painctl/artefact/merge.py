@@ -62,7 +62,7 @@ def _merge(ctx: Context) -> str:
     if pooled:
         pooled[1](ctx.h5, ctx.dir, arts)
     writer.manifest["shards"] = [os.path.relpath(os.path.abspath(a.path), out_path) for a in arts]
-    return f"merged {console.plural(len(arts), 'shard')} into {ctx.path}"
+    return f"merged {console.plural(len(arts), 'shard')} into {ctx.where}"
 
 
 #: merge: shard artefacts of one stage in; an artefact of that stage out, its rows virtual datasets over theirs.
@@ -89,7 +89,7 @@ def _virtual_concat(h5: h5py.File, name: str, arts: Sequence[Artefact], out_path
     for art in arts:
         with art.h5() as f:
             if name not in f:
-                raise ArtefactError(f"{art.path}: missing dataset /{name} that the first shard has")
+                raise ArtefactError(f"{art.where}: missing dataset /{name} that the first shard has")
             shapes.append(f[name].shape)
             dtypes.append(f[name].dtype)
     if any(s[1:] != shapes[0][1:] for s in shapes):
@@ -124,5 +124,5 @@ def _copy_shared(h5: h5py.File, name: str, ds0: h5py.Dataset, arts: Sequence[Art
     for art in arts[1:]:
         with art.h5() as f:
             if name not in f or not np.array_equal(f[name][()], value):
-                raise ArtefactError(f"{art.path}: /{name} differs from the first shard's; these shards do not belong together")
+                raise ArtefactError(f"{art.where}: /{name} differs from the first shard's; these shards do not belong together")
     copy_attrs(ds0, h5.create_dataset(name, data=value))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 _handler_pid: int | None = None
 
@@ -78,20 +79,93 @@ def _on_deferred_int(signum, frame) -> None:
         raise KeyboardInterrupt()
 
 
-def quiet_worker() -> None:
+def quiet_pool(context, processes: int, initializer, initargs: tuple):
+    """Start a ``multiprocessing`` pool of ``context`` (spawn) whose workers are quiet from their first line.
+
+    A spawned worker reads its start-up data from the parent over a pipe before any of painctl's
+    code runs in it; a parent killed with SIGKILL in the middle of that made it print an EOFError
+    or UnpicklingError traceback. Here each worker's command line runs :func:`spawn_main_quietly`
+    first, which sets :func:`quiet_worker`'s handlers before the data is read. TERM and INT are
+    held back while the workers are handed their data (see :class:`deferred_signals`).
+    """
+    import multiprocessing.spawn as spawn
+
+    parent = os.getpid()
+    original = spawn.get_command_line
+
+    def command_line(**kwds):
+        line = original(**kwds)
+        if "-c" in line:  # [python, *flags, -c, PROG, --multiprocessing-fork] (not a frozen executable)
+            at = line.index("-c") + 1
+            args = ", ".join(f"{key}={value!r}" for key, value in kwds.items())
+            line[at] = f"from painctl.artefact.signals import spawn_main_quietly; spawn_main_quietly({parent}, {args})"
+        return line
+
+    _start_resource_tracker()
+    # The pool builds its workers' command lines in this call only (workers never exit on their own).
+    spawn.get_command_line = command_line
+    try:
+        with deferred_signals():
+            return context.Pool(processes, initializer=initializer, initargs=initargs)
+    finally:
+        spawn.get_command_line = original
+
+
+def _start_resource_tracker() -> None:
+    # After a SIGKILL of this process the tracker removes the semaphores its pool made (none is
+    # left in /dev/shm); its warning that it had to is about our death, which the user caused.
+    from multiprocessing import resource_tracker
+
+    option = "ignore:resource_tracker:UserWarning"
+    sys.warnoptions.append(option)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.warnoptions.remove(option)
+
+
+def spawn_main_quietly(parent: int, **kwds) -> None:
+    """A spawned worker's first call: :func:`quiet_worker` for ``parent``, then multiprocessing's own start."""
+    quiet_worker(parent)
+    from multiprocessing.spawn import spawn_main
+
+    spawn_main(**kwds)
+
+
+_quiet = False
+
+
+def quiet_worker(parent: int | None = None) -> None:
     """Call first in a worker process: exit silently on Ctrl-C/TERM and as soon as the parent is gone.
 
     Ctrl-C reaches every process of the terminal's group; the parent stops the workers itself.
-    A worker whose parent was killed (kill -9) would otherwise die writing into a broken pipe,
-    with a traceback.
+    A worker whose parent was killed (kill -9) would otherwise die reading a cut start-up message
+    or writing into a broken pipe, with a traceback. ``parent`` is the parent's pid (default: the
+    current parent); a worker that starts after it died exits at once.
     """
+    global _quiet
     import threading
 
-    parent = os.getppid()
+    if _quiet:
+        return
+    _quiet = True
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:
+        os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
     # A result sent to a parent that is gone ends the worker silently (SIGPIPE), not with a traceback.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    previous = sys.excepthook
+
+    def excepthook(kind, value, tb) -> None:
+        # An error escaping the worker's start (EOF on its start-up pipe) because the parent died
+        # is no news; any other is printed as usual.
+        if _parent_gone(parent, wait_s=2.0):
+            os._exit(1)
+        previous(kind, value, tb)
+
+    sys.excepthook = excepthook
 
     def watch() -> None:
         import time
@@ -101,3 +175,16 @@ def quiet_worker() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="painctl-parent-watch", daemon=True).start()
+
+
+def _parent_gone(parent: int, wait_s: float) -> bool:
+    # The start-up pipe reads EOF as the dying parent closes its files, a moment before this
+    # process is handed to a new parent: wait a little for that.
+    import time
+
+    deadline = time.monotonic() + wait_s
+    while os.getppid() == parent:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True

@@ -14,7 +14,7 @@ A stage module declares what is particular to it::
         heads = ctx.inputs["heads"]
         for i in ctx.track(range(ctx.start, ctx.stop), description="smoothing"):
             ...                                  # write into ctx.h5 / ctx.dir
-        return f"smoothed {ctx.stop - ctx.start} meshes into {ctx.path}"
+        return f"smoothed {ctx.stop - ctx.start} meshes into {ctx.where}"
 
     SMOOTH = Stage("smooth", SmoothParams, body,
                    inputs=(Input("heads", stages=("sample-mesh",), require={"vertices": "N,V,3:f"}),),
@@ -123,7 +123,7 @@ class Context:
     """What a body works with: the checked ``params``, the opened ``inputs`` (name -> Artefact, None
     or a list), the ``shard`` and this shard's items ``start``..``stop`` (of ``total``),
     ``models`` from the stage's ``load``, ``options`` that are not parameters (worker counts),
-    and the output: ``path`` (OUT, '-' when streamed), ``writer``, ``dir`` (the temporary
+    and the output: ``path`` (OUT, '-' when streamed), ``where`` (how messages name it), ``writer``, ``dir`` (the temporary
     directory being built) and ``h5`` (its open data.h5, artefacts only). ``rng`` needs a
     ``seed`` parameter."""
 
@@ -140,6 +140,11 @@ class Context:
     writer: Any = None
     dir: Path | None = None
     h5: Any = None
+
+    @property
+    def where(self) -> str:
+        """How the summary names the output: its path, or ``stdout`` when it is streamed (never a temporary)."""
+        return self.writer.where if self.writer is not None else str(self.path)
 
     @property
     def count(self) -> int:
@@ -212,7 +217,7 @@ def run(stage: Stage, out: str | os.PathLike, params: Any, inputs: Mapping[str, 
             record["shard"] = str(shard)
         writer = ArtefactWriter(out, stage.output_stage(opened) if stage.output_stage else stage.name, record, inputs=arts, force=force)
         if writer.cached:  # decided before any model is built: a cache hit does no work
-            console.info(f"{writer.path} is up to date (cache hit)")
+            console.info(f"{writer.where} is up to date (cache hit)")
             return writer.path
     ctx.writer, ctx.path = writer, writer.path
     if stage.items is not None:
@@ -223,7 +228,7 @@ def run(stage: Stage, out: str | os.PathLike, params: Any, inputs: Mapping[str, 
     if stage.estimate is not None:
         need = stage.estimate(ctx)
         if need:
-            check_resources(writer.path, **need, override=big_ok)
+            check_resources(writer.place, **need, override=big_ok)
     with writer as built:
         if stage.output == "directory":
             ctx.dir = built

@@ -63,6 +63,9 @@ class Artefact:
         self.path = path
         self.manifest = manifest
         self.source = str(path) if source is None else source
+        # Root directory -> the file digests its manifest records (None: written before they were).
+        self._recorded_files: dict[Path, dict[str, str] | None] = {}
+        self._verified: set[Path] = set()
 
     def __repr__(self) -> str:
         return f"Artefact({self.source!r}, stage={self.stage!r})"
@@ -148,10 +151,31 @@ class Artefact:
             if not candidate.is_relative_to(root):
                 raise ArtefactError(f"{self.where}: {what} ({text}) points outside the artefact (through a link)")
             if candidate.is_file():
+                self._verify_file(root, candidate, what, text)
                 return candidate
         if must_exist:
             raise ArtefactError(f"{self.where}: {what} ({text}) is listed in the artefact but missing")
         return roots[0] / text
+
+
+    def _verify_file(self, root: Path, path: Path, what: str, text: str) -> None:
+        """Compare ``path`` (a file under ``root``) with the digest its manifest recorded, once per file."""
+        if path in self._verified:
+            return
+        if root not in self._recorded_files:
+            manifest = self.manifest if root == self.roots()[0] else _painctl_manifest(root) or {}
+            files = manifest.get("checksums", {}).get("files") if isinstance(manifest.get("checksums"), dict) else None
+            self._recorded_files[root] = files if isinstance(files, dict) else None
+        files = self._recorded_files[root]
+        rel = path.relative_to(root).as_posix()
+        if files is not None and not rel.startswith(BUNDLE + "/"):
+            # Bundled inputs are artefacts of their own, checked against their own manifests when opened.
+            recorded = files.get(rel)
+            if recorded is None:
+                raise ArtefactError(f"{self.where}: {what} ({text}) is not a file the artefact was written with")
+            if file_digest(path) != recorded:
+                raise ArtefactError(f"{self.where}: {what} ({rel}) changed after the artefact was written; rebuild or restore it")
+        self._verified.add(path)
 
 
 def _decode(value: Any) -> Any:
@@ -178,33 +202,40 @@ def recorded_input(art: Artefact, stage: str, require: Mapping[str, str] | None 
         return None
     record = records[0]
     places = []
+    names: dict[Path, str] = {}
     if isinstance(record.get("bundled"), str):
         # A directory inside the artefact: resolve() checks it stays inside; its manifest says it is there.
-        places.append(Path(art.resolve(f"{record['bundled']}/{MANIFEST}", what=f"its {stage} input")).parent)
+        bundled = Path(art.resolve(f"{record['bundled']}/{MANIFEST}", what=f"its {stage} input")).parent
+        places.append(bundled)
+        # Named by where the user can find it, never by the temporary directory a stream unpacked to.
+        names[bundled] = f"{art.where}/{record['bundled']}" if art.source != STDIO else f"stdin ({record['bundled']})"
     if isinstance(record.get("path"), str) and record["path"] != STDIO and os.path.isabs(record["path"]):
         places.append(Path(record["path"]))
     if isinstance(record.get("relative"), str):
         places.append(Path(os.path.normpath(Path(os.path.abspath(art.path)).parent / record["relative"])))
     for place in places:
         if (place / MANIFEST).is_file():
-            found = open_artefact(place, stage=stage, require=require)
+            found = open_artefact(place, stage=stage, require=require, name=names.get(place))
             if found.digest != record.get("digest"):
-                raise ArtefactError(f"{place}: is not the {stage} artefact {art.where} was made from (its content changed since)")
+                raise ArtefactError(f"{found.where}: is not the {stage} artefact {art.where} was made from (its content changed since)")
             return found
-    looked = ", ".join(str(p) for p in places) or "nowhere (the manifest gives no path)"
+    looked = ", ".join(names.get(p, str(p)) for p in places) or "nowhere (the manifest gives no path)"
     raise ArtefactError(f"{art.where}: was made from a {stage} artefact that is no longer where it was ({looked})")
 
 
-def open_artefact(path: str | os.PathLike, stage: str | Sequence[str] | None = None, require: Mapping[str, str] | None = None) -> Artefact:
+def open_artefact(path: str | os.PathLike, stage: str | Sequence[str] | None = None, require: Mapping[str, str] | None = None,
+                  name: str | None = None) -> Artefact:
     """Open and validate the artefact at ``path`` (``-`` reads one streamed on stdin).
 
     ``stage`` restricts which stages are accepted; ``require`` maps dataset names to specs (see
     :mod:`painctl.artefact.schema`). Checks the manifest, data.h5's checksums, the shapes, dtypes
     and index ranges of known datasets, and that every file the artefact names is inside it and
-    present. Raises ArtefactError with one clear sentence on any problem.
+    present (and, for files whose digests the manifest records, unchanged). Raises ArtefactError
+    with one clear sentence on any problem. ``name`` is how messages name the artefact when its
+    path is not the user's (an input bundled inside a streamed artefact).
     """
-    source = str(path)
-    if source == STDIO:
+    source = str(path) if name is None else name
+    if str(path) == STDIO:
         path = _receive_stdin()
     path = Path(path)
     where = "stdin" if source == STDIO else source
@@ -264,6 +295,7 @@ def _check_manifest(manifest: Any, where: str) -> None:
     checksums = manifest.get("checksums")
     if checksums is not None and not (
         isinstance(checksums, dict) and isinstance(checksums.get(DATA), str) and isinstance(checksums.get("datasets"), dict)
+        and (checksums.get("files") is None or (isinstance(checksums["files"], dict) and all(isinstance(v, str) for v in checksums["files"].values())))
     ):
         raise ArtefactError(f"{where}: {MANIFEST} has a malformed 'checksums' field")
 
@@ -410,19 +442,50 @@ def _verify_one(directory: Path, manifest: Mapping[str, Any], where: str) -> Non
 # -------------------------------------------------------------------------------------------- write
 
 
-def content_digest(directory: Path) -> str:
-    """Return the sha256 over every file of an artefact except its manifest, in path order."""
+def content_digest(directory: Path, hashes: Mapping[str, bytes] | None = None) -> str:
+    """Return the sha256 over every file of an artefact except its manifest, in path order.
+
+    ``hashes`` (from :func:`file_hashes`) saves reading the files a second time.
+    """
     outer = hashlib.sha256()
+    # In path order part by part (as pathlib sorts), so digests of artefacts written before stay valid.
+    for rel, inner in sorted((hashes if hashes is not None else file_hashes(directory)).items(), key=lambda item: item[0].split("/")):
+        outer.update(rel.encode() + b"\0" + inner)
+    return outer.hexdigest()
+
+
+def file_hashes(directory: Path) -> dict[str, bytes]:
+    """Return relative path -> sha256 digest (32 bytes) of every file under ``directory`` except its manifest."""
+    out = {}
     for file in sorted(p for p in directory.rglob("*") if p.is_file()):
         rel = file.relative_to(directory).as_posix()
-        if rel == MANIFEST:
-            continue
-        inner = hashlib.sha256()
-        with open(file, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                inner.update(block)
-        outer.update(rel.encode() + b"\0" + inner.digest())
-    return outer.hexdigest()
+        if rel != MANIFEST:
+            out[rel] = _sha256(file).digest()
+    return out
+
+
+#: Hex digits of a file's sha256 recorded per file (128 bits: any edit shows; the manifest stays small).
+FILE_DIGEST_HEX = 32
+
+
+def file_digest(path: Path) -> str:
+    """Return the digest the manifest records for one file of an artefact: its sha256, first 32 hex digits."""
+    return _sha256(path).hexdigest()[:FILE_DIGEST_HEX]
+
+
+def recorded_file_digests(hashes: Mapping[str, bytes]) -> dict[str, str]:
+    """The per-file digests a manifest records: every file but data.h5 (checked by its own
+    checksums) and bundled inputs (artefacts with manifests of their own)."""
+    return {rel: digest.hex()[:FILE_DIGEST_HEX] for rel, digest in sorted(hashes.items())
+            if rel != DATA and not rel.startswith(BUNDLE + "/")}
+
+
+def _sha256(path: Path) -> "hashlib._Hash":
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest
 
 
 def _jsonable(value: Any) -> Any:
@@ -492,6 +555,16 @@ class ArtefactWriter:
         OutputLock.check(self.path)  # refuse at once if another run is writing OUT
         self.cached = self._check_existing()
 
+    @property
+    def where(self) -> str:
+        """How messages name the output: its path, or ``stdout`` when it is streamed."""
+        return "stdout" if self.streaming else str(self.path)
+
+    @property
+    def place(self) -> Path:
+        """The directory the output is built in, for disk-space checks (the temporary directory when streamed)."""
+        return Path(tempfile.gettempdir()) if self.streaming else Path(os.path.abspath(self.path)).parent
+
     def _identity(self) -> dict[str, Any]:
         return {"stage": self.stage, "params": self.params, "inputs": [a.digest for a in self.inputs]}
 
@@ -557,6 +630,8 @@ class ArtefactWriter:
             self._finish(exc_type)
         except OSError as failure:
             shutil.rmtree(self.dir, ignore_errors=True)
+            if self.streaming and isinstance(failure, BrokenPipeError):
+                raise  # the stage reading the pipe went away; it says why, this one exits quietly
             if exc_type is None:
                 raise PainctlError(f"{self.path}: could not be written ({failure.strerror or failure.__class__.__name__})") from None
         finally:
@@ -601,6 +676,7 @@ class ArtefactWriter:
             return
         data = self.dir / DATA
         records = self._input_records()
+        hashes = file_hashes(self.dir)  # one pass over the files: the content digest and the per-file digests
         self.manifest = {
             "painctl_version": __version__,
             "schema_version": SCHEMA_VERSION,
@@ -608,8 +684,8 @@ class ArtefactWriter:
             "params": self.params,
             "inputs": records,
             "rows": int(rows) if rows is not None else 0,
-            "digest": content_digest(self.dir),
-            "checksums": {DATA: file_sha256(data), "datasets": dataset_digests(data)},
+            "digest": content_digest(self.dir, hashes),
+            "checksums": {DATA: hashes[DATA].hex(), "datasets": dataset_digests(data), "files": recorded_file_digests(hashes)},
             "entries": sorted(p.name for p in self.dir.iterdir()) + [MANIFEST],
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             **self.manifest,
@@ -793,6 +869,16 @@ class DirectoryOutput:
             raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
         OutputLock.check(self.path)
         self.dir: Path | None = None
+
+    @property
+    def where(self) -> str:
+        """How messages name the output: its path (a plain directory is never streamed)."""
+        return str(self.path)
+
+    @property
+    def place(self) -> Path:
+        """The directory the output is built in, for disk-space checks."""
+        return Path(os.path.abspath(self.path)).parent
 
     def __enter__(self) -> Path:
         self._lock = OutputLock(self.path)

@@ -35,4 +35,4 @@ def contact_sheet(art: str, out: str | None, out_option: str | None, view: str |
     if sheet is None:
         console.info(f"{path} is up to date (cache hit)")
     else:
-        console.info(f"wrote a contact sheet of {art} to {path} ({sheet.width}x{sheet.height} {sheet_format(path)})")
+        console.info(f"wrote a contact sheet of {'stdin' if art == '-' else art} to {path} ({sheet.width}x{sheet.height} {sheet_format(path)})")

@@ -2,16 +2,17 @@
 
 import click
 
-from painctl.cli.options import force_option
+from painctl.cli.options import big_ok_option, force_option
 
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["3dpain"]), default="3dpain", show_default=True, help="Target layout (the released 3D-Pain dataset).")
 @click.option("--prefix", default="flame_sample", show_default=True, help="Base-name prefix (the released dataset's is flame_sample).")
 @force_option
+@big_ok_option
 @click.argument("in_path", metavar="IN")
 @click.argument("out", metavar="OUT")
-def export(fmt, prefix, force, in_path, out):
+def export(fmt, prefix, force, big_ok, in_path, out):
     """Export IN (a render-views or heatmap artefact) to OUT in the 3D-Pain layout.
 
     The layout of the released dataset (Hugging Face SoroushMehraban/3D-Pain) that its authors'
@@ -27,4 +28,4 @@ def export(fmt, prefix, force, in_path, out):
     """
     from painctl.stages.export import export_3dpain
 
-    export_3dpain(in_path, out, force=force, prefix=prefix)
+    export_3dpain(in_path, out, force=force, big_ok=big_ok, prefix=prefix)

@@ -2,15 +2,16 @@
 
 import click
 
-from painctl.cli.options import force_option
+from painctl.cli.options import big_ok_option, force_option
 
 
 @click.command()
 @click.option("--rig", metavar="RIG", help="The rig artefact VIEWS was rendered from (default: the one its manifest records; checked by digest).")
 @force_option
+@big_ok_option
 @click.argument("views_path", metavar="VIEWS")
 @click.argument("out", metavar="OUT")
-def heatmap(rig, force, views_path, out):
+def heatmap(rig, force, big_ok, views_path, out):
     """Write, for every image of VIEWS (a render-views artefact), the displacement from the neutral face.
 
     Per pain image: /heatmap (metres, float32) and a colour-mapped PNG, aligned with the RGB image;
@@ -24,4 +25,4 @@ def heatmap(rig, force, views_path, out):
     """
     from painctl.stages.heatmap import heatmap as run
 
-    run(views_path, out, rig=rig, force=force)
+    run(views_path, out, rig=rig, force=force, big_ok=big_ok)

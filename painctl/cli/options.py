@@ -35,6 +35,8 @@ class FiniteFloatRange(click.FloatRange):
 seed_option = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=0, show_default=True,
                            help="Random seed, 0..4294967295 (2**32-1); same seed, same bytes.")
 force_option = click.option("--force", is_flag=True, help="Replace OUT if it exists with other parameters.")
+big_ok_option = click.option("--i-know-it-is-big", "big_ok", is_flag=True,
+                             help="Run even when the output is estimated not to fit on the disk, or the work in memory.")
 shard_option = click.option(
     "--shard",
     metavar="K/N",

@@ -2,7 +2,7 @@
 
 import click
 
-from painctl.cli.options import force_option, in_argument, out_argument, seed_option, shard_option
+from painctl.cli.options import big_ok_option, force_option, in_argument, out_argument, seed_option, shard_option
 
 
 @click.command("render-neutral")
@@ -19,9 +19,10 @@ from painctl.cli.options import force_option, in_argument, out_argument, seed_op
 @seed_option
 @shard_option
 @force_option
+@big_ok_option
 @in_argument
 @out_argument
-def render_neutral(backend, size, texture_size, model, prior_model, steps, lights, renderer, seed, shard, force, in_path, out):
+def render_neutral(backend, size, texture_size, model, prior_model, steps, lights, renderer, seed, shard, force, big_ok, in_path, out):
     """Render each identity of mesh artefact IN frontally into OUT: depth map and neutral face.
 
     Writes /depth (float32, metres), /image, /depth_png and /albedo PNG paths, /camera (JSON), and
@@ -34,5 +35,5 @@ def render_neutral(backend, size, texture_size, model, prior_model, steps, light
     """
     from painctl.stages.render_neutral import render_neutral as run
 
-    run(in_path, out, backend=backend, size=size, seed=seed, shard=shard, force=force, model=model,
+    run(in_path, out, backend=backend, size=size, seed=seed, shard=shard, force=force, big_ok=big_ok, model=model,
         prior_model=prior_model, steps=steps, texture_size=texture_size, renderer=renderer, lights=lights)

@@ -2,7 +2,7 @@
 
 import click
 
-from painctl.cli.options import force_option, seed_option, shard_option
+from painctl.cli.options import big_ok_option, force_option, seed_option, shard_option
 
 
 @click.command("render-views")
@@ -22,9 +22,10 @@ from painctl.cli.options import force_option, seed_option, shard_option
 @seed_option
 @shard_option
 @force_option
+@big_ok_option
 @click.argument("rig", metavar="RIG")
 @click.argument("out", metavar="OUT")
-def render_views(texture, views, size, background, camera_model, pose_jitter, lighting, maps, inpaint_model, inpaint_steps, renderer, without, jobs, seed, shard, force, rig, out):
+def render_views(texture, views, size, background, camera_model, pose_jitter, lighting, maps, inpaint_model, inpaint_steps, renderer, without, jobs, seed, shard, force, big_ok, rig, out):
     """Render every identity of RIG (a rig artefact): its neutral face and each pain face, in every view.
 
     The cameras are framed once per identity on its neutral face and shared by its pain faces,
@@ -47,4 +48,4 @@ def render_views(texture, views, size, background, camera_model, pose_jitter, li
                               inpaint_model=inpaint_model, inpaint_steps=inpaint_steps, without=without)
     request.check()  # before the rig is read: a bad option is refused at once
     rig_art = open_artefact(rig, stage="rig", require=RIG_REQUIRE)
-    run(rig_art, out, request, texture=texture_for(rig_art, texture), shard=shard, force=force, jobs=jobs)
+    run(rig_art, out, request, texture=texture_for(rig_art, texture), shard=shard, force=force, big_ok=big_ok, jobs=jobs)

@@ -2,7 +2,7 @@
 
 import click
 
-from painctl.cli.options import force_option, seed_option, shard_option
+from painctl.cli.options import big_ok_option, force_option, seed_option, shard_option
 
 
 @click.command()
@@ -16,8 +16,9 @@ from painctl.cli.options import force_option, seed_option, shard_option
 @seed_option
 @shard_option
 @force_option
+@big_ok_option
 @click.argument("paths", metavar="IN OUT", nargs=-1, required=True)
-def rig(pspi, au, per_identity, prior, asymmetry, sequence, model_mesh, seed, shard, force, paths):
+def rig(pspi, au, per_identity, prior, asymmetry, sequence, model_mesh, seed, shard, force, big_ok, paths):
     """Make each identity of IN a neutral face plus pain faces with exact AU and PSPI labels.
 
     Every identity keeps its neutral face (all AUs 0) as its first row. With --pspi, pain faces
@@ -48,4 +49,4 @@ def rig(pspi, au, per_identity, prior, asymmetry, sequence, model_mesh, seed, sh
         from painctl.io.load_mesh import mesh_file_artefact
 
         source = mesh_file_artefact(model_mesh)
-    rig_identities(source, out, request, shard=shard, force=force)
+    rig_identities(source, out, request, shard=shard, force=force, big_ok=big_ok)

@@ -2,7 +2,7 @@
 
 import click
 
-from painctl.cli.options import force_option, in_argument, out_argument, shard_option
+from painctl.cli.options import big_ok_option, force_option, in_argument, out_argument, shard_option
 
 
 @click.command("texture")
@@ -11,9 +11,10 @@ from painctl.cli.options import force_option, in_argument, out_argument, shard_o
               help="project: back-project the frontal image, mirror and pull-push fill; hunyuan: Hunyuan3D 2.1 paint (if installed).")
 @shard_option
 @force_option
+@big_ok_option
 @in_argument
 @out_argument
-def texture(size, backend, shard, force, in_path, out):
+def texture(size, backend, shard, force, big_ok, in_path, out):
     """Build a UV texture and a textured OBJ+MTL mesh for each identity of render-neutral artefact IN.
 
     \b
@@ -22,4 +23,4 @@ def texture(size, backend, shard, force, in_path, out):
     """
     from painctl.stages.texture import texture_artefact as run
 
-    run(in_path, out, size=size, backend=backend, shard=shard, force=force)
+    run(in_path, out, size=size, backend=backend, shard=shard, force=force, big_ok=big_ok)

@@ -16,8 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 

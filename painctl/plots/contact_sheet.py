@@ -52,7 +52,7 @@ def contact_sheet(views: Artefact, heatmaps: Artefact | None = None, view: str |
     names = views.read("view")
     view = view or str(names[0])
     if view not in set(names.tolist()):
-        raise ArtefactError(f"{views.path}: has no view named {view!r} (views: {', '.join(sorted(set(names.tolist())))})")
+        raise ArtefactError(f"{views.where}: has no view named {view!r} (views: {', '.join(sorted(set(names.tolist())))})")
     demo = [views.read(n) if views.has(n) else np.full(len(identity), "", dtype=object) for n in ("age_group", "gender", "ethnicity")]
     label = [" ".join(str(d[i]) for d in demo).strip() for i in range(len(identity))]
     heat_png = _heatmap_paths(heatmaps, len(identity)) if heatmaps is not None else None
@@ -75,11 +75,12 @@ def contact_sheet(views: Artefact, heatmaps: Artefact | None = None, view: str |
         draw.text((6, y + tile // 2 + 2), label[first], fill="black")
         cells = [(i, "neutral") for i in neutrals] + [(i, f"PSPI {pspi[i]:g}") for i in pains]
         for c, (i, caption) in enumerate(cells):
-            _paste(sheet, views.resolve(str(image[i]), what=f"/image row {i}"), margin + c * tile, y, tile, views.where)
+            _paste(sheet, views.resolve(str(image[i]), what=f"/image row {i}"), margin + c * tile, y, tile, views.where, str(image[i]))
             draw.text((margin + c * tile + 4, y + tile + 2), caption, fill="black")
         if heat_png is not None and pains:
             top = pains[-1]
-            _paste(sheet, heatmaps.resolve(str(heat_png[top]), what=f"heatmap row {top}"), margin + (columns - 1) * tile, y, tile, heatmaps.where)
+            _paste(sheet, heatmaps.resolve(str(heat_png[top]), what=f"heatmap row {top}"), margin + (columns - 1) * tile, y, tile, heatmaps.where,
+                   str(heat_png[top]))
             draw.text((margin + (columns - 1) * tile + 4, y + tile + 2), f"heatmap PSPI {pspi[top]:g}", fill="black")
     return sheet
 
@@ -90,15 +91,15 @@ def _heatmap_paths(heatmaps: Artefact, rows: int) -> np.ndarray:
             paths = heatmaps.read(name)
             if paths.dtype.kind in "US" and len(paths) == rows:
                 return paths
-    raise ArtefactError(f"{heatmaps.path}: has no heatmap PNG paths aligned with the views' rows")
+    raise ArtefactError(f"{heatmaps.where}: has no heatmap PNG paths aligned with the views' rows")
 
 
-def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int, where: str) -> None:
+def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int, where: str, name: str) -> None:
     # Missing files were refused by resolve(); a corrupt one is refused here, never a blank cell.
     from painctl.artefact.images import load_rgb, verify_png
 
-    verify_png(path, where)
-    sheet.paste(load_rgb(path, where).resize((tile, tile), Image.Resampling.LANCZOS), (x, y))
+    verify_png(path, where, name)
+    sheet.paste(load_rgb(path, where, name).resize((tile, tile), Image.Resampling.LANCZOS), (x, y))
 
 
 #: Image formats a contact sheet can be written in, by file name ending.

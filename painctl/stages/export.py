@@ -58,6 +58,19 @@ def base_names(identity: np.ndarray, rig_row: np.ndarray, is_neutral: np.ndarray
     return names
 
 
+def estimate_bytes(art, images: list[str], heatmaps: list[str] | None) -> int:
+    """Disk (bytes) of exporting ``art``: the sizes of the image and heatmap files it copies (a
+    reflink shares them, but that is known only when done) and about 200 bytes per annotation."""
+    files = images + (heatmaps or [])
+    return sum(art.resolve(rel, what="a file it exports").stat().st_size for rel in files) + 200 * len(images)
+
+
+def _estimate(ctx: Context) -> dict:
+    art = ctx.inputs["art"]
+    heat = [str(x) for x in art.read("heatmap_png")] if art.has("heatmap_png") else None
+    return {"disk_bytes": estimate_bytes(art, [str(x) for x in art.read("image")], heat), "what": "this export"}
+
+
 @dataclass(frozen=True)
 class ExportParams(Parameters):
     """export's parameters: the target ``format`` (3dpain) and the base names' ``prefix``."""
@@ -103,21 +116,22 @@ def _export(ctx: Context) -> str:
     if meshes:
         _write_meshes(meshes, meshed, tmp / MESHES)
     extra = f", {console.plural(len(meshed), 'textured mesh', 'textured meshes')}" if meshes else ""
-    return f"exported {console.plural(len(images), 'image')}, {console.plural(len(written), 'pain annotation')}{extra} to {ctx.path}"
+    return f"exported {console.plural(len(images), 'image')}, {console.plural(len(written), 'pain annotation')}{extra} to {ctx.where}"
 
 
 #: export: one render-views or heatmap artefact, written as a plain directory in the 3D-Pain layout (never
 #: cached). Named "export 3dpain", which the directory's marker file records as what wrote it.
 EXPORT = Stage("export 3dpain", ExportParams, _export, output="directory",
-               inputs=(Input("art", stages=("render-views", "heatmap"), require=REQUIRE),))
+               inputs=(Input("art", stages=("render-views", "heatmap"), require=REQUIRE),), estimate=_estimate)
 
 
-def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAULT_PREFIX) -> Path:
+def export_3dpain(art, out: str | Path, force: bool = False, prefix: str = DEFAULT_PREFIX, big_ok: bool = False) -> Path:
     """Write ``art`` (a render-views or heatmap artefact, a path or opened) as a 3D-Pain tree at ``out``; return it.
 
-    Built in a temporary sibling and renamed into place; refuses an existing ``out`` unless ``force``.
+    Built in a temporary sibling and renamed into place; refuses an existing ``out`` unless ``force``,
+    and a tree estimated not to fit on the disk unless ``big_ok``.
     """
-    return run(EXPORT, out, ExportParams(prefix=prefix), {"art": art}, force=force)
+    return run(EXPORT, out, ExportParams(prefix=prefix), {"art": art}, force=force, big_ok=big_ok)
 
 
 def _mesh_sources(art):

@@ -18,6 +18,7 @@ import numpy as np
 
 from painctl import console
 from painctl.artefact import ROWS_ATTR, Artefact, write_dataset
+from painctl.artefact.resources import H5_IMAGE_RATIO, Estimate, png_bytes
 from painctl.artefact.stage import Context, Input, Parameters, Stage, run
 from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.facs import AU_NAMES
@@ -53,6 +54,27 @@ def rig_of_views(views, rig_path=None):
     if digests and rig.digest not in digests:
         raise ArtefactError(f"{rig.where}: is not the rig {views.where} was rendered from (digest differs); give the right {{rig}}", params=("rig",))
     return rig
+
+
+def estimate_bytes(rows: int, size: int, views_per_row: int, image_bytes: int) -> Estimate:
+    """Disk and memory (bytes) of the heatmaps of ``rows`` images of ``size`` pixels square.
+
+    Disk: lzf'd float32 /heatmap and float16 /au_heatmap (6 per pixel), the colour PNGs, and the
+    copies of the views' images (``image_bytes``, their total size). Memory: the renders of one rig
+    row's ``views_per_row`` views (about 100 bytes a pixel) and the (H,W,7) float32 splat.
+    """
+    pixels = size * size
+    disk = rows * (int(pixels * (4 + 6 * 2) * H5_IMAGE_RATIO) + png_bytes(pixels)) + image_bytes
+    return Estimate(disk, pixels * (100 * max(1, views_per_row) + 7 * 4 * 2))
+
+
+def _estimate(ctx: Context) -> dict:
+    views = ctx.inputs["views"]
+    size = int(views.attrs().get("size", 0)) or _image_size(views)
+    rig_rows = views.read("rig_row").astype(np.int64)
+    disk, memory = estimate_bytes(views.rows(), size, int(np.bincount(rig_rows).max(initial=0)),
+                                  _total_bytes(views, views.read("image")))
+    return {"disk_bytes": disk, "memory_bytes": memory, "what": "these heatmaps"}
 
 
 @dataclass(frozen=True)
@@ -163,22 +185,23 @@ def _heatmaps(ctx: Context) -> str:
     if rig.has("uv") and rig.has("uv_faces"):
         draw_stats(stats, rig.read("faces"), rig.read("uv"), rig.read("uv_faces"), ctx.dir / "stats.png",
                    window=_face_region(rig), vertices=rig.read("vertices", int(neutral_row[0])) if n_rig else None)
-    return f"wrote {console.plural(n, 'heatmap')} ({console.plural(int((~is_neutral).sum()), 'pain image')}) and stats.png ({ctx.path})"
+    return f"wrote {console.plural(n, 'heatmap')} ({console.plural(int((~is_neutral).sum()), 'pain image')}) and stats.png ({ctx.where})"
 
 
 #: heatmap: the render-views artefact, and its rig (by default the one the views' manifest records, checked by digest).
 HEATMAP = Stage("heatmap", HeatmapParams, _heatmaps, inputs=(
     Input("views", stages=("render-views",), require=VIEWS_REQUIRE),
     Input("rig", stages=("rig",), require=RIG_REQUIRE, resolve=lambda value, opened: rig_of_views(opened["views"], value)),
-))
+), estimate=_estimate)
 
 
-def heatmap(views, out: str | Path, rig=None, force: bool = False) -> Path:
+def heatmap(views, out: str | Path, rig=None, force: bool = False, big_ok: bool = False) -> Path:
     """Write the heatmap artefact ``out`` for the render-views artefact ``views`` (a path or opened); return its path.
 
     ``rig`` is the rig artefact (a path or opened; default: the one recorded in ``views``' manifest).
+    Heatmaps estimated not to fit on the disk or in memory are refused unless ``big_ok``.
     """
-    return run(HEATMAP, out, HeatmapParams(), {"views": views, "rig": rig}, force=force)
+    return run(HEATMAP, out, HeatmapParams(), {"views": views, "rig": rig}, force=force, big_ok=big_ok)
 
 
 def _link_images(views, out_dir: Path, images: np.ndarray) -> None:
@@ -191,7 +214,7 @@ def _link_images(views, out_dir: Path, images: np.ndarray) -> None:
     for row, rel in enumerate(images):
         rel = str(rel)
         src, dst = views.resolve(rel, what=f"/image row {row}"), out_dir / rel
-        verify_png(src, views.where)
+        verify_png(src, views.where, rel)
         dst.parent.mkdir(parents=True, exist_ok=True)
         copy_file(src, dst)
 
@@ -227,7 +250,13 @@ def _image_size(views) -> int:
 
     from painctl.artefact.images import verify_png
 
-    path = views.resolve(str(views.read("image", 0)), what="/image row 0")
-    verify_png(path, views.where)
+    name = str(views.read("image", 0))
+    path = views.resolve(name, what="/image row 0")
+    verify_png(path, views.where, name)
     with Image.open(path) as img:
         return int(img.height)
+
+
+def _total_bytes(art, paths) -> int:
+    """Total size (bytes) of the files ``paths`` of ``art``, resolved (and so checked) as they will be copied."""
+    return sum(art.resolve(str(p), what=f"/image row {row}").stat().st_size for row, p in enumerate(paths))

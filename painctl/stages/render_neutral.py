@@ -15,6 +15,7 @@ import numpy as np
 
 from painctl import console
 from painctl.artefact import IDENTITY
+from painctl.artefact.resources import H5_IMAGE_RATIO, Estimate, png_bytes
 from painctl.artefact.stage import Input, Parameters, Stage, run
 from painctl.errors import BadValue
 from painctl.artefact.shard import WHOLE, Shard
@@ -186,6 +187,25 @@ class RenderNeutralParams(Parameters):
         return params
 
 
+def estimate_bytes(identities: int, size: int, texture_size: int, n_vertices: int) -> Estimate:
+    """Disk and memory (bytes) of rendering ``identities`` neutral faces at ``size`` pixels with
+    skin maps of ``texture_size`` texels, meshes of ``n_vertices`` vertices.
+
+    Disk per identity: the image, depth and albedo PNGs, the gzip'd float32 /depth and /mask, and
+    the float32 vertices carried on.
+    Memory: about a dozen float64 RGB frames (the subsurface split and its blurs) and a few
+    float32 RGB maps at the texture size, for one identity at a time.
+    """
+    pixels, texels = size * size, texture_size * texture_size
+    disk = identities * (png_bytes(pixels) + png_bytes(pixels, 1) + png_bytes(texels) + int(pixels * 5 * H5_IMAGE_RATIO) + n_vertices * 3 * 4)
+    return Estimate(disk, pixels * 3 * 8 * 12 + texels * 3 * 4 * 8)
+
+
+def _estimate(ctx) -> dict:
+    disk, memory = estimate_bytes(ctx.count, ctx.params.size, ctx.params.texture_size, ctx.inputs["heads"].layout()["vertices"][0][1])
+    return {"disk_bytes": disk, "memory_bytes": memory, "what": "this render-neutral"}
+
+
 def _load_generator(ctx):
     if ctx.params.backend != "kandinsky":
         return None
@@ -348,20 +368,22 @@ def _render_neutral(ctx) -> str:
     write_dataset(h5, "lights", np.array(rigs, dtype=str).reshape(rows))
     h5.attrs["lights_preset"] = p.lights
     h5.attrs["neutral_backend"] = p.backend
-    return f"rendered {console.plural(rows, 'neutral face')} and depth maps ({p.backend}) into {ctx.path}"
+    return f"rendered {console.plural(rows, 'neutral face')} and depth maps ({p.backend}) into {ctx.where}"
 
 
 #: render-neutral: one sample-mesh input; the items are its identities; Kandinsky loads after the cache check.
 RENDER_NEUTRAL = Stage(STAGE, RenderNeutralParams, _render_neutral, inputs=(Input("heads", stages=("sample-mesh",), require=REQUIRE),),
-                       items=lambda inputs, params: inputs["heads"].rows(), load=_load_generator)
+                       items=lambda inputs, params: inputs["heads"].rows(), load=_load_generator,
+                       estimate=_estimate)
 
 
 def render_neutral(in_path, out: str, backend: str = "shaded", size: int = 512, seed: int = 0, shard: Shard = WHOLE,
                    force: bool = False, model: str | None = None, prior_model: str | None = None, steps: int = 50,
-                   texture_size: int = 1024, renderer: str = "moderngl", lights: str = "studio") -> Path:
+                   texture_size: int = 1024, renderer: str = "moderngl", lights: str = "studio", big_ok: bool = False) -> Path:
     """Render the neutral face of every identity (this shard's part) of the mesh artefact ``in_path``
     (a path or the opened artefact) into the artefact ``out``; see the module docstring and man page
-    for the datasets written. ``renderer`` (moderngl or pytorch3d) is a run option, not a recorded parameter."""
+    for the datasets written. ``renderer`` (moderngl or pytorch3d) and ``big_ok`` (run although the
+    estimate does not fit the disk or memory) are run options, not recorded parameters."""
     params = RenderNeutralParams(backend=backend, lights=lights, size=int(size), seed=int(seed), texture_size=int(texture_size),
                                  model=model, prior_model=prior_model, steps=int(steps))
-    return run(RENDER_NEUTRAL, out, params, {"heads": in_path}, shard=shard, force=force, renderer=renderer)
+    return run(RENDER_NEUTRAL, out, params, {"heads": in_path}, shard=shard, force=force, big_ok=big_ok, renderer=renderer)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from painctl import console
+from painctl.artefact.resources import NOISY_PNG_RATIO, PNG_RATIO, Estimate, png_bytes
 from painctl.artefact.stage import Input, Parameters, Stage, run
 from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.artefact.shard import WHOLE, Shard
@@ -262,12 +263,8 @@ _PLAN: ViewsPlan | None = None
 _RIG = None
 
 
-def _init_worker(plan: ViewsPlan, worker: bool = False) -> None:
+def _init_worker(plan: ViewsPlan) -> None:
     global _PLAN, _RIG
-    if worker:
-        from painctl.artefact.signals import quiet_worker
-
-        quiet_worker()
     _PLAN = plan
     _RIG = None
 
@@ -563,10 +560,9 @@ def run_tasks(plan: ViewsPlan, tasks: list[IdentityTask], jobs: int, description
     import multiprocessing
 
     # spawn: a forked child would inherit the parent's EGL/llvmpipe threads, if it ever rendered.
-    from painctl.artefact.signals import deferred_signals
+    from painctl.artefact.signals import quiet_pool
 
-    with deferred_signals():  # never cut a worker's start-up data in half
-        pool = multiprocessing.get_context("spawn").Pool(min(jobs, len(tasks)), initializer=_init_worker, initargs=(plan, True))
+    pool = quiet_pool(multiprocessing.get_context("spawn"), min(jobs, len(tasks)), _init_worker, (plan,))
     with pool:
         yield from console.track(pool.imap(render_identity, tasks, chunksize=1), total=len(tasks), description=description)
 
@@ -580,6 +576,30 @@ def _close_rig() -> None:
 
 def _blocks(rig) -> list[tuple[int, int]]:
     return identity_blocks(rig.read("identity"), rig.read("is_neutral").astype(bool))
+
+
+def estimate_bytes(images: int, identities: int, request: ViewsRequest, jobs: int | None = 1, texture=None) -> Estimate:
+    """Disk and memory (bytes) of rendering ``images`` images (rig rows x views) of ``identities``
+    identities over ``jobs`` workers (None: every core), textured from the ``texture`` artefact or not.
+
+    Disk per image: the RGB PNG (less compressible through the photo camera model) and, with maps, the segmentation (8-bit), depth (16-bit) and
+    normals (RGB) PNGs. Memory per worker: about 200 bytes a pixel (colour, depth, triangle ids,
+    barycentrics and alpha of a frame per view, the background and its composite) and the
+    identity's float32 texture.
+    """
+    pixels = request.size * request.size
+    workers = min(default_jobs() if jobs is None else jobs, max(1, identities))
+    texture_size = int(texture.params.get("size", 0)) if texture is not None else 0
+    per_image = png_bytes(pixels, 3, NOISY_PNG_RATIO if request.camera_model == "photo" else PNG_RATIO) + (png_bytes(pixels, 1) + png_bytes(pixels, 2) + png_bytes(pixels) if request.maps else 0)
+    per_worker = 200 * pixels * len(request.views) + texture_size * texture_size * 3 * 4
+    return Estimate(images * per_image, workers * per_worker)
+
+
+def _estimate(ctx) -> dict:
+    mine = _blocks(ctx.inputs["rig"])[ctx.start:ctx.stop]
+    disk, memory = estimate_bytes(sum(b - a for a, b in mine) * len(ctx.params.views), len(mine), ctx.params,
+                                  ctx.options.get("jobs"), ctx.inputs["texture"])
+    return {"disk_bytes": disk, "memory_bytes": memory, "what": "this render-views"}
 
 
 def _load_inpainting(ctx) -> None:
@@ -615,9 +635,9 @@ def _render_views(ctx) -> str:
     uv_source = texture if texture is not None and texture.has("uv") and texture.has("uv_faces") else rig
     has_uv = uv_source.has("uv") and uv_source.has("uv_faces")
     if tex_paths is not None and not has_uv:
-        raise ArtefactError(f"{rig.path}: has no /uv and /uv_faces, so a texture cannot be mapped onto its meshes")
+        raise ArtefactError(f"{rig.where}: has no /uv and /uv_faces, so a texture cannot be mapped onto its meshes")
     if uv_source is texture and texture.has("faces") and not np.array_equal(texture.read("faces"), faces):
-        raise ArtefactError(f"{texture.path}: its meshes have another topology than {rig.path}'s")
+        raise ArtefactError(f"{texture.where}: its meshes have another topology than {rig.where}'s")
     albedos = None
     if tex_paths is None:
         albedos = _plain_albedos(rig, blocks, mine, int(rig.shapes()["vertices"][0][1]))
@@ -693,26 +713,28 @@ def _render_views(ctx) -> str:
                 writer.h5.attrs[key] = value
             except TypeError:
                 pass
-    return f"rendered {console.plural(len(records), 'image')} of {console.plural(last - first, 'identity', 'identities')} in {console.plural(n_views, 'view')} ({ctx.path})"
+    return f"rendered {console.plural(len(records), 'image')} of {console.plural(last - first, 'identity', 'identities')} in {console.plural(n_views, 'view')} ({ctx.where})"
 
 
 #: render-views: a rig artefact and optionally a texture artefact; the items are the rig's identities.
 RENDER_VIEWS = Stage("render-views", ViewsRequest, _render_views, inputs=(
     Input("rig", stages=("rig",), require=RIG_REQUIRE),
     Input("texture", stages=("texture",), require=TEXTURE_REQUIRE, optional=True),
-), items=lambda inputs, params: len(_blocks(inputs["rig"])), load=_load_inpainting)
+), items=lambda inputs, params: len(_blocks(inputs["rig"])), load=_load_inpainting, estimate=_estimate)
 
 
-def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shard: Shard = WHOLE, force: bool = False, jobs: int | None = None) -> Path:
+def render_views(rig, out: str | Path, request: ViewsRequest, texture=None, shard: Shard = WHOLE, force: bool = False, jobs: int | None = None,
+                 big_ok: bool = False) -> Path:
     """Render the rig artefact ``rig`` (a path or opened) into the render-views artefact ``out``; return its path.
 
     ``texture`` is a texture artefact (rows with /identity and /texture PNG paths; a path or opened)
     or None for the plain vertex albedo (:func:`texture_for` finds the one a rig was made from).
-    ``jobs`` worker processes (default: every core) render identities.
+    ``jobs`` worker processes (default: every core) render identities. Work estimated not to fit on
+    the disk or in memory is refused unless ``big_ok``.
     """
     if jobs is not None and jobs < 1:
         raise BadValue("jobs", f"must be at least 1, got {jobs}")
-    return run(RENDER_VIEWS, out, request, {"rig": rig, "texture": texture}, shard=shard, force=force, jobs=jobs)
+    return run(RENDER_VIEWS, out, request, {"rig": rig, "texture": texture}, shard=shard, force=force, big_ok=big_ok, jobs=jobs)
 
 
 def check_inpaint_model(model: str | None, load: bool = False) -> None:
@@ -809,7 +831,7 @@ def _texture_lights(texture, identity: np.ndarray, blocks: list[tuple[int, int]]
 
 def _texture_paths(texture, identity: np.ndarray, blocks: list[tuple[int, int]]) -> list[str]:
     if not texture.has("identity") or not texture.has("texture"):
-        raise ArtefactError(f"{texture.path}: a texture artefact needs /identity and /texture (PNG paths)")
+        raise ArtefactError(f"{texture.where}: a texture artefact needs /identity and /texture (PNG paths)")
     tex_ids = [_decode(x) for x in texture.read("identity")]
     tex_files = [_decode(x) for x in texture.read("texture")]
     by_id = dict(zip(tex_ids, tex_files))
@@ -817,10 +839,10 @@ def _texture_paths(texture, identity: np.ndarray, blocks: list[tuple[int, int]])
     for a, _ in blocks:
         key = _decode(identity[a])
         if key not in by_id:
-            raise ArtefactError(f"{texture.path}: has no texture for identity {key!r} of the rig")
+            raise ArtefactError(f"{texture.where}: has no texture for identity {key!r} of the rig")
         path = texture.resolve(by_id[key])
         if not path.is_file():
-            raise ArtefactError(f"{texture.path}: texture file {by_id[key]!r} is missing")
+            raise ArtefactError(f"{texture.where}: texture file {by_id[key]!r} is missing")
         paths.append(str(path))
     return paths
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from painctl import console
 from painctl.artefact import ROWS_ATTR, Artefact, copy_attrs, create_rows, write_dataset
+from painctl.artefact.resources import Estimate
 from painctl.artefact.stage import Context, Input, Parameters, Stage, run
 from painctl.errors import BadValue, PainctlError
 from painctl.facs import AU_MAX, AU_NAMES, parse_au_spec, parse_pspi_levels, pspi
@@ -118,6 +119,22 @@ def _load(ctx: Context):
     return deformer_for(ctx.inputs["heads"], request.model_mesh), prior
 
 
+def estimate_bytes(identities: int, n_vertices: int, request: RigRequest) -> Estimate:
+    """Disk and memory (bytes) of rigging ``identities`` identities of ``n_vertices`` vertices each.
+
+    Disk: float32 /vertices (V,3) and /displacement (V) per face, /sequence/vertices per frame.
+    Memory: the identities' neutral vertices, read at once, and the per-face label arrays.
+    """
+    faces = identities * (1 + request.per_identity)
+    per_face = n_vertices * (3 + 1) * 4 + n_vertices * 3 * 4 * request.sequence + 6 * 4 * (3 + request.sequence)
+    return Estimate(faces * per_face, identities * n_vertices * 3 * 4 + faces * 6 * 4 * (3 + request.sequence))
+
+
+def _estimate(ctx: Context) -> dict:
+    disk, memory = estimate_bytes(ctx.count, ctx.inputs["heads"].layout().get("vertices", ((0, 0),))[0][1], ctx.params)
+    return {"disk_bytes": disk, "memory_bytes": memory, "what": "this rig"}
+
+
 def _rig(ctx: Context) -> str:
     from painctl.rigging.deform import DirectRig
 
@@ -190,20 +207,22 @@ def _rig(ctx: Context) -> str:
         done = deformer.contact.outcomes
         console.info(f"closing eyes (faces and sequence frames): lids of {done['predicted']} from the lid corrective, "
                      f"{done['solved']} from the full contact solve, {done['open']} not touching")
-    return f"rigged {console.plural(stop - start, 'identity', 'identities')} into {console.plural(rows, 'face')} ({ctx.path})"
+    return f"rigged {console.plural(stop - start, 'identity', 'identities')} into {console.plural(rows, 'face')} ({ctx.where})"
 
 
 #: rig: one input of identities; the items are its identities; the deformer (and prior) load after the cache check.
 RIG = Stage("rig", RigRequest, _rig, inputs=(Input("heads", check=_identities_to_rig),),
-            items=lambda inputs, params: len(inputs["heads"].read("identity")), load=_load)
+            items=lambda inputs, params: len(inputs["heads"].read("identity")), load=_load, estimate=_estimate)
 
 
-def rig_identities(source: Artefact | str | Path, out: str | Path, request: RigRequest, shard: Shard = WHOLE, force: bool = False) -> Path:
+def rig_identities(source: Artefact | str | Path, out: str | Path, request: RigRequest, shard: Shard = WHOLE, force: bool = False,
+                   big_ok: bool = False) -> Path:
     """Read identities from ``source`` (an artefact or its path) and write the rig artefact ``out``; return its path.
 
-    Rows per identity: its neutral face (first), then ``request.per_identity`` pain faces.
+    Rows per identity: its neutral face (first), then ``request.per_identity`` pain faces. A rig
+    estimated not to fit on the disk or in memory is refused unless ``big_ok``.
     """
-    return run(RIG, out, request, {"heads": source}, shard=shard, force=force)
+    return run(RIG, out, request, {"heads": source}, shard=shard, force=force, big_ok=big_ok)
 
 
 def local_neutral_rows(rig: Artefact) -> np.ndarray:
@@ -215,5 +234,5 @@ def local_neutral_rows(rig: Artefact) -> np.ndarray:
     first = int(rig.attrs().get(FIRST_ROW_ATTR, 0))
     rows = rig.read("neutral_row").astype(np.int64) - first
     if len(rows) and (rows.min() < 0 or rows.max() >= rig.rows()):
-        raise PainctlError(f"{rig.path}: /neutral_row points outside the artefact's rows (first_row {first})")
+        raise PainctlError(f"{rig.where}: /neutral_row points outside the artefact's rows (first_row {first})")
     return rows

@@ -163,7 +163,7 @@ def _sample(ctx: Context) -> str:
 
     face_model, params, h5 = ctx.models, ctx.params, ctx.h5
     demo = params.demographics()
-    start, rows, export = ctx.start, ctx.count, params.export
+    rows, export = ctx.count, params.export
     people = sample_identities(face_model, demo, params.n, params.seed, ctx.start, ctx.stop)
     _write_attrs(h5, face_model)
     write_dataset(h5, "faces", face_model.faces.astype(np.int32), rows=False)
@@ -194,8 +194,7 @@ def _sample(ctx: Context) -> str:
     if export:
         write_dataset(h5, "mesh_file", np.array([f"meshes/{i}.{export}" for i in people.identity]))
     print_summary(people, demo)
-    where = "stdout" if str(ctx.path) == "-" else ctx.path
-    return f"wrote {console.plural(len(people.identity), 'identity', 'identities')} to {where}"
+    return f"wrote {console.plural(len(people.identity), 'identity', 'identities')} to {ctx.where}"
 
 
 #: sample-mesh: no inputs; the items are the job's ``n`` identities; the face model is built only when there is work.
