@@ -82,7 +82,7 @@ def test_a_declared_stage_writes_its_artefact_and_hits_the_cache_before_loading(
 
 def test_other_parameters_need_force_and_bad_ones_are_refused_before_anything(tmp_path):
     run(NOISE, tmp_path / "a", NoiseParams(n=3))
-    with pytest.raises(PainctlError, match=r"other parameters \(scale: 2.0 here, 1.0 there\); use force"):
+    with pytest.raises(PainctlError, match=r"other parameters \(scale: 2.0 here, 1.0 there\); use force=True"):
         run(NOISE, tmp_path / "a", NoiseParams(n=3, scale=2.0))
     run(NOISE, tmp_path / "a", NoiseParams(n=3, scale=2.0), force=True)
     assert open_artefact(tmp_path / "a").params["scale"] == 2.0

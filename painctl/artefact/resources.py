@@ -11,7 +11,8 @@ from painctl.errors import PainctlError
 
 
 #: The option that lets a user run work whose estimate does not fit.
-BIG_OK_OPTION = "--i-know-it-is-big"
+#: The parameter that overrides the check: ``big_ok=True`` in Python, ``--i-know-it-is-big`` on the command line.
+BIG_OK = "big_ok=True"
 
 #: Bytes a PNG takes per byte of raw pixels, measured on 2026-12-01: 0.09-0.34 for renders without
 #: camera noise, textures, maps and heatmaps (make demo's artefacts, and 96-256 px runs), with headroom.
@@ -45,18 +46,18 @@ def check_resources(near: str | os.PathLike, disk_bytes: int = 0, memory_bytes: 
     """
     if override:
         return
-    hint = f"; pass {BIG_OK_OPTION} to try anyway"
+    hint = "; pass {" + BIG_OK + "} to try anyway"
     if disk_bytes > 0:
         place = Path(os.path.abspath(near))
         while not place.exists() and place != place.parent:
             place = place.parent
         free = shutil.disk_usage(place).free
         if disk_bytes > free:
-            raise PainctlError(f"{what} needs about {_human(disk_bytes)} on disk, but {place} has {_human(free)} free{hint}")
+            raise PainctlError(f"{what} needs about {_human(disk_bytes)} on disk, but {place} has {_human(free)} free{hint}", params=(BIG_OK,))
     if memory_bytes > 0:
         available, where = available_memory(device)
         if available is not None and memory_bytes > available:
-            raise PainctlError(f"{what} needs about {_human(memory_bytes)} of memory, but {where} has {_human(available)} available{hint}")
+            raise PainctlError(f"{what} needs about {_human(memory_bytes)} of memory, but {where} has {_human(available)} available{hint}", params=(BIG_OK,))
 
 
 def available_memory(device: str = "cpu") -> tuple[int | None, str]:

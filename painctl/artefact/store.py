@@ -582,7 +582,7 @@ class ArtefactWriter:
                 return True
             if self.force:
                 return False
-            raise PainctlError(f"{out} exists but its content does not match its manifest (damaged?); use {{force}} to rebuild it", params=("force",))
+            raise PainctlError(f"{out} exists but its content does not match its manifest (damaged?); use {{force=True}} to rebuild it", params=("force=True",))
         if self.force:
             return False
         if not same_stage:
@@ -591,7 +591,7 @@ class ArtefactWriter:
             what = f"a {self.stage!r} artefact made with other parameters ({_params_difference(existing.get('params'), self.params)})"
         else:
             what = f"a {self.stage!r} artefact made from other inputs"
-        raise PainctlError(f"{out} already holds {what}; use {{force}} to replace it", params=("force",))
+        raise PainctlError(f"{out} already holds {what}; use {{force=True}} to replace it", params=("force=True",))
 
     def __enter__(self) -> "ArtefactWriter":
         if self.cached:
@@ -757,7 +757,7 @@ def existing_artefact(out: Path, force: bool) -> dict[str, Any] | None:
     if out.is_symlink():
         raise PainctlError(f"{out}: is a symbolic link; painctl replaces only artefact directories it wrote (remove the link yourself)")
     if not out.is_dir():
-        raise PainctlError(f"{out}: is a file, not an artefact; painctl will not replace it, with or without {{force}} (move it away yourself)", params=("force",))
+        raise PainctlError(f"{out}: is a file, not an artefact; painctl will not replace it, with or without {{force=True}} (move it away yourself)", params=("force=True",))
     try:
         entries = sorted(p.name for p in out.iterdir())
     except OSError as exc:
@@ -765,11 +765,11 @@ def existing_artefact(out: Path, force: bool) -> dict[str, Any] | None:
     if not entries:
         if force:
             return None
-        raise PainctlError(f"{out}: is an empty directory; use {{force}} to write the artefact into its place", params=("force",))
+        raise PainctlError(f"{out}: is an empty directory; use {{force=True}} to write the artefact into its place", params=("force=True",))
     manifest = _painctl_manifest(out)
     if manifest is None:
         raise PainctlError(f"{out}: is a directory that painctl did not write (no painctl {MANIFEST}); "
-                           f"painctl will not replace it, with or without {{force}}", params=("force",))
+                           f"painctl will not replace it, with or without {{force=True}}", params=("force=True",))
     known = manifest.get("entries")
     if isinstance(known, list):
         foreign = [e for e in entries if e not in known]
@@ -817,9 +817,9 @@ class FileOutput:
             raise PainctlError(f"{self.path}: is a {'link' if self.path.is_symlink() else 'directory'}; give the name of a {what} to write")
         if self.path.exists():
             if not force:
-                raise PainctlError(f"{self.path}: already exists; use {{force}} to replace it", params=("force",))
+                raise PainctlError(f"{self.path}: already exists; use {{force=True}} to replace it", params=("force=True",))
             if not ours(self.path):
-                raise PainctlError(f"{self.path}: was not written by painctl; painctl will not replace it, with or without {{force}}", params=("force",))
+                raise PainctlError(f"{self.path}: was not written by painctl; painctl will not replace it, with or without {{force=True}}", params=("force=True",))
         if not _writable(self.path.parent):
             raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
         OutputLock.check(self.path)
@@ -863,7 +863,7 @@ class DirectoryOutput:
         check_output_place(self.path, inputs)
         if self.path.exists() or self.path.is_symlink():
             if not force:
-                raise PainctlError(f"{self.path}: already exists; use {{force}} to replace it", params=("force",))
+                raise PainctlError(f"{self.path}: already exists; use {{force=True}} to replace it", params=("force=True",))
             _check_marked_directory(self.path)
         if not _writable(self.path.parent):
             raise PainctlError(f"{self.path.parent}: cannot write the output here (permission denied or read-only)")
@@ -909,7 +909,7 @@ class DirectoryOutput:
 
 def _check_marked_directory(path: Path) -> None:
     if path.is_symlink() or not path.is_dir():
-        raise PainctlError(f"{path}: is {'a symbolic link' if path.is_symlink() else 'a file'}; painctl will not replace it, with or without {{force}}", params=("force",))
+        raise PainctlError(f"{path}: is {'a symbolic link' if path.is_symlink() else 'a file'}; painctl will not replace it, with or without {{force=True}}", params=("force=True",))
     entries = sorted(p.name for p in path.iterdir())
     if not entries:
         return
@@ -917,7 +917,7 @@ def _check_marked_directory(path: Path) -> None:
         mark = json.loads((path / DIRECTORY_MARK).read_text())
         known = mark["entries"]
     except (OSError, ValueError, KeyError, TypeError):
-        raise PainctlError(f"{path}: is a directory that painctl did not write; painctl will not replace it, with or without {{force}}", params=("force",)) from None
+        raise PainctlError(f"{path}: is a directory that painctl did not write; painctl will not replace it, with or without {{force=True}}", params=("force=True",)) from None
     foreign = [e for e in entries if e not in known]
     if foreign:
         raise PainctlError(f"{path}: holds {', '.join(foreign[:3])}, which painctl did not write; move it out first")

@@ -51,7 +51,8 @@ def make_demographics(model: FaceModel | type[FaceModel], balance: str | None, a
     cannot control what is asked."""
     factors = parse_balance(balance)
     model.capabilities.require(model.name, demographics=factors)
-    groups = parse_age_groups(age_groups)
+    # A model without age control records no groups, so its canonical parameters give "" back here.
+    groups = parse_age_groups(age_groups) if age_groups or "age" in model.capabilities.demographics else ()
     if "age" in model.capabilities.demographics:
         eth = model.ethnicity_groups[:3] if ethnicities is None else parse_groups(ethnicities, model.ethnicity_groups, "ethnicities")
         return Demographics(groups, GENDERS, tuple(eth), factors)
