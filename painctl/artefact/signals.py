@@ -101,11 +101,11 @@ def quiet_map(context, processes: int, initializer, initargs: tuple, fn, items: 
     from concurrent.futures.process import BrokenProcessPool
 
     before = set(multiprocessing.active_children())
+    _start_resource_tracker()  # before the executor's queues register their semaphores with it
     executor = ProcessPoolExecutor(processes, mp_context=context, initializer=initializer, initargs=initargs)
     workers: list = []
     finished = False
     try:
-        _start_resource_tracker()
         # With a start method other than fork, the executor spawns its workers only in submit(),
         # one per call until it has `processes`, and never replaces one that died: submitting every
         # item here spawns every worker inside the quiet command line and the held-back signals.
