@@ -866,6 +866,48 @@ def test_workers_exit_quietly_when_render_views_is_killed(work):
     assert "Traceback" not in stderr and "BrokenPipe" not in stderr, stderr
 
 
+def test_a_worker_killed_mid_render_ends_render_views_with_one_line(work):
+    # The out-of-memory killer or a scheduler kills one worker (a multiprocessing.Pool replaced it
+    # and waited forever for the result it took with it).
+    token = f"{os.getpid()}-worker-killed"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PAINCTL_TEST_RUN": token}
+    proc = subprocess.Popen([sys.executable, "-m", "painctl", "-q", "render-views", "--size", "96", "--views",
+                             "0/0,-30/0,30/0,0/20", "--jobs", "2", "pain", "views5"], cwd=work, stderr=subprocess.PIPE, env=env)
+
+    def workers() -> list[int]:
+        found = []
+        for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split():
+            try:
+                if b"spawn_main_quietly" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(int(pid))
+            except OSError:
+                pass
+        return found
+
+    deadline = time.monotonic() + 60
+    while not list(work.glob(".views5.painctl-tmp-*/**/*.png")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if proc.poll() is not None:
+        pytest.skip("render-views finished before a worker could be killed")
+    victim = workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("render-views hung after one of its workers was killed")
+    stderr = proc.stderr.read().decode()
+    if proc.returncode == 0:
+        pytest.skip("the killed worker had finished its part already")
+    assert proc.returncode == 1 and one_line_error(stderr), stderr
+    assert f"render-views worker {victim} died (killed by signal 9" in stderr, stderr
+    assert [p.name for p in work.iterdir() if p.name.startswith(".")] == [] and not (work / "views5").exists()
+    deadline = time.monotonic() + 20
+    while _our_processes(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _our_processes(token) == [], "workers or their resource tracker outlived the run"
+
+
 @pytest.mark.slow
 def test_a_resumed_training_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
     from safetensors.torch import load_file

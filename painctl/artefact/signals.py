@@ -6,6 +6,8 @@ import os
 import signal
 import sys
 
+from painctl.errors import PainctlError
+
 _handler_pid: int | None = None
 
 
@@ -79,36 +81,97 @@ def _on_deferred_int(signum, frame) -> None:
         raise KeyboardInterrupt()
 
 
-def quiet_pool(context, processes: int, initializer, initargs: tuple):
-    """Start a ``multiprocessing`` pool of ``context`` (spawn) whose workers are quiet from their first line.
+def quiet_map(context, processes: int, initializer, initargs: tuple, fn, items: list, what: str):
+    """Yield ``fn(item)`` for each of ``items``, in order, computed over ``processes`` worker processes
+    of ``context`` (spawn) that are quiet from their first line; ``what`` names them in errors.
 
     A spawned worker reads its start-up data from the parent over a pipe before any of painctl's
     code runs in it; a parent killed with SIGKILL in the middle of that made it print an EOFError
     or UnpicklingError traceback. Here each worker's command line runs :func:`spawn_main_quietly`
     first, which sets :func:`quiet_worker`'s handlers before the data is read. TERM and INT are
     held back while the workers are handed their data (see :class:`deferred_signals`).
+
+    A worker that dies abruptly (SIGKILL from the out-of-memory killer, a crash in a driver) ends
+    the run with a :class:`~painctl.errors.PainctlError` naming it; a ``multiprocessing.Pool``
+    replaced it silently and waited forever for the result it took with it. On that error, Ctrl-C,
+    TERM, or the generator closed early, the workers are stopped at once, not after their tasks.
     """
-    import multiprocessing.spawn as spawn
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    parent = os.getpid()
-    original = spawn.get_command_line
-
-    def command_line(**kwds):
-        line = original(**kwds)
-        if "-c" in line:  # [python, *flags, -c, PROG, --multiprocessing-fork] (not a frozen executable)
-            at = line.index("-c") + 1
-            args = ", ".join(f"{key}={value!r}" for key, value in kwds.items())
-            line[at] = f"from painctl.artefact.signals import spawn_main_quietly; spawn_main_quietly({parent}, {args})"
-        return line
-
-    _start_resource_tracker()
-    # The pool builds its workers' command lines in this call only (workers never exit on their own).
-    spawn.get_command_line = command_line
+    before = set(multiprocessing.active_children())
+    _start_resource_tracker()  # before the executor's queues register their semaphores with it
+    executor = ProcessPoolExecutor(processes, mp_context=context, initializer=initializer, initargs=initargs)
+    workers: list = []
+    finished = False
     try:
-        with deferred_signals():
-            return context.Pool(processes, initializer=initializer, initargs=initargs)
+        # With a start method other than fork, the executor spawns its workers only in submit(),
+        # one per call until it has `processes`, and never replaces one that died: submitting every
+        # item here spawns every worker inside the quiet command line and the held-back signals.
+        with _quiet_command_line(), deferred_signals():
+            futures = [executor.submit(fn, item) for item in items]
+        workers = [p for p in multiprocessing.active_children() if p not in before]
+        for future in futures:
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                raise PainctlError(f"{_death(what, workers)}; nothing was written") from None
+            yield result
+        finished = True
     finally:
-        spawn.get_command_line = original
+        if not finished:
+            # shutdown() would wait for the tasks the workers are busy with; stop them now.
+            for process in set(workers) | {p for p in multiprocessing.active_children() if p not in before}:
+                process.terminate()
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+class _quiet_command_line:
+    """For a ``with`` block, make every spawned process's command line start with :func:`spawn_main_quietly`."""
+
+    def __enter__(self) -> "_quiet_command_line":
+        import multiprocessing.spawn as spawn
+
+        parent, self._original = os.getpid(), spawn.get_command_line
+        original = self._original
+
+        def command_line(**kwds):
+            line = original(**kwds)
+            if "-c" in line:  # [python, *flags, -c, PROG, --multiprocessing-fork] (not a frozen executable)
+                at = line.index("-c") + 1
+                args = ", ".join(f"{key}={value!r}" for key, value in kwds.items())
+                line[at] = f"from painctl.artefact.signals import spawn_main_quietly; spawn_main_quietly({parent}, {args})"
+            return line
+
+        spawn.get_command_line = command_line
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import multiprocessing.spawn as spawn
+
+        spawn.get_command_line = self._original
+
+
+def _death(what: str, workers: list) -> str:
+    """Say which of ``workers`` (``multiprocessing`` processes) died, and how."""
+    import time
+
+    # The executor stops the other workers (TERM: quiet_worker exits 128 + 15) as it fails the
+    # tasks; the one that died first is the one with another exit status.
+    deadline = time.monotonic() + 2.0
+    while not any(p.exitcode is not None for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    dead = [p for p in workers if p.exitcode is not None]
+    dead.sort(key=lambda p: (p.exitcode in (128 + signal.SIGTERM, -signal.SIGTERM), p.exitcode >= 0))
+    if not dead:
+        return f"a {what} worker died"
+    worker, code = dead[0], dead[0].exitcode
+    if code < 0:
+        how = f"killed by signal {-code}" + ("; out of memory?" if -code == signal.SIGKILL else "")
+    else:
+        how = f"exit status {code}"
+    return f"{what} worker {worker.pid} died ({how})"
 
 
 def _start_resource_tracker() -> None:

@@ -558,13 +558,15 @@ def run_tasks(plan: ViewsPlan, tasks: list[IdentityTask], jobs: int, description
             _close_rig()
         return
     import multiprocessing
+    from contextlib import closing
 
     # spawn: a forked child would inherit the parent's EGL/llvmpipe threads, if it ever rendered.
-    from painctl.artefact.signals import quiet_pool
+    from painctl.artefact.signals import quiet_map
 
-    pool = quiet_pool(multiprocessing.get_context("spawn"), min(jobs, len(tasks)), _init_worker, (plan,))
-    with pool:
-        yield from console.track(pool.imap(render_identity, tasks, chunksize=1), total=len(tasks), description=description)
+    results = quiet_map(multiprocessing.get_context("spawn"), min(jobs, len(tasks)), _init_worker, (plan,), render_identity,
+                        tasks, "render-views")
+    with closing(results):  # stops the workers at once if this generator is closed early
+        yield from console.track(results, total=len(tasks), description=description)
 
 
 def _close_rig() -> None:
