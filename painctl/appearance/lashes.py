@@ -26,7 +26,7 @@ LASH_BEND = 1.4
 FISSURE_START, FISSURE_FULL = 0.8, 0.95
 #: The line stands this far (metres) in front of the roots, so the lids' skin does not swallow it,
 #: and reaches this far below the lower root, over the seam where the lids meet.
-FISSURE_FORWARD, FISSURE_ABOVE, FISSURE_BELOW = 0.00025, 0.0003, 0.0008
+FISSURE_FORWARD, FISSURE_ABOVE, FISSURE_BELOW = 0.00025, 0.0003, 0.0012
 #: The line's greatest height (metres) above the lower roots, and its grid: columns per root and rows.
 FISSURE_HEIGHT, FISSURE_COLUMNS, FISSURE_ROWS = 0.0014, 3, 4
 #: How far above and below each point of the line (metres) the skin it must stand in front of is sought.
