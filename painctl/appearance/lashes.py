@@ -30,8 +30,8 @@ LASH_BEND = 1.4
 #: The closed fissure's lash line: drawn where the lids' vertical gap has closed past this
 #: fraction of the neutral gap (fully at FISSURE_FULL), so open and narrowed eyes (AU6, AU7) have none.
 FISSURE_START, FISSURE_FULL = 0.8, 0.95
-#: The line stands this far (metres) in front of the roots, so the lids' skin does not swallow it,
-#: and reaches this far below the lower root, over the seam where the lids meet.
+#: The line stands FISSURE_FORWARD (metres) in front of the frontmost lid skin, so the skin does not
+#: swallow it, from FISSURE_ABOVE above the upper roots to FISSURE_BELOW below the lower ones (over the seam).
 FISSURE_FORWARD, FISSURE_ABOVE, FISSURE_BELOW = 0.00025, 0.0003, 0.0012
 #: The line's greatest height (metres) above the lower roots, and its grid: columns per root and rows.
 FISSURE_HEIGHT, FISSURE_COLUMNS, FISSURE_ROWS = 0.0014, 3, 4
@@ -109,11 +109,16 @@ class Lashes(Part):
     def fissure_mesh(self, vertices: np.ndarray, root: np.ndarray, au43: float = 0.0):
         """Return the dark lash line along each closed fissure as one Mesh (None while every eye is open).
 
-        Real closed eyes show a continuous dark line where the lids meet: the upper lashes pressed
-        down on the lower ones and the shadow of the seam. Lash cards at 512 px break into dashes
-        and stand off the visible lid edge, so the line is drawn as a ribbon from each upper root
-        down over the lower root facing it, ``FISSURE_FORWARD`` in front; it grows in as the lids
-        close (:data:`FISSURE_START` to :data:`FISSURE_FULL`), so open eyes are not narrowed by it."""
+        ``vertices`` (V,3) metres are the head as drawn, ``root`` (R,3) its lash roots
+        (:meth:`roots`), ``au43`` the frame's eyes-closed label (0-1). Real closed eyes show a
+        continuous dark line where the lids meet: the upper lashes pressed down on the lower ones
+        and the shadow of the seam. Lash cards at 224-512 px break into dashes and stand off the
+        visible lid edge, so the line is a ribbon from each upper root (at most
+        :data:`FISSURE_HEIGHT` above the lower root facing it) down over that lower root, laid
+        :data:`FISSURE_FORWARD` in front of the skin. It grows in as the lids close
+        (:meth:`closure` from :data:`FISSURE_START` to :data:`FISSURE_FULL`) or with AU43 (some
+        heads' closed upper lids hang over the lower ones with the roots a third of the gap apart),
+        so open and narrowed eyes are not narrowed further by it."""
         from painctl.renderer import Mesh
 
         pos, faces, n = [], [], 0
