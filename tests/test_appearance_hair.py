@@ -385,3 +385,37 @@ def test_scalp_under_the_hair_takes_its_colour(rigs):
     # The middle of the face (sideburns come down at its sides) is untouched.
     face = np.s_[brow + 10:brow + 40, 112 - 20:112 + 20]
     assert np.array_equal(bare.rgb[face], dressed.rgb[face])
+
+
+def test_closed_eyes_show_a_continuous_dark_line_where_the_lids_meet(rigs):
+    """At AU43 = 1 a dark line runs along the closed fissure (over > 90% of its length it is darker
+    than the lid skin above and below it), where a face landmarker and a person look for a closed
+    eye; open eyes get no such line."""
+    ident, verts, au = _identity(rigs / "au43", 0)
+    lashes = lashes_mod.build_lashes(ident)
+    assert lashes.fissure_mesh(verts, lashes.roots(verts), float(au[5])) is None, "a fissure line on open eyes"
+    ident, verts, au = _identity(rigs / "au43", 1)
+    assert au[5] == 1.0
+    lashes = lashes_mod.build_lashes(ident)
+    head = Mesh(verts, ident.faces)
+    cam = frame_camera(ident.neutral, size=224)
+    with_line = render_many([head] + lashes.meshes(verts, au), [cam], studio_lights(), 224)[0]
+    without = render_many([head], [cam], studio_lights(), 224)[0]
+    root = lashes.roots(verts)
+    for eye, (ups, lows) in enumerate(lashes.fissures):
+        px = _project(cam, root[lows], 224)  # the lower lashes' roots: where the closed lids meet
+        lo, hi = px[:, 0].min(), px[:, 0].max()
+        columns = np.arange(int(np.ceil(lo + 0.1 * (hi - lo))), int(hi - 0.1 * (hi - lo)) + 1)
+        order = np.argsort(px[:, 0])
+        fissure = np.interp(columns, px[order, 0], px[order, 1])
+        dark = []
+        for col, row in zip(columns, np.round(fissure).astype(int)):
+            lum = _luminance(with_line.rgb[row - 8:row + 9, col])
+            k = int(np.argmin(lum[4:13])) + 4  # the darkest pixel within 4 px of the fissure
+            above, below = lum[max(k - 5, 0)], lum[min(k + 5, 16)]
+            dark.append(lum[k] < 0.6 * min(above, below))
+        assert np.mean(dark) > 0.9, f"eye {eye}: dark line over {np.mean(dark):.2f} of the fissure"
+        # The line is the lashes part's, not the bare head's shading: without it the fissure is not dark.
+        bare = [_luminance(without.rgb[r - 4:r + 5, c]).min() < 0.6 * _luminance(without.rgb[[r - 9, r + 9], c]).min()
+                for c, r in zip(columns, np.round(fissure).astype(int))]
+        assert np.mean(bare) < 0.5, f"eye {eye}: the bare head is already dark along {np.mean(bare):.2f} of the fissure"

@@ -7,6 +7,12 @@ alpha cut out between them). Roots and tips are bound to the lid triangles at th
 (:mod:`painctl.appearance.binding`), so the lashes turn down with the upper lid as it closes;
 with AU43 both strips' roots meet where the lids do. Length, density, curl and colour are drawn
 per identity from ``rng_for(seed, brows.STREAM + 1, index)``.
+
+A closed eye also gets a lash line (:meth:`Lashes.fissure_mesh`): a dark ribbon along the closed
+fissure, anchored on the lower roots and laid just in front of the frontmost lid skin there, as
+real closed eyes show one continuous dark line where the lids meet. The cards alone do not make
+it: at 224-512 px they break into dashes, and anny's margin (the roots' anchor) lies inside the
+lids, millimetres behind and above the seam the camera sees (issue 15).
 """
 
 from __future__ import annotations
@@ -21,6 +27,16 @@ from painctl.seeding import rng_for
 STREAM = BROW_STREAM + 1
 #: How far (radians) the upper lashes bend down on a fully closed eye.
 LASH_BEND = 1.4
+#: The closed fissure's lash line: drawn where the lids' vertical gap has closed past this
+#: fraction of the neutral gap (fully at FISSURE_FULL), so open and narrowed eyes (AU6, AU7) have none.
+FISSURE_START, FISSURE_FULL = 0.8, 0.95
+#: The line stands FISSURE_FORWARD (metres) in front of the frontmost lid skin, so the skin does not
+#: swallow it, from FISSURE_ABOVE above the upper roots to FISSURE_BELOW below the lower ones (over the seam).
+FISSURE_FORWARD, FISSURE_ABOVE, FISSURE_BELOW = 0.00025, 0.0003, 0.0012
+#: The line's greatest height (metres) above the lower roots, and its grid: columns per root and rows.
+FISSURE_HEIGHT, FISSURE_COLUMNS, FISSURE_ROWS = 0.0014, 3, 4
+#: How far above and below each point of the line (metres) the skin it must stand in front of is sought.
+FISSURE_REACH = 0.0015
 
 
 #: Root band of the lash texture (fraction of the lash length from the root): alpha ROOT_ALPHA up
@@ -77,6 +93,93 @@ class Lashes(Part):
         # Lower lashes are finer and fewer: only the cores of the texture's lashes are kept there.
         self.cutoff = np.where(lids % 2 == 1, LOWER_CUTOFF, 0.5).astype(np.float32)
         self.info = info
+        #: Per eye: (upper root ids, the lower root facing each) into :meth:`roots`' rows, for the closed fissure's line.
+        self.fissures: list[tuple[np.ndarray, np.ndarray]] = []
+        #: Per eye: the neutral vertical gap (m) between facing roots (:func:`_middle_gap`).
+        self.gap0_y: list[float] = []
+        #: Per eye: the head's triangles the line is laid on (all but the eyeballs').
+        self.skin: list[np.ndarray] = []
+
+    def closure(self, vertices: np.ndarray) -> list[float]:
+        """Return per eye (left, right) 0-1 how far the lids have closed on ``vertices`` (V,3): 1 - the
+        median vertical gap between facing upper and lower roots over the middle third of the lid, over its neutral value."""
+        root = self.roots(vertices)
+        return [float(np.clip(1.0 - _middle_gap(root, ups, lows) / gap0, 0.0, 1.0)) for (ups, lows), gap0 in zip(self.fissures, self.gap0_y)]
+
+    def fissure_mesh(self, vertices: np.ndarray, root: np.ndarray, au43: float = 0.0):
+        """Return the dark lash line along each closed fissure as one Mesh (None while every eye is open).
+
+        ``vertices`` (V,3) metres are the head as drawn, ``root`` (R,3) its lash roots
+        (:meth:`roots`), ``au43`` the frame's eyes-closed label (0-1). Real closed eyes show a
+        continuous dark line where the lids meet: the upper lashes pressed down on the lower ones
+        and the shadow of the seam. Lash cards at 224-512 px break into dashes and stand off the
+        visible lid edge, so the line is a ribbon from each upper root (at most
+        :data:`FISSURE_HEIGHT` above the lower root facing it) down over that lower root, laid
+        :data:`FISSURE_FORWARD` in front of the skin. It grows in as the lids close
+        (:meth:`closure` from :data:`FISSURE_START` to :data:`FISSURE_FULL`) or with AU43 (some
+        heads' closed upper lids hang over the lower ones with the roots a third of the gap apart),
+        so open and narrowed eyes are not narrowed further by it."""
+        from painctl.renderer import Mesh
+
+        pos, faces, n = [], [], 0
+        for (ups, lows), c, skin in zip(self.fissures, self.closure(vertices), self.skin):
+            g = float(np.clip((c - FISSURE_START) / (FISSURE_FULL - FISSURE_START), 0.0, 1.0))
+            g = max(g * g * (3 - 2 * g), float(np.clip(au43, 0.0, 1.0)))
+            if g <= 0 or len(ups) < 2:
+                continue
+            # Anchored on the lower lid's roots (where the lids meet, also on heads whose closed upper
+            # lid hangs over the lower one with its roots a few millimetres higher), at most
+            # FISSURE_HEIGHT tall, growing down from its top edge as the eye closes.
+            low = root[lows] + np.array([0.0, -FISSURE_BELOW, 0.0])
+            top = root[ups] + np.array([0.0, FISSURE_ABOVE, 0.0])
+            top[:, 1] = np.minimum(top[:, 1], low[:, 1] + FISSURE_HEIGHT)
+            bottom = top + g * (low - top)
+            # A grid fine enough to follow the lids' curve (each vertex laid on the skin in front).
+            t = np.linspace(0.0, len(ups) - 1.0, FISSURE_COLUMNS * (len(ups) - 1) + 1)
+            k = np.minimum(t.astype(int), len(ups) - 2)
+            f = (t - k)[:, None]
+            top, bottom = top[k] * (1 - f) + top[k + 1] * f, bottom[k] * (1 - f) + bottom[k + 1] * f
+            cols, rows = len(t), FISSURE_ROWS
+            strip = (top[None] + np.linspace(0.0, 1.0, rows)[:, None, None] * (bottom - top)[None]).reshape(-1, 3)
+            strip = self._on_skin(strip, vertices, skin)
+            grid = n + np.arange(rows * cols).reshape(rows, cols)
+            a, b, c, d = grid[:-1, :-1].ravel(), grid[1:, :-1].ravel(), grid[1:, 1:].ravel(), grid[:-1, 1:].ravel()
+            faces += list(np.stack([a, b, c], 1)) + list(np.stack([a, c, d], 1))
+            pos.append(strip)
+            n += len(strip)
+        if not pos:
+            return None
+        colour = np.tile(self.texture[0, 0, :3], (n, 1)).astype(np.float32)
+        return Mesh(np.concatenate(pos).astype(np.float32), np.array(faces, np.int32), vertex_colors=colour, specular=0.05, roughness=0.7)
+
+    def _on_skin(self, points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """Return ``points`` (N,3) moved in depth to :data:`FISSURE_FORWARD` in front of the frontmost
+        of the lid ``faces`` (F,3) of ``vertices`` (V,3) over each in x, y (the roots lie inside the
+        lids: anny's margin is the socket edge), so the line is where the camera sees the lids meet."""
+        # The frontmost surface over a short vertical reach: where the closed lids meet at a step in
+        # depth (a full lower lid in front of the upper one) the line stands in front of the step
+        # instead of behind it. Yawed views shift it along itself (it is near horizontal).
+        reach = np.linspace(-FISSURE_REACH, FISSURE_REACH, 5)
+        probe = np.repeat(points, len(reach), axis=0)
+        probe[:, 1] += np.tile(reach, len(points))
+        lo, hi = probe[:, :2].min(0), probe[:, :2].max(0)
+        corners = vertices[faces][..., :2]
+        faces = faces[((corners.max(1) >= lo) & (corners.min(1) <= hi)).all(1)]
+        tri = vertices[faces]  # (F,3,3)
+        a, b, c = tri[:, 0, :2], tri[:, 1, :2], tri[:, 2, :2]
+        v0, v1 = b - a, c - a
+        det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
+        ok = np.abs(det) > 1e-12
+        q = probe[:, None, :2] - a[None]
+        det = np.where(ok, det, 1.0)
+        u = (q[..., 0] * v1[:, 1] - q[..., 1] * v1[:, 0]) / det
+        w = (v0[:, 0] * q[..., 1] - v0[:, 1] * q[..., 0]) / det
+        inside = ok & (u >= -1e-6) & (w >= -1e-6) & (u + w <= 1 + 1e-6)
+        z = tri[:, 0, 2] + u * (tri[:, 1, 2] - tri[:, 0, 2]) + w * (tri[:, 2, 2] - tri[:, 0, 2])
+        front = np.where(inside, z, -np.inf).max(axis=1).reshape(len(points), len(reach)).max(axis=1)
+        out = points.copy()
+        out[:, 2] = np.where(np.isfinite(front), front + FISSURE_FORWARD, points[:, 2])
+        return out
 
     def roots(self, vertices: np.ndarray) -> np.ndarray:
         """Return the (P/2, 3) lash root positions on ``vertices`` (lid of each: ``lids[0::2]``)."""
@@ -104,11 +207,20 @@ class Lashes(Part):
         pos = np.empty_like(bound)
         pos[0::2], pos[1::2] = root, tip
         t = np.repeat(tip - root, 2, axis=0)
-        return [Mesh(pos, self.faces, vertex_colors=self.colours, uv=self.uv, texture=self.texture, specular=0.1, roughness=0.55,
-                     strand_tangents=t, strand_cutoff=self.cutoff)]
+        meshes = [Mesh(pos, self.faces, vertex_colors=self.colours, uv=self.uv, texture=self.texture, specular=0.1, roughness=0.55,
+                       strand_tangents=t, strand_cutoff=self.cutoff)]
+        line = self.fissure_mesh(vertices, root, float(au[5]))
+        return meshes if line is None else meshes + [line]
 
     def record(self):
         return dict(self.info)
+
+
+def _middle_gap(root: np.ndarray, ups: np.ndarray, lows: np.ndarray) -> float:
+    """Median vertical gap (m) from upper roots ``ups`` to their facing lower roots ``lows`` over the middle third of the lid."""
+    k = len(ups)
+    mid = slice(k // 3, max(2 * k // 3, k // 3 + 1))
+    return float(np.median(root[ups[mid], 1] - root[lows[mid], 1]))
 
 
 def _margin_halves(identity: Identity, side: str) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +269,10 @@ def build_lashes(identity: Identity) -> Lashes | None:
     skin = np.zeros(len(v), bool)
     skin[identity.regions["skin"]] = True
     skin_faces = identity.faces[skin[identity.faces].all(axis=1)]
+    eyes = np.zeros(len(v), bool)
+    for side in ("left", "right"):
+        eyes[np.asarray(identity.regions[f"{side}_eye"])] = True
+    outside = identity.faces[~eyes[identity.faces].any(axis=1)]
     points, tris, uvs, faces, lids, margin, offsets = [], [], [], [], [], [], []
     n_pts = 0
     for side in ("left", "right"):
@@ -196,9 +312,17 @@ def build_lashes(identity: Identity) -> Lashes | None:
     binding = bind(np.array(points), v, np.array(tris))
     info = {"density": round(density, 3), "upper_length_m": round(float(upper_len), 4), "curl": round(float(curl), 3)}
     part = Lashes(binding, np.array(margin), np.array(offsets), np.array(faces, np.int32), np.array(uvs, np.float32), texture, np.array(lids), info)
-    for side in ("left", "right"):
+    for eye, side in enumerate(("left", "right")):
         up, low = lm[f"{side}_upper_lid"], lm[f"{side}_lower_lid"]
         part.eyes.append((up, low, max(float(np.linalg.norm(v[up] - v[low])), 1e-4)))
+        # Each upper root faces the lower root nearest along x (roots are ordered inner to outer corner).
+        ups, lows = np.flatnonzero(part.lids[0::2] == 2 * eye), np.flatnonzero(part.lids[0::2] == 2 * eye + 1)
+        if len(ups) and len(lows):
+            rx = v[part.margin, 0]
+            facing = lows[np.argmin(np.abs(rx[ups][:, None] - rx[lows][None]), axis=1)]
+            part.fissures.append((ups, facing))
+            part.gap0_y.append(max(_middle_gap(part.roots(v), ups, facing), 1e-4))
+            part.skin.append(outside)
     return part
 
 
