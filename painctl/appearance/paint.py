@@ -45,7 +45,6 @@ def texel_points(identity, size: int, region: str = "face") -> HeadTexels:
     """Return the ``size`` texture's texels on the identity's neutral head that lie on triangles
     of ``region`` (all texels if the head has no such region)."""
     from painctl.appearance.uv import uv_texels
-    from painctl.renderer import vertex_normals
 
     texels = uv_texels(identity.uv, identity.uv_faces, size)
     faces = np.asarray(identity.faces)
@@ -54,13 +53,22 @@ def texel_points(identity, size: int, region: str = "face") -> HeadTexels:
         member = np.zeros(len(identity.neutral), bool)
         member[np.asarray(identity.regions[region])] = True
         keep = member[faces].all(1)
+    return texels_on(texels, faces, identity.neutral, keep)
+
+
+def texels_on(texels, faces: np.ndarray, neutral: np.ndarray, keep: np.ndarray) -> HeadTexels:
+    """Return the texels of the raster ``texels`` (:func:`painctl.appearance.uv.uv_texels`) that lie
+    on the triangles of ``faces`` (F,3) where ``keep`` (F,) is set, with their points and unit
+    normals on the ``neutral`` head (V,3) metres."""
+    from painctl.renderer import vertex_normals
+
     tri = texels.triangle
     mask = tri >= 0
     mask[mask] = keep[tri[mask]]
     rows, cols = np.nonzero(mask)
     corners = faces[tri[rows, cols]]
     bary = texels.barycentric[rows, cols].astype(np.float64)
-    v = np.asarray(identity.neutral, np.float64)
+    v = np.asarray(neutral, np.float64)
     points = np.einsum("kc,kcd->kd", bary, v[corners])
     normals = np.einsum("kc,kcd->kd", bary, vertex_normals(v, faces).astype(np.float64)[corners])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)

@@ -231,8 +231,9 @@ def wrinkle_maps(fields: WrinkleFields, identity: Identity, uv: np.ndarray, uv_f
     ``irradiance(normals)``, e.g. a room's SceneLighting; else the directional ``lights``, default
     the studio rig), and ``shape``.
     """
-    from painctl.renderer import studio_lights, vertex_normals
+    from painctl.appearance.paint import texels_on
     from painctl.appearance.uv import uv_texels
+    from painctl.renderer import studio_lights
 
     if shape[0] != shape[1]:
         raise ValueError(f"wrinkle maps need a square texture, got {shape}")
@@ -246,15 +247,8 @@ def wrinkle_maps(fields: WrinkleFields, identity: Identity, uv: np.ndarray, uv_f
     for name, _ in MAPS:
         reached |= np.abs(fields(name, neutral)) > 1e-12
     keep = on_face[faces].all(1) & reached[faces].any(1)
-    tri = texels.triangle
-    mask = tri >= 0
-    mask[mask] = keep[tri[mask]]
-    rows, cols = np.nonzero(mask)
-    corners = faces[tri[rows, cols]]
-    bary = texels.barycentric[rows, cols].astype(np.float64)
-    points = np.einsum("kc,kcd->kd", bary, neutral[corners])
-    normals = np.einsum("kc,kcd->kd", bary, vertex_normals(neutral, faces).astype(np.float64)[corners])
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    on = texels_on(texels, faces, neutral, keep)
+    rows, cols, points, normals = on.rows, on.cols, on.points, on.normals
     # Only texels some map reaches (its height above a nanometre) get gradients and are baked.
     heights = np.array([fields(name, points) for name, _ in MAPS])
     touched = (np.abs(heights) > 1e-9).any(0)
