@@ -45,7 +45,7 @@ from painctl.artefact.schema import check_datasets
 from painctl.artefact.shard import WHOLE, Shard
 from painctl.artefact.locks import OutputLock
 from painctl.artefact.store import Artefact, ArtefactWriter, DirectoryOutput, FileOutput, check_output_place, open_artefact
-from painctl.errors import ArtefactError, BadValue
+from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.seeding import rng_for
 
 
@@ -202,29 +202,38 @@ class RunDirectory:
 
     def writer(self, ctx: "Context", force: bool) -> "RunWriter":
         """The writer of ``ctx``'s OUT (its place checked now; never a cache hit: the body decides)."""
-        return RunWriter(ctx.path)
+        return RunWriter(ctx.path, self.what)
 
 
 class RunWriter:
     """The ``with`` block of a :class:`RunDirectory`: lock OUT, create it, remove it again if the body
-    fails before writing anything. Usable on its own (``with RunWriter(out) as d: ...``)."""
+    fails before writing anything. Usable on its own (``with RunWriter(out, "training run") as d: ...``).
+    A file or a link at OUT is refused, force or not."""
 
     cached = False
 
-    def __init__(self, out: str | os.PathLike):
+    def __init__(self, out: str | os.PathLike, what: str = "run"):
         self.path = Path(out)
         self.where, self.place = str(self.path), Path(os.path.abspath(self.path)).parent
         self.main = int(os.environ.get("RANK", "0")) == 0  # under accelerate/torchrun only rank 0 writes
         if self.main:
             check_output_place(self.path)
+            if self.path.is_symlink() or (self.path.exists() and not self.path.is_dir()):
+                raise PainctlError(f"{self.path}: is a file, not a {what}; painctl will not replace it, with or without {{force=True}}",
+                                   params=("force=True",))
             OutputLock.check(self.path)
         self._lock: OutputLock | None = None
         self._existed = True
 
     def __enter__(self) -> Path:
         if self.main:
-            self._existed = self.path.exists() or self.path.is_symlink()
             self._lock = OutputLock(self.path)
+            self._existed = self.path.exists()
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self._lock.release()
+                raise PainctlError(f"{self.path}: cannot be created ({exc.strerror})") from None
         return self.path
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -135,10 +135,7 @@ def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict |
         if not force:
             raise PainctlError(f"{out} holds a training run with other parameters or data; pass {{force=True}} to start over",
                                params=("force=True",))
-    elif out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise PainctlError(f"{out}: is a file, not a training run; painctl will not replace it, with or without {{force=True}}",
-                           params=("force=True",))
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(out.iterdir()):  # (a file at OUT was refused by RunWriter)
         raise PainctlError(f"{out}: is a directory that holds no painctl training run; painctl will not replace it, "
                            "with or without {force=True}", params=("force=True",))
     for name in ("last", "best", *(p.name for p in out.glob(".last.*")), *(p.name for p in out.glob(".best.*"))):
@@ -495,7 +492,7 @@ def train_model(
 
     out = Path(out)
     check_resources(out, **training_need(model_config, train_config), override=big_ok)
-    with RunWriter(out):
+    with RunWriter(out, "training run"):
         return run_training(train, val, model_config, train_config, out, init, resume, progress, force, stop_after)
 
 
