@@ -195,11 +195,15 @@ def _note(ctx) -> str:
     return f"wrote a note to {ctx.path}"
 
 
+def _note_name(out) -> None:
+    if not str(out).endswith(".txt"):
+        raise PainctlError(f"{out}: a note's name must end in .txt")
+
+
 #: A stage whose OUT is one text file, stamped with its parameters.
 NOTE = Stage("note", NoteParams, _note, load=_load,
              output=SingleFile(what="note", ours=lambda path: _note_stamp(path) is not None, stamp=lambda ctx: json.dumps(ctx.params.text),
-                               read_stamp=_note_stamp, check=lambda out: None if str(out).endswith(".txt") else
-                               (_ for _ in ()).throw(PainctlError(f"{out}: a note's name must end in .txt"))))
+                               read_stamp=_note_stamp, check=_note_name))
 
 
 def test_a_single_file_output_is_atomic_cached_by_its_stamp_and_replaced_only_if_ours(tmp_path, capsys):

@@ -135,9 +135,7 @@ class Directory:
 
     def writer(self, ctx: "Context", force: bool) -> DirectoryOutput:
         """The :class:`~painctl.artefact.store.DirectoryOutput` of ``ctx``'s OUT (its refusals raise now)."""
-        output = DirectoryOutput(ctx.path, force, inputs=_flat(ctx.stage, ctx.inputs), what=self.what or ctx.stage.name)
-        output.cached = False
-        return output
+        return DirectoryOutput(ctx.path, force, inputs=_flat(ctx.stage, ctx.inputs), what=self.what or ctx.stage.name)
 
 
 @dataclass(frozen=True)
@@ -388,7 +386,7 @@ def run(stage: Stage, out: str | os.PathLike | None, params: Any, inputs: Mappin
     ctx = Context(stage, params, opened, shard, None if out is None else Path(out), dict(options), force=force)
     writer = None if out is None else kind.writer(ctx, force)
     if writer is not None:
-        if writer.cached:  # decided before any model is built: a cache hit does no work
+        if getattr(writer, "cached", False):  # decided before any model is built: a cache hit does no work
             console.info(f"{writer.where} is up to date (cache hit)")
             return writer.path
         ctx.writer, ctx.path = writer, writer.path
