@@ -147,7 +147,7 @@ def test_evaluate_scores_a_checkpoint_on_fixed_folds_and_writes_the_report(tiny_
     tested = sorted(s for fold in report["folds"] for s in fold["test_subjects"])
     assert tested == [f"flame_sample_{i:04d}" for i in range(6)]
     assert sum(len(p["frames"]) for p in report["predictions"]) == report["n_frames"] == 24
-    with pytest.raises(PainctlError, match="exists; pass force=True"):
+    with pytest.raises(PainctlError, match="already exists; use force=True"):
         painctl.evaluate(data, tmp_path / "report", checkpoint=best, folds=2)
 
 

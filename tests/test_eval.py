@@ -198,7 +198,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case, unbc, evaluated, tmp_pat
     else:
         out = evaluated[0]
         before = sorted(p.name for p in out.iterdir())
-        expect = "exists; pass --force"
+        expect = "already exists; use --force"
     result = painctl(*args, data, out)
     assert result.code == 1
     lines = result.stderr.strip().splitlines()

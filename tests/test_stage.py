@@ -13,7 +13,7 @@ import pytest
 from painctl.artefact import create_rows, open_artefact, write_dataset
 from painctl.artefact.merge import merge_shards
 from painctl.artefact.shard import Shard
-from painctl.artefact.stage import Input, Parameters, Stage, run
+from painctl.artefact.stage import Input, Parameters, RunDirectory, SingleFile, Stage, run
 from painctl.errors import ArtefactError, BadValue, PainctlError
 
 
@@ -125,9 +125,10 @@ def test_inputs_are_opened_checked_and_recorded(tmp_path):
 def test_the_estimate_refuses_what_does_not_fit_before_writing(tmp_path):
     big = Stage("noise", NoiseParams, _noise, items=lambda inputs, params: params.n, load=_load,
                 estimate=lambda ctx: {"disk_bytes": 1 << 60, "what": f"noise of {ctx.count} items"})
+    loads.clear()
     with pytest.raises(PainctlError, match="noise of 2 items needs about .* on disk"):
         run(big, tmp_path / "a", NoiseParams(n=2))
-    assert not (tmp_path / "a").exists()
+    assert not (tmp_path / "a").exists() and loads == []  # refused before its model was built
     run(big, tmp_path / "a", NoiseParams(n=2), big_ok=True)
     assert open_artefact(tmp_path / "a").rows() == 2
     # big_ok is a run option, not a parameter: not recorded, so the rerun without it is a cache hit
@@ -144,3 +145,137 @@ def test_a_stage_without_items_does_not_shard(tmp_path):
     with pytest.raises(BadValue, match="shard does not apply to sum"):
         run(whole, tmp_path / "s", SumParams(), {"noise": noise}, shard=Shard(1, 2))
     assert open_artefact(run(whole, tmp_path / "s", SumParams(), {"noise": noise})).params == {}
+
+
+def test_a_refused_estimate_never_loads_the_inpainting_model(rig, tmp_path):
+    """render-views with Kandinsky inpainting (a tiny real pipeline): the estimate refuses before the
+    pipeline is built; the same stage's load, once it fits, does build it (so the probe can fail)."""
+    import sys
+    from pathlib import Path
+
+    import painctl
+    from painctl.diffusion import inpaint
+    from painctl.stages.render_views import check_inpaint_model
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_pipelines import build_inpaint
+
+    model = str(build_inpaint(tmp_path / "inpaint"))
+    inpaint._cache.clear()
+    # 40 views of 4096 px: about 130 GB of frame buffers per worker, more than any machine has free.
+    views = ",".join(f"{yaw}/{pitch}" for yaw in range(-45, 50, 10) for pitch in (-10, 0, 5, 10))
+    with pytest.raises(PainctlError, match="this render-views needs about .* of memory"):
+        painctl.render_views(rig, tmp_path / "views", views=views, size=4096, background="kandinsky-inpaint", inpaint_model=model,
+                             inpaint_steps=1, jobs=1)
+    assert inpaint._cache == {} and not (tmp_path / "views").exists()
+    check_inpaint_model(model, load=True)  # what render-views' load does
+    assert len(inpaint._cache) == 1
+    inpaint._cache.clear()
+
+
+# ------------------------------------------------------------------ the other output kinds
+
+
+@dataclass(frozen=True)
+class NoteParams(Parameters):
+    text: str = "hello"
+
+
+def _note_stamp(path):
+    lines = path.read_text().splitlines()
+    return lines[0][len("# stamp "):] if lines and lines[0].startswith("# stamp ") else None
+
+
+def _note(ctx) -> str:
+    if ctx.params.text == "fail":
+        ctx.file.write_text("half a note")
+        raise RuntimeError("the body failed half way")
+    ctx.file.write_text(f"# stamp {ctx.writer.stamp}\n{ctx.params.text}\n")
+    ctx.result = ctx.params.text
+    return f"wrote a note to {ctx.path}"
+
+
+def _note_name(out) -> None:
+    if not str(out).endswith(".txt"):
+        raise PainctlError(f"{out}: a note's name must end in .txt")
+
+
+#: A stage whose OUT is one text file, stamped with its parameters.
+NOTE = Stage("note", NoteParams, _note, load=_load,
+             output=SingleFile(what="note", ours=lambda path: _note_stamp(path) is not None, stamp=lambda ctx: json.dumps(ctx.params.text),
+                               read_stamp=_note_stamp, check=_note_name))
+
+
+def test_a_single_file_output_is_atomic_cached_by_its_stamp_and_replaced_only_if_ours(tmp_path, capsys):
+    loads.clear()
+    out = tmp_path / "note.txt"
+    assert run(NOTE, out, NoteParams("hello")) == "hello" and out.read_text() == '# stamp "hello"\nhello\n'
+    stamp = out.stat().st_mtime_ns
+    assert run(NOTE, out, NoteParams("hello")) == out and out.stat().st_mtime_ns == stamp  # cache hit: returns OUT, no load
+    assert "up to date (cache hit)" in capsys.readouterr().err and len(loads) == 1
+    with pytest.raises(PainctlError, match="already exists; use force=True"):
+        run(NOTE, out, NoteParams("other"))
+    assert run(NOTE, out, NoteParams("other"), force=True) == "other" and out.read_text().endswith("other\n")
+    with pytest.raises(RuntimeError, match="half way"):
+        run(NOTE, out, NoteParams("fail"), force=True)
+    assert out.read_text().endswith("other\n") and sorted(p.name for p in tmp_path.iterdir()) == ["note.txt"]  # no temporary left
+    mine = tmp_path / "mine.txt"
+    mine.write_text("a user's notes\n")
+    with pytest.raises(PainctlError, match="was not written by painctl"):
+        run(NOTE, mine, NoteParams("x"), force=True)
+    loads.clear()
+    with pytest.raises(PainctlError, match="must end in .txt"):
+        run(NOTE, tmp_path / "note.md", NoteParams())
+    assert loads == [] and mine.read_text() == "a user's notes\n"
+
+
+@dataclass(frozen=True)
+class StepsParams(Parameters):
+    steps: int = 3
+    stop_after: int = 99
+
+
+def _steps(ctx) -> str:
+    done = sorted(int(p.name) for p in ctx.dir.iterdir())  # what an earlier, interrupted run left
+    if ctx.params.stop_after == 0:
+        raise RuntimeError("killed before the first step")
+    for step in range(len(done), ctx.params.steps):
+        if step >= len(done) + ctx.params.stop_after:
+            raise RuntimeError("killed")
+        (ctx.dir / str(step)).write_text(f"step {step}\n")
+    ctx.result = done
+    return ""
+
+
+#: A stage whose OUT is a run directory it fills step by step and resumes.
+STEPS = Stage("steps", StepsParams, _steps, output=RunDirectory(what="steps run"))
+
+
+def test_a_run_directory_is_filled_in_place_resumed_and_removed_when_nothing_was_done(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="killed"):
+        run(STEPS, out, StepsParams(stop_after=2))
+    assert sorted(p.name for p in out.iterdir()) == ["0", "1"]
+    assert run(STEPS, out, StepsParams()) == [0, 1]  # resumed after step 2 of 3
+    assert sorted(p.name for p in out.iterdir()) == ["0", "1", "2"]
+    with pytest.raises(RuntimeError, match="before the first step"):
+        run(STEPS, tmp_path / "new", StepsParams(stop_after=0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no empty OUT, no lock left behind
+    with pytest.raises(PainctlError, match="lies inside the artefact"):
+        noise = run(NOISE, tmp_path / "noise", NoiseParams(n=1))
+        run(STEPS, noise / "run", StepsParams())
+
+
+def test_sample_mesh_estimates_from_the_recorded_vertex_count_without_building_the_model(tmp_path, monkeypatch):
+    """The estimate needs anny's vertex count; it is read from the record beside anny's cache, so a
+    refused sample-mesh builds no face model."""
+    from painctl import facemodels
+    from painctl.stages.sample_mesh import sample_mesh
+
+    count = facemodels.vertex_count("anny")  # writes the record if this machine has none yet
+    record = facemodels._anny_record()
+    assert json.loads(record.read_text()) == {"vertex_count": count} and count > 1000
+    monkeypatch.setattr(facemodels, "_cache", {})  # as in a fresh process: no model built yet
+    with pytest.raises(PainctlError, match="sample-mesh of 10000000000 identities needs about .* on disk"):
+        sample_mesh(tmp_path / "heads", n=10_000_000_000)
+    assert facemodels._cache == {} and not (tmp_path / "heads").exists()

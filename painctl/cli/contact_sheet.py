@@ -24,15 +24,8 @@ def contact_sheet(art: str, out: str | None, out_option: str | None, view: str |
       painctl contact-sheet heatmaps/
       painctl contact-sheet --view yaw-30_pitch+0 views/ sheet.jpg
     """
-    from painctl import console
-    from painctl.artefact import open_artefact
     from painctl.cli.options import pick_out, source_name
-    from painctl.plots.contact_sheet import sheet_format, write_contact_sheet
+    from painctl.stages.contact_sheet import write_contact_sheet
 
     out = pick_out(out, out_option) or f"{source_name(art)}-contact-sheet.png"
-    sheet_format(out)  # a bad name is refused before the artefact is read
-    path, sheet = write_contact_sheet(open_artefact(art, stage=("render-views", "heatmap")), out, view=view, max_rows=max_rows, tile=tile, force=force)
-    if sheet is None:
-        console.info(f"{path} is up to date (cache hit)")
-    else:
-        console.info(f"wrote a contact sheet of {'stdin' if art == '-' else art} to {path} ({sheet.width}x{sheet.height} {sheet_format(path)})")
+    write_contact_sheet(art, out, view=view, max_rows=max_rows, tile=tile, force=force)

@@ -184,33 +184,4 @@ def write_report(report: dict[str, Any], out: str | Path) -> Path:
     return out
 
 
-
-
-class OutputDir:
-    """A directory written atomically: work happens in a hidden temporary sibling that replaces ``out``
-    only when the ``with`` block succeeds; on error the temporary directory is removed and ``out`` is
-    untouched. An existing ``out`` is refused unless ``force``, and even then replaced only if painctl
-    wrote it (see :class:`painctl.artefact.store.DirectoryOutput`, which also locks ``out``).
-
-    ``with OutputDir(out, force) as tmp: ...`` yields the temporary directory's path.
-    """
-
-    def __init__(self, out: str | Path, force: bool = False) -> None:
-        from painctl.artefact.store import DirectoryOutput
-
-        from painctl.errors import PainctlError
-
-        self.out = Path(out)
-        if (self.out.exists() or self.out.is_symlink()) and not force:
-            raise PainctlError(f"{self.out} exists; pass {{force=True}} to replace it", params=("force=True",))
-        self._target = DirectoryOutput(out, force, what="eval report")
-
-    def __enter__(self) -> Path:
-        return self._target.__enter__()
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        self._target.__exit__(exc_type, exc, tb)
-        return False
-
-
-__all__ = ["summary_table", "write_predictions_csv", "write_plots", "write_report", "OutputDir", "TABLE_ROWS"]
+__all__ = ["summary_table", "write_predictions_csv", "write_plots", "write_report", "TABLE_ROWS"]

@@ -6,8 +6,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
+import tempfile
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from painctl.errors import BadValue, PainctlError
@@ -16,7 +20,7 @@ from painctl.facemodels.base import Capabilities, FaceModel
 if TYPE_CHECKING:
     from painctl.artefact import Artefact
 
-__all__ = ["Capabilities", "FaceModel", "canonical_spec", "face_model_of", "load_face_model", "model_class", "MODEL_NAMES"]
+__all__ = ["Capabilities", "FaceModel", "canonical_spec", "face_model_of", "load_face_model", "model_class", "vertex_count", "MODEL_NAMES"]
 
 MODEL_NAMES = ("anny", "flame:PATH")
 
@@ -63,6 +67,45 @@ def load_face_model(spec: str) -> FaceModel:
         model: FaceModel = cls.from_file(key[len("flame:"):]) if key.startswith("flame:") else cls()
         _cache[key] = model
         return model
+
+
+def vertex_count(spec: str) -> int:
+    """The vertex count V of every mesh the face model ``spec`` makes, without building the model
+    where that can be avoided, so a stage's estimate can refuse a job before any model loads.
+
+    From the model built in this process if there is one; for anny, from the small record kept
+    beside anny's cache (``ANNY_CACHE_DIR``/painctl-meta) after its first build on this machine;
+    else the model is built once (and kept for the stage's load) and, for anny, the record written.
+    """
+    key = canonical_spec(spec)
+    with _lock:
+        if key in _cache:
+            return _cache[key].vertex_count
+    record = _anny_record() if key == "anny" else None
+    if record is not None and record.is_file():
+        try:
+            return int(json.loads(record.read_text())["vertex_count"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged record: build the model and write it again
+    count = load_face_model(spec).vertex_count
+    if record is not None:
+        try:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=record.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"vertex_count": count}, fh)
+            os.replace(tmp, record)
+        except OSError:
+            pass  # a read-only cache: the next run builds the model first again, nothing worse
+    return count
+
+
+def _anny_record() -> Path:
+    # anny's own cache directory rule (anny.paths), without importing anny (which imports torch).
+    # Keyed by anny's version: the head's topology is anny's. A stale count could only mis-size an
+    # estimate, never change an output.
+    root = Path(os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny")))
+    return root / "painctl-meta" / f"anny-{importlib.metadata.version('anny')}-head.json"
 
 
 def face_model_of(art: "Artefact") -> FaceModel:

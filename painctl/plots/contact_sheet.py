@@ -104,7 +104,8 @@ def _paste(sheet: Image.Image, path: Path, x: int, y: int, tile: int, where: str
 
 #: Image formats a contact sheet can be written in, by file name ending.
 SHEET_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
-_STAMP_KEY = "painctl"
+#: The PNG text chunk that carries the stamp of a sheet painctl wrote (a JPEG carries it as its comment).
+STAMP_KEY = "painctl"
 
 
 def sheet_format(path: str | Path) -> str:
@@ -115,46 +116,13 @@ def sheet_format(path: str | Path) -> str:
     return fmt
 
 
-def _read_stamp(path: Path) -> str | None:
+def read_stamp(path: Path) -> str | None:
     """The parameters stamp painctl wrote into an existing sheet, or None (not painctl's or unreadable)."""
     try:
         with Image.open(path) as im:
-            stamp = im.text.get(_STAMP_KEY) if im.format == "PNG" else im.info.get("comment")
+            stamp = im.text.get(STAMP_KEY) if im.format == "PNG" else im.info.get("comment")
     except (OSError, ValueError):
         return None
     if isinstance(stamp, bytes):
         stamp = stamp.decode("utf-8", "replace")
     return stamp
-
-
-def write_contact_sheet(views: Artefact, out: str | Path, view: str | None = None, max_rows: int = 8, tile: int = 160,
-                        force: bool = False) -> tuple[Path, Image.Image | None]:
-    """Draw :func:`contact_sheet` of ``views`` and write it atomically to ``out`` (PNG or JPEG, from the name).
-
-    The sheet carries a stamp of its input's digest and parameters (a PNG text chunk, a JPEG comment):
-    the same call again is a cache hit (nothing drawn; returns ``(out, None)``), another one is refused
-    unless ``force``. Returns the path and the image written.
-    """
-    import json
-
-    from painctl.artefact.store import FileOutput
-
-    target = Path(out)
-    fmt = sheet_format(target)
-    stamp = json.dumps({"stage": "contact-sheet", "input": views.digest, "view": view, "max_rows": max_rows, "tile": tile,
-                        "format": fmt}, sort_keys=True)
-    if (target.exists() or target.is_symlink()) and not target.is_dir() and _read_stamp(target) == stamp and not force:
-        return target, None
-    # Only a sheet painctl wrote (it carries a stamp) is replaced, and only with force; never a user's file.
-    output = FileOutput(target, force, ours=lambda path: _read_stamp(path) is not None, what="contact sheet")
-    sheet = contact_sheet(views, view=view, max_rows=max_rows, tile=tile)
-    with output as partial:
-        if fmt == "PNG":
-            from PIL.PngImagePlugin import PngInfo
-
-            info = PngInfo()
-            info.add_text(_STAMP_KEY, stamp)
-            sheet.save(partial, format="PNG", pnginfo=info)
-        else:
-            sheet.save(partial, format="JPEG", quality=92, comment=stamp.encode())
-    return target, sheet

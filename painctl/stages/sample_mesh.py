@@ -18,7 +18,7 @@ from painctl.artefact import create_rows, write_dataset
 from painctl.artefact.shard import WHOLE, Shard
 from painctl.artefact.stage import Context, Parameters, Stage, run
 from painctl.errors import BadValue, PainctlError
-from painctl.facemodels import FaceModel, canonical_spec, load_face_model, model_class
+from painctl.facemodels import FaceModel, canonical_spec, load_face_model, model_class, vertex_count
 from painctl.facemodels.demographics import DEFAULT_AGE_GROUPS, GENDERS, Demographics, parse_age_groups, parse_balance, parse_groups
 from painctl.seeding import rng_for
 
@@ -155,8 +155,8 @@ class SampleMeshParams(Parameters):
 
 
 def _estimate(ctx: Context) -> dict:
-    # float32 vertices dominate the artefact: refuse at once what the disk cannot hold.
-    return {"disk_bytes": ctx.count * ctx.models.vertex_count * 3 * 4, "what": f"sample-mesh of {ctx.count} identities"}
+    # float32 vertices dominate the artefact: refuse at once what the disk cannot hold (before the model is built).
+    return {"disk_bytes": ctx.count * vertex_count(ctx.params.model) * 3 * 4, "what": f"sample-mesh of {ctx.count} identities"}
 
 
 def _sample(ctx: Context) -> str:

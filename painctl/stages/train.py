@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from painctl import console
+from painctl.artefact.stage import Context, Parameters, RunDirectory, Stage, run
 from painctl.errors import BadValue
 from painctl.vitpain.config import INPUTS, ModelConfig, TrainConfig, check_number
 
@@ -52,6 +55,76 @@ def _data_paths(data: PathLike | Sequence[PathLike]) -> list[str]:
     return [os.fspath(p) for p in paths]
 
 
+@dataclass(frozen=True)
+class TrainParams(Parameters):
+    """train's parameters (see :func:`train`): the data, the initial checkpoint, how validation
+    subjects are chosen, and the keywords of :func:`build_configs` as (name, value) pairs."""
+
+    data: tuple[str, ...]
+    init: str | None = None
+    val_fraction: float = 0.2
+    split_csv: str | None = None
+    training: tuple[tuple[str, Any], ...] = ()
+
+    def check(self) -> None:
+        if not self.data:
+            raise BadValue("data", "must name at least one dataset")
+        self.configs()
+        check_number("val_fraction", self.val_fraction, 0)
+        if self.val_fraction >= 1:
+            raise BadValue("val_fraction", f"must be below 1 (some subjects must train), got {self.val_fraction}")
+        if self.split_csv is not None:
+            _require_threedpain(self.data)
+
+    def configs(self) -> tuple[ModelConfig, TrainConfig]:
+        """The run's (ModelConfig, TrainConfig)."""
+        return build_configs(**dict(self.training))
+
+
+def _frames(p: TrainParams, input: str):  # noqa: A002
+    """(train frames, validation frames) of the run."""
+    from painctl.datasets import load_frames
+    from painctl.vitpain.training import split_validation
+
+    frames = [frame for path in p.data for frame in load_frames(path)]
+    if input == "heatmap":
+        frames = [f for f in frames if f.heatmap is not None]
+        if not frames:
+            raise BadValue("input='heatmap'", "needs data with heatmaps (run 'painctl heatmap' first); the data has none")
+    if p.split_csv is None:
+        return split_validation(frames, p.val_fraction, dict(p.training).get("seed", 0))
+    from painctl.datasets.splits import split_by_base
+
+    train_frames, val_frames, test_frames = split_by_base(frames, p.split_csv)
+    console.info(f"{p.split_csv}: {len(train_frames)} train, {len(val_frames)} validation frames; the {len(test_frames)} test frames are "
+                 "not used here (score them with 'painctl eval --split-csv')")
+    return train_frames, val_frames
+
+
+def _estimate(ctx: Context) -> dict:
+    from painctl.vitpain.training import training_need
+
+    return training_need(*ctx.params.configs())
+
+
+def _train(ctx: Context) -> str:
+    from painctl.vitpain.training import run_training
+
+    p = ctx.params
+    model_config, train_config = p.configs()
+    train_frames, val_frames = _frames(p, model_config.input)
+    # Whether OUT's checkpoints are resumed, continued or (without force) refused is training's rule:
+    # only it knows which of a run's parameters may change between calls (the epoch count).
+    ctx.result = run_training(train_frames, val_frames, model_config, train_config, ctx.dir, init=None if p.init is None else Path(p.init),
+                              force=ctx.force, progress=ctx.options.get("progress", True))
+    return ""
+
+
+#: train: the data is read by the body (3D-Pain and UNBC trees are not artefacts); OUT is a run
+#: directory of checkpoints, each epoch's swapped in whole, resumed by a rerun.
+TRAIN = Stage("train", TrainParams, _train, estimate=_estimate, output=RunDirectory(what="training run"))
+
+
 def train(data: PathLike | Sequence[PathLike], out: PathLike, *, backbone: str = "tiny", reference: bool = True,
           input: str = "rgb", teacher: PathLike | None = None, distill_weight: float = 1.0,  # noqa: A002
           init: PathLike | None = None, val_fraction: float = 0.2, split_csv: PathLike | None = None, shots: int = 1,
@@ -68,35 +141,14 @@ def train(data: PathLike | Sequence[PathLike], out: PathLike, *, backbone: str =
     this RGB model. The other keywords are the fields of ModelConfig and TrainConfig (see
     painctl-train(1)). A rerun resumes or continues ``out/last``; other parameters need ``force``.
     """
-    from painctl.datasets import load_frames
-    from painctl.vitpain.training import split_validation, train_model
-
-    paths = _data_paths(data)
-    model_config, train_config = build_configs(
-        backbone=backbone, reference=reference, input=input, image_size=image_size, lora_r=lora_r, lora_alpha=lora_alpha,
-        lora_targets=lora_targets, epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora, weight_decay=weight_decay,
-        au_weight=au_weight, weighted_sampling=weighted_sampling, shots=shots, teacher=teacher, distill_weight=distill_weight, amp=amp,
-        num_workers=num_workers, augment=augment, seed=seed)
-    check_number("val_fraction", val_fraction, 0)
-    if val_fraction >= 1:
-        raise BadValue("val_fraction", f"must be below 1 (some subjects must train), got {val_fraction}")
-    if split_csv is not None:
-        _require_threedpain(paths)
-    frames = [frame for path in paths for frame in load_frames(path)]
-    if input == "heatmap":
-        frames = [f for f in frames if f.heatmap is not None]
-        if not frames:
-            raise BadValue("input='heatmap'", "needs data with heatmaps (run 'painctl heatmap' first); the data has none")
-    if split_csv is not None:
-        from painctl.datasets.splits import split_by_base
-
-        train_frames, val_frames, test_frames = split_by_base(frames, split_csv)
-        console.info(f"{split_csv}: {len(train_frames)} train, {len(val_frames)} validation frames; the {len(test_frames)} test frames are "
-                     "not used here (score them with 'painctl eval --split-csv')")
-    else:
-        train_frames, val_frames = split_validation(frames, val_fraction, seed)
-    return train_model(train_frames, val_frames, model_config, train_config, Path(out), init=None if init is None else Path(init),
-                       force=force, big_ok=big_ok, progress=progress)
+    training = dict(backbone=backbone, reference=reference, input=input, image_size=image_size, lora_r=lora_r, lora_alpha=lora_alpha,
+                    lora_targets=lora_target_names(lora_targets), epochs=epochs, batch_size=batch_size, lr_heads=lr_heads, lr_lora=lr_lora,
+                    weight_decay=weight_decay, au_weight=au_weight, weighted_sampling=weighted_sampling, shots=shots,
+                    teacher=None if teacher is None else os.fspath(teacher), distill_weight=distill_weight, amp=amp,
+                    num_workers=num_workers, augment=augment, seed=seed)
+    params = TrainParams(data=tuple(_data_paths(data)), init=None if init is None else os.fspath(init), val_fraction=val_fraction,
+                         split_csv=None if split_csv is None else os.fspath(split_csv), training=tuple(training.items()))
+    return run(TRAIN, out, params, force=force, big_ok=big_ok, progress=progress)
 
 
 def _require_threedpain(paths: Sequence[str]) -> None:
@@ -106,4 +158,4 @@ def _require_threedpain(paths: Sequence[str]) -> None:
         raise BadValue(("split_csv", "data"), "{split_csv} names 3D-Pain base names; every {data} must be a 3D-Pain tree")
 
 
-__all__ = ["train", "build_configs", "lora_target_names"]
+__all__ = ["train", "build_configs", "lora_target_names", "TRAIN", "TrainParams"]

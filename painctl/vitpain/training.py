@@ -135,10 +135,7 @@ def _prepare_out(out: Path, identity: dict, resume: bool, force: bool) -> dict |
         if not force:
             raise PainctlError(f"{out} holds a training run with other parameters or data; pass {{force=True}} to start over",
                                params=("force=True",))
-    elif out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise PainctlError(f"{out}: is a file, not a training run; painctl will not replace it, with or without {{force=True}}",
-                           params=("force=True",))
-    elif out.exists() and any(out.iterdir()):
+    elif out.exists() and any(out.iterdir()):  # (a file at OUT was refused by RunWriter)
         raise PainctlError(f"{out}: is a directory that holds no painctl training run; painctl will not replace it, "
                            "with or without {force=True}", params=("force=True",))
     for name in ("last", "best", *(p.name for p in out.glob(".last.*")), *(p.name for p in out.glob(".best.*"))):
@@ -485,36 +482,28 @@ def train_model(
     """Train ViTPain on ``train`` frames, select the epoch with the lowest loss on ``val``, and return
     the checkpoint directory of that epoch (``out/best``).
 
-    See :func:`_train_model` for the run itself. This wrapper refuses, before any work, a step
-    estimated not to fit in memory (unless ``big_ok``), holds the lock beside ``out`` while
-    training, and removes an ``out`` it created if the run fails.
+    See :func:`run_training` for the run itself. This wrapper (for callers outside the stage runner:
+    cross-validation's folds, tests, benchmarks) refuses, before any work, a step estimated not to
+    fit in memory (unless ``big_ok``), and writes OUT through the runner's run-directory output (the
+    lock beside ``out``; an ``out`` it created removed again if the run fails before its first epoch).
     """
-    from painctl.artefact.locks import OutputLock
     from painctl.artefact.resources import check_resources
-    from painctl.artefact.store import check_output_place
+    from painctl.artefact.stage import RunWriter
 
     out = Path(out)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    check_resources(out, memory_bytes=estimate_training_bytes(model_config, train_config.batch_size),
-                    what=f"training at image_size={model_config.image_size} with batch_size={train_config.batch_size}",
-                    override=big_ok, device=device)
-    main_process = int(os.environ.get("RANK", "0")) == 0
-    if not main_process:
-        return _train_model(train, val, model_config, train_config, out, init, resume, progress, force, stop_after)
-    check_output_place(out)
-    existed = out.exists() or out.is_symlink()
-    lock = OutputLock(out)
-    try:
-        return _train_model(train, val, model_config, train_config, out, init, resume, progress, force, stop_after)
-    except BaseException:
-        if not existed and out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
-            out.rmdir()  # failed before the first checkpoint: leave no empty OUT behind
-        raise
-    finally:
-        lock.release()
+    check_resources(out, **training_need(model_config, train_config), override=big_ok)
+    with RunWriter(out, "training run"):
+        return run_training(train, val, model_config, train_config, out, init, resume, progress, force, stop_after)
 
 
-def _train_model(
+def training_need(model_config: ModelConfig, train_config: TrainConfig) -> dict[str, Any]:
+    """The keywords of :func:`~painctl.artefact.resources.check_resources` for a run: the memory of one
+    step (bytes) on the device it will run on."""
+    return {"memory_bytes": estimate_training_bytes(model_config, train_config.batch_size), "device": "cuda" if torch.cuda.is_available() else "cpu",
+            "what": f"training at image_size={model_config.image_size} with batch_size={train_config.batch_size}"}
+
+
+def run_training(
     train: list[Frame],
     val: list[Frame],
     model_config: ModelConfig,
@@ -535,6 +524,7 @@ def _train_model(
     the same data and configs (``resume``); a run with other parameters is refused unless ``force``.
     ``stop_after`` runs at most that many epochs in this call (for time-limited jobs; call again to
     continue). Each checkpoint's training.json records the train/val subject lists, epoch and metrics.
+    The caller holds OUT's lock and checks the memory (:func:`train_model`, or the train stage's runner).
     """
     out = Path(out)
     train, val = list(train), list(val)
