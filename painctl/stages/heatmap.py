@@ -23,7 +23,7 @@ from painctl.artefact.stage import Context, Input, Parameters, Stage, run
 from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.facs import AU_NAMES
 from painctl.plots.heatmap import COLORMAP, PNG_SCALE, colour_map, draw_stats
-from painctl.rigging.displacement import displacement_stats, per_au_displacement, pool_stats
+from painctl.rigging.displacement import DisplacementStats, faces_per_au_displacement, pool_stats
 
 VIEWS_REQUIRE = {
     "image": "N:S", "identity": "N:iuS", "rig_row": "N:iu", "view": "N:S", "camera": "N:S",
@@ -114,15 +114,27 @@ def _heatmaps(ctx: Context) -> str:
     au_right = rig.read("au_right") if rig.has("au_right") else rig.read("au")
     deformer = deformer_for(rig)
     lights = studio_lights()
+    pain_rows = np.unique(rig_rows[~is_neutral])
+    stats = DisplacementStats(pain_rows, rig.read("au")[pain_rows] if len(pain_rows) else np.zeros((0, 6)), rig.shapes()["vertices"][0][1])
+    rows_of_identity: dict[int, list[int]] = {}
+    for row in pain_rows:
+        rows_of_identity.setdefault(int(neutral_row[row]), []).append(int(row))
     cache: dict[int, np.ndarray] = {}
 
     def per_vertex(row: int) -> np.ndarray:
-        # (V, 7): total displacement, then each AU alone; shared by the views of one rig row.
+        # (V, 7): total displacement, then each AU alone. Every pain face of the row's identity at
+        # once: one deformer call (the AU correctives' fields are built once per identity), and
+        # the same numbers feed the stats.
         if row not in cache:
             cache.clear()
-            neutral = rig.read("vertices", neutral_row[row])
-            alone = per_au_displacement(deformer, neutral, au_left[row], au_right[row])
-            cache[row] = np.concatenate([rig.read("displacement", row)[:, None], alone.T], axis=1).astype(np.float32)
+            identity = int(neutral_row[row])
+            mine = np.asarray(rows_of_identity[identity], np.int64)
+            alone = faces_per_au_displacement(deformer, rig.read("vertices", identity), au_left[mine], au_right[mine], identity=identity)
+            totals = rig.read("displacement", mine)
+            for r, a, total in zip(mine.tolist(), alone, totals):
+                if stats.wants(r):
+                    stats.add(r, a, total)
+                cache[r] = np.concatenate([total[:, None], a.T], axis=1).astype(np.float32)
         return cache[row]
 
     views_of_row: dict[int, list[int]] = {}
@@ -171,7 +183,7 @@ def _heatmaps(ctx: Context) -> str:
         if views.has(name):
             write_dataset(h5, name, views.read(name))
     _link_images(views, ctx.dir, images)
-    stats = displacement_stats(rig, deformer, np.unique(rig_rows[~is_neutral]), au_left, au_right, neutral_row)
+    stats = stats.result()
     for key, value in stats.items():
         write_dataset(h5, f"{STATS_PREFIX}{key}", value, rows=False)
     h5.attrs["png_scale"] = PNG_SCALE
