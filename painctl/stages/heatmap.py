@@ -10,8 +10,9 @@ Dataset level: mean and spread of displacement per AU and per PSPI level, in UV 
 
 from __future__ import annotations
 
+import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -119,22 +120,24 @@ def _heatmaps(ctx: Context) -> str:
     rows_of_identity: dict[int, list[int]] = {}
     for row in pain_rows:
         rows_of_identity.setdefault(int(neutral_row[row]), []).append(int(row))
-    cache: dict[int, np.ndarray] = {}
+    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def per_vertex(row: int) -> np.ndarray:
-        # (V, 7): total displacement, then each AU alone. Every pain face of the row's identity at
-        # once: one deformer call (the AU correctives' fields are built once per identity), and
-        # the same numbers feed the stats.
+    def per_vertex(row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # The row's rigged vertices (V,3); (V,7) total displacement, then each AU alone; and
+        # (F+1,) whether each triangle moves in any of the 7 (False last, for the background's -1).
+        # Every pain face of the row's identity at once: one deformer call (the AU correctives'
+        # fields are built once per identity), and the same numbers feed the stats.
         if row not in cache:
             cache.clear()
             identity = int(neutral_row[row])
             mine = np.asarray(rows_of_identity[identity], np.int64)
             alone = faces_per_au_displacement(deformer, rig.read("vertices", identity), au_left[mine], au_right[mine], identity=identity)
-            totals = rig.read("displacement", mine)
-            for r, a, total in zip(mine.tolist(), alone, totals):
+            totals, vertices = rig.read("displacement", mine), rig.read("vertices", mine)
+            for r, a, total, verts in zip(mine.tolist(), alone, totals, vertices):
                 if stats.wants(r):
                     stats.add(r, a, total)
-                cache[r] = np.concatenate([total[:, None], a.T], axis=1).astype(np.float32)
+                table = np.concatenate([total[:, None], a.T], axis=1).astype(np.float32)
+                cache[r] = verts, table, np.append(np.any(table[faces] != 0, axis=(1, 2)), False)
         return cache[row]
 
     views_of_row: dict[int, list[int]] = {}
@@ -147,7 +150,7 @@ def _heatmaps(ctx: Context) -> str:
         if row not in renders:
             renders.clear()
             members = views_of_row[row]
-            results = render_many(Mesh(rig.read("vertices", row), faces), [Camera.from_dict(json.loads(str(cameras[i]))) for i in members],
+            results = render_many(Mesh(per_vertex(row)[0], faces), [Camera.from_dict(json.loads(str(cameras[i]))) for i in members],
                                   lights, size, shading=False)
             renders[row] = dict(zip(members, results))
         return renders[row]
@@ -163,21 +166,26 @@ def _heatmaps(ctx: Context) -> str:
     au_heat.attrs["units"] = "metres"
     au_heat.attrs["names"] = list(AU_NAMES)
     pngs = []
+    blank = None  # a neutral face's PNG (all black), encoded once
     for i in ctx.track(range(n), total=n, description="heatmaps"):
         name = Path(str(images[i])).name
         rel = f"heatmaps/{name}"
-        if is_neutral[i]:
-            values = np.zeros((size, size, 7), np.float32)
-            mask = np.zeros((size, size), bool)
-        else:
-            row = int(rig_rows[i])
-            result = rendered(row)[i]
-            values = splat(result, per_vertex(row), faces)
-            mask = result.mask
-            heat[i] = values[..., 0]
-            au_heat[i] = np.moveaxis(values[..., 1:], -1, 0).astype(np.float16)
-        Image.fromarray(colour_map(values[..., 0], mask)).save(ctx.dir / rel, format="PNG", compress_level=1)
         pngs.append(rel)
+        if is_neutral[i]:
+            if blank is None:
+                buffer = io.BytesIO()
+                Image.fromarray(colour_map(np.zeros((size, size), np.float32), np.zeros((size, size), bool))).save(buffer, format="PNG", compress_level=1)
+                blank = buffer.getvalue()
+            (ctx.dir / rel).write_bytes(blank)
+            continue
+        row = int(rig_rows[i])
+        result = rendered(row)[i]
+        _, table, moving = per_vertex(row)
+        # Splat only the pixels of moving triangles: the others are 0 in all 7, as the splat gives.
+        values = splat(replace(result, triangle=np.where(moving[result.triangle], result.triangle, -1)), table, faces)
+        heat[i] = values[..., 0]
+        au_heat[i] = np.moveaxis(values[..., 1:], -1, 0).astype(np.float16)
+        Image.fromarray(colour_map(values[..., 0], result.mask)).save(ctx.dir / rel, format="PNG", compress_level=1)
     write_dataset(h5, "heatmap_png", np.array(pngs, dtype="U") if pngs else np.zeros(0, "S1"))
     for name in CARRIED:
         if views.has(name):
