@@ -181,11 +181,17 @@ def _heatmaps(ctx: Context) -> str:
         row = int(rig_rows[i])
         result = rendered(row)[i]
         _, table, moving = per_vertex(row)
-        # Splat only the pixels of moving triangles: the others are 0 in all 7, as the splat gives.
-        values = splat(replace(result, triangle=np.where(moving[result.triangle], result.triangle, -1)), table, faces)
-        heat[i] = values[..., 0]
-        au_heat[i] = np.moveaxis(values[..., 1:], -1, 0).astype(np.float16)
-        Image.fromarray(colour_map(values[..., 0], result.mask)).save(ctx.dir / rel, format="PNG", compress_level=1)
+        # Splat only the pixels of moving triangles, as one row of pixels: elsewhere all 7 are 0,
+        # as the splat of the whole image gives them.
+        on = moving[result.triangle]
+        values = splat(replace(result, triangle=result.triangle[on][None], barycentric=result.barycentric[on][None]), table, faces)[0]
+        total = np.zeros((size, size), np.float32)
+        total[on] = values[:, 0]
+        alone = np.zeros((6, size, size), np.float16)
+        alone[:, on] = values[:, 1:].T.astype(np.float16)
+        heat[i] = total
+        au_heat[i] = alone
+        Image.fromarray(colour_map(total, result.mask)).save(ctx.dir / rel, format="PNG", compress_level=1)
     write_dataset(h5, "heatmap_png", np.array(pngs, dtype="U") if pngs else np.zeros(0, "S1"))
     for name in CARRIED:
         if views.has(name):
