@@ -181,8 +181,8 @@ def _heatmaps(ctx: Context) -> str:
         row = int(rig_rows[i])
         result = rendered(row)[i]
         _, table, moving = per_vertex(row)
-        # Splat only the pixels of moving triangles, as one row of pixels: elsewhere all 7 are 0,
-        # as the splat of the whole image gives them.
+        # Splat only the pixels of moving triangles, as one row of pixels (splat reads nothing but
+        # the triangle ids and barycentrics): elsewhere all 7 are 0, as the whole image's splat gives.
         on = moving[result.triangle]
         values = splat(replace(result, triangle=result.triangle[on][None], barycentric=result.barycentric[on][None]), table, faces)[0]
         total = np.zeros((size, size), np.float32)
