@@ -6,6 +6,7 @@ import json
 
 import h5py
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.conftest import cli, read
@@ -139,3 +140,71 @@ def test_shards_heatmap_and_merge_into_the_whole_run(heat, rig, tmp_path):
         for key in a["stats"]:
             np.testing.assert_allclose(b["stats"][key][()], a["stats"][key][()], rtol=1e-4, atol=1e-7, err_msg=key)
     assert Image.open(tmp_path / "heat" / "stats.png").width > 400
+
+
+def test_each_identitys_faces_rigged_together_give_the_bytes_of_one_face_at_a_time(anny_model):
+    """faces_per_au_displacement (one deformer call per identity, each distinct AU level once) gives
+    exactly what rigging every face's six AUs alone, face by face, gives; an AU at 0 moves nothing."""
+    from painctl.rigging.deform import DirectRig
+    from painctl.rigging.displacement import faces_per_au_displacement
+
+    rig = DirectRig.for_model(anny_model)
+    neutral = anny_model.neutral(np.full((1, len(anny_model.phenotype_names)), 0.4))[0].astype(np.float32)
+    left = np.array([[3, 2, 0, 1, 4, 1], [3, 0, 2, 1, 0, 0], [0, 0, 0, 0, 0, 0], [1, 5, 5, 0, 2, 1]], np.float32)
+    right = left.copy()
+    right[1, 0] = 2  # one side stronger: its own level pair
+    got = faces_per_au_displacement(rig, neutral, left, right)
+    assert got.shape == (4, 6, len(neutral)) and got.dtype == np.float32
+    for r in range(len(left)):
+        eye = np.eye(6)
+        moved = rig.deform(neutral, eye * left[r][None], eye * right[r][None])
+        want = np.linalg.norm(moved - neutral[None], axis=-1).astype(np.float32)
+        assert got[r].tobytes() == want.tobytes(), r
+        on = (left[r] > 0) | (right[r] > 0)
+        assert (got[r].max(1) > 1e-4).tolist() == on.tolist()
+
+
+def test_displacement_stats_do_not_depend_on_the_order_faces_come_in():
+    from painctl.rigging.displacement import DisplacementStats
+
+    rng = np.random.default_rng(0)
+    rows = np.array([3, 5, 8, 9, 12])
+    au = rng.integers(0, 4, (5, 6)).astype(np.float32)
+    alone, total = rng.random((5, 6, 40)).astype(np.float32), rng.random((5, 40)).astype(np.float32)
+    results = []
+    for order in ([0, 1, 2, 3, 4], [4, 2, 0, 3, 1]):
+        stats = DisplacementStats(rows, au, 40)
+        for k in order:
+            assert stats.wants(rows[k])
+            stats.add(rows[k], alone[k], total[k])
+            assert not stats.wants(rows[k])
+        results.append(stats.result())
+    for key in results[0]:
+        assert results[0][key].tobytes() == results[1][key].tobytes(), key
+    active = au > 0
+    np.testing.assert_allclose(results[0]["au_mean"][0], alone[active[:, 0], 0].mean(0), rtol=1e-6)
+    unfinished = DisplacementStats(rows, au, 40)
+    unfinished.add(rows[1], alone[1], total[1])
+    with pytest.raises(ValueError, match="never added"):
+        unfinished.result()
+
+
+@pytest.mark.slow
+def test_transfer_rigged_identities_each_use_their_own_neutral(anny_model):
+    """Deformation transfer caches unit offsets per identity: the per-AU displacement of a second
+    identity must be its own, not the first's offsets applied to it (heatmaps once reused them)."""
+    from painctl.rigging.displacement import faces_per_au_displacement
+    from painctl.rigging.transfer import TransferRig
+
+    phenotypes = np.array([[0.5] * len(anny_model.phenotype_names), [0.9] + [0.2] * (len(anny_model.phenotype_names) - 1)])
+    first, second = anny_model.neutral(phenotypes).astype(np.float32)
+    rig = TransferRig(anny_model, first, anny_model.faces)
+    au = np.array([[3, 0, 0, 0, 4, 0]], np.float32)
+    faces_per_au_displacement(rig, first, au, au, identity=0)
+    after_first = faces_per_au_displacement(rig, second, au, au, identity=1)
+    # The second identity rigged afresh (an identity key the rig has not seen), AU4 and AU10 alone.
+    eye = np.eye(6)[[0, 4]]
+    moved = rig.deform(second, eye * au, eye * au, identity=7)
+    alone = np.linalg.norm(moved - second[None], axis=-1).astype(np.float32)
+    assert after_first[0, [0, 4]].tobytes() == alone.tobytes()
+    assert not np.array_equal(alone, faces_per_au_displacement(rig, first, au, au, identity=0)[0, [0, 4]])

@@ -27,9 +27,11 @@ def _lut(name: str) -> np.ndarray:
 def colour_map(values: np.ndarray, mask: np.ndarray, scale: float = PNG_SCALE) -> np.ndarray:
     """Return (H,W,3) uint8: ``values`` (H,W) metres through the colour map (0..scale), black off ``mask``."""
     lut = _lut(COLORMAP)
-    index = np.clip(np.asarray(values, np.float64) / scale * 255.0 + 0.5, 0, 255).astype(np.int64)
-    out = lut[index]
-    out[~np.asarray(mask, bool)] = 0
+    mask = np.broadcast_to(np.asarray(mask, bool), np.shape(values))
+    out = np.zeros((*np.shape(values), 3), np.uint8)
+    # Only the face's pixels are looked up: the background is black whatever its value.
+    index = np.clip(np.asarray(np.asarray(values)[mask], np.float64) / scale * 255.0 + 0.5, 0, 255).astype(np.int64)
+    out[mask] = lut[index]
     return out
 
 

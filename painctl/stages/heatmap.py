@@ -10,8 +10,9 @@ Dataset level: mean and spread of displacement per AU and per PSPI level, in UV 
 
 from __future__ import annotations
 
+import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from painctl.artefact.stage import Context, Input, Parameters, Stage, run
 from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.facs import AU_NAMES
 from painctl.plots.heatmap import COLORMAP, PNG_SCALE, colour_map, draw_stats
-from painctl.rigging.displacement import displacement_stats, per_au_displacement, pool_stats
+from painctl.rigging.displacement import DisplacementStats, faces_per_au_displacement, pool_stats
 
 VIEWS_REQUIRE = {
     "image": "N:S", "identity": "N:iuS", "rig_row": "N:iu", "view": "N:S", "camera": "N:S",
@@ -114,15 +115,29 @@ def _heatmaps(ctx: Context) -> str:
     au_right = rig.read("au_right") if rig.has("au_right") else rig.read("au")
     deformer = deformer_for(rig)
     lights = studio_lights()
-    cache: dict[int, np.ndarray] = {}
+    pain_rows = np.unique(rig_rows[~is_neutral])
+    stats = DisplacementStats(pain_rows, rig.read("au")[pain_rows] if len(pain_rows) else np.zeros((0, 6)), rig.shapes()["vertices"][0][1])
+    rows_of_identity: dict[int, list[int]] = {}
+    for row in pain_rows:
+        rows_of_identity.setdefault(int(neutral_row[row]), []).append(int(row))
+    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def per_vertex(row: int) -> np.ndarray:
-        # (V, 7): total displacement, then each AU alone; shared by the views of one rig row.
+    def per_vertex(row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # The row's rigged vertices (V,3); (V,7) total displacement, then each AU alone; and
+        # (F+1,) whether each triangle moves in any of the 7 (False last, for the background's -1).
+        # Every pain face of the row's identity at once: one deformer call (the AU correctives'
+        # fields are built once per identity), and the same numbers feed the stats.
         if row not in cache:
             cache.clear()
-            neutral = rig.read("vertices", neutral_row[row])
-            alone = per_au_displacement(deformer, neutral, au_left[row], au_right[row])
-            cache[row] = np.concatenate([rig.read("displacement", row)[:, None], alone.T], axis=1).astype(np.float32)
+            identity = int(neutral_row[row])
+            mine = np.asarray(rows_of_identity[identity], np.int64)
+            alone = faces_per_au_displacement(deformer, rig.read("vertices", identity), au_left[mine], au_right[mine], identity=identity)
+            totals, vertices = rig.read("displacement", mine), rig.read("vertices", mine)
+            for r, a, total, verts in zip(mine.tolist(), alone, totals, vertices):
+                if stats.wants(r):
+                    stats.add(r, a, total)
+                table = np.concatenate([total[:, None], a.T], axis=1).astype(np.float32)
+                cache[r] = verts, table, np.append(np.any(table[faces] != 0, axis=(1, 2)), False)
         return cache[row]
 
     views_of_row: dict[int, list[int]] = {}
@@ -135,7 +150,7 @@ def _heatmaps(ctx: Context) -> str:
         if row not in renders:
             renders.clear()
             members = views_of_row[row]
-            results = render_many(Mesh(rig.read("vertices", row), faces), [Camera.from_dict(json.loads(str(cameras[i]))) for i in members],
+            results = render_many(Mesh(per_vertex(row)[0], faces), [Camera.from_dict(json.loads(str(cameras[i]))) for i in members],
                                   lights, size, shading=False)
             renders[row] = dict(zip(members, results))
         return renders[row]
@@ -151,27 +166,38 @@ def _heatmaps(ctx: Context) -> str:
     au_heat.attrs["units"] = "metres"
     au_heat.attrs["names"] = list(AU_NAMES)
     pngs = []
+    blank = None  # a neutral face's PNG (all black), encoded once
     for i in ctx.track(range(n), total=n, description="heatmaps"):
         name = Path(str(images[i])).name
         rel = f"heatmaps/{name}"
-        if is_neutral[i]:
-            values = np.zeros((size, size, 7), np.float32)
-            mask = np.zeros((size, size), bool)
-        else:
-            row = int(rig_rows[i])
-            result = rendered(row)[i]
-            values = splat(result, per_vertex(row), faces)
-            mask = result.mask
-            heat[i] = values[..., 0]
-            au_heat[i] = np.moveaxis(values[..., 1:], -1, 0).astype(np.float16)
-        Image.fromarray(colour_map(values[..., 0], mask)).save(ctx.dir / rel, format="PNG", compress_level=1)
         pngs.append(rel)
+        if is_neutral[i]:
+            if blank is None:
+                buffer = io.BytesIO()
+                Image.fromarray(colour_map(np.zeros((size, size), np.float32), np.zeros((size, size), bool))).save(buffer, format="PNG", compress_level=1)
+                blank = buffer.getvalue()
+            (ctx.dir / rel).write_bytes(blank)
+            continue
+        row = int(rig_rows[i])
+        result = rendered(row)[i]
+        _, table, moving = per_vertex(row)
+        # Splat only the pixels of moving triangles, as one row of pixels (splat reads nothing but
+        # the triangle ids and barycentrics): elsewhere all 7 are 0, as the whole image's splat gives.
+        on = moving[result.triangle]
+        values = splat(replace(result, triangle=result.triangle[on][None], barycentric=result.barycentric[on][None]), table, faces)[0]
+        total = np.zeros((size, size), np.float32)
+        total[on] = values[:, 0]
+        alone = np.zeros((6, size, size), np.float16)
+        alone[:, on] = values[:, 1:].T.astype(np.float16)
+        heat[i] = total
+        au_heat[i] = alone
+        Image.fromarray(colour_map(total, result.mask)).save(ctx.dir / rel, format="PNG", compress_level=1)
     write_dataset(h5, "heatmap_png", np.array(pngs, dtype="U") if pngs else np.zeros(0, "S1"))
     for name in CARRIED:
         if views.has(name):
             write_dataset(h5, name, views.read(name))
     _link_images(views, ctx.dir, images)
-    stats = displacement_stats(rig, deformer, np.unique(rig_rows[~is_neutral]), au_left, au_right, neutral_row)
+    stats = stats.result()
     for key, value in stats.items():
         write_dataset(h5, f"{STATS_PREFIX}{key}", value, rows=False)
     h5.attrs["png_scale"] = PNG_SCALE
