@@ -78,12 +78,18 @@ def load_lightning_checkpoint(path: str | Path) -> dict[str, Any]:
                 f"{path}: refusing to load: {what} not a tensor, a plain container or a Lightning checkpoint field "
                 "(loading it could run code from the file)"
             ) from None
-        raise PainctlError(f"{path}: not a PyTorch checkpoint ({text.splitlines()[0][:120]})") from None
+        raise PainctlError(f"{path}: not a PyTorch checkpoint ({_first_sentence(text)})") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise PainctlError(f"{path}: not a PyTorch checkpoint ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]})") from None
+        raise PainctlError(f"{path}: not a PyTorch checkpoint ({exc.__class__.__name__}: {_first_sentence(str(exc))})") from None
     if not isinstance(data, dict) or not isinstance(data.get("state_dict"), dict):
         raise PainctlError(f"{path}: not a PyTorch Lightning checkpoint (no state_dict)")
     return data
+
+
+def _first_sentence(text: str, limit: int = 120) -> str:
+    # torch's messages run on with advice about torch.load itself; its first sentence says what failed.
+    first = (text.strip().splitlines() or [""])[0].split(". ")[0]
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 def _merged(weights: dict, name: str, scale: float):
