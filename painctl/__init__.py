@@ -3,13 +3,13 @@
 Every stage is also a function here (``painctl.rig(heads, "pain/", pspi=8)``) that returns the
 artefact it wrote, opened; ``painctl.open(path)`` opens any artefact. ``painctl.train``,
 ``painctl.evaluate`` (the eval command) and ``painctl.predict`` return the selected checkpoint's path,
-the report and the scores. See README's Python API section.
+the report and the scores; ``painctl.convert_checkpoint`` returns the path of the checkpoint it wrote. See README's Python API section.
 """
 
 __version__ = "0.1.0"
 
 __all__ = ["contact_sheet", "export", "heatmap", "merge", "open", "render_neutral", "render_views", "rig", "sample_mesh", "texture",
-           "train", "evaluate", "predict"]
+           "train", "evaluate", "predict", "convert_checkpoint"]
 
 
 def __getattr__(name: str):

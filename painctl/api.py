@@ -156,9 +156,10 @@ def contact_sheet(art: Input, *, view: str | None = None, max_rows: int = 8, til
     return draw(_opened(art), view=view, max_rows=max_rows, tile=tile)
 
 
-# ------------------------------------------------------------------ ViTPain: train, evaluate, predict
+# ------------------------------------------------------ ViTPain: train, evaluate, predict, convert
 # These write checkpoints, reports and CSV files rather than artefacts. Their keywords are those of
-# painctl-train(1), painctl-eval(1) and painctl-predict(1), named as in ModelConfig and TrainConfig.
+# painctl-train(1), painctl-eval(1), painctl-predict(1) and painctl-convert-checkpoint(1), named as
+# in ModelConfig and TrainConfig.
 
 def train(data: Input | Sequence[Input], out: PathLike, *, backbone: str = "tiny", reference: bool = True, input: str = "rgb",  # noqa: A002
           teacher: PathLike | None = None, distill_weight: float = 1.0, init: PathLike | None = None, val_fraction: float = 0.2,
@@ -218,3 +219,14 @@ def predict(checkpoint, images: PathLike | Sequence[PathLike], neutrals: PathLik
     from painctl.stages.predict import predict as run
 
     return run(checkpoint, images, neutrals, shots=shots, crop=crop, batch_size=batch_size, forward=forward, seed=seed, csv=csv, force=force)
+
+
+def convert_checkpoint(ckpt: PathLike, out: PathLike, *, image_size: int = 224, force: bool = False, big_ok: bool = False) -> Path:
+    """Convert the authors' released ViTPain (their PyTorch Lightning ``ckpt``, read without running
+    code from it) into the painctl checkpoint directory ``out`` for ``image_size`` pixel inputs; return
+    ``out``'s path, for :func:`predict` and :func:`evaluate` (``checkpoint=``, with ``forward="authors"``
+    to run their forward pass). See painctl-convert-checkpoint(1).
+    """
+    from painctl.stages.convert_checkpoint import convert_checkpoint as run
+
+    return run(ckpt, out, image_size=image_size, force=force, big_ok=big_ok)

@@ -217,3 +217,34 @@ def test_eval_is_painctl_evaluate():
     with pytest.raises(AttributeError, match="painctl.evaluate"):
         painctl.eval  # noqa: B018
     assert {"train", "evaluate", "predict"} <= set(dir(painctl))
+
+
+def test_convert_checkpoint_returns_the_checkpoints_path_as_train_does(tmp_path, command):
+    import numpy as np
+    from PIL import Image
+    from test_interop import authors_state_dict, write_lightning_checkpoint
+    from test_train import face_image
+
+    from painctl.vitpain.checkpoint import load_checkpoint
+
+    ckpt = write_lightning_checkpoint(tmp_path / "authors.ckpt", authors_state_dict())
+    out = painctl.convert_checkpoint(ckpt, tmp_path / "converted", image_size=32)
+    assert isinstance(out, Path) and out == tmp_path / "converted" and "convert_checkpoint" in dir(painctl)
+    model, config, extra = load_checkpoint(out)
+    assert config.architecture == "authors" and config.image_size == 32 and extra["converted_from"]["file"] == "authors.ckpt"
+    # What it returns is what predict takes, as train's path is; the command writes the same bytes.
+    Image.fromarray(face_image(1, 0)).save(tmp_path / "neutral.png")
+    Image.fromarray(face_image(1, 6)).save(tmp_path / "pain.png")
+    scores = painctl.predict(out, [tmp_path / "pain.png"], neutrals=[tmp_path / "neutral.png"], forward="authors")
+    assert scores.pspi.shape == (1,) and np.isfinite(scores.pspi).all()
+    res = command("convert-checkpoint", "--image-size", "32", ckpt, tmp_path / "cli")
+    assert res.code == 0 and res.stdout == f"{tmp_path / 'cli'}\n", res.stderr
+    for name in ("config.json", "model.safetensors", "training.json", ".painctl-output.json"):
+        assert (out / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+    # Its errors name the keywords; force=True replaces what it wrote.
+    with pytest.raises(PainctlError, match=r"converted: already exists; use force=True to replace it$"):
+        painctl.convert_checkpoint(ckpt, out, image_size=48)
+    with pytest.raises(PainctlError, match="^image_size must be an integer of at least 16, got 8$"):
+        painctl.convert_checkpoint(ckpt, tmp_path / "never", image_size=8)
+    assert painctl.convert_checkpoint(ckpt, out, image_size=48, force=True) == out and load_checkpoint(out)[1].image_size == 48
+    assert not (tmp_path / "never").exists()

@@ -462,6 +462,77 @@ def test_single_image_checkpoint_and_refusal_over_out(painctl, tmp_path):
     assert result.code == 1 and "already exists" in result.stderr
 
 
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def test_an_existing_out_is_refused_without_force_and_replaced_with_it(painctl, tmp_path):
+    ckpt = write_lightning_checkpoint(tmp_path / "single.ckpt", authors_state_dict(reference=False), reference=False)
+    out = tmp_path / "o"
+    assert painctl("convert-checkpoint", "--image-size", "32", ckpt, out).code == 0
+    first = _files(out)
+    assert {"config.json", "model.safetensors", "training.json"} <= set(first)
+    result = painctl("convert-checkpoint", "--image-size", "48", ckpt, out)
+    assert result.code == 1 and result.stderr == f"painctl: error: {out}: already exists; use --force to replace it\n"
+    assert _files(out) == first
+    result = painctl("convert-checkpoint", "--force", "--image-size", "48", ckpt, out)
+    assert result.code == 0, result.stderr
+    assert result.stdout == f"{out}\n" and f"pain encoder, 2 layers, width {WIDTH}" in result.stderr
+    from painctl.vitpain.checkpoint import read_config
+
+    assert read_config(out)[0].image_size == 48 and _files(out)["model.safetensors"] == first["model.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "single.ckpt"]  # no temporary, no old copy
+    # A directory painctl did not write is never replaced, force or not.
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    result = painctl("convert-checkpoint", "--force", ckpt, tmp_path / "mine")
+    assert result.code == 1 and "painctl did not write" in result.stderr and (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize("zipped", [True, False])
+def test_a_truncated_checkpoint_leaves_nothing_behind(painctl, tmp_path, zipped):
+    whole = write_lightning_checkpoint(tmp_path / "whole.ckpt", authors_state_dict(reference=False), reference=False, zipped=zipped)
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    result = painctl("convert-checkpoint", cut, tmp_path / "o")
+    assert result.code == 1 and result.stderr.startswith(f"painctl: error: {cut}: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr and "not a PyTorch checkpoint" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.ckpt", "whole.ckpt"]
+    # Over an existing OUT with --force, the old checkpoint stays as it was.
+    assert painctl("convert-checkpoint", "--image-size", "32", whole, tmp_path / "o").code == 0
+    before = _files(tmp_path / "o")
+    result = painctl("convert-checkpoint", "--force", cut, tmp_path / "o")
+    assert result.code == 1 and result.stderr.count("\n") == 1 and _files(tmp_path / "o") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.ckpt", "o", "whole.ckpt"]
+
+
+def test_a_missing_file_or_bad_image_size_is_one_line(painctl, tmp_path):
+    result = painctl("convert-checkpoint", tmp_path / "none.ckpt", tmp_path / "o")
+    assert result.code == 1 and result.stderr == f"painctl: error: {tmp_path / 'none.ckpt'}: no such checkpoint file\n"
+    from painctl.errors import BadValue
+    from painctl.stages.convert_checkpoint import convert_checkpoint
+
+    with pytest.raises(BadValue, match="^image_size must be an integer of at least 16, got 8$"):
+        convert_checkpoint(tmp_path / "none.ckpt", tmp_path / "o", image_size=8)
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_estimate_refuses_before_the_file_is_read(tmp_path, monkeypatch):
+    import painctl.stages.convert_checkpoint as stage
+    from painctl.stages.convert_checkpoint import convert_checkpoint
+
+    # A truncated file: were it read before the estimate, its own error would come first.
+    whole = write_lightning_checkpoint(tmp_path / "whole.ckpt", authors_state_dict(reference=False), reference=False)
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(whole.read_bytes()[:4096])
+    monkeypatch.setattr(stage, "MEMORY_PER_FILE_BYTE", 1e12)  # petabytes for this file: no machine has them
+    with pytest.raises(PainctlError, match=r"^this conversion needs about .* of memory, .*; pass big_ok=True to try anyway$"):
+        convert_checkpoint(cut, tmp_path / "o")
+    with pytest.raises(PainctlError, match="not a PyTorch checkpoint"):
+        convert_checkpoint(cut, tmp_path / "o", big_ok=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.ckpt", "whole.ckpt"]
+
+
 def test_eval_usage_errors(painctl, tree, tmp_path):
     split = split_file(tmp_path / "s.csv")
     (tmp_path / "f.json").write_text('[["flame_sample_0000"], ["flame_sample_0001"]]')

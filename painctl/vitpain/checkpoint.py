@@ -48,19 +48,28 @@ def save_checkpoint(model, model_config: ModelConfig, out_dir: str | Path, extra
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    config = {"format": FORMAT, "version": VERSION, "model": model_config.to_dict(), "backbone": model.spec.to_dict()}
-    (tmp / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    tensors = {k: v.detach().to("cpu").float().contiguous() for k, v in model.trainable_state_dict().items()}
-    (tmp / WEIGHTS).write_bytes(_safetensors_bytes(tensors, {"format": "pt", "painctl": FORMAT}))
-    (tmp / TRAINING).write_text(json.dumps(extra or {}, indent=2, sort_keys=True, default=_json_default) + "\n")
-    for name, write in (extra_files or {}).items():
-        write(tmp / name)
+    write_checkpoint(model, model_config, tmp, extra, extra_files)
     old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
     if out_dir.exists():
         out_dir.rename(old)
     tmp.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
     return out_dir
+
+
+def write_checkpoint(model, model_config: ModelConfig, directory: str | Path, extra: dict | None = None,
+                     extra_files: dict | None = None) -> None:
+    """Write ``model``'s checkpoint files (config.json, model.safetensors, training.json and
+    ``extra_files``) into the existing, empty ``directory``: the files only, for a caller that makes
+    the directory and puts it in place atomically itself (the stage runner; :func:`save_checkpoint`)."""
+    directory = Path(directory)
+    config = {"format": FORMAT, "version": VERSION, "model": model_config.to_dict(), "backbone": model.spec.to_dict()}
+    (directory / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tensors = {k: v.detach().to("cpu").float().contiguous() for k, v in model.trainable_state_dict().items()}
+    (directory / WEIGHTS).write_bytes(_safetensors_bytes(tensors, {"format": "pt", "painctl": FORMAT}))
+    (directory / TRAINING).write_text(json.dumps(extra or {}, indent=2, sort_keys=True, default=_json_default) + "\n")
+    for name, write in (extra_files or {}).items():
+        write(directory / name)
 
 
 def _checkpoint_dir(path: str | Path) -> Path:
@@ -190,4 +199,4 @@ def load_checkpoint(path: str | Path, device: str = "cpu"):
     return model, config, extra
 
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_config", "FORMAT", "VERSION"]
+__all__ = ["save_checkpoint", "write_checkpoint", "load_checkpoint", "read_config", "FORMAT", "VERSION"]

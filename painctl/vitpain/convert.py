@@ -1,5 +1,6 @@
 """Convert the authors' released ViTPain (a PyTorch Lightning .ckpt, Hugging Face ``xinlei55555/ViTPain``)
-into a painctl checkpoint directory, without running any code from the file.
+into painctl's ViTPain, without running any code from the file (`painctl convert-checkpoint`,
+:mod:`painctl.stages.convert_checkpoint`, writes it as a checkpoint directory).
 
 The file is read by ``torch.load(weights_only=True)``: tensors, plain containers and, by name only,
 Lightning's ``AttributeDict`` (its hyper-parameters) and ``pathlib.PosixPath``; a pickle naming any
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from painctl import console
 from painctl.errors import PainctlError
@@ -77,12 +78,18 @@ def load_lightning_checkpoint(path: str | Path) -> dict[str, Any]:
                 f"{path}: refusing to load: {what} not a tensor, a plain container or a Lightning checkpoint field "
                 "(loading it could run code from the file)"
             ) from None
-        raise PainctlError(f"{path}: not a PyTorch checkpoint ({text.splitlines()[0][:120]})") from None
+        raise PainctlError(f"{path}: not a PyTorch checkpoint ({_first_sentence(text)})") from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise PainctlError(f"{path}: not a PyTorch checkpoint ({exc.__class__.__name__}: {str(exc).splitlines()[0][:120]})") from None
+        raise PainctlError(f"{path}: not a PyTorch checkpoint ({exc.__class__.__name__}: {_first_sentence(str(exc))})") from None
     if not isinstance(data, dict) or not isinstance(data.get("state_dict"), dict):
         raise PainctlError(f"{path}: not a PyTorch Lightning checkpoint (no state_dict)")
     return data
+
+
+def _first_sentence(text: str, limit: int = 120) -> str:
+    # torch's messages run on with advice about torch.load itself; its first sentence says what failed.
+    first = (text.strip().splitlines() or [""])[0].split(". ")[0]
+    return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
 def _merged(weights: dict, name: str, scale: float):
@@ -213,26 +220,33 @@ def _split_encoders(state: dict) -> tuple[dict[str, dict], list[str]]:
     return parts, ignored
 
 
-def convert_checkpoint(ckpt: str | Path, out: str | Path, force: bool = False, image_size: int = 224) -> Path:
-    """Convert the authors' Lightning ViTPain checkpoint ``ckpt`` into the painctl checkpoint directory
-    ``out`` (config.json, model.safetensors, training.json); return ``out``.
+class Converted(NamedTuple):
+    """The authors' model as painctl's: ``model`` (an :class:`~painctl.vitpain.authors.AuthorsViTPain`,
+    loaded), its ``model_config``, the ``extra`` that training.json records and the ``summary`` line."""
+
+    model: Any
+    model_config: Any
+    extra: dict
+    summary: str
+
+
+def convert_lightning(data: dict[str, Any], ckpt: str | Path, image_size: int = 224) -> Converted:
+    """Build painctl's ViTPain from ``data``, the authors' Lightning checkpoint read from the file
+    ``ckpt`` by :func:`load_lightning_checkpoint` (the file is read again only for its SHA-256);
+    ``image_size`` is the input side in pixels. Writes nothing.
 
     The result has architecture "authors" (their heads), a DINOv3 backbone with the LoRA merged, the
-    backbone's own normalisation statistics for ``--forward model``, and records in training.json that
+    backbone's own normalisation statistics for ``--forward model``, and its ``extra`` records that
     it was trained with the authors' forward pass (no RoPE, no registers, ImageNet statistics).
-    Refuses an existing ``out`` unless ``force``.
+    Raises PainctlError naming what does not match their ViTPain.
     """
     import torch
 
     from painctl.vitpain.backbone import IMAGENET_MEAN, IMAGENET_STD, BackboneSpec
-    from painctl.vitpain.checkpoint import save_checkpoint
     from painctl.vitpain.config import ModelConfig
     from painctl.vitpain.model import build_model
 
-    ckpt, out = Path(ckpt), Path(out)
-    if (out.exists() or out.is_symlink()) and not force:
-        raise PainctlError(f"{out} already exists; use {{force=True}} to replace it", params=("force=True",))
-    data = load_lightning_checkpoint(ckpt)
+    ckpt = Path(ckpt)
     hparams = dict(data.get("hyper_parameters") or {})
     state = {k: v for k, v in data["state_dict"].items() if isinstance(v, torch.Tensor)}
     r, alpha = int(hparams.get("lora_rank", 8)), float(hparams.get("lora_alpha", 16))
@@ -300,11 +314,10 @@ def convert_checkpoint(ckpt: str | Path, out: str | Path, force: bool = False, i
             "note": "reproduce with --forward authors; the backbone's own forward uses its own statistics " + str(list(mean)),
         },
     }
-    save_checkpoint(model, model_config, out, extra)
     n = sum(v.numel() for v in supplied.values())
-    console.info(f"converted {ckpt.name} ({'pain and neutral encoders' if reference else 'pain encoder'}, {facts['num_hidden_layers']} layers, "
-                 f"width {width}, {n / 1e6:.1f} M weights) to {out}")
-    return out
+    summary = (f"converted {ckpt.name} ({'pain and neutral encoders' if reference else 'pain encoder'}, {facts['num_hidden_layers']} layers, "
+               f"width {width}, {n / 1e6:.1f} M weights)")
+    return Converted(model, model_config, extra, summary)
 
 
 def _sha256(path: Path) -> str:
@@ -315,4 +328,4 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["convert_checkpoint", "load_lightning_checkpoint"]
+__all__ = ["Converted", "convert_lightning", "load_lightning_checkpoint"]
