@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import h5py
 import numpy as np
@@ -147,3 +149,18 @@ def test_more_shards_than_rows_gives_empty_shards_that_still_merge(tmp_path):
     merged = open_artefact(merge_shards(tmp_path / "merged", parts))
     for name in ("vertices", "identity", "phenotype", "gender"):
         np.testing.assert_array_equal(merged.read(name), whole.read(name))
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_finished_outputs_get_the_umask_mode_not_a_private_temporarys(tmp_path, umask):
+    from painctl.artefact.store import DirectoryOutput
+
+    old = os.umask(umask)
+    try:
+        make(tmp_path / "a")
+        with DirectoryOutput(tmp_path / "report", force=False, what="report") as d:
+            (d / "x.txt").write_text("x")
+    finally:
+        os.umask(old)
+    for out in (tmp_path / "a", tmp_path / "report"):
+        assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask

@@ -610,7 +610,7 @@ class ArtefactWriter:
                 raise
         _remove_stale_temporaries(self._target)
         try:
-            self.dir = Path(tempfile.mkdtemp(prefix=f".{self._target.name}.painctl-tmp-{os.getpid()}-", dir=parent))
+            self.dir = hidden_temporary_dir(self._target, parent)
             self.h5 = h5py.File(self.dir / DATA, "w")
         except OSError as exc:
             if self.dir is not None:
@@ -884,7 +884,7 @@ class DirectoryOutput:
         self._lock = OutputLock(self.path)
         _remove_stale_temporaries(self.path)
         try:
-            self.dir = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.painctl-tmp-{os.getpid()}-", dir=self.path.parent))
+            self.dir = hidden_temporary_dir(self.path, self.path.parent)
         except OSError as exc:
             self._lock.release()
             raise PainctlError(f"{self.path.parent}: cannot write the output here ({exc.strerror})") from None
@@ -963,6 +963,19 @@ def _replace_dir(src: Path, dst: Path) -> None:
             shutil.rmtree(trash, ignore_errors=True)
         else:
             trash.unlink()
+
+
+def hidden_temporary_dir(out: Path, parent: Path) -> Path:
+    """Create the hidden sibling directory OUT is built in, with the mode ``mkdir`` would give it.
+
+    ``tempfile.mkdtemp`` makes a 0700 directory, and the rename keeps that mode, so every finished
+    artefact would be unreadable to colleagues sharing the disk; the umask decides instead.
+    """
+    path = Path(tempfile.mkdtemp(prefix=f".{out.name}.painctl-tmp-{os.getpid()}-", dir=parent))
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(path, 0o777 & ~umask)
+    return path
 
 
 def _remove_stale_temporaries(out: Path) -> None:
