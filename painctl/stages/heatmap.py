@@ -94,7 +94,7 @@ class HeatmapParams(Parameters):
 def _heatmaps(ctx: Context) -> str:
     from PIL import Image
 
-    from painctl.renderer import Camera, Mesh, render_many, studio_lights
+    from painctl.renderer import Camera, Mesh, render_geometry
     from painctl.renderer.splat import splat
     from painctl.rigging.deform import deformer_for
     from painctl.stages.rig import local_neutral_rows
@@ -114,7 +114,6 @@ def _heatmaps(ctx: Context) -> str:
     au_left = rig.read("au_left") if rig.has("au_left") else rig.read("au")
     au_right = rig.read("au_right") if rig.has("au_right") else rig.read("au")
     deformer = deformer_for(rig)
-    lights = studio_lights()
     pain_rows = np.unique(rig_rows[~is_neutral])
     stats = DisplacementStats(pain_rows, rig.read("au")[pain_rows] if len(pain_rows) else np.zeros((0, 6)), rig.shapes()["vertices"][0][1])
     rows_of_identity: dict[int, list[int]] = {}
@@ -146,12 +145,13 @@ def _heatmaps(ctx: Context) -> str:
     renders: dict[int, dict[int, object]] = {}
 
     def rendered(row: int) -> dict[int, object]:
-        # Every view of a rig row in one call: the mesh is uploaded once, not once per view.
+        # Every view of a rig row in one call: the mesh is uploaded once, not once per view. Geometry
+        # only (ids, barycentrics): the same values as the full render's, without its colour pass.
         if row not in renders:
             renders.clear()
             members = views_of_row[row]
-            results = render_many(Mesh(per_vertex(row)[0], faces), [Camera.from_dict(json.loads(str(cameras[i]))) for i in members],
-                                  lights, size, shading=False)
+            results = render_geometry(Mesh(per_vertex(row)[0], faces), [Camera.from_dict(json.loads(str(cameras[i]))) for i in members],
+                                      size, size)
             renders[row] = dict(zip(members, results))
         return renders[row]
 
