@@ -94,6 +94,7 @@ class HeatmapParams(Parameters):
 def _heatmaps(ctx: Context) -> str:
     from PIL import Image
 
+    from painctl.artefact.store import RowDigest
     from painctl.renderer import Camera, Mesh, render_geometry
     from painctl.renderer.splat import splat
     from painctl.rigging.deform import deformer_for
@@ -165,6 +166,8 @@ def _heatmaps(ctx: Context) -> str:
     heat.attrs["units"] = "metres"
     au_heat.attrs["units"] = "metres"
     au_heat.attrs["names"] = list(AU_NAMES)
+    # Hashed as written (attributes final above): the manifest's digests need no second read of them.
+    heat_rows, au_heat_rows = RowDigest(heat), RowDigest(au_heat)
     pngs = []
     blank = None  # a neutral face's PNG (all black), encoded once
     for i in ctx.track(range(n), total=n, description="heatmaps"):
@@ -189,8 +192,8 @@ def _heatmaps(ctx: Context) -> str:
         total[on] = values[:, 0]
         alone = np.zeros((6, size, size), np.float16)
         alone[:, on] = values[:, 1:].T.astype(np.float16)
-        heat[i] = total
-        au_heat[i] = alone
+        heat_rows.write(i, total)
+        au_heat_rows.write(i, alone)
         Image.fromarray(colour_map(total, result.mask)).save(ctx.dir / rel, format="PNG", compress_level=1)
     write_dataset(h5, "heatmap_png", np.array(pngs, dtype="U") if pngs else np.zeros(0, "S1"))
     for name in CARRIED:
