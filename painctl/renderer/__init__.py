@@ -1,10 +1,10 @@
 """Rendering meshes to colour, coverage, depth, triangle ids and barycentrics, with interchangeable backends.
 
-    from painctl.renderer import Camera, Mesh, render, frame_camera, studio_lights, splat
+    from painctl.renderer import Camera, Mesh, render, render_geometry, frame_camera, studio_lights, splat
     cam = frame_camera(vertices, yaw=30)
     out = render(Mesh(vertices, faces), cam, studio_lights(), 224)
     heat = splat(out, per_vertex_values, faces)      # (224, 224), aligned with out.rgb
-    ids = render_geometry(mesh, [cam], 224, 224)[0]  # triangle ids, barycentrics, depth only
+    ids = render_geometry(Mesh(vertices, faces), [cam], 224, 224)[0]  # ids, barycentrics, depth only
 
 Backends: ``moderngl`` (default; OpenGL 3.3 on EGL, Mesa llvmpipe on a CPU) and ``pytorch3d``
 (optional, for GPU machines that have PyTorch3D installed).
