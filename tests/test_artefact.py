@@ -164,3 +164,39 @@ def test_finished_outputs_get_the_umask_mode_not_a_private_temporarys(tmp_path, 
         os.umask(old)
     for out in (tmp_path / "a", tmp_path / "report"):
         assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask
+
+
+def test_rows_hashed_as_written_give_the_digests_of_the_file(tmp_path):
+    from painctl.artefact.store import RowDigest, dataset_digests, streamed_digests
+
+    rng = np.random.default_rng(0)
+    writer = ArtefactWriter(tmp_path / "a", "toy", {})
+    with writer:
+        h5 = writer.h5
+        # As heatmap writes its maps: chunked per row, lzf, some rows (neutral faces) never written.
+        maps = h5.create_dataset("maps", shape=(6, 5, 4), dtype=np.float16, chunks=(1, 5, 4), compression="lzf")
+        maps.attrs["units"] = "metres"
+        late = h5.create_dataset("late", shape=(3, 2), dtype=np.float32)
+        shuffled = h5.create_dataset("shuffled", shape=(3, 2), dtype=np.int32)
+        rows = RowDigest(maps)
+        late_rows, shuffled_rows = RowDigest(late), RowDigest(shuffled)
+        for i in (1, 2, 4):
+            rows.write(i, rng.normal(size=(5, 4)).astype(np.float16))
+        late_rows.write(0, np.ones(2, np.float32))
+        late.attrs["units"] = "added after the first row was hashed"
+        shuffled_rows.write(1, np.array([1, 2], np.int32))
+        shuffled_rows.write(0, np.array([3, 4], np.int32))
+        with pytest.raises(ValueError, match="float16"):
+            rows.write(0, np.zeros((5, 4), np.float32))  # HDF5 would convert it: the bytes hashed would not be the file's
+        assert rows.result() is not None
+        assert late_rows.result() is None and shuffled_rows.result() is None  # these are read back instead
+    recorded = json.loads((tmp_path / "a" / "manifest.json").read_text())["checksums"]["datasets"]
+    assert recorded == dataset_digests(tmp_path / "a" / "data.h5")
+    assert set(recorded) == {"/", "maps", "late", "shuffled"}
+    # A wrong streamed digest would have been recorded as is: the one that was used equals the file's.
+    with h5py.File(tmp_path / "b.h5", "w") as h5:
+        ds = h5.create_dataset("maps", shape=(3, 2), dtype=np.float32)
+        rows = RowDigest(ds)
+        rows.write(1, np.array([0.5, -1.0], np.float32))
+        streamed = streamed_digests(h5)
+    assert streamed == {"maps": dataset_digests(tmp_path / "b.h5")["maps"]}

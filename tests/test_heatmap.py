@@ -110,6 +110,11 @@ def test_same_bytes(heat, tmp_path):
         assert np.array_equal(a[key], b[key])
     for rel in a["heatmap_png"]:
         assert (heat[1] / rel.decode()).read_bytes() == (tmp_path / "again" / rel.decode()).read_bytes()
+    # The maps' digests were hashed as they were written: they are those of the file as read back.
+    from painctl.artefact.store import dataset_digests
+
+    recorded = json.loads((tmp_path / "again" / "manifest.json").read_text())["checksums"]["datasets"]
+    assert recorded == dataset_digests(tmp_path / "again" / "data.h5") and {"heatmap", "au_heatmap"} <= set(recorded)
 
 
 def test_wrong_rig_and_wrong_input(painctl, heat, rig, tmp_path):

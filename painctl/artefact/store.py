@@ -366,20 +366,24 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def dataset_digests(path: Path) -> dict[str, str]:
+def dataset_digests(path: Path, known: Mapping[str, str] | None = None) -> dict[str, str]:
     """Return dataset name -> sha256 (hex, 16 digits) over its dtype, shape, attributes and values.
 
-    The root group's attributes are under ``/``. Reads every dataset once, in blocks of rows.
+    The root group's attributes are under ``/``. Reads every dataset once, in blocks of rows, but
+    those in ``known`` (name -> digest, e.g. from :class:`RowDigest` while they were written).
     """
     out: dict[str, str] = {}
+    known = known or {}
     with h5py.File(path, "r") as f:
         out["/"] = _attrs_digest(f.attrs).hexdigest()[:16]
         names: list[str] = []
         f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
         for name in sorted(names):
+            if name in known:
+                out[name] = known[name]
+                continue
             ds = f[name]
-            digest = _attrs_digest(ds.attrs)
-            digest.update(f"{ds.dtype.str}|{ds.shape}".encode())
+            digest = _dataset_head(ds)
             if ds.shape is None:
                 pass
             elif ds.shape == ():
@@ -387,8 +391,95 @@ def dataset_digests(path: Path) -> dict[str, str]:
             else:
                 step = max(1, (16 << 20) // max(1, int(np.prod(ds.shape[1:], dtype=np.int64)) * ds.dtype.itemsize))
                 for start in range(0, ds.shape[0], step):
-                    digest.update(np.ascontiguousarray(ds[start : start + step]).tobytes())
+                    digest.update(_value_bytes(ds[start : start + step]))
             out[name] = digest.hexdigest()[:16]
+    return out
+
+
+def _dataset_head(ds) -> "hashlib._Hash":
+    # What a dataset's digest hashes before its values: its attributes, dtype and shape.
+    digest = _attrs_digest(ds.attrs)
+    digest.update(f"{ds.dtype.str}|{ds.shape}".encode())
+    return digest
+
+
+def _value_bytes(block: np.ndarray):
+    # The C-order bytes of a block, without a copy where numpy exports them as a buffer (object
+    # arrays do not: their tobytes() is what the digest has always hashed).
+    block = np.ascontiguousarray(block)
+    return block.tobytes() if block.dtype.hasobject else block.reshape(-1).view(np.uint8)
+
+
+class RowDigest:
+    """Write the rows of a dataset in order and hash them as they go, so that the manifest's
+    digest of the dataset (:func:`dataset_digests`) needs no second read of it.
+
+    Make it once the dataset's attributes are final; rows never written (skipped, or after the
+    last written) are hashed as the dataset's fill value, which is what reading them gives. If
+    the dataset's attributes, shape or dtype change afterwards, or a row is written out of
+    order, the digest is computed from the file as usual: same digest, only slower. Rows must
+    be written through :meth:`write` alone.
+    """
+
+    def __init__(self, ds: h5py.Dataset) -> None:
+        if ds.shape is None or len(ds.shape) == 0 or ds.dtype.hasobject:
+            raise ValueError(f"{ds.name}: only datasets of rows of fixed-size values are hashed while written")
+        self.ds, self.name = ds, ds.name.lstrip("/")
+        self._shape, self._dtype = ds.shape, ds.dtype
+        self._head = _attrs_digest(ds.attrs).hexdigest()
+        self._digest = _dataset_head(ds)
+        self._next = 0  # the first row not hashed yet
+        self._valid = True
+        self._fill: np.ndarray | None = None
+        _streamed.setdefault(_file_key(ds.file.filename), {})[self.name] = self
+
+    def write(self, row: int, value: np.ndarray) -> None:
+        """Write ``value`` (one row: the dataset's row shape and exactly its dtype) as row ``row``."""
+        value = np.asarray(value)
+        if value.dtype != self._dtype or value.shape != self._shape[1:]:
+            raise ValueError(f"{self.name}: row of {value.dtype}{value.shape}, not {self._dtype}{self._shape[1:]}")
+        self.ds[row] = value
+        if row < self._next:
+            self._valid = False
+        if not self._valid:
+            return
+        self._fill_to(row)
+        self._digest.update(_value_bytes(value))
+        self._next = row + 1
+
+    def _fill_to(self, stop: int) -> None:
+        while self._next < stop:
+            if self._fill is None:
+                self._fill = np.full(self._shape[1:], self.ds.fillvalue, self._dtype)
+            self._digest.update(_value_bytes(self._fill))
+            self._next += 1
+
+    def result(self) -> str | None:
+        """The dataset's digest as :func:`dataset_digests` gives it, or None when it must be read (see above)."""
+        ds = self.ds
+        if not self._valid or not ds.id.valid or ds.shape != self._shape or ds.dtype != self._dtype or _attrs_digest(ds.attrs).hexdigest() != self._head:
+            return None
+        self._fill_to(self._shape[0])
+        return self._digest.hexdigest()[:16]
+
+
+#: Data files being written -> their datasets hashed while written (name -> RowDigest).
+_streamed: dict[str, dict[str, RowDigest]] = {}
+
+
+def _file_key(filename: str) -> str:
+    return os.path.realpath(filename)
+
+
+def streamed_digests(h5: h5py.File) -> dict[str, str]:
+    """Return name -> digest of the datasets of the open ``h5`` hashed while written (see
+    :class:`RowDigest`) that are still valid, and forget them; call it before closing the file."""
+    found = _streamed.pop(_file_key(h5.filename), {})
+    out = {}
+    for name, rows in found.items():
+        digest = rows.result() if name in h5 and h5[name].id == rows.ds.id else None
+        if digest is not None:
+            out[name] = digest
     return out
 
 
@@ -670,6 +761,8 @@ class ArtefactWriter:
 
     def _finish(self, exc_type) -> None:
         rows = _row_count(self.h5) if exc_type is None else 0
+        # While the file is open: checks that what was hashed as it was written still stands.
+        streamed = streamed_digests(self.h5) if exc_type is None else _streamed.pop(_file_key(self.h5.filename), None)
         self.h5.close()
         if exc_type is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -685,7 +778,7 @@ class ArtefactWriter:
             "inputs": records,
             "rows": int(rows) if rows is not None else 0,
             "digest": content_digest(self.dir, hashes),
-            "checksums": {DATA: hashes[DATA].hex(), "datasets": dataset_digests(data), "files": recorded_file_digests(hashes)},
+            "checksums": {DATA: hashes[DATA].hex(), "datasets": dataset_digests(data, streamed), "files": recorded_file_digests(hashes)},
             "entries": sorted(p.name for p in self.dir.iterdir()) + [MANIFEST],
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             **self.manifest,

@@ -1,9 +1,10 @@
 """Rendering meshes to colour, coverage, depth, triangle ids and barycentrics, with interchangeable backends.
 
-    from painctl.renderer import Camera, Mesh, render, frame_camera, studio_lights, splat
+    from painctl.renderer import Camera, Mesh, render, render_geometry, frame_camera, studio_lights, splat
     cam = frame_camera(vertices, yaw=30)
     out = render(Mesh(vertices, faces), cam, studio_lights(), 224)
     heat = splat(out, per_vertex_values, faces)      # (224, 224), aligned with out.rgb
+    ids = render_geometry(Mesh(vertices, faces), [cam], 224, 224)[0]  # ids, barycentrics, depth only
 
 Backends: ``moderngl`` (default; OpenGL 3.3 on EGL, Mesa llvmpipe on a CPU) and ``pytorch3d``
 (optional, for GPU machines that have PyTorch3D installed).
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 
 from painctl.errors import PainctlError
 from painctl.renderer.camera import Camera, frame_camera
+from painctl.renderer.geometry import GeometryResult, render_geometry
 from painctl.renderer.lights import Light, irradiance, lights_from_list, lights_to_list, relight, shading_ratio, studio_lights
 from painctl.renderer.mesh import Mesh, face_offsets, mesh_index, vertex_normals
 from painctl.renderer.result import RenderResult
@@ -26,6 +28,7 @@ BACKENDS = ("moderngl", "pytorch3d")
 __all__ = [
     "BACKENDS",
     "Camera",
+    "GeometryResult",
     "Light",
     "Mesh",
     "RenderResult",
@@ -38,6 +41,7 @@ __all__ = [
     "lights_to_list",
     "mesh_index",
     "render",
+    "render_geometry",
     "relight",
     "render_many",
     "shading_ratio",

@@ -94,7 +94,8 @@ class HeatmapParams(Parameters):
 def _heatmaps(ctx: Context) -> str:
     from PIL import Image
 
-    from painctl.renderer import Camera, Mesh, render_many, studio_lights
+    from painctl.artefact.store import RowDigest
+    from painctl.renderer import Camera, Mesh, render_geometry
     from painctl.renderer.splat import splat
     from painctl.rigging.deform import deformer_for
     from painctl.stages.rig import local_neutral_rows
@@ -114,7 +115,6 @@ def _heatmaps(ctx: Context) -> str:
     au_left = rig.read("au_left") if rig.has("au_left") else rig.read("au")
     au_right = rig.read("au_right") if rig.has("au_right") else rig.read("au")
     deformer = deformer_for(rig)
-    lights = studio_lights()
     pain_rows = np.unique(rig_rows[~is_neutral])
     stats = DisplacementStats(pain_rows, rig.read("au")[pain_rows] if len(pain_rows) else np.zeros((0, 6)), rig.shapes()["vertices"][0][1])
     rows_of_identity: dict[int, list[int]] = {}
@@ -146,12 +146,13 @@ def _heatmaps(ctx: Context) -> str:
     renders: dict[int, dict[int, object]] = {}
 
     def rendered(row: int) -> dict[int, object]:
-        # Every view of a rig row in one call: the mesh is uploaded once, not once per view.
+        # Every view of a rig row in one call: the mesh is uploaded once, not once per view. Geometry
+        # only (ids, barycentrics): the same values as the full render's, without its colour pass.
         if row not in renders:
             renders.clear()
             members = views_of_row[row]
-            results = render_many(Mesh(per_vertex(row)[0], faces), [Camera.from_dict(json.loads(str(cameras[i]))) for i in members],
-                                  lights, size, shading=False)
+            results = render_geometry(Mesh(per_vertex(row)[0], faces), [Camera.from_dict(json.loads(str(cameras[i]))) for i in members],
+                                      size, size)
             renders[row] = dict(zip(members, results))
         return renders[row]
 
@@ -165,6 +166,8 @@ def _heatmaps(ctx: Context) -> str:
     heat.attrs["units"] = "metres"
     au_heat.attrs["units"] = "metres"
     au_heat.attrs["names"] = list(AU_NAMES)
+    # Hashed as written (attributes final above): the manifest's digests need no second read of them.
+    heat_rows, au_heat_rows = RowDigest(heat), RowDigest(au_heat)
     pngs = []
     blank = None  # a neutral face's PNG (all black), encoded once
     for i in ctx.track(range(n), total=n, description="heatmaps"):
@@ -189,8 +192,8 @@ def _heatmaps(ctx: Context) -> str:
         total[on] = values[:, 0]
         alone = np.zeros((6, size, size), np.float16)
         alone[:, on] = values[:, 1:].T.astype(np.float16)
-        heat[i] = total
-        au_heat[i] = alone
+        heat_rows.write(i, total)
+        au_heat_rows.write(i, alone)
         Image.fromarray(colour_map(total, result.mask)).save(ctx.dir / rel, format="PNG", compress_level=1)
     write_dataset(h5, "heatmap_png", np.array(pngs, dtype="U") if pngs else np.zeros(0, "S1"))
     for name in CARRIED:
