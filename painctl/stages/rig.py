@@ -204,9 +204,10 @@ def _rig(ctx: Context) -> str:
     # /neutral_row is global (so shards merge into exactly one run); this says where we start.
     h5.attrs[FIRST_ROW_ATTR] = start * per
     if isinstance(deformer, DirectRig) and deformer.contact is not None and deformer.contact.outcomes:
-        done = deformer.contact.outcomes
+        done, eyes = deformer.contact.outcomes, deformer.contact.eye_outcomes
         console.info(f"closing eyes (faces and sequence frames): lids of {done['predicted']} from the lid corrective, "
-                     f"{done['solved']} from the full contact solve, {done['open']} not touching")
+                     f"{done['solved']} from the full contact solve ({eyes['solved']} of their {2 * done['solved']} eyes), "
+                     f"{done['open']} not touching")
     return f"rigged {console.plural(stop - start, 'identity', 'identities')} into {console.plural(rows, 'face')} ({ctx.where})"
 
 
