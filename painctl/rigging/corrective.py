@@ -95,7 +95,10 @@ class LidCorrective:
         shape = shape_features(self.mean, self.components, neutral_mm)
         for s in (0, 1):
             features = lid_features(shape, side_weights(weights, self.units[s], expression_names))
-            out[:, self.side == s] = (features @ self.coefficients[s]).reshape(len(weights), -1, 3)
+            # Row by row (vector-matrix, each row its own array): BLAS's sums then do not depend on
+            # the batch or on where a row starts in memory, so the bytes are a lone face's; and BLAS
+            # starts no threads, as it does for a matrix-matrix product (slow on a shared machine).
+            out[:, self.side == s] = np.stack([f.copy() @ self.coefficients[s] for f in features]).reshape(len(weights), -1, 3)
         return out
 
     def save(self, path: str | Path) -> None:
