@@ -73,10 +73,9 @@ CROSSING_MARGIN_MM3 = 1e-8
 FIRST_PAIRS = 32
 
 
-def _orientation(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Return (P,) six times the signed volume of each tetrahedron (a, b, c, d), given as (3,P)."""
-    u, v, w = b - a, c - a, d - a
-    return u[0] * (v[1] * w[2] - v[2] * w[1]) + u[1] * (v[2] * w[0] - v[0] * w[2]) + u[2] * (v[0] * w[1] - v[1] * w[0])
+def _cross(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Return (3,P) the cross products of (3,P) ``u`` and ``v``."""
+    return np.stack([u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]])
 
 
 def edges_cross_triangles(x: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -84,13 +83,21 @@ def edges_cross_triangles(x: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 
     ``x`` (U,3) positions in mm; ``pairs`` (P,5) vertex indices, an edge (2) then a triangle (3).
     True only where both edge ends lie on opposite sides of the triangle's plane and the edge's
-    line passes inside the triangle, every test by more than :data:`CROSSING_MARGIN_MM3`.
+    line passes inside the triangle, every orientation (six times a signed tetrahedron volume)
+    clear of zero by more than :data:`CROSSING_MARGIN_MM3`.
     """
-    e0, e1, t0, t1, t2 = np.asarray(x).T[:, pairs.T].swapaxes(0, 1)
+    e0, e1, t0, t1, t2 = np.asarray(x).T[:, pairs.T].swapaxes(0, 1)  # each (3,P)
     eps = CROSSING_MARGIN_MM3
-    below, above = _orientation(t0, t1, t2, e0), _orientation(t0, t1, t2, e1)
-    sides = np.stack([_orientation(e0, e1, t0, t1), _orientation(e0, e1, t1, t2), _orientation(e0, e1, t2, t0)])
-    return (below * above < 0) & (np.abs(below) > eps) & (np.abs(above) > eps) & ((sides > eps).all(0) | (sides < -eps).all(0))
+    normal = _cross(t1 - t0, t2 - t0)
+    below, above = (normal * (e0 - t0)).sum(0), (normal * (e1 - t0)).sum(0)
+    out = (below * above < 0) & (np.abs(below) > eps) & (np.abs(above) > eps)
+    if out.any():  # most pairs stay on one side: the line tests only for those that straddle
+        at = np.flatnonzero(out)
+        d = e1[:, at] - e0[:, at]
+        r = [t[:, at] - e0[:, at] for t in (t0, t1, t2)]
+        sides = np.stack([(_cross(d, r[i]) * r[(i + 1) % 3]).sum(0) for i in range(3)])
+        out[at] = (sides > eps).all(0) | (sides < -eps).all(0)
+    return out
 
 
 @dataclass(frozen=True)
