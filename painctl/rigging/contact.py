@@ -14,6 +14,13 @@ pass through each other. The fix is a contact solve in the spirit of Incremental
   result, is free of skin-through-skin by construction.
 
 The lid then hangs over the front of the lower lid where the blink overshoots, as a closed eye does.
+
+Each eye is checked and solved on its own region (:class:`EyeContact`), so an eye whose predicted
+lids (:mod:`painctl.rigging.corrective`) pass keeps them when the other eye needs the solve; the
+solve of a refused prediction starts from as far towards it as stays collision-free. Whether lids
+cross is asked first of the edge-triangle pairs that crossed on earlier faces (exact orientation
+tests in numpy, a tenth of ipctk's full check) and of ipctk only when none of them crosses, so
+the answer is always ipctk's.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Lid corrective: a fitted prediction of the lid-contact solve, checked on every face it is used for.
 
-The contact solve of :mod:`painctl.rigging.contact` costs about a quarter of a second per closed-eye
-face, 50 minutes for the paper's 25,000 faces. Production FACS rigs meet the same problem (a blink
+The contact solve of :mod:`painctl.rigging.contact` costs about 0.1 s of CPU per closed eye,
+half an hour for the paper's 25,000 faces. Production FACS rigs meet the same problem (a blink
 combined with a squint drives the lids through each other) with corrective shapes: offsets added
 when units combine. This module fits one to the contact solve itself:
 
