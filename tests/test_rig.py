@@ -343,15 +343,23 @@ def test_lid_corrective_fit_predicts_the_contact_solve(anny_model, tmp_path):
 
 def test_a_crossing_prediction_falls_back_to_the_contact_solve(anny_model):
     from painctl.rigging.deform import DirectRig
+    from painctl.rigging.validation import self_intersections
 
     rig = DirectRig.for_model(anny_model, corrective=False)
     neutral = anny_model.neutral(_phenotypes(anny_model)[1][None])[0].astype(np.float64)
     blink = rig.basis[rig._blink].sum(0)
+    faces = _eye_skin_triangles(anny_model, neutral)
+    assert self_intersections(neutral + blink, faces) > 0
     solved = rig.contact.close(neutral, neutral + blink)
-    assert rig.contact.outcomes == {"solved": 1}
-    # No correction at all leaves the blink's crossings: the prediction is refused.
-    assert np.array_equal(rig.contact.close(neutral, neutral + blink, [np.zeros((rig.contact.n_moving, 3))]), solved)
-    assert rig.contact.outcomes == {"solved": 2}
+    assert rig.contact.outcomes == {"solved": 1} and rig.contact.eye_outcomes == {"solved": 2}
+    assert self_intersections(solved, faces) == 0
+    # No correction at all leaves the blink's crossings: the prediction is refused on both eyes,
+    # and the solve (started from as far towards it as stays collision-free) still separates them.
+    refused = rig.contact.close(neutral, neutral + blink, [np.zeros((rig.contact.n_moving, 3))])
+    assert rig.contact.outcomes == {"solved": 2} and rig.contact.eye_outcomes == {"solved": 4}
+    assert self_intersections(refused, faces) == 0
+    moved = np.linalg.norm(refused - (neutral + blink), axis=1)
+    assert moved.max() > 1e-3 and np.all(moved[np.setdiff1d(np.arange(len(neutral)), rig.contact.vertices)] == 0)
 
 
 def test_malformed_lid_corrective_is_a_clear_error(tmp_path):

@@ -12,7 +12,7 @@ from painctl.rigging.au_correctives import (BROW_NOSE_SHARE, CORRECTED, E_CHANGE
                                          point_rows)
 from painctl.rigging.aumap import AU_CONTROLS, AU_INDEX, RANGES_WITH_CORRECTIVES, au_to_weights, control_indices, intensity_to_fraction
 from painctl.rigging.contact import LidContact
-from painctl.rigging.corrective import LidCorrective, corrective_for
+from painctl.rigging.corrective import SCALES, LidCorrective, corrective_for
 
 
 class DirectRig:
@@ -55,17 +55,20 @@ class DirectRig:
         weights = au_to_weights(left, right, self.expression_names, self.ranges)
         out = np.empty((len(weights), *neutral.shape), np.float32)
         extra = self.corrective_offsets(neutral, left, right)
+        closing = np.flatnonzero(weights[:, self._blink].any(1)) if self.contact is not None else np.zeros(0, int)
+        predicted = {}
+        if self.corrective is not None and len(closing):
+            moving = self.contact.vertices[: self.contact.n_moving]
+            # One batch per identity: the features' shape part is the identity's.
+            predicted = dict(zip(closing, self.corrective.corrections(neutral[moving] * 1e3, weights[closing], self.expression_names)))
         for k, w in enumerate(weights):
             # Row by row over the active units only: the bytes of a face never depend on batching.
             active = np.flatnonzero(w)
             rest = neutral.astype(np.float64) + extra[k] if extra is not None else neutral.astype(np.float64)
             face = rest + np.tensordot(w[active], self.basis[active], axes=1)
-            if self.contact is not None and w[self._blink].any():
+            if k in closing:
                 others = active[~np.isin(active, self._blink)]
-                candidates = []
-                if self.corrective is not None:
-                    moving = self.contact.vertices[: self.contact.n_moving]
-                    candidates = self.corrective.candidates(neutral[moving] * 1e3, w, self.expression_names)
+                candidates = [scale * predicted[k] for scale in SCALES] if k in predicted else []
                 face = self.contact.close(rest + np.tensordot(w[others], self.basis[others], axes=1), face, candidates)
             out[k] = face
         return out

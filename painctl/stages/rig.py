@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from painctl import console
 from painctl.artefact import ROWS_ATTR, Artefact, copy_attrs, create_rows, write_dataset
@@ -157,28 +158,31 @@ def _rig(ctx: Context) -> str:
     au_l = np.zeros((rows, 6), np.float32)
     au_r = np.zeros((rows, 6), np.float32)
     seq_au = np.zeros((rows, frames, 6), np.float32) if frames else None
-    for i in ctx.track(range(stop - start), description="rigging"):
-        g = start + i
-        left, right = pain_configurations(request, g, prior)
-        neutral = neutral_vertices[i]
-        block = np.empty((per, n_vertices, 3), np.float32)
-        block[0] = neutral
-        block[1:] = deformer.deform(neutral, left, right, identity=i)
-        r0 = i * per
-        verts[r0 : r0 + per] = block
-        disp[r0 : r0 + per] = np.linalg.norm(block - neutral, axis=-1)
-        au_l[r0 + 1 : r0 + per] = left
-        au_r[r0 + 1 : r0 + per] = right
-        au_all[r0 + 1 : r0 + per] = (left + right) / 2
-        if frames:
-            seq_verts[r0] = np.broadcast_to(neutral, (frames, n_vertices, 3))
-            for j in range(k):
-                labels_l, closure = sequence_au(left[j], frames)
-                labels_r, _ = sequence_au(right[j], frames)
-                wl, wr = labels_l.astype(np.float64), labels_r.astype(np.float64)
-                wl[:, 5] = wr[:, 5] = closure
-                seq_verts[r0 + 1 + j] = deformer.deform(neutral, wl, wr, identity=i)
-                seq_au[r0 + 1 + j] = (labels_l + labels_r) / 2
+    # One BLAS thread: the faces' sums do not depend on the machine's core count, and on a shared
+    # machine BLAS's spinning threads made a small matrix product ten times slower.
+    with threadpool_limits(1, user_api="blas"):
+        for i in ctx.track(range(stop - start), description="rigging"):
+            g = start + i
+            left, right = pain_configurations(request, g, prior)
+            neutral = neutral_vertices[i]
+            block = np.empty((per, n_vertices, 3), np.float32)
+            block[0] = neutral
+            block[1:] = deformer.deform(neutral, left, right, identity=i)
+            r0 = i * per
+            verts[r0 : r0 + per] = block
+            disp[r0 : r0 + per] = np.linalg.norm(block - neutral, axis=-1)
+            au_l[r0 + 1 : r0 + per] = left
+            au_r[r0 + 1 : r0 + per] = right
+            au_all[r0 + 1 : r0 + per] = (left + right) / 2
+            if frames:
+                seq_verts[r0] = np.broadcast_to(neutral, (frames, n_vertices, 3))
+                for j in range(k):
+                    labels_l, closure = sequence_au(left[j], frames)
+                    labels_r, _ = sequence_au(right[j], frames)
+                    wl, wr = labels_l.astype(np.float64), labels_r.astype(np.float64)
+                    wl[:, 5] = wr[:, 5] = closure
+                    seq_verts[r0 + 1 + j] = deformer.deform(neutral, wl, wr, identity=i)
+                    seq_au[r0 + 1 + j] = (labels_l + labels_r) / 2
     identity_rows = np.repeat(np.arange(start, stop), per)
     write_dataset(h5, "identity", np.repeat(ids[start:stop], per))
     write_dataset(h5, "is_neutral", np.tile(np.r_[True, np.zeros(k, bool)], stop - start))
@@ -204,9 +208,10 @@ def _rig(ctx: Context) -> str:
     # /neutral_row is global (so shards merge into exactly one run); this says where we start.
     h5.attrs[FIRST_ROW_ATTR] = start * per
     if isinstance(deformer, DirectRig) and deformer.contact is not None and deformer.contact.outcomes:
-        done = deformer.contact.outcomes
+        done, eyes = deformer.contact.outcomes, deformer.contact.eye_outcomes
         console.info(f"closing eyes (faces and sequence frames): lids of {done['predicted']} from the lid corrective, "
-                     f"{done['solved']} from the full contact solve, {done['open']} not touching")
+                     f"{done['solved']} from the full contact solve ({eyes['solved']} of their {2 * done['solved']} eyes), "
+                     f"{done['open']} not touching")
     return f"rigged {console.plural(stop - start, 'identity', 'identities')} into {console.plural(rows, 'face')} ({ctx.where})"
 
 

@@ -104,8 +104,11 @@ def fit_corrective(model: FaceModel, samples: list[ContactSample], components: i
 def _samples_job(args: tuple[str, int, int, int]) -> list[ContactSample]:
     from painctl.facemodels import load_face_model
 
+    from threadpoolctl import threadpool_limits
+
     name, identities, seed, start = args
-    return contact_samples(load_face_model(name), identities, seed, start)
+    with threadpool_limits(1, user_api="blas"):  # one BLAS thread per job, as in the rig stage
+        return contact_samples(load_face_model(name), identities, seed, start)
 
 
 def main(argv: list[str] | None = None) -> None:
