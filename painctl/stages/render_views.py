@@ -307,6 +307,8 @@ class IdentityScene:
     lip_weights: np.ndarray | None
     records: dict
     face_points: list | None = None
+    #: Per view the sensor noise's standard normal draws (H,W,3), drawn on the view's first frame.
+    noise: list = field(default_factory=list)
 
 
 def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> IdentityScene:
@@ -354,7 +356,7 @@ def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> 
     head_labels = seg.head_triangle_labels(neutral, plan.faces, plan.regions) if plan.maps else None
     lip_weights = seg.lip_weights(neutral, plan.regions) if plan.maps else None
     return IdentityScene(models, cameras, lighting, lights, room, backgrounds, texture, baked_irradiance, parts, head_labels, lip_weights, records,
-                         face_points)
+                         face_points, noise=[None] * len(views))
 
 
 def frame_meshes(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, verts: np.ndarray, au: np.ndarray) -> tuple[list, list]:
@@ -443,7 +445,11 @@ def _write_image(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, res,
 
     rgb = composite(res.rgb, res.alpha, background)
     rel = f"images/{stem}.png"
-    pixels = cm.develop(rgb, scene.models[v], rng_for(plan.seed, cm.STREAM, task.g, v, 1))
+    model = scene.models[v]
+    if scene.noise[v] is None and (model.shot_noise > 0 or model.read_noise > 0):
+        # One sensor-noise draw per (identity, view), shared by the neutral and its pain faces.
+        scene.noise[v] = cm.noise_draw(rgb.shape, rng_for(plan.seed, cm.STREAM, task.g, v, 1))
+    pixels = cm.develop(rgb, model, noise=scene.noise[v])
     Image.fromarray(pixels).save(Path(plan.out_dir) / rel, format="PNG", compress_level=plan.compress_level)
     if plan.mask_dir:
         _save_repaint_mask(res, plan, Path(plan.mask_dir) / rel)
