@@ -197,6 +197,7 @@ class _GL:
         # The program's active uniforms by name (``name in program`` walks every member each time).
         self.uniforms = {name: self.program[name] for name in self.program}
         self.framebuffers: dict[tuple[int, int], object] = {}
+        self.layers = _Layers()
         # Uploaded maps by the ids of their source arrays, newest last; the sources are held so
         # their ids cannot be reused while cached. A few entries cover a head and its parts.
         self._maps: dict[tuple, tuple[object, object, tuple]] = {}
@@ -210,13 +211,18 @@ class _GL:
     def framebuffer(self, width: int, height: int):
         key = (width, height)
         if key not in self.framebuffers:
-            # 8-bit colour: the shader already writes sRGB, which is what PNGs store; less to write and read.
-            colour = self.ctx.renderbuffer(key, 4, dtype="f1")
-            geometry = self.ctx.renderbuffer(key, 4, dtype="f4")
-            triangle = self.ctx.renderbuffer(key, 1, dtype="i4")
-            depth = self.ctx.depth_renderbuffer(key)
-            self.framebuffers[key] = self.ctx.framebuffer(color_attachments=[colour, geometry, triangle], depth_attachment=depth)
+            self.framebuffers[key] = self.new_framebuffer(width, height)
         return self.framebuffers[key]
+
+    def new_framebuffer(self, width: int, height: int):
+        """Return a new framebuffer of the three outputs (colour, geometry, triangle) and depth."""
+        key = (width, height)
+        # 8-bit colour: the shader already writes sRGB, which is what PNGs store; less to write and read.
+        colour = self.ctx.renderbuffer(key, 4, dtype="f1")
+        geometry = self.ctx.renderbuffer(key, 4, dtype="f4")
+        triangle = self.ctx.renderbuffer(key, 1, dtype="i4")
+        depth = self.ctx.depth_renderbuffer(key)
+        return self.ctx.framebuffer(color_attachments=[colour, geometry, triangle], depth_attachment=depth)
 
     def upload_maps(self, mesh: Mesh) -> tuple[object | None, object | None]:
         """Return (albedo texture, material map) of ``mesh`` on the GPU, uploading them unless cached."""
@@ -314,8 +320,10 @@ def _corner_bytes(mesh: Mesh) -> bytes:
     return cached
 
 
-def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True) -> list[RenderResult]:
-    """Render ``mesh`` (or several meshes in one frame) from each camera; see :func:`painctl.renderer.render`."""
+def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True,
+                static: Sequence[int] = ()) -> list[RenderResult]:
+    """Render ``mesh`` (or several meshes in one frame) from each camera; see :func:`painctl.renderer.render_many`
+    (``static``: indices of meshes drawn once per camera into a kept layer)."""
     gl = gl_state()
     if len(lights) > MAX_LIGHTS:
         raise PainctlError(f"at most {MAX_LIGHTS} lights per render, got {len(lights)}")
@@ -324,53 +332,114 @@ def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: 
         raise PainctlError("nothing to render: no meshes given")
     # Make our context current: another moderngl context made in this process may have taken over.
     with gl.ctx:
-        return _draw(gl, meshes, cameras, lights, width, height, shading)
+        return _draw(gl, meshes, cameras, lights, width, height, shading, static)
 
 
-def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool) -> list[RenderResult]:
-    ctx, program = gl.ctx, gl.program
+#: Layers of static meshes kept per process (one per view of the identity being rendered, and spare).
+MAX_LAYERS = 8
+
+
+class _Layers:
+    """Framebuffers holding static meshes already drawn, by what was drawn: the meshes (their ids,
+    held so the ids stay theirs), their triangle-id offsets, camera, lights, size and shading."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple, tuple[object, list]] = {}
+
+    def get(self, key: tuple):
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self.entries[key] = entry
+        return None if entry is None else entry[0]
+
+    def add(self, gl: "_GL", key: tuple, width: int, height: int, held: list):
+        while len(self.entries) >= MAX_LAYERS:
+            old, _ = self.entries.pop(next(iter(self.entries)))
+            for attachment in (*old.color_attachments, old.depth_attachment):
+                attachment.release()
+            old.release()
+        fbo = gl.new_framebuffer(width, height)
+        self.entries[key] = (fbo, held)
+        return fbo
+
+
+def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool,
+          static: Sequence[int] = ()) -> list[RenderResult]:
+    ctx = gl.ctx
+    static = sorted({int(i) for i in static if 0 <= int(i) < len(meshes)})
+    dynamic = [i for i in range(len(meshes)) if i not in set(static)]
+    offsets = np.concatenate([[0], np.cumsum([len(m.faces) for m in meshes])])
+    # Vertex arrays and maps are made on first use: a static mesh whose layer is kept needs neither.
+    prepared: dict[int, tuple] = {}
     buffers = []
+
+    def draw(i: int) -> None:
+        if i not in prepared:
+            vbo = ctx.buffer(_corner_bytes(meshes[i]))
+            vao = ctx.vertex_array(gl.program, [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")])
+            buffers.append((vbo, vao))
+            prepared[i] = (vao, gl.upload_maps(meshes[i]))
+        vao, maps = prepared[i]
+        _draw_mesh(gl, meshes[i], vao, maps, int(offsets[i]), shading)
+
     try:
-        for mesh in meshes:
-            vbo = ctx.buffer(_corner_bytes(mesh))
-            buffers.append((vbo, ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")])))
-        maps = [gl.upload_maps(mesh) for mesh in meshes]
-        offsets = np.concatenate([[0], np.cumsum([len(m.faces) for m in meshes])])
         uniforms = gl.uniforms
         uniforms["u_texture"].value = 0
         if "u_material_map" in uniforms:
             uniforms["u_material_map"].value = 1
-        _set_lights(uniforms, lights)
+        light_key = _set_lights(uniforms, lights)
         fbo = gl.framebuffer(width, height)
-        fbo.use()
         ctx.enable(gl.moderngl.DEPTH_TEST)
         ctx.disable(gl.moderngl.CULL_FACE | gl.moderngl.BLEND)
         results = []
         for camera in cameras:
-            _set(uniforms, "u_view", camera.view_matrix().astype("f4").T.tobytes(), raw=True)
+            view = camera.view_matrix().astype("f4").T.tobytes()
             # Flip y in clip space so GL's first row is the image's top row: buffers read back need no flip.
-            projection = np.diag([1.0, -1.0, 1.0, 1.0]) @ camera.projection_matrix(width / height)
-            _set(uniforms, "u_proj", projection.astype("f4").T.tobytes(), raw=True)
-            _set(uniforms, "u_camera_pos", tuple(float(x) for x in camera.position()))
-            fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-            for mesh, (_, vao), (texture, material_texture), offset in zip(meshes, buffers, maps, offsets):
-                (texture or gl.blank).use(location=0)
-                (material_texture or gl.blank).use(location=1)
-                _set(uniforms, "u_use_texture", texture is not None)
-                _set(uniforms, "u_use_material_map", material_texture is not None)
-                _set(uniforms, "u_shading", bool(shading if mesh.shading is None else mesh.shading))
-                _set(uniforms, "u_wrap", float(mesh.wrap))
-                _set(uniforms, "u_face_offset", int(offset))
-                # Hair cuts strands per vertex (strand_cutoff) instead of by one cut-off per mesh.
-                _set(uniforms, "u_alpha_cutoff", float(mesh.alpha_cutoff) if texture is not None and mesh.texture.shape[2] == 4 and mesh.strand_tangents is None else -1.0)
-                _set(uniforms, "u_hair", mesh.strand_tangents is not None)
-                vao.render(gl.moderngl.TRIANGLES)
+            projection = (np.diag([1.0, -1.0, 1.0, 1.0]) @ camera.projection_matrix(width / height)).astype("f4").T.tobytes()
+            position = tuple(float(x) for x in camera.position())
+            _set(uniforms, "u_view", view, raw=True)
+            _set(uniforms, "u_proj", projection, raw=True)
+            _set(uniforms, "u_camera_pos", position)
+            if static:
+                # The static meshes are drawn first, once per camera, into a kept layer; each frame
+                # starts from a copy of it, so a frame draws only what moved.
+                key = (width, height, bool(shading), view, projection, position, light_key, tuple((id(meshes[i]), int(offsets[i])) for i in static))
+                layer = gl.layers.get(key)
+                if layer is None:
+                    layer = gl.layers.add(gl, key, width, height, [meshes[i] for i in static])
+                    layer.use()
+                    layer.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+                    for i in static:
+                        draw(i)
+                ctx.copy_framebuffer(fbo, layer)
+                fbo.use()
+            else:
+                fbo.use()
+                fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            for i in dynamic:
+                draw(i)
             results.append(_read(fbo, width, height))
         return results
     finally:
         for vbo, vao in buffers:
             vao.release()
             vbo.release()
+
+
+def _draw_mesh(gl: _GL, mesh: Mesh, vao, maps: tuple, offset: int, shading: bool) -> None:
+    uniforms = gl.uniforms
+    texture, material_texture = maps
+    (texture or gl.blank).use(location=0)
+    (material_texture or gl.blank).use(location=1)
+    _set(uniforms, "u_use_texture", texture is not None)
+    _set(uniforms, "u_use_material_map", material_texture is not None)
+    _set(uniforms, "u_shading", bool(shading if mesh.shading is None else mesh.shading))
+    _set(uniforms, "u_wrap", float(mesh.wrap))
+    _set(uniforms, "u_face_offset", offset)
+    # Hair cuts strands per vertex (strand_cutoff) instead of by one cut-off per mesh.
+    _set(uniforms, "u_alpha_cutoff", float(mesh.alpha_cutoff) if texture is not None and mesh.texture.shape[2] == 4 and mesh.strand_tangents is None else -1.0)
+    _set(uniforms, "u_hair", mesh.strand_tangents is not None)
+    vao.render(gl.moderngl.TRIANGLES)
 
 
 def _read(fbo, width: int, height: int) -> RenderResult:
@@ -404,7 +473,8 @@ def _set(uniforms: dict, name: str, value, raw: bool = False) -> None:
             uniform.value = value
 
 
-def _set_lights(uniforms: dict, lights: Sequence[Light]) -> None:
+def _set_lights(uniforms: dict, lights: Sequence[Light]) -> tuple:
+    # Returns what was set, as a key.
     dirs = np.zeros((MAX_LIGHTS, 3), np.float32)
     rgbs = np.zeros((MAX_LIGHTS, 3), np.float32)
     ambient = np.zeros(3, np.float32)
@@ -416,3 +486,4 @@ def _set_lights(uniforms: dict, lights: Sequence[Light]) -> None:
     _set(uniforms, "u_light_dir", dirs.tobytes(), raw=True)
     _set(uniforms, "u_light_rgb", rgbs.tobytes(), raw=True)
     _set(uniforms, "u_ambient", tuple(float(x) for x in ambient))
+    return (len(lights), dirs.tobytes(), rgbs.tobytes(), ambient.tobytes())

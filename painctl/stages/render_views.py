@@ -400,9 +400,17 @@ def render_identity(task: IdentityTask) -> list[dict]:
     scene = identity_scene(plan, task, vertices[0])
     prepared: list[np.ndarray | None] = [None] * len(plan.views)
     records = []
+    frames = [frame_meshes(plan, task, scene, verts, au_rows[j]) for j, verts in enumerate(vertices[:2])]
+    # Meshes a part hands back unchanged (the same object in the first two frames: body, garment,
+    # upper teeth) are drawn once per view into a layer the renderer keeps (painctl.renderer.render_many).
+    # (Held by id with the mesh itself, so no new mesh can take the id.)
+    kept = {id(m): m for m in frames[0][0] if len(frames) > 1 and any(m is n for n in frames[1][0])}
     for j, verts in enumerate(vertices):
-        meshes, labels = frame_meshes(plan, task, scene, verts, au_rows[j])
-        results = render_many(meshes, scene.cameras, scene.lights, plan.size, backend=plan.renderer)
+        meshes, labels = frames[j] if j < len(frames) else frame_meshes(plan, task, scene, verts, au_rows[j])
+        if j < len(frames):
+            frames[j] = None
+        static = [i for i, m in enumerate(meshes) if id(m) in kept]
+        results = render_many(meshes, scene.cameras, scene.lights, plan.size, backend=plan.renderer, static=static)
         if scene.texture is not None:
             # The head's normals (dressing changes only its texture), computed once for the frame's draw too.
             ratio = np.clip(scene.lighting.irradiance(meshes[0].vertex_normals()) / np.maximum(scene.baked_irradiance, 1e-4), 0.25, 4.0)
