@@ -288,26 +288,23 @@ def renderer_info() -> str:
 
 def corner_attributes(mesh: Mesh) -> np.ndarray:
     """Return the (3F, 17) float32 per-corner vertex data: position, normal, albedo, uv, material, strand (tangent, cutoff)."""
-    faces = mesh.faces
-    corners = faces.reshape(-1)
-    out = np.empty((len(corners), 17), dtype=np.float32)
-    out[:, 0:3] = mesh.vertices[corners]
-    out[:, 3:6] = mesh.vertex_normals()[corners]
-    if mesh.vertex_colors is not None:
-        out[:, 6:9] = mesh.vertex_colors[corners]
+    corners = mesh.faces.reshape(-1)
+    # Everything but the uv is per vertex: fill a (V, 17) table and gather its rows once per corner.
+    table = np.empty((len(mesh.vertices), 17), dtype=np.float32)
+    table[:, 0:3] = mesh.vertices
+    table[:, 3:6] = mesh.vertex_normals()
+    table[:, 6:9] = mesh.vertex_colors if mesh.vertex_colors is not None else DEFAULT_ALBEDO
+    table[:, 9:11] = 0.0
+    for column, value in ((11, mesh.specular), (12, mesh.roughness)):
+        table[:, column] = value if isinstance(value, np.ndarray) and value.ndim == 1 else (value if np.ndim(value) == 0 else 0.0)
+    if mesh.strand_tangents is not None:
+        table[:, 13:16] = mesh.strand_tangents
+        table[:, 16] = mesh.strand_cutoff if mesh.strand_cutoff is not None else mesh.alpha_cutoff
     else:
-        out[:, 6:9] = DEFAULT_ALBEDO
+        table[:, 13:17] = 0.0
+    out = table[corners]
     if mesh.uv is not None:
         out[:, 9:11] = mesh.uv[mesh.uv_faces.reshape(-1)]
-    else:
-        out[:, 9:11] = 0.0
-    for column, value in ((11, mesh.specular), (12, mesh.roughness)):
-        out[:, column] = value[corners] if isinstance(value, np.ndarray) and value.ndim == 1 else (value if np.ndim(value) == 0 else 0.0)
-    if mesh.strand_tangents is not None:
-        out[:, 13:16] = mesh.strand_tangents[corners]
-        out[:, 16] = mesh.strand_cutoff[corners] if mesh.strand_cutoff is not None else mesh.alpha_cutoff
-    else:
-        out[:, 13:17] = 0.0
     return out
 
 

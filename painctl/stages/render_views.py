@@ -415,7 +415,9 @@ def render_identity(task: IdentityTask) -> list[dict]:
             # The head's normals (dressing changes only its texture), computed once for the frame's draw too.
             ratio = np.clip(scene.lighting.irradiance(meshes[0].vertex_normals()) / np.maximum(scene.baked_irradiance, 1e-4), 0.25, 4.0)
             for res in results:
-                res.rgb = relight(res.rgb, splat(res, ratio, plan.faces, background=1.0))
+                # Covered pixels only: the background is replaced by the room when composited.
+                covered = res.alpha > 0
+                res.rgb[covered] = relight(res.rgb[covered], splat(res, ratio, plan.faces, background=1.0)[covered])
         stacked = _stacked_geometry(meshes, labels) if plan.maps else None
         for v, (res, cam) in enumerate(zip(results, scene.cameras)):
             if prepared[v] is None:
