@@ -133,6 +133,7 @@ void main() {
     if (texel.a < u_alpha_cutoff) discard;
     vec3 albedo = texel.rgb;
     vec3 rgb = albedo;
+#if LIT
     if (u_shading) {
         vec2 material = u_use_material_map ? texture(u_material_map, v_uv).rg : v_material;
         float f0 = material.x;
@@ -150,6 +151,7 @@ void main() {
             f_triangle = gl_PrimitiveID + 1 + u_face_offset;
             return;
         }
+#if !HAIR
         float a2 = rough * rough * rough * rough;
         float k = (rough + 1.0) * (rough + 1.0) / 8.0;
         for (int i = 0; i < u_n_lights; ++i) {
@@ -169,12 +171,22 @@ void main() {
             colour += u_light_rgb[i] * (base * diffuse + vec3(specular));
         }
         rgb = to_srgb(colour);
+#endif
     }
+#endif
     f_colour = vec4(rgb, 1.0);
     f_geometry = vec4(v_bary, v_depth);
     f_triangle = gl_PrimitiveID + 1 + u_face_offset;
 }
 """ % {"max_lights": MAX_LIGHTS}
+
+
+def fragment_shader(lit: bool, hair: bool = False) -> str:
+    """Return the fragment shader's source for one kind of mesh: ``lit`` and not ``hair`` the
+    full one; unlit, one without the shading (a head whose texture holds its light); lit hair,
+    one without the skin's lobes. A mesh's pixels run only the code its kind needs."""
+    version, rest = _FRAGMENT_SHADER.lstrip().split("\n", 1)
+    return f"{version}\n#define LIT {int(lit)}\n#define HAIR {int(lit and hair)}\n{rest}"
 
 
 class _GL:
@@ -193,9 +205,10 @@ class _GL:
                 f"install the Debian packages {EGL_PACKAGES}"
             ) from None
         self.moderngl = moderngl
-        self.program = self.ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
-        # The program's active uniforms by name (``name in program`` walks every member each time).
-        self.uniforms = {name: self.program[name] for name in self.program}
+        # A program per variant (lit or not), each with its active uniforms by name (``name in
+        # program`` walks every member each time); the lit one is made now, so a broken driver fails at once.
+        self.programs: dict[tuple[bool, bool], tuple[object, dict]] = {}
+        self.variant(True)
         self.framebuffers: dict[tuple[int, int], object] = {}
         self.layers = _Layers()
         # Uploaded maps by the ids of their source arrays, newest last; the sources are held so
@@ -203,6 +216,15 @@ class _GL:
         self._maps: dict[tuple, tuple[object, object, tuple]] = {}
         # 1x1 placeholders keep both samplers bound to valid textures.
         self.blank = self.ctx.texture((1, 1), 3, np.zeros(3, np.float32).tobytes(), dtype="f4")
+
+    def variant(self, lit: bool, hair: bool = False) -> tuple[object, dict]:
+        """Return (program, uniforms by name) of the shader for ``lit`` (or unlit) meshes, lit ``hair``
+        or not (:func:`fragment_shader`), compiling it on first use."""
+        key = (bool(lit), bool(lit and hair))
+        if key not in self.programs:
+            program = self.ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=fragment_shader(*key))
+            self.programs[key] = (program, {name: program[name] for name in program})
+        return self.programs[key]
 
     @property
     def renderer_name(self) -> str:
@@ -253,7 +275,10 @@ class _GL:
 
     def _make_texture(self, image: np.ndarray, repeat: bool = False):
         # Textures follow the OBJ convention (uv origin bottom-left); GL's first row is t = 0.
-        data = np.ascontiguousarray(np.flipud(np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+        scaled = np.clip(image, 0.0, 1.0)
+        scaled *= 255.0
+        scaled += 0.5
+        data = np.flipud(scaled).astype(np.uint8, order="C")
         height, width, channels = data.shape
         tex = self.ctx.texture((width, height), channels, data.tobytes(), dtype="f1", alignment=1)
         tex.build_mipmaps()
@@ -370,21 +395,27 @@ def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequen
     prepared: dict[int, tuple] = {}
     buffers = []
 
+    lit = [bool(shading if m.shading is None else m.shading) for m in meshes]
+    kinds = [(on, on and m.strand_tangents is not None) for on, m in zip(lit, meshes)]
+    variants = {kind: gl.variant(*kind) for kind in set(kinds)}
+
     def draw(i: int) -> None:
         if i not in prepared:
             vbo = ctx.buffer(_corner_bytes(meshes[i]))
-            vao = ctx.vertex_array(gl.program, [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")])
+            # The unlit program reads fewer attributes (the compiler drops the rest): skip those.
+            vao = ctx.vertex_array(variants[kinds[i]][0], [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")],
+                                   skip_errors=True)
             buffers.append((vbo, vao))
             prepared[i] = (vao, gl.upload_maps(meshes[i]))
         vao, maps = prepared[i]
-        _draw_mesh(gl, meshes[i], vao, maps, int(offsets[i]), shading)
+        _draw_mesh(gl, variants[kinds[i]][1], meshes[i], vao, maps, int(offsets[i]), lit[i])
 
     try:
-        uniforms = gl.uniforms
-        uniforms["u_texture"].value = 0
-        if "u_material_map" in uniforms:
-            uniforms["u_material_map"].value = 1
-        light_key = _set_lights(uniforms, lights)
+        for _, uniforms in variants.values():
+            uniforms["u_texture"].value = 0
+            if "u_material_map" in uniforms:
+                uniforms["u_material_map"].value = 1
+            light_key = _set_lights(uniforms, lights)
         fbo = gl.framebuffer(width, height)
         ctx.enable(gl.moderngl.DEPTH_TEST)
         ctx.disable(gl.moderngl.CULL_FACE | gl.moderngl.BLEND)
@@ -394,9 +425,10 @@ def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequen
             # Flip y in clip space so GL's first row is the image's top row: buffers read back need no flip.
             projection = (np.diag([1.0, -1.0, 1.0, 1.0]) @ camera.projection_matrix(width / height)).astype("f4").T.tobytes()
             position = tuple(float(x) for x in camera.position())
-            _set(uniforms, "u_view", view, raw=True)
-            _set(uniforms, "u_proj", projection, raw=True)
-            _set(uniforms, "u_camera_pos", position)
+            for _, uniforms in variants.values():
+                _set(uniforms, "u_view", view, raw=True)
+                _set(uniforms, "u_proj", projection, raw=True)
+                _set(uniforms, "u_camera_pos", position)
             if static:
                 # The static meshes are drawn first, once per camera, into a kept layer; each frame
                 # starts from a copy of it, so a frame draws only what moved.
@@ -423,14 +455,13 @@ def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequen
             vbo.release()
 
 
-def _draw_mesh(gl: _GL, mesh: Mesh, vao, maps: tuple, offset: int, shading: bool) -> None:
-    uniforms = gl.uniforms
+def _draw_mesh(gl: _GL, uniforms: dict, mesh: Mesh, vao, maps: tuple, offset: int, lit: bool) -> None:
     texture, material_texture = maps
     (texture or gl.blank).use(location=0)
     (material_texture or gl.blank).use(location=1)
     _set(uniforms, "u_use_texture", texture is not None)
     _set(uniforms, "u_use_material_map", material_texture is not None)
-    _set(uniforms, "u_shading", bool(shading if mesh.shading is None else mesh.shading))
+    _set(uniforms, "u_shading", lit)
     _set(uniforms, "u_wrap", float(mesh.wrap))
     _set(uniforms, "u_face_offset", offset)
     # Hair cuts strands per vertex (strand_cutoff) instead of by one cut-off per mesh.
