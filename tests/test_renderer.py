@@ -232,6 +232,59 @@ def test_several_meshes_share_one_frame_with_ids_running_on():
     assert np.all(values[index == 1] == -1.0) and np.allclose(values[both], 1.0)
 
 
+def test_static_meshes_drawn_from_a_kept_layer_give_the_same_frame():
+    # A body that stays put behind a moving head: drawn once per camera into a layer, then each
+    # frame draws only the head over a copy of it. The frames must equal drawing everything in order.
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.08)
+    box = trimesh.creation.box(extents=(0.2, 0.06, 0.05))
+    box.apply_translation((0.0, -0.08, -0.02))
+    body = Mesh(box.vertices, box.faces, vertex_colors=np.tile([0.2, 0.3, 0.8], (len(box.vertices), 1)))
+    cameras = [frame_camera(sphere.vertices, yaw=yaw, pitch=0, size=48, fov=30) for yaw in (-30, 0, 30)]
+    for shift in (0.0, 0.01, -0.02):
+        head = Mesh(sphere.vertices + (shift, 0.0, 0.0), sphere.faces)
+        plain = render_many([head, body], cameras, studio_lights(), 48)
+        layered = render_many([head, body], cameras, studio_lights(), 48, static=[1])
+        for a, b in zip(plain, layered):
+            assert (b.triangle >= len(sphere.faces)).any()  # the body shows
+            for name in ("rgb", "alpha", "depth", "triangle", "barycentric"):
+                assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    # Other lights make another layer, not a stale one.
+    dim = [Light(direction=(0.0, 0.0, 1.0), colour=(1.0, 1.0, 1.0), intensity=0.3)]
+    assert np.array_equal(render_many([head, body], cameras[:1], dim, 48, static=[1])[0].rgb, render_many([head, body], cameras[:1], dim, 48)[0].rgb)
+
+
+def test_shader_variants_draw_what_the_full_shader_draws(monkeypatch):
+    # Unlit meshes and lit hair run shaders stripped of the code they never take; their pixels
+    # must be the full shader's, bit for bit.
+    from painctl.renderer import moderngl_backend
+
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.08)
+    rng = np.random.default_rng(3)
+    uv = (sphere.vertices[:, :2] / 0.16 + 0.5).astype(np.float32)
+    head = Mesh(sphere.vertices, sphere.faces, uv=uv, texture=rng.random((32, 32, 3), dtype=np.float32), shading=False)
+    strands = rng.random((32, 32, 4), dtype=np.float32)
+    hair = Mesh(sphere.vertices * 1.05, sphere.faces, uv=uv, texture=strands, vertex_colors=np.tile([0.3, 0.2, 0.1], (len(sphere.vertices), 1)),
+                strand_tangents=np.tile([0.0, 1.0, 0.0], (len(sphere.vertices), 1)), strand_cutoff=np.full(len(sphere.vertices), 0.4), specular=0.2)
+    box = trimesh.creation.box(extents=(0.2, 0.06, 0.05))
+    box.apply_translation((0.0, -0.09, 0.0))
+    body = Mesh(box.vertices, box.faces, specular=0.1, roughness=0.3)
+    meshes = [head, hair, body]
+    cameras = [frame_camera(sphere.vertices, yaw=yaw, pitch=10, size=48, fov=30) for yaw in (-30, 20)]
+    lights = studio_lights()
+    got = render_many(meshes, cameras, lights, 48)
+    gl = moderngl_backend.gl_state()
+    full = gl.variant(True, False)
+    monkeypatch.setattr(gl, "variant", lambda lit, hair=False: full)
+    want = render_many(meshes, cameras, lights, 48)
+    from painctl.renderer import face_offsets, mesh_index
+
+    # All three kinds show: the head through the cut-out strands, the hair, the body.
+    assert set(np.unique(np.concatenate([mesh_index(r.triangle, face_offsets(meshes)).ravel() for r in got]))) == {-1, 0, 1, 2}
+    for a, b in zip(got, want):
+        for name in ("rgb", "depth", "triangle", "barycentric"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
 def test_rgba_texture_cuts_the_surface_out_and_shading_is_per_mesh():
     quad = np.array([[-0.05, -0.05, 0.0], [0.05, -0.05, 0.0], [0.05, 0.05, 0.0], [-0.05, 0.05, 0.0]])
     faces = np.array([[0, 1, 2], [0, 2, 3]])

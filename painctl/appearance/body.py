@@ -229,22 +229,35 @@ def refine_near(points: np.ndarray, faces: np.ndarray, marked: np.ndarray, froze
     keys = np.sort(sides, -1)
     wanted = np.unique(keys[marked].reshape(-1, 2), axis=0)
     wanted = wanted[~(frozen[wanted[:, 0]] & frozen[wanted[:, 1]])]
-    lookup = {(int(a), int(b)): len(points) + i for i, (a, b) in enumerate(wanted)}
-    mid = np.array([[lookup.get((int(a), int(b)), -1) for a, b in tri] for tri in keys], np.int64).reshape(-1, 3)
-    out = [faces[(mid < 0).all(1)]]
-    for f in np.flatnonzero((mid >= 0).any(1)):
-        m = mid[f]
-        split = m >= 0
-        # Rotate so the corners run a, b, c with the split sides in a fixed pattern.
-        r = {1: int(np.argmax(split)), 2: int((np.argmin(split) + 1) % 3), 3: 0}[int(split.sum())]
-        a, b, c = (int(faces[f, (r + i) % 3]) for i in range(3))
-        mab, mbc, mca = (int(m[(r + i) % 3]) for i in range(3))
-        if split.sum() == 3:
-            out.append(np.array([[a, mab, mca], [mab, b, mbc], [mca, mbc, c], [mab, mbc, mca]]))
-        elif split.sum() == 1:  # ab split
-            out.append(np.array([[a, mab, c], [mab, b, c]]))
-        else:  # ab and bc split, ca kept
-            out.append(np.array([[mab, b, mbc], [a, mab, mbc], [a, mbc, c]]))
+    # Each side's midpoint (its new vertex), -1 where the side stays whole: a sorted search of
+    # the sides' codes a * P + b among the wanted ones (np.unique sorted them the same way).
+    n_points = len(points)
+    codes = keys[..., 0] * n_points + keys[..., 1]
+    wanted_codes = wanted[:, 0] * n_points + wanted[:, 1]
+    at = np.minimum(np.searchsorted(wanted_codes, codes), max(len(wanted_codes) - 1, 0))
+    found = wanted_codes[at] == codes if len(wanted_codes) else np.zeros(codes.shape, bool)
+    mid = np.where(found, n_points + at, -1).astype(np.int64)
+    split = mid >= 0
+    count = split.sum(1)
+    todo = np.flatnonzero(count > 0)
+    # Rotate each split triangle so its corners run a, b, c with the split sides in a fixed
+    # pattern: one split side first (ab); two split sides ab and bc (ca kept); all three from 0.
+    cnt = count[todo]
+    r = np.where(cnt == 1, np.argmax(split[todo], 1), np.where(cnt == 2, (np.argmin(split[todo], 1) + 1) % 3, 0))
+    turn = (r[:, None] + np.arange(3)[None, :]) % 3
+    a, b, c = (faces[todo, turn[:, i]] for i in range(3))
+    mab, mbc, mca = (mid[todo, turn[:, i]] for i in range(3))
+    tris = np.zeros((len(todo), 4, 3), np.int64)
+    one, two, three = cnt == 1, cnt == 2, cnt == 3
+    tris[one, 0] = np.stack([a, mab, c], 1)[one]
+    tris[one, 1] = np.stack([mab, b, c], 1)[one]
+    tris[two, 0] = np.stack([mab, b, mbc], 1)[two]
+    tris[two, 1] = np.stack([a, mab, mbc], 1)[two]
+    tris[two, 2] = np.stack([a, mbc, c], 1)[two]
+    for k, tri in enumerate(([a, mab, mca], [mab, b, mbc], [mca, mbc, c], [mab, mbc, mca])):
+        tris[three, k] = np.stack(tri, 1)[three]
+    used = np.arange(4)[None, :] < np.choose(cnt - 1, [2, 3, 4])[:, None] if len(todo) else np.zeros((0, 4), bool)
+    out = [faces[count == 0], tris[used]]
     new = 0.5 * (points[wanted[:, 0]] + points[wanted[:, 1]])
     return np.concatenate([points, new]), np.concatenate(out).astype(np.int32)
 

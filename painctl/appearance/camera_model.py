@@ -149,7 +149,7 @@ def blur(image: np.ndarray, sigma_px: float) -> np.ndarray:
     return gaussian_filter(np.asarray(image, np.float32), sigmas, mode="reflect", truncate=3.0)
 
 
-def develop(rgb: np.ndarray, model: CameraModel, noise_rng: np.random.Generator) -> np.ndarray:
+def develop(rgb: np.ndarray, model: CameraModel, noise_rng: np.random.Generator | None = None, noise: np.ndarray | None = None) -> np.ndarray:
     """Return the (H,W,3) uint8 photo the camera ``model`` makes of the scene ``rgb`` (H,W,3) sRGB 0-1.
 
     In order: lens defocus (Gaussian), exposure and white balance in linear light, sensor noise
@@ -157,6 +157,8 @@ def develop(rgb: np.ndarray, model: CameraModel, noise_rng: np.random.Generator)
     ``noise_rng``), back to sRGB in 8 bits, then a JPEG round trip at ``jpeg_quality`` (4:4:4, so
     a change moves at most one 8x8 block). The room's extra blur is applied before compositing
     (see :func:`painctl.appearance.scene`), since it depends on what is behind the person.
+    ``noise`` (H,W,3) float32, when given, is :func:`noise_draw`'s draw from ``noise_rng`` made
+    beforehand: the frames of one view share it, so it is drawn once for all of them.
     """
     image = blur(np.asarray(rgb, np.float32), model.defocus_px)
     codes = np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -164,16 +166,29 @@ def develop(rgb: np.ndarray, model: CameraModel, noise_rng: np.random.Generator)
         out = codes
     else:
         linear = _to_linear_lut()[codes]
-        gain = np.float32(2.0 ** model.exposure_ev) * np.asarray(model.white_balance, np.float32)
-        linear = linear * gain
+        linear *= np.float32(2.0 ** model.exposure_ev) * np.asarray(model.white_balance, np.float32)
         if model.shot_noise > 0 or model.read_noise > 0:
-            sigma = np.sqrt(np.maximum(linear, 0.0) * np.float32(model.shot_noise) + np.float32(model.read_noise) ** 2)
-            linear = linear + sigma * noise_rng.standard_normal(linear.shape, dtype=np.float32)
-        index = np.clip(linear * _LINEAR_STEPS + 0.5, 0, _LINEAR_STEPS).astype(np.int32)
+            if noise is None:
+                noise = noise_draw(linear.shape, noise_rng)
+            # The same operations in the same order as sqrt(max(l, 0) * shot + read**2), in place.
+            sigma = np.maximum(linear, 0.0)
+            sigma *= np.float32(model.shot_noise)
+            sigma += np.float32(model.read_noise) ** 2
+            np.sqrt(sigma, out=sigma)
+            sigma *= noise
+            linear += sigma
+        linear *= _LINEAR_STEPS
+        linear += 0.5
+        index = np.clip(linear, 0, _LINEAR_STEPS).astype(np.int32)
         out = _to_srgb_lut()[index]
     if model.jpeg_quality:
         out = jpeg_round_trip(out, model.jpeg_quality)
     return out
+
+
+def noise_draw(shape: tuple[int, ...], noise_rng: np.random.Generator) -> np.ndarray:
+    """Return the standard normal float32 draws of ``shape`` (H,W,3) that :func:`develop` scales into sensor noise."""
+    return noise_rng.standard_normal(shape, dtype=np.float32)
 
 
 def jpeg_round_trip(pixels: np.ndarray, quality: int) -> np.ndarray:
@@ -184,4 +199,4 @@ def jpeg_round_trip(pixels: np.ndarray, quality: int) -> np.ndarray:
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=int(quality), subsampling=0, optimize=False)
     buffer.seek(0)
     with Image.open(buffer) as img:
-        return np.asarray(img.convert("RGB"))
+        return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))

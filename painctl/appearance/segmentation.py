@@ -125,16 +125,22 @@ def normal_code(triangle: np.ndarray, barycentric: np.ndarray, normals: np.ndarr
     world-to-camera rotation (x right, y up, z toward the viewer). Normals seen from behind
     (inner surfaces) are turned to face the camera, as the shader lights them.
     """
-    mask = triangle >= 0
+    pixels = np.flatnonzero(np.asarray(triangle).reshape(-1) >= 0)
     out = np.zeros(triangle.shape + (3,), np.uint8)
     # Rotate the (few thousand) vertex normals rather than the (tens of thousands of) pixels'.
     rotated = np.asarray(normals, np.float32) @ np.asarray(rotation, np.float32).T
-    corners = faces[triangle[mask]]
-    weights = barycentric[mask]
-    n = weights[:, :1] * rotated[corners[:, 0]] + weights[:, 1:2] * rotated[corners[:, 1]] + weights[:, 2:] * rotated[corners[:, 2]]
+    corners = faces[np.asarray(triangle).reshape(-1)[pixels]]
+    weights = np.asarray(barycentric).reshape(-1, 3)[pixels]
+    # w0 r0 + w1 r1 + w2 r2, summed in that order, in place.
+    n = weights[:, :1] * rotated[corners[:, 0]]
+    n += weights[:, 1:2] * rotated[corners[:, 1]]
+    n += weights[:, 2:] * rotated[corners[:, 2]]
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-8)
     n[n[:, 2] < 0] *= -1
-    out[mask] = np.clip(np.rint((n + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    n += 1.0
+    n *= 127.5
+    np.rint(n, out=n)
+    out.reshape(-1, 3)[pixels] = np.clip(n, 0, 255).astype(np.uint8)
     return out
 
 

@@ -73,15 +73,24 @@ def _backend(name: str):
     raise PainctlError(f"unknown renderer {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
-def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], size: int | tuple[int, int] = 224, backend: str = "moderngl", shading: bool = True) -> list[RenderResult]:
+def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], size: int | tuple[int, int] = 224, backend: str = "moderngl", shading: bool = True,
+                static: Sequence[int] = ()) -> list[RenderResult]:
     """Render ``mesh`` once per camera (uploading it once); returns one RenderResult per camera.
 
     ``mesh`` may be a list of meshes drawn together in one frame (a head and its parts); their
     triangle ids then run on across the list (:func:`face_offsets`, :func:`mesh_index`).
     ``size`` is an int (square) or (width, height) in pixels; ``shading=False`` gives the bare
     albedo (a mesh's own ``shading`` overrides it).
+
+    ``static`` lists the indices of meshes that the caller passes again, the same objects, in
+    frame after frame with the same cameras and lights (a body, a garment): the moderngl backend
+    draws them once per camera into a layer it keeps and each frame draws the others over a copy
+    of it. They are drawn before the others, so only where a static mesh and another one give a
+    pixel exactly the same depth can the result differ from drawing all in list order.
     """
     width, height = _size(size)
+    if backend == "moderngl" and static:
+        return _backend(backend).render_many(mesh, list(cameras), list(lights), width, height, shading=shading, static=static)
     return _backend(backend).render_many(mesh, list(cameras), list(lights), width, height, shading=shading)
 
 

@@ -32,10 +32,10 @@ _TABLE_MIN_SIZE = 4096
 _STEP = np.float32(1.0 / 255.0)
 
 
-def eight_bit_codes(values) -> np.ndarray | None:
+def eight_bit_codes(values, min_size: int = _TABLE_MIN_SIZE) -> np.ndarray | None:
     """Return the uint8 codes k of a float32 array (any shape) whose every value is exactly
-    k * float32(1/255) (what the moderngl backend reads back), else None (also for small arrays)."""
-    if not isinstance(values, np.ndarray) or values.dtype != np.float32 or values.size < _TABLE_MIN_SIZE:
+    k * float32(1/255) (what the moderngl backend reads back), else None (also for arrays of fewer than ``min_size`` values)."""
+    if not isinstance(values, np.ndarray) or values.dtype != np.float32 or values.size < min_size:
         return None
     scaled = values * np.float32(255.0)
     if not (scaled.min() >= 0.0 and scaled.max() <= 255.0):

@@ -121,7 +121,9 @@ def relight(rgb: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     from painctl.renderer.colour import eight_bit_codes
 
     rgb = np.asarray(rgb, dtype=np.float32)
-    codes = eight_bit_codes(rgb)
+    # Whatever the size (render-views relights only a render's covered pixels): one decode for
+    # every call, the table, so a pixel relights alike however much of the image is covered.
+    codes = eight_bit_codes(rgb, min_size=0)
     # A render's colour is k/255: decoding the same 256 values once is exact and much cheaper.
     decoded = _relight_table()[codes] if codes is not None else _relight_decode(rgb)
     linear = decoded * ratio

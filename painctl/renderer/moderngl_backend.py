@@ -133,6 +133,7 @@ void main() {
     if (texel.a < u_alpha_cutoff) discard;
     vec3 albedo = texel.rgb;
     vec3 rgb = albedo;
+#if LIT
     if (u_shading) {
         vec2 material = u_use_material_map ? texture(u_material_map, v_uv).rg : v_material;
         float f0 = material.x;
@@ -150,6 +151,7 @@ void main() {
             f_triangle = gl_PrimitiveID + 1 + u_face_offset;
             return;
         }
+#if !HAIR
         float a2 = rough * rough * rough * rough;
         float k = (rough + 1.0) * (rough + 1.0) / 8.0;
         for (int i = 0; i < u_n_lights; ++i) {
@@ -169,12 +171,22 @@ void main() {
             colour += u_light_rgb[i] * (base * diffuse + vec3(specular));
         }
         rgb = to_srgb(colour);
+#endif
     }
+#endif
     f_colour = vec4(rgb, 1.0);
     f_geometry = vec4(v_bary, v_depth);
     f_triangle = gl_PrimitiveID + 1 + u_face_offset;
 }
 """ % {"max_lights": MAX_LIGHTS}
+
+
+def fragment_shader(lit: bool, hair: bool = False) -> str:
+    """Return the fragment shader's source for one kind of mesh: ``lit`` and not ``hair`` the
+    full one; unlit, one without the shading (a head whose texture holds its light); lit hair,
+    one without the skin's lobes. A mesh's pixels run only the code its kind needs."""
+    version, rest = _FRAGMENT_SHADER.lstrip().split("\n", 1)
+    return f"{version}\n#define LIT {int(lit)}\n#define HAIR {int(lit and hair)}\n{rest}"
 
 
 class _GL:
@@ -193,15 +205,26 @@ class _GL:
                 f"install the Debian packages {EGL_PACKAGES}"
             ) from None
         self.moderngl = moderngl
-        self.program = self.ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=_FRAGMENT_SHADER)
-        # The program's active uniforms by name (``name in program`` walks every member each time).
-        self.uniforms = {name: self.program[name] for name in self.program}
+        # A program per variant (lit or not), each with its active uniforms by name (``name in
+        # program`` walks every member each time); the lit one is made now, so a broken driver fails at once.
+        self.programs: dict[tuple[bool, bool], tuple[object, dict]] = {}
+        self.variant(True)
         self.framebuffers: dict[tuple[int, int], object] = {}
+        self.layers = _Layers()
         # Uploaded maps by the ids of their source arrays, newest last; the sources are held so
         # their ids cannot be reused while cached. A few entries cover a head and its parts.
         self._maps: dict[tuple, tuple[object, object, tuple]] = {}
         # 1x1 placeholders keep both samplers bound to valid textures.
         self.blank = self.ctx.texture((1, 1), 3, np.zeros(3, np.float32).tobytes(), dtype="f4")
+
+    def variant(self, lit: bool, hair: bool = False) -> tuple[object, dict]:
+        """Return (program, uniforms by name) of the shader for ``lit`` (or unlit) meshes, lit ``hair``
+        or not (:func:`fragment_shader`), compiling it on first use."""
+        key = (bool(lit), bool(lit and hair))
+        if key not in self.programs:
+            program = self.ctx.program(vertex_shader=_VERTEX_SHADER, fragment_shader=fragment_shader(*key))
+            self.programs[key] = (program, {name: program[name] for name in program})
+        return self.programs[key]
 
     @property
     def renderer_name(self) -> str:
@@ -210,13 +233,18 @@ class _GL:
     def framebuffer(self, width: int, height: int):
         key = (width, height)
         if key not in self.framebuffers:
-            # 8-bit colour: the shader already writes sRGB, which is what PNGs store; less to write and read.
-            colour = self.ctx.renderbuffer(key, 4, dtype="f1")
-            geometry = self.ctx.renderbuffer(key, 4, dtype="f4")
-            triangle = self.ctx.renderbuffer(key, 1, dtype="i4")
-            depth = self.ctx.depth_renderbuffer(key)
-            self.framebuffers[key] = self.ctx.framebuffer(color_attachments=[colour, geometry, triangle], depth_attachment=depth)
+            self.framebuffers[key] = self.new_framebuffer(width, height)
         return self.framebuffers[key]
+
+    def new_framebuffer(self, width: int, height: int):
+        """Return a new framebuffer of the three outputs (colour, geometry, triangle) and depth."""
+        key = (width, height)
+        # 8-bit colour: the shader already writes sRGB, which is what PNGs store; less to write and read.
+        colour = self.ctx.renderbuffer(key, 4, dtype="f1")
+        geometry = self.ctx.renderbuffer(key, 4, dtype="f4")
+        triangle = self.ctx.renderbuffer(key, 1, dtype="i4")
+        depth = self.ctx.depth_renderbuffer(key)
+        return self.ctx.framebuffer(color_attachments=[colour, geometry, triangle], depth_attachment=depth)
 
     def upload_maps(self, mesh: Mesh) -> tuple[object | None, object | None]:
         """Return (albedo texture, material map) of ``mesh`` on the GPU, uploading them unless cached."""
@@ -247,7 +275,10 @@ class _GL:
 
     def _make_texture(self, image: np.ndarray, repeat: bool = False):
         # Textures follow the OBJ convention (uv origin bottom-left); GL's first row is t = 0.
-        data = np.ascontiguousarray(np.flipud(np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8))
+        scaled = np.clip(image, 0.0, 1.0)
+        scaled *= 255.0
+        scaled += 0.5
+        data = np.flipud(scaled).astype(np.uint8, order="C")
         height, width, channels = data.shape
         tex = self.ctx.texture((width, height), channels, data.tobytes(), dtype="f1", alignment=1)
         tex.build_mipmaps()
@@ -282,26 +313,23 @@ def renderer_info() -> str:
 
 def corner_attributes(mesh: Mesh) -> np.ndarray:
     """Return the (3F, 17) float32 per-corner vertex data: position, normal, albedo, uv, material, strand (tangent, cutoff)."""
-    faces = mesh.faces
-    corners = faces.reshape(-1)
-    out = np.empty((len(corners), 17), dtype=np.float32)
-    out[:, 0:3] = mesh.vertices[corners]
-    out[:, 3:6] = mesh.vertex_normals()[corners]
-    if mesh.vertex_colors is not None:
-        out[:, 6:9] = mesh.vertex_colors[corners]
+    corners = mesh.faces.reshape(-1)
+    # Everything but the uv is per vertex: fill a (V, 17) table and gather its rows once per corner.
+    table = np.empty((len(mesh.vertices), 17), dtype=np.float32)
+    table[:, 0:3] = mesh.vertices
+    table[:, 3:6] = mesh.vertex_normals()
+    table[:, 6:9] = mesh.vertex_colors if mesh.vertex_colors is not None else DEFAULT_ALBEDO
+    table[:, 9:11] = 0.0
+    for column, value in ((11, mesh.specular), (12, mesh.roughness)):
+        table[:, column] = value if isinstance(value, np.ndarray) and value.ndim == 1 else (value if np.ndim(value) == 0 else 0.0)
+    if mesh.strand_tangents is not None:
+        table[:, 13:16] = mesh.strand_tangents
+        table[:, 16] = mesh.strand_cutoff if mesh.strand_cutoff is not None else mesh.alpha_cutoff
     else:
-        out[:, 6:9] = DEFAULT_ALBEDO
+        table[:, 13:17] = 0.0
+    out = table[corners]
     if mesh.uv is not None:
         out[:, 9:11] = mesh.uv[mesh.uv_faces.reshape(-1)]
-    else:
-        out[:, 9:11] = 0.0
-    for column, value in ((11, mesh.specular), (12, mesh.roughness)):
-        out[:, column] = value[corners] if isinstance(value, np.ndarray) and value.ndim == 1 else (value if np.ndim(value) == 0 else 0.0)
-    if mesh.strand_tangents is not None:
-        out[:, 13:16] = mesh.strand_tangents[corners]
-        out[:, 16] = mesh.strand_cutoff[corners] if mesh.strand_cutoff is not None else mesh.alpha_cutoff
-    else:
-        out[:, 13:17] = 0.0
     return out
 
 
@@ -314,8 +342,10 @@ def _corner_bytes(mesh: Mesh) -> bytes:
     return cached
 
 
-def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True) -> list[RenderResult]:
-    """Render ``mesh`` (or several meshes in one frame) from each camera; see :func:`painctl.renderer.render`."""
+def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool = True,
+                static: Sequence[int] = ()) -> list[RenderResult]:
+    """Render ``mesh`` (or several meshes in one frame) from each camera; see :func:`painctl.renderer.render_many`
+    (``static``: indices of meshes drawn once per camera into a kept layer)."""
     gl = gl_state()
     if len(lights) > MAX_LIGHTS:
         raise PainctlError(f"at most {MAX_LIGHTS} lights per render, got {len(lights)}")
@@ -324,53 +354,120 @@ def render_many(mesh: Mesh | Sequence[Mesh], cameras: Sequence[Camera], lights: 
         raise PainctlError("nothing to render: no meshes given")
     # Make our context current: another moderngl context made in this process may have taken over.
     with gl.ctx:
-        return _draw(gl, meshes, cameras, lights, width, height, shading)
+        return _draw(gl, meshes, cameras, lights, width, height, shading, static)
 
 
-def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool) -> list[RenderResult]:
-    ctx, program = gl.ctx, gl.program
+#: Layers of static meshes kept per process (one per view of the identity being rendered, and spare).
+MAX_LAYERS = 8
+
+
+class _Layers:
+    """Framebuffers holding static meshes already drawn, by what was drawn: the meshes (their ids,
+    held so the ids stay theirs), their triangle-id offsets, camera, lights, size and shading."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple, tuple[object, list]] = {}
+
+    def get(self, key: tuple):
+        entry = self.entries.pop(key, None)
+        if entry is not None:
+            self.entries[key] = entry
+        return None if entry is None else entry[0]
+
+    def add(self, gl: "_GL", key: tuple, width: int, height: int, held: list):
+        while len(self.entries) >= MAX_LAYERS:
+            old, _ = self.entries.pop(next(iter(self.entries)))
+            for attachment in (*old.color_attachments, old.depth_attachment):
+                attachment.release()
+            old.release()
+        fbo = gl.new_framebuffer(width, height)
+        self.entries[key] = (fbo, held)
+        return fbo
+
+
+def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequence[Light], width: int, height: int, shading: bool,
+          static: Sequence[int] = ()) -> list[RenderResult]:
+    ctx = gl.ctx
+    static = sorted({int(i) for i in static if 0 <= int(i) < len(meshes)})
+    dynamic = [i for i in range(len(meshes)) if i not in set(static)]
+    offsets = np.concatenate([[0], np.cumsum([len(m.faces) for m in meshes])])
+    # Vertex arrays and maps are made on first use: a static mesh whose layer is kept needs neither.
+    prepared: dict[int, tuple] = {}
     buffers = []
+
+    lit = [bool(shading if m.shading is None else m.shading) for m in meshes]
+    kinds = [(on, on and m.strand_tangents is not None) for on, m in zip(lit, meshes)]
+    variants = {kind: gl.variant(*kind) for kind in set(kinds)}
+
+    def draw(i: int) -> None:
+        if i not in prepared:
+            vbo = ctx.buffer(_corner_bytes(meshes[i]))
+            # The unlit program reads fewer attributes (the compiler drops the rest): skip those.
+            vao = ctx.vertex_array(variants[kinds[i]][0], [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")],
+                                   skip_errors=True)
+            buffers.append((vbo, vao))
+            prepared[i] = (vao, gl.upload_maps(meshes[i]))
+        vao, maps = prepared[i]
+        _draw_mesh(gl, variants[kinds[i]][1], meshes[i], vao, maps, int(offsets[i]), lit[i])
+
     try:
-        for mesh in meshes:
-            vbo = ctx.buffer(_corner_bytes(mesh))
-            buffers.append((vbo, ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")])))
-        maps = [gl.upload_maps(mesh) for mesh in meshes]
-        offsets = np.concatenate([[0], np.cumsum([len(m.faces) for m in meshes])])
-        uniforms = gl.uniforms
-        uniforms["u_texture"].value = 0
-        if "u_material_map" in uniforms:
-            uniforms["u_material_map"].value = 1
-        _set_lights(uniforms, lights)
+        for _, uniforms in variants.values():
+            uniforms["u_texture"].value = 0
+            if "u_material_map" in uniforms:
+                uniforms["u_material_map"].value = 1
+            light_key = _set_lights(uniforms, lights)
         fbo = gl.framebuffer(width, height)
-        fbo.use()
         ctx.enable(gl.moderngl.DEPTH_TEST)
         ctx.disable(gl.moderngl.CULL_FACE | gl.moderngl.BLEND)
         results = []
         for camera in cameras:
-            _set(uniforms, "u_view", camera.view_matrix().astype("f4").T.tobytes(), raw=True)
+            view = camera.view_matrix().astype("f4").T.tobytes()
             # Flip y in clip space so GL's first row is the image's top row: buffers read back need no flip.
-            projection = np.diag([1.0, -1.0, 1.0, 1.0]) @ camera.projection_matrix(width / height)
-            _set(uniforms, "u_proj", projection.astype("f4").T.tobytes(), raw=True)
-            _set(uniforms, "u_camera_pos", tuple(float(x) for x in camera.position()))
-            fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
-            for mesh, (_, vao), (texture, material_texture), offset in zip(meshes, buffers, maps, offsets):
-                (texture or gl.blank).use(location=0)
-                (material_texture or gl.blank).use(location=1)
-                _set(uniforms, "u_use_texture", texture is not None)
-                _set(uniforms, "u_use_material_map", material_texture is not None)
-                _set(uniforms, "u_shading", bool(shading if mesh.shading is None else mesh.shading))
-                _set(uniforms, "u_wrap", float(mesh.wrap))
-                _set(uniforms, "u_face_offset", int(offset))
-                # Hair cuts strands per vertex (strand_cutoff) instead of by one cut-off per mesh.
-                _set(uniforms, "u_alpha_cutoff", float(mesh.alpha_cutoff) if texture is not None and mesh.texture.shape[2] == 4 and mesh.strand_tangents is None else -1.0)
-                _set(uniforms, "u_hair", mesh.strand_tangents is not None)
-                vao.render(gl.moderngl.TRIANGLES)
+            projection = (np.diag([1.0, -1.0, 1.0, 1.0]) @ camera.projection_matrix(width / height)).astype("f4").T.tobytes()
+            position = tuple(float(x) for x in camera.position())
+            for _, uniforms in variants.values():
+                _set(uniforms, "u_view", view, raw=True)
+                _set(uniforms, "u_proj", projection, raw=True)
+                _set(uniforms, "u_camera_pos", position)
+            if static:
+                # The static meshes are drawn first, once per camera, into a kept layer; each frame
+                # starts from a copy of it, so a frame draws only what moved.
+                key = (width, height, bool(shading), view, projection, position, light_key, tuple((id(meshes[i]), int(offsets[i])) for i in static))
+                layer = gl.layers.get(key)
+                if layer is None:
+                    layer = gl.layers.add(gl, key, width, height, [meshes[i] for i in static])
+                    layer.use()
+                    layer.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+                    for i in static:
+                        draw(i)
+                ctx.copy_framebuffer(fbo, layer)
+                fbo.use()
+            else:
+                fbo.use()
+                fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+            for i in dynamic:
+                draw(i)
             results.append(_read(fbo, width, height))
         return results
     finally:
         for vbo, vao in buffers:
             vao.release()
             vbo.release()
+
+
+def _draw_mesh(gl: _GL, uniforms: dict, mesh: Mesh, vao, maps: tuple, offset: int, lit: bool) -> None:
+    texture, material_texture = maps
+    (texture or gl.blank).use(location=0)
+    (material_texture or gl.blank).use(location=1)
+    _set(uniforms, "u_use_texture", texture is not None)
+    _set(uniforms, "u_use_material_map", material_texture is not None)
+    _set(uniforms, "u_shading", lit)
+    _set(uniforms, "u_wrap", float(mesh.wrap))
+    _set(uniforms, "u_face_offset", offset)
+    # Hair cuts strands per vertex (strand_cutoff) instead of by one cut-off per mesh.
+    _set(uniforms, "u_alpha_cutoff", float(mesh.alpha_cutoff) if texture is not None and mesh.texture.shape[2] == 4 and mesh.strand_tangents is None else -1.0)
+    _set(uniforms, "u_hair", mesh.strand_tangents is not None)
+    vao.render(gl.moderngl.TRIANGLES)
 
 
 def _read(fbo, width: int, height: int) -> RenderResult:
@@ -404,7 +501,8 @@ def _set(uniforms: dict, name: str, value, raw: bool = False) -> None:
             uniform.value = value
 
 
-def _set_lights(uniforms: dict, lights: Sequence[Light]) -> None:
+def _set_lights(uniforms: dict, lights: Sequence[Light]) -> tuple:
+    # Returns what was set, as a key.
     dirs = np.zeros((MAX_LIGHTS, 3), np.float32)
     rgbs = np.zeros((MAX_LIGHTS, 3), np.float32)
     ambient = np.zeros(3, np.float32)
@@ -416,3 +514,4 @@ def _set_lights(uniforms: dict, lights: Sequence[Light]) -> None:
     _set(uniforms, "u_light_dir", dirs.tobytes(), raw=True)
     _set(uniforms, "u_light_rgb", rgbs.tobytes(), raw=True)
     _set(uniforms, "u_ambient", tuple(float(x) for x in ambient))
+    return (len(lights), dirs.tobytes(), rgbs.tobytes(), ambient.tobytes())

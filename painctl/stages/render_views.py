@@ -307,6 +307,8 @@ class IdentityScene:
     lip_weights: np.ndarray | None
     records: dict
     face_points: list | None = None
+    #: Per view the sensor noise's standard normal draws (H,W,3), drawn on the view's first frame.
+    noise: list = field(default_factory=list)
 
 
 def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> IdentityScene:
@@ -354,7 +356,7 @@ def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> 
     head_labels = seg.head_triangle_labels(neutral, plan.faces, plan.regions) if plan.maps else None
     lip_weights = seg.lip_weights(neutral, plan.regions) if plan.maps else None
     return IdentityScene(models, cameras, lighting, lights, room, backgrounds, texture, baked_irradiance, parts, head_labels, lip_weights, records,
-                         face_points)
+                         face_points, noise=[None] * len(views))
 
 
 def frame_meshes(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, verts: np.ndarray, au: np.ndarray) -> tuple[list, list]:
@@ -398,14 +400,24 @@ def render_identity(task: IdentityTask) -> list[dict]:
     scene = identity_scene(plan, task, vertices[0])
     prepared: list[np.ndarray | None] = [None] * len(plan.views)
     records = []
+    frames = [frame_meshes(plan, task, scene, verts, au_rows[j]) for j, verts in enumerate(vertices[:2])]
+    # Meshes a part hands back unchanged (the same object in the first two frames: body, garment,
+    # upper teeth) are drawn once per view into a layer the renderer keeps (painctl.renderer.render_many).
+    # (Held by id with the mesh itself, so no new mesh can take the id.)
+    kept = {id(m): m for m in frames[0][0] if len(frames) > 1 and any(m is n for n in frames[1][0])}
     for j, verts in enumerate(vertices):
-        meshes, labels = frame_meshes(plan, task, scene, verts, au_rows[j])
-        results = render_many(meshes, scene.cameras, scene.lights, plan.size, backend=plan.renderer)
+        meshes, labels = frames[j] if j < len(frames) else frame_meshes(plan, task, scene, verts, au_rows[j])
+        if j < len(frames):
+            frames[j] = None
+        static = [i for i, m in enumerate(meshes) if id(m) in kept]
+        results = render_many(meshes, scene.cameras, scene.lights, plan.size, backend=plan.renderer, static=static)
         if scene.texture is not None:
             # The head's normals (dressing changes only its texture), computed once for the frame's draw too.
             ratio = np.clip(scene.lighting.irradiance(meshes[0].vertex_normals()) / np.maximum(scene.baked_irradiance, 1e-4), 0.25, 4.0)
             for res in results:
-                res.rgb = relight(res.rgb, splat(res, ratio, plan.faces, background=1.0))
+                # Covered pixels only: the background is replaced by the room when composited.
+                covered = res.alpha > 0
+                res.rgb[covered] = relight(res.rgb[covered], splat(res, ratio, plan.faces, background=1.0)[covered])
         stacked = _stacked_geometry(meshes, labels) if plan.maps else None
         for v, (res, cam) in enumerate(zip(results, scene.cameras)):
             if prepared[v] is None:
@@ -443,7 +455,11 @@ def _write_image(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, res,
 
     rgb = composite(res.rgb, res.alpha, background)
     rel = f"images/{stem}.png"
-    pixels = cm.develop(rgb, scene.models[v], rng_for(plan.seed, cm.STREAM, task.g, v, 1))
+    model = scene.models[v]
+    if scene.noise[v] is None and (model.shot_noise > 0 or model.read_noise > 0):
+        # One sensor-noise draw per (identity, view), shared by the neutral and its pain faces.
+        scene.noise[v] = cm.noise_draw(rgb.shape, rng_for(plan.seed, cm.STREAM, task.g, v, 1))
+    pixels = cm.develop(rgb, model, noise=scene.noise[v])
     Image.fromarray(pixels).save(Path(plan.out_dir) / rel, format="PNG", compress_level=plan.compress_level)
     if plan.mask_dir:
         _save_repaint_mask(res, plan, Path(plan.mask_dir) / rel)
