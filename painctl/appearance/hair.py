@@ -133,12 +133,15 @@ def identity_hair_colour(identity: Identity) -> tuple[str, np.ndarray, float]:
     return hair_colour(rng_for(identity.seed, STREAM, identity.index, 1), ancestry_of(identity), identity.age_years)
 
 
-def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, width: int = 1024, height: int = 128, stubble: bool = False) -> np.ndarray:
+def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, width: int = 1024, height: int = 128, stubble: bool = False,
+                   density: float = 1.0) -> np.ndarray:
     """Return an (height, width, 4) float32 strand texture: rgb each strand's colour, alpha its length 0-1.
 
     Columns are strands (running along v), bundled in clumps of similar length; ``curl`` bends
     them sideways in waves (0 straight .. 1 tight coils); ``grey`` of them are white; ``stubble``
-    breaks them into short bristles with bare skin between (close crops, stubble).
+    breaks them into short bristles with bare skin between (close crops, stubble); ``density``
+    below 1 shows each strand along only about that fraction of its length, in segments at
+    random offsets (the short separate hairs of a beard, with skin between them).
     """
     tex = np.zeros((height, width, 4), np.float32)
     n_strands = width
@@ -166,6 +169,11 @@ def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cu
         dash = (np.arange(height)[:, None] + rng.integers(0, height, width)[None]) % (height // 16) < rng.integers(1, 4, width)[None]
         keep = rng.random(width) < 0.6
         tex[..., 3] *= dash & keep[None]
+    if density < 1.0:
+        # Hairs a quarter of a tile long at most, each column's at its own offset and length.
+        period = height // 4
+        on = np.clip(rng.normal(density, 0.2, width), 0.05, 1.0) * period
+        tex[..., 3] *= ((np.arange(height)[:, None] + rng.integers(0, period, width)[None]) % period) < on[None]
     return tex
 
 
@@ -249,7 +257,8 @@ HAIR_UV_REPEAT = 6
 
 def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, thickness: np.ndarray, layers: int, pole: np.ndarray,
                  centre: np.ndarray, texture: np.ndarray, outer: np.ndarray | None = None, min_layer: np.ndarray | None = None,
-                 offset_m: float = 0.0008, tangent: np.ndarray | None = None, follow: np.ndarray | None = None) -> Shells | None:
+                 offset_m: float = 0.0008, tangent: np.ndarray | None = None, follow: np.ndarray | None = None,
+                 uv: np.ndarray | None = None, root_cut: float = 0.04) -> Shells | None:
     """Build hair shells over the head vertices where ``coverage`` (V,) > 0.
 
     ``thickness`` (V,) metres pushes layers out along the neutral normals; ``outer`` (V,3), where
@@ -257,7 +266,10 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     the layers below that height (a fringe lies over the skin with its outer strands only). The
     strand direction runs away from ``pole`` (a direction from ``centre``) along the surface unless
     ``tangent`` (V,3) is given. ``follow`` (V,) 0-1 says how much each root follows the skin in a
-    frame (default 1: all of it). Returns None when nothing is covered.
+    frame (default 1: all of it). ``uv`` (V,2) gives the strand coordinates (u across, v along
+    the strands; u tiles every :data:`HAIR_UV_REPEAT`) instead of those round the pole.
+    ``root_cut`` is the strand-length cut of the first layer, on the skin (low: the roots hide
+    the scalp; higher: skin shows between them). Returns None when nothing is covered.
     """
     from painctl.renderer import vertex_normals
 
@@ -282,7 +294,7 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     disp = base[None] - p[None] + heights[:, None, None] * (tip - base)[None]
     disp[0] = base - p  # the first layer lies on the skin: the strands' roots cover the scalp
     c = coverage[ids]
-    heights_cut = np.concatenate([[0.04], heights[1:] * 0.95])
+    heights_cut = np.concatenate([[root_cut], heights[1:] * 0.95])
     # Linear in coverage, so the cut moves smoothly through the triangles at the hairline.
     cutoff = heights_cut[:, None] + 1.2 * (1.0 - c[None])
     if min_layer is not None:
@@ -295,8 +307,11 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     else:
         t = tangent[ids]
     t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
-    directions = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
-    uv = _pole_uv(directions, pole, HAIR_UV_REPEAT)
+    if uv is None:
+        directions = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
+        uv = _pole_uv(directions, pole, HAIR_UV_REPEAT)
+    else:
+        uv = uv[ids]
     shade = (0.35 + 0.65 * heights ** 0.6).astype(np.float32)
     return Shells(ids, disp.astype(np.float32), sub_faces, cutoff.astype(np.float32), t.astype(np.float32), shade, uv.astype(np.float32), texture,
                   rest=p.astype(np.float32), follow=np.ones(len(ids), np.float32) if follow is None else follow[ids].astype(np.float32))
