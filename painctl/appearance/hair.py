@@ -375,9 +375,27 @@ def _wobble(rng: np.random.Generator, az: np.ndarray, amplitude: float) -> np.nd
     return out
 
 
+#: A hairline's irregularity: amplitude (metres) of its fine zigzag (the baby hairs and tufts a
+#: few millimetres across), and the largest dip of a widow's peak at the middle of the forehead.
+HAIRLINE_ZIGZAG_M = 0.0035
+WIDOWS_PEAK_M = 0.005
+
+
+def hairline_detail(rng: np.random.Generator, p: np.ndarray, az: np.ndarray, temple_m: float) -> np.ndarray:
+    """Return (N,) metres to add to the hairline's height at points ``p`` (N,3), azimuth ``az``
+    (N,) radians from the face: a fine zigzag varying over the surface (not only by azimuth), a
+    widow's peak drawn per identity, and notches at the temples that deepen with ``temple_m``."""
+    zigzag = HAIRLINE_ZIGZAG_M * (_bumps(rng, p, 0.02) + 0.6 * _bumps(rng, p, 0.009))
+    peak = -WIDOWS_PEAK_M * rng.uniform(0.0, 1.0) * np.exp(-(az / 0.12) ** 2)
+    notch_at = rng.uniform(0.38, 0.55)
+    notch = (0.003 + 0.6 * temple_m) * rng.uniform(0.3, 1.0) * np.exp(-((np.abs(az) - notch_at) / 0.09) ** 2)
+    return zigzag + peak + notch
+
+
 def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape: StyleShape, rng: np.random.Generator,
-                  forehead_m: float, temple_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return per-vertex (coverage 0-1, signed height above the hairline in metres) for a style."""
+                  forehead_m: float, temple_m: float, detail_rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return per-vertex (coverage 0-1, signed height above the hairline in metres) for a style;
+    ``detail_rng`` draws the hairline's irregularity (:func:`hairline_detail`; none without it)."""
     p = neutral.astype(np.float64)
     az = np.abs(_azimuth(p, frame.centre))
     front = frame.brow_y + forehead_m + shape.recession_m
@@ -390,6 +408,8 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
     if shape.hangs:
         knots_y[3:] = [frame.nose_y - 0.005, frame.chin_y, frame.chin_y - 0.02, frame.chin_y - 0.03, frame.chin_y - 0.03]
     line = np.interp(az, knots_a, knots_y) + _wobble(rng, az, 0.002)
+    if detail_rng is not None:
+        line = line + hairline_detail(detail_rng, p, _azimuth(p, frame.centre), temple_m)
     height = p[:, 1] - line
     cover = _smoothstep(-0.004, 0.006, height)
     if not shape.hangs:
@@ -430,7 +450,7 @@ class ScalpHair(Part):
         (None for untextured heads): under the shells the scalp takes the hair's colour where they
         cover it, so their cut-out hairline ends on hair-coloured skin, not bare skin, and scalp
         seen between sparse strands (close crops) reads as hair."""
-        from painctl.appearance.paint import SkinPaint, texel_points
+        from painctl.appearance.paint import SkinPaint, hash_noise, texel_points
         from painctl.renderer.colour import srgb_to_linear
 
         ident = self.identity
@@ -438,7 +458,9 @@ class ScalpHair(Part):
             return None
         if self._paint is None or self._paint.size != size:
             texels = texel_points(ident, size, "skin")
-            cover = np.clip(texels.interpolate(self.coverage), 0.0, 1.0) * SCALP_PAINT
+            # Roots in 0.4 mm tufts, not an even wash: scalp paint with a grain reads as hair.
+            grain = hash_noise(texels.points, 0.0004, seed=int(ident.index) + 7)
+            cover = np.clip(texels.interpolate(self.coverage), 0.0, 1.0) * SCALP_PAINT * (0.7 + 0.3 * grain)
             keep = cover > 1e-3
             colour = srgb_to_linear((1.0 - self.grey) * np.asarray(self.colour) + self.grey * np.asarray(GREY) * 0.9)
             self._paint = SkinPaint(texels.rows[keep], texels.cols[keep], cover[keep], colour, size)
@@ -526,7 +548,8 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     temple = rng.uniform(0.0, 0.006) if female else rng.uniform(0.004, 0.014)
     frame = head_frame(identity)
     neutral = identity.neutral.astype(np.float64)
-    coverage, height = hair_coverage(frame, neutral, identity.regions["skin"], shape, rng, forehead, temple)
+    coverage, height = hair_coverage(frame, neutral, identity.regions["skin"], shape, rng, forehead, temple,
+                                     detail_rng=rng_for(identity.seed, STREAM, identity.index, 3))
     thickness = shape.thickness_m * rng.uniform(0.85, 1.2) * (0.25 + 0.75 * _smoothstep(0.0, 0.03, height))
     up = _smoothstep(frame.brow_y, frame.top_y, neutral[:, 1])
     if shape.curl > 0.8:
