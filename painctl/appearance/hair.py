@@ -409,7 +409,12 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
         knots_y[3:] = [frame.nose_y - 0.005, frame.chin_y, frame.chin_y - 0.02, frame.chin_y - 0.03, frame.chin_y - 0.03]
     line = np.interp(az, knots_a, knots_y) + _wobble(rng, az, 0.002)
     if detail_rng is not None:
-        line = line + hairline_detail(detail_rng, p, _azimuth(p, frame.centre), temple_m)
+        detail = hairline_detail(detail_rng, p, _azimuth(p, frame.centre), temple_m)
+        if shape.fringe > 0:
+            # A fringe hides the front hairline and has its own ragged edge; a zigzag under it
+            # only thins the hair where the two meet.
+            detail *= 1.0 - _smoothstep(0.9, 0.5, az)
+        line = line + detail
     height = p[:, 1] - line
     cover = _smoothstep(-0.004, 0.006, height)
     if not shape.hangs:
