@@ -206,17 +206,19 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     thickness_m, layers = BEARD_SHAPES[kind]
     frame = head_frame(identity)
     # Beard hair is sparser than scalp hair: skin shows between the strands, more of it at the edges.
-    # Coarser than scalp hair (256 strands a tile, ~0.6 mm each on the face), so the beard's
+    # Coarser than scalp hair (256 strands a tile, ~0.6 mm each on the face), nearly straight
+    # (wavy strands cut into short segments drew a knitted chevron pattern), so the beard's
     # strands and clumps show at 512 px instead of averaging to a flat block; its strands are
     # lifted so the shells' root shadowing leaves a dark beard dark, not black.
-    texture = strand_texture(rng, np.clip(colour * BEARD_LIFT, 0, 1), grey, 0.5 if ancestry == "african" else 0.2, width=256,
+    texture = strand_texture(rng, np.clip(colour * BEARD_LIFT, 0, 1), grey, 0.1 if ancestry == "african" else 0.0, width=256,
                              density=BEARD_STRAND_DENSITY)
     # Thinner towards its edges, so a beard thins out instead of ending in a step.
     thickness = thickness_m * rng.uniform(0.8, 1.2) * (0.3 + 0.7 * cover)
     # Strands hang down the chin and cheeks (u round the head, v down it: no pole or seam on the beard).
     tangent = np.tile([0.0, -1.0, 0.0], (len(cover), 1))
     shells = build_shells(identity.neutral.astype(np.float64), identity.faces, cover, thickness, layers, np.array([0.0, -1.0, 0.0]),
-                          frame.centre, texture, offset_m=0.0004, tangent=tangent, uv=beard_uv(identity), root_cut=BEARD_ROOT_CUT)
+                          frame.centre, texture, offset_m=0.0004, tangent=tangent, uv=beard_uv(identity), root_cut=BEARD_ROOT_CUT,
+                          layer_shift=rng.uniform(0.0, 1.0, (layers, 2)))
     if shells is None:
         return Beard("none", None, {})
     # Facial hair is coarser and less aligned than scalp hair: a weaker, broader highlight.

@@ -144,6 +144,9 @@ def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cu
     random offsets (the short separate hairs of a beard, with skin between them).
     """
     tex = np.zeros((height, width, 4), np.float32)
+    # Texels between strands take the hair's mean colour: texture filtering blends them into the
+    # strands' edges, and black there drew a dark fringe round every strand.
+    tex[..., :3] = (1.0 - grey) * np.asarray(colour) * 0.9 + grey * np.asarray(GREY) * 0.925
     n_strands = width
     # Curly and coily hair is springy and dense out to its surface: longer strands on average.
     clump = rng.uniform(0.5 + 0.35 * curl, 1.0, n_strands // 4 + 1)
@@ -170,8 +173,8 @@ def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cu
         keep = rng.random(width) < 0.6
         tex[..., 3] *= dash & keep[None]
     if density < 1.0:
-        # Hairs a quarter of a tile long at most, each column's at its own offset and length.
-        period = height // 4
+        # Hairs an eighth of a tile long at most, each column's at its own offset and length.
+        period = height // 8
         on = np.clip(rng.normal(density, 0.2, width), 0.05, 1.0) * period
         tex[..., 3] *= ((np.arange(height)[:, None] + rng.integers(0, period, width)[None]) % period) < on[None]
     return tex
@@ -221,6 +224,7 @@ class Shells:
     roughness: float = 0.5
     rest: np.ndarray | None = None    # (N,3) neutral positions of the ids
     follow: np.ndarray | None = None  # (N,) 0-1
+    layer_shift: np.ndarray | None = None  # (K,2) strand-coordinate offset of each layer
 
     def __post_init__(self) -> None:
         k, n = self.cutoff.shape
@@ -228,7 +232,10 @@ class Shells:
         # before they are shaded (the shell stack's overdraw is most of its cost).
         self._faces = (self.faces[None] + (np.arange(k) * n)[::-1, None, None]).reshape(-1, 3)
         self._last: tuple[np.ndarray, object] | None = None
-        self._uv, self._uv_faces = _unwrap_corners(np.tile(self.uv, (k, 1)), self._faces, float(HAIR_UV_REPEAT))
+        uv = np.tile(self.uv, (k, 1))
+        if self.layer_shift is not None:
+            uv = uv + np.repeat(self.layer_shift, n, axis=0)
+        self._uv, self._uv_faces = _unwrap_corners(uv, self._faces, float(HAIR_UV_REPEAT))
         self._colours = np.repeat(self.shade[:, None], n, axis=1).reshape(-1, 1) * np.ones((1, 3), np.float32)
         self._tangents = np.tile(self.tangent, (k, 1))
         self._cut = self.cutoff.reshape(-1)
@@ -258,7 +265,7 @@ HAIR_UV_REPEAT = 6
 def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, thickness: np.ndarray, layers: int, pole: np.ndarray,
                  centre: np.ndarray, texture: np.ndarray, outer: np.ndarray | None = None, min_layer: np.ndarray | None = None,
                  offset_m: float = 0.0008, tangent: np.ndarray | None = None, follow: np.ndarray | None = None,
-                 uv: np.ndarray | None = None, root_cut: float = 0.04) -> Shells | None:
+                 uv: np.ndarray | None = None, root_cut: float = 0.04, layer_shift: np.ndarray | None = None) -> Shells | None:
     """Build hair shells over the head vertices where ``coverage`` (V,) > 0.
 
     ``thickness`` (V,) metres pushes layers out along the neutral normals; ``outer`` (V,3), where
@@ -269,7 +276,10 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     frame (default 1: all of it). ``uv`` (V,2) gives the strand coordinates (u across, v along
     the strands; u tiles every :data:`HAIR_UV_REPEAT`) instead of those round the pole.
     ``root_cut`` is the strand-length cut of the first layer, on the skin (low: the roots hide
-    the scalp; higher: skin shows between them). Returns None when nothing is covered.
+    the scalp; higher: skin shows between them). ``layer_shift`` (layers,2) offsets each layer's
+    strand coordinates, so each layer shows other strands (beards: short hairs at every height,
+    not one strand pattern repeated up the stack, which read as a woven moire when seen at an
+    angle). Returns None when nothing is covered.
     """
     from painctl.renderer import vertex_normals
 
@@ -314,7 +324,8 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
         uv = uv[ids]
     shade = (0.35 + 0.65 * heights ** 0.6).astype(np.float32)
     return Shells(ids, disp.astype(np.float32), sub_faces, cutoff.astype(np.float32), t.astype(np.float32), shade, uv.astype(np.float32), texture,
-                  rest=p.astype(np.float32), follow=np.ones(len(ids), np.float32) if follow is None else follow[ids].astype(np.float32))
+                  rest=p.astype(np.float32), follow=np.ones(len(ids), np.float32) if follow is None else follow[ids].astype(np.float32),
+                  layer_shift=layer_shift)
 
 
 def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
