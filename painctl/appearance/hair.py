@@ -173,10 +173,19 @@ def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cu
         keep = rng.random(width) < 0.6
         tex[..., 3] *= dash & keep[None]
     if density < 1.0:
-        # Hairs an eighth of a tile long at most, each column's at its own offset and length.
-        period = height // 8
+        # Short hairs: each column is cut into segments of its own period (a 16th, 8th or 4th of
+        # the tile, so the texture still tiles), offset and length, and each segment is its own
+        # hair with its own colour: a dark hair in a grey beard is a dash, not a line down the chin.
+        period = rng.choice(np.array([height // 16, height // 8, height // 4]), size=width, p=[0.3, 0.5, 0.2])
         on = np.clip(rng.normal(density, 0.2, width), 0.05, 1.0) * period
-        tex[..., 3] *= ((np.arange(height)[:, None] + rng.integers(0, period, width)[None]) % period) < on[None]
+        along = np.arange(height)[:, None] + rng.integers(0, height, width)[None]
+        tex[..., 3] *= (along % period[None]) < on[None]
+        segment = (along // period[None]) % (height // period[None])
+        is_grey = rng.random((height // (height // 16), width)) < grey
+        shade = rng.uniform(0.7, 1.1, (height // (height // 16), width))
+        columns = np.arange(width)[None]
+        tex[..., :3] = np.where(is_grey[segment, columns][..., None], np.asarray(GREY) * 0.92,
+                                np.asarray(colour) * shade[segment, columns][..., None])
     return tex
 
 
