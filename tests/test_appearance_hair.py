@@ -192,8 +192,9 @@ def test_a_beard_covers_the_chin_and_leaves_the_lips_bare(rigs):
     rows, cols = np.nonzero(which == 1)
     assert len(rows) > 500
     centre = cols.mean()
-    at_chin = which[int(np.median(chin)) + 2, int(centre) - 2:int(centre) + 3]
-    assert (at_chin == 1).all()
+    # Mostly hair at the chin (skin shows between a beard's strands, so not every pixel).
+    at_chin = which[int(np.median(chin)):int(np.median(chin)) + 5, int(centre) - 2:int(centre) + 3]
+    assert (at_chin == 1).mean() > 0.4
     lip_row = int(np.median(lip))
     assert (which[lip_row, int(centre) - 3:int(centre) + 4] == 1).sum() == 0
 
@@ -419,3 +420,78 @@ def test_closed_eyes_show_a_continuous_dark_line_where_the_lids_meet(rigs):
         bare = [_luminance(without.rgb[r - 4:r + 5, c]).min() < 0.6 * _luminance(without.rgb[[r - 9, r + 9], c]).min()
                 for c, r in zip(columns, np.round(fissure).astype(int))]
         assert np.mean(bare) < 0.5, f"eye {eye}: the bare head is already dark along {np.mean(bare):.2f} of the fissure"
+
+
+def _beard_darkening(rigs, kind: str = "full_beard"):
+    """A young African man's ``kind`` beard on a flat-textured head at 224 px, frontal: per pixel
+    the luminance of the dressed head over the bare one (1 where the beard is not), and the head mask."""
+    ident, verts, au, head = _textured_identity(rigs, 0)
+    male = Identity(**{**ident.__dict__, "gender": "male", "ethnicity": "african", "age_years": 25.0})
+    part = beard_mod.build_beard(male, kind=kind)
+    cam = frame_camera(verts, size=224)
+    bare = render_many([head], [cam], studio_lights(), 224)[0]
+    dressed = render_many([part.dress(head, verts, au)] + part.meshes(verts, au), [cam], studio_lights(), 224)[0]
+    ratio = np.where(bare.mask, _luminance(dressed.rgb) / np.maximum(_luminance(bare.rgb), 1e-3), 1.0)
+    return ratio, bare.mask, ident, bare
+
+
+def test_a_beard_fades_into_bare_skin_and_its_neckline_follows_the_jaw(rigs):
+    """The beard's edge on the cheek is a fade of thinning hair several pixels wide, not a step; its
+    lower edge rises from under the chin towards the ears (a neckline along the jaw, not a level cut)."""
+    ratio, mask, ident, bare = _beard_darkening(rigs)
+    beard = ratio < 0.6
+    rows, cols = np.nonzero(beard)
+    centre = int(np.median(cols))
+    half = int(np.percentile(np.abs(cols - centre), 95))
+    # Hair that thins out: many head pixels are part-darkened round the beard (measured 0.43 of the
+    # darkened pixels here; a beard cut out in one piece left 1 pixel of 4,400).
+    partial = int(((ratio > 0.6) & (ratio < 0.92) & mask).sum())
+    assert partial > 0.25 * (partial + beard.sum()), (partial, int(beard.sum()))
+    # The neckline follows the jaw: on the side of the neck, below the angle of the jaw, the beard
+    # is mostly gone (measured 0.29 here; 0.57 with the level cut under the chin), while under
+    # the chin it stays.
+    from painctl.renderer import vertex_normals
+
+    v = ident.neutral
+    n = vertex_normals(v, ident.faces)
+    chin_y = v[ident.landmarks["chin"], 1]
+    male = Identity(**{**ident.__dict__, "gender": "male", "ethnicity": "african", "age_years": 25.0})
+    cover = beard_mod.beard_coverage(male, "full_beard")
+    skin = np.zeros(len(v), bool)
+    skin[ident.regions["skin"]] = True
+    neck_side = skin & (np.abs(v[:, 0]) > 0.04) & (np.abs(v[:, 0]) < 0.06) & (v[:, 1] > chin_y - 0.025) & (v[:, 1] < chin_y - 0.005) & (n[:, 1] > -0.3)
+    under_chin = skin & (np.abs(v[:, 0]) < 0.01) & (np.abs(v[:, 1] - chin_y) < 0.01)
+    assert neck_side.sum() > 5 and cover[neck_side].mean() < 0.4 and cover[under_chin].mean() > 0.7, (cover[neck_side].mean(), cover[under_chin].mean())
+    # No bare seam in the beard between the lower lip and the chin: from 7 px under the lower lip's
+    # landmark down every row is darkened by the beard (0.71 at most, 0.27 on average on this
+    # head; 1.0, bare, for 8 rows when the lips' bare ellipse reached 10.5 mm below the mouth).
+    lip = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["lower_lip"])))
+    chin = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["chin"])))
+    below_lip = ratio[lip + 7:chin, centre - 2:centre + 3].mean(axis=1)
+    assert below_lip.max() < 0.85 and below_lip.mean() < 0.5, np.round(below_lip, 2)
+
+
+def _hairline_rows(ident, verts, au, style: str, size: int = 224) -> np.ndarray:
+    """Per image column across the forehead (the middle 60% of the hair's width), the lowest row of hair above the brows."""
+    hair = hair_mod.build_hair(ident, style=style)
+    meshes = [Mesh(verts, ident.faces)] + hair.meshes(verts, au)
+    res = render_many(meshes, [frame_camera(verts, size=size)], studio_lights(), size)[0]
+    which = mesh_index(res.triangle, face_offsets(meshes))
+    brow = int(_project(frame_camera(verts, size=size), verts[[ident.landmarks["left_brow"]]], size)[0, 1])
+    hair_px = which[:brow] >= 1
+    cols = np.nonzero(hair_px.any(axis=0))[0]
+    lo, hi = np.percentile(cols, [20, 80]).astype(int)
+    return np.array([np.nonzero(hair_px[:, c])[0].max() for c in range(lo, hi) if hair_px[:, c].any()], float)
+
+
+def test_the_hairline_is_irregular_not_a_smooth_curve(rigs):
+    """Across the forehead the hairline zigzags: the lowest hair pixel per column of a close crop
+    departs from a smooth curve through it by more than 1.2 px on average over both test heads at 224 px
+    (1.83 and 1.11 px measured; 0.81 and 0.87 px when only a few slow waves bent the hairline)."""
+    rough = []
+    for row in (0, 2):
+        ident, verts, au = _identity(rigs / "au4", row)
+        rows = _hairline_rows(ident, verts, au, "close_crop")
+        x = np.arange(len(rows))
+        rough.append(float(np.abs(rows - np.polyval(np.polyfit(x, rows, 4), x)).mean()))
+    assert np.mean(rough) > 1.2, rough

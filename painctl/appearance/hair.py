@@ -133,14 +133,20 @@ def identity_hair_colour(identity: Identity) -> tuple[str, np.ndarray, float]:
     return hair_colour(rng_for(identity.seed, STREAM, identity.index, 1), ancestry_of(identity), identity.age_years)
 
 
-def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, width: int = 1024, height: int = 128, stubble: bool = False) -> np.ndarray:
+def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, width: int = 1024, height: int = 128, stubble: bool = False,
+                   density: float = 1.0) -> np.ndarray:
     """Return an (height, width, 4) float32 strand texture: rgb each strand's colour, alpha its length 0-1.
 
     Columns are strands (running along v), bundled in clumps of similar length; ``curl`` bends
     them sideways in waves (0 straight .. 1 tight coils); ``grey`` of them are white; ``stubble``
-    breaks them into short bristles with bare skin between (close crops, stubble).
+    breaks them into short bristles with bare skin between (close crops, stubble); ``density``
+    below 1 shows each strand along only about that fraction of its length, in segments at
+    random offsets (the short separate hairs of a beard, with skin between them).
     """
     tex = np.zeros((height, width, 4), np.float32)
+    # Texels between strands take the hair's mean colour: texture filtering blends them into the
+    # strands' edges, and black there drew a dark fringe round every strand.
+    tex[..., :3] = (1.0 - grey) * np.asarray(colour) * 0.9 + grey * np.asarray(GREY) * 0.925
     n_strands = width
     # Curly and coily hair is springy and dense out to its surface: longer strands on average.
     clump = rng.uniform(0.5 + 0.35 * curl, 1.0, n_strands // 4 + 1)
@@ -166,6 +172,20 @@ def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cu
         dash = (np.arange(height)[:, None] + rng.integers(0, height, width)[None]) % (height // 16) < rng.integers(1, 4, width)[None]
         keep = rng.random(width) < 0.6
         tex[..., 3] *= dash & keep[None]
+    if density < 1.0:
+        # Short hairs: each column is cut into segments of its own period (a 16th, 8th or 4th of
+        # the tile, so the texture still tiles), offset and length, and each segment is its own
+        # hair with its own colour: a dark hair in a grey beard is a dash, not a line down the chin.
+        period = rng.choice(np.array([height // 16, height // 8, height // 4]), size=width, p=[0.3, 0.5, 0.2])
+        on = np.clip(rng.normal(density, 0.2, width), 0.05, 1.0) * period
+        along = np.arange(height)[:, None] + rng.integers(0, height, width)[None]
+        tex[..., 3] *= (along % period[None]) < on[None]
+        segment = (along // period[None]) % (height // period[None])
+        is_grey = rng.random((height // (height // 16), width)) < grey
+        shade = rng.uniform(0.7, 1.1, (height // (height // 16), width))
+        columns = np.arange(width)[None]
+        tex[..., :3] = np.where(is_grey[segment, columns][..., None], np.asarray(GREY) * 0.92,
+                                np.asarray(colour) * shade[segment, columns][..., None])
     return tex
 
 
@@ -213,6 +233,7 @@ class Shells:
     roughness: float = 0.5
     rest: np.ndarray | None = None    # (N,3) neutral positions of the ids
     follow: np.ndarray | None = None  # (N,) 0-1
+    layer_shift: np.ndarray | None = None  # (K,2) strand-coordinate offset of each layer
 
     def __post_init__(self) -> None:
         k, n = self.cutoff.shape
@@ -220,7 +241,10 @@ class Shells:
         # before they are shaded (the shell stack's overdraw is most of its cost).
         self._faces = (self.faces[None] + (np.arange(k) * n)[::-1, None, None]).reshape(-1, 3)
         self._last: tuple[np.ndarray, object] | None = None
-        self._uv, self._uv_faces = _unwrap_corners(np.tile(self.uv, (k, 1)), self._faces, float(HAIR_UV_REPEAT))
+        uv = np.tile(self.uv, (k, 1))
+        if self.layer_shift is not None:
+            uv = uv + np.repeat(self.layer_shift, n, axis=0)
+        self._uv, self._uv_faces = _unwrap_corners(uv, self._faces, float(HAIR_UV_REPEAT))
         self._colours = np.repeat(self.shade[:, None], n, axis=1).reshape(-1, 1) * np.ones((1, 3), np.float32)
         self._tangents = np.tile(self.tangent, (k, 1))
         self._cut = self.cutoff.reshape(-1)
@@ -249,7 +273,8 @@ HAIR_UV_REPEAT = 6
 
 def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, thickness: np.ndarray, layers: int, pole: np.ndarray,
                  centre: np.ndarray, texture: np.ndarray, outer: np.ndarray | None = None, min_layer: np.ndarray | None = None,
-                 offset_m: float = 0.0008, tangent: np.ndarray | None = None, follow: np.ndarray | None = None) -> Shells | None:
+                 offset_m: float = 0.0008, tangent: np.ndarray | None = None, follow: np.ndarray | None = None,
+                 uv: np.ndarray | None = None, root_cut: float = 0.04, layer_shift: np.ndarray | None = None) -> Shells | None:
     """Build hair shells over the head vertices where ``coverage`` (V,) > 0.
 
     ``thickness`` (V,) metres pushes layers out along the neutral normals; ``outer`` (V,3), where
@@ -257,7 +282,13 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     the layers below that height (a fringe lies over the skin with its outer strands only). The
     strand direction runs away from ``pole`` (a direction from ``centre``) along the surface unless
     ``tangent`` (V,3) is given. ``follow`` (V,) 0-1 says how much each root follows the skin in a
-    frame (default 1: all of it). Returns None when nothing is covered.
+    frame (default 1: all of it). ``uv`` (V,2) gives the strand coordinates (u across, v along
+    the strands; u tiles every :data:`HAIR_UV_REPEAT`) instead of those round the pole.
+    ``root_cut`` is the strand-length cut of the first layer, on the skin (low: the roots hide
+    the scalp; higher: skin shows between them). ``layer_shift`` (layers,2) offsets each layer's
+    strand coordinates, so each layer shows other strands (beards: short hairs at every height,
+    not one strand pattern repeated up the stack, which read as a woven moire when seen at an
+    angle). Returns None when nothing is covered.
     """
     from painctl.renderer import vertex_normals
 
@@ -282,7 +313,7 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     disp = base[None] - p[None] + heights[:, None, None] * (tip - base)[None]
     disp[0] = base - p  # the first layer lies on the skin: the strands' roots cover the scalp
     c = coverage[ids]
-    heights_cut = np.concatenate([[0.04], heights[1:] * 0.95])
+    heights_cut = np.concatenate([[root_cut], heights[1:] * 0.95])
     # Linear in coverage, so the cut moves smoothly through the triangles at the hairline.
     cutoff = heights_cut[:, None] + 1.2 * (1.0 - c[None])
     if min_layer is not None:
@@ -295,11 +326,15 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     else:
         t = tangent[ids]
     t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
-    directions = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
-    uv = _pole_uv(directions, pole, HAIR_UV_REPEAT)
+    if uv is None:
+        directions = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
+        uv = _pole_uv(directions, pole, HAIR_UV_REPEAT)
+    else:
+        uv = uv[ids]
     shade = (0.35 + 0.65 * heights ** 0.6).astype(np.float32)
     return Shells(ids, disp.astype(np.float32), sub_faces, cutoff.astype(np.float32), t.astype(np.float32), shade, uv.astype(np.float32), texture,
-                  rest=p.astype(np.float32), follow=np.ones(len(ids), np.float32) if follow is None else follow[ids].astype(np.float32))
+                  rest=p.astype(np.float32), follow=np.ones(len(ids), np.float32) if follow is None else follow[ids].astype(np.float32),
+                  layer_shift=layer_shift)
 
 
 def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
@@ -360,9 +395,27 @@ def _wobble(rng: np.random.Generator, az: np.ndarray, amplitude: float) -> np.nd
     return out
 
 
+#: A hairline's irregularity: amplitude (metres) of its fine zigzag (the baby hairs and tufts a
+#: few millimetres across), and the largest dip of a widow's peak at the middle of the forehead.
+HAIRLINE_ZIGZAG_M = 0.0035
+WIDOWS_PEAK_M = 0.005
+
+
+def hairline_detail(rng: np.random.Generator, p: np.ndarray, az: np.ndarray, temple_m: float) -> np.ndarray:
+    """Return (N,) metres to add to the hairline's height at points ``p`` (N,3), azimuth ``az``
+    (N,) radians from the face: a fine zigzag varying over the surface (not only by azimuth), a
+    widow's peak drawn per identity, and notches at the temples that deepen with ``temple_m``."""
+    zigzag = HAIRLINE_ZIGZAG_M * (_bumps(rng, p, 0.02) + 0.6 * _bumps(rng, p, 0.009))
+    peak = -WIDOWS_PEAK_M * rng.uniform(0.0, 1.0) * np.exp(-(az / 0.12) ** 2)
+    notch_at = rng.uniform(0.38, 0.55)
+    notch = (0.003 + 0.6 * temple_m) * rng.uniform(0.3, 1.0) * np.exp(-((np.abs(az) - notch_at) / 0.09) ** 2)
+    return zigzag + peak + notch
+
+
 def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape: StyleShape, rng: np.random.Generator,
-                  forehead_m: float, temple_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return per-vertex (coverage 0-1, signed height above the hairline in metres) for a style."""
+                  forehead_m: float, temple_m: float, detail_rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return per-vertex (coverage 0-1, signed height above the hairline in metres) for a style;
+    ``detail_rng`` draws the hairline's irregularity (:func:`hairline_detail`; none without it)."""
     p = neutral.astype(np.float64)
     az = np.abs(_azimuth(p, frame.centre))
     front = frame.brow_y + forehead_m + shape.recession_m
@@ -375,6 +428,13 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
     if shape.hangs:
         knots_y[3:] = [frame.nose_y - 0.005, frame.chin_y, frame.chin_y - 0.02, frame.chin_y - 0.03, frame.chin_y - 0.03]
     line = np.interp(az, knots_a, knots_y) + _wobble(rng, az, 0.002)
+    if detail_rng is not None:
+        detail = hairline_detail(detail_rng, p, _azimuth(p, frame.centre), temple_m)
+        if shape.fringe > 0:
+            # A fringe hides the front hairline and has its own ragged edge; a zigzag under it
+            # only thins the hair where the two meet.
+            detail *= 1.0 - _smoothstep(0.9, 0.5, az)
+        line = line + detail
     height = p[:, 1] - line
     cover = _smoothstep(-0.004, 0.006, height)
     if not shape.hangs:
@@ -415,7 +475,7 @@ class ScalpHair(Part):
         (None for untextured heads): under the shells the scalp takes the hair's colour where they
         cover it, so their cut-out hairline ends on hair-coloured skin, not bare skin, and scalp
         seen between sparse strands (close crops) reads as hair."""
-        from painctl.appearance.paint import SkinPaint, texel_points
+        from painctl.appearance.paint import SkinPaint, hash_noise, texel_points
         from painctl.renderer.colour import srgb_to_linear
 
         ident = self.identity
@@ -423,7 +483,9 @@ class ScalpHair(Part):
             return None
         if self._paint is None or self._paint.size != size:
             texels = texel_points(ident, size, "skin")
-            cover = np.clip(texels.interpolate(self.coverage), 0.0, 1.0) * SCALP_PAINT
+            # Roots in 0.4 mm tufts, not an even wash: scalp paint with a grain reads as hair.
+            grain = hash_noise(texels.points, 0.0004, seed=int(ident.index) + 7)
+            cover = np.clip(texels.interpolate(self.coverage), 0.0, 1.0) * SCALP_PAINT * (0.7 + 0.3 * grain)
             keep = cover > 1e-3
             colour = srgb_to_linear((1.0 - self.grey) * np.asarray(self.colour) + self.grey * np.asarray(GREY) * 0.9)
             self._paint = SkinPaint(texels.rows[keep], texels.cols[keep], cover[keep], colour, size)
@@ -511,7 +573,8 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     temple = rng.uniform(0.0, 0.006) if female else rng.uniform(0.004, 0.014)
     frame = head_frame(identity)
     neutral = identity.neutral.astype(np.float64)
-    coverage, height = hair_coverage(frame, neutral, identity.regions["skin"], shape, rng, forehead, temple)
+    coverage, height = hair_coverage(frame, neutral, identity.regions["skin"], shape, rng, forehead, temple,
+                                     detail_rng=rng_for(identity.seed, STREAM, identity.index, 3))
     thickness = shape.thickness_m * rng.uniform(0.85, 1.2) * (0.25 + 0.75 * _smoothstep(0.0, 0.03, height))
     up = _smoothstep(frame.brow_y, frame.top_y, neutral[:, 1])
     if shape.curl > 0.8:

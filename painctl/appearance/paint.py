@@ -11,7 +11,8 @@ resolves.
 The textured head holds the light of the photo it was baked from; the hair is painted under that
 same light by tinting each texel multiplicatively, ``texel * ((1 - a) + a * hair / skin)``, with
 ``skin`` the median linear colour of the layer's texels (the skin the hair grows from), so the
-shading in the texture survives under the hair.
+shading in the texture survives under the hair; the hair's share of a texel brighter than that
+median is capped at :data:`MAX_SHADING` (a baked highlight is the skin's sheen, not the hair's).
 """
 
 from __future__ import annotations
@@ -85,11 +86,18 @@ def hash_noise(points: np.ndarray, cell_m: float, stretch=(1.0, 1.0, 1.0), seed:
     return (h & 0xFFFFFF).astype(np.float64) / float(0xFFFFFF)
 
 
+#: The most light (relative to the skin's median texel) that hair painted into the skin reflects.
+MAX_SHADING = 1.2
+
+
 @dataclass
 class SkinPaint:
     """Hair of linear-RGB ``colour`` (3,) or (K,3) covering ``coverage`` (K,) of the texels
     (``rows``, ``cols``) of a ``size`` x ``size`` head texture; ``vertex_coverage`` (V,) is the
-    same on the head's vertices, for untextured (vertex-coloured) heads."""
+    same on the head's vertices, for untextured (vertex-coloured) heads.
+
+    A painted texel is ``texel * (1 - a) + a * colour * min(texel / skin, MAX_SHADING)``: the hair
+    keeps the light baked into the texel (``skin`` is the layer's median texel), up to a cap."""
 
     rows: np.ndarray
     cols: np.ndarray
@@ -109,8 +117,10 @@ class SkinPaint:
         lin = srgb_to_linear(out[self.rows, self.cols, :3])
         skin = np.median(lin, axis=0)
         a = np.clip(self.coverage, 0.0, 1.0)[:, None]
-        tint = np.asarray(self.colour, np.float64) / np.maximum(skin, 1e-4)
-        out[self.rows, self.cols, :3] = linear_to_srgb(lin * ((1.0 - a) + a * tint))
+        # The hair takes the texel's shading relative to the skin's median, capped: a highlight
+        # baked into the skin is skin's sheen, and multiplied by light hair it burnt out white.
+        shading = np.minimum(lin / np.maximum(skin, 1e-4), MAX_SHADING)
+        out[self.rows, self.cols, :3] = linear_to_srgb(lin * (1.0 - a) + a * np.asarray(self.colour, np.float64) * shading)
         return out
 
     def dress(self, head):

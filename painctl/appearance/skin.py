@@ -268,7 +268,11 @@ BROW_DENSITY_MAX = 0.92
 #: roughness, the oilier T-zone's smoother sheen, and the roughness of lips and brow hair.
 SKIN_F0 = 0.028
 SKIN_ROUGHNESS = 0.5
-TZONE_SMOOTHING = 0.12
+TZONE_SMOOTHING = 0.1
+#: Extra f0 of the oily T-zone (forehead, nose, chin), and extra roughness of the skin outside it:
+#: in a photograph the T-zone has a soft highlight the matte cheeks lack.
+SHEEN_F0 = 0.022
+MATTE_ROUGHENING = 0.06
 LIP_ROUGHNESS = 0.3
 BROW_ROUGHNESS = 0.6
 #: Inner surfaces painted flat: (linear albedo, roughness) of the mouth cavity, tongue and eye sockets.
@@ -419,13 +423,26 @@ def brow_density(t: _Texels) -> np.ndarray:
     return np.clip(brows * (0.45 + 0.55 * strands) * (1 - 0.3 * t.age), 0, BROW_DENSITY_MAX)
 
 
+def sheen_weight(t: _Texels) -> np.ndarray:
+    """(K,) 0-1: how oily and smooth the skin is at each texel: the forehead, the nose (bridge
+    to tip) and, less, the chin are the sebaceous T-zone, shinier than the cheeks in photographs."""
+    p = t.points
+    brow_y = 0.5 * (t.lm["left_brow"][1] + t.lm["right_brow"][1])
+    nasion = np.array([0.0, brow_y - 0.004, 0.5 * (t.lm["left_brow"][2] + t.lm["right_brow"][2])])
+    front = p[:, 2] > t.lm["nose_tip"][2] - 0.05
+    forehead = _smoothstep(brow_y + 0.004, brow_y + 0.015, p[:, 1]) * (1 - _smoothstep(0.03, 0.05, np.abs(p[:, 0]))) * front
+    nose = np.exp(-(_segment_distance(p, nasion, t.lm["nose_tip"]) / 0.009) ** 2)
+    chin = 0.5 * np.exp(-(np.linalg.norm(p - t.lm["chin"], axis=1) / 0.014) ** 2) if "chin" in t.lm else 0.0
+    return np.clip(np.maximum(np.maximum(forehead, nose), chin), 0.0, 1.0)
+
+
 def surface_material(t: _Texels, lips: np.ndarray, brows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(K,) specular f0 and (K,) roughness of skin: a slightly varying roughness, the smoother
-    T-zone (the midline, 2 cm wide), lips and brow hair."""
-    specular = np.full(len(t.points), SKIN_F0)
+    """(K,) specular f0 and (K,) roughness of skin: a slightly varying roughness, the shinier
+    T-zone (:func:`sheen_weight`: higher f0, smoother), lips and brow hair."""
+    sheen = sheen_weight(t)
+    specular = SKIN_F0 + SHEEN_F0 * sheen
     roughness = SKIN_ROUGHNESS + 0.04 * t.noise(60)
-    tzone = np.exp(-(t.points[:, 0] / 0.02) ** 2) * (t.points[:, 2] > t.lm["nose_tip"][2] - 0.04)
-    roughness -= TZONE_SMOOTHING * tzone
+    roughness += MATTE_ROUGHENING * (1.0 - sheen) - TZONE_SMOOTHING * sheen
     roughness = roughness * (1 - lips) + LIP_ROUGHNESS * lips
     roughness = roughness * (1 - brows) + BROW_ROUGHNESS * brows
     return specular, roughness
