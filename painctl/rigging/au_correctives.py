@@ -41,14 +41,19 @@ Where anny's face units at their rig weight fall short, each AU gets a correctiv
 field built per identity from its neutral head (milliseconds, once per identity) and added
 linearly like a face unit:
 
-- AU4: the medial brow drawn down and towards the midline, fading to nothing at the upper lid
-  margin (so the lid, and the lid contact of AU43, are untouched, and the skin between compresses
-  smoothly instead of folding through itself);
+- AU4: the medial brow drawn down, towards the midline (corrugator) and forward over the upper
+  orbital rim, fading to nothing at the upper lid margin (so the skin between compresses
+  smoothly instead of folding through itself), and the margin itself raised a little against
+  the hooding fold, which a landmarker reads as the eye narrowing (FACS AU4 lowers and draws the
+  brows together, pushes the eye cover fold down and may narrow the eye; the lift serves issue
+  15's 10% cross-talk goal, not anatomy);
 - AU6: the infraorbital triangle (cheek below the eye) raised, and the lower lid rotated up over
   the eyeball about its centre (so the eye narrows from below, as real faces do);
 - AU7: the lower lid raised and straightened: rotated up about the eyeball centre, most at the
   middle of the lid, fading to the corners and within a few millimetres of the margin, and the
-  upper lid margin lowered by a third as much;
+  upper lid margin lowered 0.7 times as much (FACS AU7: both lids tightened, the eye narrowed
+  from above and below; the landmarker reads the upper lid, whose lash line it sees, more fully
+  than the lower one);
 - AU9: the nasal wings lifted, and the upper lip raised;
 - AU10: the upper lip raised, most at the philtrum, fading into the nose base and the cheeks.
 
@@ -66,15 +71,22 @@ import numpy as np
 #: Measures each AU is scaled by (frontal projection; :func:`face_measures`).
 AU_MEASURE = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_nose", "AU10": "lip_nose"}
 #: Change of the AU's measure at FACS E (level 5), relative to the identity's neutral value.
-#: AU4 and AU9 are at the most the 5 test heads of tests/test_rig.py take without skin crossing
-#: skin: AU4 at -0.61 folded a middle-aged Asian male's upper lid crease through itself (4
-#: crossings), at -0.65 an old Asian female's too (12); AU9 at -0.40 crosses on none. AU7 at -0.70
-#: is where FaceMesh stops reading more: its lower lid is lifted about 1.4 times its sag below the
-#: line between the eye corners, and the landmarker did not follow it further (-28% at level 4,
-#: -30% at 5, frontal, 6 identities).
-E_CHANGE = {"AU4": -0.58, "AU6": -0.40, "AU7": -0.70, "AU9": -0.40, "AU10": -0.62}
-#: Largest corrective amplitude (mm of the field's reference motion): a bound for odd heads.
-MAX_AMPLITUDE_MM = 10.0
+#: AU4 at -0.76 (brow lowered by 10-11 mm on the mesh, most of the way to the upper orbital rim:
+#: FACS AU4 at E lowers the brow as far as it goes; Charcot's sign, above) is what FaceMesh needs
+#: to read -30% or more frontally (-38%; -0.58 read -28%, -0.70 -33%, 12 identities); it crosses
+#: no skin only because its field moves the brow forward as it lowers it (BROW_FORWARD). The side
+#: views read less of it (-28/-29%), and more does not help them: the forward motion shifts the
+#: brow sideways in a 30-degree view (-0.70 and -0.76 both read -28% at -30 degrees).
+#: AU9 is at the most the 5 test heads of tests/test_rig.py take without skin crossing skin. AU7 at
+#: -0.76 leaves a 2.3 mm slit of a 9.7 mm fissure (Read et al., above; FACS AU7 at E: the eye
+#: narrowed to a slit); with the lower lid alone FaceMesh stopped reading more at -0.70 (its lower
+#: lid lifted about 1.4 times its sag below the line between the eye corners), so the upper lid
+#: takes a larger share of it (UPPER_LID_SHARE).
+E_CHANGE = {"AU4": -0.76, "AU6": -0.40, "AU7": -0.76, "AU9": -0.40, "AU10": -0.62}
+#: Largest corrective amplitude (mm of the field's reference motion): a bound for odd heads (AU4
+#: needs 9.6-12 mm at E on the 12 sweep heads and reaches the bound on 4 of them; the other AUs
+#: stay below 7 mm).
+MAX_AMPLITUDE_MM = 12.0
 #: Width (metres) of the band of lower lid that AU6 and AU7 lift with the margin.
 LID_BAND_M = {"AU6": 0.006, "AU7": 0.007}
 #: Lowering of the upper lid margin per mm of lower-lid lift, for AU6 and AU7. More did not read
@@ -86,7 +98,11 @@ LID_BAND_M = {"AU6": 0.006, "AU7": 0.007}
 #: field -30%), but folded an old Asian female's lower lid through itself (30 crossings at AU7 = 5
 #: alone, 12-16 even at -0.55; half-straightened, 18-30 with AU4): a straightening field needs a
 #: lid fold that stays clear of the socket before it can replace this one.
-UPPER_LID_SHARE = {"AU6": 0.0, "AU7": 0.35}
+#: With lashes on both lids (12 identities, level 5, 0 / -30 / +30 degrees): AU7 at -0.70 with 0.35
+#: read -35.5 / -30.9 / -37.7% (Spearman 0.90 / 0.78 / 0.85); at -0.76 with 0.7, -40.4 / -33.3 /
+#: -46.1% (0.90 / 0.80 / 0.91). 0.7 crossed no skin on the 12 sweep heads
+#: and the 5 test heads (AU7 alone, with AU6, AU4, every AU at 5, and under AU43).
+UPPER_LID_SHARE = {"AU6": 0.0, "AU7": 0.7}
 #: Largest aperture change of AU6 and AU7 together (their amplitudes shrink to it): the lids
 #: must not meet unless AU43 closes them.
 LID_TOTAL_CHANGE = -0.75
@@ -95,8 +111,9 @@ LID_TOTAL_CHANGE = -0.75
 LID_TOTAL_CHANGE_WITH_AU4 = -0.6
 #: The same when AU43 closes the eyes over them (a closed eye hides the aperture; beyond it the
 #: lids resting on a strongly raised lower lid showed 1-2 pixels of socket lining on a young male
-#: head with every AU at 5).
-LID_TOTAL_CHANGE_CLOSED = -0.5
+#: head with every AU at 5; -0.45 since AU7 lowers the upper lid 0.7 times its lower-lid lift, which
+#: at -0.5 showed 1 pixel of it at +-30 degrees on the young male head of tests/test_rig.py).
+LID_TOTAL_CHANGE_CLOSED = -0.45
 #: Largest lip-nose change of AU9 and AU10 together (beyond it the raised lip folds the skin
 #: under the nose through itself: 6 crossings on a young female head at both 5).
 LIP_TOTAL_CHANGE = -0.62
@@ -104,6 +121,24 @@ LIP_TOTAL_CHANGE = -0.62
 #: skin between the brows folds the upper lid's crease through itself (10-22 crossings on old female
 #: and middle-aged male heads at both 5).
 BROW_NOSE_SHARE = 0.5
+#: AU4's motion towards the midline per mm of brow lowering (the corrugator's pull; FACS AU4: the
+#: brows drawn together).
+BROW_MEDIAL = 0.2
+#: AU4's forward motion per mm of brow lowering: the lowered brow rides forward over the upper
+#: orbital rim and hoods the lid in front of it (FACS AU4: the brow pushes the eye cover fold
+#: down). Measured on the 12 sweep heads and the 5 of tests/test_rig.py at AU4 = 5 (-0.66 of the
+#: brow height): 0.3 mm per mm folded the hooding skin through the upper lid's on 6 of 17 heads
+#: (8-24 crossings), 0.6 on 2, 0.8 and 1.0 on none (also at -0.76, with AU7, AU9 and every AU at 5).
+#: Forward motion costs the side views: at 30 degrees of yaw it shifts the brow sideways in the
+#: image, so the brow-to-eye distance there falls less than frontally.
+BROW_FORWARD = 0.8
+#: Raise of the upper lid margin per mm of AU4's brow lowering. The hooding fold of the lowered
+#: brow covers the top of the upper lid, which the landmarker reads as the eye narrowing (-13% of
+#: the aperture at AU4 = 5 frontally with AU4 at -0.58 and no lift, 12 identities, against the 10%
+#: issue 15 allows as cross-talk). 0.06 mm per mm (+5% of the aperture on the mesh) read -10% at
+#: -0.70 and -12 / -11 / -10% (0 / -30 / +30 degrees) at -0.76; 0.08 folded a young head's upper lid
+#: through itself at AU4 and AU7 = 5 (6 crossings), and 0.12 opens the mesh's eye by 14%.
+BROW_LID_LIFT = 0.06
 CORRECTED = tuple(E_CHANGE)
 
 
@@ -287,11 +322,11 @@ def corrective_fields(neutral: np.ndarray, regions: CorrectiveRegions) -> np.nda
         ramp = np.clip((p[:, 1] - top_lid) / max(brow[1] - top_lid + 0.004, 1e-3), 0.0, 1.0)
         g = np.exp(-(dxy ** 2).sum(1)) * ramp * (p[:, 2] > centre[2])
         # Down, a little towards the midline, and forward: the lowered brow hoods the upper lid
-        # in front of it instead of running into the lid's skin behind.
-        direction = np.array([-sign * 0.2, -1.0, 0.3])
-        au4 = g[:, None] * direction
+        # in front of it instead of running into the lid's skin behind (BROW_FORWARD).
+        au4 = g[:, None] * np.array([-sign * BROW_MEDIAL, -1.0, BROW_FORWARD])
         jb = np.searchsorted(idx, pts.brow[side])
-        au4 = au4 / max(-au4[jb, 1], 1e-12) * 1e-3
+        # The upper lid margin raised a little against the hooding fold (BROW_LID_LIFT).
+        au4 = au4 / max(-au4[jb, 1], 1e-12) * 1e-3 - BROW_LID_LIFT * lower_upper
         for k, field in ((0, au4), (1, au6), (2, au7)):
             out[k, side, idx] = field
     # Lips and nose (one field per side: each side's half of the face, blended across the midline).
