@@ -78,7 +78,11 @@ def write_textured_obj(path, vertices: np.ndarray, faces: np.ndarray, uv: np.nda
     # One OBJ vertex per distinct (vertex, uv) corner pair, as trimesh's TextureVisuals wants per-vertex uv.
     pairs = np.stack([np.asarray(faces).reshape(-1), np.asarray(uv_faces).reshape(-1)], 1)
     unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    image = Image.open(path.parent / texture_name)
+    # trimesh re-encodes the material's image into the files it returns, which we drop (the MTL
+    # points at our PNG): a 1x1 stand-in in the PNG's format gives the same MTL without decoding
+    # and re-encoding the texture for each identity.
+    image = Image.new("RGB", (1, 1))
+    image.format = Image.open(path.parent / texture_name).format
     material = trimesh.visual.material.SimpleMaterial(image=image, diffuse=(255, 255, 255, 255))
     visual = trimesh.visual.TextureVisuals(uv=np.asarray(uv)[unique[:, 1]], material=material)
     mesh = trimesh.Trimesh(np.asarray(vertices)[unique[:, 0]], inverse.reshape(-1, 3), visual=visual, process=False)
