@@ -254,32 +254,73 @@ def pull_push(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
     weight = np.clip(np.asarray(weight, np.float32), 0.0, 1.0)
     if weight.max() <= 0:
         return colour
-    out = _pull_push(colour * weight[..., None], weight)
+    out = _pull_push(colour * weight[..., None], _weight_pyramid(weight))
     known = weight > 0
     out[known] = colour[known]
     return out
 
 
-def _pull_push(premult: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    height, width = weight.shape
-    safe = np.maximum(weight, 1e-12)[..., None]
-    here = premult / safe
-    if height <= 1 and width <= 1:
+@dataclass
+class _Level:
+    """One level of a pull-push pyramid, all from the weights (the colours' part is done per call):
+    ``safe`` (h,w,1) weights for un-premultiplying, ``alpha``/``rest`` (h,w,1) the blend with the
+    level below, ``scale`` (h/2,w/2,1) its normalisation, ``padded`` (ph, pw) its even size."""
+
+    safe: np.ndarray
+    alpha: np.ndarray
+    rest: np.ndarray
+    scale: np.ndarray | None
+    padded: tuple[int, int]
+
+
+_PYRAMIDS: dict = {}
+
+
+def _weight_pyramid(weight: np.ndarray) -> list[_Level]:
+    """The levels of :func:`_pull_push` for ``weight`` (H,W) float32 in [0,1]: every identity of a
+    run fills by the same layout mask, so they are kept (the last few weights) and reused."""
+    key = (weight.shape, hashlib.sha1(np.ascontiguousarray(weight).tobytes()).hexdigest())
+    if key not in _PYRAMIDS:
+        levels = []
+        while True:
+            height, width = weight.shape
+            safe = np.maximum(weight, 1e-12)[..., None]
+            alpha = np.minimum(weight, 1.0)[..., None]
+            if height <= 1 and width <= 1:
+                levels.append(_Level(safe, alpha, 1.0 - alpha, None, (height, width)))
+                break
+            ph, pw = height + height % 2, width + width % 2
+            w = weight
+            if (ph, pw) != (height, width):
+                w = np.zeros((ph, pw), np.float32)
+                w[:height, :width] = weight
+            coarse_w = w.reshape(ph // 2, 2, pw // 2, 2).sum((1, 3))
+            scale = np.minimum(coarse_w, 1.0) / np.maximum(coarse_w, 1e-12)
+            levels.append(_Level(safe, alpha, 1.0 - alpha, scale[..., None], (ph, pw)))
+            weight = coarse_w * scale
+        if len(_PYRAMIDS) >= 4:
+            _PYRAMIDS.pop(next(iter(_PYRAMIDS)))
+        _PYRAMIDS[key] = levels
+    return _PYRAMIDS[key]
+
+
+def _pull_push(premult: np.ndarray, levels: list[_Level]) -> np.ndarray:
+    level = levels[0]
+    height, width = premult.shape[:2]
+    here = premult / level.safe
+    if level.scale is None:
         return here
-    ph, pw = height + height % 2, width + width % 2
-    p = np.zeros((ph, pw, premult.shape[2]), np.float32)
-    w = np.zeros((ph, pw), np.float32)
-    p[:height, :width] = premult
-    w[:height, :width] = weight
+    ph, pw = level.padded
+    p = premult
+    if (ph, pw) != (height, width):
+        p = np.zeros((ph, pw, premult.shape[2]), np.float32)
+        p[:height, :width] = premult
     # Pull: a coarse texel is the weighted mean of its 2x2 children, its weight their (capped) sum.
     coarse_p = p.reshape(ph // 2, 2, pw // 2, 2, -1).sum((1, 3))
-    coarse_w = w.reshape(ph // 2, 2, pw // 2, 2).sum((1, 3))
-    scale = np.minimum(coarse_w, 1.0) / np.maximum(coarse_w, 1e-12)
-    coarse = _pull_push(coarse_p * scale[..., None], coarse_w * scale)
+    coarse = _pull_push(coarse_p * level.scale, levels[1:])
     # Push: upsample the filled coarse level bilinearly and blend it in where weights are low.
     up = _upsample(coarse, ph, pw)[:height, :width]
-    alpha = np.minimum(weight, 1.0)[..., None]
-    return (here * alpha + up * (1.0 - alpha)).astype(np.float32)
+    return (here * level.alpha + up * level.rest).astype(np.float32)
 
 
 def _upsample(image: np.ndarray, height: int, width: int) -> np.ndarray:
