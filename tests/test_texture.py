@@ -75,6 +75,40 @@ def test_pull_push_fills_holes_and_keeps_known_texels():
     assert np.abs(out[~known] - colour[~known]).max() < 0.12
 
 
+def test_pull_push_kept_pyramid_does_not_leak_between_weights():
+    # The weight pyramid is kept per weight: a fill by another weight in between, or another
+    # colour under the same weight, must not change what a weight's fill gives.
+    from painctl.appearance.uv import pull_push
+
+    rng = np.random.default_rng(1)
+    colour = rng.random((33, 48, 3)).astype(np.float32)  # odd height: a padded level
+    a = (rng.random((33, 48)) > 0.5).astype(np.float32)
+    b = (rng.random((33, 48)) > 0.9).astype(np.float32)
+    first = pull_push(colour, a)
+    other = pull_push(colour[::-1].copy(), a)
+    fill_b = pull_push(colour, b)
+    assert first.tobytes() == pull_push(colour, a).tobytes()
+    np.testing.assert_array_equal(fill_b[b > 0], colour[b > 0])
+    assert not np.array_equal(first, fill_b) and not np.array_equal(first, other)
+    # A mirrored colour under a mirrored weight is the mirrored fill (nothing of a's pyramid is reused).
+    np.testing.assert_allclose(pull_push(colour[:, ::-1].copy(), a[:, ::-1].copy()), first[:, ::-1], atol=1e-6)
+
+
+def test_uv_texels_inside_points_are_the_mask_of_points():
+    from painctl.appearance.uv import uv_texels
+
+    uv = np.array([[0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]])
+    uv_faces = np.array([[0, 1, 2], [1, 3, 2]])
+    vertices = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.5]], np.float32)
+    texels = uv_texels(uv, uv_faces, 16)
+    rows, cols, triangle, bary = texels.inside()
+    np.testing.assert_array_equal(texels.inside_points(vertices, uv_faces), texels.points(vertices, uv_faces)[texels.mask])
+    assert np.array_equal(triangle, texels.triangle[rows, cols]) and (triangle >= 0).all()
+    # Cached arrays are shared by every identity of a run: they cannot be written to.
+    with pytest.raises(ValueError):
+        bary[0, 0] = 1.0
+
+
 def test_texture_cli_writes_pngs_and_loadable_obj(neutral, tmp_path, painctl):
     import trimesh
 

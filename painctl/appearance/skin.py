@@ -213,10 +213,10 @@ class _Texels:
         self.verts, self.faces, self.regions = verts, faces, regions
         self.rng = np.random.default_rng(params.seed)
         self.mask = texels.mask
-        self.points = texels.points(verts, faces)[self.mask].astype(np.float64)
-        self.tri = texels.triangle[self.mask]
-        self.corners = faces[self.tri]
-        self.weights = texels.barycentric[self.mask].astype(np.float64)
+        self.points = texels.inside_points(verts, faces).astype(np.float64)
+        self.tri = texels.inside()[2]
+        self.corners = texels.inside_corners(faces)
+        self.weights = texels.inside_barycentric64()
         self.lm = {k: verts[i] for k, i in landmarks.items()}
         self.age = np.clip((params.age_years - AGEING_START_YEARS) / AGEING_SPAN_YEARS, 0.0, 1.0)
 
@@ -397,7 +397,12 @@ def lip_weight(t: _Texels) -> np.ndarray:
     ring = t.verts[np.asarray(t.regions["lip_margin"])]
     mouth_c = ring.mean(0)
     half = np.abs(ring[:, 0] - mouth_c[0]).max() * 1.08
-    d_ring = cKDTree(ring).query(points)[0]
+    # The weight is exactly 0 beyond the thickest band's edge (the smoothstep saturates), so only
+    # texels within that reach of the ring's box are looked up; the rest get an infinite distance.
+    reach = max(UPPER_LIP_M, LOWER_LIP_M) + 0.0008 + 0.0004 + 1e-4
+    near = np.all((points >= ring.min(0) - reach) & (points <= ring.max(0) + reach), axis=1)
+    d_ring = np.full(len(points), np.inf)
+    d_ring[near] = cKDTree(ring).query(points[near])[0]
     across = np.clip(1 - ((points[:, 0] - mouth_c[0]) / half) ** 2, 0, 1)
     thickness = np.where(points[:, 1] > mouth_c[1], UPPER_LIP_M, LOWER_LIP_M) * (1 - 0.3 * t.age) * np.sqrt(across) + 0.0008
     return (1 - _smoothstep(thickness - 0.0012, thickness + 0.0004, d_ring)) * (points[:, 2] > mouth_c[2] - 0.02)

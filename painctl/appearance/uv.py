@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,18 +33,51 @@ class UVTexels:
 
     triangle: np.ndarray
     barycentric: np.ndarray
+    #: What depends only on the layout (and the topology), worked out once per process: one
+    #: UVTexels serves every identity of a run (see :func:`uv_texels`). Arrays in it are read-only.
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _cached(self, key, make):
+        if key not in self._cache:
+            value = make()
+            for array in value if isinstance(value, tuple) else (value,):
+                array.setflags(write=False)
+            self._cache[key] = value
+        return self._cache[key]
 
     @property
     def mask(self) -> np.ndarray:
-        """(H,W) bool: texels that lie inside some UV triangle."""
-        return self.triangle >= 0
+        """(H,W) bool: texels that lie inside some UV triangle (read-only)."""
+        return self._cached("mask", lambda: self.triangle >= 0)
+
+    def inside(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The K texels inside the layout in row-major order: (rows (K,), cols (K,), triangle (K,)
+        int32, barycentric (K,3) float32), read-only."""
+        def make():
+            mask = self.mask
+            rows, cols = np.nonzero(mask)
+            return rows, cols, self.triangle[mask], self.barycentric[mask]
+        return self._cached("inside", make)
+
+    def inside_barycentric64(self) -> np.ndarray:
+        """(K,3) float64 barycentric weights of the inside texels (read-only)."""
+        return self._cached("bary64", lambda: self.inside()[3].astype(np.float64))
+
+    def inside_corners(self, faces: np.ndarray) -> np.ndarray:
+        """(K,3) int64 corner vertex ids of the inside texels' triangles on ``faces`` (F,3) (read-only)."""
+        faces = np.ascontiguousarray(faces)
+        key = ("corners", faces.shape, hashlib.sha1(faces.astype(np.int64).tobytes()).hexdigest())
+        return self._cached(key, lambda: faces[self.inside()[2]].astype(np.int64))
+
+    def inside_points(self, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+        """Return the surface point (K,C) float32 of the inside texels (:meth:`inside` order) on a
+        mesh with ``vertices`` (V,C): :meth:`points` at the mask, without the full-size array."""
+        return np.einsum("kc,kcd->kd", self.inside()[3], np.asarray(vertices, np.float32)[self.inside_corners(faces)])
 
     def points(self, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         """Return the surface point (H,W,3) float32 of every texel on a mesh with ``vertices`` (V,3), zeros outside."""
         out = np.zeros(self.triangle.shape + (np.asarray(vertices).shape[-1],), np.float32)
-        mask = self.mask
-        corners = np.asarray(faces)[self.triangle[mask]]
-        out[mask] = np.einsum("kc,kcd->kd", self.barycentric[mask], np.asarray(vertices, np.float32)[corners])
+        out[self.mask] = self.inside_points(vertices, faces)
         return out
 
 
@@ -167,15 +200,15 @@ def bake_texture(image: np.ndarray, result, camera, vertices: np.ndarray, faces:
     from painctl.renderer import vertex_normals
 
     mask = texels.mask
-    points = texels.points(vertices, faces)[mask].astype(np.float64)
-    normals = texels.points(vertex_normals(vertices, faces), faces)[mask].astype(np.float64)
+    points = texels.inside_points(vertices, faces).astype(np.float64)
+    normals = texels.inside_points(vertex_normals(vertices, faces), faces).astype(np.float64)
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
     x, y, cosine, visible = _visible(points, normals, result, camera)
     seen = visible & (cosine >= MIN_VIEW_COSINE)
     colour = np.zeros(mask.shape + (3,), np.float32)
     weight = np.zeros(mask.shape, np.float32)
     seen_map = np.zeros(mask.shape, bool)
-    rows, cols = np.nonzero(mask)
+    rows, cols = texels.inside()[:2]
     sampled = _sample_bilinear(np.asarray(image, np.float32), x[seen], y[seen])
     colour[rows[seen], cols[seen]] = sampled
     weight[rows[seen], cols[seen]] = cosine[seen]
@@ -196,9 +229,11 @@ def mirror_fill(baked: BakedTexture, image: np.ndarray, result, camera, vertices
     todo = texels.mask & ~baked.seen
     if not todo.any():
         return baked
-    rows, cols = np.nonzero(todo)
-    corners = mirror[np.asarray(faces)[texels.triangle[rows, cols]]]  # (K,3)
-    w = texels.barycentric[rows, cols].astype(np.float64)
+    all_rows, all_cols = texels.inside()[:2]
+    pick = ~baked.seen[all_rows, all_cols]  # the todo texels, in the same row-major order
+    rows, cols = all_rows[pick], all_cols[pick]
+    corners = mirror[texels.inside_corners(faces)[pick]]  # (K,3)
+    w = texels.inside_barycentric64()[pick]
     verts = np.asarray(vertices, np.float64)
     points = np.einsum("kc,kcd->kd", w, verts[corners])
     normals = np.einsum("kc,kcd->kd", w, vertex_normals(vertices, faces).astype(np.float64)[corners])
@@ -219,32 +254,73 @@ def pull_push(colour: np.ndarray, weight: np.ndarray) -> np.ndarray:
     weight = np.clip(np.asarray(weight, np.float32), 0.0, 1.0)
     if weight.max() <= 0:
         return colour
-    out = _pull_push(colour * weight[..., None], weight)
+    out = _pull_push(colour * weight[..., None], _weight_pyramid(weight))
     known = weight > 0
     out[known] = colour[known]
     return out
 
 
-def _pull_push(premult: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    height, width = weight.shape
-    safe = np.maximum(weight, 1e-12)[..., None]
-    here = premult / safe
-    if height <= 1 and width <= 1:
+@dataclass
+class _Level:
+    """One level of a pull-push pyramid, all from the weights (the colours' part is done per call):
+    ``safe`` (h,w,1) weights for un-premultiplying, ``alpha``/``rest`` (h,w,1) the blend with the
+    level below, ``scale`` (h/2,w/2,1) its normalisation, ``padded`` (ph, pw) its even size."""
+
+    safe: np.ndarray
+    alpha: np.ndarray
+    rest: np.ndarray
+    scale: np.ndarray | None
+    padded: tuple[int, int]
+
+
+_PYRAMIDS: dict = {}
+
+
+def _weight_pyramid(weight: np.ndarray) -> list[_Level]:
+    """The levels of :func:`_pull_push` for ``weight`` (H,W) float32 in [0,1]: every identity of a
+    run fills by the same layout mask, so they are kept (the last few weights) and reused."""
+    key = (weight.shape, hashlib.sha1(np.ascontiguousarray(weight).tobytes()).hexdigest())
+    if key not in _PYRAMIDS:
+        levels = []
+        while True:
+            height, width = weight.shape
+            safe = np.maximum(weight, 1e-12)[..., None]
+            alpha = np.minimum(weight, 1.0)[..., None]
+            if height <= 1 and width <= 1:
+                levels.append(_Level(safe, alpha, 1.0 - alpha, None, (height, width)))
+                break
+            ph, pw = height + height % 2, width + width % 2
+            w = weight
+            if (ph, pw) != (height, width):
+                w = np.zeros((ph, pw), np.float32)
+                w[:height, :width] = weight
+            coarse_w = w.reshape(ph // 2, 2, pw // 2, 2).sum((1, 3))
+            scale = np.minimum(coarse_w, 1.0) / np.maximum(coarse_w, 1e-12)
+            levels.append(_Level(safe, alpha, 1.0 - alpha, scale[..., None], (ph, pw)))
+            weight = coarse_w * scale
+        if len(_PYRAMIDS) >= 4:
+            _PYRAMIDS.pop(next(iter(_PYRAMIDS)))
+        _PYRAMIDS[key] = levels
+    return _PYRAMIDS[key]
+
+
+def _pull_push(premult: np.ndarray, levels: list[_Level]) -> np.ndarray:
+    level = levels[0]
+    height, width = premult.shape[:2]
+    here = premult / level.safe
+    if level.scale is None:
         return here
-    ph, pw = height + height % 2, width + width % 2
-    p = np.zeros((ph, pw, premult.shape[2]), np.float32)
-    w = np.zeros((ph, pw), np.float32)
-    p[:height, :width] = premult
-    w[:height, :width] = weight
+    ph, pw = level.padded
+    p = premult
+    if (ph, pw) != (height, width):
+        p = np.zeros((ph, pw, premult.shape[2]), np.float32)
+        p[:height, :width] = premult
     # Pull: a coarse texel is the weighted mean of its 2x2 children, its weight their (capped) sum.
     coarse_p = p.reshape(ph // 2, 2, pw // 2, 2, -1).sum((1, 3))
-    coarse_w = w.reshape(ph // 2, 2, pw // 2, 2).sum((1, 3))
-    scale = np.minimum(coarse_w, 1.0) / np.maximum(coarse_w, 1e-12)
-    coarse = _pull_push(coarse_p * scale[..., None], coarse_w * scale)
+    coarse = _pull_push(coarse_p * level.scale, levels[1:])
     # Push: upsample the filled coarse level bilinearly and blend it in where weights are low.
     up = _upsample(coarse, ph, pw)[:height, :width]
-    alpha = np.minimum(weight, 1.0)[..., None]
-    return (here * alpha + up * (1.0 - alpha)).astype(np.float32)
+    return (here * level.alpha + up * level.rest).astype(np.float32)
 
 
 def _upsample(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -279,14 +355,14 @@ def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_ver
     their colour, fading into the fill toward grazing views so no edge marks where the view ended.
     Returns (S,S,3) float32; texels outside the layout are left 0 (fill those with pull_push).
     """
-    from scipy.sparse import coo_matrix, identity
+    from scipy.sparse import identity
     from scipy.sparse.linalg import spsolve
 
-    faces = np.asarray(faces, np.int64)
+    faces = np.ascontiguousarray(faces, np.int64)
     mask = texels.mask
-    rows, cols = np.nonzero(mask)
-    corners = faces[texels.triangle[rows, cols]]  # (K,3)
-    bary = texels.barycentric[rows, cols].astype(np.float64)
+    rows, cols = texels.inside()[:2]
+    corners = texels.inside_corners(faces)  # (K,3)
+    bary = texels.inside_barycentric64()
     weight = baked.weight[rows, cols].astype(np.float64)
     colour = baked.colour[rows, cols].astype(np.float64)
     contribution = bary * weight[:, None]  # (K,3)
@@ -305,11 +381,7 @@ def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_ver
         fallback = np.full(3, 0.5)
     unknown = ~known
     if unknown.any():
-        edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-        edges = np.concatenate([edges, edges[:, ::-1]])
-        adjacency = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n_vertices, n_vertices)).tocsr()
-        adjacency.data[:] = 1.0
-        laplacian = (coo_matrix((np.asarray(adjacency.sum(1)).ravel(), (np.arange(n_vertices), np.arange(n_vertices))), shape=adjacency.shape) - adjacency).tocsr()
+        laplacian = _graph_laplacian(faces.tobytes(), faces.shape, n_vertices)
         u = np.flatnonzero(unknown)
         k = np.flatnonzero(known)
         # A faint pull toward the mean keeps parts with no anchor at all (inner mouth, hidden eyeballs) solvable.
@@ -322,6 +394,20 @@ def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_ver
     out = np.zeros(mask.shape + (3,), np.float32)
     out[rows, cols] = np.clip(colour * seen_weight + fill * (1.0 - seen_weight), 0.0, 1.0)
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _graph_laplacian(faces_bytes: bytes, faces_shape, n_vertices: int):
+    """The mesh graph's Laplacian (V,V) csr of int64 ``faces`` (as bytes): the same for every
+    identity of a face model, so built once per process."""
+    from scipy.sparse import coo_matrix
+
+    faces = np.frombuffer(faces_bytes, np.int64).reshape(faces_shape)
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = np.concatenate([edges, edges[:, ::-1]])
+    adjacency = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n_vertices, n_vertices)).tocsr()
+    adjacency.data[:] = 1.0
+    return (coo_matrix((np.asarray(adjacency.sum(1)).ravel(), (np.arange(n_vertices), np.arange(n_vertices))), shape=adjacency.shape) - adjacency).tocsr()
 
 
 def _smoothstep_array(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:

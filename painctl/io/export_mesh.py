@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -65,6 +66,18 @@ def write_mesh(path: str | os.PathLike, vertices: np.ndarray, faces: np.ndarray,
             fh.write(data)
 
 
+@functools.lru_cache(maxsize=4)
+def _corner_pairs(faces_bytes: bytes, uv_faces_bytes: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """One OBJ vertex per distinct (vertex, uv) corner pair, as trimesh's TextureVisuals wants
+    per-vertex uv: (unique (P,2) pairs, inverse (F*3,)) of int64 ``faces`` and ``uv_faces`` (as
+    bytes). The same for every identity of a run, so worked out once."""
+    pairs = np.stack([np.frombuffer(faces_bytes, np.int64), np.frombuffer(uv_faces_bytes, np.int64)], 1)
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    unique.setflags(write=False)
+    inverse.setflags(write=False)
+    return unique, inverse
+
+
 def write_textured_obj(path, vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces: np.ndarray, texture_name: str) -> None:
     """Write an OBJ (``path``) with its MTL next to it, referencing the texture PNG ``texture_name``
     (a file name in the same directory). Corners are split where uv rows differ (OBJ's v/vt pairs
@@ -75,10 +88,12 @@ def write_textured_obj(path, vertices: np.ndarray, faces: np.ndarray, uv: np.nda
     from pathlib import Path
 
     path = Path(path)
-    # One OBJ vertex per distinct (vertex, uv) corner pair, as trimesh's TextureVisuals wants per-vertex uv.
-    pairs = np.stack([np.asarray(faces).reshape(-1), np.asarray(uv_faces).reshape(-1)], 1)
-    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
-    image = Image.open(path.parent / texture_name)
+    unique, inverse = _corner_pairs(np.asarray(faces, np.int64).tobytes(), np.asarray(uv_faces, np.int64).tobytes())
+    # trimesh re-encodes the material's image into the files it returns, which we drop (the MTL
+    # points at our PNG): a 1x1 stand-in in the PNG's format gives the same MTL without decoding
+    # and re-encoding the texture for each identity.
+    image = Image.new("RGB", (1, 1))
+    image.format = Image.open(path.parent / texture_name).format
     material = trimesh.visual.material.SimpleMaterial(image=image, diffuse=(255, 255, 255, 255))
     visual = trimesh.visual.TextureVisuals(uv=np.asarray(uv)[unique[:, 1]], material=material)
     mesh = trimesh.Trimesh(np.asarray(vertices)[unique[:, 0]], inverse.reshape(-1, 3), visual=visual, process=False)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from painctl import console
 from painctl.appearance.uv import project_texture, uv_texels
@@ -81,31 +82,34 @@ def _texture(ctx: Context) -> str:
         copy_attrs(f, h5)
     textures.mkdir()
     coverage = np.zeros(rows, np.float32)
-    for k in ctx.track(range(rows), total=rows, description="texture"):
-        index = start + k
-        vertices = source.read("vertices", index)
-        image_name = str(source.read("image", index))
-        image_path = source.resolve(image_name, what=f"/image row {index}")
-        texture_name = f"{ids[k]}.png"
-        if backend == "hunyuan":
-            import trimesh
+    # One BLAS thread for projection, as in render-neutral: small products, where waiting threads
+    # only burn CPU time. Hunyuan3D keeps its threads.
+    with threadpool_limits(1 if backend == "project" else None, user_api="blas"):
+        for k in ctx.track(range(rows), total=rows, description="texture"):
+            index = start + k
+            vertices = source.read("vertices", index)
+            image_name = str(source.read("image", index))
+            image_path = source.resolve(image_name, what=f"/image row {index}")
+            texture_name = f"{ids[k]}.png"
+            if backend == "hunyuan":
+                import trimesh
 
-            from painctl.diffusion.hunyuan import paint
+                from painctl.diffusion.hunyuan import paint
 
-            # Hunyuan3D unwraps and paints the bare mesh itself; its textured mesh is our output.
-            bare = textures / f"{ids[k]}-untextured.obj"
-            trimesh.Trimesh(vertices, faces, process=False).export(bare)
-            paint(pipeline, str(bare), str(image_path), str(textures / f"{ids[k]}.obj"))
-            bare.unlink()
-            coverage[k] = np.nan
-            continue
-        image = np.asarray(load_rgb(image_path, source.where, image_name), np.float32) / 255.0
-        camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
-        result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
-        texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels)
-        save_png(textures / texture_name, texture)
-        # OBJ, MTL and PNG side by side: viewers resolve map_Kd relative to the MTL.
-        write_textured_obj(textures / f"{ids[k]}.obj", vertices, faces, uv, uv_faces, texture_name)
+                # Hunyuan3D unwraps and paints the bare mesh itself; its textured mesh is our output.
+                bare = textures / f"{ids[k]}-untextured.obj"
+                trimesh.Trimesh(vertices, faces, process=False).export(bare)
+                paint(pipeline, str(bare), str(image_path), str(textures / f"{ids[k]}.obj"))
+                bare.unlink()
+                coverage[k] = np.nan
+                continue
+            image = np.asarray(load_rgb(image_path, source.where, image_name), np.float32) / 255.0
+            camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
+            result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
+            texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels)
+            save_png(textures / texture_name, texture)
+            # OBJ, MTL and PNG side by side: viewers resolve map_Kd relative to the MTL.
+            write_textured_obj(textures / f"{ids[k]}.obj", vertices, faces, uv, uv_faces, texture_name)
     write_dataset(h5, "identity", ids)
     # The meshes and who they are travel on, so a pipe can go on to rig from here.
     write_dataset(h5, "vertices", source.read("vertices", slice(start, stop)).astype(np.float32), attrs={"units": "m", "frame": "+Y up, face toward +Z, right-handed"})
