@@ -171,17 +171,23 @@ class Lashes(Part):
         corners = vertices[faces][..., :2]
         faces = faces[((corners.max(1) >= lo) & (corners.min(1) <= hi)).all(1)]
         tri = vertices[faces]  # (F,3,3)
-        a, b, c = tri[:, 0, :2], tri[:, 1, :2], tri[:, 2, :2]
+        pair_probe, pair_tri = _overlapping_pairs(probe[:, :2], tri[..., :2])
+        # The point-in-triangle test on the (probe, triangle) pairs whose bounding boxes overlap
+        # only: the same arithmetic, element by element, as over every pair (so the same bytes).
+        tri_p = tri[pair_tri]
+        a, b, c = tri_p[:, 0, :2], tri_p[:, 1, :2], tri_p[:, 2, :2]
         v0, v1 = b - a, c - a
         det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
         ok = np.abs(det) > 1e-12
-        q = probe[:, None, :2] - a[None]
+        q = probe[pair_probe, :2] - a
         det = np.where(ok, det, 1.0)
         u = (q[..., 0] * v1[:, 1] - q[..., 1] * v1[:, 0]) / det
         w = (v0[:, 0] * q[..., 1] - v0[:, 1] * q[..., 0]) / det
         inside = ok & (u >= -1e-6) & (w >= -1e-6) & (u + w <= 1 + 1e-6)
-        z = tri[:, 0, 2] + u * (tri[:, 1, 2] - tri[:, 0, 2]) + w * (tri[:, 2, 2] - tri[:, 0, 2])
-        front = np.where(inside, z, -np.inf).max(axis=1).reshape(len(points), len(reach)).max(axis=1)
+        z = tri_p[:, 0, 2] + u * (tri_p[:, 1, 2] - tri_p[:, 0, 2]) + w * (tri_p[:, 2, 2] - tri_p[:, 0, 2])
+        front = np.full(len(probe), -np.inf, np.result_type(z, np.float32))
+        np.maximum.at(front, pair_probe[inside], z[inside])
+        front = front.reshape(len(points), len(reach)).max(axis=1)
         out = points.copy()
         out[:, 2] = np.where(np.isfinite(front), front + FISSURE_FORWARD, points[:, 2])
         return out
@@ -219,6 +225,32 @@ class Lashes(Part):
 
     def record(self):
         return dict(self.info)
+
+
+#: How far (metres) a triangle's bounding box is widened when pairing it with probe points: the
+#: point-in-triangle test accepts points a hair outside (barycentric tolerance 1e-6 of the edges).
+_BOX_SLACK = 1e-5
+
+
+def _overlapping_pairs(points: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (point ids, triangle ids), the pairs of ``points`` (N,2) and triangles ``tris``
+    (F,3,2) whose widened bounding boxes hold the point, found by a sweep over x (triangles
+    sorted by their left edge, each point taking those starting within the widest box left of it)."""
+    lo, hi = tris.min(1) - _BOX_SLACK, tris.max(1) + _BOX_SLACK
+    if len(tris) == 0 or len(points) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.argsort(lo[:, 0], kind="stable")
+    start_x = lo[order, 0]
+    width = float((hi[:, 0] - lo[:, 0]).max())
+    first = np.searchsorted(start_x, points[:, 0] - width, side="left")
+    last = np.searchsorted(start_x, points[:, 0], side="right")
+    counts = last - first
+    pair_point = np.repeat(np.arange(len(points)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    pair_tri = order[np.repeat(first, counts) + offsets]
+    p = points[pair_point]
+    keep = ((p >= lo[pair_tri]) & (p <= hi[pair_tri])).all(1)
+    return pair_point[keep], pair_tri[keep]
 
 
 def _middle_gap(root: np.ndarray, ups: np.ndarray, lows: np.ndarray) -> float:
