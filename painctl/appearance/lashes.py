@@ -169,7 +169,8 @@ class Lashes(Part):
         probe[:, 1] += np.tile(reach, len(points))
         lo, hi = probe[:, :2].min(0), probe[:, :2].max(0)
         corners = vertices[faces][..., :2]
-        faces = faces[((corners.max(1) >= lo) & (corners.min(1) <= hi)).all(1)]
+        c0, c1, c2 = corners[:, 0], corners[:, 1], corners[:, 2]
+        faces = faces[((np.maximum(np.maximum(c0, c1), c2) >= lo) & (np.minimum(np.minimum(c0, c1), c2) <= hi)).all(1)]
         tri = vertices[faces]  # (F,3,3)
         pair_probe, pair_tri = _overlapping_pairs(probe[:, :2], tri[..., :2])
         # The point-in-triangle test on the (probe, triangle) pairs whose bounding boxes overlap
@@ -234,24 +235,34 @@ _BOX_SLACK = 1e-5
 
 def _overlapping_pairs(points: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return (point ids, triangle ids), the pairs of ``points`` (N,2) and triangles ``tris``
-    (F,3,2) whose widened bounding boxes hold the point, found by a sweep over x (triangles
-    sorted by their left edge, each point taking those starting within the widest box left of it)."""
-    lo, hi = tris.min(1) - _BOX_SLACK, tris.max(1) + _BOX_SLACK
+    (F,3,2) whose widened bounding boxes hold the point, by a uniform grid over the points (cells
+    the size of a typical triangle): each triangle is entered in the cells its box overlaps, and
+    each point is paired with its cell's triangles, then kept where the box holds it."""
     if len(tris) == 0 or len(points) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.argsort(lo[:, 0], kind="stable")
-    start_x = lo[order, 0]
-    width = float((hi[:, 0] - lo[:, 0]).max())
-    first = np.searchsorted(start_x, points[:, 0] - width, side="left")
-    last = np.searchsorted(start_x, points[:, 0], side="right")
-    counts = last - first
-    pair_point = np.repeat(np.arange(len(points)), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    pair_tri = order[np.repeat(first, counts) + offsets]
+    lo = np.minimum(np.minimum(tris[:, 0], tris[:, 1]), tris[:, 2]) - _BOX_SLACK
+    hi = np.maximum(np.maximum(tris[:, 0], tris[:, 1]), tris[:, 2]) + _BOX_SLACK
+    origin = points.min(0)
+    cell = max(float(np.median(hi - lo)), 1e-6)
+    shape = np.floor((points.max(0) - origin) / cell).astype(np.int64) + 1
+    first = np.clip(np.floor((lo - origin) / cell).astype(np.int64), 0, shape - 1)
+    last = np.clip(np.floor((hi - origin) / cell).astype(np.int64), 0, shape - 1)
+    span = last - first + 1
+    count = span[:, 0] * span[:, 1]
+    tri = np.repeat(np.arange(len(tris)), count)
+    k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    cells = (first[tri, 1] + k // span[tri, 0]) * shape[0] + first[tri, 0] + k % span[tri, 0]
+    order = np.argsort(cells, kind="stable")
+    cells, tri = cells[order], tri[order]
+    home = np.clip(np.floor((points - origin) / cell).astype(np.int64), 0, shape - 1)
+    home = home[:, 1] * shape[0] + home[:, 0]
+    start, stop = np.searchsorted(cells, home, side="left"), np.searchsorted(cells, home, side="right")
+    n = stop - start
+    pair_point = np.repeat(np.arange(len(points)), n)
+    pair_tri = tri[np.repeat(start, n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)]
     p = points[pair_point]
     keep = ((p >= lo[pair_tri]) & (p <= hi[pair_tri])).all(1)
     return pair_point[keep], pair_tri[keep]
-
 
 def _middle_gap(root: np.ndarray, ups: np.ndarray, lows: np.ndarray) -> float:
     """Median vertical gap (m) from upper roots ``ups`` to their facing lower roots ``lows`` over the middle third of the lid."""
