@@ -273,9 +273,14 @@ def bake(texture: np.ndarray, maps: dict, weights: np.ndarray) -> np.ndarray:
     times the furrows' occlusion."""
     from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
 
+    from threadpoolctl import threadpool_limits
+
     w = np.asarray(weights, np.float32)
-    height = np.tensordot(w, maps["height"], axes=1)
-    gradient = np.tensordot(w, maps["gradient"], axes=1)
+    # One BLAS thread: the same sums on any machine (a threaded sgemv splits them by core count),
+    # and a small product is cheaper on one core than handed round several.
+    with threadpool_limits(1, user_api="blas"):
+        height = np.tensordot(w, maps["height"], axes=1)
+        gradient = np.tensordot(w, maps["gradient"], axes=1)
     n = maps["normals"]
     # A height field h on a surface tilts its normal by minus h's surface gradient.
     bent = n - gradient
