@@ -495,3 +495,18 @@ def test_the_hairline_is_irregular_not_a_smooth_curve(rigs):
         x = np.arange(len(rows))
         rough.append(float(np.abs(rows - np.polyval(np.polyfit(x, rows, 4), x)).mean()))
     assert np.mean(rough) > 1.2, rough
+
+
+def test_lash_line_probe_pairs_are_exactly_the_boxes_holding_each_probe():
+    # The closed fissure's line is laid on the skin by testing probes against the triangles the
+    # grid pairs them with: a pair the grid missed would leave a probe behind the lid.
+    rng = np.random.default_rng(5)
+    centres = rng.uniform([-0.02, -0.005], [0.02, 0.005], (300, 1, 2))
+    tris = centres + rng.normal(0.0, 0.0015, (300, 3, 2))
+    tris[:5] *= np.array([8.0, 3.0])  # a few large triangles spanning many cells
+    points = rng.uniform([-0.022, -0.006], [0.022, 0.006], (400, 2))
+    got = set(zip(*lashes_mod._overlapping_pairs(points, tris)))
+    lo, hi = tris.min(1) - lashes_mod._BOX_SLACK, tris.max(1) + lashes_mod._BOX_SLACK
+    inside = ((points[:, None] >= lo[None]) & (points[:, None] <= hi[None])).all(-1)
+    assert got == set(zip(*np.nonzero(inside)))
+    assert len(got) > 400

@@ -169,19 +169,26 @@ class Lashes(Part):
         probe[:, 1] += np.tile(reach, len(points))
         lo, hi = probe[:, :2].min(0), probe[:, :2].max(0)
         corners = vertices[faces][..., :2]
-        faces = faces[((corners.max(1) >= lo) & (corners.min(1) <= hi)).all(1)]
+        c0, c1, c2 = corners[:, 0], corners[:, 1], corners[:, 2]
+        faces = faces[((np.maximum(np.maximum(c0, c1), c2) >= lo) & (np.minimum(np.minimum(c0, c1), c2) <= hi)).all(1)]
         tri = vertices[faces]  # (F,3,3)
-        a, b, c = tri[:, 0, :2], tri[:, 1, :2], tri[:, 2, :2]
+        pair_probe, pair_tri = _overlapping_pairs(probe[:, :2], tri[..., :2])
+        # The point-in-triangle test on the (probe, triangle) pairs whose bounding boxes overlap
+        # only: the same arithmetic, element by element, as over every pair (so the same bytes).
+        tri_p = tri[pair_tri]
+        a, b, c = tri_p[:, 0, :2], tri_p[:, 1, :2], tri_p[:, 2, :2]
         v0, v1 = b - a, c - a
         det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
         ok = np.abs(det) > 1e-12
-        q = probe[:, None, :2] - a[None]
+        q = probe[pair_probe, :2] - a
         det = np.where(ok, det, 1.0)
         u = (q[..., 0] * v1[:, 1] - q[..., 1] * v1[:, 0]) / det
         w = (v0[:, 0] * q[..., 1] - v0[:, 1] * q[..., 0]) / det
         inside = ok & (u >= -1e-6) & (w >= -1e-6) & (u + w <= 1 + 1e-6)
-        z = tri[:, 0, 2] + u * (tri[:, 1, 2] - tri[:, 0, 2]) + w * (tri[:, 2, 2] - tri[:, 0, 2])
-        front = np.where(inside, z, -np.inf).max(axis=1).reshape(len(points), len(reach)).max(axis=1)
+        z = tri_p[:, 0, 2] + u * (tri_p[:, 1, 2] - tri_p[:, 0, 2]) + w * (tri_p[:, 2, 2] - tri_p[:, 0, 2])
+        front = np.full(len(probe), -np.inf, np.result_type(z, np.float32))
+        np.maximum.at(front, pair_probe[inside], z[inside])
+        front = front.reshape(len(points), len(reach)).max(axis=1)
         out = points.copy()
         out[:, 2] = np.where(np.isfinite(front), front + FISSURE_FORWARD, points[:, 2])
         return out
@@ -220,6 +227,42 @@ class Lashes(Part):
     def record(self):
         return dict(self.info)
 
+
+#: How far (metres) a triangle's bounding box is widened when pairing it with probe points: the
+#: point-in-triangle test accepts points a hair outside (barycentric tolerance 1e-6 of the edges).
+_BOX_SLACK = 1e-5
+
+
+def _overlapping_pairs(points: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (point ids, triangle ids), the pairs of ``points`` (N,2) and triangles ``tris``
+    (F,3,2) whose widened bounding boxes hold the point, by a uniform grid over the points (cells
+    the size of a typical triangle): each triangle is entered in the cells its box overlaps, and
+    each point is paired with its cell's triangles, then kept where the box holds it."""
+    if len(tris) == 0 or len(points) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo = np.minimum(np.minimum(tris[:, 0], tris[:, 1]), tris[:, 2]) - _BOX_SLACK
+    hi = np.maximum(np.maximum(tris[:, 0], tris[:, 1]), tris[:, 2]) + _BOX_SLACK
+    origin = points.min(0)
+    cell = max(float(np.median(hi - lo)), 1e-6)
+    shape = np.floor((points.max(0) - origin) / cell).astype(np.int64) + 1
+    first = np.clip(np.floor((lo - origin) / cell).astype(np.int64), 0, shape - 1)
+    last = np.clip(np.floor((hi - origin) / cell).astype(np.int64), 0, shape - 1)
+    span = last - first + 1
+    count = span[:, 0] * span[:, 1]
+    tri = np.repeat(np.arange(len(tris)), count)
+    k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    cells = (first[tri, 1] + k // span[tri, 0]) * shape[0] + first[tri, 0] + k % span[tri, 0]
+    order = np.argsort(cells, kind="stable")
+    cells, tri = cells[order], tri[order]
+    home = np.clip(np.floor((points - origin) / cell).astype(np.int64), 0, shape - 1)
+    home = home[:, 1] * shape[0] + home[:, 0]
+    start, stop = np.searchsorted(cells, home, side="left"), np.searchsorted(cells, home, side="right")
+    n = stop - start
+    pair_point = np.repeat(np.arange(len(points)), n)
+    pair_tri = tri[np.repeat(start, n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)]
+    p = points[pair_point]
+    keep = ((p >= lo[pair_tri]) & (p <= hi[pair_tri])).all(1)
+    return pair_point[keep], pair_tri[keep]
 
 def _middle_gap(root: np.ndarray, ups: np.ndarray, lows: np.ndarray) -> float:
     """Median vertical gap (m) from upper roots ``ups`` to their facing lower roots ``lows`` over the middle third of the lid."""

@@ -273,19 +273,31 @@ def bake(texture: np.ndarray, maps: dict, weights: np.ndarray) -> np.ndarray:
     times the furrows' occlusion."""
     from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
 
+    from threadpoolctl import threadpool_limits
+
     w = np.asarray(weights, np.float32)
-    height = np.tensordot(w, maps["height"], axes=1)
-    gradient = np.tensordot(w, maps["gradient"], axes=1)
+    # One BLAS thread: the same sums on any machine (a threaded sgemv splits them by core count),
+    # and a small product is cheaper on one core than handed round several.
+    with threadpool_limits(1, user_api="blas"):
+        height = np.tensordot(w, maps["height"], axes=1)
+        gradient = np.tensordot(w, maps["gradient"], axes=1)
     n = maps["normals"]
     # A height field h on a surface tilts its normal by minus h's surface gradient.
     bent = n - gradient
     bent /= np.linalg.norm(bent, axis=1, keepdims=True)
     lighting = maps["lighting"]
-    ratio = lighting.irradiance(bent) / np.maximum(lighting.irradiance(n), 1e-6)
+    # The unperturbed shading and the texels' linear albedo are the same every frame of an
+    # identity: kept in ``maps`` (the albedo per texture, which the caller does not change).
+    if "neutral_irradiance" not in maps:
+        maps["neutral_irradiance"] = np.maximum(lighting.irradiance(n), 1e-6)
+    ratio = lighting.irradiance(bent) / maps["neutral_irradiance"]
     occlusion = 1.0 - OCCLUSION * np.clip(-height / OCCLUSION_DEPTH, 0.0, 1.0)
     out = np.array(texture, np.float32, copy=True)
     rows, cols = maps["rows"], maps["cols"]
-    linear = srgb_to_linear(out[rows, cols, :3]) * np.clip(ratio, 0.2, 2.0) * occlusion[:, None]
+    albedo = maps.get("albedo")
+    if albedo is None or albedo[0] is not texture:
+        albedo = maps["albedo"] = (texture, srgb_to_linear(out[rows, cols, :3]))
+    linear = albedo[1] * np.clip(ratio, 0.2, 2.0) * occlusion[:, None]
     out[rows, cols, :3] = linear_to_srgb(linear)
     return out
 
