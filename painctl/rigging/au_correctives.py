@@ -51,7 +51,7 @@ linearly like a face unit:
   the eyeball about its centre (so the eye narrows from below, as real faces do);
 - AU7: the lower lid raised and straightened: rotated up about the eyeball centre, most at the
   middle of the lid, fading to the corners and within a few millimetres of the margin, and the
-  upper lid margin lowered 0.7 times as much (FACS AU7: both lids tightened, the eye narrowed
+  upper lid margin lowered 0.35 times as much (FACS AU7: both lids tightened, the eye narrowed
   from above and below; the landmarker reads the upper lid, whose lash line it sees, more fully
   than the lower one);
 - AU9: the nasal wings lifted, and the upper lip raised;
@@ -82,7 +82,7 @@ AU_MEASURE = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_n
 #: narrowed to a slit); with the lower lid alone FaceMesh stopped reading more at -0.70 (its lower
 #: lid lifted about 1.4 times its sag below the line between the eye corners), so the upper lid
 #: takes a larger share of it (UPPER_LID_SHARE).
-E_CHANGE = {"AU4": -0.76, "AU6": -0.40, "AU7": -0.76, "AU9": -0.40, "AU10": -0.62}
+E_CHANGE = {"AU4": -0.76, "AU6": -0.40, "AU7": -0.70, "AU9": -0.40, "AU10": -0.62}
 #: Largest corrective amplitude (mm of the field's reference motion): a bound for odd heads (AU4
 #: needs 9.6-12 mm at E on the 12 sweep heads and reaches the bound on 4 of them; the other AUs
 #: stay below 7 mm).
@@ -102,7 +102,12 @@ LID_BAND_M = {"AU6": 0.006, "AU7": 0.007}
 #: read -35.5 / -30.9 / -37.7% (Spearman 0.90 / 0.78 / 0.85); at -0.76 with 0.7, -40.4 / -33.3 /
 #: -46.1% (0.90 / 0.80 / 0.91). 0.7 crossed no skin on the 12 sweep heads
 #: and the 5 test heads (AU7 alone, with AU6, AU4, every AU at 5, and under AU43).
-UPPER_LID_SHARE = {"AU6": 0.0, "AU7": 0.7}
+#: AU7 goes back to -0.70 with 0.35 for now: with 0.7, AU7 at 5 under AU43 left 2-6 pixels of
+#: eyeball between the resting lids of a young African female head (tests/test_appearance_face.py;
+#: every closed-eye limit from -0.25 to -0.65 left some), where 0.35 with -0.5 leaves none; and
+#: -0.76 with 0.35 raises the lower lid through the skin of an 85-year-old Asian male head (10
+#: crossings). A share that applies only to open eyes needs the upper lid's part as a field of its own.
+UPPER_LID_SHARE = {"AU6": 0.0, "AU7": 0.35}
 #: Largest aperture change of AU6 and AU7 together (their amplitudes shrink to it): the lids
 #: must not meet unless AU43 closes them.
 LID_TOTAL_CHANGE = -0.75
@@ -111,9 +116,9 @@ LID_TOTAL_CHANGE = -0.75
 LID_TOTAL_CHANGE_WITH_AU4 = -0.6
 #: The same when AU43 closes the eyes over them (a closed eye hides the aperture; beyond it the
 #: lids resting on a strongly raised lower lid showed 1-2 pixels of socket lining on a young male
-#: head with every AU at 5; -0.45 since AU7 lowers the upper lid 0.7 times its lower-lid lift, which
-#: at -0.5 showed 1 pixel of it at +-30 degrees on the young male head of tests/test_rig.py).
-LID_TOTAL_CHANGE_CLOSED = -0.45
+#: head with every AU at 5; with AU7's upper-lid share at 0.7, -0.5 showed 1 pixel of it at +-30
+#: degrees on the young male head of tests/test_rig.py, and -0.45 was tried: see UPPER_LID_SHARE).
+LID_TOTAL_CHANGE_CLOSED = -0.5
 #: Largest lip-nose change of AU9 and AU10 together (beyond it the raised lip folds the skin
 #: under the nose through itself: 6 crossings on a young female head at both 5).
 LIP_TOTAL_CHANGE = -0.62
@@ -146,9 +151,10 @@ BROW_FORWARD = 0.8
 #:   0.8: -37.9 / -28.4 / -29.2%; 11.8 / 10.8 / 9.8%; 0.96 / 0.90 / 0.93
 #:   0.7: -35.8 / -30.5 / -31.6%; 10.3 / 6.8 / 10.7%; 0.95 / 0.87 / 0.96
 #:   0.6: -36.2 / -30.5 / -30.6%; 11.5 / 8.1 / 5.2%;  0.95 / 0.88 / 0.94
-#: Below 0.8 the side views reach issue 15's -30%, but Spearman at -30 degrees falls under its 0.9
-#: (the weakest identities' level 5 reads like the others' level 3), so it stays at 0.8 for now.
-BROW_FORWARD_TOP = 0.8
+#: 0.6 is the one that meets issue 15's -30% in every view and its 10% cross-talk in both side
+#: views; it costs 0.02 of Spearman at -30 degrees (0.90 -> 0.88: the weakest identities' level 5
+#: reads like the others' level 3), a trade of two goals met for one missed.
+BROW_FORWARD_TOP = 0.6
 BROW_FORWARD_BAND_M = (0.004, 0.006)
 #: Raise of the upper lid margin per mm of AU4's brow lowering. The hooding fold of the lowered
 #: brow covers the top of the upper lid, which the landmarker reads as the eye narrowing (-13% of
