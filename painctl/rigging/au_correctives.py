@@ -78,10 +78,10 @@ AU_MEASURE = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_n
 #: views read less of it (-28/-29%), and more does not help them: the forward motion shifts the
 #: brow sideways in a 30-degree view (-0.70 and -0.76 both read -28% at -30 degrees).
 #: AU9 is at the most the 5 test heads of tests/test_rig.py take without skin crossing skin. AU7 at
-#: -0.76 leaves a 2.3 mm slit of a 9.7 mm fissure (Read et al., above; FACS AU7 at E: the eye
+#: -0.70 leaves a 2.9 mm slit of a 9.7 mm fissure (Read et al., above; FACS AU7 at E: the eye
 #: narrowed to a slit); with the lower lid alone FaceMesh stopped reading more at -0.70 (its lower
-#: lid lifted about 1.4 times its sag below the line between the eye corners), so the upper lid
-#: takes a larger share of it (UPPER_LID_SHARE).
+#: lid lifted about 1.4 times its sag below the line between the eye corners), and -0.76 with a
+#: larger upper-lid share is what reads -40% (see UPPER_LID_SHARE for why it is not used yet).
 E_CHANGE = {"AU4": -0.76, "AU6": -0.40, "AU7": -0.70, "AU9": -0.40, "AU10": -0.62}
 #: Largest corrective amplitude (mm of the field's reference motion): a bound for odd heads (AU4
 #: needs 9.6-12 mm at E on the 12 sweep heads and reaches the bound on 4 of them; the other AUs
