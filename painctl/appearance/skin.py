@@ -535,7 +535,6 @@ def paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in,
     pupil_fraction = rng.uniform(0.3, 0.4)
     collarette_tint = rng.uniform(0.0, 0.5)
     hair = srgb_to_linear(params.hair)
-    skin_ids = regions["skin"]
     for side in ("left", "right"):
         inner, outer = lm[f"{side}_eye_inner"], lm[f"{side}_eye_outer"]
         fissure = float(np.linalg.norm(outer - inner))

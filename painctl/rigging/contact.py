@@ -164,8 +164,6 @@ class EyeContact:
         """Close one eye: ``start`` and ``target`` (U,3) mm are its vertices before and after the
         blink, ``candidates`` predicted (n_moving,3) mm corrections. Return what was done ("open",
         "predicted" or "solved") and the (U,3) mm result, None where ``target`` stands as it is."""
-        import ipctk
-
         target = np.asfortranarray(target)
         if not self.crosses(target):
             return "open", None  # the lids do not pass through each other (a partly closed eye)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from painctl.artefact import Artefact
 from painctl.artefact.stage import Context, Input, Parameters, SingleFile, Stage, run
