@@ -266,12 +266,19 @@ LIP_HAEMOGLOBIN = 0.42
 BROW_DENSITY_MAX = 0.92
 #: Specular reflectance of skin at normal incidence (f0 of a water-like surface, n ~ 1.4), the base
 #: roughness, the oilier T-zone's smoother sheen, and the roughness of lips and brow hair.
+#: Roughness is the shader's (GGX alpha = roughness^2, plus a weaker lobe at 0.6x roughness: see
+#: painctl.renderer.moderngl_backend). Skin's measured specular lobe is broad: a Torrance-Sparrow
+#: (Beckmann) m of about 0.3-0.45 over the face (Weyrich et al. 2006), about GGX alpha: roughness
+#: 0.55-0.67; here 0.66 on the cheeks and 0.48 on the oily T-zone. At 0.5 (alpha 0.25, 0.16 on the
+#: T-zone) under a point-like key the forehead showed a small disc that clipped to white on pale skin.
 SKIN_F0 = 0.028
-SKIN_ROUGHNESS = 0.5
-TZONE_SMOOTHING = 0.1
+SKIN_ROUGHNESS = 0.6
+TZONE_SMOOTHING = 0.12
 #: Extra f0 of the oily T-zone (forehead, nose, chin), and extra roughness of the skin outside it:
-#: in a photograph the T-zone has a soft highlight the matte cheeks lack.
-SHEEN_F0 = 0.022
+#: in a photograph the T-zone has a soft highlight the matte cheeks lack. Sebum (n ~ 1.47) has an
+#: f0 of about 0.036-0.04: the T-zone shines more because its oil film is smoother, hardly because
+#: it reflects more (0.022, which made f0 0.05, doubled the hot spot).
+SHEEN_F0 = 0.01
 MATTE_ROUGHENING = 0.06
 LIP_ROUGHNESS = 0.3
 BROW_ROUGHNESS = 0.6
@@ -428,6 +435,11 @@ def brow_density(t: _Texels) -> np.ndarray:
     return np.clip(brows * (0.45 + 0.55 * strands) * (1 - 0.3 * t.age), 0, BROW_DENSITY_MAX)
 
 
+#: Height of the sheen's forehead above the brows (metres): the brow-to-hairline height of adults is
+#: about 5-6 cm (Farkas' norms); the sheen fades out over its top 1.5 cm.
+FOREHEAD_TOP_M = 0.055
+
+
 def sheen_weight(t: _Texels) -> np.ndarray:
     """(K,) 0-1: how oily and smooth the skin is at each texel: the forehead, the nose (bridge
     to tip) and, less, the chin are the sebaceous T-zone, shinier than the cheeks in photographs."""
@@ -435,7 +447,10 @@ def sheen_weight(t: _Texels) -> np.ndarray:
     brow_y = 0.5 * (t.lm["left_brow"][1] + t.lm["right_brow"][1])
     nasion = np.array([0.0, brow_y - 0.004, 0.5 * (t.lm["left_brow"][2] + t.lm["right_brow"][2])])
     front = p[:, 2] > t.lm["nose_tip"][2] - 0.05
-    forehead = _smoothstep(brow_y + 0.004, brow_y + 0.015, p[:, 1]) * (1 - _smoothstep(0.03, 0.05, np.abs(p[:, 0]))) * front
+    # The forehead ends at the hairline (5-6 cm above the brows): the scalp is not sebaceous T-zone,
+    # and a bald or close-cropped crown with the forehead's sheen shone like a mirror.
+    forehead = _smoothstep(brow_y + 0.004, brow_y + 0.015, p[:, 1]) * (1 - _smoothstep(brow_y + FOREHEAD_TOP_M - 0.015, brow_y + FOREHEAD_TOP_M, p[:, 1]))
+    forehead = forehead * (1 - _smoothstep(0.03, 0.05, np.abs(p[:, 0]))) * front
     nose = np.exp(-(_segment_distance(p, nasion, t.lm["nose_tip"]) / 0.009) ** 2)
     chin = 0.5 * np.exp(-(np.linalg.norm(p - t.lm["chin"], axis=1) / 0.014) ** 2) if "chin" in t.lm else 0.0
     return np.clip(np.maximum(np.maximum(forehead, nose), chin), 0.0, 1.0)
