@@ -329,3 +329,26 @@ def test_eight_bit_renders_decode_through_the_table_exactly():
     assert eight_bit_codes(rgb + np.float32(1e-4)) is None
     off = np.clip(rgb + np.float32(1e-3), 0, 1)
     assert np.allclose(srgb_to_linear(off), np.where(off <= 0.04045, off / 12.92, ((off.astype(np.float64) + 0.055) / 1.055) ** 2.4))
+
+
+def test_highlights_are_those_of_a_soft_light_on_two_lobes():
+    """Every light stands for a window or softbox: a near-mirror sphere facing a light shows the
+    highlight of a source LIGHT_SPREAD wide, at the analytic peak f0 / (4 LIGHT_SPREAD^2) (a point
+    light gave a pinpoint that clipped to white), and rougher surfaces spread a dimmer highlight wider."""
+    from painctl.renderer.colour import srgb_to_linear
+    from painctl.renderer.moderngl_backend import LIGHT_SPREAD
+
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.1)
+    cam = frame_camera(sphere.vertices, size=96)
+    toward_camera = cam.position() / np.linalg.norm(cam.position())
+    light = [Light(direction=toward_camera, intensity=1.0, ambient=0.0)]
+    black = np.zeros((len(sphere.vertices), 3), np.float32)
+    peaks, areas = [], []
+    for roughness in (0.05, 0.3, 0.6):
+        lit = render(Mesh(sphere.vertices, sphere.faces, vertex_colors=black, specular=0.1, roughness=roughness), cam, light, 96)
+        spec = srgb_to_linear(lit.rgb).mean(axis=2)
+        peaks.append(spec.max())
+        areas.append(int((spec > 0.5 * spec.max()).sum()))
+    # At n = v = l: D = 1 / (pi (alpha^2 + spread^2)) for both lobes, G = 1, F = f0; specular = D F pi / 4.
+    assert peaks[0] == pytest.approx(0.1 / (4 * LIGHT_SPREAD**2), rel=0.03)
+    assert peaks[0] > peaks[1] > peaks[2] and areas[0] < areas[1] < areas[2], (peaks, areas)

