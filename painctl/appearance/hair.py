@@ -114,6 +114,10 @@ GREY = (0.78, 0.77, 0.74)
 #: How much of the scalp under the hair takes the hair's colour (the roots' shadow).
 SCALP_PAINT = 0.8
 GREYING_ONSET = {"african": 48.0, "asian": 44.0, "caucasian": 40.0}
+#: The fraction of the scalp's texels that are fine hairs painted into the skin, at full coverage.
+FINE_HAIR_DENSITY = 0.4
+#: How much a fine hair's texel takes the hair's colour (a hair is finer than the texel).
+FINE_HAIR_ALPHA = 0.5
 
 
 def hair_colour(rng: np.random.Generator, ancestry: str, age_years: float | None) -> tuple[str, np.ndarray, float]:
@@ -186,6 +190,89 @@ def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cu
         columns = np.arange(width)[None]
         tex[..., :3] = np.where(is_grey[segment, columns][..., None], np.asarray(GREY) * 0.92,
                                 np.asarray(colour) * shade[segment, columns][..., None])
+    return tex
+
+
+def scalp_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, width: int = 1024, height: int = 128,
+                  stubble: bool = False) -> np.ndarray:
+    """Return an (height, width, 4) float32 strand texture of scalp hair: rgb each strand's colour,
+    alpha its length 0-1 (the shells cut it per layer, :func:`build_shells`).
+
+    Unlike :func:`strand_texture` (one strand a column, evenly spaced) the strands lie in clumps
+    (locks 0.5-2.5 mm wide at the scalp's scale) placed at random: a clump shares a length, a
+    colour offset, a slant and a wave, so the surface breaks into locks instead of combed stripes,
+    and at 224 px, where a pixel averages about ten strands, the clumps still differ. Each strand
+    has its own width (1-3 texels), shade, hue and a length that varies along it (hairs end at
+    different places, so the cut hairline and the outer layers break into separate hairs); its
+    side texels are shorter than its core, so outer layers keep only the cores (tips thinner).
+    ``grey`` of the strands are grey or white, more in some clumps than others (salt and pepper),
+    each with its own amount of pigment left; ``stubble`` breaks strands into short bristles.
+    """
+    colour = np.asarray(colour, np.float64)
+    tex = np.zeros((height, width, 4), np.float32)
+    # Texels between strands take the hair's mean colour: texture filtering blends them into the
+    # strands' edges, and black there drew a dark fringe round every strand.
+    tex[..., :3] = (1.0 - grey) * colour * 0.9 + grey * np.asarray(GREY) * 0.8
+    # Clumps side by side round the tile, 6-26 texels wide with narrow partings between them.
+    widths = rng.integers(6, 27, width // 8)
+    gaps = rng.integers(0, 4, len(widths))
+    starts = np.concatenate([[0], np.cumsum(widths + gaps)[:-1]])
+    keep = starts < width
+    widths, starts = widths[keep], starts[keep]
+    n_clumps = len(widths)
+    # Curly and coily hair is springy and dense out to its surface: longer strands on average.
+    clump_len = rng.uniform(0.55 + 0.3 * curl, 1.0, n_clumps)
+    clump_tint = np.exp(rng.normal(0.0, 0.12, n_clumps))
+    clump_grey = np.clip(grey * np.exp(rng.normal(0.0, 0.6, n_clumps)), 0.0, 1.0)
+    clump_slant = rng.integers(-2, 3, n_clumps)  # texels across the tile's height: the tile still tiles
+    clump_amp = (1.0 + 14.0 * curl) * rng.uniform(0.5, 1.5, n_clumps)
+    clump_cycles = np.round(1 + curl * 15) * rng.integers(1, 3, n_clumps)
+    clump_phase = rng.uniform(0, 2 * np.pi, n_clumps)
+    # Strands: about one per texel of clump, at random places in it.
+    per = np.maximum(1, widths)
+    c = np.repeat(np.arange(n_clumps), per)
+    n = len(c)
+    x0 = starts[c] + rng.uniform(0.0, 1.0, n) * widths[c]
+    length = np.clip(clump_len[c] * rng.uniform(0.8, 1.0, n), 0.0, 1.0)
+    is_grey = rng.random(n) < clump_grey[c]
+    pigment = rng.uniform(0.0, 0.3, n) ** 2 / 0.3  # what is left of the colour in a grey hair: mostly none
+    white = np.asarray(GREY)[None] * rng.uniform(0.85, 1.05, (n, 1)) * np.array([1.0, 1.0, 0.96])[None] ** rng.uniform(-1.0, 2.0, (n, 1))
+    own = colour[None] * (clump_tint[c] * rng.uniform(0.78, 1.15, n))[:, None] * np.exp(rng.normal(0.0, 0.05, (n, 3)))
+    rgb = np.where(is_grey[:, None], pigment[:, None] * own + (1.0 - pigment[:, None]) * white, own)
+    rows = np.arange(height)
+    t = rows[None] / height
+    wave = clump_amp[c, None] * np.sin(2 * np.pi * clump_cycles[c, None] * t + clump_phase[c, None])
+    # Strands of a clump wander a little about its wave (2-4 cycles a tile), and curls spring apart.
+    own_wave = rng.uniform(0.2, 0.8, (n, 1)) * (1.0 + 6.0 * curl) * np.sin(2 * np.pi * rng.integers(1, 3, (n, 1)) * t + rng.uniform(0, 2 * np.pi, (n, 1)))
+    x = x0[:, None] + clump_slant[c, None] * t + wave + own_wave
+    # Hairs end at different places: each strand's length dips along it (a whole number of times a tile).
+    along = 1.0 - 0.25 * (0.5 + 0.5 * np.sin(2 * np.pi * rng.integers(1, 4, (n, 1)) * t + rng.uniform(0, 2 * np.pi, (n, 1))))
+    alpha = length[:, None] * along
+    strand_w = rng.choice(np.array([1, 2, 3]), size=n, p=[0.35, 0.45, 0.2])
+    core = np.floor(x).astype(int)
+    writes_c, writes_a, writes_s = [core], [alpha], [np.broadcast_to(np.arange(n)[:, None], core.shape)]
+    for dx, need in ((1, 2), (-1, 3)):
+        sel = strand_w >= need
+        writes_c.append(core[sel] + dx)
+        writes_a.append(alpha[sel] * 0.8)  # a strand's sides are shorter: outer layers keep its core
+        writes_s.append(np.broadcast_to(np.flatnonzero(sel)[:, None], core[sel].shape))
+    cols = np.concatenate([w.reshape(-1) for w in writes_c]) % width
+    a = np.concatenate([w.reshape(-1) for w in writes_a])
+    s = np.concatenate([w.reshape(-1) for w in writes_s])
+    r = np.concatenate([np.broadcast_to(rows[None], w.shape).reshape(-1) for w in writes_c])
+    flat = r * width + cols
+    # Longer strands win where strands cross: per texel the write with the largest alpha.
+    top = np.zeros(height * width)
+    np.maximum.at(top, flat, a)
+    win = a == top[flat]
+    texels = tex.reshape(-1, 4)
+    texels[flat[win], :3] = rgb[s[win]]
+    texels[:, 3] = top
+    if stubble:
+        # Bristles: each strand shows as a few short dashes along v, at random offsets.
+        dash = (np.arange(height)[:, None] + rng.integers(0, height, width)[None]) % (height // 16) < rng.integers(1, 4, width)[None]
+        keep = rng.random(width) < 0.6
+        tex[..., 3] *= dash & keep[None]
     return tex
 
 
@@ -397,7 +484,7 @@ def _wobble(rng: np.random.Generator, az: np.ndarray, amplitude: float) -> np.nd
 
 #: A hairline's irregularity: amplitude (metres) of its fine zigzag (the baby hairs and tufts a
 #: few millimetres across), and the largest dip of a widow's peak at the middle of the forehead.
-HAIRLINE_ZIGZAG_M = 0.0035
+HAIRLINE_ZIGZAG_M = 0.002
 WIDOWS_PEAK_M = 0.005
 
 
@@ -405,7 +492,9 @@ def hairline_detail(rng: np.random.Generator, p: np.ndarray, az: np.ndarray, tem
     """Return (N,) metres to add to the hairline's height at points ``p`` (N,3), azimuth ``az``
     (N,) radians from the face: a fine zigzag varying over the surface (not only by azimuth), a
     widow's peak drawn per identity, and notches at the temples that deepen with ``temple_m``."""
-    zigzag = HAIRLINE_ZIGZAG_M * (_bumps(rng, p, 0.02) + 0.6 * _bumps(rng, p, 0.009))
+    # Only waves the head's ~9 mm triangles can carry: finer ones came out as straight-cut notches.
+    # The hairline's fine raggedness is the strands' (their lengths end it hair by hair).
+    zigzag = HAIRLINE_ZIGZAG_M * _bumps(rng, p, 0.025)
     peak = -WIDOWS_PEAK_M * rng.uniform(0.0, 1.0) * np.exp(-(az / 0.12) ** 2)
     notch_at = rng.uniform(0.38, 0.55)
     notch = (0.003 + 0.6 * temple_m) * rng.uniform(0.3, 1.0) * np.exp(-((np.abs(az) - notch_at) / 0.09) ** 2)
@@ -436,7 +525,8 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
             detail *= 1.0 - _smoothstep(0.9, 0.5, az)
         line = line + detail
     height = p[:, 1] - line
-    cover = _smoothstep(-0.004, 0.006, height)
+    # The density falls over about a centimetre; each strand's own length ends it hair by hair.
+    cover = _smoothstep(-0.008, 0.006, height)
     if not shape.hangs:
         # Ears stay bare unless the hair hangs over them.
         for ear in frame.ear:
@@ -454,6 +544,85 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
     return cover, height
 
 
+#: Flyaway wisps per style: how many, and their length range (metres) out of the hair's surface.
+FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (50, 0.003, 0.01), "medium": (80, 0.004, 0.016), "long_tied": (45, 0.004, 0.012),
+            "curly": (70, 0.004, 0.012), "coily": (70, 0.002, 0.008), "receding": (35, 0.003, 0.009), "bald": (20, 0.002, 0.007)}
+#: A wisp's width at its root (metres): a few strands of the strand texture side by side.
+WISP_WIDTH_M = 0.0007
+
+
+def build_flyaways(rng: np.random.Generator, shells: Shells, coverage: np.ndarray, height: np.ndarray, style: str, curl: float,
+                   texture: np.ndarray, specular: float, roughness: float):
+    """Return a renderer Mesh of flyaway wisps (None for styles without them): thin strand-textured
+    ribbons that leave the outer shell at a shallow angle and bend away, so the hair's outline is
+    broken by strands instead of ending in the outer shell's clean edge. Each wisp is two crossed
+    ribbons (seen from any side), narrowing to a third of its width at the tip, and its strand
+    cut-off rises from root to tip, so its strands end one by one: the tips thin out and the
+    background shows through them. The roots sit where the hair is full and at least 1 cm above
+    the hairline, where the shells do not follow the skin, so the wisps are built once and stay."""
+    from painctl.renderer import Mesh
+
+    count, lo, hi = FLYAWAYS[style]
+    c = coverage[shells.ids]
+    ok = np.flatnonzero((c > 0.95) & (height[shells.ids] > 0.01))
+    if count == 0 or len(ok) < 10:
+        return None
+    pick = rng.choice(ok, size=count, replace=True)
+    outer = shells.rest[pick] + shells.disp[-1][pick]
+    inner = shells.rest[pick] + shells.disp[max(len(shells.disp) - 3, 0)][pick]
+    normal = outer - shells.rest[pick]
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
+    tangent = shells.tangent[pick].astype(np.float64)
+    side = np.cross(normal, tangent)
+    side /= np.maximum(np.linalg.norm(side, axis=1, keepdims=True), 1e-9)
+    # Leaving the surface at 5-25 degrees, turned up to 40 degrees off the strand direction.
+    lift = rng.uniform(0.05, 0.35, count)[:, None]
+    turn = rng.uniform(-0.7, 0.7, count)[:, None]
+    start = np.cos(turn) * tangent + np.sin(turn) * side
+    start = np.cos(lift) * start + np.sin(lift) * normal
+    length = rng.uniform(lo, hi, count)[:, None]
+    # Bent by gravity and at random (curls more): a wisp arcs, it does not stick out straight.
+    bend = (rng.normal(0.0, 0.45 + curl, (count, 3)) + np.array([0.0, -0.5, 0.0])) * length
+    segments = 5
+    t = np.linspace(0.0, 1.0, segments + 1)
+    # Root inside the hair (between the outer layers), so a wisp grows out of it.
+    spine = inner[:, None] + length[:, None] * (t[None, :, None] * start[:, None] * 1.15) + bend[:, None] * t[None, :, None] ** 2
+    spine += (outer - inner)[:, None] * np.minimum(t * 3.0, 1.0)[None, :, None]
+    half = 0.5 * WISP_WIDTH_M * rng.uniform(0.5, 1.3, count)[:, None] * (1.0 - 0.65 * t)[None]
+    across = [side, normal]
+    verts, faces, uvs, cut, tans = [], [], [], [], []
+    d = np.gradient(spine, axis=1)
+    d /= np.maximum(np.linalg.norm(d, axis=2, keepdims=True), 1e-12)
+    u0 = rng.uniform(0.0, float(HAIR_UV_REPEAT), count)
+    v0 = rng.uniform(0.0, 6.0, count)
+    span_u = WISP_WIDTH_M / 0.09  # a wisp shows its own width of strands (a tile spans about 9 cm of scalp)
+    n_per = 2 * (segments + 1)
+    for k, a in enumerate(across):
+        left = spine - half[..., None] * a[:, None]
+        right = spine + half[..., None] * a[:, None]
+        v = np.stack([left, right], axis=2).reshape(count, n_per, 3)
+        verts.append(v)
+        uv = np.stack([np.stack([u0 + k * 0.37, u0 + k * 0.37 + span_u], 1)[:, None, :].repeat(segments + 1, 1),
+                       (v0[:, None] + length * 20.0 * t[None])[..., None].repeat(2, 2)], axis=-1).reshape(count, n_per, 2)
+        uvs.append(uv)
+        # Strands end one by one towards the tip: the cut rises from 0.25 to 1.05.
+        cut.append(np.repeat(0.25 + 0.8 * t ** 1.5, 2)[None].repeat(count, 0))
+        tans.append(np.repeat(d, 2, axis=1))
+    base = np.arange(segments) * 2
+    quad = np.concatenate([np.stack([base, base + 1, base + 3], 1), np.stack([base, base + 3, base + 2], 1)])
+    all_faces = []
+    for k in range(len(across)):
+        for w in range(count):
+            all_faces.append(quad + (k * count + w) * n_per)
+    verts = np.concatenate(verts).reshape(-1, 3)
+    uv = np.concatenate(uvs).reshape(-1, 2)
+    faces = np.concatenate(all_faces).astype(np.int32)
+    # Shaded as the shells' outer layers are, a little darker at the root (inside the hair).
+    colours = np.repeat(np.concatenate([np.repeat(0.6 + 0.25 * np.minimum(t * 2.0, 1.0), 2)] * (len(across) * count))[:, None], 3, axis=1).astype(np.float32)
+    return Mesh(verts, faces, vertex_colors=colours, uv=uv, texture=texture, specular=specular, roughness=roughness,
+                strand_tangents=np.concatenate(tans).reshape(-1, 3), strand_cutoff=np.concatenate(cut).reshape(-1))
+
+
 class ScalpHair(Part):
     """Scalp hair of one identity: shells (and a bun for tied-back hair) bound to the head."""
 
@@ -461,11 +630,13 @@ class ScalpHair(Part):
     label = "hair"
 
     def __init__(self, style: str, colour_name: str, colour: np.ndarray, grey: float, shells: list[Shells], info: dict, bun=None,
-                 identity: Identity | None = None, coverage: np.ndarray | None = None):
+                 identity: Identity | None = None, coverage: np.ndarray | None = None, flyaways=None):
         self.style, self.colour_name, self.colour, self.grey = style, colour_name, colour, grey
         self.shells = shells
         self.info = info
         self.bun = bun
+        #: Flyaway wisps (a renderer Mesh built once, see :func:`build_flyaways`) or None.
+        self.flyaways = flyaways
         #: The identity and its per-vertex hair coverage (0-1), for the hair painted into the scalp.
         self.identity, self.coverage = identity, coverage
         self._paint = None
@@ -485,7 +656,14 @@ class ScalpHair(Part):
             texels = texel_points(ident, size, "skin")
             # Roots in 0.4 mm tufts, not an even wash: scalp paint with a grain reads as hair.
             grain = hash_noise(texels.points, 0.0004, seed=int(ident.index) + 7)
-            cover = np.clip(texels.interpolate(self.coverage), 0.0, 1.0) * SCALP_PAINT * (0.7 + 0.3 * grain)
+            c = np.clip(texels.interpolate(self.coverage), 0.0, 1.0)
+            # Squared: the wash fades faster than the strands, so the hairline ends in hairs, not in a stain.
+            cover = c ** 2 * SCALP_PAINT * (0.7 + 0.3 * grain)
+            # Fine hairs (cells 0.25 mm across, 2.5 mm down the head) as dense as the coverage: where
+            # it falls below the shells' hairline they thin out one by one over several millimetres,
+            # hairs at 512 px and a soft fall of density at 224 px.
+            fine = hash_noise(texels.points, 0.00025, stretch=(1.0, 10.0, 1.0), seed=int(ident.index) + 11) < FINE_HAIR_DENSITY * c ** 1.5
+            cover = np.maximum(cover, np.where(fine, FINE_HAIR_ALPHA, 0.0))
             keep = cover > 1e-3
             colour = srgb_to_linear((1.0 - self.grey) * np.asarray(self.colour) + self.grey * np.asarray(GREY) * 0.9)
             self._paint = SkinPaint(texels.rows[keep], texels.cols[keep], cover[keep], colour, size)
@@ -499,6 +677,8 @@ class ScalpHair(Part):
         out = [s.mesh(vertices) for s in self.shells]
         if self.bun is not None:
             out.append(self.bun(vertices))
+        if self.flyaways is not None:
+            out.append(self.flyaways)
         return out
 
     def record(self):
@@ -581,7 +761,9 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
         thickness *= 0.8 + 0.3 * up  # coily hair stands up on top
     # Hair is not a shell of even thickness: low-frequency bumps, larger for curly hair.
     thickness *= 1.0 + (0.15 + 0.2 * shape.curl) * _bumps(rng, neutral)
-    texture = strand_texture(rng, colour, grey, shape.curl, stubble=shape.thickness_m < 0.006)
+    # The strands' own look (texture, bends, layers, highlight, flyaways) from a stream of its own.
+    look = rng_for(identity.seed, STREAM, identity.index, 4)
+    texture = scalp_texture(look, colour, grey, shape.curl, stubble=shape.thickness_m < 0.006)
     pole = np.array([0.0, 1.0, -0.35])
     min_layer = None
     tangent = None
@@ -592,13 +774,14 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
         drop = shape.fringe * rng.uniform(0.4, 1.0) * (forehead - 0.012)
         front = _smoothstep(0.9, 0.5, np.abs(az))
         edge = height + drop * front + _wobble(rng, az, 0.003) * front
-        fringe = (_smoothstep(-0.002, 0.008, edge) - _smoothstep(-0.002, 0.012, height)).clip(0.0, 1.0) * front
+        # Its ends thin out over 1-2 cm (strands of many lengths), not in a cut line.
+        fringe = (_smoothstep(-0.01, 0.012, edge) - _smoothstep(-0.002, 0.012, height)).clip(0.0, 1.0) * front
         skin_mask = np.zeros(len(neutral), bool)
         skin_mask[identity.regions["skin"]] = True
         fringe[~skin_mask] = 0.0
         coverage = np.maximum(coverage, fringe)
         thickness = np.where(fringe > 0, np.maximum(thickness, 0.004), thickness)
-        min_layer = np.where((fringe > 0) & (height < 0), 0.55, 0.0)
+        min_layer = np.where((fringe > 0) & (height < 0), 0.4, 0.0)
     outer = None
     if shape.hangs:
         outer = _curtain(frame, neutral, identity.regions["skin"], shape.thickness_m)
@@ -607,17 +790,51 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     # A fringe follows the forehead skin it lies on (brow actions move it); from the hairline up
     # the hair stays as on the neutral head.
     follow = 1.0 - _smoothstep(-0.006, 0.0, height)
+    uv, tangent = _strand_flow(look, neutral, identity.faces, frame.centre, pole)
+    # Each layer shows the strands a few texels aside and further along: strands cross between
+    # layers instead of one pattern stacked into stripes.
+    layer_shift = np.stack([look.uniform(-0.006, 0.006, shape.layers), look.uniform(0.0, 1.0, shape.layers)], axis=1)
+    layer_shift[0] = 0.0
     shells = build_shells(neutral, identity.faces, coverage, thickness, shape.layers, pole, frame.centre, texture, outer=outer,
-                          min_layer=min_layer, tangent=tangent, follow=follow)
+                          min_layer=min_layer, tangent=tangent, follow=follow, uv=uv, layer_shift=layer_shift)
     if shells is None:
         return None
-    if shape.thickness_m < 0.006:
-        # Cropped hair is bristles, not a combed surface: little highlight.
-        shells.specular, shells.roughness = 0.03, 0.85
+    specular, roughness = (0.03, 0.85) if shape.thickness_m < 0.006 else (0.09, 0.5)  # cropped hair is bristles: little highlight
+    # The highlight comes and goes over the head (locks catch the light differently), per vertex.
+    shells.specular = np.tile((specular * (1.0 + 0.45 * _bumps(look, neutral[shells.ids], 0.03))).clip(0.0, None).astype(np.float32),
+                              len(shells.disp))
+    shells.roughness = roughness
+    flyaways = build_flyaways(look, shells, coverage, height, style, shape.curl, texture, specular, roughness)
     bun = _bun(frame, neutral, texture, rng) if shape.tied else None
     info = {"hairline_m": round(float(forehead + shape.recession_m), 4), "thickness_m": round(float(shape.thickness_m), 4),
             "fringe": bool(shape.fringe > 0), "drawn_style": drawn}
-    return ScalpHair(style, colour_name, colour, grey, [shells], info, bun=bun, identity=identity, coverage=coverage)
+    return ScalpHair(style, colour_name, colour, grey, [shells], info, bun=bun, identity=identity, coverage=coverage, flyaways=flyaways)
+
+
+#: How far the strands bend off the meridians from the pole: the largest sideways shift of the
+#: strand coordinate u (tiles) and of the strand direction (radians), over a few centimetres.
+FLOW_BEND_U = 0.025
+FLOW_BEND_RAD = 0.35
+
+
+def _strand_flow(rng: np.random.Generator, neutral: np.ndarray, faces: np.ndarray, centre: np.ndarray, pole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (V,2) strand coordinates and (V,3) strand directions of scalp hair: the meridians from
+    ``pole`` (see :func:`_pole_uv`) bent by a smooth random field, so the strands sweep and part in
+    places instead of running in parallel lines from the crown, and the highlight band across them
+    wanders with them."""
+    from painctl.renderer import vertex_normals
+
+    p = neutral.astype(np.float64)
+    normals = vertex_normals(neutral, faces).astype(np.float64)
+    away = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
+    uv = _pole_uv(away, pole, HAIR_UV_REPEAT)
+    uv[:, 0] += FLOW_BEND_U * _bumps(rng, p, 0.06)
+    t = away - pole[None] / np.linalg.norm(pole)
+    t = t - (t * normals).sum(1, keepdims=True) * normals
+    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
+    side = np.cross(normals, t)
+    angle = FLOW_BEND_RAD * _bumps(rng, p, 0.04)
+    return uv, np.cos(angle)[:, None] * t + np.sin(angle)[:, None] * side
 
 
 def _curtain(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, thickness: float) -> np.ndarray:
