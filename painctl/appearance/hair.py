@@ -16,6 +16,7 @@ conditioned on gender, ancestry and age (tables :data:`STYLE_WEIGHTS`, :func:`ha
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +119,8 @@ GREYING_ONSET = {"african": 48.0, "asian": 44.0, "caucasian": 40.0}
 FINE_HAIR_DENSITY = 0.4
 #: How much a fine hair's texel takes the hair's colour (a hair is finer than the texel).
 FINE_HAIR_ALPHA = 0.5
+#: How dark the painted roots are against the hair's own colour (in the shade of the hair over them).
+ROOT_SHADOW = 0.65
 
 
 def hair_colour(rng: np.random.Generator, ancestry: str, age_years: float | None) -> tuple[str, np.ndarray, float]:
@@ -193,26 +196,28 @@ def strand_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cu
     return tex
 
 
-def scalp_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, width: int = 1024, height: int = 128,
-                  stubble: bool = False) -> np.ndarray:
-    """Return an (height, width, 4) float32 strand texture of scalp hair: rgb each strand's colour,
-    alpha its length 0-1 (the shells cut it per layer, :func:`build_shells`).
+#: How many strand layouts (:func:`strand_layout`) a seed has per texture kind; each identity
+#: draws one, and paints its own colours over it.
+LAYOUTS = 8
 
-    Unlike :func:`strand_texture` (one strand a column, evenly spaced) the strands lie in clumps
-    (locks 0.5-2.5 mm wide at the scalp's scale) placed at random: a clump shares a length, a
-    colour offset, a slant and a wave, so the surface breaks into locks instead of combed stripes,
-    and at 224 px, where a pixel averages about ten strands, the clumps still differ. Each strand
-    has its own width (1-3 texels), shade, hue and a length that varies along it (hairs end at
+
+@functools.lru_cache(maxsize=4 * LAYOUTS)
+def strand_layout(seed: int, layout: int, curl: float, stubble: bool, width: int = 1024, height: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Return where the strands of a scalp-hair texture lie: (owner (height, width) int32, the strand
+    drawn at each texel or -1; alpha (height, width) float32, its length there 0-1; clump (n,) int,
+    the clump of each strand; the number of clumps). A pure function of its arguments (drawn from
+    ``rng_for(seed, STREAM, 5, layout, ...)``) kept per process: laying out ~1,000 strands costs
+    tens of ms, colouring them (:func:`scalp_texture`) under one.
+
+    The strands lie in clumps (locks 0.5-2.5 mm wide at the scalp's scale) placed at random: a
+    clump shares a length, a slant and a wave, so the surface breaks into locks instead of combed
+    stripes, and at 224 px, where a pixel averages about ten strands, the clumps still differ.
+    Each strand has its own width (1-3 texels) and a length that varies along it (hairs end at
     different places, so the cut hairline and the outer layers break into separate hairs); its
-    side texels are shorter than its core, so outer layers keep only the cores (tips thinner).
-    ``grey`` of the strands are grey or white, more in some clumps than others (salt and pepper),
-    each with its own amount of pigment left; ``stubble`` breaks strands into short bristles.
+    side texels are shorter than its core, so outer layers keep only the cores (tips thinner);
+    ``stubble`` breaks strands into short bristles.
     """
-    colour = np.asarray(colour, np.float64)
-    tex = np.zeros((height, width, 4), np.float32)
-    # Texels between strands take the hair's mean colour: texture filtering blends them into the
-    # strands' edges, and black there drew a dark fringe round every strand.
-    tex[..., :3] = (1.0 - grey) * colour * 0.9 + grey * np.asarray(GREY) * 0.8
+    rng = rng_for(seed, STREAM, 5, layout, int(round(curl * 100)), int(stubble))
     # Clumps side by side round the tile, 6-26 texels wide with narrow partings between them.
     widths = rng.integers(6, 27, width // 8)
     gaps = rng.integers(0, 4, len(widths))
@@ -222,57 +227,75 @@ def scalp_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cur
     n_clumps = len(widths)
     # Curly and coily hair is springy and dense out to its surface: longer strands on average.
     clump_len = rng.uniform(0.55 + 0.3 * curl, 1.0, n_clumps)
-    clump_tint = np.exp(rng.normal(0.0, 0.12, n_clumps))
-    clump_grey = np.clip(grey * np.exp(rng.normal(0.0, 0.6, n_clumps)), 0.0, 1.0)
     clump_slant = rng.integers(-2, 3, n_clumps)  # texels across the tile's height: the tile still tiles
     clump_amp = (1.0 + 14.0 * curl) * rng.uniform(0.5, 1.5, n_clumps)
     clump_cycles = np.round(1 + curl * 15) * rng.integers(1, 3, n_clumps)
     clump_phase = rng.uniform(0, 2 * np.pi, n_clumps)
     # Strands: about one per texel of clump, at random places in it.
-    per = np.maximum(1, widths)
-    c = np.repeat(np.arange(n_clumps), per)
+    c = np.repeat(np.arange(n_clumps), widths)
     n = len(c)
     x0 = starts[c] + rng.uniform(0.0, 1.0, n) * widths[c]
-    length = np.clip(clump_len[c] * rng.uniform(0.8, 1.0, n), 0.0, 1.0)
+    length = np.clip(clump_len[c] * rng.uniform(0.8, 1.0, n), 0.0, 1.0).astype(np.float32)
+    t = (np.arange(height) / height).astype(np.float32)[None]
+    wave = clump_amp[c, None] * np.sin(2 * np.pi * clump_cycles[c, None] * t + clump_phase[c, None])
+    # Strands of a clump wander a little about its wave, and curls spring apart.
+    own_wave = rng.uniform(0.2, 0.8, (n, 1)) * (1.0 + 6.0 * curl) * np.sin(2 * np.pi * rng.integers(1, 3, (n, 1)) * t + rng.uniform(0, 2 * np.pi, (n, 1)))
+    core = np.floor(x0[:, None] + clump_slant[c, None] * t + wave + own_wave).astype(np.int64) % width
+    # Hairs end at different places: each strand's length dips along it (a whole number of times a tile).
+    along = 1.0 - 0.25 * (0.5 + 0.5 * np.sin(2 * np.pi * rng.integers(1, 4, (n, 1)) * t + rng.uniform(0, 2 * np.pi, (n, 1))))
+    alpha = (length[:, None] * along).astype(np.float32)
+    strand_w = rng.choice(np.array([1, 2, 3]), size=n, p=[0.35, 0.45, 0.2])
+    rows = np.broadcast_to(np.arange(height)[None], core.shape)
+    flat = [(rows * width + core).reshape(-1)]
+    a, s = [alpha.reshape(-1)], [np.repeat(np.arange(n), height)]
+    for dx, need in ((1, 2), (-1, 3)):
+        sel = strand_w >= need
+        flat.append((rows[sel] * width + (core[sel] + dx) % width).reshape(-1))
+        a.append((alpha[sel] * 0.8).reshape(-1))  # a strand's sides are shorter: outer layers keep its core
+        s.append(np.repeat(np.flatnonzero(sel), height))
+    flat, a, s = np.concatenate(flat), np.concatenate(a), np.concatenate(s)
+    # Longer strands win where strands cross: per texel the write with the largest alpha.
+    top = np.zeros(height * width, np.float32)
+    np.maximum.at(top, flat, a)
+    owner = np.full(height * width, -1, np.int32)
+    win = a == top[flat]
+    owner[flat[win]] = s[win]
+    top, owner = top.reshape(height, width), owner.reshape(height, width)
+    if stubble:
+        # Bristles: each strand shows as a few short dashes along v, at random offsets.
+        dash = (np.arange(height)[:, None] + rng.integers(0, height, width)[None]) % (height // 16) < rng.integers(1, 4, width)[None]
+        top = top * (dash & (rng.random(width) < 0.6)[None])
+    for arr in (owner, top, c):
+        arr.setflags(write=False)
+    return owner, top, c, n_clumps
+
+
+def scalp_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, seed: int = 0, stubble: bool = False) -> np.ndarray:
+    """Return a (128, 1024, 4) float32 strand texture of scalp hair: rgb each strand's colour,
+    alpha its length 0-1 (the shells cut it per layer, :func:`build_shells`).
+
+    Unlike :func:`strand_texture` (one strand a column, evenly spaced) the strands are those of
+    one of the seed's :data:`LAYOUTS` layouts (:func:`strand_layout`, drawn with ``rng``), in
+    clumps; ``rng`` colours them: a clump shares a colour offset, each strand has its own shade
+    and hue, and ``grey`` of the strands are grey or white, more in some clumps than others (salt
+    and pepper), each with its own amount of pigment left.
+    """
+    owner, alpha, c, n_clumps = strand_layout(int(seed), int(rng.integers(LAYOUTS)), float(curl), bool(stubble))
+    colour = np.asarray(colour, np.float64)
+    n = len(c)
+    clump_tint = np.exp(rng.normal(0.0, 0.12, n_clumps))
+    clump_grey = np.clip(grey * np.exp(rng.normal(0.0, 0.6, n_clumps)), 0.0, 1.0)
     is_grey = rng.random(n) < clump_grey[c]
     pigment = rng.uniform(0.0, 0.3, n) ** 2 / 0.3  # what is left of the colour in a grey hair: mostly none
     white = np.asarray(GREY)[None] * rng.uniform(0.85, 1.05, (n, 1)) * np.array([1.0, 1.0, 0.96])[None] ** rng.uniform(-1.0, 2.0, (n, 1))
     own = colour[None] * (clump_tint[c] * rng.uniform(0.78, 1.15, n))[:, None] * np.exp(rng.normal(0.0, 0.05, (n, 3)))
     rgb = np.where(is_grey[:, None], pigment[:, None] * own + (1.0 - pigment[:, None]) * white, own)
-    rows = np.arange(height)
-    t = rows[None] / height
-    wave = clump_amp[c, None] * np.sin(2 * np.pi * clump_cycles[c, None] * t + clump_phase[c, None])
-    # Strands of a clump wander a little about its wave (2-4 cycles a tile), and curls spring apart.
-    own_wave = rng.uniform(0.2, 0.8, (n, 1)) * (1.0 + 6.0 * curl) * np.sin(2 * np.pi * rng.integers(1, 3, (n, 1)) * t + rng.uniform(0, 2 * np.pi, (n, 1)))
-    x = x0[:, None] + clump_slant[c, None] * t + wave + own_wave
-    # Hairs end at different places: each strand's length dips along it (a whole number of times a tile).
-    along = 1.0 - 0.25 * (0.5 + 0.5 * np.sin(2 * np.pi * rng.integers(1, 4, (n, 1)) * t + rng.uniform(0, 2 * np.pi, (n, 1))))
-    alpha = length[:, None] * along
-    strand_w = rng.choice(np.array([1, 2, 3]), size=n, p=[0.35, 0.45, 0.2])
-    core = np.floor(x).astype(int)
-    writes_c, writes_a, writes_s = [core], [alpha], [np.broadcast_to(np.arange(n)[:, None], core.shape)]
-    for dx, need in ((1, 2), (-1, 3)):
-        sel = strand_w >= need
-        writes_c.append(core[sel] + dx)
-        writes_a.append(alpha[sel] * 0.8)  # a strand's sides are shorter: outer layers keep its core
-        writes_s.append(np.broadcast_to(np.flatnonzero(sel)[:, None], core[sel].shape))
-    cols = np.concatenate([w.reshape(-1) for w in writes_c]) % width
-    a = np.concatenate([w.reshape(-1) for w in writes_a])
-    s = np.concatenate([w.reshape(-1) for w in writes_s])
-    r = np.concatenate([np.broadcast_to(rows[None], w.shape).reshape(-1) for w in writes_c])
-    flat = r * width + cols
-    # Longer strands win where strands cross: per texel the write with the largest alpha.
-    top = np.zeros(height * width)
-    np.maximum.at(top, flat, a)
-    win = a == top[flat]
-    texels = tex.reshape(-1, 4)
-    texels[flat[win], :3] = rgb[s[win]]
-    texels[:, 3] = top
-    if stubble:
-        # Bristles: each strand shows as a few short dashes along v, at random offsets.
-        dash = (np.arange(height)[:, None] + rng.integers(0, height, width)[None]) % (height // 16) < rng.integers(1, 4, width)[None]
-        keep = rng.random(width) < 0.6
-        tex[..., 3] *= dash & keep[None]
+    # Texels between strands (owner -1, the last row) take the hair's mean colour: texture
+    # filtering blends them into the strands' edges, and black there drew a dark fringe round every strand.
+    table = np.concatenate([rgb, ((1.0 - grey) * colour * 0.9 + grey * np.asarray(GREY) * 0.8)[None]]).astype(np.float32)
+    tex = np.empty(owner.shape + (4,), np.float32)
+    tex[..., :3] = table[owner]
+    tex[..., 3] = alpha
     return tex
 
 
@@ -361,7 +384,8 @@ HAIR_UV_REPEAT = 6
 def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, thickness: np.ndarray, layers: int, pole: np.ndarray,
                  centre: np.ndarray, texture: np.ndarray, outer: np.ndarray | None = None, min_layer: np.ndarray | None = None,
                  offset_m: float = 0.0008, tangent: np.ndarray | None = None, follow: np.ndarray | None = None,
-                 uv: np.ndarray | None = None, root_cut: float = 0.04, layer_shift: np.ndarray | None = None) -> Shells | None:
+                 uv: np.ndarray | None = None, root_cut: float = 0.04, layer_shift: np.ndarray | None = None,
+                 bend: np.ndarray | None = None) -> Shells | None:
     """Build hair shells over the head vertices where ``coverage`` (V,) > 0.
 
     ``thickness`` (V,) metres pushes layers out along the neutral normals; ``outer`` (V,3), where
@@ -375,7 +399,8 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     the scalp; higher: skin shows between them). ``layer_shift`` (layers,2) offsets each layer's
     strand coordinates, so each layer shows other strands (beards: short hairs at every height,
     not one strand pattern repeated up the stack, which read as a woven moire when seen at an
-    angle). Returns None when nothing is covered.
+    angle). ``bend`` (V,) radians turns the strand direction about the normal (strands that sweep
+    off the meridians). Returns None when nothing is covered.
     """
     from painctl.renderer import vertex_normals
 
@@ -413,6 +438,8 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     else:
         t = tangent[ids]
     t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
+    if bend is not None:
+        t = np.cos(bend[ids])[:, None] * t + np.sin(bend[ids])[:, None] * np.cross(normals, t)
     if uv is None:
         directions = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
         uv = _pole_uv(directions, pole, HAIR_UV_REPEAT)
@@ -545,8 +572,8 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
 
 
 #: Flyaway wisps per style: how many, and their length range (metres) out of the hair's surface.
-FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (50, 0.003, 0.01), "medium": (80, 0.004, 0.016), "long_tied": (45, 0.004, 0.012),
-            "curly": (70, 0.004, 0.012), "coily": (70, 0.002, 0.008), "receding": (35, 0.003, 0.009), "bald": (20, 0.002, 0.007)}
+FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (40, 0.006, 0.016), "medium": (70, 0.01, 0.03), "long_tied": (40, 0.008, 0.02),
+            "curly": (60, 0.006, 0.016), "coily": (60, 0.003, 0.009), "receding": (30, 0.005, 0.012), "bald": (16, 0.004, 0.01)}
 #: A wisp's width at its root (metres): a few strands of the strand texture side by side.
 WISP_WIDTH_M = 0.0007
 
@@ -575,8 +602,8 @@ def build_flyaways(rng: np.random.Generator, shells: Shells, coverage: np.ndarra
     tangent = shells.tangent[pick].astype(np.float64)
     side = np.cross(normal, tangent)
     side /= np.maximum(np.linalg.norm(side, axis=1, keepdims=True), 1e-9)
-    # Leaving the surface at 5-25 degrees, turned up to 40 degrees off the strand direction.
-    lift = rng.uniform(0.05, 0.35, count)[:, None]
+    # Leaving the surface at 3-17 degrees, turned up to 40 degrees off the strand direction.
+    lift = rng.uniform(0.05, 0.3, count)[:, None]
     turn = rng.uniform(-0.7, 0.7, count)[:, None]
     start = np.cos(turn) * tangent + np.sin(turn) * side
     start = np.cos(lift) * start + np.sin(lift) * normal
@@ -618,7 +645,7 @@ def build_flyaways(rng: np.random.Generator, shells: Shells, coverage: np.ndarra
     uv = np.concatenate(uvs).reshape(-1, 2)
     faces = np.concatenate(all_faces).astype(np.int32)
     # Shaded as the shells' outer layers are, a little darker at the root (inside the hair).
-    colours = np.repeat(np.concatenate([np.repeat(0.6 + 0.25 * np.minimum(t * 2.0, 1.0), 2)] * (len(across) * count))[:, None], 3, axis=1).astype(np.float32)
+    colours = np.repeat(np.concatenate([np.repeat(0.7 + 0.3 * np.minimum(t * 2.0, 1.0), 2)] * (len(across) * count))[:, None], 3, axis=1).astype(np.float32)
     return Mesh(verts, faces, vertex_colors=colours, uv=uv, texture=texture, specular=specular, roughness=roughness,
                 strand_tangents=np.concatenate(tans).reshape(-1, 3), strand_cutoff=np.concatenate(cut).reshape(-1))
 
@@ -654,19 +681,25 @@ class ScalpHair(Part):
             return None
         if self._paint is None or self._paint.size != size:
             texels = texel_points(ident, size, "skin")
-            # Roots in 0.4 mm tufts, not an even wash: scalp paint with a grain reads as hair.
-            grain = hash_noise(texels.points, 0.0004, seed=int(ident.index) + 7)
             c = np.clip(texels.interpolate(self.coverage), 0.0, 1.0)
+            on = np.flatnonzero(c > 1e-3)  # the noise is drawn only where there is hair
+            c, points = c[on], texels.points[on]
+            # Roots in 0.4 mm tufts, not an even wash: scalp paint with a grain reads as hair.
+            grain = hash_noise(points, 0.0004, seed=int(ident.index) + 7)
             # Squared: the wash fades faster than the strands, so the hairline ends in hairs, not in a stain.
             cover = c ** 2 * SCALP_PAINT * (0.7 + 0.3 * grain)
             # Fine hairs (cells 0.25 mm across, 2.5 mm down the head) as dense as the coverage: where
             # it falls below the shells' hairline they thin out one by one over several millimetres,
-            # hairs at 512 px and a soft fall of density at 224 px.
-            fine = hash_noise(texels.points, 0.00025, stretch=(1.0, 10.0, 1.0), seed=int(ident.index) + 11) < FINE_HAIR_DENSITY * c ** 1.5
-            cover = np.maximum(cover, np.where(fine, FINE_HAIR_ALPHA, 0.0))
-            keep = cover > 1e-3
-            colour = srgb_to_linear((1.0 - self.grey) * np.asarray(self.colour) + self.grey * np.asarray(GREY) * 0.9)
-            self._paint = SkinPaint(texels.rows[keep], texels.cols[keep], cover[keep], colour, size)
+            # hairs at 512 px and a soft fall of density at 224 px. Only where they show over the wash.
+            band = np.flatnonzero(cover < FINE_HAIR_ALPHA)
+            fine = hash_noise(points[band], 0.00025, stretch=(1.0, 10.0, 1.0), seed=int(ident.index) + 11) < FINE_HAIR_DENSITY * c[band] ** 1.5
+            cover[band[fine]] = FINE_HAIR_ALPHA
+            keep = on[cover > 1e-3]
+            cover = cover[cover > 1e-3]
+            # The roots lie in the shadow of the hair over them: darker than the hair (white hair's
+            # roots painted its own white read as a pale stain along the hairline).
+            colour = srgb_to_linear(ROOT_SHADOW * ((1.0 - self.grey) * np.asarray(self.colour) + self.grey * np.asarray(GREY) * 0.9))
+            self._paint = SkinPaint(texels.rows[keep], texels.cols[keep], cover, colour, size)
         return self._paint
 
     def dress(self, head, vertices, au):
@@ -763,9 +796,10 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     thickness *= 1.0 + (0.15 + 0.2 * shape.curl) * _bumps(rng, neutral)
     # The strands' own look (texture, bends, layers, highlight, flyaways) from a stream of its own.
     look = rng_for(identity.seed, STREAM, identity.index, 4)
-    texture = scalp_texture(look, colour, grey, shape.curl, stubble=shape.thickness_m < 0.006)
+    texture = scalp_texture(look, colour, grey, shape.curl, seed=identity.seed, stubble=shape.thickness_m < 0.006)
     pole = np.array([0.0, 1.0, -0.35])
     min_layer = None
+    scalp = coverage  # where the roots grow (painted into the skin): the skin under a fringe is forehead
     tangent = None
     if shape.fringe > 0:
         # A fringe: strands from the front of the crown fall over the forehead, outer layers only,
@@ -790,25 +824,27 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     # A fringe follows the forehead skin it lies on (brow actions move it); from the hairline up
     # the hair stays as on the neutral head.
     follow = 1.0 - _smoothstep(-0.006, 0.0, height)
-    uv, tangent = _strand_flow(look, neutral, identity.faces, frame.centre, pole)
+    uv, bend = _strand_flow(look, neutral, frame.centre, pole)
     # Each layer shows the strands a few texels aside and further along: strands cross between
     # layers instead of one pattern stacked into stripes.
     layer_shift = np.stack([look.uniform(-0.006, 0.006, shape.layers), look.uniform(0.0, 1.0, shape.layers)], axis=1)
     layer_shift[0] = 0.0
     shells = build_shells(neutral, identity.faces, coverage, thickness, shape.layers, pole, frame.centre, texture, outer=outer,
-                          min_layer=min_layer, tangent=tangent, follow=follow, uv=uv, layer_shift=layer_shift)
+                          min_layer=min_layer, tangent=tangent, follow=follow, uv=uv, layer_shift=layer_shift, bend=bend)
     if shells is None:
         return None
     specular, roughness = (0.03, 0.85) if shape.thickness_m < 0.006 else (0.09, 0.5)  # cropped hair is bristles: little highlight
     # The highlight comes and goes over the head (locks catch the light differently), per vertex.
-    shells.specular = np.tile((specular * (1.0 + 0.45 * _bumps(look, neutral[shells.ids], 0.03))).clip(0.0, None).astype(np.float32),
-                              len(shells.disp))
+    # Inner layers lie in the outer ones' shadow: their highlight falls with their shading, so the
+    # band breaks up into the outer strands that catch the light instead of one sheen.
+    shells.specular = (shells.shade[:, None] ** 2 * (specular * (1.0 + 0.45 * _bumps(look, neutral[shells.ids], 0.03))).clip(0.0, None)[None]
+                       ).reshape(-1).astype(np.float32)
     shells.roughness = roughness
     flyaways = build_flyaways(look, shells, coverage, height, style, shape.curl, texture, specular, roughness)
     bun = _bun(frame, neutral, texture, rng) if shape.tied else None
     info = {"hairline_m": round(float(forehead + shape.recession_m), 4), "thickness_m": round(float(shape.thickness_m), 4),
             "fringe": bool(shape.fringe > 0), "drawn_style": drawn}
-    return ScalpHair(style, colour_name, colour, grey, [shells], info, bun=bun, identity=identity, coverage=coverage, flyaways=flyaways)
+    return ScalpHair(style, colour_name, colour, grey, [shells], info, bun=bun, identity=identity, coverage=scalp, flyaways=flyaways)
 
 
 #: How far the strands bend off the meridians from the pole: the largest sideways shift of the
@@ -817,24 +853,16 @@ FLOW_BEND_U = 0.025
 FLOW_BEND_RAD = 0.35
 
 
-def _strand_flow(rng: np.random.Generator, neutral: np.ndarray, faces: np.ndarray, centre: np.ndarray, pole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (V,2) strand coordinates and (V,3) strand directions of scalp hair: the meridians from
-    ``pole`` (see :func:`_pole_uv`) bent by a smooth random field, so the strands sweep and part in
-    places instead of running in parallel lines from the crown, and the highlight band across them
-    wanders with them."""
-    from painctl.renderer import vertex_normals
-
+def _strand_flow(rng: np.random.Generator, neutral: np.ndarray, centre: np.ndarray, pole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (V,2) strand coordinates and (V,) radians of scalp hair: the meridians from ``pole``
+    (see :func:`_pole_uv`) bent by a smooth random field, and the angle the strand direction turns
+    off them (``bend`` of :func:`build_shells`), so the strands sweep and part in places instead
+    of running in parallel lines from the crown, and the highlight band across them wanders."""
     p = neutral.astype(np.float64)
-    normals = vertex_normals(neutral, faces).astype(np.float64)
     away = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
     uv = _pole_uv(away, pole, HAIR_UV_REPEAT)
     uv[:, 0] += FLOW_BEND_U * _bumps(rng, p, 0.06)
-    t = away - pole[None] / np.linalg.norm(pole)
-    t = t - (t * normals).sum(1, keepdims=True) * normals
-    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-9)
-    side = np.cross(normals, t)
-    angle = FLOW_BEND_RAD * _bumps(rng, p, 0.04)
-    return uv, np.cos(angle)[:, None] * t + np.sin(angle)[:, None] * side
+    return uv, FLOW_BEND_RAD * _bumps(rng, p, 0.04)
 
 
 def _curtain(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, thickness: float) -> np.ndarray:
