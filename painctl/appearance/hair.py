@@ -4,9 +4,12 @@ Hair is a stack of shells over the hair-bearing skin: copies of those head verti
 along their neutral normals (or, for hair that hangs, out to a curtain below the widest part of
 the skull). Every shell samples one strand texture whose alpha is each strand's length; a layer
 at height h keeps the strands longer than h, so the stack thins towards its outside and its
-silhouette is ragged like hair, not a helmet. The strand coordinates run along meridians from a
-pole (the crown whorl, or the knot of tied-back hair), which gives the Kajiya-Kay highlight of the
-renderer's hair branch its band across the strands. The shells are bound to the head's vertices
+silhouette is ragged like hair, not a helmet. The scalp's strand texture (:func:`scalp_texture`)
+lays strands out in clumps with their own width, colour, greying and lengths that vary along
+them; flyaway wisps (:func:`build_flyaways`) break the outline. The strand coordinates run along
+meridians from a pole (the crown whorl, or the knot of tied-back hair), bent by a smooth random
+field, which gives the Kajiya-Kay highlight of the renderer's hair branch its band across the
+strands. The shells are bound to the head's vertices
 (position + a fixed displacement), so they follow the rigged head in every frame at the cost of
 one gather and an add.
 
@@ -116,9 +119,9 @@ GREY = (0.78, 0.77, 0.74)
 SCALP_PAINT = 0.8
 GREYING_ONSET = {"african": 48.0, "asian": 44.0, "caucasian": 40.0}
 #: The fraction of the scalp's texels that are fine hairs painted into the skin, at full coverage.
-FINE_HAIR_DENSITY = 0.4
+FINE_HAIR_DENSITY = 0.5
 #: How much a fine hair's texel takes the hair's colour (a hair is finer than the texel).
-FINE_HAIR_ALPHA = 0.5
+FINE_HAIR_ALPHA = 0.4
 #: How dark the painted roots are against the hair's own colour (in the shade of the hair over them).
 ROOT_SHADOW = 0.65
 
@@ -509,22 +512,23 @@ def _wobble(rng: np.random.Generator, az: np.ndarray, amplitude: float) -> np.nd
     return out
 
 
-#: A hairline's irregularity: amplitude (metres) of its fine zigzag (the baby hairs and tufts a
-#: few millimetres across), and the largest dip of a widow's peak at the middle of the forehead.
+#: A hairline's irregularity: amplitude (metres) of its slow waves (2.5 cm across; finer detail is
+#: the strands'), and the largest dip of a widow's peak at the middle of the forehead.
 HAIRLINE_ZIGZAG_M = 0.002
 WIDOWS_PEAK_M = 0.005
 
 
 def hairline_detail(rng: np.random.Generator, p: np.ndarray, az: np.ndarray, temple_m: float) -> np.ndarray:
     """Return (N,) metres to add to the hairline's height at points ``p`` (N,3), azimuth ``az``
-    (N,) radians from the face: a fine zigzag varying over the surface (not only by azimuth), a
+    (N,) radians from the face: slow waves varying over the surface (not only by azimuth), a
     widow's peak drawn per identity, and notches at the temples that deepen with ``temple_m``."""
     # Only waves the head's ~9 mm triangles can carry: finer ones came out as straight-cut notches.
     # The hairline's fine raggedness is the strands' (their lengths end it hair by hair).
     zigzag = HAIRLINE_ZIGZAG_M * _bumps(rng, p, 0.025)
-    peak = -WIDOWS_PEAK_M * rng.uniform(0.0, 1.0) * np.exp(-(az / 0.12) ** 2)
+    # The peak and the notches span 3-4 triangles (about 3 cm): narrower, they came out as cut-out blocks.
+    peak = -WIDOWS_PEAK_M * rng.uniform(0.0, 1.0) * np.exp(-(az / 0.25) ** 2)
     notch_at = rng.uniform(0.38, 0.55)
-    notch = (0.003 + 0.6 * temple_m) * rng.uniform(0.3, 1.0) * np.exp(-((np.abs(az) - notch_at) / 0.09) ** 2)
+    notch = (0.003 + 0.6 * temple_m) * rng.uniform(0.3, 1.0) * np.exp(-((np.abs(az) - notch_at) / 0.18) ** 2)
     return zigzag + peak + notch
 
 
@@ -686,13 +690,13 @@ class ScalpHair(Part):
             c, points = c[on], texels.points[on]
             # Roots in 0.4 mm tufts, not an even wash: scalp paint with a grain reads as hair.
             grain = hash_noise(points, 0.0004, seed=int(ident.index) + 7)
-            # Squared: the wash fades faster than the strands, so the hairline ends in hairs, not in a stain.
-            cover = c ** 2 * SCALP_PAINT * (0.7 + 0.3 * grain)
+            # To a power: the wash fades faster than the strands, so the hairline ends in hairs, not in a stain.
+            cover = c ** 1.5 * SCALP_PAINT * (0.7 + 0.3 * grain)
             # Fine hairs (cells 0.25 mm across, 2.5 mm down the head) as dense as the coverage: where
             # it falls below the shells' hairline they thin out one by one over several millimetres,
             # hairs at 512 px and a soft fall of density at 224 px. Only where they show over the wash.
             band = np.flatnonzero(cover < FINE_HAIR_ALPHA)
-            fine = hash_noise(points[band], 0.00025, stretch=(1.0, 10.0, 1.0), seed=int(ident.index) + 11) < FINE_HAIR_DENSITY * c[band] ** 1.5
+            fine = hash_noise(points[band], 0.00025, stretch=(1.0, 10.0, 1.0), seed=int(ident.index) + 11) < FINE_HAIR_DENSITY * c[band]
             cover[band[fine]] = FINE_HAIR_ALPHA
             keep = on[cover > 1e-3]
             cover = cover[cover > 1e-3]
