@@ -392,8 +392,9 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     """Build hair shells over the head vertices where ``coverage`` (V,) > 0.
 
     ``thickness`` (V,) metres pushes layers out along the neutral normals; ``outer`` (V,3), where
-    finite, is instead the outermost layer's position (hanging hair). ``min_layer`` (V,) 0-1 drops
-    the layers below that height (a fringe lies over the skin with its outer strands only). The
+    finite, is instead the outermost layer's position (hanging hair). ``min_layer`` (V,) 0-1 thins
+    out the layers below that height, fully 0.3 below it (a fringe lies over the skin with its
+    outer strands only). The
     strand direction runs away from ``pole`` (a direction from ``centre``) along the surface unless
     ``tangent`` (V,3) is given. ``follow`` (V,) 0-1 says how much each root follows the skin in a
     frame (default 1: all of it). ``uv`` (V,2) gives the strand coordinates (u across, v along
@@ -432,7 +433,9 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     # Linear in coverage, so the cut moves smoothly through the triangles at the hairline.
     cutoff = heights_cut[:, None] + 1.2 * (1.0 - c[None])
     if min_layer is not None:
-        cutoff = np.where(heights[:, None] < min_layer[ids][None], 9.0, cutoff)
+        # A ramp, not a switch: a layer's cut rises as it falls below min_layer (interpolated over
+        # a triangle, a switch cut the layers under a fringe off along the triangles' edges).
+        cutoff = cutoff + 1.2 * np.clip((min_layer[ids][None] - heights[:, None]) / 0.3, 0.0, 1.0)
     cutoff = np.minimum(cutoff, 9.0)
     if tangent is None:
         away = (p - centre) / np.linalg.norm(p - centre, axis=1, keepdims=True)
@@ -577,7 +580,7 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
 
 #: Flyaway wisps per style: how many, and their length range (metres) out of the hair's surface.
 FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (40, 0.006, 0.016), "medium": (70, 0.01, 0.03), "long_tied": (40, 0.008, 0.02),
-            "curly": (60, 0.006, 0.016), "coily": (60, 0.003, 0.009), "receding": (30, 0.005, 0.012), "bald": (16, 0.004, 0.01)}
+            "curly": (50, 0.006, 0.016), "coily": (30, 0.002, 0.006), "receding": (30, 0.005, 0.012), "bald": (16, 0.004, 0.01)}
 #: A wisp's width at its root (metres): a few strands of the strand texture side by side.
 WISP_WIDTH_M = 0.0007
 
@@ -613,7 +616,7 @@ def build_flyaways(rng: np.random.Generator, shells: Shells, coverage: np.ndarra
     start = np.cos(lift) * start + np.sin(lift) * normal
     length = rng.uniform(lo, hi, count)[:, None]
     # Bent by gravity and at random (curls more): a wisp arcs, it does not stick out straight.
-    bend = (rng.normal(0.0, 0.45 + curl, (count, 3)) + np.array([0.0, -0.5, 0.0])) * length
+    bend = (rng.normal(0.0, 0.45 + 0.4 * curl, (count, 3)) + np.array([0.0, -0.5, 0.0])) * length
     segments = 5
     t = np.linspace(0.0, 1.0, segments + 1)
     # Root inside the hair (between the outer layers), so a wisp grows out of it.
