@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -33,7 +34,8 @@ def main() -> None:
     rig = open_artefact(args.rig)
     faces = rig.read("faces")
     regions, landmarks = _model_regions(rig)
-    plan = {"seed": 0, "faces": faces, "regions": regions, "landmarks": landmarks, "uv": None, "uv_faces": None}
+    # The fields of render_views.ViewsPlan that _identity_for_parts reads.
+    plan = SimpleNamespace(seed=0, faces=faces, regions=regions, landmarks=landmarks, uv=None, uv_faces=None)
     lights = studio_lights()
     neutral_rows = np.flatnonzero(rig.read("is_neutral"))
     build, follow, bare, dressed, triangles = [], [], [], [], []
