@@ -253,7 +253,7 @@ def beard_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cur
     bend = rng.normal(0.0, BEARD_CURL_SD + 0.15 * curl, n)
     # Alpha is how far out of the skin a hair reaches: long hairs in clumps stand out of the outer layers.
     reach = np.clip(rng.uniform(0.2, 1.0, n) * (0.3 + 0.9 * density), 0.05, 1.0)
-    step = 0.7  # texels: a hair's every texel is visited
+    step = 0.9  # texels: (nearly) every texel a hair crosses is visited
     steps = int(np.ceil(BEARD_HAIR_LENGTH[1] * 1.2 / step))
     s = np.arange(steps) * step
     inside = s[None] <= length[:, None]
@@ -347,7 +347,8 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     # Light hair shadows itself less than dark hair (light scattered inside the beard comes out
     # again): a grey beard's inner layers are shaded less, or the layers' light and dark
     # alternating pixel by pixel read as salt-and-pepper speckle at 224 px.
-    shells = replace(shells, shade=(1.0 - (1.0 - shells.shade) * (1.0 - BEARD_GREY_SHADOW_EASE * grey)).astype(np.float32))
+    if grey > 0:
+        shells = replace(shells, shade=(1.0 - (1.0 - shells.shade) * (1.0 - BEARD_GREY_SHADOW_EASE * grey)).astype(np.float32))
     # Facial hair is coarser and less aligned than scalp hair: a weak, broad highlight (its white
     # lobe at 0.1 outshone a black beard's own colour and drew a grey-blue band on the upper lip).
     shells.specular, shells.roughness = BEARD_SPECULAR, 0.9
