@@ -48,7 +48,7 @@ def _column_stripes(lum: np.ndarray, region: np.ndarray, min_rows: int = 8) -> f
 
 def test_a_black_beard_has_no_comb_of_vertical_stripes(rigs):
     """Below the mouth a young African man's black full beard at 224 px shows no regular
-    vertical strands: averaged down each column, its fine detail mostly cancels (0.12 and 0.10
+    vertical strands: averaged down each column, its fine detail mostly cancels (0.12 and 0.098
     of the pixels' spread, frontal and at 30 degrees, measured; 0.18 and 0.21 when each texture
     column was one strand running down the whole chin)."""
     stripes = []
@@ -64,11 +64,11 @@ def test_a_black_moustache_is_no_bluer_than_the_skin_and_hair_it_lies_on(rigs):
     """Under one white light at 512 px no pixel of a black moustache is bluer (linear blue over
     red) than both the skin under it and the hair's own colour: its strands show their colour,
     not a white highlight (which drew a grey-blue band on the upper lip: linear blue over red 1.0,
-    neutral grey, against the hair's 0.8)."""
+    neutral grey, against the hair's 0.8; 0.81 at most measured now)."""
     white = [Light(direction=[-0.3, 0.5, 0.8], colour=[1.0, 1.0, 1.0], intensity=2.0, ambient=0.15)]
     res, beard, part, bare = _dressed(rigs, "moustache", 512, lights=white, ethnicity="african", age_years=25.0)
-    # Pixels of at least 20/255 in red: darker ones' 8-bit steps alone move their hue by 10%.
-    beard &= res.rgb[..., 0] >= 20 / 255
+    # Pixels of at least 30/255 in red: the 8-bit steps of darker ones alone move their hue by 5-10%.
+    beard &= res.rgb[..., 0] >= 30 / 255
     lin = srgb_to_linear(np.clip(res.rgb[beard], 0, 1))
     blueness = lin[:, 2] / np.maximum(lin[:, 0], 1e-4)
     hair = srgb_to_linear(np.asarray(part.info["rgb"]))
@@ -81,7 +81,7 @@ def test_a_black_moustache_is_no_bluer_than_the_skin_and_hair_it_lies_on(rigs):
 def test_a_grey_beard_is_a_fine_grain_not_speckle(rigs):
     """A greying (55 years) and a grey (75) man's full beard at 224 px: the pixel-to-pixel
     luminance detail inside it (each pixel less its 3x3 mean, relative to the mean) stays low
-    (0.175 and 0.085 measured; 0.218 and 0.126 with full-contrast white and dark hairs and inner
+    (0.169 and 0.082 measured; 0.218 and 0.126 with full-contrast white and dark hairs and inner
     shell layers shaded as deeply as a black beard's)."""
     limits = {55.0: 0.195, 75.0: 0.105}
     for age, limit in limits.items():
