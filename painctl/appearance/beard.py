@@ -1,8 +1,9 @@
 """Beards and stubble for some men: hair shells over the beard area, bound to the skin so they move with the mouth.
 
 The beard area is the skin below the nose and the cheek line, down under the chin, leaving the
-lips bare; a moustache keeps only the upper lip. Shells and strand textures are those of scalp
-hair (:func:`painctl.appearance.hair.build_shells`). Stubble is painted into the skin instead
+lips bare; a moustache keeps only the upper lip. The shells are those of scalp hair
+(:func:`painctl.appearance.hair.build_shells`); their texture is the beard's own
+(:func:`beard_texture`: short curling hairs in clumps, not a strand per column). Stubble is painted into the skin instead
 (:mod:`painctl.appearance.paint`): bristles of a day or three are a tenth of a millimetre thick
 and a millimetre long, which a camera at 224-512 px sees as a shadow over the beard area, not as
 hair standing off the face (as shells, they drew a solid grey mask on the cheeks that hid the face
