@@ -160,7 +160,10 @@ def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | Non
     # nose it runs up to the nostrils' sill, so a moustache fills the upper lip (cut at the nose's
     # base less its fade, it kept a strip of a millimetre or two above the lip).
     cheek = np.interp(ax, [0.0, 0.012, 0.025, ear_x - 0.012], [nose_base + MOUSTACHE_RISE_M, nose_base + MOUSTACHE_RISE_M, nose_base, ear_y - 0.004])
-    cover = _smoothstep(-0.5 * CHEEK_FADE_M, 0.5 * CHEEK_FADE_M, cheek + wobble - v[:, 1])
+    # Under the nose the edge follows the nostrils: a wobble of several millimetres there cut a
+    # moustache down to a strip over the lip.
+    cheek_wobble = wobble * (0.25 + 0.75 * _smoothstep(0.012, 0.03, ax))
+    cover = _smoothstep(-0.5 * CHEEK_FADE_M, 0.5 * CHEEK_FADE_M, cheek + cheek_wobble - v[:, 1])
     # The neckline: a little below the underside of the jaw, so the beard covers the jaw's
     # underside and fades out where it turns into the neck.
     jaw_x, jaw_y = _jaw_line(v, vertex_normals(v, identity.faces).astype(np.float64), skin, float(mouth[1]), ear_x)
@@ -339,8 +342,10 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     v = identity.neutral.astype(np.float64)
     tangent = np.tile([0.0, -1.0, 0.0], (len(cover), 1))
     # The shells' length cut follows the square of the coverage: the beard thins over the outer
-    # part of its fade, hair by hair, instead of its clumps ending together in a ragged edge.
-    shells = build_shells(v, identity.faces, cover ** BEARD_EDGE_POWER, thickness, layers, np.array([0.0, -1.0, 0.0]),
+    # part of its fade, hair by hair, instead of its clumps ending together in a ragged edge (not
+    # a moustache's: the upper lip is a few millimetres of fade, and squared it kept a strip).
+    edge = 1.0 if kind == "moustache" else BEARD_EDGE_POWER
+    shells = build_shells(v, identity.faces, cover ** edge, thickness, layers, np.array([0.0, -1.0, 0.0]),
                           frame.centre, texture, offset_m=0.0004, tangent=tangent, uv=beard_uv(identity), root_cut=BEARD_ROOT_CUT,
                           layer_shift=rng.uniform(0.0, 1.0, (layers, 2)))
     if shells is None:
