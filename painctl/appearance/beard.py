@@ -1,8 +1,9 @@
 """Beards and stubble for some men: hair shells over the beard area, bound to the skin so they move with the mouth.
 
 The beard area is the skin below the nose and the cheek line, down under the chin, leaving the
-lips bare; a moustache keeps only the upper lip. Shells and strand textures are those of scalp
-hair (:func:`painctl.appearance.hair.build_shells`). Stubble is painted into the skin instead
+lips bare; a moustache keeps only the upper lip. The shells are those of scalp hair
+(:func:`painctl.appearance.hair.build_shells`); their texture is the beard's own
+(:func:`beard_texture`: short curling hairs in clumps, not a strand per column). Stubble is painted into the skin instead
 (:mod:`painctl.appearance.paint`): bristles of a day or three are a tenth of a millimetre thick
 and a millimetre long, which a camera at 224-512 px sees as a shadow over the beard area, not as
 hair standing off the face (as shells, they drew a solid grey mask on the cheeks that hid the face
@@ -13,9 +14,11 @@ have none.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from painctl.appearance.hair import GREY, Shells, _bumps, _smoothstep, ancestry_of, build_shells, head_frame, identity_hair_colour, strand_texture
+from painctl.appearance.hair import GREY, Shells, _bumps, _smoothstep, ancestry_of, build_shells, head_frame, identity_hair_colour
 from painctl.appearance.paint import SkinPaint, hash_noise, texel_points
 from painctl.appearance.parts import Identity, Part, register
 from painctl.seeding import rng_for
@@ -31,14 +34,23 @@ BEARD_WEIGHTS = {
     "asian": {"none": 6, "stubble": 3, "moustache": 1, "short_beard": 0.7, "full_beard": 0.3},
     "caucasian": {"none": 4, "stubble": 3, "moustache": 1, "short_beard": 1.5, "full_beard": 1},
 }
-#: Fraction of the strand texture's strands a beard keeps, and how much of the skin under a
-#: beard's full middle takes its colour (the painted layer under the shells).
-BEARD_STRAND_DENSITY = 0.5
+#: How much of the skin under a beard's full middle takes its colour (the painted layer under the shells).
 BEARD_PAINT = 0.75
 #: Strand colour of beard shells relative to the beard's colour (the shells' layers shade it down),
-#: and the strand-length cut of the layer on the skin (the painted layer stands in for the roots).
+#: at least :data:`BEARD_DARKEST` in its brightest channel (sRGB: black hair reflects a little
+#: light, and with no highlight a black beard lifted only 2x drew as a black hole), and the
+#: strand-length cut of the layer on the skin (the painted layer stands in for the roots).
 BEARD_LIFT = 2.0
+BEARD_DARKEST = 0.1
 BEARD_ROOT_CUT = 0.3
+BEARD_EDGE_POWER = 2.0
+#: The beard's highlight strength (the hair shader's Kajiya-Kay lobes: its primary lobe is white):
+#: none. On
+#: dark hair even a faint white lobe adds far more light than the hair's own colour reflects (at
+#: 0.1 the moustache drew a grey-blue band on the upper lip, at 0.008 it still made black hair
+#: mid grey), and a beard's coarse, crossing hairs show no highlight band a camera at 224-512 px
+#: resolves; its form comes from the shells' root shadowing and the gaps between its hairs.
+BEARD_SPECULAR = 0.0
 #: (shell thickness m, layers) per beard (stubble is painted, not shells).
 BEARD_SHAPES = {"moustache": (0.005, 3), "short_beard": (0.005, 3), "full_beard": (0.012, 5)}
 
@@ -101,6 +113,8 @@ class Beard(Part):
 CHEEK_FADE_M = 0.009
 NECK_FADE_M = 0.012
 EDGE_WOBBLE_M = 0.004
+#: How far (metres) above the nose's base line (14 mm under its tip) the hair under the nose reaches.
+MOUSTACHE_RISE_M = 0.004
 
 
 def _jaw_line(v: np.ndarray, normals: np.ndarray, skin: np.ndarray, mouth_y: float, ear_x: float) -> tuple[np.ndarray, np.ndarray]:
@@ -142,9 +156,14 @@ def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | Non
     ax = np.abs(v[:, 0])
     skin = np.asarray(identity.regions["skin"])
     wobble = np.zeros(len(v)) if rng is None else EDGE_WOBBLE_M * (_bumps(rng, v, 0.03) + 0.5 * _bumps(rng, v, 0.012))
-    # The cheek line climbs from beside the nose to the sideburn in front of the ear.
-    cheek = np.interp(ax, [0.0, 0.025, ear_x - 0.012], [nose_base, nose_base, ear_y - 0.004])
-    cover = _smoothstep(-0.5 * CHEEK_FADE_M, 0.5 * CHEEK_FADE_M, cheek + wobble - v[:, 1])
+    # The cheek line climbs from beside the nose to the sideburn in front of the ear; under the
+    # nose it runs up to the nostrils' sill, so a moustache fills the upper lip (cut at the nose's
+    # base less its fade, it kept a strip of a millimetre or two above the lip).
+    cheek = np.interp(ax, [0.0, 0.012, 0.025, ear_x - 0.012], [nose_base + MOUSTACHE_RISE_M, nose_base + MOUSTACHE_RISE_M, nose_base, ear_y - 0.004])
+    # Under the nose the edge follows the nostrils: a wobble of several millimetres there cut a
+    # moustache down to a strip over the lip.
+    cheek_wobble = wobble * (0.25 + 0.75 * _smoothstep(0.012, 0.03, ax))
+    cover = _smoothstep(-0.5 * CHEEK_FADE_M, 0.5 * CHEEK_FADE_M, cheek + cheek_wobble - v[:, 1])
     # The neckline: a little below the underside of the jaw, so the beard covers the jaw's
     # underside and fades out where it turns into the neck.
     jaw_x, jaw_y = _jaw_line(v, vertex_normals(v, identity.faces).astype(np.float64), skin, float(mouth[1]), ear_x)
@@ -177,6 +196,111 @@ def beard_uv(identity: Identity) -> np.ndarray:
     return np.stack([u, -v[:, 1] / 0.05], axis=1)
 
 
+#: Beard hairs in the strand texture (texels of about 0.35 mm; one tile is 256 x 128 texels): how
+#: many hairs a tile holds, their length range (texels), their spread of direction about "down" and
+#: of curl (radians, and radians per texel), and the feature size (texels) of the clumps they
+#: gather in and of the patches in which a greying beard greys first.
+BEARD_HAIRS = 1100
+BEARD_HAIR_LENGTH = (7.0, 26.0)
+BEARD_ANGLE_SD = 0.45
+BEARD_CURL_SD = 0.05
+BEARD_CLUMP_TEXELS = 14.0
+BEARD_GREY_PATCH_TEXELS = 40.0
+#: In a greying beard the dark hairs are lighter and the grey ones darker than in a young or a
+#: white one (salt and pepper seen at arm's length is a mid grey with a fine grain, not black and
+#: white dots): the fraction by which the two move toward each other at full greying.
+BEARD_PEPPER_MIX = 0.35
+#: How much less a fully grey beard's inner shell layers are shaded than a dark one's.
+BEARD_GREY_SHADOW_EASE = 0.6
+
+
+def _tile_waves(rng: np.random.Generator, shape: tuple[int, int], feature: float, waves: int = 10):
+    """Return a smooth random field of texel positions, ``f(x, y)`` -> 0-1, that tiles on an
+    (H,W) texture, with features about ``feature`` texels across: a sum of plane waves with whole
+    numbers of periods across the tile (cheap to evaluate at a few thousand roots)."""
+    h, w = shape
+    k = np.maximum(1.0, w / feature / 2.0)
+    kx = np.round(rng.normal(0.0, k, waves))
+    ky = np.round(rng.normal(0.0, k * h / w, waves))
+    kx[(kx == 0) & (ky == 0)] = 1.0
+    phase = rng.uniform(0.0, 2 * np.pi, waves)
+
+    def field(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        arg = 2 * np.pi * (np.outer(x, kx) / w + np.outer(y, ky) / h) + phase
+        return 0.5 + 0.5 * np.tanh(1.2 * np.sin(arg).sum(axis=1) / np.sqrt(waves / 2.0))
+
+    return field
+
+
+def beard_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float = 0.0, width: int = 256, height: int = 128,
+                  hairs: int = BEARD_HAIRS) -> np.ndarray:
+    """Return an (height, width, 4) float32 strand texture of beard hair that tiles: rgb each
+    hair's colour, alpha its length 0-1 (0 between hairs, where the skin shows).
+
+    Unlike scalp hair (a strand per column), a beard is short separate hairs: each is a curve from
+    a random root, pointing down the face within :data:`BEARD_ANGLE_SD`, bending with its own curl
+    (``curl`` 0-1 adds to it: tightly curling hair), of random length, gathered in clumps (a
+    smooth density field), longer where they clump, so the shells' length cut leaves irregular
+    tufts and gaps instead of columns. ``grey`` of them are grey, in patches.
+    """
+    colour = np.asarray(colour, np.float64)
+    clump = _tile_waves(rng, (height, width), BEARD_CLUMP_TEXELS)
+    patch = _tile_waves(rng, (height, width), BEARD_GREY_PATCH_TEXELS)
+    # Roots: many candidates, kept more often where the clump field is high.
+    cand = rng.uniform(0.0, 1.0, (hairs * 2, 2)) * (width, height)
+    dense = clump(cand[:, 0], cand[:, 1])
+    keep = rng.random(len(cand)) < 0.1 + 0.9 * dense
+    roots, density = cand[keep][:hairs], dense[keep][:hairs]
+    n = len(roots)
+    length = rng.uniform(*BEARD_HAIR_LENGTH, n) * (0.7 + 0.5 * density)
+    angle = rng.normal(0.0, BEARD_ANGLE_SD, n)
+    bend = rng.normal(0.0, BEARD_CURL_SD + 0.15 * curl, n)
+    # Alpha is how far out of the skin a hair reaches: long hairs in clumps stand out of the outer layers.
+    reach = np.clip(rng.uniform(0.2, 1.0, n) * (0.3 + 0.9 * density), 0.05, 1.0)
+    step = 0.9  # texels: (nearly) every texel a hair crosses is visited
+    steps = int(np.ceil(BEARD_HAIR_LENGTH[1] * 1.2 / step))
+    s = np.arange(steps) * step
+    inside = s[None] <= length[:, None]
+    # A steady bend plus a slow wave along the hair: hairs curve one way, then the other.
+    wave = rng.uniform(0.0, 0.5, n)[:, None] * np.sin(s[None] / rng.uniform(3.0, 8.0, n)[:, None] + rng.uniform(0, 2 * np.pi, n)[:, None])
+    theta = angle[:, None] + bend[:, None] * s[None] + wave
+    # v runs down the face: a hair points along +v, swung sideways by its angle.
+    x = roots[:, :1] + np.cumsum(np.sin(theta) * step, axis=1)
+    y = roots[:, 1:] + np.cumsum(np.cos(theta) * step, axis=1)
+    a = reach[:, None] * (1.0 - 0.25 * s[None] / np.maximum(length[:, None], 1.0))
+    ids = np.broadcast_to(np.arange(n)[:, None], x.shape)
+    # Two texels wide (about 0.7 mm: a few hairs lying together), so a hair survives the texture's
+    # mip-map averaging at 512 px instead of fading into the gaps beside it.
+    xi = np.floor(x[inside]).astype(np.int64)
+    xi = np.concatenate([xi, xi + 1]) % width
+    yi = np.tile(np.floor(y[inside]).astype(np.int64), 2) % height
+    # Where hairs cross, the one reaching furthest wins (deterministic: max of a packed key).
+    key = np.tile(np.round(a[inside] * 4095).astype(np.int64) * (n + 1) + ids[inside] + 1, 2)
+    best = np.zeros(height * width, np.int64)
+    np.maximum.at(best, yi * width + xi, key)
+    best = best.reshape(height, width)
+    hit = best > 0
+    winner = best % (n + 1) - 1
+    alpha = np.where(hit, (best // (n + 1)) / 4095.0, 0.0)
+    # Colours per hair: a little lighter or darker each; grey ones where the beard greys first.
+    shade = rng.uniform(0.75, 1.15, n)
+    p_grey = np.clip(grey + (patch(roots[:, 0], roots[:, 1]) - 0.5) * 1.2 * min(grey, 1.0 - grey) * 2.0, 0.0, 1.0)
+    is_grey = rng.random(n) < p_grey
+    grey_rgb = np.asarray(GREY) * rng.uniform(0.8, 0.95, (n, 1))
+    mix = BEARD_PEPPER_MIX * 4.0 * grey * (1.0 - grey)
+    dark = colour[None] * shade[:, None]
+    mid = 0.5 * (np.asarray(GREY) * 0.85 + colour)
+    dark = dark + mix * (mid[None] - dark)
+    grey_rgb = grey_rgb + mix * (mid[None] - grey_rgb)
+    rgb = np.where(is_grey[:, None], grey_rgb, dark)
+    tex = np.zeros((height, width, 4), np.float32)
+    # Texels between hairs take the mean hair colour: filtering blends them into the hairs' edges.
+    tex[..., :3] = rgb.mean(axis=0)
+    tex[hit, :3] = rgb[winner[hit]]
+    tex[..., 3] = alpha
+    return tex
+
+
 def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     """Draw whether (and which) beard the identity wears and build it (a clean-shaven Beard draws nothing; None on unknown heads)."""
     lm = identity.landmarks
@@ -205,24 +329,35 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
         return Beard(kind, None, {**info, "density": round(density, 3)}, identity, {"coverage": cover * density, "colour": linear})
     thickness_m, layers = BEARD_SHAPES[kind]
     frame = head_frame(identity)
-    # Beard hair is sparser than scalp hair: skin shows between the strands, more of it at the edges.
-    # Coarser than scalp hair (256 strands a tile, ~0.6 mm each on the face), nearly straight
-    # (wavy strands cut into short segments drew a knitted chevron pattern), so the beard's
-    # strands and clumps show at 512 px instead of averaging to a flat block; its strands are
-    # lifted so the shells' root shadowing leaves a dark beard dark, not black.
-    texture = strand_texture(rng, np.clip(colour * BEARD_LIFT, 0, 1), grey, 0.1 if ancestry == "african" else 0.0, width=256,
-                             density=BEARD_STRAND_DENSITY)
+    # Short separate hairs that curl and cross, in clumps (:func:`beard_texture`; a strand per
+    # column, as scalp hair has, drew a comb of parallel stripes at 224 px); their colours are
+    # lifted so the shells' root shadowing leaves a dark beard dark, not black. The texture and
+    # the strands' directions have their own draws, so the draws below keep what they drew before.
+    look = rng_for(identity.seed, STREAM, identity.index, 2)
+    lift = max(BEARD_LIFT, BEARD_DARKEST / max(float(colour.max()), 1e-3))
+    texture = beard_texture(look, np.clip(colour * lift, 0, 1), grey, 0.3 if ancestry == "african" else 0.0)
     # Thinner towards its edges, so a beard thins out instead of ending in a step.
     thickness = thickness_m * rng.uniform(0.8, 1.2) * (0.3 + 0.7 * cover)
     # Strands hang down the chin and cheeks (u round the head, v down it: no pole or seam on the beard).
+    v = identity.neutral.astype(np.float64)
     tangent = np.tile([0.0, -1.0, 0.0], (len(cover), 1))
-    shells = build_shells(identity.neutral.astype(np.float64), identity.faces, cover, thickness, layers, np.array([0.0, -1.0, 0.0]),
+    # The shells' length cut follows the square of the coverage: the beard thins over the outer
+    # part of its fade, hair by hair, instead of its clumps ending together in a ragged edge (not
+    # a moustache's: the upper lip is a few millimetres of fade, and squared it kept a strip).
+    edge = 1.0 if kind == "moustache" else BEARD_EDGE_POWER
+    shells = build_shells(v, identity.faces, cover ** edge, thickness, layers, np.array([0.0, -1.0, 0.0]),
                           frame.centre, texture, offset_m=0.0004, tangent=tangent, uv=beard_uv(identity), root_cut=BEARD_ROOT_CUT,
                           layer_shift=rng.uniform(0.0, 1.0, (layers, 2)))
     if shells is None:
         return Beard("none", None, {})
-    # Facial hair is coarser and less aligned than scalp hair: a weaker, broader highlight.
-    shells.specular, shells.roughness = 0.1, 0.65
+    # Light hair shadows itself less than dark hair (light scattered inside the beard comes out
+    # again): a grey beard's inner layers are shaded less, or the layers' light and dark
+    # alternating pixel by pixel read as salt-and-pepper speckle at 224 px.
+    if grey > 0:
+        shells = replace(shells, shade=(1.0 - (1.0 - shells.shade) * (1.0 - BEARD_GREY_SHADOW_EASE * grey)).astype(np.float32))
+    # Facial hair is coarser and less aligned than scalp hair: a weak, broad highlight (its white
+    # lobe at 0.1 outshone a black beard's own colour and drew a grey-blue band on the upper lip).
+    shells.specular, shells.roughness = BEARD_SPECULAR, 0.9
     # Under the shells the skin takes the beard's colour as densely as the beard grows there, so
     # skin seen between the strands is shadowed by hair and the edges fade into bare skin.
     return Beard(kind, shells, info, identity, {"coverage": BEARD_PAINT * cover ** 1.5, "colour": linear})

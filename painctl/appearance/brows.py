@@ -23,6 +23,10 @@ from painctl.seeding import rng_for
 
 #: The seeding stream of brows and lashes (see painctl.seeding.rng_for); lashes use STREAM + 1.
 STREAM = 14300
+#: The most of the skin the brows' painted bed covers (skin shows through the densest brow).
+BED_MAX = 0.82
+#: Pieces along each brow in which the bed's grain has one direction.
+BED_PIECES = 6
 
 
 class Brows(Part):
@@ -103,7 +107,29 @@ def brow_coverage(identity: Identity, points: np.ndarray, shape: dict) -> np.nda
     v = identity.neutral
     lm = identity.landmarks
     cover = np.zeros(len(points))
-    grain = hash_noise(points, 0.00022, stretch=(5.0, 1.0, 1.0), seed=int(identity.index))
+    # Clumps of a few hairs (2 mm) and single hairs (0.3 mm), both in cells elongated along the
+    # hairs' local direction (up at the brow's head, outward along it): hash cells stretched along
+    # x alone drew the whole brow as horizontal hatching.
+    # (In six pieces along each brow, each with its own direction: one grid turned continuously
+    # along the brow would shear its cells into noise.)
+    flat = np.zeros((len(points), 3))
+    piece = np.zeros(len(points), np.int64)
+    for k, side in enumerate(("left", "right")):
+        inner, outer = v[lm[f"{side}_eye_inner"]], v[lm[f"{side}_eye_outer"]]
+        sign = 1.0 if outer[0] > inner[0] else -1.0
+        x0, x1 = inner[0] - sign * 0.004, outer[0] + sign * 0.007
+        t = (points[:, 0] - x0) / (x1 - x0)
+        mine = (t > -0.3) & (t < 1.3)
+        j = np.clip(np.floor(t[mine] * BED_PIECES), 0, BED_PIECES - 1).astype(np.int64)
+        a = growth_angle((j + 0.5) / BED_PIECES)
+        c, s_ = sign * np.cos(a), np.sin(a)
+        p = points[mine]
+        flat[mine] = np.stack([p[:, 0] * c + p[:, 1] * s_, -p[:, 0] * s_ + p[:, 1] * c, p[:, 2]], axis=1)
+        piece[mine] = j + BED_PIECES * k
+    seed = int(identity.index) * 31 + piece
+    fine = hash_noise(flat, 0.0003, stretch=(4.0, 1.0, 1.0), seed=seed)
+    clumps = hash_noise(flat + 0.0011, 0.0012, stretch=(2.0, 1.0, 1.0), seed=seed + 7)
+    grain = 0.55 * fine + 0.45 * clumps
     for side in ("left", "right"):
         inner, outer = v[lm[f"{side}_eye_inner"]], v[lm[f"{side}_eye_outer"]]
         sign = 1.0 if outer[0] > inner[0] else -1.0
@@ -114,14 +140,24 @@ def brow_coverage(identity: Identity, points: np.ndarray, shape: dict) -> np.nda
         # Tips rise above the roots (hairs grow up and out), most at the brow's head.
         rise = shape["length_m"] * (0.55 - 0.35 * np.clip(t, 0, 1))
         lo, hi = centre - half, centre + half + rise
-        soft = 0.0009
-        across = _smoothstep(lo - soft, lo + soft, points[:, 1]) * (1 - _smoothstep(hi - soft * 1.5, hi + soft * 1.5, points[:, 1]))
-        along = _smoothstep(-0.06, 0.1, t) * (1 - _smoothstep(0.88, 1.04, t))
+        # Feathered edges, the upper one more (hair tips), not a painted band's crisp outline.
+        soft = 0.0013
+        across = _smoothstep(lo - soft, lo + soft, points[:, 1]) * (1 - _smoothstep(hi - soft * 1.8, hi + soft * 1.5, points[:, 1]))
+        # Sparse at the head (a few upright hairs), densest over the body, thinning out to the tail.
+        along_t = np.interp(t, [-0.06, 0.04, 0.25, 0.6, 0.9, 1.04], [0.0, 0.5, 1.0, 1.0, 0.45, 0.0])
         front = points[:, 2] > v[lm[f"{side}_upper_lid"], 2] - 0.02
         # Densest along the roots' middle line, thinner where only tips reach.
-        core = 1.0 - 0.35 * np.clip((points[:, 1] - centre) / np.maximum(half + rise, 1e-4), 0, 1)
-        cover = np.maximum(cover, across * along * front * core)
-    return np.clip(cover * shape["density"] * (0.6 + 0.4 * grain) * 1.35, 0.0, 0.92)
+        core = 1.0 - 0.45 * np.clip((points[:, 1] - centre) / np.maximum(half + rise, 1e-4), 0, 1)
+        cover = np.maximum(cover, across * along_t * front * core)
+    # Skin shows through even the densest part (a brow is hairs over skin, not a solid band).
+    return np.clip(cover * shape["density"] * (0.45 + 0.75 * grain) * 1.3, 0.0, BED_MAX)
+
+
+def growth_angle(t: np.ndarray) -> np.ndarray:
+    """Return the hairs' mean growth angle (radians from the outward horizontal, up positive) at
+    ``t`` along the brow (0 head .. 1 tail): nearly upright at the head, turning outward over the
+    first third, out and a little down at the tail."""
+    return np.interp(t, [0.0, 0.12, 0.35, 0.7, 1.0], np.deg2rad([80.0, 62.0, 22.0, 5.0, -18.0]))
 
 
 def build_brows(identity: Identity) -> Brows | None:
@@ -138,7 +174,7 @@ def build_brows(identity: Identity) -> Brows | None:
     grey = float(np.clip(grey * 0.7, 0, 0.9))
     density = rng.uniform(0.55, 0.85) if female else rng.uniform(0.75, 1.0)
     # Fewer strands than a brow has hairs: the painted bed carries its mass, the strands its texture.
-    n_strands = int(round(110 * density))
+    n_strands = int(round(70 * density))
     arch = rng.uniform(0.003, 0.006) if female else rng.uniform(0.0015, 0.004)
     thick = (rng.uniform(0.0025, 0.0035) if female else rng.uniform(0.0032, 0.0045))
     length = rng.uniform(0.005, 0.007) * (1.25 if (not female and age > 60) else 1.0)
@@ -155,15 +191,21 @@ def build_brows(identity: Identity) -> Brows | None:
         t = np.sort(rng.beta(1.3, 1.6, n_strands))
         x, y = brow_arch(identity, side, t, arch, lift)
         half = thick * (1.0 - 0.55 * t) * (1.15 if t.size else 1)
-        y = y + rng.uniform(-1.0, 1.0, n_strands) * half
-        # Growth direction in the face plane: up and out at the head, out at the body, out and down at the tail.
-        angle = np.where(t < 0.2, np.deg2rad(70) - t * 2.0, np.deg2rad(18) - np.deg2rad(35) * np.clip((t - 0.2) / 0.8, 0, 1))
-        angle = angle + rng.normal(0, np.deg2rad(8), n_strands)
+        across = rng.uniform(-1.0, 1.0, n_strands)
+        y = y + across * half
+        # Growth direction in the face plane: nearly upright at the head, turning outward along the
+        # body, out and a little down at the tail (:func:`growth_angle`); over the body the upper
+        # hairs lie flatter and the lower ones rise, so they converge on the brow's middle line
+        # (as brows grow) instead of lying parallel like combed hatching.
+        angle = growth_angle(t) - np.deg2rad(14) * across * np.clip((t - 0.15) / 0.2, 0, 1)
+        angle = angle + rng.normal(0, np.deg2rad(13), n_strands)
         d = np.stack([out_sign * np.cos(angle), np.sin(angle)], axis=1)
-        strand_len = length * (0.6 + 0.4 * rng.random(n_strands)) * (1.0 - 0.3 * t)
+        # Short at the head, longest over the body, shorter again at the tail.
+        strand_len = length * (0.5 + 0.5 * rng.random(n_strands)) * np.interp(t, [0.0, 0.2, 0.6, 1.0], [0.6, 1.0, 1.0, 0.7])
         root_xy = np.stack([x, y], axis=1)
         tip_xy = root_xy + d * strand_len[:, None]
-        width = rng.uniform(0.0005, 0.0008, n_strands)
+        # Fine hairs (a fraction of a pixel at 512 px): single hairs, not strokes of a pen.
+        width = rng.uniform(0.0004, 0.00065, n_strands)
         side_xy = np.stack([-d[:, 1], d[:, 0]], axis=1) * width[:, None] / 2
         quad = np.stack([root_xy - side_xy, root_xy + side_xy, tip_xy + side_xy * 0.3, tip_xy - side_xy * 0.3], axis=1).reshape(-1, 2)
         points, tri = project_front(quad, v, face_faces)
@@ -176,7 +218,7 @@ def build_brows(identity: Identity) -> Brows | None:
         corners.append((points, tri))
         # Strands in the painted bed's colour, a little lighter or darker each: they add the hairs'
         # texture; black and white strands side by side read as salt-and-pepper specks at 224 px.
-        shade = rng.uniform(0.6, 1.5, n_strands)
+        shade = rng.uniform(1.15, 1.6, n_strands)
         rgb = linear_to_srgb(bed[None] * shade[:, None])
         colours.append(np.repeat(np.clip(rgb, 0, 1), 4, axis=0))
         first = base + 4 * np.arange(n_strands)
