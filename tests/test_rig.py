@@ -452,3 +452,33 @@ def test_corrective_amplitudes_follow_the_identity_not_the_batch(anny_model):
     assert np.all(amps[0][0, [0, 1, 4, 5, 8, 9]] > 0) and not np.allclose(amps[0], amps[1])
     both = rig.deform(heads[0], a, a)
     np.testing.assert_array_equal(both[1], rig.deform(heads[0], a[1:], a[1:])[0])
+
+
+def test_au7_upper_lid_part_narrows_open_eyes_and_is_absent_under_closed_eyes(anny_model, monkeypatch):
+    """AU7 = 5 on an open eye narrows the aperture to the scale's E with the upper lid doing at least
+    a third of it (its open-eye part lowers the margin); at AU43 = 1 the open-eye part is gone: the
+    closed face is the same bytes as a rig without it, which the lid contact was made for."""
+    import painctl.rigging.deform as deform
+    from painctl.rigging.au_correctives import E_CHANGE
+
+    rig = deform.DirectRig.for_model(anny_model)
+    lm = anny_model.landmarks()
+    au = np.array([[0, 0, 5, 0, 0, 0], [0, 0, 5, 0, 0, 1.0]])
+    heads = [anny_model.neutral(ph[None])[0] for ph in _phenotypes(anny_model)[:2]]
+
+    def split(neutral, face):
+        down = neutral[lm["left_upper_lid"], 1] - face[lm["left_upper_lid"], 1]
+        up = face[lm["left_lower_lid"], 1] - neutral[lm["left_lower_lid"], 1]
+        gap = neutral[lm["left_upper_lid"], 1] - neutral[lm["left_lower_lid"], 1]
+        return down / (down + up), (down + up) / gap
+
+    with_part = [rig.deform(h, au, au) for h in heads]
+    monkeypatch.setattr(deform, "AU7_OPEN_UPPER_SHARE", 0.0)
+    without = [rig.deform(h, au, au) for h in heads]
+    for h, (opened, closed), (opened_without, closed_without) in zip(heads, with_part, without):
+        share, narrowing = split(h, opened)
+        # Measured: 0.53-0.57 of the narrowing with the open-eye part, 0.18-0.23 without.
+        assert share > 0.35 and split(h, opened_without)[0] < 0.25, share
+        assert narrowing == pytest.approx(-E_CHANGE["AU7"], abs=0.05)
+        np.testing.assert_array_equal(closed, closed_without)
+        assert not np.array_equal(opened, opened_without)

@@ -10,6 +10,7 @@ from painctl.rigging.au_correctives import (BROW_NOSE_SHARE, CORRECTED, E_CHANGE
                                          LID_TOTAL_CHANGE_WITH_AU4,
                                          LIP_TOTAL_CHANGE, CorrectiveRegions, corrective_fields, fit_amplitude,
                                          point_rows)
+from painctl.rigging.au_correctives import AU7_CLOSED_CHANGE, AU7_OPEN_UPPER_SHARE, open_eye_fields
 from painctl.rigging.aumap import AU_CONTROLS, AU_INDEX, RANGES_WITH_CORRECTIVES, au_to_weights, control_indices, intensity_to_fraction
 from painctl.rigging.contact import LidContact
 from painctl.rigging.corrective import SCALES, LidCorrective, corrective_for
@@ -79,7 +80,9 @@ class DirectRig:
         if self.au_regions is None or not (np.any(np.asarray(left)[:, :5]) or np.any(np.asarray(right)[:, :5])):
             return None
         fields = corrective_fields(neutral, self.au_regions).reshape(-1, *neutral.shape)
-        amplitudes = self.corrective_amplitudes(neutral, fields, left, right)
+        opened = open_eye_fields(neutral, self.au_regions)
+        amplitudes = self.corrective_amplitudes(neutral, fields, left, right, opened)
+        fields = np.concatenate([fields, opened])
         out = np.zeros((len(amplitudes), *neutral.shape))
         for k, a in enumerate(amplitudes):
             on = np.flatnonzero(a)
@@ -87,22 +90,34 @@ class DirectRig:
                 out[k] = np.tensordot(a[on], fields[on], axes=1)
         return out
 
-    def corrective_amplitudes(self, neutral: np.ndarray, fields: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Return (K, 10) corrective amplitudes (mm) for (K,6) per-side intensities: AU4, AU6, AU7,
-        AU9, AU10 x (left, right), in the order of ``fields`` (10, V, 3).
+    def corrective_amplitudes(self, neutral: np.ndarray, fields: np.ndarray, left: np.ndarray, right: np.ndarray,
+                              opened: np.ndarray | None = None) -> np.ndarray:
+        """Return (K, 12) corrective amplitudes (mm) for (K,6) per-side intensities: AU4, AU6, AU7,
+        AU9, AU10 x (left, right), in the order of ``fields`` (10, V, 3), then AU7's open-eye part
+        x (left, right), in the order of ``opened`` (2, V, 3; :func:`open_eye_fields` of
+        ``neutral`` when None).
 
         Each is fitted on the identity, for that AU alone at that side's level on both sides, to
         the scale's change at that level (:data:`painctl.rigging.au_correctives.E_CHANGE` times the
-        FACS curve), on top of what the AU's face units already do.
+        FACS curve), on top of what the AU's face units already do. AU7 on an open eye is fitted
+        with its open-eye part; as AU43 closes the eye the open-eye part fades out (by the square
+        of the openness) and AU7 goes over to its closed-eye fit (AU7_CLOSED_CHANGE, no open part).
         """
-        out = np.zeros((len(left), 10))
+        if opened is None:
+            opened = open_eye_fields(neutral, self.au_regions)
+        out = np.zeros((len(left), 12))
         cache: dict[tuple[int, float, int], float] = {}
         rows = point_rows(self.au_regions.points)
         neutral_rows, field_rows = np.asarray(neutral, np.float64)[rows], fields[:, rows]
+        open_rows = AU7_OPEN_UPPER_SHARE * (opened[0, rows] + opened[1, rows])
+        au7 = CORRECTED.index("AU7")
         basis_rows = self.basis[:, rows]
         controls = control_indices(self.expression_names)
         for k in range(len(left)):
             for side, au in enumerate((left, right)):
+                # AU43 fades AU7's open-eye part out: at AU43 = 1 AU7 is its closed-eye fit alone.
+                opening = (1.0 - min(float(au[k][AU_INDEX["AU43"]]), 1.0)) ** 2
+                scale = dict(E_CHANGE, AU7=opening * E_CHANGE["AU7"] + (1 - opening) * AU7_CLOSED_CHANGE)
                 for a, name in enumerate(CORRECTED):
                     level = float(au[k][AU_INDEX[name]])
                     if level <= 0:
@@ -114,18 +129,30 @@ class DirectRig:
                         weight = float(intensity_to_fraction(level)) * (self.ranges or {}).get(name, full)
                         units = weight * basis_rows[controls[AU_INDEX[name]]].sum(0)
                         change = E_CHANGE[name] * float(intensity_to_fraction(level))
-                        cache[key] = fit_amplitude(neutral_rows, units, field_rows[2 * a] + field_rows[2 * a + 1], name, change, side)
+                        both = field_rows[2 * a] + field_rows[2 * a + 1]
+                        cache[key] = fit_amplitude(neutral_rows, units, both + (open_rows if a == au7 else 0), name, change, side)
+                        if a == au7:
+                            change = AU7_CLOSED_CHANGE * float(intensity_to_fraction(level))
+                            cache[(-1, level, side)] = fit_amplitude(neutral_rows, units, both, name, change, side)
                     out[k, 2 * a + side] = cache[key]
+                    if a == au7:
+                        out[k, 10 + side] = opening * AU7_OPEN_UPPER_SHARE * cache[key]
+                        out[k, 2 * a + side] = opening * cache[key] + (1 - opening) * cache[(-1, level, side)]
                 frac = {name: float(intensity_to_fraction(au[k][AU_INDEX[name]])) for name in CORRECTED}
                 # AU6 and AU7 both narrow the eye: together they stop short of closing it. AU9 and
                 # AU10 both raise the upper lip: together no further than AU10 at E.
                 closed = au[k][AU_INDEX["AU43"]] > 0
                 lids = LID_TOTAL_CHANGE_CLOSED if closed else LID_TOTAL_CHANGE_WITH_AU4 if frac["AU4"] > 0 else LID_TOTAL_CHANGE
+                if not closed and frac["AU4"] == 0:
+                    # AU7 alone may narrow an open eye beyond the pair's limit: AU6 never widens it.
+                    lids = min(lids, scale["AU7"] * frac["AU7"])
                 for pair, limit, alone_too in ((("AU6", "AU7"), lids, closed), (("AU9", "AU10"), LIP_TOTAL_CHANGE, False)):
-                    total = sum(E_CHANGE[name] * frac[name] for name in pair)
+                    total = sum(scale[name] * frac[name] for name in pair)
                     if (alone_too or all(frac[name] > 0 for name in pair)) and total < limit:
                         for name in pair:
                             out[k, 2 * CORRECTED.index(name) + side] *= limit / total
+                        if "AU7" in pair:
+                            out[k, 10 + side] *= limit / total
                 # The sneer pulls the skin between the brows down too: AU4's corrective gives way.
                 out[k, 2 * CORRECTED.index("AU4") + side] *= 1 - BROW_NOSE_SHARE * frac["AU9"]
         return out
