@@ -280,7 +280,7 @@ class _GL:
         scaled += 0.5
         data = np.flipud(scaled).astype(np.uint8, order="C")
         height, width, channels = data.shape
-        tex = self.ctx.texture((width, height), channels, data.tobytes(), dtype="f1", alignment=1)
+        tex = self.ctx.texture((width, height), channels, data, dtype="f1", alignment=1)
         tex.build_mipmaps()
         tex.filter = (self.moderngl.LINEAR_MIPMAP_LINEAR, self.moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = repeat
@@ -333,12 +333,14 @@ def corner_attributes(mesh: Mesh) -> np.ndarray:
     return out
 
 
-def _corner_bytes(mesh: Mesh) -> bytes:
+def _corner_bytes(mesh: Mesh) -> np.ndarray:
     # A part that hands back the same Mesh for the next frame (a body, a garment, the upper teeth,
     # hair on an unmoved scalp) skips rebuilding its corners; a Mesh is not changed after it is made.
+    # The (C-contiguous) array itself is uploaded, through the buffer protocol: no copy into bytes.
     cached = mesh.__dict__.get("_corner_bytes")
     if cached is None:
-        cached = mesh.__dict__["_corner_bytes"] = corner_attributes(mesh).tobytes()
+        cached = mesh.__dict__["_corner_bytes"] = corner_attributes(mesh)
+        cached.setflags(write=False)
     return cached
 
 
