@@ -319,7 +319,13 @@ def bake(texture: np.ndarray, maps: dict, weights: np.ndarray) -> np.ndarray:
     if albedo is None or albedo[0] is not texture:
         albedo = maps["albedo"] = (texture, srgb_to_linear(out[rows, cols, :3]))
     linear = albedo[1] * np.clip(ratio, 0.2, 2.0) * occlusion[:, None]
-    out[rows, cols, :3] = linear_to_srgb(linear)
+    if out.shape[2] == 3:
+        # The texels as rows of the flattened (H*W,3) texture: one index array, not two with a slice.
+        if maps.get("flat") is None or maps["flat"][0] != out.shape:
+            maps["flat"] = (out.shape, rows * out.shape[1] + cols)
+        out.reshape(-1, 3)[maps["flat"][1]] = linear_to_srgb(linear)
+    else:
+        out[rows, cols, :3] = linear_to_srgb(linear)
     return out
 
 
