@@ -54,3 +54,37 @@ def test_uv_texels_found_by_identity_follow_changes_in_place():
     assert again is not first
     fresh = uv_texels(uv.copy(), uv_faces.copy(), 8)
     assert np.array_equal(again.triangle, fresh.triangle) and np.array_equal(again.barycentric, fresh.barycentric)
+
+
+def test_kept_corner_columns_draw_what_one_buffer_draws():
+    import trimesh
+
+    from painctl.renderer import Mesh, frame_camera, render_many, studio_lights
+    from painctl.renderer.moderngl_backend import gl_state
+
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.08)
+    faces = np.asarray(sphere.faces, np.int32)
+    rng = np.random.default_rng(2)
+    uv = rng.uniform(0.0, 1.0, (len(sphere.vertices), 2)).astype(np.float32)
+    colours = rng.uniform(0.2, 0.9, (len(sphere.vertices), 3)).astype(np.float32)
+    texture = rng.uniform(0.0, 1.0, (16, 16, 3)).astype(np.float32)
+    specular = rng.uniform(0.0, 0.2, len(sphere.vertices)).astype(np.float32)
+    frames = [np.asarray(sphere.vertices, np.float32) * s for s in (1.0, 1.03, 0.97)]
+    cameras = [frame_camera(frames[0], yaw=yaw, size=48) for yaw in (0.0, 40.0)]
+    lights = studio_lights()
+
+    def draw(vertices, *arrays, shading):
+        mesh = Mesh(vertices, arrays[0], vertex_colors=arrays[1], uv=arrays[2], texture=arrays[3], specular=arrays[4], shading=shading)
+        return render_many([mesh], cameras, lights, 48)
+
+    for shading in (True, False):
+        arrays = (faces, colours, uv, texture, specular)
+        # The same arrays frame after frame: from the second on, the unchanging columns come from a kept buffer.
+        kept = [draw(v, *arrays, shading=shading) for v in frames]
+        assert gl_state()._static
+        # Copies of the arrays are new to the renderer: every column in one buffer, as before.
+        for v, results in zip(frames, kept):
+            fresh = draw(v, *(a.copy() for a in arrays), shading=shading)
+            for a, b in zip(results, fresh):
+                for name in ("rgb", "depth", "triangle", "barycentric"):
+                    assert getattr(a, name).tobytes() == getattr(b, name).tobytes()
