@@ -85,6 +85,24 @@ def uv_texels(uv: np.ndarray, uv_faces: np.ndarray, size: int) -> UVTexels:
     """Rasterise the UV layout: for each texel centre of a ``size`` x ``size`` texture, the face whose
     UV triangle holds it and its barycentric weights. ``uv`` (T,2) in [0,1], ``uv_faces`` (F,3).
     Cached per layout and size (the layout is the same for every identity of a face model)."""
+    # Every part of every identity passes the same two arrays (render-views' plan): found by
+    # their ids (held, so the ids stay theirs) and checked equal to the copies the entry was made
+    # from, without converting and hashing a layout on each call.
+    entry = _BY_ID.get((id(uv), id(uv_faces), int(size)))
+    if entry is not None and np.array_equal(entry[2], uv) and np.array_equal(entry[3], uv_faces):
+        return entry[4]
+    texels = _uv_texels_hashed(uv, uv_faces, size)
+    while len(_BY_ID) >= 8:
+        _BY_ID.pop(next(iter(_BY_ID)))
+    _BY_ID[(id(uv), id(uv_faces), int(size))] = (uv, uv_faces, np.array(uv), np.array(uv_faces), texels)
+    return texels
+
+
+#: uv_texels' results by the ids of the arrays given (the arrays, copies of them, the result).
+_BY_ID: dict[tuple, tuple] = {}
+
+
+def _uv_texels_hashed(uv: np.ndarray, uv_faces: np.ndarray, size: int) -> UVTexels:
     uv = np.ascontiguousarray(uv, np.float64)
     uv_faces = np.ascontiguousarray(uv_faces, np.int64)
     key = hashlib.sha1(uv.tobytes() + uv_faces.tobytes()).hexdigest()

@@ -43,18 +43,38 @@ OCCLUSION_DEPTH = 8e-4
 OCCLUSION = 0.25
 
 
+# The maps are evaluated on tens of thousands of texels, several times each (the gradients):
+# the helpers below work in place, each step the same operation in the same order as the
+# expression in its comment, so the numbers are those of the plain expression.
+
 def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
-    t = np.clip((x - edge0) / (edge1 - edge0), 0.0, 1.0)
-    return t * t * (3 - 2 * t)
+    # t = clip((x - edge0) / (edge1 - edge0), 0, 1); t * t * (3 - 2 * t)
+    t = np.subtract(x, edge0)
+    t /= edge1 - edge0
+    np.clip(t, 0.0, 1.0, out=t)
+    rest = np.multiply(t, 2)
+    np.subtract(3, rest, out=rest)
+    out = np.multiply(t, t, out=t)
+    out *= rest
+    return out
 
 
 def _window(x: np.ndarray, lo: float, hi: float, soft: float) -> np.ndarray:
-    return _smoothstep(lo - soft, lo + soft, x) * (1 - _smoothstep(hi - soft, hi + soft, x))
+    # smoothstep(lo - soft, lo + soft, x) * (1 - smoothstep(hi - soft, hi + soft, x))
+    out = _smoothstep(lo - soft, lo + soft, x)
+    upper = _smoothstep(hi - soft, hi + soft, x)
+    np.subtract(1, upper, out=upper)
+    out *= upper
+    return out
 
 
 def _crease(distance: np.ndarray, width: float) -> np.ndarray:
     """A furrow's cross-section: 1 at its floor, falling off over ``width`` metres."""
-    return np.exp(-((distance / width) ** 2))
+    # exp(-((distance / width) ** 2))
+    d = np.divide(distance, width)
+    d *= d
+    np.negative(d, out=d)
+    return np.exp(d, out=d)
 
 
 class WrinkleFields:
@@ -254,10 +274,13 @@ def wrinkle_maps(fields: WrinkleFields, identity: Identity, uv: np.ndarray, uv_f
     touched = (np.abs(heights) > 1e-9).any(0)
     points, normals, heights = points[touched], normals[touched], heights[:, touched]
     t1, t2 = _tangents(normals)
+    # The four points of the central differences, the same for every map.
+    steps = [(points + STEP * t, points - STEP * t) for t in (t1, t2)]
     gradients = []
     for name, _ in MAPS:
-        g = ((fields(name, points + STEP * t1) - fields(name, points - STEP * t1)) / (2 * STEP))[:, None] * t1
-        g += ((fields(name, points + STEP * t2) - fields(name, points - STEP * t2)) / (2 * STEP))[:, None] * t2
+        (a1, b1), (a2, b2) = steps
+        g = ((fields(name, a1) - fields(name, b1)) / (2 * STEP))[:, None] * t1
+        g += ((fields(name, a2) - fields(name, b2)) / (2 * STEP))[:, None] * t2
         gradients.append(g)
     if lighting is None:
         from painctl.appearance.lighting import studio_lighting
@@ -273,12 +296,10 @@ def bake(texture: np.ndarray, maps: dict, weights: np.ndarray) -> np.ndarray:
     times the furrows' occlusion."""
     from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
 
-    from threadpoolctl import threadpool_limits
-
     w = np.asarray(weights, np.float32)
     # One BLAS thread: the same sums on any machine (a threaded sgemv splits them by core count),
     # and a small product is cheaper on one core than handed round several.
-    with threadpool_limits(1, user_api="blas"):
+    with _one_blas_thread():
         height = np.tensordot(w, maps["height"], axes=1)
         gradient = np.tensordot(w, maps["gradient"], axes=1)
     n = maps["normals"]
@@ -298,8 +319,27 @@ def bake(texture: np.ndarray, maps: dict, weights: np.ndarray) -> np.ndarray:
     if albedo is None or albedo[0] is not texture:
         albedo = maps["albedo"] = (texture, srgb_to_linear(out[rows, cols, :3]))
     linear = albedo[1] * np.clip(ratio, 0.2, 2.0) * occlusion[:, None]
-    out[rows, cols, :3] = linear_to_srgb(linear)
+    if out.shape[2] == 3:
+        # The texels as rows of the flattened (H*W,3) texture: one index array, not two with a slice.
+        if maps.get("flat") is None or maps["flat"][0] != out.shape:
+            maps["flat"] = (out.shape, rows * out.shape[1] + cols)
+        out.reshape(-1, 3)[maps["flat"][1]] = linear_to_srgb(linear)
+    else:
+        out[rows, cols, :3] = linear_to_srgb(linear)
     return out
+
+
+_CONTROLLER: list = []
+
+
+def _one_blas_thread():
+    """A context limiting BLAS to one thread. The libraries are found once per process: a fresh
+    threadpoolctl.threadpool_limits walks every loaded library, on each frame's bake."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 @register("wrinkles")

@@ -239,6 +239,10 @@ class _GL:
         # Uploaded maps by the ids of their source arrays, newest last; the sources are held so
         # their ids cannot be reused while cached. A few entries cover a head and its parts.
         self._maps: dict[tuple, tuple[object, object, tuple]] = {}
+        # The corners' unchanging attributes (albedo, uv, material, strands) by what they are made
+        # of (see :func:`_static_key`), as GPU buffers, newest last; ``_seen`` holds keys met once.
+        self._static: dict[tuple, tuple[object, tuple]] = {}
+        self._seen: dict[tuple, None] = {}
         # 1x1 placeholders keep both samplers bound to valid textures.
         self.blank = self.ctx.texture((1, 1), 3, np.zeros(3, np.float32).tobytes(), dtype="f4")
 
@@ -298,6 +302,27 @@ class _GL:
                     tex.release()
         return texture, material_texture
 
+    def static_corners(self, mesh: Mesh):
+        """Return the GPU buffer of ``mesh``'s per-corner albedo, uv, material and strand columns
+        (columns 6-16 of :func:`corner_attributes`) when a mesh made of the same arrays was drawn
+        before (a head re-dressed every frame, a part re-bound to the moved skin); else None (the
+        first time: a mesh seen once, as a part rebuilt from new arrays every frame is, costs no
+        split and no upload it would not reuse)."""
+        key, held = _static_key(mesh)
+        entry = self._static.pop(key, None)
+        if entry is None:
+            if key not in self._seen:
+                self._seen[key] = None
+                while len(self._seen) > 4 * MAX_STATIC_CORNERS:
+                    self._seen.pop(next(iter(self._seen)))
+                return None
+            block = np.ascontiguousarray(corner_attributes(mesh)[:, 6:])
+            entry = (self.ctx.buffer(block), held)
+            while len(self._static) >= MAX_STATIC_CORNERS:
+                self._static.pop(next(iter(self._static)))[0].release()
+        self._static[key] = entry
+        return entry[0]
+
     def _make_texture(self, image: np.ndarray, repeat: bool = False):
         # Textures follow the OBJ convention (uv origin bottom-left); GL's first row is t = 0.
         scaled = np.clip(image, 0.0, 1.0)
@@ -305,7 +330,7 @@ class _GL:
         scaled += 0.5
         data = np.flipud(scaled).astype(np.uint8, order="C")
         height, width, channels = data.shape
-        tex = self.ctx.texture((width, height), channels, data.tobytes(), dtype="f1", alignment=1)
+        tex = self.ctx.texture((width, height), channels, data, dtype="f1", alignment=1)
         tex.build_mipmaps()
         tex.filter = (self.moderngl.LINEAR_MIPMAP_LINEAR, self.moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = repeat
@@ -314,6 +339,8 @@ class _GL:
 
 #: Albedo/material uploads kept on the GPU per process (a head texture and its parts' maps).
 MAX_CACHED_MAPS = 8
+#: Static corner columns kept on the GPU per process (the head and the parts of an identity).
+MAX_STATIC_CORNERS = 16
 
 _state: dict[int, _GL] = {}
 
@@ -358,12 +385,52 @@ def corner_attributes(mesh: Mesh) -> np.ndarray:
     return out
 
 
-def _corner_bytes(mesh: Mesh) -> bytes:
+def _static_key(mesh: Mesh) -> tuple[tuple, tuple]:
+    """What columns 6-16 of :func:`corner_attributes` are made of: (a key, the arrays it names by
+    id, to be held while the key is kept so the ids stay theirs). A Mesh is not changed after it
+    is made, nor are the arrays it holds (as the texture cache by ids assumes)."""
+    def part(value):
+        if isinstance(value, np.ndarray):
+            return ("array", id(value)) if value.ndim == 1 else ("map",)
+        return ("value", float(value))
+
+    arrays = (mesh.faces, mesh.vertex_colors, mesh.uv, mesh.uv_faces, mesh.strand_tangents, mesh.strand_cutoff)
+    key = (len(mesh.vertices), *(None if a is None else id(a) for a in arrays), part(mesh.specular), part(mesh.roughness),
+           float(mesh.alpha_cutoff) if mesh.strand_tangents is not None and mesh.strand_cutoff is None else None)
+    return key, (*arrays, mesh.specular, mesh.roughness)
+
+
+def _dynamic_corners(mesh: Mesh) -> np.ndarray:
+    """Return the (3F, 6) float32 per-corner position and normal: columns 0-5 of :func:`corner_attributes`."""
+    table = np.empty((len(mesh.vertices), 6), dtype=np.float32)
+    table[:, 0:3] = mesh.vertices
+    table[:, 3:6] = mesh.vertex_normals()
+    return table[mesh.faces.reshape(-1)]
+
+
+def _vertex_array(gl: "_GL", program, mesh: Mesh) -> tuple[object, object]:
+    """Return (vertex array, its own vertex buffer) of ``mesh`` for ``program``: positions and
+    normals uploaded for this draw over the kept buffer of its other columns when there is one
+    (:meth:`_GL.static_corners`), else all 17 columns in one buffer."""
+    ctx = gl.ctx
+    names = ("in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")
+    # The unlit program reads fewer attributes (the compiler drops the rest): skip_errors skips those.
+    static = gl.static_corners(mesh) if "_corner_bytes" not in mesh.__dict__ else None
+    if static is None:
+        vbo = ctx.buffer(_corner_bytes(mesh))
+        return ctx.vertex_array(program, [(vbo, "3f 3f 3f 2f 2f 4f", *names)], skip_errors=True), vbo
+    vbo = ctx.buffer(_dynamic_corners(mesh))
+    return ctx.vertex_array(program, [(vbo, "3f 3f", *names[:2]), (static, "3f 2f 2f 4f", *names[2:])], skip_errors=True), vbo
+
+
+def _corner_bytes(mesh: Mesh) -> np.ndarray:
     # A part that hands back the same Mesh for the next frame (a body, a garment, the upper teeth,
     # hair on an unmoved scalp) skips rebuilding its corners; a Mesh is not changed after it is made.
+    # The (C-contiguous) array itself is uploaded, through the buffer protocol: no copy into bytes.
     cached = mesh.__dict__.get("_corner_bytes")
     if cached is None:
-        cached = mesh.__dict__["_corner_bytes"] = corner_attributes(mesh).tobytes()
+        cached = mesh.__dict__["_corner_bytes"] = corner_attributes(mesh)
+        cached.setflags(write=False)
     return cached
 
 
@@ -426,10 +493,7 @@ def _draw(gl: _GL, meshes: list[Mesh], cameras: Sequence[Camera], lights: Sequen
 
     def draw(i: int) -> None:
         if i not in prepared:
-            vbo = ctx.buffer(_corner_bytes(meshes[i]))
-            # The unlit program reads fewer attributes (the compiler drops the rest): skip those.
-            vao = ctx.vertex_array(variants[kinds[i]][0], [(vbo, "3f 3f 3f 2f 2f 4f", "in_pos", "in_normal", "in_albedo", "in_uv", "in_material", "in_strand")],
-                                   skip_errors=True)
+            vao, vbo = _vertex_array(gl, variants[kinds[i]][0], meshes[i])
             buffers.append((vbo, vao))
             prepared[i] = (vao, gl.upload_maps(meshes[i]))
         vao, maps = prepared[i]

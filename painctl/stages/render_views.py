@@ -401,9 +401,28 @@ def render_identity(task: IdentityTask) -> list[dict]:
     image effects and their noise) and background. Every draw depends on the seed, g and the view
     only, never on the rig row, so a neutral face and its pain faces share them exactly.
     """
+    # One worker per core already: BLAS threads would only share those cores with the others
+    # (and keep spinning between the small products a frame makes).
+    with _one_blas_thread():
+        return _render_identity(task)
+
+
+_CONTROLLER: list = []
+
+
+def _one_blas_thread():
+    """A context limiting BLAS to one thread (the loaded libraries found once per process)."""
+    if not _CONTROLLER:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
+def _render_identity(task: IdentityTask) -> list[dict]:
     from painctl.appearance import scene as sc
     from painctl.appearance import camera_model as cm
-    from painctl.renderer import relight, render_many, splat
+    from painctl.renderer import relight, render_many
 
     plan = _PLAN
     vertices = _rig_file()["vertices"][task.start:task.stop]
@@ -428,7 +447,7 @@ def render_identity(task: IdentityTask) -> list[dict]:
             for res in results:
                 # Covered pixels only: the background is replaced by the room when composited.
                 covered = res.alpha > 0
-                res.rgb[covered] = relight(res.rgb[covered], splat(res, ratio, plan.faces, background=1.0)[covered])
+                res.rgb[covered] = relight(res.rgb[covered], _covered_ratio(res, covered, ratio, plan.faces))
         stacked = _stacked_geometry(meshes, labels) if plan.maps else None
         for v, (res, cam) in enumerate(zip(results, scene.cameras)):
             if prepared[v] is None:
@@ -446,6 +465,18 @@ def render_identity(task: IdentityTask) -> list[dict]:
             records.append(record)
     assert len(records) == (task.stop - task.start) * len(plan.views)
     return records
+
+
+def _covered_ratio(res, covered: np.ndarray, ratio: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """The head's per-vertex relighting ``ratio`` (V,3) at the ``covered`` (H,W) pixels of ``res``,
+    in their row-major order (K,3): 1 where a part, not the head, is seen. The numbers of
+    ``splat(res, ratio, faces, background=1.0)[covered]`` (painctl.renderer.splat), without an
+    image-sized array."""
+    tri = res.triangle[covered]
+    head = (tri >= 0) & (tri < len(faces))
+    out = np.ones((len(tri), ratio.shape[1]), np.float32)
+    out[head] = np.einsum("kc,kcd->kd", res.barycentric[covered][head], np.asarray(ratio, np.float32)[np.asarray(faces)[tri[head]]])
+    return out
 
 
 def _stacked_geometry(meshes: list, labels: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
