@@ -9,8 +9,10 @@ with AU43 both strips' roots meet where the lids do. Length, density, curl and c
 per identity from ``rng_for(seed, brows.STREAM + 1, index)``.
 
 A closed eye also gets a lash line (:meth:`Lashes.fissure_mesh`): a dark ribbon along the closed
-fissure, anchored on the lower roots and laid just in front of the frontmost lid skin there, as
-real closed eyes show one continuous dark line where the lids meet. The cards alone do not make
+fissure, its foot on the seam the camera sees (the closed upper lid's lower edge, :func:`_seam`, or
+the lower roots where the lids meet without an overhang) and laid just in front of the frontmost
+lid skin there, as real closed eyes show one continuous dark line where the lids meet; both rows
+of lashes move onto its edges. The cards alone do not make
 it: at 224-512 px they break into dashes, and anny's margin (the roots' anchor) lies inside the
 lids, millimetres behind and above the seam the camera sees (issue 15).
 """
@@ -25,8 +27,9 @@ from painctl.appearance.parts import Identity, Part, register
 from painctl.seeding import rng_for
 
 STREAM = BROW_STREAM + 1
-#: How far (radians) the upper lashes bend down on a fully closed eye.
-LASH_BEND = 1.4
+#: The elevation (radians above the camera axis, +Z) the upper lashes turn to on a fully closed
+#: eye: forward and a little down, hanging from the seam over the lower lid.
+CLOSED_ELEVATION = -0.2
 #: The closed fissure's lash line: drawn where the lids' vertical gap has closed past this
 #: fraction of the neutral gap (fully at FISSURE_FULL), so open and narrowed eyes (AU6, AU7) have none.
 FISSURE_START, FISSURE_FULL = 0.8, 0.95
@@ -42,6 +45,17 @@ FISSURE_FORWARD, FISSURE_ABOVE, FISSURE_BELOW = 0.00025, 0.0003, 0.0012
 FISSURE_HEIGHT, FISSURE_COLUMNS, FISSURE_ROWS = 0.0011, 3, 4
 #: How far above and below each point of the line (metres) the skin it must stand in front of is sought.
 FISSURE_REACH = 0.0015
+#: The seam of a closed eye (:func:`_seam`): sought from SEAM_FROM above the line's foot (metres)
+#: down to SEAM_DOWN below it, every SEAM_RES, as a step back in depth of more than SEAM_STEP.
+#: anny's closed upper lids hang over the lower ones on many heads, their edge 2-3.5 mm below the
+#: lower roots (measured on the 12 sweep heads); a line on the roots drew a dark stroke on the upper
+#: lid with the real seam a second, fainter line under it, and the landmarker set the lower lid on
+#: that second line (issue 15). With the line on the seam and the lashes on its edges the closed
+#: eye reads as one clean line, but the landmarker's closed/neutral ratio did not move: 0.19 / 0.20
+#: / 0.19 (0 / -30 / +30 degrees, 512 px, 12 identities; 0.18 / 0.19 / 0.19 before): it lays both
+#: lid contours on the line's top edge either way (a lift of the open lids of 0.35, not 0.25, did
+#: not widen its neutral reading either).
+SEAM_FROM, SEAM_DOWN, SEAM_RES, SEAM_STEP = 0.0012, 0.0045, 0.0002, 0.0008
 
 
 #: Root band of the lash texture (fraction of the lash length from the root): alpha ROOT_ALPHA up
@@ -52,6 +66,12 @@ FISSURE_REACH = 0.0015
 #: cut-out strands break into specks.
 ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.3, 0.9, 0.7
 LOWER_CUTOFF = 0.95
+#: Lash length along the lid: sin(pi s) ** TAPER_POWER of the full length, s the arc length from
+#: the inner corner (0) to the outer one (1).
+TAPER_POWER = 0.75
+#: The inner part of each margin (fraction of its arc length) that grows no lashes: the lacrimal
+#: part of the lid, medial to the punctum, is bare in real lids (about 5 mm of the upper margin's 30).
+INNER_BARE, LOWER_INNER_BARE = 0.15, 0.15
 
 
 def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, width: int = 256, height: int = 32) -> np.ndarray:
@@ -124,9 +144,15 @@ class Lashes(Part):
         (:meth:`closure` from :data:`FISSURE_START` to :data:`FISSURE_FULL`) or with AU43 (some
         heads' closed upper lids hang over the lower ones with the roots a third of the gap apart),
         so open and narrowed eyes are not narrowed further by it."""
+        return self._fissure(vertices, root, au43)[0]
+
+    def _fissure(self, vertices: np.ndarray, root: np.ndarray, au43: float = 0.0):
+        """Return (:meth:`fissure_mesh`'s mesh or None, per closing eye two entries (upper root ids,
+        the line's top edge at each (K,3) metres, 0-1 how far the line is drawn) and (the lower root
+        facing each, the line's bottom edge there, the same fraction)): the lashes hang from those edges."""
         from painctl.renderer import Mesh
 
-        pos, faces, n = [], [], 0
+        pos, faces, n, hang = [], [], 0, []
         for (ups, lows), c, skin in zip(self.fissures, self.closure(vertices), self.skin):
             g = float(np.clip((c - FISSURE_START) / (FISSURE_FULL - FISSURE_START), 0.0, 1.0))
             g = max(g * g * (3 - 2 * g), float(np.clip(au43, 0.0, 1.0)))
@@ -136,9 +162,14 @@ class Lashes(Part):
             # lid hangs over the lower one with its roots a few millimetres higher), at most
             # FISSURE_HEIGHT tall, growing down from its top edge as the eye closes.
             low = root[lows] + np.array([0.0, -FISSURE_BELOW, 0.0])
+            # Where the closed upper lid hangs in front of the lower one, the seam the camera sees is
+            # its lower edge, up to 3.5 mm below the lower roots on some heads: the line's foot goes there.
+            low[:, 1] = np.minimum(low[:, 1], _seam(low, vertices, skin))
             top = root[ups] + np.array([0.0, FISSURE_ABOVE, 0.0])
             top[:, 1] = np.minimum(top[:, 1], low[:, 1] + FISSURE_HEIGHT)
             bottom = top + g * (low - top)
+            hang.append((ups, self._on_skin(top, vertices, skin), g))
+            hang.append((lows, self._on_skin(bottom, vertices, skin), g))
             # A grid fine enough to follow the lids' curve (each vertex laid on the skin in front).
             t = np.linspace(0.0, len(ups) - 1.0, FISSURE_COLUMNS * (len(ups) - 1) + 1)
             k = np.minimum(t.astype(int), len(ups) - 2)
@@ -153,9 +184,9 @@ class Lashes(Part):
             pos.append(strip)
             n += len(strip)
         if not pos:
-            return None
+            return None, hang
         colour = np.tile(self.texture[0, 0, :3], (n, 1)).astype(np.float32)
-        return Mesh(np.concatenate(pos).astype(np.float32), np.array(faces, np.int32), vertex_colors=colour, specular=0.05, roughness=0.7)
+        return Mesh(np.concatenate(pos).astype(np.float32), np.array(faces, np.int32), vertex_colors=colour, specular=0.05, roughness=0.7), hang
 
     def _on_skin(self, points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         """Return ``points`` (N,3) moved in depth to :data:`FISSURE_FORWARD` in front of the frontmost
@@ -164,31 +195,7 @@ class Lashes(Part):
         # The frontmost surface over a short vertical reach: where the closed lids meet at a step in
         # depth (a full lower lid in front of the upper one) the line stands in front of the step
         # instead of behind it. Yawed views shift it along itself (it is near horizontal).
-        reach = np.linspace(-FISSURE_REACH, FISSURE_REACH, 5)
-        probe = np.repeat(points, len(reach), axis=0)
-        probe[:, 1] += np.tile(reach, len(points))
-        lo, hi = probe[:, :2].min(0), probe[:, :2].max(0)
-        corners = vertices[faces][..., :2]
-        c0, c1, c2 = corners[:, 0], corners[:, 1], corners[:, 2]
-        faces = faces[((np.maximum(np.maximum(c0, c1), c2) >= lo) & (np.minimum(np.minimum(c0, c1), c2) <= hi)).all(1)]
-        tri = vertices[faces]  # (F,3,3)
-        pair_probe, pair_tri = _overlapping_pairs(probe[:, :2], tri[..., :2])
-        # The point-in-triangle test on the (probe, triangle) pairs whose bounding boxes overlap
-        # only: the same arithmetic, element by element, as over every pair (so the same bytes).
-        tri_p = tri[pair_tri]
-        a, b, c = tri_p[:, 0, :2], tri_p[:, 1, :2], tri_p[:, 2, :2]
-        v0, v1 = b - a, c - a
-        det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
-        ok = np.abs(det) > 1e-12
-        q = probe[pair_probe, :2] - a
-        det = np.where(ok, det, 1.0)
-        u = (q[..., 0] * v1[:, 1] - q[..., 1] * v1[:, 0]) / det
-        w = (v0[:, 0] * q[..., 1] - v0[:, 1] * q[..., 0]) / det
-        inside = ok & (u >= -1e-6) & (w >= -1e-6) & (u + w <= 1 + 1e-6)
-        z = tri_p[:, 0, 2] + u * (tri_p[:, 1, 2] - tri_p[:, 0, 2]) + w * (tri_p[:, 2, 2] - tri_p[:, 0, 2])
-        front = np.full(len(probe), -np.inf, np.result_type(z, np.float32))
-        np.maximum.at(front, pair_probe[inside], z[inside])
-        front = front.reshape(len(points), len(reach)).max(axis=1)
+        front = _front_depth(points, vertices, faces, FISSURE_REACH)
         out = points.copy()
         out[:, 2] = np.where(np.isfinite(front), front + FISSURE_FORWARD, points[:, 2])
         return out
@@ -204,15 +211,25 @@ class Lashes(Part):
         # Roots ride on the margin; the lash turns with its lid triangle (tip - root in its frame).
         root = self.roots(vertices)
         lash = bound[1::2] - bound[0::2]
-        # Closing lids press the upper lashes down over the lower ones: bend them down by up to
-        # LASH_BEND radians as the lid gap closes.
+        au43 = float(np.clip(au[5], 0.0, 1.0))
+        line, hang = self._fissure(vertices, root, au43)
+        # A closed eye's lashes meet at the seam, the upper ones hanging over the lower: their roots
+        # (inside the lids, the upper up to 3.5 mm above the seam the camera sees, the lower behind
+        # the overhanging upper lid) move onto the line's top and bottom edges; on the roots the
+        # packed upper lashes drew a second dark line above it.
+        root = root.copy()
+        for ups, anchor, g in hang:
+            root[ups] += g * (anchor - root[ups])
+        # Closing lids press the upper lashes down over the lower ones: turn them towards
+        # CLOSED_ELEVATION as the lid gap closes (fully at AU43 = 1: a closed upper lid can hang
+        # over the lower one with its landmark millimetres above the other's).
         lid = self.lids[0::2]
         for eye, (up, low, gap0) in enumerate(self.eyes):
-            closed = float(np.clip(1.0 - np.linalg.norm(vertices[up] - vertices[low]) / gap0, 0.0, 1.0))
+            closed = max(float(np.clip(1.0 - np.linalg.norm(vertices[up] - vertices[low]) / gap0, 0.0, 1.0)), au43)
             sel = lid == 2 * eye
             if closed > 0 and sel.any():
-                a = -LASH_BEND * closed
                 y, z = lash[sel, 1].copy(), lash[sel, 2].copy()
+                a = (CLOSED_ELEVATION - np.arctan2(y, z)) * closed
                 lash[sel, 1] = y * np.cos(a) + z * np.sin(a)
                 lash[sel, 2] = z * np.cos(a) - y * np.sin(a)
         tip = root + lash
@@ -221,11 +238,61 @@ class Lashes(Part):
         t = np.repeat(tip - root, 2, axis=0)
         meshes = [Mesh(pos, self.faces, vertex_colors=self.colours, uv=self.uv, texture=self.texture, specular=0.1, roughness=0.55,
                        strand_tangents=t, strand_cutoff=self.cutoff)]
-        line = self.fissure_mesh(vertices, root, float(au[5]))
         return meshes if line is None else meshes + [line]
 
     def record(self):
         return dict(self.info)
+
+
+def _seam(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Return (N,) per fissure column at ``points`` (N,3) metres, the height (y) of the closed upper
+    lid's lower edge where it hangs in front of the lower lid: scanning down from SEAM_FROM above
+    each point to SEAM_DOWN below it, the first step back in the frontmost surface of ``faces`` of
+    ``vertices`` deeper than SEAM_STEP (+inf where the lids meet without one), smoothed along the lid
+    by a 3-column median so a single column cannot kink the line."""
+    ys = np.arange(SEAM_FROM, -SEAM_DOWN - 1e-9, -SEAM_RES)
+    probe = np.repeat(points, len(ys), axis=0)
+    probe[:, 1] += np.tile(ys, len(points))
+    z = _front_depth(probe, vertices, faces).reshape(len(points), len(ys))
+    drop = z[:, :-1] - z[:, 1:]
+    step = np.isfinite(z[:, :-1]) & (drop > SEAM_STEP)
+    first = np.argmax(step, axis=1)
+    seam = np.where(step.any(axis=1), points[:, 1] + ys[first] - 0.5 * SEAM_RES, np.inf)
+    if len(seam) >= 3:
+        padded = np.concatenate([seam[:1], seam, seam[-1:]])
+        seam = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+    return seam
+
+
+def _front_depth(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, reach: float = 0.0) -> np.ndarray:
+    """Return (N,) the depth (z, metres) of the frontmost of ``faces`` (F,3) of ``vertices`` (V,3)
+    over each of ``points`` (N,3; only x, y count), the greatest over probes ``reach`` metres above
+    and below it (5 probes; one where ``reach`` is 0); -inf where no face covers it."""
+    reach = np.linspace(-reach, reach, 5) if reach > 0 else np.zeros(1)
+    probe = np.repeat(points, len(reach), axis=0)
+    probe[:, 1] += np.tile(reach, len(points))
+    lo, hi = probe[:, :2].min(0), probe[:, :2].max(0)
+    corners = vertices[faces][..., :2]
+    c0, c1, c2 = corners[:, 0], corners[:, 1], corners[:, 2]
+    faces = faces[((np.maximum(np.maximum(c0, c1), c2) >= lo) & (np.minimum(np.minimum(c0, c1), c2) <= hi)).all(1)]
+    tri = vertices[faces]  # (F,3,3)
+    pair_probe, pair_tri = _overlapping_pairs(probe[:, :2], tri[..., :2])
+    # The point-in-triangle test on the (probe, triangle) pairs whose bounding boxes overlap
+    # only: the same arithmetic, element by element, as over every pair (so the same bytes).
+    tri_p = tri[pair_tri]
+    a, b, c = tri_p[:, 0, :2], tri_p[:, 1, :2], tri_p[:, 2, :2]
+    v0, v1 = b - a, c - a
+    det = v0[:, 0] * v1[:, 1] - v0[:, 1] * v1[:, 0]
+    ok = np.abs(det) > 1e-12
+    q = probe[pair_probe, :2] - a
+    det = np.where(ok, det, 1.0)
+    u = (q[..., 0] * v1[:, 1] - q[..., 1] * v1[:, 0]) / det
+    w = (v0[:, 0] * q[..., 1] - v0[:, 1] * q[..., 0]) / det
+    inside = ok & (u >= -1e-6) & (w >= -1e-6) & (u + w <= 1 + 1e-6)
+    z = tri_p[:, 0, 2] + u * (tri_p[:, 1, 2] - tri_p[:, 0, 2]) + w * (tri_p[:, 2, 2] - tri_p[:, 0, 2])
+    front = np.full(len(probe), -np.inf, np.result_type(z, np.float32))
+    np.maximum.at(front, pair_probe[inside], z[inside])
+    return front.reshape(len(points), len(reach)).max(axis=1)
 
 
 #: How far (metres) a triangle's bounding box is widened when pairing it with probe points: the
@@ -334,11 +401,26 @@ def build_lashes(identity: Identity) -> Lashes | None:
             # anny's lid margin is the lid's inner (socket) edge; its front edge is ~3 mm forward.
             offset = np.array([0.0, 0.0, 0.0032 if up > 0 else 0.0022])
             root = v[ids] + offset
-            # Lashes grow forward out of the margin and curl up (upper) or down (lower), shorter at the corners.
-            s = np.linspace(0.0, 1.0, len(ids))
-            taper = 0.25 + 0.75 * np.sin(np.pi * np.clip(s * 0.9 + 0.05, 0, 1))
-            # Forward out of the lid's front edge, curling away from the eye opening.
-            direction = np.tile(np.array([0.0, up * (1.0 + 0.6 * curl), 1.0]), (len(ids), 1))
+            # Lashes grow forward out of the margin and curl up (upper) or down (lower), shorter
+            # towards the corners by arc length along the margin, to nothing at the outer corner and
+            # none on the lacrimal part (:data:`INNER_BARE`). anny's upper margin climbs steeply from the inner corner: a
+            # taper by root index left the corner's roots 40-60% of the length in a near-vertical
+            # run, where a card seen edge-on drew one dark stroke beside the corner (issue 14).
+            step = np.linalg.norm(np.diff(v[ids, :2], axis=0), axis=1)
+            s = np.concatenate([[0.0], np.cumsum(step)]) / max(float(step.sum()), 1e-9)
+            bare = INNER_BARE if up > 0 else LOWER_INNER_BARE
+            taper = np.clip(np.sin(np.pi * np.clip((s - bare) / (1.0 - bare), 0.0, 1.0)), 0.0, 1.0) ** TAPER_POWER
+            # Seen from the front each lash leaves the margin across it: half the margin's normal
+            # (away from the eye's centre) and half straight up (upper) or down (lower lid), so
+            # where the margin runs steeply near a corner the lashes lean out of the corner
+            # instead of running along the margin; then forward out of the lid's front edge.
+            tangent = np.gradient(v[ids, :2], axis=0)
+            normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
+            normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12)
+            normal *= np.where(((v[ids, :2] - centre[:2]) * normal).sum(1) < 0, -1.0, 1.0)[:, None]
+            across = normal + np.array([0.0, up])
+            across /= np.maximum(np.linalg.norm(across, axis=1, keepdims=True), 1e-12)
+            direction = np.column_stack([across * (1.0 + 0.6 * curl), np.ones(len(ids))])
             direction = direction / np.linalg.norm(direction, axis=1, keepdims=True)
             outward = np.zeros((len(ids), 3))
             outward[:, 0] = (root[:, 0] - centre[0]) * 0.6  # fanning out towards the corners
