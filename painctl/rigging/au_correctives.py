@@ -41,7 +41,7 @@ Where anny's face units at their rig weight fall short, each AU gets a correctiv
 field built per identity from its neutral head (milliseconds, once per identity) and added
 linearly like a face unit:
 
-- AU4: the medial brow drawn down, towards the midline (corrugator) and forward over the upper
+- AU4: the brow drawn down (most medially), towards the midline (corrugator) and forward over the upper
   orbital rim, fading to nothing at the upper lid margin (so the skin between compresses
   smoothly instead of folding through itself), and the margin itself raised a little against
   the hooding fold, which a landmarker reads as the eye narrowing (FACS AU4 lowers and draws the
@@ -80,7 +80,8 @@ AU_MEASURE = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_n
 #: projection of the mesh measure stays at -39% for -0.76, -0.82 and -0.82 with a 14 mm bound (12
 #: sweep heads): with the brow 0.6 mm forward per mm lowered, a 30-degree view's brow-to-eye
 #: distance stops falling where its vertical part is a third of its sideways part.
-#: AU6 at -0.43 (FaceMesh, 12 identities, level 5, 0 / -30 / +30 degrees: @AU6_NOW@) where -0.40
+#: AU6 at -0.43 (FaceMesh, 12 identities, level 5, 0 / -30 / +30 degrees: -25.3 / -23.1 / -24.4%,
+#: Spearman 0.78 / 0.77 / 0.82; levels 1-5 at -30: -1.1 -7.2 -13.5 -10.5 -23.1%) where -0.40
 #: read -22.6 / -18.8 / -23.8% (Spearman 0.80 / 0.64 / 0.81); -0.45 read -27.4 / -25.5 / -24.0%
 #: (0.82 / 0.72 / 0.84) but showed 2 triangles of socket lining at AU6 = 5 under AU43 on the
 #: young male head of tests/test_rig.py (-0.43 shows none); -0.50 read -31.5 / -28.4 / -26.6%
@@ -177,8 +178,9 @@ BROW_FORWARD_BAND_M = (0.004, 0.006)
 #: BROW_LID_PEAK): most at mid-lid, where FaceMesh's upper-lid points 159/386 sit. 0.09 of it opened the mesh's eye by 9.7%
 #: (the rig test allows 10%) and read an aperture cross-talk of -9.5 / -6.8 / -7.9%; 0.075 opens it
 #: by 7.4% and crosses no skin on the 12 sweep heads and the 5 test heads (AU4 = 5 alone, with
-#: AU6, AU7, AU9, AU6 and AU7, every AU at 5, and under AU43): -9.6 / -3.4 / -7.0% (@AU4_CROSS_NOW@ in
-#: the last sweep), against -11.0 / -7.9 / -6.9% with the old lift at 0.06.
+#: AU6, AU7, AU9, AU6 and AU7, every AU at 5, and under AU43): -9.6 / -3.4 / -7.0% (brow height
+#: -36.0 / -28.2 / -32.3%, Spearman 0.96 / 0.91 / 0.96), against -11.0 / -7.9 / -6.9% with the old
+#: lift at 0.06.
 BROW_LID_LIFT = 0.075
 BROW_LID_BAND_M = 0.0015
 BROW_LID_PEAK = 2.0
