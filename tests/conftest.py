@@ -86,6 +86,17 @@ def read(path: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
+def hair_rigs(tmp_path_factory) -> Path:
+    """Two balanced heads rigged neutral + AU4 = 5 (``<root>/au4``) and neutral + AU43 = 1
+    (``<root>/au43``), heads in ``<root>/heads``: the hair, beard and brow tests' faces."""
+    root = tmp_path_factory.mktemp("hair")
+    cli("-q", "sample-mesh", "-n", "2", "--balance", "gender", "--seed", "3", str(root / "heads"))
+    cli("-q", "rig", "--au", "AU4=5", str(root / "heads"), str(root / "au4"))
+    cli("-q", "rig", "--au", "AU43=1", str(root / "heads"), str(root / "au43"))
+    return root
+
+
+@pytest.fixture(scope="session")
 def rig(tmp_path_factory) -> Path:
     """A rig artefact (``<root>/rig``, its heads beside it): 2 identities, PSPI 4 and 9 each (6 faces)."""
     root = tmp_path_factory.mktemp("chain")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import uniform_filter
-from test_appearance_hair import _luminance, _textured_identity, rigs  # noqa: F401  (rigs: the fixture)
+from test_appearance_hair import _luminance, _textured_identity
 
 from painctl.appearance import Identity
 from painctl.appearance import beard as beard_mod
@@ -13,9 +13,9 @@ from painctl.renderer import Light, face_offsets, frame_camera, mesh_index, rend
 from painctl.renderer.colour import srgb_to_linear
 
 
-def _dressed(rigs, kind: str, size: int, yaw: float = 0.0, lights=None, **who):
+def _dressed(hair_rigs, kind: str, size: int, yaw: float = 0.0, lights=None, **who):
     """A man's ``kind`` beard on a flat-textured head: (render, beard-shell pixel mask, part, head render)."""
-    ident, verts, au, head = _textured_identity(rigs, 0)
+    ident, verts, au, head = _textured_identity(hair_rigs, 0)
     man = Identity(**{**ident.__dict__, "gender": "male", **who})
     part = beard_mod.build_beard(man, kind=kind)
     meshes = [part.dress(head, verts, au)] + part.meshes(verts, au)
@@ -46,27 +46,27 @@ def _column_stripes(lum: np.ndarray, region: np.ndarray, min_rows: int = 8) -> f
     return float(np.std(columns) / np.std(np.concatenate(pixels)))
 
 
-def test_a_black_beard_has_no_comb_of_vertical_stripes(rigs):
+def test_a_black_beard_has_no_comb_of_vertical_stripes(hair_rigs):
     """Below the mouth a young African man's black full beard at 224 px shows no regular
     vertical strands: averaged down each column, its fine detail mostly cancels (0.12 and 0.098
     of the pixels' spread, frontal and at 30 degrees, measured; 0.18 and 0.21 when each texture
     column was one strand running down the whole chin)."""
     stripes = []
     for yaw in (0.0, 30.0):
-        res, beard, _, _ = _dressed(rigs, "full_beard", 224, yaw, ethnicity="african", age_years=25.0)
+        res, beard, _, _ = _dressed(hair_rigs, "full_beard", 224, yaw, ethnicity="african", age_years=25.0)
         below_mouth = beard.copy()
         below_mouth[:112] = False
         stripes.append(_column_stripes(_luminance(res.rgb), below_mouth))
     assert np.mean(stripes) < 0.15, stripes
 
 
-def test_a_black_moustache_is_no_bluer_than_the_skin_and_hair_it_lies_on(rigs):
+def test_a_black_moustache_is_no_bluer_than_the_skin_and_hair_it_lies_on(hair_rigs):
     """Under one white light at 512 px no pixel of a black moustache is bluer (linear blue over
     red) than both the skin under it and the hair's own colour: its strands show their colour,
     not a white highlight (which drew a grey-blue band on the upper lip: linear blue over red 1.0,
     neutral grey, against the hair's 0.8; 0.81 at most measured now)."""
     white = [Light(direction=[-0.3, 0.5, 0.8], colour=[1.0, 1.0, 1.0], intensity=2.0, ambient=0.15)]
-    res, beard, part, bare = _dressed(rigs, "moustache", 512, lights=white, ethnicity="african", age_years=25.0)
+    res, beard, part, bare = _dressed(hair_rigs, "moustache", 512, lights=white, ethnicity="african", age_years=25.0)
     # Pixels of at least 30/255 in red: the 8-bit steps of darker ones alone move their hue by 5-10%.
     beard &= res.rgb[..., 0] >= 30 / 255
     lin = srgb_to_linear(np.clip(res.rgb[beard], 0, 1))
@@ -78,14 +78,14 @@ def test_a_black_moustache_is_no_bluer_than_the_skin_and_hair_it_lies_on(rigs):
     assert beard.sum() > 150 and blueness.max() <= 1.1 * bound, (int(beard.sum()), float(blueness.max()), bound, float(np.percentile(blueness, 50)))
 
 
-def test_a_grey_beard_is_a_fine_grain_not_speckle(rigs):
+def test_a_grey_beard_is_a_fine_grain_not_speckle(hair_rigs):
     """A greying (55 years) and a grey (75) man's full beard at 224 px: the pixel-to-pixel
     luminance detail inside it (each pixel less its 3x3 mean, relative to the mean) stays low
     (0.169 and 0.082 measured; 0.218 and 0.126 with full-contrast white and dark hairs and inner
     shell layers shaded as deeply as a black beard's)."""
     limits = {55.0: 0.195, 75.0: 0.105}
     for age, limit in limits.items():
-        res, beard, part, _ = _dressed(rigs, "full_beard", 224, ethnicity="caucasian", age_years=age)
+        res, beard, part, _ = _dressed(hair_rigs, "full_beard", 224, ethnicity="caucasian", age_years=age)
         assert part.info["grey"] > 0.5
         lum = _luminance(res.rgb)
         rows, cols = np.nonzero(beard)

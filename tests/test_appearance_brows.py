@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import binary_erosion, sobel, uniform_filter
-from test_appearance_hair import _luminance, _textured_identity, rigs  # noqa: F401  (rigs: the fixture)
+from test_appearance_hair import _luminance, _textured_identity
 
 from painctl.appearance import brows as brows_mod
 from painctl.renderer import frame_camera, render_many, studio_lights
 
 
-def test_brows_at_512_px_are_not_hatched_strokes(rigs):
+def test_brows_at_512_px_are_not_hatched_strokes(hair_rigs):
     """Inside the brows (pixels the brows darken, at 512 px) the fine detail has no one dominant
     direction: the coherence of its structure tensor over the brows stays low (0.22 and 0.21
     measured on a woman and a man; 0.29 and 0.34 when the bed's grain was cells stretched along x
     and the strands lay nearly parallel, which read as combed stripes)."""
     for row in (0, 2):
-        ident, verts, au, head = _textured_identity(rigs, row)
+        ident, verts, au, head = _textured_identity(hair_rigs, row)
         brows = brows_mod.build_brows(ident)
         cam = frame_camera(ident.neutral, size=512)
         res = render_many([brows.dress(head, verts, au)] + brows.meshes(verts, au), [cam], studio_lights(), 512)[0]
@@ -31,10 +31,10 @@ def test_brows_at_512_px_are_not_hatched_strokes(rigs):
         assert coherence < 0.26, (row, float(coherence))
 
 
-def test_brow_hairs_grow_up_at_the_head_and_outward_along_the_brow(rigs):
+def test_brow_hairs_grow_up_at_the_head_and_outward_along_the_brow(hair_rigs):
     """On the neutral face the strands near the nose point mostly up; further out they point
     outward (and, over the body, at spread angles: not parallel)."""
-    ident, verts, au, _ = _textured_identity(rigs, 0)
+    ident, verts, au, _ = _textured_identity(hair_rigs, 0)
     brows = brows_mod.build_brows(ident)
     pos = brows.binding.evaluate(ident.neutral)
     root, tip = pos[brows.tangent_pairs[:, 0]], pos[brows.tangent_pairs[:, 1]]

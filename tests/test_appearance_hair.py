@@ -7,7 +7,6 @@ from collections import Counter
 
 import h5py
 import numpy as np
-import pytest
 
 from painctl.appearance import Identity, build_parts
 from painctl.appearance import beard as beard_mod
@@ -15,25 +14,6 @@ from painctl.appearance import brows as brows_mod
 from painctl.appearance import hair as hair_mod
 from painctl.appearance import lashes as lashes_mod
 from painctl.renderer import Light, Mesh, face_offsets, frame_camera, mesh_index, render, render_many, studio_lights
-
-
-def _cli(*args: str) -> None:
-    from painctl.cli import main
-
-    try:
-        main(["-q", *args])
-    except SystemExit as done:
-        assert done.code in (0, None)
-
-
-@pytest.fixture(scope="module")
-def rigs(tmp_path_factory):
-    """Two balanced heads rigged neutral + AU4 = 5 and neutral + AU43 = 1."""
-    root = tmp_path_factory.mktemp("hair")
-    _cli("sample-mesh", "-n", "2", "--balance", "gender", "--seed", "3", str(root / "heads"))
-    _cli("rig", "--au", "AU4=5", str(root / "heads"), str(root / "au4"))
-    _cli("rig", "--au", "AU43=1", str(root / "heads"), str(root / "au43"))
-    return root
 
 
 def _identity(rig_dir, row: int, seed: int = 0) -> tuple[Identity, np.ndarray, np.ndarray]:
@@ -61,8 +41,8 @@ def _rows_of_vertex(res, faces: np.ndarray, vertex: int) -> np.ndarray:
     return rows
 
 
-def test_hair_covers_the_scalp_above_the_forehead_in_every_view(rigs):
-    ident, verts, au = _identity(rigs / "au4", 0)
+def test_hair_covers_the_scalp_above_the_forehead_in_every_view(hair_rigs):
+    ident, verts, au = _identity(hair_rigs / "au4", 0)
     hair = hair_mod.build_hair(ident, style="short")
     meshes = [Mesh(verts, ident.faces)] + hair.meshes(verts, au)
     offsets = face_offsets(meshes)
@@ -89,8 +69,8 @@ def test_hair_covers_the_scalp_above_the_forehead_in_every_view(rigs):
     assert np.nonzero(dressed.mask)[0].min() < np.nonzero(bare.mask)[0].min()
 
 
-def test_every_style_builds_and_bald_leaves_the_crown_bare(rigs):
-    ident, verts, au = _identity(rigs / "au4", 0)
+def test_every_style_builds_and_bald_leaves_the_crown_bare(hair_rigs):
+    ident, verts, au = _identity(hair_rigs / "au4", 0)
     counts = {}
     for style in hair_mod.STYLES:
         part = hair_mod.build_hair(ident, style=style)
@@ -105,10 +85,10 @@ def test_every_style_builds_and_bald_leaves_the_crown_bare(rigs):
     assert counts["medium"][1] > counts["short"][1]                 # medium hair hangs past the ears
 
 
-def test_brow_pixels_move_down_with_au4(rigs):
+def test_brow_pixels_move_down_with_au4(hair_rigs):
     rows = []
     for row in (0, 1):  # neutral, AU4 = 5
-        ident, verts, au = _identity(rigs / "au4", row)
+        ident, verts, au = _identity(hair_rigs / "au4", row)
         brows = brows_mod.build_brows(ident)
         ms = [Mesh(verts, ident.faces)] + brows.meshes(verts, au)
         res = render_many(ms, [frame_camera(ident.neutral, size=224)], studio_lights(), 224)[0]
@@ -118,10 +98,10 @@ def test_brow_pixels_move_down_with_au4(rigs):
     assert rows[1] > rows[0] + 1.0, f"brow pixels at rows {rows}"
 
 
-def test_lashes_of_both_lids_meet_when_the_eyes_close(rigs):
+def test_lashes_of_both_lids_meet_when_the_eyes_close(hair_rigs):
     gaps = []
     for row in (0, 1):  # neutral, AU43 = 1
-        ident, verts, au = _identity(rigs / "au43", row)
+        ident, verts, au = _identity(hair_rigs / "au43", row)
         lashes = lashes_mod.build_lashes(ident)
         ms = [Mesh(verts, ident.faces)] + lashes.meshes(verts, au)
         pos, lids = ms[1].vertices, lashes.lids
@@ -141,8 +121,8 @@ def test_lashes_of_both_lids_meet_when_the_eyes_close(rigs):
     assert open_gap > 0.004 and closed_gap < 0.002 and closed_seen < 0.0005, gaps
 
 
-def test_same_seed_same_geometry_and_another_seed_another_look(rigs):
-    ident, verts, au = _identity(rigs / "au4", 1)
+def test_same_seed_same_geometry_and_another_seed_another_look(hair_rigs):
+    ident, verts, au = _identity(hair_rigs / "au4", 1)
     a = [m for p in build_parts(ident) for m in p.meshes(verts, au)]
     b = [m for p in build_parts(ident) for m in p.meshes(verts, au)]
     assert len(a) == len(b) > 0
@@ -179,8 +159,8 @@ def test_styles_colours_and_beards_are_balanced_by_gender_ancestry_and_age():
     assert beards[("female", "none")] == 360 and beards[("male", "none")] < 250
 
 
-def test_a_beard_covers_the_chin_and_leaves_the_lips_bare(rigs):
-    ident, verts, au = _identity(rigs / "au4", 0)
+def test_a_beard_covers_the_chin_and_leaves_the_lips_bare(hair_rigs):
+    ident, verts, au = _identity(hair_rigs / "au4", 0)
     assert beard_mod.build_beard(Identity(**{**ident.__dict__, "gender": "female"})).record() == {"beard": "none"}
     part = beard_mod.build_beard(ident, kind="full_beard")
     ms = [Mesh(verts, ident.faces)] + part.meshes(verts, au)
@@ -224,25 +204,25 @@ def test_strand_cutoff_cuts_per_vertex():
     assert kept.mask.mean() > 0.3 and cut.mask.sum() == 0
 
 
-def test_render_views_records_the_hair_it_draws(rigs, tmp_path):
+def test_render_views_records_the_hair_it_draws(hair_rigs, tmp_path):
     from painctl.artefact import open_artefact
     from painctl.stages.render_views import ViewsRequest, render_views
 
-    out = render_views(open_artefact(rigs / "au4"), tmp_path / "v", ViewsRequest(size=64, views=[(0.0, 0.0)]), jobs=1)
+    out = render_views(open_artefact(hair_rigs / "au4"), tmp_path / "v", ViewsRequest(size=64, views=[(0.0, 0.0)]), jobs=1)
     with h5py.File(out / "data.h5") as f:
         records = [json.loads(x) for x in f["appearance"][()]]
     assert all(r["hair"]["style"] in hair_mod.STYLES and "brows" in r and "lashes" in r and "beard" in r for r in records)
     assert records[0] == records[1]  # a neutral and its pain face: one person
 
 
-def _textured_identity(rigs, row: int, texture_size: int = 512):
+def _textured_identity(hair_rigs, row: int, texture_size: int = 512):
     """The au4 rig row's Identity with the UV layout render-neutral textures (the skin atlas), a
     flat skin texture, and its vertices and AUs."""
     from painctl.appearance.skin import face_atlas
     from painctl.artefact import open_artefact
 
-    ident, verts, au = _identity(rigs / "au4", row)
-    rig = open_artefact(rigs / "au4")
+    ident, verts, au = _identity(hair_rigs / "au4", row)
+    rig = open_artefact(hair_rigs / "au4")
     uv, uv_faces = face_atlas(ident.faces, rig.read("uv"), rig.read("uv_faces"), ident.regions)
     ident = Identity(**{**ident.__dict__, "uv": uv, "uv_faces": uv_faces})
     texture = np.tile(np.array([0.78, 0.6, 0.5], np.float32), (texture_size, texture_size, 1))
@@ -261,13 +241,13 @@ def _luminance(rgb: np.ndarray) -> np.ndarray:
     return rgb @ np.array([0.2126, 0.7152, 0.0722])
 
 
-def test_brows_read_as_a_soft_band_in_their_own_colour(rigs):
+def test_brows_read_as_a_soft_band_in_their_own_colour(hair_rigs):
     """The brows' painted bed fills the brow between the strands (most of its pixels darker than
     skin, not a scatter of specks), in the identity's brow colour, and follows the skin with AU4."""
     from scipy.ndimage import laplace
 
     for row in (0, 2):  # one identity of each gender, neutral
-        ident, verts, au, head = _textured_identity(rigs, row)
+        ident, verts, au, head = _textured_identity(hair_rigs, row)
         brows = brows_mod.build_brows(ident)
         cam = frame_camera(ident.neutral, size=224)
         cards = brows.meshes(verts, au)
@@ -304,14 +284,14 @@ def test_brows_read_as_a_soft_band_in_their_own_colour(rigs):
     assert (brows.dress(plain, verts, au).vertex_colors < 0.69).any()
 
 
-def test_painted_brows_move_down_with_au4(rigs):
+def test_painted_brows_move_down_with_au4(hair_rigs):
     """The bed is in the skin's texture, so it moves with the skin: its dark pixels move down at AU4 = 5."""
-    ident, _, _, _ = _textured_identity(rigs, 0)
+    ident, _, _, _ = _textured_identity(hair_rigs, 0)
     brows = brows_mod.build_brows(ident)
     cam = frame_camera(ident.neutral, size=224)
     centres = []
     for row in (0, 1):
-        _, verts, au, head = _textured_identity(rigs, row)
+        _, verts, au, head = _textured_identity(hair_rigs, row)
         res = render_many([brows.dress(head, verts, au)], [cam], studio_lights(), 224)[0]
         plain = render_many([head], [cam], studio_lights(), 224)[0]
         dark = (_luminance(plain.rgb) - _luminance(res.rgb) > 0.03) & res.mask  # where the bed is
@@ -321,10 +301,10 @@ def test_painted_brows_move_down_with_au4(rigs):
     assert centres[1] > centres[0] + 1.0, centres
 
 
-def test_lashes_draw_a_continuous_dark_line_along_the_upper_lid(rigs):
+def test_lashes_draw_a_continuous_dark_line_along_the_upper_lid(hair_rigs):
     """At 224 px the upper lashes are a line along the lid margin, not specks: nearly every image
     column between the eye corners has a lash pixel near the lid, and the lashes are dark."""
-    ident, verts, au = _identity(rigs / "au43", 0)
+    ident, verts, au = _identity(hair_rigs / "au43", 0)
     lashes = lashes_mod.build_lashes(ident)
     ms = [Mesh(verts, ident.faces)] + lashes.meshes(verts, au)
     cam = frame_camera(ident.neutral, size=224)
@@ -345,8 +325,8 @@ def test_lashes_draw_a_continuous_dark_line_along_the_upper_lid(rigs):
     assert 0.5 < lashes_mod.ROOT_UPPER_ALPHA <= lashes_mod.ROOT_ALPHA < lashes_mod.LOWER_CUTOFF
 
 
-def test_stubble_is_a_shadow_in_the_skin_not_shells(rigs):
-    ident, verts, au, head = _textured_identity(rigs, 0)
+def test_stubble_is_a_shadow_in_the_skin_not_shells(hair_rigs):
+    ident, verts, au, head = _textured_identity(hair_rigs, 0)
     # A young African man: black or dark brown stubble (white stubble on light skin barely shows).
     male = Identity(**{**ident.__dict__, "gender": "male", "ethnicity": "african", "age_years": 25.0})
     part = beard_mod.build_beard(male, kind="stubble")
@@ -365,10 +345,10 @@ def test_stubble_is_a_shadow_in_the_skin_not_shells(rigs):
     assert np.allclose(dressed.rgb[lip_px], bare.rgb[lip_px], atol=0.01)
 
 
-def test_scalp_under_the_hair_takes_its_colour(rigs):
+def test_scalp_under_the_hair_takes_its_colour(hair_rigs):
     """Scalp seen between the shells (at the hairline, through a close crop) is painted in the
     hair's colour where the hair covers it, not left bare; the face below the hairline is not."""
-    ident, verts, au, head = _textured_identity(rigs, 0)
+    ident, verts, au, head = _textured_identity(hair_rigs, 0)
     hair = hair_mod.build_hair(Identity(**{**ident.__dict__, "ethnicity": "african", "age_years": 25.0}), style="close_crop")
     cam = frame_camera(verts, size=224)
     meshes = hair.meshes(verts, au)
@@ -388,14 +368,14 @@ def test_scalp_under_the_hair_takes_its_colour(rigs):
     assert np.array_equal(bare.rgb[face], dressed.rgb[face])
 
 
-def test_closed_eyes_show_a_continuous_dark_line_where_the_lids_meet(rigs):
+def test_closed_eyes_show_a_continuous_dark_line_where_the_lids_meet(hair_rigs):
     """At AU43 = 1 a dark line runs along the closed fissure (over > 90% of its length it is darker
     than the lid skin above and below it), where a face landmarker and a person look for a closed
     eye; open eyes get no such line."""
-    ident, verts, au = _identity(rigs / "au43", 0)
+    ident, verts, au = _identity(hair_rigs / "au43", 0)
     lashes = lashes_mod.build_lashes(ident)
     assert lashes.fissure_mesh(verts, lashes.roots(verts), float(au[5])) is None, "a fissure line on open eyes"
-    ident, verts, au = _identity(rigs / "au43", 1)
+    ident, verts, au = _identity(hair_rigs / "au43", 1)
     assert au[5] == 1.0
     lashes = lashes_mod.build_lashes(ident)
     head = Mesh(verts, ident.faces)
@@ -422,10 +402,10 @@ def test_closed_eyes_show_a_continuous_dark_line_where_the_lids_meet(rigs):
         assert np.mean(bare) < 0.5, f"eye {eye}: the bare head is already dark along {np.mean(bare):.2f} of the fissure"
 
 
-def _beard_darkening(rigs, kind: str = "full_beard"):
+def _beard_darkening(hair_rigs, kind: str = "full_beard"):
     """A young African man's ``kind`` beard on a flat-textured head at 224 px, frontal: per pixel
     the luminance of the dressed head over the bare one (1 where the beard is not), and the head mask."""
-    ident, verts, au, head = _textured_identity(rigs, 0)
+    ident, verts, au, head = _textured_identity(hair_rigs, 0)
     male = Identity(**{**ident.__dict__, "gender": "male", "ethnicity": "african", "age_years": 25.0})
     part = beard_mod.build_beard(male, kind=kind)
     cam = frame_camera(verts, size=224)
@@ -435,14 +415,13 @@ def _beard_darkening(rigs, kind: str = "full_beard"):
     return ratio, bare.mask, ident, bare
 
 
-def test_a_beard_fades_into_bare_skin_and_its_neckline_follows_the_jaw(rigs):
+def test_a_beard_fades_into_bare_skin_and_its_neckline_follows_the_jaw(hair_rigs):
     """The beard's edge on the cheek is a fade of thinning hair several pixels wide, not a step; its
     lower edge rises from under the chin towards the ears (a neckline along the jaw, not a level cut)."""
-    ratio, mask, ident, bare = _beard_darkening(rigs)
+    ratio, mask, ident, bare = _beard_darkening(hair_rigs)
     beard = ratio < 0.6
     rows, cols = np.nonzero(beard)
     centre = int(np.median(cols))
-    half = int(np.percentile(np.abs(cols - centre), 95))
     # Hair that thins out: many head pixels are part-darkened round the beard (measured 0.43 of the
     # darkened pixels here; a beard cut out in one piece left 1 pixel of 4,400).
     partial = int(((ratio > 0.6) & (ratio < 0.92) & mask).sum())
@@ -484,13 +463,13 @@ def _hairline_rows(ident, verts, au, style: str, size: int = 224) -> np.ndarray:
     return np.array([np.nonzero(hair_px[:, c])[0].max() for c in range(lo, hi) if hair_px[:, c].any()], float)
 
 
-def test_the_hairline_is_irregular_not_a_smooth_curve(rigs):
+def test_the_hairline_is_irregular_not_a_smooth_curve(hair_rigs):
     """Across the forehead the hairline zigzags: the lowest hair pixel per column of a close crop
     departs from a smooth curve through it by more than 1.2 px on average over both test heads at 224 px
     (1.83 and 1.11 px measured; 0.81 and 0.87 px when only a few slow waves bent the hairline)."""
     rough = []
     for row in (0, 2):
-        ident, verts, au = _identity(rigs / "au4", row)
+        ident, verts, au = _identity(hair_rigs / "au4", row)
         rows = _hairline_rows(ident, verts, au, "close_crop")
         x = np.arange(len(rows))
         rough.append(float(np.abs(rows - np.polyval(np.polyfit(x, rows, 4), x)).mean()))
@@ -534,12 +513,12 @@ def _hairline_zone(ident, verts, au, style: str = "close_crop", size: int = 224)
     return np.array(zones, float)
 
 
-def test_the_hairline_thins_out_hair_by_hair_not_in_a_cut(rigs):
+def test_the_hairline_thins_out_hair_by_hair_not_in_a_cut(hair_rigs):
     """A close crop's hairline is a zone where hairs end one by one, not a cut-out edge: under the
     first bare pixel of a forehead column, hair pixels still reach further down (at 224 px over
     both test heads, untextured: 0.94 px a column on average and 2 px or more in 11% of the columns
     measured; 0.03 px and 1% when the strands of all lengths ended on one cut line)."""
-    zones = np.concatenate([_hairline_zone(*_identity(rigs / "au4", row)) for row in (0, 2)])
+    zones = np.concatenate([_hairline_zone(*_identity(hair_rigs / "au4", row)) for row in (0, 2)])
     assert zones.mean() > 0.4 and (zones >= 2).mean() > 0.05, (zones.mean(), (zones >= 2).mean())
 
 
@@ -561,12 +540,12 @@ def _outline_partial(ident, verts, au, style: str, size: int = 896, block: int =
     return np.array(counts, float)
 
 
-def test_the_hair_outline_is_broken_by_strands_with_see_through_tips(rigs):
+def test_the_hair_outline_is_broken_by_strands_with_see_through_tips(hair_rigs):
     """Against the background the hair's outline is a band of partial coverage (strands, flyaways,
     tips the background shows through), not a clean edge: at 224 px (averaged from 896 px) the
     partly covered pixels above the hair's solid part number 4.7 and 3.4 a column for short hair
     on the two test heads (2.5 and 2.2 with the shells' clean edge)."""
-    counts = [_outline_partial(*_identity(rigs / "au4", row), style="short").mean() for row in (0, 2)]
+    counts = [_outline_partial(*_identity(hair_rigs / "au4", row), style="short").mean() for row in (0, 2)]
     assert min(counts) > 3.0, counts
 
 
