@@ -292,3 +292,27 @@ def test_lash_front_depth_gives_the_old_depths_bit_for_bit(hair_rigs):
                     assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
                     checked += int(np.isfinite(got).sum())
     assert checked > 1000
+
+
+def test_vertex_normals_give_the_np_cross_normals_bit_for_bit(hair_rigs):
+    from painctl.renderer import vertex_normals
+
+    def old(vertices, faces):
+        v = np.asarray(vertices, dtype=np.float64)
+        tri = v[faces]
+        face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        corners = np.asarray(faces).reshape(-1)
+        normals = np.stack([np.bincount(corners, weights=np.repeat(face_n[:, k], 3), minlength=len(v)) for k in range(3)], axis=1)
+        length = np.linalg.norm(normals, axis=1, keepdims=True)
+        normals = np.where(length > 0, normals / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
+        return normals.astype(np.float32)
+
+    ident, verts, _ = _head(hair_rigs / "au4", 1)
+    faces = np.asarray(ident.faces)
+    # A posed head in float32 and float64, and one with an unused vertex (normal +z) and a degenerate face.
+    spare = np.concatenate([verts, [[0.0, 0.0, 0.0]]]).astype(np.float32)
+    degenerate = np.concatenate([faces, [[0, 0, 1]]])
+    for v, f in ((verts, faces), (np.asarray(verts, np.float64), faces), (spare, degenerate)):
+        got = vertex_normals(v, f)
+        assert got.dtype == np.float32 and got.tobytes() == old(v, f).tobytes()
+    assert np.array_equal(vertex_normals(spare, degenerate)[-1], [0.0, 0.0, 1.0])
