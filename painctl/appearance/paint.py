@@ -105,13 +105,19 @@ def _texels_on(texels, faces: np.ndarray, v: np.ndarray, keep: np.ndarray) -> He
         bary = texels.barycentric[rows, cols].astype(np.float64)
     corners = np.take(faces, tri, axis=0)
     # Each texel's three corners (points, normals) copied as one row of its triangle's, the same
-    # (K,3,3) arrays as indexing the vertices by ``corners``, at a third of the gathers.
+    # (K,3,3) arrays as indexing the vertices by ``corners``, at a third of the gathers (fancy
+    # indexing: np.take is slow on 72-byte rows).
     f = len(faces)
     by_triangle = v[faces].reshape(f, 9)
-    points = np.einsum("kc,kcd->kd", bary, np.take(by_triangle, tri, axis=0).reshape(-1, 3, 3))
+    points = np.einsum("kc,kcd->kd", bary, by_triangle[tri].reshape(-1, 3, 3))
     by_triangle = vertex_normals(v, faces).astype(np.float64)[faces].reshape(f, 9)
-    normals = np.einsum("kc,kcd->kd", bary, np.take(by_triangle, tri, axis=0).reshape(-1, 3, 3))
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    normals = np.einsum("kc,kcd->kd", bary, by_triangle[tri].reshape(-1, 3, 3))
+    # The length as np.linalg.norm sums it, (x^2 + y^2) + z^2, without its temporaries.
+    length = normals[:, :1] * normals[:, :1]
+    length += normals[:, 1:2] * normals[:, 1:2]
+    length += normals[:, 2:] * normals[:, 2:]
+    np.sqrt(length, out=length)
+    normals /= np.maximum(length, 1e-12)
     return HeadTexels(rows, cols, points, normals, corners, bary)
 
 
