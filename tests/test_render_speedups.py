@@ -316,3 +316,32 @@ def test_vertex_normals_give_the_np_cross_normals_bit_for_bit(hair_rigs):
         got = vertex_normals(v, f)
         assert got.dtype == np.float32 and got.tobytes() == old(v, f).tobytes()
     assert np.array_equal(vertex_normals(spare, degenerate)[-1], [0.0, 0.0, 1.0])
+
+
+def test_lid_triangles_are_the_old_ones(hair_rigs):
+    from painctl.appearance import lashes
+
+    def old(identity, margin, skin_faces, centre):
+        v = identity.neutral
+        out = np.zeros((len(margin), 3), np.int64)
+        for i, m in enumerate(margin):
+            cand = skin_faces[(skin_faces == m).any(axis=1)]
+            if len(cand) == 0:
+                cand = skin_faces[np.argsort(np.linalg.norm(v[skin_faces].mean(1) - v[m], axis=1))[:1]]
+            far = np.linalg.norm(v[cand].mean(1)[:, :2] - centre[:2], axis=1)
+            out[i] = cand[int(np.argmax(far))]
+        return out
+
+    for row in (0, 2):
+        ident, _, _ = _head(hair_rigs / "au43", row)
+        skin = np.zeros(len(ident.neutral), bool)
+        skin[ident.regions["skin"]] = True
+        skin_faces = ident.faces[skin[ident.faces].all(axis=1)]
+        for side in ("left", "right"):
+            centre = ident.neutral[ident.regions[f"{side}_eye"]].astype(np.float64).mean(axis=0)
+            upper, lower = lashes._margin_halves(ident, side)
+            # A margin vertex on no skin face takes the nearest face (the fallback path) in both.
+            stray = np.array([int(ident.regions[f"{side}_eye"][0])])
+            for ids in (upper, lower, np.concatenate([upper, stray])):
+                got = lashes._lid_triangle(ident, ids, skin_faces, centre)
+                assert got.tobytes() == old(ident, ids, skin_faces, centre).tobytes()

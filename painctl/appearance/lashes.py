@@ -362,8 +362,11 @@ def _lid_triangle(identity: Identity, margin: np.ndarray, skin_faces: np.ndarray
     """For each margin vertex, a skin triangle using it on the lid side (away from the eye opening)."""
     v = identity.neutral
     out = np.zeros((len(margin), 3), np.int64)
+    # The few faces touching the margin at all, in their order: each vertex's candidates are
+    # looked for among them only (the same rows, in the same order, as over every skin face).
+    near = skin_faces[np.isin(skin_faces, margin).any(axis=1)]
     for i, m in enumerate(margin):
-        cand = skin_faces[(skin_faces == m).any(axis=1)]
+        cand = near[(near == m).any(axis=1)]
         if len(cand) == 0:
             cand = skin_faces[np.argsort(np.linalg.norm(v[skin_faces].mean(1) - v[m], axis=1))[:1]]
         far = np.linalg.norm(v[cand].mean(1)[:, :2] - centre[:2], axis=1)
