@@ -165,8 +165,12 @@ def develop(rgb: np.ndarray, model: CameraModel, noise_rng: np.random.Generator 
     if model.exposure_ev == 0 and model.white_balance == (1.0, 1.0, 1.0) and model.shot_noise == 0 and model.read_noise == 0:
         out = codes
     else:
-        linear = _to_linear_lut()[codes]
-        linear *= np.float32(2.0 ** model.exposure_ev) * np.asarray(model.white_balance, np.float32)
+        # The gain folded into one (256,3) table: the same float32 products, looked up per channel.
+        gain = np.float32(2.0 ** model.exposure_ev) * np.asarray(model.white_balance, np.float32)
+        table = _to_linear_lut()[:, None] * gain[None, :]
+        linear = np.empty(codes.shape, np.float32)
+        for c in range(codes.shape[-1]):
+            np.take(table[:, c], codes[..., c], out=linear[..., c])
         if model.shot_noise > 0 or model.read_noise > 0:
             if noise is None:
                 noise = noise_draw(linear.shape, noise_rng)
@@ -179,8 +183,8 @@ def develop(rgb: np.ndarray, model: CameraModel, noise_rng: np.random.Generator 
             linear += sigma
         linear *= _LINEAR_STEPS
         linear += 0.5
-        index = np.clip(linear, 0, _LINEAR_STEPS).astype(np.int32)
-        out = _to_srgb_lut()[index]
+        np.clip(linear, 0, _LINEAR_STEPS, out=linear)
+        out = np.take(_to_srgb_lut(), linear.astype(np.int32))
     if model.jpeg_quality:
         out = jpeg_round_trip(out, model.jpeg_quality)
     return out

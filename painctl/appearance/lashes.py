@@ -272,9 +272,14 @@ def _front_depth(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, re
     probe = np.repeat(points, len(reach), axis=0)
     probe[:, 1] += np.tile(reach, len(points))
     lo, hi = probe[:, :2].min(0), probe[:, :2].max(0)
-    corners = vertices[faces][..., :2]
-    c0, c1, c2 = corners[:, 0], corners[:, 1], corners[:, 2]
-    faces = faces[((np.maximum(np.maximum(c0, c1), c2) >= lo) & (np.minimum(np.minimum(c0, c1), c2) <= hi)).all(1)]
+    # A face's box overlaps the probes' where, on each axis, some corner is at or above lo and some
+    # at or below hi: the same faces as comparing its corners' max and min, from four per-vertex
+    # flag bits (one small gather per corner instead of every corner's coordinates).
+    x, y = vertices[:, 0], vertices[:, 1]
+    bits = ((x >= lo[0]).view(np.uint8) | ((x <= hi[0]).view(np.uint8) << 1)
+            | ((y >= lo[1]).view(np.uint8) << 2) | ((y <= hi[1]).view(np.uint8) << 3))
+    corner = np.take(bits, faces)
+    faces = faces[(corner[:, 0] | corner[:, 1] | corner[:, 2]) == 15]
     tri = vertices[faces]  # (F,3,3)
     pair_probe, pair_tri = _overlapping_pairs(probe[:, :2], tri[..., :2])
     # The point-in-triangle test on the (probe, triangle) pairs whose bounding boxes overlap
@@ -357,8 +362,11 @@ def _lid_triangle(identity: Identity, margin: np.ndarray, skin_faces: np.ndarray
     """For each margin vertex, a skin triangle using it on the lid side (away from the eye opening)."""
     v = identity.neutral
     out = np.zeros((len(margin), 3), np.int64)
+    # The few faces touching the margin at all, in their order: each vertex's candidates are
+    # looked for among them only (the same rows, in the same order, as over every skin face).
+    near = skin_faces[np.isin(skin_faces, margin).any(axis=1)]
     for i, m in enumerate(margin):
-        cand = skin_faces[(skin_faces == m).any(axis=1)]
+        cand = near[(near == m).any(axis=1)]
         if len(cand) == 0:
             cand = skin_faces[np.argsort(np.linalg.norm(v[skin_faces].mean(1) - v[m], axis=1))[:1]]
         far = np.linalg.norm(v[cand].mean(1)[:, :2] - centre[:2], axis=1)

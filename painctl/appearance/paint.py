@@ -17,6 +17,7 @@ median is capped at :data:`MAX_SHADING` (a baked highlight is the skin's sheen, 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -60,19 +61,63 @@ def texel_points(identity, size: int, region: str = "face") -> HeadTexels:
 def texels_on(texels, faces: np.ndarray, neutral: np.ndarray, keep: np.ndarray) -> HeadTexels:
     """Return the texels of the raster ``texels`` (:func:`painctl.appearance.uv.uv_texels`) that lie
     on the triangles of ``faces`` (F,3) where ``keep`` (F,) is set, with their points and unit
-    normals on the ``neutral`` head (V,3) metres."""
+    normals on the ``neutral`` head (V,3) metres.
+
+    Made once per (raster, faces, head, keep) and handed back to every later call (hair and beard
+    ask for the same skin texels of one identity): its arrays are read-only."""
+    faces = np.asarray(faces)
+    v = np.asarray(neutral, np.float64)
+    keep = np.asarray(keep, bool)
+    key = (id(texels), faces.dtype.str, faces.shape, v.shape, keep.shape,
+           hashlib.sha1(np.ascontiguousarray(faces).tobytes() + v.tobytes() + keep.tobytes()).digest())
+    entry = _TEXELS_ON.get(key)
+    if entry is not None and entry[0] is texels:
+        return entry[1]
+    found = _texels_on(texels, faces, v, keep)
+    for array in (found.rows, found.cols, found.points, found.normals, found.corners, found.bary):
+        array.setflags(write=False)
+    while len(_TEXELS_ON) >= 8:
+        _TEXELS_ON.pop(next(iter(_TEXELS_ON)))
+    # The raster is held with the result, so its id is not reused while the entry lives.
+    _TEXELS_ON[key] = (texels, found)
+    return found
+
+
+#: texels_on's results by (raster id, layout and head digest): (the raster, the HeadTexels).
+_TEXELS_ON: dict[tuple, tuple] = {}
+
+
+def _texels_on(texels, faces: np.ndarray, v: np.ndarray, keep: np.ndarray) -> HeadTexels:
     from painctl.renderer import vertex_normals
 
-    tri = texels.triangle
-    mask = tri >= 0
-    mask[mask] = keep[tri[mask]]
-    rows, cols = np.nonzero(mask)
-    corners = faces[tri[rows, cols]]
-    bary = texels.barycentric[rows, cols].astype(np.float64)
-    v = np.asarray(neutral, np.float64)
-    points = np.einsum("kc,kcd->kd", bary, v[corners])
-    normals = np.einsum("kc,kcd->kd", bary, vertex_normals(v, faces).astype(np.float64)[corners])
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    if hasattr(texels, "inside"):
+        # The raster's inside texels (row-major, as np.nonzero gives them) are worked out once per layout.
+        rows, cols, tri, _ = texels.inside()
+        pick = np.flatnonzero(keep[tri])
+        rows, cols, tri = np.take(rows, pick), np.take(cols, pick), np.take(tri, pick)
+        bary = np.take(texels.inside_barycentric64(), pick, axis=0)
+    else:
+        tri = texels.triangle
+        mask = tri >= 0
+        mask[mask] = keep[tri[mask]]
+        rows, cols = np.nonzero(mask)
+        tri = tri[rows, cols]
+        bary = texels.barycentric[rows, cols].astype(np.float64)
+    corners = np.take(faces, tri, axis=0)
+    # Each texel's three corners (points, normals) copied as one row of its triangle's, the same
+    # (K,3,3) arrays as indexing the vertices by ``corners``, at a third of the gathers (fancy
+    # indexing: np.take is slow on 72-byte rows).
+    f = len(faces)
+    by_triangle = v[faces].reshape(f, 9)
+    points = np.einsum("kc,kcd->kd", bary, by_triangle[tri].reshape(-1, 3, 3))
+    by_triangle = vertex_normals(v, faces).astype(np.float64)[faces].reshape(f, 9)
+    normals = np.einsum("kc,kcd->kd", bary, by_triangle[tri].reshape(-1, 3, 3))
+    # The length as np.linalg.norm sums it, (x^2 + y^2) + z^2, without its temporaries.
+    length = normals[:, :1] * normals[:, :1]
+    length += normals[:, 1:2] * normals[:, 1:2]
+    length += normals[:, 2:] * normals[:, 2:]
+    np.sqrt(length, out=length)
+    normals /= np.maximum(length, 1e-12)
     return HeadTexels(rows, cols, points, normals, corners, bary)
 
 

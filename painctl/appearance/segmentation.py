@@ -125,22 +125,31 @@ def normal_code(triangle: np.ndarray, barycentric: np.ndarray, normals: np.ndarr
     world-to-camera rotation (x right, y up, z toward the viewer). Normals seen from behind
     (inner surfaces) are turned to face the camera, as the shader lights them.
     """
-    pixels = np.flatnonzero(np.asarray(triangle).reshape(-1) >= 0)
+    flat = np.asarray(triangle).reshape(-1)
+    pixels = np.flatnonzero(flat >= 0)
     out = np.zeros(triangle.shape + (3,), np.uint8)
     # Rotate the (few thousand) vertex normals rather than the (tens of thousands of) pixels'.
     rotated = np.asarray(normals, np.float32) @ np.asarray(rotation, np.float32).T
-    corners = faces[np.asarray(triangle).reshape(-1)[pixels]]
-    weights = np.asarray(barycentric).reshape(-1, 3)[pixels]
+    # Corner ids one contiguous row per corner, gathered with take (faster than fancy indexing, same values).
+    corners = np.ascontiguousarray(np.take(np.asarray(faces), np.take(flat, pixels), axis=0).T)
+    weights = np.take(np.asarray(barycentric).reshape(-1, 3), pixels, axis=0)
     # w0 r0 + w1 r1 + w2 r2, summed in that order, in place.
-    n = weights[:, :1] * rotated[corners[:, 0]]
-    n += weights[:, 1:2] * rotated[corners[:, 1]]
-    n += weights[:, 2:] * rotated[corners[:, 2]]
-    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-8)
-    n[n[:, 2] < 0] *= -1
+    n = weights[:, :1] * np.take(rotated, corners[0], axis=0)
+    n += weights[:, 1:2] * np.take(rotated, corners[1], axis=0)
+    n += weights[:, 2:] * np.take(rotated, corners[2], axis=0)
+    # The length as np.linalg.norm sums it (x0^2 + x1^2) + x2^2, without its temporaries.
+    length = n[:, :1] * n[:, :1]
+    length += n[:, 1:2] * n[:, 1:2]
+    length += n[:, 2:] * n[:, 2:]
+    np.sqrt(length, out=length)
+    n /= np.maximum(length, 1e-8)
+    # Turned to the camera: a sign flip, as multiplying by -1 is, without a masked copy.
+    np.negative(n, out=n, where=n[:, 2:] < 0)
     n += 1.0
     n *= 127.5
     np.rint(n, out=n)
-    out.reshape(-1, 3)[pixels] = np.clip(n, 0, 255).astype(np.uint8)
+    np.clip(n, 0, 255, out=n)
+    out.reshape(-1, 3)[pixels] = n.astype(np.uint8)
     return out
 
 

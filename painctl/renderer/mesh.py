@@ -137,11 +137,23 @@ def mesh_index(triangle: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Return area-weighted unit vertex normals (V,3) float32 of a triangle mesh (outward for CCW faces)."""
     v = np.asarray(vertices, dtype=np.float64)
-    tri = v[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 * area
-    # Each face adds its area-weighted normal to its three corners (bincount is the fast scatter-add).
-    corners = np.asarray(faces).reshape(-1)
-    normals = np.stack([np.bincount(corners, weights=np.repeat(face_n[:, k], 3), minlength=len(v)) for k in range(3)], axis=1)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    faces = np.asarray(faces)
+    # Each corner's positions gathered as one contiguous column of ids (np.take), and the cross
+    # product of the edges spelt out as np.cross computes it (a1*b2 - a2*b1, ...): the same numbers.
+    columns = np.ascontiguousarray(faces.T)
+    p0 = np.take(v, columns[0], axis=0)
+    a, b = np.take(v, columns[1], axis=0) - p0, np.take(v, columns[2], axis=0) - p0
+    corners = faces.reshape(-1)
+    normals = np.empty((len(v), 3))
+    for k, (i, j) in enumerate(((1, 2), (2, 0), (0, 1))):
+        face_n = a[:, i] * b[:, j]  # length = 2 * area
+        face_n -= a[:, j] * b[:, i]
+        # Each face adds its area-weighted normal to its three corners (bincount is the fast scatter-add).
+        normals[:, k] = np.bincount(corners, weights=np.repeat(face_n, 3), minlength=len(v))
+    # The length as np.linalg.norm sums it, (x^2 + y^2) + z^2.
+    length = normals[:, :1] * normals[:, :1]
+    length += normals[:, 1:2] * normals[:, 1:2]
+    length += normals[:, 2:] * normals[:, 2:]
+    np.sqrt(length, out=length)
     normals = np.where(length > 0, normals / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
     return normals.astype(np.float32)
