@@ -104,6 +104,10 @@ AU_MEASURE = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_n
 #: FaceMesh still barely reads levels 1-2, which keeps Spearman below 0.9). None of these crossed
 #: skin on the 12 sweep heads and the 5 of tests/test_rig.py (AU7 = 5 alone, with AU6, with AU4,
 #: with both, every AU at 5, under AU43 = 1 and 0.6, and a mixed face).
+#: Those figures are of renders whose lash cards still crossed the narrowed fissure as dark strokes.
+#: With the lashes tapered to the corners (painctl.appearance.lashes) the same -0.84 reads -31.7 /
+#: -33.1 / -38.1% (Spearman 0.86 / 0.87 / 0.87; frontally by level -2, -8, -19, -32, -32%: level 5
+#: reads like level 4 again), the sweep of all six AUs at the head of this change.
 E_CHANGE = {"AU4": -0.76, "AU6": -0.43, "AU7": -0.84, "AU9": -0.40, "AU10": -0.62}
 #: Largest corrective amplitude (mm of the field's reference motion): a bound for odd heads (AU4
 #: needs 9.6-12 mm at E on the 12 sweep heads and reaches the bound on 4 of them; the other AUs
