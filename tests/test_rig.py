@@ -516,3 +516,35 @@ def test_au4_lowers_the_whole_brow_and_lifts_the_upper_lid_most_at_mid_lid(anny_
             t = (v[upper, 0] - inner) / (outer - inner)
             mid, ends = d[upper[np.abs(t - 0.5) < 0.15], 1], d[upper[(t < 0.2) | (t > 0.8)], 1]
             assert mid.size and ends.size and mid.mean() > max(0.35e-3, ends.mean()), (name, mid.mean(), ends.mean())
+
+
+def test_au4_brow_drop_survives_a_30_degree_view(anny_model):
+    """AU4 = 5 on all five test heads: in a 30-degree yawed (orthographic) projection the brow-to-
+    eye-corner distance of the eye turned towards the viewer still falls by at least 0.37 of its
+    frontal fall, and the other eye's by at least 0.55. The brow's forward motion (BROW_FORWARD_TOP)
+    becomes sideways motion in that view, for the near eye in the same direction as its medial draw,
+    and cancels part of the lowering: 0.39-0.41 and 0.60-0.75 with 0.6 mm forward per mm lowered at
+    the brow, 0.33-0.36 and 0.55-0.70 with 0.8."""
+    from painctl.rigging.deform import DirectRig
+
+    rig = DirectRig.for_model(anny_model)
+    points = rig.au_regions.points
+    a = np.zeros((1, 6))
+    a[0, AU_NAMES.index("AU4")] = 5
+
+    def distance(v, yaw):
+        t = np.radians(yaw)
+        p = np.c_[np.cos(t) * v[:, 0] + np.sin(t) * v[:, 2], v[:, 1]]
+        iod = np.linalg.norm(p[points.eye_outer[0]] - p[points.eye_outer[1]])
+        return np.array([np.linalg.norm(p[points.brow[s]] - (p[points.eye_outer[s]] + p[points.eye_inner[s]]) / 2) / iod
+                         for s in (0, 1)])
+
+    for ph in _phenotypes(anny_model):
+        v = anny_model.neutral(ph[None])[0].astype(np.float64)
+        face = rig.deform(v, a, a)[0].astype(np.float64)
+        frontal = 1 - distance(face, 0) / distance(v, 0)
+        for yaw in (-30, 30):
+            share = (1 - distance(face, yaw) / distance(v, yaw)) / frontal
+            # Positive yaw here turns the face's right side (x < 0) towards the viewer.
+            near, far = (1, 0) if yaw > 0 else (0, 1)
+            assert share[near] >= 0.37 and share[far] >= 0.55, (yaw, share)
