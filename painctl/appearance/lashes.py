@@ -65,6 +65,10 @@ SEAM_FROM, SEAM_DOWN, SEAM_RES, SEAM_STEP = 0.0012, 0.0045, 0.0002, 0.0008
 #: one dark line along the lid, and their sub-pixel tips not at all; without the band, mip-mapped
 #: cut-out strands break into specks.
 ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.3, 0.9, 0.7
+#: Lashes per texel of the texture's width at density 1, each STRAND_WIDTH texels wide at its root
+#: (tapering to a quarter of that), its alpha falling by TIP_FADE from root to tip; the texture's
+#: colour runs TIP_TONE of the way towards the lid skin's at the tips (:func:`tip_tinted`).
+LASHES_PER_TEXEL, STRAND_WIDTH, TIP_FADE, TIP_TONE = 0.9, 1.3, 0.5, 0.6
 LOWER_CUTOFF = 0.95
 #: Lash length along the lid: sin(pi s) ** TAPER_POWER of the full length, s the arc length from
 #: the inner corner (0) to the outer one (1).
@@ -75,30 +79,50 @@ INNER_BARE, LOWER_INNER_BARE = 0.15, 0.15
 #: How far (metres) the upper roots stand in front of the frontmost skin over them at build time,
 #: where that skin is further forward than the fixed 3.2 mm offset (:func:`build_lashes`).
 UPPER_CLEARANCE = 0.0003
+#: The lid edge the camera sees (:func:`_lid_edge`), sought from EDGE_FROM on the lid side of each
+#: root (metres) to EDGE_TO towards the eye opening, every EDGE_RES; the root stands EDGE_FORWARD in
+#: front of the frontmost skin within EDGE_REACH of lid before the edge.
+EDGE_FROM, EDGE_TO, EDGE_RES = 0.001, 0.005, 0.0002
+EDGE_FORWARD, EDGE_REACH = 0.0003, 0.0015
+#: Faces within EDGE_NEAR (metres) of an eye's centre on the neutral head are searched for the edge.
+EDGE_NEAR = 0.03
 
 
 def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, width: int = 256, height: int = 32) -> np.ndarray:
-    """Return an (height, width, 4) texture of lashes: v runs root (0) to tip (1), alpha 1 on a
-    lash and over the root band (:data:`ROOT_SOLID`, :data:`ROOT_UPPER`)."""
+    """Return an (height, width, 4) texture of lashes in ``colour`` (3,): v runs root (0) to tip (1),
+    alpha on each lash falling from 1 at the root by :data:`TIP_FADE` at the tip, and over the root
+    band (:data:`ROOT_SOLID`, :data:`ROOT_UPPER`)."""
     tex = np.zeros((height, width, 4), np.float32)
     tex[..., :3] = colour
-    n = int(width * 0.4 * density)
+    n = int(width * LASHES_PER_TEXEL * density)
     x0 = rng.uniform(0, width, n)
-    length = rng.uniform(0.6, 1.0, n)
+    length = rng.uniform(0.55, 1.0, n)
     lean = rng.normal(0, 3.0, n)
     for k in range(n):
         rows = np.arange(int(length[k] * height))
         t = rows / height
         xs = x0[k] + lean[k] * t
-        w = 2.2 * (1.0 - 0.7 * t)
+        w = STRAND_WIDTH * (1.0 - 0.75 * t)
         for dx in (-1, 0, 1):
             cols = np.clip(np.round(xs + dx).astype(int), 0, width - 1)
-            cover = np.clip(w - np.abs(cols - xs) + 0.5, 0, 1)
+            cover = np.clip(w - np.abs(cols - xs) + 0.5, 0, 1) * (1.0 - TIP_FADE * t)
             tex[height - 1 - rows, cols, 3] = np.maximum(tex[height - 1 - rows, cols, 3], cover)
     v = (height - 1 - np.arange(height) + 0.5) / height  # each row's distance from the root
     band = np.where(v < ROOT_SOLID, ROOT_ALPHA, np.where(v < ROOT_UPPER, ROOT_UPPER_ALPHA, 0.0)).astype(np.float32)
     tex[..., 3] = np.maximum(tex[..., 3], band[:, None])
     return tex
+
+
+def tip_tinted(texture: np.ndarray, colour: np.ndarray, tone: np.ndarray) -> np.ndarray:
+    """Return a copy of the lash ``texture`` (H,W,4) whose rgb runs from ``colour`` (3,) at the root
+    row towards the skin ``tone`` (3,) at the tips, by :data:`TIP_TONE` at the tip: the renderer cuts
+    texels out instead of blending them, and a fine lash tip covers a fraction of its pixel."""
+    h = texture.shape[0]
+    v = (h - 1 - np.arange(h) + 0.5) / h
+    f = (TIP_TONE * np.clip((v - ROOT_SOLID) / (1.0 - ROOT_SOLID), 0.0, 1.0) ** 0.8)[:, None, None]
+    out = texture.copy()
+    out[..., :3] = (1.0 - f) * np.asarray(colour, np.float32) + f * np.asarray(tone, np.float32)
+    return out
 
 
 class Lashes(Part):
@@ -122,12 +146,20 @@ class Lashes(Part):
         # Lower lashes are finer and fewer: only the cores of the texture's lashes are kept there.
         self.cutoff = np.where(lids % 2 == 1, LOWER_CUTOFF, 0.5).astype(np.float32)
         self.info = info
+        #: The lash colour (3,) (the root row's, also the closed fissure's line) and the texture as
+        #: drawn: :func:`tip_tinted` towards the lid skin's tone once :meth:`dress` has seen the head.
+        self.colour = texture[-1, 0, :3].copy()
+        self.plain_texture, self.tinted = texture, False
+        #: Skin vertices of the lower lids (vertex ids, and per vertex one uv row), whose colour is the tips' tone.
+        self.tone_vertices = self.tone_uv = np.zeros(0, np.int64)
         #: Per eye: (upper root ids, the lower root facing each) into :meth:`roots`' rows, for the closed fissure's line.
         self.fissures: list[tuple[np.ndarray, np.ndarray]] = []
         #: Per eye: the neutral vertical gap (m) between facing roots (:func:`_middle_gap`).
         self.gap0_y: list[float] = []
         #: Per eye: the head's triangles the line is laid on (all but the eyeballs').
         self.skin: list[np.ndarray] = []
+        #: The head's skin (no eyeball) and eyeball triangles near the eyes, for :meth:`edge_roots`.
+        self.near_skin = self.near_eye = np.zeros((0, 3), np.int64)
 
     def closure(self, vertices: np.ndarray) -> list[float]:
         """Return per eye (left, right) 0-1 how far the lids have closed on ``vertices`` (V,3): 1 - the
@@ -189,7 +221,7 @@ class Lashes(Part):
             n += len(strip)
         if not pos:
             return None, hang
-        colour = np.tile(self.texture[0, 0, :3], (n, 1)).astype(np.float32)
+        colour = np.tile(self.colour, (n, 1)).astype(np.float32)
         return Mesh(np.concatenate(pos).astype(np.float32), np.array(faces, np.int32), vertex_colors=colour, specular=0.05, roughness=0.7), hang
 
     def _on_skin(self, points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -204,6 +236,56 @@ class Lashes(Part):
         out[:, 2] = np.where(np.isfinite(front), front + FISSURE_FORWARD, points[:, 2])
         return out
 
+    def edge_roots(self, vertices: np.ndarray, root: np.ndarray) -> np.ndarray:
+        """Return ``root`` (R,3, :meth:`roots` on ``vertices`` (V,3)) moved onto the lid edge the
+        camera sees: per root, the height where, going from the lid towards the eye opening, the
+        eyeball first shows in front of the lid skin (:func:`_lid_edge`), and a depth
+        :data:`EDGE_FORWARD` in front of the frontmost skin just over (upper) or under (lower lid)
+        that edge, so skin coming down over the lid (AU4's fold) does not hide the lash line. Roots
+        of a lid with too few columns where the eyeball shows (a closed eye) keep ``root``; the
+        others where it does not (the corners) keep their neighbours' shift along the lid."""
+        out = root.copy()
+        lid = self.lids[0::2]
+        for k in range(4):
+            sel = np.flatnonzero(lid == k)
+            if len(sel) < 3:
+                continue
+            up = k % 2 == 0
+            y, z = _lid_edge(root[sel], vertices, self.near_skin, self.near_eye, up)
+            found = np.isfinite(y)
+            if found.sum() < max(3, len(sel) // 3):
+                continue
+            i = np.arange(len(sel))
+            dy = np.interp(i, i[found], (y - root[sel, 1])[found])
+            dz = np.interp(i, i[found], (z - root[sel, 2])[found])
+            if len(sel) >= 3:  # a 3-root median along the lid: one column cannot kink the line
+                pad = lambda a: np.concatenate([a[:1], a, a[-1:]])  # noqa: E731
+                dy = np.median(np.stack([pad(dy)[:-2], pad(dy)[1:-1], pad(dy)[2:]]), axis=0)
+                dz = np.median(np.stack([pad(dz)[:-2], pad(dz)[1:-1], pad(dz)[2:]]), axis=0)
+            out[sel, 1] += dy
+            out[sel, 2] += dz
+        return out
+
+    def dress(self, head, vertices, au):
+        """Leave the head as it is; on the first frame, tint the lash tips towards the lower lids'
+        skin colour in ``head`` (its texture, else its vertex colours: the same on every frame, as
+        no part before this one paints the lower lids)."""
+        if not self.tinted and len(self.tone_vertices):
+            if head.texture is not None and head.uv is not None and len(self.tone_uv):
+                h, w = head.texture.shape[:2]
+                uv = head.uv[self.tone_uv]
+                rows = np.clip(((1.0 - uv[:, 1]) * h).astype(int), 0, h - 1)
+                cols = np.clip((uv[:, 0] * w).astype(int), 0, w - 1)
+                tone = np.median(head.texture[rows, cols, :3], axis=0)
+            elif head.vertex_colors is not None:
+                tone = np.median(head.vertex_colors[self.tone_vertices], axis=0)
+            else:
+                tone = None
+            if tone is not None:
+                self.texture = tip_tinted(self.plain_texture, self.colour, tone)
+            self.tinted = True
+        return head
+
     def roots(self, vertices: np.ndarray) -> np.ndarray:
         """Return the (P/2, 3) lash root positions on ``vertices`` (lid of each: ``lids[0::2]``)."""
         return vertices[self.margin] + self.offset
@@ -212,11 +294,13 @@ class Lashes(Part):
         from painctl.renderer import Mesh
 
         bound = self.binding.evaluate(vertices)
-        # Roots ride on the margin; the lash turns with its lid triangle (tip - root in its frame).
+        # The lash turns with its lid triangle (tip - root in its frame); its root sits on the lid
+        # edge the camera sees in this frame (:meth:`edge_roots`), not on anny's margin inside the lid.
         root = self.roots(vertices)
         lash = bound[1::2] - bound[0::2]
         au43 = float(np.clip(au[5], 0.0, 1.0))
         line, hang = self._fissure(vertices, root, au43)
+        root = self.edge_roots(vertices, root)
         # A closed eye's lashes meet at the seam, the upper ones hanging over the lower: their roots
         # (inside the lids, the upper up to 3.5 mm above the seam the camera sees, the lower behind
         # the overhanging upper lid) move onto the line's top and bottom edges; on the roots the
@@ -266,6 +350,35 @@ def _seam(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.nda
         padded = np.concatenate([seam[:1], seam, seam[-1:]])
         seam = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
     return seam
+
+
+def _lid_edge(points: np.ndarray, vertices: np.ndarray, skin: np.ndarray, eye: np.ndarray, up: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Return per root at ``points`` (N,3) metres (the height (y) of the lid edge the camera sees, the
+    depth (z) the root stands at there), both (N,), y +inf where no eyeball shows.
+
+    Probes run from :data:`EDGE_FROM` on the lid side of each point to :data:`EDGE_TO` towards the
+    eye opening (down for an upper lid, ``up``), every :data:`EDGE_RES`; the edge is the first
+    probe where the frontmost of the eyeball faces ``eye`` stands in front of the frontmost of the
+    skin faces ``skin`` (both (F,3) into ``vertices`` (V,3)), and the depth is :data:`EDGE_FORWARD`
+    in front of the frontmost skin over the :data:`EDGE_REACH` of lid on the lid side of it."""
+    sign = 1.0 if up else -1.0
+    ys = sign * np.arange(EDGE_FROM, -EDGE_TO - 1e-9, -EDGE_RES)
+    probe = np.repeat(points, len(ys), axis=0)
+    probe[:, 1] += np.tile(ys, len(points))
+    zs = _front_depth(probe, vertices, skin).reshape(len(points), len(ys))
+    ze = _front_depth(probe, vertices, eye).reshape(len(points), len(ys))
+    ball = np.isfinite(ze) & (ze > zs)
+    # Only an edge with lid skin before it counts (the probe run starts on the lid).
+    ball[:, 0] = False
+    first = np.argmax(ball, axis=1)
+    hit = ball.any(axis=1)
+    y = np.where(hit, points[:, 1] + ys[first] + sign * 0.5 * EDGE_RES, np.inf)
+    reach = int(round(EDGE_REACH / EDGE_RES))
+    k = np.arange(len(ys))[None]
+    lid = (k < first[:, None]) & (k >= first[:, None] - reach)
+    front = np.where(lid & np.isfinite(zs), zs, -np.inf).max(axis=1)
+    z = np.where(hit & np.isfinite(front), front + EDGE_FORWARD, points[:, 2])
+    return y, z
 
 
 def _front_depth(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, reach: float = 0.0) -> np.ndarray:
@@ -386,8 +499,8 @@ def build_lashes(identity: Identity) -> Lashes | None:
     rng = rng_for(identity.seed, STREAM, identity.index)
     female = identity.gender == "female"
     age = 40.0 if identity.age_years is None else float(identity.age_years)
-    density = float(np.clip((rng.uniform(0.75, 1.0) if female else rng.uniform(0.55, 0.85)) * (1.0 - 0.004 * max(age - 40.0, 0.0)), 0.3, 1.0))
-    upper_len = (rng.uniform(0.0085, 0.0105) if female else rng.uniform(0.007, 0.009))
+    density = float(np.clip((rng.uniform(0.75, 1.0) if female else rng.uniform(0.5, 0.8)) * (1.0 - 0.004 * max(age - 40.0, 0.0)), 0.3, 1.0))
+    upper_len = (rng.uniform(0.0078, 0.0096) if female else rng.uniform(0.0062, 0.008))
     lower_len = upper_len * rng.uniform(0.35, 0.45)
     curl = rng.uniform(0.3, 0.7)
     colour = np.array([0.03, 0.025, 0.022]) * rng.uniform(0.8, 1.3)
@@ -475,6 +588,23 @@ def build_lashes(identity: Identity) -> Lashes | None:
             part.fissures.append((ups, facing))
             part.gap0_y.append(max(_middle_gap(part.roots(v), ups, facing), 1e-4))
             part.skin.append(outside)
+    # The lower lids' skin (2-6 mm under the lower margin, over its width): the tips' tone.
+    low = part.margin[part.lids[0::2] % 2 == 1]
+    cand = np.flatnonzero(skin)
+    d = v[cand][:, None] - v[low][None]
+    below = ((np.abs(d[..., 0]) < 0.0015) & (d[..., 1] < -0.002) & (d[..., 1] > -0.006)).any(axis=1)
+    part.tone_vertices = cand[below]
+    if identity.uv_faces is not None and identity.uv is not None and len(part.tone_vertices):
+        corner = {int(f): int(t) for f, t in zip(identity.faces.ravel(), np.asarray(identity.uv_faces).ravel())}
+        part.tone_uv = np.array([corner[int(k)] for k in part.tone_vertices if int(k) in corner], np.int64)
+    # The faces the lid edge is sought on each frame: those within EDGE_NEAR of an eye's centre.
+    near = np.zeros(len(v), bool)
+    for side in ("left", "right"):
+        centre = v[identity.regions[f"{side}_eye"]].mean(axis=0)
+        near |= np.linalg.norm(v - centre, axis=1) < EDGE_NEAR
+    close = near[identity.faces].any(axis=1)
+    ball = eyes[identity.faces].all(axis=1)
+    part.near_skin, part.near_eye = identity.faces[close & ~eyes[identity.faces].any(axis=1)], identity.faces[close & ball]
     return part
 
 
