@@ -82,10 +82,12 @@ UPPER_CLEARANCE = 0.0003
 #: The lid edge the camera sees (:func:`_lid_edge`), sought from EDGE_FROM on the lid side of each
 #: root (metres) to EDGE_TO towards the eye opening, every EDGE_RES; the root stands EDGE_FORWARD in
 #: front of the frontmost skin within EDGE_REACH of lid before the edge.
-EDGE_FROM, EDGE_TO, EDGE_RES = 0.001, 0.005, 0.0002
+EDGE_FROM, EDGE_TO, EDGE_RES = 0.0015, 0.0055, 0.00025
 EDGE_FORWARD, EDGE_REACH = 0.0003, 0.0015
-#: Faces within EDGE_NEAR (metres) of an eye's centre on the neutral head are searched for the edge.
-EDGE_NEAR = 0.03
+#: Faces within EDGE_NEAR (metres) of a lid margin vertex in x, y on the neutral head (and less than
+#: that behind the margin) are searched for the edge: AU4's fold comes down about 5 mm at level 5,
+#: and the upper lid's front stands up to 8 mm in front of the margin.
+EDGE_NEAR = 0.01
 
 
 def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, width: int = 256, height: int = 32) -> np.ndarray:
@@ -246,24 +248,20 @@ class Lashes(Part):
         others where it does not (the corners) keep their neighbours' shift along the lid."""
         out = root.copy()
         lid = self.lids[0::2]
+        y, z = np.empty(len(root)), np.empty(len(root))
+        for eye in range(2):  # one eye at a time: the probes' box holds only that eye's faces
+            sel = lid // 2 == eye
+            y[sel], z[sel] = _lid_edge(root[sel], vertices, self.near_skin, self.near_eye, lid[sel] % 2 == 0)
         for k in range(4):
             sel = np.flatnonzero(lid == k)
-            if len(sel) < 3:
-                continue
-            up = k % 2 == 0
-            y, z = _lid_edge(root[sel], vertices, self.near_skin, self.near_eye, up)
-            found = np.isfinite(y)
-            if found.sum() < max(3, len(sel) // 3):
+            found = np.isfinite(y[sel])
+            if len(sel) < 3 or found.sum() < max(3, len(sel) // 3):
                 continue
             i = np.arange(len(sel))
-            dy = np.interp(i, i[found], (y - root[sel, 1])[found])
-            dz = np.interp(i, i[found], (z - root[sel, 2])[found])
-            if len(sel) >= 3:  # a 3-root median along the lid: one column cannot kink the line
-                pad = lambda a: np.concatenate([a[:1], a, a[-1:]])  # noqa: E731
-                dy = np.median(np.stack([pad(dy)[:-2], pad(dy)[1:-1], pad(dy)[2:]]), axis=0)
-                dz = np.median(np.stack([pad(dz)[:-2], pad(dz)[1:-1], pad(dz)[2:]]), axis=0)
-            out[sel, 1] += dy
-            out[sel, 2] += dz
+            shift = [np.interp(i, i[found], (a[sel] - root[sel, c])[found]) for a, c in ((y, 1), (z, 2))]
+            for c, d in zip((1, 2), shift):  # a 3-root median along the lid: one column cannot kink the line
+                pad = np.concatenate([d[:1], d, d[-1:]])
+                out[sel, c] += np.median(np.stack([pad[:-2], pad[1:-1], pad[2:]]), axis=0)
         return out
 
     def dress(self, head, vertices, au):
@@ -352,29 +350,30 @@ def _seam(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.nda
     return seam
 
 
-def _lid_edge(points: np.ndarray, vertices: np.ndarray, skin: np.ndarray, eye: np.ndarray, up: bool) -> tuple[np.ndarray, np.ndarray]:
+def _lid_edge(points: np.ndarray, vertices: np.ndarray, skin: np.ndarray, eye: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return per root at ``points`` (N,3) metres (the height (y) of the lid edge the camera sees, the
     depth (z) the root stands at there), both (N,), y +inf where no eyeball shows.
 
     Probes run from :data:`EDGE_FROM` on the lid side of each point to :data:`EDGE_TO` towards the
-    eye opening (down for an upper lid, ``up``), every :data:`EDGE_RES`; the edge is the first
+    eye opening (down for a root of an upper lid, ``up`` (N,) bool), every :data:`EDGE_RES`; the edge is the first
     probe where the frontmost of the eyeball faces ``eye`` stands in front of the frontmost of the
     skin faces ``skin`` (both (F,3) into ``vertices`` (V,3)), and the depth is :data:`EDGE_FORWARD`
     in front of the frontmost skin over the :data:`EDGE_REACH` of lid on the lid side of it."""
-    sign = 1.0 if up else -1.0
-    ys = sign * np.arange(EDGE_FROM, -EDGE_TO - 1e-9, -EDGE_RES)
-    probe = np.repeat(points, len(ys), axis=0)
-    probe[:, 1] += np.tile(ys, len(points))
-    zs = _front_depth(probe, vertices, skin).reshape(len(points), len(ys))
-    ze = _front_depth(probe, vertices, eye).reshape(len(points), len(ys))
+    sign = np.where(up, 1.0, -1.0)[:, None]
+    ys = sign * np.arange(EDGE_FROM, -EDGE_TO - 1e-9, -EDGE_RES)[None]  # (N, K)
+    probe = np.repeat(points, ys.shape[1], axis=0)
+    probe[:, 1] += ys.ravel()
+    zs = _front_depth(probe, vertices, skin).reshape(ys.shape)
+    ze = _front_depth(probe, vertices, eye).reshape(ys.shape)
     ball = np.isfinite(ze) & (ze > zs)
-    # Only an edge with lid skin before it counts (the probe run starts on the lid).
+    # The edge is where the lid skin gives way to the eyeball (the probe run starts on the lid).
+    ball[:, 1:] &= ~ball[:, :-1]
     ball[:, 0] = False
     first = np.argmax(ball, axis=1)
     hit = ball.any(axis=1)
-    y = np.where(hit, points[:, 1] + ys[first] + sign * 0.5 * EDGE_RES, np.inf)
+    y = np.where(hit, points[:, 1] + ys[np.arange(len(points)), first] + sign[:, 0] * 0.5 * EDGE_RES, np.inf)
     reach = int(round(EDGE_REACH / EDGE_RES))
-    k = np.arange(len(ys))[None]
+    k = np.arange(ys.shape[1])[None]
     lid = (k < first[:, None]) & (k >= first[:, None] - reach)
     front = np.where(lid & np.isfinite(zs), zs, -np.inf).max(axis=1)
     z = np.where(hit & np.isfinite(front), front + EDGE_FORWARD, points[:, 2])
@@ -597,11 +596,12 @@ def build_lashes(identity: Identity) -> Lashes | None:
     if identity.uv_faces is not None and identity.uv is not None and len(part.tone_vertices):
         corner = {int(f): int(t) for f, t in zip(identity.faces.ravel(), np.asarray(identity.uv_faces).ravel())}
         part.tone_uv = np.array([corner[int(k)] for k in part.tone_vertices if int(k) in corner], np.int64)
-    # The faces the lid edge is sought on each frame: those within EDGE_NEAR of an eye's centre.
+    # The faces the lid edge is sought on each frame: those near a lid margin (EDGE_NEAR).
+    rim = v[part.margin]
     near = np.zeros(len(v), bool)
-    for side in ("left", "right"):
-        centre = v[identity.regions[f"{side}_eye"]].mean(axis=0)
-        near |= np.linalg.norm(v - centre, axis=1) < EDGE_NEAR
+    for k in range(0, len(v), 2048):  # near in the picture (x, y), and in front of the back of the sockets
+        d = v[k:k + 2048, None, :2] - rim[None, :, :2]
+        near[k:k + 2048] = (np.linalg.norm(d, axis=2) < EDGE_NEAR).any(axis=1) & (v[k:k + 2048, 2] > rim[:, 2].min() - EDGE_NEAR)
     close = near[identity.faces].any(axis=1)
     ball = eyes[identity.faces].all(axis=1)
     part.near_skin, part.near_eye = identity.faces[close & ~eyes[identity.faces].any(axis=1)], identity.faces[close & ball]
