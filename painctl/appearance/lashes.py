@@ -84,10 +84,9 @@ UPPER_CLEARANCE = 0.0003
 #: front of the frontmost skin within EDGE_REACH of lid before the edge.
 EDGE_FROM, EDGE_TO, EDGE_RES = 0.0015, 0.0055, 0.00025
 EDGE_FORWARD, EDGE_REACH = 0.0003, 0.0015
-#: Faces within EDGE_NEAR (metres) of a lid margin vertex in x, y on the neutral head (and less than
-#: that behind the margin) are searched for the edge: AU4's fold comes down about 5 mm at level 5,
-#: and the upper lid's front stands up to 8 mm in front of the margin.
-EDGE_NEAR = 0.01
+#: Faces less than EDGE_BEHIND (metres) behind the deepest lid margin vertex on the neutral head are
+#: searched for the edge (not the back of the head).
+EDGE_BEHIND = 0.01
 
 
 def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, width: int = 256, height: int = 32) -> np.ndarray:
@@ -162,6 +161,8 @@ class Lashes(Part):
         self.skin: list[np.ndarray] = []
         #: The head's skin (no eyeball) and eyeball triangles near the eyes, for :meth:`edge_roots`.
         self.near_skin = self.near_eye = np.zeros((0, 3), np.int64)
+        #: The frontal camera's position and its look-at point's depth (4,), metres (:func:`_onto_rays`).
+        self.camera = np.array([0.0, 0.0, 1.0, 0.0])
 
     def closure(self, vertices: np.ndarray) -> list[float]:
         """Return per eye (left, right) 0-1 how far the lids have closed on ``vertices`` (V,3): 1 - the
@@ -246,6 +247,11 @@ class Lashes(Part):
         that edge, so skin coming down over the lid (AU4's fold) does not hide the lash line. Roots
         of a lid with too few columns where the eyeball shows (a closed eye) keep ``root``; the
         others where it does not (the corners) keep their neighbours' shift along the lid."""
+        # Sought along the rays of the frontal camera: the fold's skin stands up to 16 mm in front of
+        # the lid at AU4 = 5, and a root set in front of it at the height its edge has straight
+        # ahead showed 3-5 px (at 512 px) above the eyeball. Yawed views turn about the vertical
+        # axis, so their rays' heights agree; they shift the line along itself.
+        vertices, root = _onto_rays(vertices, self.camera), _onto_rays(root, self.camera)
         out = root.copy()
         lid = self.lids[0::2]
         y, z = np.empty(len(root)), np.empty(len(root))
@@ -262,7 +268,7 @@ class Lashes(Part):
             for c, d in zip((1, 2), shift):  # a 3-root median along the lid: one column cannot kink the line
                 pad = np.concatenate([d[:1], d, d[-1:]])
                 out[sel, c] += np.median(np.stack([pad[:-2], pad[1:-1], pad[2:]]), axis=0)
-        return out
+        return _onto_rays(out, self.camera, back=True)
 
     def dress(self, head, vertices, au):
         """Leave the head as it is; on the first frame, tint the lash tips towards the lower lids'
@@ -348,6 +354,19 @@ def _seam(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.nda
         padded = np.concatenate([seam[:1], seam, seam[-1:]])
         seam = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
     return seam
+
+
+def _onto_rays(points: np.ndarray, camera: np.ndarray, back: bool = False) -> np.ndarray:
+    """Return ``points`` (N,3) metres with x, y moved along the rays from ``camera`` (4,: its position
+    and the depth of its look-at point) to where each ray crosses that depth (z kept), so points the
+    camera sees one behind the other share x, y; ``back`` undoes it."""
+    eye, depth = camera[:3], camera[3]
+    scale = (eye[2] - depth) / np.maximum(eye[2] - points[:, 2], 1e-6)
+    if back:
+        scale = 1.0 / scale
+    out = np.array(points, np.float64)
+    out[:, :2] = eye[:2] + (out[:, :2] - eye[:2]) * scale[:, None]
+    return out
 
 
 def _lid_edge(points: np.ndarray, vertices: np.ndarray, skin: np.ndarray, eye: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -596,14 +615,17 @@ def build_lashes(identity: Identity) -> Lashes | None:
     if identity.uv_faces is not None and identity.uv is not None and len(part.tone_vertices):
         corner = {int(f): int(t) for f, t in zip(identity.faces.ravel(), np.asarray(identity.uv_faces).ravel())}
         part.tone_uv = np.array([corner[int(k)] for k in part.tone_vertices if int(k) in corner], np.int64)
-    # The faces the lid edge is sought on each frame: those near a lid margin (EDGE_NEAR).
-    rim = v[part.margin]
-    near = np.zeros(len(v), bool)
-    for k in range(0, len(v), 2048):  # near in the picture (x, y), and in front of the back of the sockets
-        d = v[k:k + 2048, None, :2] - rim[None, :, :2]
-        near[k:k + 2048] = (np.linalg.norm(d, axis=2) < EDGE_NEAR).any(axis=1) & (v[k:k + 2048, 2] > rim[:, 2].min() - EDGE_NEAR)
+    # Every face in front of the back of the sockets (each frame's probes keep those over them): the
+    # brow's skin, 15-20 mm before the margin and more than 10 mm above it at rest, comes down over
+    # the lid at AU4 = 5.
+    near = v[:, 2] > v[part.margin, 2].min() - EDGE_BEHIND
     close = near[identity.faces].any(axis=1)
     ball = eyes[identity.faces].all(axis=1)
+    # The frontal camera render-views frames on the neutral head: the rays the edge is sought along.
+    from painctl.renderer import frame_camera
+
+    cam = frame_camera(v)
+    part.camera = np.array([*cam.position(), float(np.asarray(cam.target)[2])])
     part.near_skin, part.near_eye = identity.faces[close & ~eyes[identity.faces].any(axis=1)], identity.faces[close & ball]
     return part
 
