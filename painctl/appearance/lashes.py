@@ -120,7 +120,9 @@ def tip_tinted(texture: np.ndarray, colour: np.ndarray, tone: np.ndarray) -> np.
     texels out instead of blending them, and a fine lash tip covers a fraction of its pixel."""
     h = texture.shape[0]
     v = (h - 1 - np.arange(h) + 0.5) / h
-    f = (TIP_TONE * np.clip((v - ROOT_SOLID) / (1.0 - ROOT_SOLID), 0.0, 1.0) ** 0.8)[:, None, None]
+    # Only the strands above the root band, and only where a strand is: the texels between them
+    # keep the lash colour, so a mip-mapped far view (224 px) still draws the root line dark.
+    f = TIP_TONE * np.clip((v - ROOT_UPPER) / (1.0 - ROOT_UPPER), 0.0, 1.0)[:, None, None] ** 0.8 * (texture[..., 3:] > 0)
     out = texture.copy()
     out[..., :3] = (1.0 - f) * np.asarray(colour, np.float32) + f * np.asarray(tone, np.float32)
     return out
