@@ -327,7 +327,7 @@ def test_lashes_draw_a_continuous_dark_line_along_the_upper_lid(hair_rigs):
     # at the bottom are the roots), above the upper lids' cut-off and below the lower lids'.
     tex = lashes.texture
     assert (tex[-2:, :, 3] >= lashes_mod.ROOT_ALPHA).all()
-    assert 0.5 < lashes_mod.ROOT_UPPER_ALPHA <= lashes_mod.ROOT_ALPHA < lashes_mod.LOWER_CUTOFF
+    assert lashes_mod.UPPER_CUTOFF < lashes_mod.ROOT_UPPER_ALPHA <= lashes_mod.ROOT_ALPHA < lashes_mod.LOWER_CUTOFF
 
 
 def test_stubble_is_a_shadow_in_the_skin_not_shells(hair_rigs):

