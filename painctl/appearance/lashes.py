@@ -71,7 +71,7 @@ SEAM_FROM, SEAM_DOWN, SEAM_RES, SEAM_STEP = 0.0012, 0.0045, 0.0002, 0.0008
 #: cores where the texture resolves them (512 px) and vanish where it cannot (224 px). Lashes stand packed at their roots: a camera at 224 px sees them as
 #: one dark line along the lid, and their sub-pixel tips not at all; without the band, mip-mapped
 #: cut-out strands break into specks.
-ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.45, 0.9, 0.7
+ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.45, 0.9, 0.8
 #: Lashes per texel of the texture's width at density 1, each STRAND_WIDTH texels wide at its root
 #: (tapering to a quarter of that), its alpha falling by TIP_FADE from root to tip; the texture's
 #: colour runs TIP_TONE of the way towards the lid skin's at the tips (:func:`tip_tinted`).
@@ -535,7 +535,7 @@ def build_lashes(identity: Identity) -> Lashes | None:
     rng = rng_for(identity.seed, STREAM, identity.index)
     female = identity.gender == "female"
     age = 40.0 if identity.age_years is None else float(identity.age_years)
-    density = float(np.clip((rng.uniform(0.75, 1.0) if female else rng.uniform(0.5, 0.8)) * (1.0 - 0.004 * max(age - 40.0, 0.0)), 0.3, 1.0))
+    density = float(np.clip((rng.uniform(0.75, 1.0) if female else rng.uniform(0.6, 0.85)) * (1.0 - 0.004 * max(age - 40.0, 0.0)), 0.3, 1.0))
     upper_len = (rng.uniform(0.0078, 0.0096) if female else rng.uniform(0.0062, 0.008))
     lower_len = upper_len * rng.uniform(0.35, 0.45)
     curl = rng.uniform(0.3, 0.7)
