@@ -66,24 +66,30 @@ SEAM_FROM, SEAM_DOWN, SEAM_RES, SEAM_STEP = 0.0012, 0.0045, 0.0002, 0.0008
 
 
 #: Root band of the lash texture (fraction of the lash length from the root): alpha ROOT_ALPHA up
-#: to ROOT_SOLID, then ROOT_UPPER_ALPHA up to ROOT_UPPER; both pass the upper lids' cut-off (0.5)
-#: and neither the lower lids' (:data:`LOWER_CUTOFF`), whose sparse, fine lashes show as strand
-#: cores where the texture resolves them (512 px) and vanish where it cannot (224 px). Lashes stand packed at their roots: a camera at 224 px sees them as
-#: one dark line along the lid, and their sub-pixel tips not at all; without the band, mip-mapped
-#: cut-out strands break into specks.
+#: to ROOT_SOLID, then ROOT_UPPER_ALPHA up to ROOT_UPPER; both pass the upper lids' cut-off
+#: (:data:`UPPER_CUTOFF`) and neither the lower lids' (:data:`LOWER_CUTOFF`), whose sparse, fine
+#: lashes show as strand cores where the texture resolves them (512 px) and vanish where it cannot
+#: (224 px). Lashes stand packed at their roots: a camera at 224 px sees them as one dark line
+#: along the lid, and their sub-pixel tips not at all; without the band, mip-mapped cut-out strands
+#: break into specks.
 ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.45, 0.9, 0.8
 #: Lashes per texel of the texture's width at density 1, each STRAND_WIDTH texels wide at its root
-#: (tapering to a quarter of that), its alpha falling by TIP_FADE from root to tip; the texture's
-#: colour runs TIP_TONE of the way towards the lid skin's at the tips (:func:`tip_tinted`).
+#: (tapering to a quarter of that), its alpha falling by TIP_FADE from root to tip; the strands
+#: above the root band run TIP_TONE of the way towards the lid skin's colour at the tips
+#: (:func:`tip_tinted`). The strands before were 2.2 texels wide, 0.4 per texel, untinted: at 512
+#: px a black comb.
 LASHES_PER_TEXEL, STRAND_WIDTH, TIP_FADE, TIP_TONE = 0.9, 1.3, 0.5, 0.6
 #: The upper lids' alpha cut-off. The cards face the camera edge-on, so even at 512 px the renderer
-#: samples a coarse mip level, near the texture's mean alpha: with these fine strands and a root
-#: band to 0.3 of the length it was 0.46-0.54 (by density), and the lash line vanished on
-#: light-lashed heads at 224 px (the thicker strands before had 0.50-0.63); with the band to 0.45
-#: it is 0.53-0.61.
-#: A haze of alpha under the cut-off between the strands, or a cut-off of 0.4, kept it but drew a
-#: solid black band at 512 px, and 0.4 a thin arc over it (the wrapping texture's root band
-#: bleeding into the tips' edge at coarse mip levels).
+#: samples a coarse mip level, near the texture's mean alpha. With these fine strands over a root
+#: band to 0.3 of the length at alpha 0.7 the mean was 0.46-0.54 (by density) and the men's lash
+#: line broke up at 224 px; with the band to 0.45 at 0.8 it is 0.47-0.56 (the thicker strands
+#: before: 0.50-0.63), and on the 12 sweep heads at 224 px a lash pixel lies within 2 px above the
+#: eyeball over 0.69-0.94 of the eye's columns at rest (0.07-0.86 before, the roots on anny's
+#: margin) and 0.50-0.97 at AU4 = 5 (0.00-0.43). The band makes the lash line at 512 px a solid
+#: dark line with a thin fringe, not yet the soft fringe of real lashes. A haze of alpha under the
+#: cut-off between the strands, or a cut-off of 0.4, kept the mean up but drew a solid black band
+#: at 512 px, and 0.4 a thin arc over it (the wrapping texture's root band bleeding into the tips'
+#: edge at coarse mip levels).
 UPPER_CUTOFF = 0.5
 LOWER_CUTOFF = 0.95
 #: Lash length along the lid: sin(pi s) ** TAPER_POWER of the full length, s the arc length from
