@@ -103,7 +103,18 @@ INNER_BARE, LOWER_INNER_BARE = 0.15, 0.15
 UPPER_CLEARANCE = 0.0003
 #: The lid edge the camera sees (:func:`_lid_edge`), sought from EDGE_FROM on the lid side of each
 #: root (metres) to EDGE_TO towards the eye opening, every EDGE_RES; the root stands EDGE_FORWARD in
-#: front of the frontmost skin within EDGE_REACH of lid before the edge.
+#: front of the frontmost skin within EDGE_REACH of lid before the edge. On the 12 sweep heads
+#: the upper edge lies 0.1-3 mm below anny's margin at rest and up to 5 mm at AU4 = 5, where the
+#: skin over it (the brow's fold) stands up to 16 mm in front of the lid. With the roots there
+#: FaceMesh's AU4 = 5 aperture cross-talk fell from 16.0 / 6.6 / 13.4% to 6.2 / 3.3 / 6.9% (views
+#: 0 / -30 / +30, 512 px; brow -36.1 / -28.2 / -33.4%, rho 0.96 / 0.89 / 0.91, from -35.3 / -28.4
+#: / -31.7%, 0.94 / 0.93 / 0.93). Its neutral aperture reading fell from 0.138 to 0.124 of the
+#: interocular distance (frontal; 0.146 / 0.147 to 0.140 / 0.142 turned): the lash strip 1-2 mm
+#: over the lid had widened it. AU7 = 5 and AU43 = 1 read the same eyes as before (frontal
+#: aperture 0.078 and 0.021, from 0.077 and 0.020), so against that narrower neutral AU7 reads
+#: -39.7 / -38.9 / -37.4% (from -45.7 / -42.2 / -44.0%) and AU43's closed/neutral 0.17 / 0.17 /
+#: 0.17 (from 0.14 / 0.17 / 0.16); AU6 -32.3 / -33.1 / -29.9% (from -32.6 / -26.6 / -30.9%).
+#: In the turned views at AU4 = 5 the line, in front of the fold, hangs on the fold's edge.
 EDGE_FROM, EDGE_TO, EDGE_RES = 0.0015, 0.0055, 0.00025
 EDGE_FORWARD, EDGE_REACH = 0.0003, 0.0015
 #: Faces less than EDGE_BEHIND (metres) behind the deepest lid margin vertex on the neutral head are
