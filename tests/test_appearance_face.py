@@ -274,15 +274,47 @@ def _lash_heads(anny_model):
         yield ident, build_eyelids(ident), build_lashes(ident), neutral, closed
 
 
-def _lash_render(ident, lids, lashes, vertices, au43: float, yaw: float, size: int = 512):
-    """Render the drawn head with its lashes; return (the camera, per pixel: which mesh, 0 the head, 1 the lash cards, 2 the closed fissure's line)."""
+def _lash_render(ident, lids, lashes, vertices, au43: float, yaw: float, size: int = 512, au=None, triangles: bool = False):
+    """Render the drawn head with its lashes; return (the camera, per pixel: which mesh, 0 the head,
+    1 the lash cards, 2 the closed fissure's line) and, with ``triangles``, the pixels' triangle ids."""
     from painctl.renderer import Mesh, face_offsets, frame_camera, mesh_index, render_many, studio_lights
 
-    au = np.array([0, 0, 0, 0, 0, au43])
+    au = np.array([0, 0, 0, 0, 0, au43]) if au is None else np.asarray(au, float)
     drawn = lids.open(vertices, au43)
-    meshes = [Mesh(drawn, ident.faces)] + lashes.meshes(drawn, au)
+    head = Mesh(drawn, ident.faces)
+    meshes = [lashes.dress(head, drawn, au)] + lashes.meshes(drawn, au)
     cam = frame_camera(ident.neutral, yaw=yaw, size=size)
-    return cam, drawn, mesh_index(render_many(meshes, [cam], studio_lights(), size)[0].triangle, face_offsets(meshes))
+    tri = render_many(meshes, [cam], studio_lights(), size)[0].triangle
+    which = mesh_index(tri, face_offsets(meshes))
+    return (cam, drawn, which, tri) if triangles else (cam, drawn, which)
+
+
+def _lash_gap_above_the_eyeball(ident, lashes, cam, drawn, which, tri, size: int = 512) -> list[np.ndarray]:
+    """Per eye, over the middle 60% of the columns between its corners: the rows of head pixels
+    between the topmost eyeball pixel and the lowest lash pixel above it (0: the lashes touch the
+    eyeball; -1: no lash pixel above it in that column)."""
+    lm = ident.landmarks
+    ball = np.zeros(len(drawn), bool)
+    for side in ("left", "right"):
+        ball[ident.regions[f"{side}_eye"]] = True
+    eye_tri = np.zeros(len(ident.faces) + 1, bool)
+    eye_tri[:-1] = ball[ident.faces].all(axis=1)
+    on_ball = (which == 0) & eye_tri[np.where(which == 0, tri, len(ident.faces))]
+    gaps = []
+    for side in ("left", "right"):
+        inner, outer = _project(cam, drawn[[lm[f"{side}_eye_inner"], lm[f"{side}_eye_outer"]]], size)
+        lo, hi = sorted((inner[0], outer[0]))
+        cols = np.arange(int(lo + 0.2 * (hi - lo)), int(hi - 0.2 * (hi - lo)) + 1)
+        out = []
+        for c in cols:
+            rows = np.flatnonzero(on_ball[:, c])
+            if len(rows) == 0:
+                continue
+            top = rows[0]
+            lash = np.flatnonzero(which[:top, c] == 1)
+            out.append(top - 1 - lash[-1] if len(lash) else -1)
+        gaps.append(np.array(out))
+    return gaps
 
 
 def _distance_to_polyline(points: np.ndarray, line: np.ndarray) -> np.ndarray:
@@ -336,3 +368,66 @@ def test_upper_lashes_draw_a_line_along_the_open_upper_lid(anny_model):
             columns = np.arange(int(r[:, 0].min()), int(r[:, 0].max()) + 1)
             covered = np.isin(columns, np.round(pix[near, 0]).astype(int)).mean()
             assert near.sum() >= 30 and covered >= 0.5, f"eye {eye}: {near.sum()} upper lash pixels along the lid over {covered:.2f} of its columns"
+
+
+def test_upper_lashes_grow_from_the_lid_edge_the_camera_sees(anny_model):
+    """No band of lid skin between the upper lashes and the eyeball: in the frontal view at 512 px,
+    in nearly every column over the middle of the lid the lowest lash pixel above the eyeball is
+    within 1 px of its topmost pixel. With the roots on anny's margin (inside the lid, 1-3 mm above
+    the edge the camera sees) 2-6 rows of skin showed between them (a false-eyelash strip, issue 14)."""
+    for ident, lids, lashes, neutral, _ in _lash_heads(anny_model):
+        cam, drawn, which, tri = _lash_render(ident, lids, lashes, neutral, 0.0, 0, triangles=True)
+        for eye, gap in enumerate(_lash_gap_above_the_eyeball(ident, lashes, cam, drawn, which, tri)):
+            assert len(gap) >= 10
+            touching = ((gap >= 0) & (gap <= 1)).mean()
+            assert touching >= 0.9, f"eye {eye}: lashes within 1 px of the eyeball over {touching:.2f} of the lid's columns (gaps {gap.tolist()})"
+
+
+def test_upper_lashes_show_in_front_of_the_brow_fold_at_au4(anny_model):
+    """At AU4 = 5 the brow's fold comes down over the upper lid; the lashes stay in front of it: in
+    the frontal view at 512 px, over nearly every column of the middle of the lid a lash pixel lies
+    within 2 px above the eyeball. With the roots fixed at build time behind the fold's skin the
+    lash line vanished there (FaceMesh then read the eye 16% narrower at AU4 = 5, issue 15)."""
+    from painctl.rigging.deform import DirectRig
+
+    rig = DirectRig.for_model(anny_model)
+    au = np.array([[5.0, 0, 0, 0, 0, 0]])
+    for ident, lids, lashes, neutral, _ in _lash_heads(anny_model):
+        frown = rig.deform(neutral, au, au)[0]
+        cam, drawn, which, tri = _lash_render(ident, lids, lashes, frown, 0.0, 0, au=au[0], triangles=True)
+        for eye, gap in enumerate(_lash_gap_above_the_eyeball(ident, lashes, cam, drawn, which, tri)):
+            assert len(gap) >= 10
+            seen = ((gap >= 0) & (gap <= 2)).mean()
+            assert seen >= 0.9, f"eye {eye}: at AU4 = 5 lashes within 2 px of the eyeball over {seen:.2f} of the lid's columns (gaps {gap.tolist()})"
+
+
+def test_the_upper_lash_fringe_fades_from_a_dark_root_line_towards_the_skin(anny_model):
+    """A soft fringe, not a black comb: in the frontal view at 512 px, over the middle of each upper
+    lid, the lash pixels furthest from the eyeball (the tips) are lighter than those by it (the root
+    line), and the root line is dark. Untinted cut-out cards drew tips as black as the roots (0.032
+    both on the first head)."""
+    from painctl.renderer import Mesh, face_offsets, frame_camera, mesh_index, render_many, studio_lights
+
+    for ident, lids, lashes, neutral, _ in _lash_heads(anny_model):
+        drawn = lids.open(neutral, 0.0)
+        au = np.zeros(6)
+        head = Mesh(drawn, ident.faces, vertex_colors=np.tile([0.8, 0.62, 0.52], (len(drawn), 1)))
+        meshes = [lashes.dress(head, drawn, au)] + lashes.meshes(drawn, au)
+        cam = frame_camera(ident.neutral, size=512)
+        res = render_many(meshes, [cam], studio_lights(), 512)[0]
+        which = mesh_index(res.triangle, face_offsets(meshes))
+        lum = res.rgb @ np.array([0.2126, 0.7152, 0.0722])
+        lm = ident.landmarks
+        for side in ("left", "right"):
+            inner, outer, upper = _project(cam, drawn[[lm[f"{side}_eye_inner"], lm[f"{side}_eye_outer"], lm[f"{side}_upper_lid"]]], 512)
+            lo, hi = sorted((inner[0], outer[0]))
+            root, tip = [], []
+            for c in range(int(lo + 0.3 * (hi - lo)), int(hi - 0.3 * (hi - lo)) + 1):
+                rows = np.flatnonzero(which[int(upper[1]) - 20:int(upper[1]) + 6, c] == 1)
+                if len(rows) >= 3:
+                    col = lum[int(upper[1]) - 20:int(upper[1]) + 6, c]
+                    root.append(col[rows[-1]])
+                    tip.append(col[rows[0]])
+            assert len(root) >= 10
+            # Measured: roots 0.065-0.07, tips 1.4-1.8 times as light (0.09-0.13; 0.032 both before).
+            assert np.median(root) < 0.15 and np.median(tip) > 1.25 * np.median(root), (side, np.median(root), np.median(tip))

@@ -303,10 +303,12 @@ def test_painted_brows_move_down_with_au4(hair_rigs):
 
 def test_lashes_draw_a_continuous_dark_line_along_the_upper_lid(hair_rigs):
     """At 224 px the upper lashes are a line along the lid margin, not specks: nearly every image
-    column between the eye corners has a lash pixel near the lid, and the lashes are dark."""
+    column between the eye corners has a dark (luminance < 0.15) lash pixel near the lid, on a head
+    dressed as render-views dresses it (the lash tips tinted towards its skin)."""
     ident, verts, au = _identity(hair_rigs / "au43", 0)
     lashes = lashes_mod.build_lashes(ident)
-    ms = [Mesh(verts, ident.faces)] + lashes.meshes(verts, au)
+    head = Mesh(verts, ident.faces, vertex_colors=np.tile([0.8, 0.62, 0.52], (len(verts), 1)))
+    ms = [lashes.dress(head, verts, au)] + lashes.meshes(verts, au)
     cam = frame_camera(ident.neutral, size=224)
     res = render_many(ms, [cam], studio_lights(), 224)[0]
     which = mesh_index(res.triangle, face_offsets(ms))
@@ -318,11 +320,14 @@ def test_lashes_draw_a_continuous_dark_line_along_the_upper_lid(hair_rigs):
         band = which[lid - 6:lid + 3][:, span] == 1
         assert band.any(axis=0).mean() > 0.9, f"{side}: lash line covers {band.any(axis=0).mean():.2f} of the lid's columns"
         assert _luminance(res.rgb[lid - 6:lid + 3][:, span][band]).mean() < 0.15
+        # Dark in every column, not on average: the root line (the tips fade towards the skin).
+        darkest = np.where(band, _luminance(res.rgb[lid - 6:lid + 3][:, span]), np.inf).min(axis=0)
+        assert (darkest < 0.15).mean() > 0.9, f"{side}: a dark lash pixel in {(darkest < 0.15).mean():.2f} of the lid's columns"
     # The texture's root band is what makes the line: unbroken across the strip at the root (rows
     # at the bottom are the roots), above the upper lids' cut-off and below the lower lids'.
     tex = lashes.texture
     assert (tex[-2:, :, 3] >= lashes_mod.ROOT_ALPHA).all()
-    assert 0.5 < lashes_mod.ROOT_UPPER_ALPHA <= lashes_mod.ROOT_ALPHA < lashes_mod.LOWER_CUTOFF
+    assert lashes_mod.UPPER_CUTOFF < lashes_mod.ROOT_UPPER_ALPHA <= lashes_mod.ROOT_ALPHA < lashes_mod.LOWER_CUTOFF
 
 
 def test_stubble_is_a_shadow_in_the_skin_not_shells(hair_rigs):

@@ -1,12 +1,19 @@
-"""Eyelashes: a strip of lash cards along each lid margin, rooted on the margin and turning with the lid.
+"""Eyelashes: a strip of lash cards along each lid, rooted on the lid edge the camera sees and turning with the lid.
 
-Each of the four lids gets a strip: its roots are the lid margin (the ring of skin vertices
-where the lid meets the eye socket), its far edge the lash tips, curving forward and up (upper
-lid) or forward and down (lower lid). The strip samples a lash texture (tapered dark strands,
-alpha cut out between them). Roots and tips are bound to the lid triangles at the margin
-(:mod:`painctl.appearance.binding`), so the lashes turn down with the upper lid as it closes;
-with AU43 both strips' roots meet where the lids do. Length, density, curl and colour are drawn
-per identity from ``rng_for(seed, brows.STREAM + 1, index)``.
+Each of the four lids gets a strip of lash cards, curving forward and up (upper lid) or forward
+and down (lower lid), sampling a lash texture (fine tapered strands, alpha cut out between them,
+over a dark root band). Each lash's direction is bound to the lid triangle at anny's lid margin
+(:mod:`painctl.appearance.binding`), so the lashes turn down with the upper lid as it closes. Its
+root is found again on every frame (:meth:`Lashes.edge_roots`): anny's margin is the lid's inner
+(socket) edge, 1-3 mm above the edge the camera sees, and roots there drew the lashes as a strip
+glued above the eye with a band of lid skin under it; roots fixed at build time also fell behind
+the brow's fold as AU4 brings it down over the lid, and FaceMesh, which reads the upper lid from
+the lash line, read the eye narrower with the lashes gone (issue 15). So each root sits where,
+along the frontal camera's ray, the lid skin gives way to the eyeball, just in front of the
+frontmost skin over it there. Length, density, curl and colour are drawn per identity from
+``rng_for(seed, brows.STREAM + 1, index)``; the tips are tinted towards the lower lid's skin
+colour (:meth:`Lashes.dress`), as a fine lash tip covers only part of its pixel and the renderer
+cuts texels out instead of blending them.
 
 A closed eye also gets a lash line (:meth:`Lashes.fissure_mesh`): a dark ribbon along the closed
 fissure, its foot on the seam the camera sees (the closed upper lid's lower edge, :func:`_seam`, or
@@ -59,12 +66,31 @@ SEAM_FROM, SEAM_DOWN, SEAM_RES, SEAM_STEP = 0.0012, 0.0045, 0.0002, 0.0008
 
 
 #: Root band of the lash texture (fraction of the lash length from the root): alpha ROOT_ALPHA up
-#: to ROOT_SOLID, then ROOT_UPPER_ALPHA up to ROOT_UPPER; both pass the upper lids' cut-off (0.5)
-#: and neither the lower lids' (:data:`LOWER_CUTOFF`), whose sparse, fine lashes show as strand
-#: cores where the texture resolves them (512 px) and vanish where it cannot (224 px). Lashes stand packed at their roots: a camera at 224 px sees them as
-#: one dark line along the lid, and their sub-pixel tips not at all; without the band, mip-mapped
-#: cut-out strands break into specks.
-ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.3, 0.9, 0.7
+#: to ROOT_SOLID, then ROOT_UPPER_ALPHA up to ROOT_UPPER; both pass the upper lids' cut-off
+#: (:data:`UPPER_CUTOFF`) and neither the lower lids' (:data:`LOWER_CUTOFF`), whose sparse, fine
+#: lashes show as strand cores where the texture resolves them (512 px) and vanish where it cannot
+#: (224 px). Lashes stand packed at their roots: a camera at 224 px sees them as one dark line
+#: along the lid, and their sub-pixel tips not at all; without the band, mip-mapped cut-out strands
+#: break into specks.
+ROOT_SOLID, ROOT_UPPER, ROOT_ALPHA, ROOT_UPPER_ALPHA = 0.12, 0.45, 0.9, 0.8
+#: Lashes per texel of the texture's width at density 1, each STRAND_WIDTH texels wide at its root
+#: (tapering to a quarter of that), its alpha falling by TIP_FADE from root to tip; the strands
+#: above the root band run TIP_TONE of the way towards the lid skin's colour at the tips
+#: (:func:`tip_tinted`). The strands before were 2.2 texels wide, 0.4 per texel, untinted: at 512
+#: px a black comb.
+LASHES_PER_TEXEL, STRAND_WIDTH, TIP_FADE, TIP_TONE = 0.9, 1.3, 0.5, 0.6
+#: The upper lids' alpha cut-off. The cards face the camera edge-on, so even at 512 px the renderer
+#: samples a coarse mip level, near the texture's mean alpha. With these fine strands over a root
+#: band to 0.3 of the length at alpha 0.7 the mean was 0.46-0.54 (by density) and the men's lash
+#: line broke up at 224 px; with the band to 0.45 at 0.8 it is 0.47-0.56 (the thicker strands
+#: before: 0.50-0.63), and on the 12 sweep heads at 224 px a lash pixel lies within 2 px above the
+#: eyeball over 0.69-0.94 of the eye's columns at rest (0.07-0.86 before, the roots on anny's
+#: margin) and 0.50-0.97 at AU4 = 5 (0.00-0.43). The band makes the lash line at 512 px a solid
+#: dark line with a thin fringe, not yet the soft fringe of real lashes. A haze of alpha under the
+#: cut-off between the strands, or a cut-off of 0.4, kept the mean up but drew a solid black band
+#: at 512 px, and 0.4 a thin arc over it (the wrapping texture's root band bleeding into the tips'
+#: edge at coarse mip levels).
+UPPER_CUTOFF = 0.5
 LOWER_CUTOFF = 0.95
 #: Lash length along the lid: sin(pi s) ** TAPER_POWER of the full length, s the arc length from
 #: the inner corner (0) to the outer one (1).
@@ -75,30 +101,64 @@ INNER_BARE, LOWER_INNER_BARE = 0.15, 0.15
 #: How far (metres) the upper roots stand in front of the frontmost skin over them at build time,
 #: where that skin is further forward than the fixed 3.2 mm offset (:func:`build_lashes`).
 UPPER_CLEARANCE = 0.0003
+#: The lid edge the camera sees (:func:`_lid_edge`), sought from EDGE_FROM on the lid side of each
+#: root (metres) to EDGE_TO towards the eye opening, every EDGE_RES; the root stands EDGE_FORWARD in
+#: front of the frontmost skin within EDGE_REACH of lid before the edge. On the 12 sweep heads
+#: the upper edge lies 0.1-3 mm below anny's margin at rest and up to 5 mm at AU4 = 5, where the
+#: skin over it (the brow's fold) stands up to 16 mm in front of the lid. With the roots there
+#: FaceMesh's AU4 = 5 aperture cross-talk fell from 16.0 / 6.6 / 13.4% to 6.2 / 3.3 / 6.9% (views
+#: 0 / -30 / +30, 512 px; brow -36.1 / -28.2 / -33.4%, rho 0.96 / 0.89 / 0.91, from -35.3 / -28.4
+#: / -31.7%, 0.94 / 0.93 / 0.93). Its neutral aperture reading fell from 0.138 to 0.124 of the
+#: interocular distance (frontal; 0.146 / 0.147 to 0.140 / 0.142 turned): the lash strip 1-2 mm
+#: over the lid had widened it. AU7 = 5 and AU43 = 1 read the same eyes as before (frontal
+#: aperture 0.078 and 0.021, from 0.077 and 0.020), so against that narrower neutral AU7 reads
+#: -39.7 / -38.9 / -37.4% (from -45.7 / -42.2 / -44.0%) and AU43's closed/neutral 0.17 / 0.17 /
+#: 0.17 (from 0.14 / 0.17 / 0.16); AU6 -32.3 / -33.1 / -29.9% (from -32.6 / -26.6 / -30.9%).
+#: In the turned views at AU4 = 5 the line, in front of the fold, hangs on the fold's edge.
+EDGE_FROM, EDGE_TO, EDGE_RES = 0.0015, 0.0055, 0.00025
+EDGE_FORWARD, EDGE_REACH = 0.0003, 0.0015
+#: Faces less than EDGE_BEHIND (metres) behind the deepest lid margin vertex on the neutral head are
+#: searched for the edge (not the back of the head).
+EDGE_BEHIND = 0.01
 
 
 def lash_texture(rng: np.random.Generator, colour: np.ndarray, density: float, width: int = 256, height: int = 32) -> np.ndarray:
-    """Return an (height, width, 4) texture of lashes: v runs root (0) to tip (1), alpha 1 on a
-    lash and over the root band (:data:`ROOT_SOLID`, :data:`ROOT_UPPER`)."""
+    """Return an (height, width, 4) texture of lashes in ``colour`` (3,): v runs root (0) to tip (1),
+    alpha on each lash falling from 1 at the root by :data:`TIP_FADE` at the tip, and over the root
+    band (:data:`ROOT_SOLID`, :data:`ROOT_UPPER`)."""
     tex = np.zeros((height, width, 4), np.float32)
     tex[..., :3] = colour
-    n = int(width * 0.4 * density)
+    n = int(width * LASHES_PER_TEXEL * density)
     x0 = rng.uniform(0, width, n)
-    length = rng.uniform(0.6, 1.0, n)
+    length = rng.uniform(0.55, 1.0, n)
     lean = rng.normal(0, 3.0, n)
     for k in range(n):
         rows = np.arange(int(length[k] * height))
         t = rows / height
         xs = x0[k] + lean[k] * t
-        w = 2.2 * (1.0 - 0.7 * t)
+        w = STRAND_WIDTH * (1.0 - 0.75 * t)
         for dx in (-1, 0, 1):
             cols = np.clip(np.round(xs + dx).astype(int), 0, width - 1)
-            cover = np.clip(w - np.abs(cols - xs) + 0.5, 0, 1)
+            cover = np.clip(w - np.abs(cols - xs) + 0.5, 0, 1) * (1.0 - TIP_FADE * t)
             tex[height - 1 - rows, cols, 3] = np.maximum(tex[height - 1 - rows, cols, 3], cover)
     v = (height - 1 - np.arange(height) + 0.5) / height  # each row's distance from the root
     band = np.where(v < ROOT_SOLID, ROOT_ALPHA, np.where(v < ROOT_UPPER, ROOT_UPPER_ALPHA, 0.0)).astype(np.float32)
     tex[..., 3] = np.maximum(tex[..., 3], band[:, None])
     return tex
+
+
+def tip_tinted(texture: np.ndarray, colour: np.ndarray, tone: np.ndarray) -> np.ndarray:
+    """Return a copy of the lash ``texture`` (H,W,4) whose rgb runs from ``colour`` (3,) at the root
+    row towards the skin ``tone`` (3,) at the tips, by :data:`TIP_TONE` at the tip: the renderer cuts
+    texels out instead of blending them, and a fine lash tip covers a fraction of its pixel."""
+    h = texture.shape[0]
+    v = (h - 1 - np.arange(h) + 0.5) / h
+    # Only the strands above the root band, and only where a strand is: the texels between them
+    # keep the lash colour, so a mip-mapped far view (224 px) still draws the root line dark.
+    f = TIP_TONE * np.clip((v - ROOT_UPPER) / (1.0 - ROOT_UPPER), 0.0, 1.0)[:, None, None] ** 0.8 * (texture[..., 3:] >= UPPER_CUTOFF)
+    out = texture.copy()
+    out[..., :3] = (1.0 - f) * np.asarray(colour, np.float32) + f * np.asarray(tone, np.float32)
+    return out
 
 
 class Lashes(Part):
@@ -120,14 +180,24 @@ class Lashes(Part):
         self.lids = lids
         self.colours = np.ones((len(uv), 3), np.float32)
         # Lower lashes are finer and fewer: only the cores of the texture's lashes are kept there.
-        self.cutoff = np.where(lids % 2 == 1, LOWER_CUTOFF, 0.5).astype(np.float32)
+        self.cutoff = np.where(lids % 2 == 1, LOWER_CUTOFF, UPPER_CUTOFF).astype(np.float32)
         self.info = info
+        #: The lash colour (3,) (the root row's, also the closed fissure's line) and the texture as
+        #: drawn: :func:`tip_tinted` towards the lid skin's tone once :meth:`dress` has seen the head.
+        self.colour = texture[-1, 0, :3].copy()
+        self.plain_texture, self.tinted = texture, False
+        #: Skin vertices of the lower lids (vertex ids, and per vertex one uv row), whose colour is the tips' tone.
+        self.tone_vertices = self.tone_uv = np.zeros(0, np.int64)
         #: Per eye: (upper root ids, the lower root facing each) into :meth:`roots`' rows, for the closed fissure's line.
         self.fissures: list[tuple[np.ndarray, np.ndarray]] = []
         #: Per eye: the neutral vertical gap (m) between facing roots (:func:`_middle_gap`).
         self.gap0_y: list[float] = []
         #: Per eye: the head's triangles the line is laid on (all but the eyeballs').
         self.skin: list[np.ndarray] = []
+        #: The head's skin (no eyeball) and eyeball triangles near the eyes, for :meth:`edge_roots`.
+        self.near_skin = self.near_eye = np.zeros((0, 3), np.int64)
+        #: The frontal camera's position and its look-at point's depth (4,), metres (:func:`_onto_rays`).
+        self.camera = np.array([0.0, 0.0, 1.0, 0.0])
 
     def closure(self, vertices: np.ndarray) -> list[float]:
         """Return per eye (left, right) 0-1 how far the lids have closed on ``vertices`` (V,3): 1 - the
@@ -189,7 +259,7 @@ class Lashes(Part):
             n += len(strip)
         if not pos:
             return None, hang
-        colour = np.tile(self.texture[0, 0, :3], (n, 1)).astype(np.float32)
+        colour = np.tile(self.colour, (n, 1)).astype(np.float32)
         return Mesh(np.concatenate(pos).astype(np.float32), np.array(faces, np.int32), vertex_colors=colour, specular=0.05, roughness=0.7), hang
 
     def _on_skin(self, points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -204,6 +274,57 @@ class Lashes(Part):
         out[:, 2] = np.where(np.isfinite(front), front + FISSURE_FORWARD, points[:, 2])
         return out
 
+    def edge_roots(self, vertices: np.ndarray, root: np.ndarray) -> np.ndarray:
+        """Return ``root`` (R,3, :meth:`roots` on ``vertices`` (V,3)) moved onto the lid edge the
+        camera sees: per root, the height where, going from the lid towards the eye opening, the
+        eyeball first shows in front of the lid skin (:func:`_lid_edge`), and a depth
+        :data:`EDGE_FORWARD` in front of the frontmost skin just over (upper) or under (lower lid)
+        that edge, so skin coming down over the lid (AU4's fold) does not hide the lash line. Roots
+        of a lid with too few columns where the eyeball shows (a closed eye) keep ``root``; the
+        others where it does not (the corners) keep their neighbours' shift along the lid."""
+        # Sought along the rays of the frontal camera: the fold's skin stands up to 16 mm in front of
+        # the lid at AU4 = 5, and a root set in front of it at the height its edge has straight
+        # ahead showed 3-5 px (at 512 px) above the eyeball. Yawed views turn about the vertical
+        # axis, so their rays' heights agree; they shift the line along itself.
+        vertices, root = _onto_rays(vertices, self.camera), _onto_rays(root, self.camera)
+        out = root.copy()
+        lid = self.lids[0::2]
+        y, z = np.empty(len(root)), np.empty(len(root))
+        for eye in range(2):  # one eye at a time: the probes' box holds only that eye's faces
+            sel = lid // 2 == eye
+            y[sel], z[sel] = _lid_edge(root[sel], vertices, self.near_skin, self.near_eye, lid[sel] % 2 == 0)
+        for k in range(4):
+            sel = np.flatnonzero(lid == k)
+            found = np.isfinite(y[sel])
+            if len(sel) < 3 or found.sum() < max(3, len(sel) // 3):
+                continue
+            i = np.arange(len(sel))
+            shift = [np.interp(i, i[found], (a[sel] - root[sel, c])[found]) for a, c in ((y, 1), (z, 2))]
+            for c, d in zip((1, 2), shift):  # a 3-root median along the lid: one column cannot kink the line
+                pad = np.concatenate([d[:1], d, d[-1:]])
+                out[sel, c] += np.median(np.stack([pad[:-2], pad[1:-1], pad[2:]]), axis=0)
+        return _onto_rays(out, self.camera, back=True)
+
+    def dress(self, head, vertices, au):
+        """Leave the head as it is; on the first frame, tint the lash tips towards the lower lids'
+        skin colour in ``head`` (its texture, else its vertex colours: the same on every frame, as
+        no part before this one paints the lower lids)."""
+        if not self.tinted and len(self.tone_vertices):
+            if head.texture is not None and head.uv is not None and len(self.tone_uv):
+                h, w = head.texture.shape[:2]
+                uv = head.uv[self.tone_uv]
+                rows = np.clip(((1.0 - uv[:, 1]) * h).astype(int), 0, h - 1)
+                cols = np.clip((uv[:, 0] * w).astype(int), 0, w - 1)
+                tone = np.median(head.texture[rows, cols, :3], axis=0)
+            elif head.vertex_colors is not None:
+                tone = np.median(head.vertex_colors[self.tone_vertices], axis=0)
+            else:
+                tone = None
+            if tone is not None:
+                self.texture = tip_tinted(self.plain_texture, self.colour, tone)
+            self.tinted = True
+        return head
+
     def roots(self, vertices: np.ndarray) -> np.ndarray:
         """Return the (P/2, 3) lash root positions on ``vertices`` (lid of each: ``lids[0::2]``)."""
         return vertices[self.margin] + self.offset
@@ -212,11 +333,13 @@ class Lashes(Part):
         from painctl.renderer import Mesh
 
         bound = self.binding.evaluate(vertices)
-        # Roots ride on the margin; the lash turns with its lid triangle (tip - root in its frame).
+        # The lash turns with its lid triangle (tip - root in its frame); its root sits on the lid
+        # edge the camera sees in this frame (:meth:`edge_roots`), not on anny's margin inside the lid.
         root = self.roots(vertices)
         lash = bound[1::2] - bound[0::2]
         au43 = float(np.clip(au[5], 0.0, 1.0))
         line, hang = self._fissure(vertices, root, au43)
+        root = self.edge_roots(vertices, root)
         # A closed eye's lashes meet at the seam, the upper ones hanging over the lower: their roots
         # (inside the lids, the upper up to 3.5 mm above the seam the camera sees, the lower behind
         # the overhanging upper lid) move onto the line's top and bottom edges; on the roots the
@@ -266,6 +389,49 @@ def _seam(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.nda
         padded = np.concatenate([seam[:1], seam, seam[-1:]])
         seam = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
     return seam
+
+
+def _onto_rays(points: np.ndarray, camera: np.ndarray, back: bool = False) -> np.ndarray:
+    """Return ``points`` (N,3) metres with x, y moved along the rays from ``camera`` (4,: its position
+    and the depth of its look-at point) to where each ray crosses that depth (z kept), so points the
+    camera sees one behind the other share x, y; ``back`` undoes it."""
+    eye, depth = camera[:3], camera[3]
+    scale = (eye[2] - depth) / np.maximum(eye[2] - points[:, 2], 1e-6)
+    if back:
+        scale = 1.0 / scale
+    out = np.array(points, np.float64)
+    out[:, :2] = eye[:2] + (out[:, :2] - eye[:2]) * scale[:, None]
+    return out
+
+
+def _lid_edge(points: np.ndarray, vertices: np.ndarray, skin: np.ndarray, eye: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return per root at ``points`` (N,3) metres (the height (y) of the lid edge the camera sees, the
+    depth (z) the root stands at there), both (N,), y +inf where no eyeball shows.
+
+    Probes run from :data:`EDGE_FROM` on the lid side of each point to :data:`EDGE_TO` towards the
+    eye opening (down for a root of an upper lid, ``up`` (N,) bool), every :data:`EDGE_RES`; the edge is the first
+    probe where the frontmost of the eyeball faces ``eye`` stands in front of the frontmost of the
+    skin faces ``skin`` (both (F,3) into ``vertices`` (V,3)), and the depth is :data:`EDGE_FORWARD`
+    in front of the frontmost skin over the :data:`EDGE_REACH` of lid on the lid side of it."""
+    sign = np.where(up, 1.0, -1.0)[:, None]
+    ys = sign * np.arange(EDGE_FROM, -EDGE_TO - 1e-9, -EDGE_RES)[None]  # (N, K)
+    probe = np.repeat(points, ys.shape[1], axis=0)
+    probe[:, 1] += ys.ravel()
+    zs = _front_depth(probe, vertices, skin).reshape(ys.shape)
+    ze = _front_depth(probe, vertices, eye).reshape(ys.shape)
+    ball = np.isfinite(ze) & (ze > zs)
+    # The edge is where the lid skin gives way to the eyeball (the probe run starts on the lid).
+    ball[:, 1:] &= ~ball[:, :-1]
+    ball[:, 0] = False
+    first = np.argmax(ball, axis=1)
+    hit = ball.any(axis=1)
+    y = np.where(hit, points[:, 1] + ys[np.arange(len(points)), first] + sign[:, 0] * 0.5 * EDGE_RES, np.inf)
+    reach = int(round(EDGE_REACH / EDGE_RES))
+    k = np.arange(ys.shape[1])[None]
+    lid = (k < first[:, None]) & (k >= first[:, None] - reach)
+    front = np.where(lid & np.isfinite(zs), zs, -np.inf).max(axis=1)
+    z = np.where(hit & np.isfinite(front), front + EDGE_FORWARD, points[:, 2])
+    return y, z
 
 
 def _front_depth(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray, reach: float = 0.0) -> np.ndarray:
@@ -386,8 +552,8 @@ def build_lashes(identity: Identity) -> Lashes | None:
     rng = rng_for(identity.seed, STREAM, identity.index)
     female = identity.gender == "female"
     age = 40.0 if identity.age_years is None else float(identity.age_years)
-    density = float(np.clip((rng.uniform(0.75, 1.0) if female else rng.uniform(0.55, 0.85)) * (1.0 - 0.004 * max(age - 40.0, 0.0)), 0.3, 1.0))
-    upper_len = (rng.uniform(0.0085, 0.0105) if female else rng.uniform(0.007, 0.009))
+    density = float(np.clip((rng.uniform(0.75, 1.0) if female else rng.uniform(0.6, 0.85)) * (1.0 - 0.004 * max(age - 40.0, 0.0)), 0.3, 1.0))
+    upper_len = (rng.uniform(0.0078, 0.0096) if female else rng.uniform(0.0062, 0.008))
     lower_len = upper_len * rng.uniform(0.35, 0.45)
     curl = rng.uniform(0.3, 0.7)
     colour = np.array([0.03, 0.025, 0.022]) * rng.uniform(0.8, 1.3)
@@ -475,6 +641,27 @@ def build_lashes(identity: Identity) -> Lashes | None:
             part.fissures.append((ups, facing))
             part.gap0_y.append(max(_middle_gap(part.roots(v), ups, facing), 1e-4))
             part.skin.append(outside)
+    # The lower lids' skin (2-6 mm under the lower margin, over its width): the tips' tone.
+    low = part.margin[part.lids[0::2] % 2 == 1]
+    cand = np.flatnonzero(skin)
+    d = v[cand][:, None] - v[low][None]
+    below = ((np.abs(d[..., 0]) < 0.0015) & (d[..., 1] < -0.002) & (d[..., 1] > -0.006)).any(axis=1)
+    part.tone_vertices = cand[below]
+    if identity.uv_faces is not None and identity.uv is not None and len(part.tone_vertices):
+        corner = {int(f): int(t) for f, t in zip(identity.faces.ravel(), np.asarray(identity.uv_faces).ravel())}
+        part.tone_uv = np.array([corner[int(k)] for k in part.tone_vertices if int(k) in corner], np.int64)
+    # Every face in front of the back of the sockets (each frame's probes keep those over them): the
+    # brow's skin, 15-20 mm before the margin and more than 10 mm above it at rest, comes down over
+    # the lid at AU4 = 5.
+    near = v[:, 2] > v[part.margin, 2].min() - EDGE_BEHIND
+    close = near[identity.faces].any(axis=1)
+    ball = eyes[identity.faces].all(axis=1)
+    # The frontal camera render-views frames on the neutral head: the rays the edge is sought along.
+    from painctl.renderer import frame_camera
+
+    cam = frame_camera(v)
+    part.camera = np.array([*cam.position(), float(np.asarray(cam.target)[2])])
+    part.near_skin, part.near_eye = identity.faces[close & ~eyes[identity.faces].any(axis=1)], identity.faces[close & ball]
     return part
 
 
