@@ -518,6 +518,8 @@ def _split_faces(faces: np.ndarray, mark: np.ndarray, n_points: int) -> tuple[np
 #: the triangles' (the cut-off interpolates linearly over a triangle, and 9 mm triangles cut the
 #: hairline into straight blocks a few pixels long at 224 px).
 HAIRLINE_LEVELS = 2
+#: Refined only within this azimuth (radians) of the face: the forehead and temples the views see.
+REFINE_AZIMUTH = 1.3
 
 
 def refine_hairline(neutral: np.ndarray, faces: np.ndarray, skin: np.ndarray, cover_at, levels: int = HAIRLINE_LEVELS):
@@ -538,9 +540,12 @@ def refine_hairline(neutral: np.ndarray, faces: np.ndarray, skin: np.ndarray, co
     bind = sp.identity(n_head, dtype=np.float64, format="csr")
     normals = vertex_normals(v, faces).astype(np.float64)
     points, f = v, np.asarray(faces, np.int32)
+    # Only in front of the ears, where the views see the hairline (each level costs triangles in
+    # every layer of the stack).
+    front = np.abs(np.arctan2(v[:, 0], v[:, 2] - np.median(v[:, 2]))) < REFINE_AZIMUTH
     for _ in range(levels):
         c = cover_at(points, on_skin)[f]
-        mark = on_skin[f].all(1) & (c.max(1) > 0.02) & (c.min(1) < 0.98)
+        mark = on_skin[f].all(1) & (c.max(1) > 0.02) & (c.min(1) < 0.98) & front[f].all(1)
         if not mark.any():
             break
         f, edges = _split_faces(f, mark, len(points))
@@ -551,6 +556,7 @@ def refine_hairline(neutral: np.ndarray, faces: np.ndarray, skin: np.ndarray, co
         n = 0.5 * (normals[edges[:, 0]] + normals[edges[:, 1]])
         normals = np.concatenate([normals, n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)])
         on_skin = np.concatenate([on_skin, on_skin[edges[:, 0]] & on_skin[edges[:, 1]]])
+        front = np.concatenate([front, front[edges[:, 0]] & front[edges[:, 1]]])
     return points, f, on_skin, bind.astype(np.float32), normals
 
 
@@ -705,11 +711,11 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
 
 
 #: Flyaway wisps per style: how many, and their length range (metres) out of the hair's surface.
-#: Many short ones that hug the hair soften its outline; long ones that left it at up to 17 degrees
+#: Short ones that hug the hair soften its outline; long ones that left it at up to 17 degrees
 #: stood off a black head as a halo of single pen-stroke lines (a real flyaway is a tenth of a pixel
 #: wide at 512 px: it shows only where it lies along the outline, over the hair's own colour).
-FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (90, 0.003, 0.008), "medium": (120, 0.004, 0.012), "long_tied": (70, 0.004, 0.01),
-            "curly": (90, 0.003, 0.008), "coily": (40, 0.0015, 0.004), "receding": (50, 0.003, 0.007), "bald": (20, 0.003, 0.006)}
+FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (40, 0.003, 0.008), "medium": (70, 0.004, 0.012), "long_tied": (40, 0.004, 0.01),
+            "curly": (50, 0.003, 0.008), "coily": (30, 0.0015, 0.004), "receding": (30, 0.003, 0.007), "bald": (16, 0.003, 0.006)}
 #: How far a wisp leaves the outer shell (radians) and turns off the strand direction (radians, either way).
 WISP_LIFT = (0.02, 0.12)
 WISP_TURN = 0.3
