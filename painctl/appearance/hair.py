@@ -13,6 +13,21 @@ strands. The shells are bound to the head's vertices
 (position + a fixed displacement), so they follow the rigged head in every frame at the cost of
 one gather and an add.
 
+Why the hairline is built as it is: the strand texture is mipmapped, so at 224-512 px a pixel
+averages many strands and the strand cut (alpha against the per-vertex cut-off) acts as one
+threshold on their mean length. A smooth coverage then ends the hair in one hard line, the
+shape of the head's ~9 mm triangles (a block on close crops), whatever the strands do. So in
+front of the ears the triangles the hairline crosses are split twice (:func:`refine_hairline`,
+about 2.3 mm, points bound to the head by fixed weights), the coverage there is broken into
+tufts (:func:`_tufts`: locks reaching down, gaps of skin), its ramp is 2 cm, the layer on the
+skin reaches a little further than the stack (:data:`ROOT_SPREAD`), and the roots painted into
+the scalp take the coverage per texel. Light and grey hair scatter light through themselves:
+their inner layers are lit nearly as the outside (:func:`inner_shade`), and locks differ little
+in colour and greying (:data:`CLUMP_TINT`, :data:`CLUMP_GREY`), where before every parting and
+lock ran from crown to tip as a light or dark stripe (straw). Flyaways are short and lie along
+the outline (long ones lifted off it were a halo of pen strokes round black hair), and the
+highlight's strength varies little and slowly over the head (per-vertex patches read as gloss).
+
 Style, colour, greying and hairline are drawn per identity from ``rng_for(seed, STREAM, index)``,
 conditioned on gender, ancestry and age (tables :data:`STYLE_WEIGHTS`, :func:`hair_colour`).
 """
