@@ -732,7 +732,7 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
 FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (40, 0.003, 0.008), "medium": (70, 0.004, 0.012), "long_tied": (40, 0.004, 0.01),
             "curly": (50, 0.003, 0.008), "coily": (30, 0.0015, 0.004), "receding": (30, 0.003, 0.007), "bald": (16, 0.003, 0.006)}
 #: How far a wisp leaves the outer shell (radians) and turns off the strand direction (radians, either way).
-WISP_LIFT = (0.02, 0.12)
+WISP_LIFT = (0.0, 0.06)
 WISP_TURN = 0.3
 #: How far a wisp's tip arcs back towards the hair, as a fraction of its length.
 WISP_ARC = 0.3
@@ -764,14 +764,14 @@ def build_flyaways(rng: np.random.Generator, shells: Shells, coverage: np.ndarra
     tangent = shells.tangent[pick].astype(np.float64)
     side = np.cross(normal, tangent)
     side /= np.maximum(np.linalg.norm(side, axis=1, keepdims=True), 1e-9)
-    # Leaving the surface at 1-7 degrees, turned up to 17 degrees off the strand direction.
+    # Leaving the surface at 0-3.5 degrees, turned up to 17 degrees off the strand direction.
     lift = rng.uniform(*WISP_LIFT, count)[:, None]
     turn = rng.uniform(-WISP_TURN, WISP_TURN, count)[:, None]
     start = np.cos(turn) * tangent + np.sin(turn) * side
     start = np.cos(lift) * start + np.sin(lift) * normal
     length = rng.uniform(lo, hi, count)[:, None]
     # Bent by gravity and at random (curls more): a wisp arcs, it does not stick out straight.
-    bend = (rng.normal(0.0, 0.15 + 0.3 * curl, (count, 3)) + np.array([0.0, -0.3, 0.0])) * length
+    bend = (rng.normal(0.0, 0.06 + 0.2 * curl, (count, 3)) + np.array([0.0, -0.3, 0.0])) * length
     # ... and back towards the hair: an arc along the outline, not a spike standing off it.
     bend -= WISP_ARC * normal * length
     segments = 5
