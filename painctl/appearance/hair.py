@@ -24,8 +24,10 @@ skin reaches a little further than the stack (:data:`ROOT_SPREAD`), and the root
 the scalp take the coverage per texel. Light and grey hair scatter light through themselves:
 their inner layers are lit nearly as the outside (:func:`inner_shade`), and locks differ little
 in colour and greying (:data:`CLUMP_TINT`, :data:`CLUMP_GREY`), where before every parting and
-lock ran from crown to tip as a light or dark stripe (straw). Flyaways are short and lie along
-the outline (long ones lifted off it were a halo of pen strokes round black hair), and the
+lock ran from crown to tip as a light or dark stripe (straw). Flyaways are short, rooted just
+under the outer layer and lie along the outline (rooted a centimetre deep in thick hair they
+climbed radially through its sparse outer layers, and long ones left it at up to 17 degrees: a
+halo of pen strokes round black hair), and the
 highlight's strength varies little and slowly over the head (per-vertex patches read as gloss).
 
 Style, colour, greying and hairline are drawn per identity from ``rng_for(seed, STREAM, index)``,
@@ -734,6 +736,8 @@ FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (40, 0.003, 0.008), "medium": 
 #: How far a wisp leaves the outer shell (radians) and turns off the strand direction (radians, either way).
 WISP_LIFT = (0.0, 0.06)
 WISP_TURN = 0.3
+#: How deep under the outer layer a wisp's root lies, as a fraction of the way to the third layer from the outside.
+WISP_ROOT_DEPTH = 0.25
 #: How far a wisp's tip arcs back towards the hair, as a fraction of its length.
 WISP_ARC = 0.3
 #: A wisp's width at its root (metres): a few strands of the strand texture side by side.
@@ -758,10 +762,18 @@ def build_flyaways(rng: np.random.Generator, shells: Shells, coverage: np.ndarra
         return None
     pick = rng.choice(ok, size=count, replace=True)
     outer = shells.rest[pick] + shells.disp[-1][pick]
-    inner = shells.rest[pick] + shells.disp[max(len(shells.disp) - 3, 0)][pick]
-    normal = outer - shells.rest[pick]
+    # Rooted just under the outer layer: rooted deeper (3 layers down, 1 cm in thick hair) a wisp
+    # climbed radially through the sparse outer layers and showed at the crown as a spike.
+    inner = shells.rest[pick] + WISP_ROOT_DEPTH * shells.disp[max(len(shells.disp) - 3, 0)][pick] + (1.0 - WISP_ROOT_DEPTH) * shells.disp[-1][pick]
+    # The outer shell's own normal: its thickness varies (bumps), so it is tilted off the skin's by
+    # up to ~40 degrees, and wisps along the skin's strand direction stood off its slopes as spikes.
+    from painctl.renderer import vertex_normals
+
+    normal = vertex_normals((shells.rest + shells.disp[-1]).astype(np.float64), shells.faces)[pick].astype(np.float64)
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
     tangent = shells.tangent[pick].astype(np.float64)
+    tangent -= (tangent * normal).sum(1, keepdims=True) * normal
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
     side = np.cross(normal, tangent)
     side /= np.maximum(np.linalg.norm(side, axis=1, keepdims=True), 1e-9)
     # Leaving the surface at 0-3.5 degrees, turned up to 17 degrees off the strand direction.
