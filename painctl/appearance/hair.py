@@ -381,7 +381,13 @@ class Shells:
         k, n = self.cutoff.shape
         # Outermost layer first: where it is opaque the layers under it fail the depth test
         # before they are shaded (the shell stack's overdraw is most of its cost).
-        self._faces = (self.faces[None] + (np.arange(k) * n)[::-1, None, None]).reshape(-1, 3)
+        layer_faces = self.faces[None] + (np.arange(k) * n)[::-1, None, None]
+        # A face whose corners all cut strands longer than the longest (alpha <= 1) never shows a
+        # texel: left out, it costs no overdraw (the hairline's and outer layers' cut-out faces;
+        # the shading of faces beside them changes a little, their vertex normals no longer
+        # averaging the faces left out).
+        shows = (self.cutoff.reshape(-1)[layer_faces] <= 1.0).any(axis=2)
+        self._faces = layer_faces[shows].reshape(-1, 3)
         self._last: tuple[np.ndarray, object] | None = None
         uv = np.tile(self.uv, (k, 1))
         if self.layer_shift is not None:
