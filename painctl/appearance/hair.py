@@ -13,6 +13,23 @@ strands. The shells are bound to the head's vertices
 (position + a fixed displacement), so they follow the rigged head in every frame at the cost of
 one gather and an add.
 
+Why the hairline is built as it is: the strand texture is mipmapped, so at 224-512 px a pixel
+averages many strands and the strand cut (alpha against the per-vertex cut-off) acts as one
+threshold on their mean length. A smooth coverage then ends the hair in one hard line, the
+shape of the head's ~9 mm triangles (a block on close crops), whatever the strands do. So in
+front of the ears the triangles the hairline crosses are split twice (:func:`refine_hairline`,
+about 2.3 mm, points bound to the head by fixed weights), the coverage there is broken into
+tufts (:func:`_tufts`: locks reaching down, gaps of skin), its ramp is 2 cm, the layer on the
+skin reaches a little further than the stack (:data:`ROOT_SPREAD`), and the roots painted into
+the scalp take the coverage per texel. Light and grey hair scatter light through themselves:
+their inner layers are lit nearly as the outside (:func:`inner_shade`), and locks differ little
+in colour and greying (:data:`CLUMP_TINT`, :data:`CLUMP_GREY`), where before every parting and
+lock ran from crown to tip as a light or dark stripe (straw). Flyaways are short, rooted just
+under the outer layer and lie along the outline (rooted a centimetre deep in thick hair they
+climbed radially through its sparse outer layers, and long ones left it at up to 17 degrees: a
+halo of pen strokes round black hair), and the
+highlight's strength varies little and slowly over the head (per-vertex patches read as gloss).
+
 Style, colour, greying and hairline are drawn per identity from ``rng_for(seed, STREAM, index)``,
 conditioned on gender, ancestry and age (tables :data:`STYLE_WEIGHTS`, :func:`hair_colour`).
 """
@@ -273,6 +290,11 @@ def strand_layout(seed: int, layout: int, curl: float, stubble: bool, width: int
     return owner, top, c, n_clumps
 
 
+#: The spread (log sd) of the clumps' colour offset and of their share of grey strands.
+CLUMP_TINT = 0.05
+CLUMP_GREY = 0.25
+
+
 def scalp_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, curl: float, seed: int = 0, stubble: bool = False) -> np.ndarray:
     """Return a (128, 1024, 4) float32 strand texture of scalp hair: rgb each strand's colour,
     alpha its length 0-1 (the shells cut it per layer, :func:`build_shells`).
@@ -286,12 +308,15 @@ def scalp_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cur
     owner, alpha, c, n_clumps = strand_layout(int(seed), int(rng.integers(LAYOUTS)), float(curl), bool(stubble))
     colour = np.asarray(colour, np.float64)
     n = len(c)
-    clump_tint = np.exp(rng.normal(0.0, 0.12, n_clumps))
-    clump_grey = np.clip(grey * np.exp(rng.normal(0.0, 0.6, n_clumps)), 0.0, 1.0)
+    # Clumps differ a little in colour and greying (strands, finer than a pixel, differ more); more,
+    # and on light and grey hair a lock's offset ran crown to tip as a hard light or dark stripe
+    # (straw), not as texture within the mass.
+    clump_tint = np.exp(rng.normal(0.0, CLUMP_TINT, n_clumps))
+    clump_grey = np.clip(grey * np.exp(rng.normal(0.0, CLUMP_GREY, n_clumps)), 0.0, 1.0)
     is_grey = rng.random(n) < clump_grey[c]
     pigment = rng.uniform(0.0, 0.3, n) ** 2 / 0.3  # what is left of the colour in a grey hair: mostly none
     white = np.asarray(GREY)[None] * rng.uniform(0.85, 1.05, (n, 1)) * np.array([1.0, 1.0, 0.96])[None] ** rng.uniform(-1.0, 2.0, (n, 1))
-    own = colour[None] * (clump_tint[c] * rng.uniform(0.78, 1.15, n))[:, None] * np.exp(rng.normal(0.0, 0.05, (n, 3)))
+    own = colour[None] * (clump_tint[c] * rng.uniform(0.75, 1.25, n))[:, None] * np.exp(rng.normal(0.0, 0.05, (n, 3)))
     rgb = np.where(is_grey[:, None], pigment[:, None] * own + (1.0 - pigment[:, None]) * white, own)
     # Texels between strands (owner -1, the last row) take the hair's mean colour: texture
     # filtering blends them into the strands' edges, and black there drew a dark fringe round every strand.
@@ -347,12 +372,22 @@ class Shells:
     rest: np.ndarray | None = None    # (N,3) neutral positions of the ids
     follow: np.ndarray | None = None  # (N,) 0-1
     layer_shift: np.ndarray | None = None  # (K,2) strand-coordinate offset of each layer
+    #: (N, V) sparse weights of each root over the head's vertices, where the roots are not head
+    #: vertices (shells refined at the hairline, see :func:`refine_hairline`); else None and the
+    #: roots are the vertices ``ids``.
+    bind: object = None
 
     def __post_init__(self) -> None:
         k, n = self.cutoff.shape
         # Outermost layer first: where it is opaque the layers under it fail the depth test
         # before they are shaded (the shell stack's overdraw is most of its cost).
-        self._faces = (self.faces[None] + (np.arange(k) * n)[::-1, None, None]).reshape(-1, 3)
+        layer_faces = self.faces[None] + (np.arange(k) * n)[::-1, None, None]
+        # A face whose corners all cut strands longer than the longest (alpha <= 1) never shows a
+        # texel: left out, it costs no overdraw (the hairline's and outer layers' cut-out faces;
+        # the shading of faces beside them changes a little, their vertex normals no longer
+        # averaging the faces left out).
+        shows = (self.cutoff.reshape(-1)[layer_faces] <= 1.0).any(axis=2)
+        self._faces = layer_faces[shows].reshape(-1, 3)
         self._last: tuple[np.ndarray, object] | None = None
         uv = np.tile(self.uv, (k, 1))
         if self.layer_shift is not None:
@@ -366,7 +401,7 @@ class Shells:
         """Return the renderer Mesh of these shells on this frame's head ``vertices`` (V,3) metres."""
         from painctl.renderer import Mesh
 
-        here = vertices[self.ids]
+        here = vertices[self.ids] if self.bind is None else (self.bind @ vertices).astype(np.float32)
         if self.rest is not None and self.follow is not None:
             here = (self.rest + self.follow[:, None] * (here - self.rest)).astype(np.float32)
         # Most expressions leave the scalp where it was: hand back the same Mesh, whose upload
@@ -388,7 +423,8 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
                  centre: np.ndarray, texture: np.ndarray, outer: np.ndarray | None = None, min_layer: np.ndarray | None = None,
                  offset_m: float = 0.0008, tangent: np.ndarray | None = None, follow: np.ndarray | None = None,
                  uv: np.ndarray | None = None, root_cut: float = 0.04, layer_shift: np.ndarray | None = None,
-                 bend: np.ndarray | None = None) -> Shells | None:
+                 bend: np.ndarray | None = None, normals: np.ndarray | None = None, bind=None,
+                 root_coverage: np.ndarray | None = None, inner_shade: float = 0.35) -> Shells | None:
     """Build hair shells over the head vertices where ``coverage`` (V,) > 0.
 
     ``thickness`` (V,) metres pushes layers out along the neutral normals; ``outer`` (V,3), where
@@ -404,7 +440,13 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     strand coordinates, so each layer shows other strands (beards: short hairs at every height,
     not one strand pattern repeated up the stack, which read as a woven moire when seen at an
     angle). ``bend`` (V,) radians turns the strand direction about the normal (strands that sweep
-    off the meridians). Returns None when nothing is covered.
+    off the meridians). ``normals`` (V,3) replaces the normals of ``neutral``'s faces and ``bind``
+    (V, head vertices) sparse gives each point as weights over the head's vertices (points made by
+    :func:`refine_hairline`). ``root_coverage`` (V,) 0-1, where given, cuts the first layer (on
+    the skin) instead of ``coverage``: higher below the hairline, it lets separate hairs of that
+    layer reach further down than the stack. ``inner_shade`` is the first layer's shading (the
+    inner layers' self-shadowing rises from it to 1 at the outside). Returns None when nothing is
+    covered.
     """
     from painctl.renderer import vertex_normals
 
@@ -418,7 +460,7 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     remap = -np.ones(len(neutral), np.int64)
     remap[ids] = np.arange(len(ids))
     sub_faces = remap[faces[face_ok]]
-    normals = vertex_normals(neutral, faces)[ids].astype(np.float64)
+    normals = (vertex_normals(neutral, faces) if normals is None else normals)[ids].astype(np.float64)
     p = neutral[ids].astype(np.float64)
     heights = (np.arange(layers) + 1.0) / layers
     base = p + offset_m * normals
@@ -432,6 +474,8 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
     heights_cut = np.concatenate([[root_cut], heights[1:] * 0.95])
     # Linear in coverage, so the cut moves smoothly through the triangles at the hairline.
     cutoff = heights_cut[:, None] + 1.2 * (1.0 - c[None])
+    if root_coverage is not None:
+        cutoff[0] = heights_cut[0] + 1.2 * (1.0 - root_coverage[ids])
     if min_layer is not None:
         # A ramp, not a switch: a layer's cut rises as it falls below min_layer (interpolated over
         # a triangle, a switch cut the layers under a fringe off along the triangles' edges).
@@ -451,10 +495,92 @@ def build_shells(neutral: np.ndarray, faces: np.ndarray, coverage: np.ndarray, t
         uv = _pole_uv(directions, pole, HAIR_UV_REPEAT)
     else:
         uv = uv[ids]
-    shade = (0.35 + 0.65 * heights ** 0.6).astype(np.float32)
+    shade = (inner_shade + (1.0 - inner_shade) * heights ** 0.6).astype(np.float32)
     return Shells(ids, disp.astype(np.float32), sub_faces, cutoff.astype(np.float32), t.astype(np.float32), shade, uv.astype(np.float32), texture,
                   rest=p.astype(np.float32), follow=np.ones(len(ids), np.float32) if follow is None else follow[ids].astype(np.float32),
-                  layer_shift=layer_shift)
+                  layer_shift=layer_shift, bind=None if bind is None else bind[ids])
+
+
+def _split_faces(faces: np.ndarray, mark: np.ndarray, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """One level of conforming midpoint subdivision: every edge of the faces ``mark`` (F,) is split,
+    and every face with split edges is cut into 2, 3 or 4 (so no crack opens at the faces next to
+    the marked ones). Returns (new faces (F',3), the split edges (M,2): point ``n_points + m`` is
+    the midpoint of edge m). Faces keep their winding."""
+    f = np.asarray(faces, np.int64)
+    sel = f[mark]
+    edges = np.unique(np.sort(np.concatenate([sel[:, [0, 1]], sel[:, [1, 2]], sel[:, [2, 0]]]), axis=1), axis=0)
+    big = np.int64(n_points)
+    keys = edges[:, 0] * big + edges[:, 1]
+    fe = np.stack([f, np.roll(f, -1, axis=1)], axis=-1)  # (F,3,2): edge slot i runs v_i -> v_{i+1}
+    fk = fe.min(-1) * big + fe.max(-1)
+    pos = np.searchsorted(keys, fk).clip(0, max(len(keys) - 1, 0))
+    hit = (keys[pos] == fk) if len(keys) else np.zeros(fk.shape, bool)
+    mid = np.where(hit, n_points + pos, -1)
+    count = hit.sum(1)
+    # Rotate each face so that one split edge is slot 0 (1 split) or the unsplit edge is slot 2 (2 splits).
+    r = np.zeros(len(f), np.int64)
+    r[count == 1] = np.argmax(hit[count == 1], axis=1)
+    r[count == 2] = (np.argmin(hit[count == 2], axis=1) + 1) % 3
+    order = (r[:, None] + np.arange(3)[None]) % 3
+    v = np.take_along_axis(f, order, axis=1)
+    m = np.take_along_axis(mid, order, axis=1)
+    a, b, c, ab, bc, ca = v[:, 0], v[:, 1], v[:, 2], m[:, 0], m[:, 1], m[:, 2]
+    out = [f[count == 0]]
+    k = count == 1
+    out += [np.stack([a[k], ab[k], c[k]], 1), np.stack([ab[k], b[k], c[k]], 1)]
+    k = count == 2
+    out += [np.stack([ab[k], b[k], bc[k]], 1), np.stack([a[k], ab[k], bc[k]], 1), np.stack([a[k], bc[k], c[k]], 1)]
+    k = count == 3
+    out += [np.stack([a[k], ab[k], ca[k]], 1), np.stack([ab[k], b[k], bc[k]], 1), np.stack([ca[k], bc[k], c[k]], 1),
+            np.stack([ab[k], bc[k], ca[k]], 1)]
+    return np.concatenate(out).astype(np.int32), edges
+
+
+#: Midpoint subdivisions of the head's triangles (about 9 mm) where the hairline runs through them:
+#: 2 levels make them about 2.3 mm, fine enough for the hairline's shape to be the coverage's, not
+#: the triangles' (the cut-off interpolates linearly over a triangle, and 9 mm triangles cut the
+#: hairline into straight blocks a few pixels long at 224 px).
+HAIRLINE_LEVELS = 2
+#: Refined only within this azimuth (radians) of the face: the forehead and temples the views see.
+REFINE_AZIMUTH = 1.3
+
+
+def refine_hairline(neutral: np.ndarray, faces: np.ndarray, skin: np.ndarray, cover_at, levels: int = HAIRLINE_LEVELS):
+    """Subdivide the head's triangles where the hair's coverage changes: ``cover_at(points (N,3),
+    on_skin (N,) bool) -> (N,)`` 0-1 coverage. Each level splits the skin faces whose corners'
+    coverage differs (some corner between 0.02 and 0.98 or corners on both sides) and their
+    neighbours' shared edges. Returns (points (P,3) metres, the head's vertices first; faces
+    (F',3); on_skin (P,) bool; bind (P, V) sparse float32 weights of each point over the head's
+    vertices; unit normals (P,3) interpolated from the head's)."""
+    import scipy.sparse as sp
+
+    from painctl.renderer import vertex_normals
+
+    v = np.asarray(neutral, np.float64)
+    n_head = len(v)
+    on_skin = np.zeros(n_head, bool)
+    on_skin[skin] = True
+    bind = sp.identity(n_head, dtype=np.float64, format="csr")
+    normals = vertex_normals(v, faces).astype(np.float64)
+    points, f = v, np.asarray(faces, np.int32)
+    # Only in front of the ears, where the views see the hairline (each level costs triangles in
+    # every layer of the stack).
+    front = np.abs(np.arctan2(v[:, 0], v[:, 2] - np.median(v[:, 2]))) < REFINE_AZIMUTH
+    for _ in range(levels):
+        c = cover_at(points, on_skin)[f]
+        mark = on_skin[f].all(1) & (c.max(1) > 0.02) & (c.min(1) < 0.98) & front[f].all(1)
+        if not mark.any():
+            break
+        f, edges = _split_faces(f, mark, len(points))
+        half = sp.csr_matrix((np.full(2 * len(edges), 0.5), (np.repeat(np.arange(len(edges)), 2), edges.reshape(-1))),
+                             shape=(len(edges), len(points)))
+        bind = sp.vstack([bind, half @ bind], format="csr")
+        points = np.concatenate([points, 0.5 * (points[edges[:, 0]] + points[edges[:, 1]])])
+        n = 0.5 * (normals[edges[:, 0]] + normals[edges[:, 1]])
+        normals = np.concatenate([normals, n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)])
+        on_skin = np.concatenate([on_skin, on_skin[edges[:, 0]] & on_skin[edges[:, 1]]])
+        front = np.concatenate([front, front[edges[:, 0]] & front[edges[:, 1]]])
+    return points, f, on_skin, bind.astype(np.float32), normals
 
 
 def _smoothstep(lo: float, hi: float, x: np.ndarray) -> np.ndarray:
@@ -515,6 +641,31 @@ def _wobble(rng: np.random.Generator, az: np.ndarray, amplitude: float) -> np.nd
     return out
 
 
+#: Where a hairline's density falls from full to none (metres above and below the hairline): over
+#: 2 cm, hairs thinning out one by one (8 mm to 1.4 cm cut a hard edge into the skin at 512 px).
+HAIRLINE_RAMP_M = (-0.014, 0.006)
+
+#: The tufts of a hairline: cells this wide (metres; three times as long down the head) whose
+#: coverage is raised or lowered by up to this much where it is falling (most at half coverage).
+HAIRLINE_TUFT_M = 0.0022
+HAIRLINE_TUFT = 0.45
+
+
+def _tufts(cover: np.ndarray, points: np.ndarray, salt: int) -> np.ndarray:
+    """Return ``cover`` (N,) at ``points`` (N,3) broken into tufts where it falls between 0 and 1.
+
+    Hair textures are mipmapped: at 224-512 px a pixel averages many strands, so the strand cut
+    (alpha against the per-vertex cut-off) is a threshold on the strands' mean length and ends a
+    smooth coverage in one hard line, whatever the strands. Coverage that varies from tuft to
+    tuft, on the refined triangles of the hairline (:func:`refine_hairline`), ends it instead in
+    locks reaching down and gaps of skin, a density that falls over the ramp."""
+    from painctl.appearance.paint import hash_noise
+
+    band = 4.0 * cover * (1.0 - cover)
+    noise = hash_noise(np.asarray(points, np.float64), HAIRLINE_TUFT_M, stretch=(1.0, 3.0, 1.0), seed=salt + 13) - 0.5
+    return np.where(cover > 0.0, np.clip(cover + 2.0 * HAIRLINE_TUFT * band * noise, 0.0, 1.0), 0.0)
+
+
 #: A hairline's irregularity: amplitude (metres) of its slow waves (2.5 cm across; finer detail is
 #: the strands'), and the largest dip of a widow's peak at the middle of the forehead.
 HAIRLINE_ZIGZAG_M = 0.002
@@ -538,7 +689,7 @@ def hairline_detail(rng: np.random.Generator, p: np.ndarray, az: np.ndarray, tem
 def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape: StyleShape, rng: np.random.Generator,
                   forehead_m: float, temple_m: float, detail_rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return per-vertex (coverage 0-1, signed height above the hairline in metres) for a style;
-    ``detail_rng`` draws the hairline's irregularity (:func:`hairline_detail`; none without it)."""
+    ``skin`` is the hair-bearing points' ids or an (N,) bool mask; ``detail_rng`` draws the hairline's irregularity (:func:`hairline_detail`; none without it)."""
     p = neutral.astype(np.float64)
     az = np.abs(_azimuth(p, frame.centre))
     front = frame.brow_y + forehead_m + shape.recession_m
@@ -560,7 +711,7 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
         line = line + detail
     height = p[:, 1] - line
     # The density falls over about a centimetre; each strand's own length ends it hair by hair.
-    cover = _smoothstep(-0.008, 0.006, height)
+    cover = _smoothstep(HAIRLINE_RAMP_M[0], HAIRLINE_RAMP_M[1], height)
     if not shape.hangs:
         # Ears stay bare unless the hair hangs over them.
         for ear in frame.ear:
@@ -572,15 +723,29 @@ def hair_coverage(frame: HeadFrame, neutral: np.ndarray, skin: np.ndarray, shape
     elif shape.recession_m > 0:
         # A thinning crown.
         cover *= 1.0 - 0.5 * _smoothstep(frame.top_y - 0.05, frame.top_y - 0.02, p[:, 1]) * _smoothstep(-0.2, 0.3, np.cos(az))
-    mask = np.zeros(len(p), bool)
-    mask[skin] = True
+    skin = np.asarray(skin)
+    if skin.dtype == bool and len(skin) == len(p):
+        mask = skin
+    else:
+        mask = np.zeros(len(p), bool)
+        mask[skin] = True
     cover[~mask] = 0.0
     return cover, height
 
 
 #: Flyaway wisps per style: how many, and their length range (metres) out of the hair's surface.
-FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (40, 0.006, 0.016), "medium": (70, 0.01, 0.03), "long_tied": (40, 0.008, 0.02),
-            "curly": (50, 0.006, 0.016), "coily": (30, 0.002, 0.006), "receding": (30, 0.005, 0.012), "bald": (16, 0.004, 0.01)}
+#: Short ones that hug the hair soften its outline; long ones that left it at up to 17 degrees
+#: stood off a black head as a halo of single pen-stroke lines (a real flyaway is a tenth of a pixel
+#: wide at 512 px: it shows only where it lies along the outline, over the hair's own colour).
+FLYAWAYS = {"close_crop": (0, 0.0, 0.0), "short": (40, 0.003, 0.008), "medium": (70, 0.004, 0.012), "long_tied": (40, 0.004, 0.01),
+            "curly": (50, 0.003, 0.008), "coily": (30, 0.0015, 0.004), "receding": (30, 0.003, 0.007), "bald": (16, 0.003, 0.006)}
+#: How far a wisp leaves the outer shell (radians) and turns off the strand direction (radians, either way).
+WISP_LIFT = (0.0, 0.06)
+WISP_TURN = 0.3
+#: How deep under the outer layer a wisp's root lies, as a fraction of the way to the third layer from the outside.
+WISP_ROOT_DEPTH = 0.25
+#: How far a wisp's tip arcs back towards the hair, as a fraction of its length.
+WISP_ARC = 0.3
 #: A wisp's width at its root (metres): a few strands of the strand texture side by side.
 WISP_WIDTH_M = 0.0007
 
@@ -603,20 +768,30 @@ def build_flyaways(rng: np.random.Generator, shells: Shells, coverage: np.ndarra
         return None
     pick = rng.choice(ok, size=count, replace=True)
     outer = shells.rest[pick] + shells.disp[-1][pick]
-    inner = shells.rest[pick] + shells.disp[max(len(shells.disp) - 3, 0)][pick]
-    normal = outer - shells.rest[pick]
+    # Rooted just under the outer layer: rooted deeper (3 layers down, 1 cm in thick hair) a wisp
+    # climbed radially through the sparse outer layers and showed at the crown as a spike.
+    inner = shells.rest[pick] + WISP_ROOT_DEPTH * shells.disp[max(len(shells.disp) - 3, 0)][pick] + (1.0 - WISP_ROOT_DEPTH) * shells.disp[-1][pick]
+    # The outer shell's own normal: its thickness varies (bumps), so it is tilted off the skin's by
+    # up to ~40 degrees, and wisps along the skin's strand direction stood off its slopes as spikes.
+    from painctl.renderer import vertex_normals
+
+    normal = vertex_normals((shells.rest + shells.disp[-1]).astype(np.float64), shells.faces)[pick].astype(np.float64)
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
     tangent = shells.tangent[pick].astype(np.float64)
+    tangent -= (tangent * normal).sum(1, keepdims=True) * normal
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
     side = np.cross(normal, tangent)
     side /= np.maximum(np.linalg.norm(side, axis=1, keepdims=True), 1e-9)
-    # Leaving the surface at 3-17 degrees, turned up to 40 degrees off the strand direction.
-    lift = rng.uniform(0.05, 0.3, count)[:, None]
-    turn = rng.uniform(-0.7, 0.7, count)[:, None]
+    # Leaving the surface at 0-3.5 degrees, turned up to 17 degrees off the strand direction.
+    lift = rng.uniform(*WISP_LIFT, count)[:, None]
+    turn = rng.uniform(-WISP_TURN, WISP_TURN, count)[:, None]
     start = np.cos(turn) * tangent + np.sin(turn) * side
     start = np.cos(lift) * start + np.sin(lift) * normal
     length = rng.uniform(lo, hi, count)[:, None]
     # Bent by gravity and at random (curls more): a wisp arcs, it does not stick out straight.
-    bend = (rng.normal(0.0, 0.45 + 0.4 * curl, (count, 3)) + np.array([0.0, -0.5, 0.0])) * length
+    bend = (rng.normal(0.0, 0.06 + 0.2 * curl, (count, 3)) + np.array([0.0, -0.3, 0.0])) * length
+    # ... and back towards the hair: an arc along the outline, not a spike standing off it.
+    bend -= WISP_ARC * normal * length
     segments = 5
     t = np.linspace(0.0, 1.0, segments + 1)
     # Root inside the hair (between the outer layers), so a wisp grows out of it.
@@ -664,7 +839,7 @@ class ScalpHair(Part):
     label = "hair"
 
     def __init__(self, style: str, colour_name: str, colour: np.ndarray, grey: float, shells: list[Shells], info: dict, bun=None,
-                 identity: Identity | None = None, coverage: np.ndarray | None = None, flyaways=None):
+                 identity: Identity | None = None, coverage: np.ndarray | None = None, flyaways=None, coverage_at=None):
         self.style, self.colour_name, self.colour, self.grey = style, colour_name, colour, grey
         self.shells = shells
         self.info = info
@@ -673,6 +848,9 @@ class ScalpHair(Part):
         self.flyaways = flyaways
         #: The identity and its per-vertex hair coverage (0-1), for the hair painted into the scalp.
         self.identity, self.coverage = identity, coverage
+        #: The scalp's coverage at any points (N,3) of the neutral head, or None: the painted roots
+        #: take it per texel, so their hairline is as fine as the texture, not the head's triangles.
+        self.coverage_at = coverage_at
         self._paint = None
 
     def paint(self, size: int):
@@ -688,7 +866,7 @@ class ScalpHair(Part):
             return None
         if self._paint is None or self._paint.size != size:
             texels = texel_points(ident, size, "skin")
-            c = np.clip(texels.interpolate(self.coverage), 0.0, 1.0)
+            c = np.clip(texels.interpolate(self.coverage) if self.coverage_at is None else self.coverage_at(np.asarray(texels.points, np.float64)), 0.0, 1.0)
             on = np.flatnonzero(c > 1e-3)  # the noise is drawn only where there is hair
             c, points = c[on], texels.points[on]
             # Roots in 0.4 mm tufts, not an even wash: scalp paint with a grain reads as hair.
@@ -792,9 +970,37 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     forehead = rng.uniform(0.044, 0.054) if female else rng.uniform(0.047, 0.06)
     temple = rng.uniform(0.0, 0.006) if female else rng.uniform(0.004, 0.014)
     frame = head_frame(identity)
-    neutral = identity.neutral.astype(np.float64)
-    coverage, height = hair_coverage(frame, neutral, identity.regions["skin"], shape, rng, forehead, temple,
-                                     detail_rng=rng_for(identity.seed, STREAM, identity.index, 3))
+    head = identity.neutral.astype(np.float64)
+
+    def cover_at(points: np.ndarray, on_skin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+        """(coverage, height above the hairline, the scalp's own coverage, min_layer or None, fringe)
+        at any points on the neutral head: the draws are the same whatever the points (their own
+        streams, none per point), so refined points, head vertices and texels agree."""
+        line_rng = rng_for(identity.seed, STREAM, identity.index, 6)
+        cov, h = hair_coverage(frame, points, on_skin, shape, line_rng, forehead, temple,
+                               detail_rng=rng_for(identity.seed, STREAM, identity.index, 3))
+        cov = _tufts(cov, points, int(identity.index))
+        scalp_cov, fringe, low = cov, np.zeros(len(points)), None
+        if shape.fringe > 0:
+            # A fringe: strands from the front of the crown fall over the forehead, outer layers only,
+            # ending in an uneven line some way above the brows.
+            az = _azimuth(points, frame.centre)
+            drop = shape.fringe * line_rng.uniform(0.4, 1.0) * (forehead - 0.012)
+            front = _smoothstep(0.9, 0.5, np.abs(az))
+            edge = h + drop * front + _wobble(line_rng, az, 0.003) * front
+            # Its ends thin out over 1-2 cm (strands of many lengths), not in a cut line.
+            fringe = (_smoothstep(-0.01, 0.012, edge) - _smoothstep(-0.002, 0.012, h)).clip(0.0, 1.0) * front
+            fringe = _tufts(fringe, points, int(identity.index) + 1)
+            fringe[~on_skin] = 0.0
+            cov = np.maximum(cov, fringe)
+            low = np.where((fringe > 0) & (h < 0), 0.4, 0.0)
+        return cov, h, scalp_cov, low, fringe
+
+    # The hairline runs through the head's 9 mm triangles: split them there, so its shape is the
+    # coverage's (the points are bound to the head's vertices by fixed weights).
+    neutral, hair_faces, on_skin, bind, normals = refine_hairline(head, identity.faces, identity.regions["skin"],
+                                                                 lambda pts, sk: cover_at(pts, sk)[0] ** ROOT_SPREAD)
+    coverage, height, scalp, min_layer, fringe = cover_at(neutral, on_skin)
     thickness = shape.thickness_m * rng.uniform(0.85, 1.2) * (0.25 + 0.75 * _smoothstep(0.0, 0.03, height))
     up = _smoothstep(frame.brow_y, frame.top_y, neutral[:, 1])
     if shape.curl > 0.8:
@@ -805,27 +1011,12 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     look = rng_for(identity.seed, STREAM, identity.index, 4)
     texture = scalp_texture(look, colour, grey, shape.curl, seed=identity.seed, stubble=shape.thickness_m < 0.006)
     pole = np.array([0.0, 1.0, -0.35])
-    min_layer = None
-    scalp = coverage  # where the roots grow (painted into the skin): the skin under a fringe is forehead
     tangent = None
     if shape.fringe > 0:
-        # A fringe: strands from the front of the crown fall over the forehead, outer layers only,
-        # ending in an uneven line some way above the brows.
-        az = _azimuth(neutral, frame.centre)
-        drop = shape.fringe * rng.uniform(0.4, 1.0) * (forehead - 0.012)
-        front = _smoothstep(0.9, 0.5, np.abs(az))
-        edge = height + drop * front + _wobble(rng, az, 0.003) * front
-        # Its ends thin out over 1-2 cm (strands of many lengths), not in a cut line.
-        fringe = (_smoothstep(-0.01, 0.012, edge) - _smoothstep(-0.002, 0.012, height)).clip(0.0, 1.0) * front
-        skin_mask = np.zeros(len(neutral), bool)
-        skin_mask[identity.regions["skin"]] = True
-        fringe[~skin_mask] = 0.0
-        coverage = np.maximum(coverage, fringe)
         thickness = np.where(fringe > 0, np.maximum(thickness, 0.004), thickness)
-        min_layer = np.where((fringe > 0) & (height < 0), 0.4, 0.0)
     outer = None
     if shape.hangs:
-        outer = _curtain(frame, neutral, identity.regions["skin"], shape.thickness_m)
+        outer = _curtain(frame, neutral, np.flatnonzero(on_skin), shape.thickness_m)
     if shape.tied:
         pole = np.array([0.0, 0.15, -1.0])  # strands combed back to the knot
     # A fringe follows the forehead skin it lies on (brow actions move it); from the hairline up
@@ -836,27 +1027,47 @@ def build_hair(identity: Identity, style: str | None = None) -> ScalpHair | None
     # layers instead of one pattern stacked into stripes.
     layer_shift = np.stack([look.uniform(-0.006, 0.006, shape.layers), look.uniform(0.0, 1.0, shape.layers)], axis=1)
     layer_shift[0] = 0.0
-    shells = build_shells(neutral, identity.faces, coverage, thickness, shape.layers, pole, frame.centre, texture, outer=outer,
-                          min_layer=min_layer, tangent=tangent, follow=follow, uv=uv, layer_shift=layer_shift, bend=bend)
+    shells = build_shells(neutral, hair_faces, coverage, thickness, shape.layers, pole, frame.centre, texture, outer=outer,
+                          min_layer=min_layer, tangent=tangent, follow=follow, uv=uv, layer_shift=layer_shift, bend=bend,
+                          normals=normals, bind=bind, root_coverage=coverage ** ROOT_SPREAD, inner_shade=inner_shade(colour, grey))
     if shells is None:
         return None
     specular, roughness = (0.03, 0.85) if shape.thickness_m < 0.006 else (0.09, 0.5)  # cropped hair is bristles: little highlight
-    # The highlight comes and goes over the head (locks catch the light differently), per vertex.
+    # The highlight comes and goes a little over the head (locks catch the light differently), over
+    # 8 cm: per vertex at 3 cm and +-45% it broke into glossy patches on dark hair in side views.
     # Inner layers lie in the outer ones' shadow: their highlight falls with their shading, so the
     # band breaks up into the outer strands that catch the light instead of one sheen.
-    shells.specular = (shells.shade[:, None] ** 2 * (specular * (1.0 + 0.45 * _bumps(look, neutral[shells.ids], 0.03))).clip(0.0, None)[None]
+    shells.specular = (shells.shade[:, None] ** 2 * (specular * (1.0 + HIGHLIGHT_VARIATION * _bumps(look, neutral[shells.ids], 0.08))).clip(0.0, None)[None]
                        ).reshape(-1).astype(np.float32)
     shells.roughness = roughness
     flyaways = build_flyaways(look, shells, coverage, height, style, shape.curl, texture, specular, roughness)
-    bun = _bun(frame, neutral, texture, rng) if shape.tied else None
+    bun = _bun(frame, head, texture, rng) if shape.tied else None
     info = {"hairline_m": round(float(forehead + shape.recession_m), 4), "thickness_m": round(float(shape.thickness_m), 4),
             "fringe": bool(shape.fringe > 0), "drawn_style": drawn}
-    return ScalpHair(style, colour_name, colour, grey, [shells], info, bun=bun, identity=identity, coverage=scalp, flyaways=flyaways)
+    return ScalpHair(style, colour_name, colour, grey, [shells], info, bun=bun, identity=identity, coverage=scalp[:len(head)], flyaways=flyaways,
+                     coverage_at=lambda pts: cover_at(pts, np.ones(len(pts), bool))[2])
 
+
+#: The first layer's coverage is the stack's to this power (under 1: higher where the hair thins), so
+#: below the hairline its strands thin out one by one over a few millimetres more than the stack:
+#: the hairline is a fall of density into the skin, not the stack's edge.
+ROOT_SPREAD = 0.6
+
+def inner_shade(colour: np.ndarray, grey: float) -> float:
+    """Return the shading of the innermost hair layer (0-1) for hair of sRGB ``colour`` (3,) and
+    ``grey`` fraction: 0.35 for black hair, up to 0.6 for white. Light hair scatters light through
+    itself, so its inside is not much darker than its surface; with black hair's self-shadowing,
+    every parting between the locks of light or grey hair showed as a dark line from crown to tip."""
+    lum = float(np.mean((1.0 - grey) * np.asarray(colour) + grey * np.asarray(GREY)))
+    return 0.35 + 0.25 * float(np.clip(lum / GREY[0], 0.0, 1.0))
+
+
+#: How much the highlight's strength varies over the head (a fraction either way).
+HIGHLIGHT_VARIATION = 0.2
 
 #: How far the strands bend off the meridians from the pole: the largest sideways shift of the
 #: strand coordinate u (tiles) and of the strand direction (radians), over a few centimetres.
-FLOW_BEND_U = 0.025
+FLOW_BEND_U = 0.05
 FLOW_BEND_RAD = 0.35
 
 
