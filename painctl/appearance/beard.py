@@ -68,7 +68,7 @@ class Beard(Part):
     """One man's beard or stubble: shells bound to the face (beards) over hair painted into the skin."""
 
     name = "beard"
-    label = "hair"
+    label = "beard"
 
     def __init__(self, kind: str, shells: Shells | None, info: dict, identity: Identity | None = None, painted: dict | None = None):
         self.kind, self.shells, self.info = kind, shells, info
@@ -109,7 +109,7 @@ class Beard(Part):
 
 #: How far (metres) the beard's edges fade from full to none: the cheek line, and the neckline
 #: under the jaw; and the amplitude of the random wobble of both (a beard's edge is not a line).
-CHEEK_FADE_M = 0.009
+CHEEK_FADE_M = 0.012
 NECK_FADE_M = 0.012
 EDGE_WOBBLE_M = 0.004
 #: How far (metres) above the nose's base line (14 mm under its tip) the hair under the nose reaches.
@@ -132,6 +132,42 @@ def _jaw_line(v: np.ndarray, normals: np.ndarray, skin: np.ndarray, mouth_y: flo
     xs.append(ear_x - 0.008)
     ys.append(max(mouth_y - 0.01, ys[-1] if ys else mouth_y - 0.01))
     return np.array(xs), np.maximum.accumulate(np.array(ys))  # the jaw rises from the chin to the ear
+
+
+#: How far (metres) beyond the vermilion's edge a beard takes to grow to full: it meets the lips
+#: (a moustache is a mass down to the upper lip's edge) but never lies on their red.
+LIP_CLEARANCE_M = (0.0002, 0.0012)
+
+
+def _bare_lips(identity: Identity, v: np.ndarray, mouth: np.ndarray, half_w: float) -> np.ndarray:
+    """Return (V,) 0-1: 0 on the lips, rising to 1 over :data:`LIP_CLEARANCE_M` beyond the upper lip.
+
+    Above the mouth the upper lip's vermilion is the band the skin texture paints red and the segmentation labels lips
+    (:func:`painctl.appearance.segmentation.lip_vertices`): within ``UPPER_LIP_M`` above and
+    ``LOWER_LIP_M`` below the lip margin at the centre, thinning towards the corners. Without a
+    lip margin, an ellipse round the mouth (8.5 mm above the lip line, 8 mm below)."""
+    dy = v[:, 1] - mouth[1]
+    lips = ((v[:, 0] - mouth[0]) / (half_w + 0.002)) ** 2 + (dy / np.where(dy > 0, 0.0085, 0.008)) ** 2
+    ellipse = _smoothstep(1.0, 1.25, lips)
+    ring_ids = identity.regions.get("lip_margin")
+    if ring_ids is None or len(ring_ids) == 0:
+        return ellipse
+    from scipy.spatial import cKDTree
+
+    from painctl.appearance.skin import LOWER_LIP_M, UPPER_LIP_M
+
+    ring = v[np.asarray(ring_ids)]
+    centre = ring.mean(0)
+    half = np.abs(ring[:, 0] - centre[0]).max() * 1.08
+    distance = cKDTree(ring).query(v)[0]
+    across = np.clip(1 - ((v[:, 0] - centre[0]) / half) ** 2, 0, 1)
+    thickness = np.where(v[:, 1] > centre[1], UPPER_LIP_M, LOWER_LIP_M) * np.sqrt(across) + 0.0008
+    bare = _smoothstep(thickness + LIP_CLEARANCE_M[0], thickness + LIP_CLEARANCE_M[1], distance)
+    # Behind the mouth's front (inside the mouth, the cheeks' inner side) nothing is lips. Under
+    # the mouth the ellipse: the beard starts right under the lower lip (the vermilion's full
+    # 9.5 mm left a bare band there that read as a seam).
+    bare = np.where(v[:, 2] > centre[2] - 0.02, bare, 1.0)
+    return np.where(v[:, 1] > centre[1], bare, ellipse)
 
 
 def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -170,14 +206,9 @@ def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | Non
     cover *= _smoothstep(neck - NECK_FADE_M, neck, v[:, 1])
     cover *= _smoothstep(ear_x - 0.004, ear_x - 0.016, ax)                     # not over the ears
     cover *= _smoothstep(ear_z - 0.012, ear_z + 0.004, v[:, 2] + wobble)          # not round the back of the neck
-    # Lips stay bare: an ellipse round the mouth (vermilion ~8 mm above, ~8 mm below the lip
-    # line); the beard starts right under the lower lip (a wider bare band there read as a seam).
-    dy = v[:, 1] - mouth[1]
-    b = np.where(dy > 0, 0.0085, 0.008)
-    lips = ((v[:, 0] - mouth[0]) / (half_w + 0.002)) ** 2 + (dy / b) ** 2
-    cover *= _smoothstep(1.0, 1.25, lips)
+    cover *= _bare_lips(identity, v, mouth, half_w)
     if kind == "moustache":
-        cover *= _smoothstep(mouth[1] + 0.002, mouth[1] + 0.007, v[:, 1]) * _smoothstep(half_w + 0.008, half_w + 0.001, ax)
+        cover *= _smoothstep(mouth[1] - 0.001, mouth[1] + 0.002, v[:, 1]) * _smoothstep(half_w + 0.008, half_w + 0.001, ax)
     on_skin = np.zeros(len(v), bool)
     on_skin[skin] = True
     return np.where(on_skin, cover, 0.0)
@@ -185,7 +216,7 @@ def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | Non
 
 #: How much thinner (0-1) a beard grows on the upper cheeks, beside the moustache and above the
 #: mouth's corners, than on the chin, jaw and upper lip; and the depth of its slow patchiness.
-CHEEK_THINNING = 0.35
+CHEEK_THINNING = 0.45
 PATCHINESS = 0.15
 
 
@@ -222,7 +253,7 @@ BEARD_UNDER = {"moustache": 0.98, "short_beard": 0.97, "full_beard": 0.99}
 #: Stubble: bristles in cells of this size (metres), each a dot darker than the shadow between them,
 #: and the blue-grey a dark stubble's shadow takes (dark hair seen through the skin, linear RGB).
 STUBBLE_DOT_M = 0.0005
-STUBBLE_SHADOW = np.array([0.03, 0.034, 0.042])
+STUBBLE_SHADOW = np.array([0.028, 0.034, 0.048])
 
 
 def _cell_hash(seed: int, *ints: np.ndarray) -> np.ndarray:
@@ -245,13 +276,16 @@ def painted_hair(points: np.ndarray, density: np.ndarray, kind: str, painted: di
     s = np.arctan2(x, points[:, 2] - centre[2]) * 0.08  # arc length round the face (metres, at 8 cm)
     if kind == "stubble":
         bristle = _cell_hash(seed + 7, np.floor(s / STUBBLE_DOT_M), np.floor(y / STUBBLE_DOT_M))
-        cover = np.minimum(1.0, 1.6 * density) * (0.45 + 0.55 * bristle ** 3)
+        cover = np.minimum(1.0, 1.8 * density) * (0.45 + 0.55 * bristle ** 3)
         # Dark stubble shows as a blue-grey shadow (hair under translucent skin); light stubble keeps its colour.
         dark = float(np.clip(1.0 - colour.max() / 0.2, 0.0, 1.0))
-        shadow = colour * (1.0 - 0.5 * dark) + 0.5 * dark * STUBBLE_SHADOW
+        shadow = colour * (1.0 - 0.6 * dark) + 0.6 * dark * STUBBLE_SHADOW
         return cover, np.tile(shadow, (len(points), 1))
     strands = np.zeros(len(points))
     pick = np.zeros(len(points))
+    # Fewer hairs grow as the density falls, and the fill under them falls faster: the edges thin
+    # out into separate hairs over bare skin rather than into a shadow.
+    grows = density ** 1.5
     for k, angle in enumerate(PAINT_HAIR_ANGLES):
         ca, sa = np.cos(angle), np.sin(angle)
         along = s * sa + y * ca
@@ -263,14 +297,14 @@ def painted_hair(points: np.ndarray, density: np.ndarray, kind: str, painted: di
         length = 0.45 + 0.55 * _cell_hash(seed + 11 * k + 2, col, row)
         t = r - row  # 0 at the cell's lower end, 1 at its upper: the root is up, the tip hangs down
         # A hair fills the upper ``length`` of its cell, fading to its tip; it grows where its draw is under the density.
-        on = (h < density) & (t > 1.0 - length)
+        on = (h < grows) & (t > 1.0 - length)
         value = np.where(on, 0.55 + 0.45 * (t - (1.0 - length)) / length, 0.0)
         better = value > strands
         strands = np.where(better, value, strands)
-        pick = np.where(better, h / np.maximum(density, 1e-6), pick)
+        pick = np.where(better, h / np.maximum(grows, 1e-6), pick)
     # Under the hairs a fill of the density squared: dense beard hides the skin, a thin one only
     # shadows it between its hairs.
-    cover = painted["under"] * (1.0 - (1.0 - strands) * (1.0 - density ** 2))
+    cover = painted["under"] * (1.0 - (1.0 - strands) * (1.0 - density ** 3))
     # Each hair a little lighter or darker; a greying beard's hairs grey or dark by their own draw.
     shade = (0.8 + 0.35 * _cell_hash(seed + 5, np.floor(pick * 997)))[:, None]
     rgb = colour[None] * shade * PAINT_ROOT_SHADE
