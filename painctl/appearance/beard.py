@@ -1,15 +1,27 @@
-"""Beards and stubble for some men: hair shells over the beard area, bound to the skin so they move with the mouth.
+"""Beards and stubble for some men: a bed of hair painted into the skin under hair shells, bound to the skin so they move with the mouth.
 
 The beard area is the skin below the nose and the cheek line, down under the chin, leaving the
-lips bare; a moustache keeps only the upper lip. The shells are those of scalp hair
-(:func:`painctl.appearance.hair.build_shells`); their texture is the beard's own
-(:func:`beard_texture`: short curling hairs in clumps, not a strand per column). Stubble is painted into the skin instead
-(:mod:`painctl.appearance.paint`): bristles of a day or three are a tenth of a millimetre thick
-and a millimetre long, which a camera at 224-512 px sees as a shadow over the beard area, not as
-hair standing off the face (as shells, they drew a solid grey mask on the cheeks that hid the face
-from a face detector at 30 degrees). Whether a man has a beard, and which, is
-drawn from ``rng_for(seed, STREAM, index)`` by age and ancestry (:data:`BEARD_WEIGHTS`); women
-have none.
+lips bare; a moustache keeps only the upper lip and grows down to its vermilion (never over the
+lip's red, so the upper lip's contour that a landmarker reads moves with AU10 as it does).
+
+A real beard at 224-512 px is a mass of hair: where it is dense the skin does not show through.
+Shells alone cannot draw that: they are cut out strand by strand (no blending), so skin showed
+between every strand, and dark strands scattered over bare skin read as scribbles or dirt. So a
+beard is two layers. Under it, painted into the head's texture (:mod:`painctl.appearance.paint`,
+:func:`painted_hair`), a bed of short hairs as dense as the beard grows there
+(:func:`beard_density`: full on the chin, jaw and upper lip, thinner on the upper cheeks, in
+slow patches), which hides the skin where the beard is dense and thins out hair by hair towards
+its edges; mip-mapped, it averages to the hair's colour at 224 px and keeps a grain of hair at
+512. Over it the shells (:func:`painctl.appearance.hair.build_shells`) with the beard's own
+texture (:func:`beard_texture`: many fine, short curling hairs in clumps that taper to their
+tips, not a strand per column), which give the mass its strands, tufts and a soft, irregular
+outline. Stubble is painted only: bristles of a day or three are a tenth of a millimetre thick
+and a millimetre long, which a camera at 224-512 px sees as a blue-grey shadow (dark hair under
+the skin) with a dot per bristle over the beard area, not as hair standing off the face (as
+shells, they drew a solid grey mask on the cheeks that hid the face from a face detector at 30
+degrees). Whether a man has a beard, and which, is drawn from ``rng_for(seed, STREAM, index)``
+by age and ancestry (:data:`BEARD_WEIGHTS`); women have none. The painted hairs are a hash of
+their cells (seeded by the identity index), so the same seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -34,9 +46,8 @@ BEARD_WEIGHTS = {
     "asian": {"none": 6, "stubble": 3, "moustache": 1, "short_beard": 0.7, "full_beard": 0.3},
     "caucasian": {"none": 4, "stubble": 3, "moustache": 1, "short_beard": 1.5, "full_beard": 1},
 }
-#: How much of the skin under a beard's full middle takes its colour (the painted layer under the shells).
-BEARD_PAINT = 0.75
-#: Strand colour of beard shells relative to the beard's colour (the shells' layers shade it down),
+#: Strand colour of beard shells relative to the beard's colour (the shells' layers shade it down;
+#: 2.6, not 2: over the painted bed of hair, strands darker than it read as black scribbles),
 #: at least :data:`BEARD_DARKEST` in its brightest channel (sRGB: black hair reflects a little
 #: light, and with no highlight a black beard lifted only 2x drew as a black hole), and the
 #: strand-length cut of the layer on the skin (the painted layer stands in for the roots).
@@ -140,12 +151,14 @@ LIP_CLEARANCE_M = (0.0002, 0.0012)
 
 
 def _bare_lips(identity: Identity, v: np.ndarray, mouth: np.ndarray, half_w: float) -> np.ndarray:
-    """Return (V,) 0-1: 0 on the lips, rising to 1 over :data:`LIP_CLEARANCE_M` beyond the upper lip.
+    """Return (V,) 0-1: 0 on the lips, rising to 1 away from them.
 
-    Above the mouth the upper lip's vermilion is the band the skin texture paints red and the segmentation labels lips
-    (:func:`painctl.appearance.segmentation.lip_vertices`): within ``UPPER_LIP_M`` above and
-    ``LOWER_LIP_M`` below the lip margin at the centre, thinning towards the corners. Without a
-    lip margin, an ellipse round the mouth (8.5 mm above the lip line, 8 mm below)."""
+    Above the mouth the bare area is the upper lip's vermilion, the band the skin texture paints
+    red and the segmentation labels lips (:func:`painctl.appearance.segmentation.lip_vertices`:
+    within ``UPPER_LIP_M`` of the lip margin at the centre, thinning towards the corners), and
+    the beard grows to full over :data:`LIP_CLEARANCE_M` beyond it. Below the mouth (and on a
+    head without a lip margin) an ellipse round the mouth, 8.5 mm above the lip line and 8 mm
+    below it, as before (the beard starts right under the lower lip)."""
     dy = v[:, 1] - mouth[1]
     lips = ((v[:, 0] - mouth[0]) / (half_w + 0.002)) ** 2 + (dy / np.where(dy > 0, 0.0085, 0.008)) ** 2
     ellipse = _smoothstep(1.0, 1.25, lips)
@@ -330,7 +343,8 @@ def beard_uv(identity: Identity) -> np.ndarray:
 #: Beard hairs in the strand texture (texels of about 0.35 mm; one tile is 256 x 128 texels): how
 #: many hairs a tile holds, their length range (texels), their spread of direction about "down" and
 #: of curl (radians, and radians per texel), and the feature size (texels) of the clumps they
-#: gather in and of the patches in which a greying beard greys first.
+#: gather in and of the patches in which a greying beard greys first. 2,600 hairs one texel wide
+#: (1,100 two texels wide, 7-26 long, drew a beard as coarse curly strokes: scribbles at 224 px).
 BEARD_HAIRS = 2600
 BEARD_HAIR_LENGTH = (5.0, 18.0)
 BEARD_ANGLE_SD = 0.45
@@ -380,7 +394,8 @@ def beard_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cur
     colour = np.asarray(colour, np.float64)
     clump = _tile_waves(rng, (height, width), BEARD_CLUMP_TEXELS)
     patch = _tile_waves(rng, (height, width), BEARD_GREY_PATCH_TEXELS)
-    # Roots: many candidates, kept more often where the clump field is high.
+    # Roots: many candidates, kept more often where the clump field is high (but everywhere: the
+    # bed of hair painted under the shells is even, and tufts over bare gaps read as dirt).
     cand = rng.uniform(0.0, 1.0, (hairs * 2, 2)) * (width, height)
     dense = clump(cand[:, 0], cand[:, 1])
     keep = rng.random(len(cand)) < 0.35 + 0.65 * dense
