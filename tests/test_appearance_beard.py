@@ -184,9 +184,9 @@ def test_a_beard_thins_towards_the_cheek_line(hair_rigs):
 
 def test_stubble_is_a_blue_grey_shadow_with_bristles(hair_rigs):
     """A young Caucasian man's dark stubble at 512 px darkens the jaw without hiding it (the jaw
-    0.55-0.9 of the bare skin's luminance: 0.79 measured), cools it (linear blue over red up by
-    7% measured: hair under the skin; 0.99, a warm tint, before) and is grained by bristles, not a
-    flat tint (spread of the darkening about its 5 px mean 0.039 measured, 0.019 before)."""
+    0.55-0.9 of the bare skin's luminance: 0.75 measured), cools it (linear blue over red up by
+    9% measured: hair under the skin; 0.99, a warm tint, before) and is grained by bristles, not a
+    flat tint (spread of the darkening about its 5 px mean 0.047 measured, 0.019 before)."""
     ratio, _, bare, dressed, ident, _ = _beard_ratio(hair_rigs, "stubble", 512, ethnicity="caucasian", age_years=30.0)
     chin = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["chin"])))
     lip = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["lower_lip"])))
@@ -219,11 +219,10 @@ def _upper_lip(ident, res) -> np.ndarray:
 
 def test_a_moustache_reaches_the_upper_lip_and_leaves_its_red_visible(au10_rig, hair_rigs):
     """A black moustache at 512 px, neutral and at AU10 = 5: the upper lip the bare head shows is
-    still the head's (0.98 of its pixels measured, the rest under a few hairs' tips) and
-    undarkened (hair never over the vermilion, so the lip's contour a landmarker reads moves with
-    AU10), and the skin just above the lip is hair (luminance 0.36 of the bare skin 3-6 px above
-    the lip's edge measured; 1.0, bare, when a moustache stopped at an 8.5 mm ellipse round the
-    mouth: a strip of skin between it and the lip)."""
+    still the head's (all of its pixels measured) and undarkened (hair never over the vermilion,
+    so the lip's contour a landmarker reads moves with AU10), and the skin just above the lip is
+    hair (luminance 0.40 and 0.44 of the bare skin 5-9 px, 3-5 mm, above the lip's edge measured;
+    0.93 and 0.82 when a moustache of sparse strands stopped at an 8.5 mm ellipse round the mouth)."""
     for row in (0, 1):
         ratio, head_seen, bare, dressed, ident, verts = _beard_ratio(au10_rig.parent, "moustache", 512, rig="au10", row=row,
                                                                      ethnicity="caucasian", age_years=40.0)

@@ -1,8 +1,8 @@
 """Beards and stubble for some men: a bed of hair painted into the skin under hair shells, bound to the skin so they move with the mouth.
 
 The beard area is the skin below the nose and the cheek line, down under the chin, leaving the
-lips bare; a moustache keeps only the upper lip and grows down to its vermilion (never over the
-lip's red, so the upper lip's contour that a landmarker reads moves with AU10 as it does).
+lips bare; a moustache keeps only the upper lip and grows down to a millimetre or so above its
+red (never over it, so the upper lip's contour that a landmarker reads moves with AU9/AU10).
 
 A real beard at 224-512 px is a mass of hair: where it is dense the skin does not show through.
 Shells alone cannot draw that: they are cut out strand by strand (no blending), so skin showed
