@@ -427,10 +427,11 @@ def test_a_beard_fades_into_bare_skin_and_its_neckline_follows_the_jaw(hair_rigs
     beard = ratio < 0.6
     rows, cols = np.nonzero(beard)
     centre = int(np.median(cols))
-    # Hair that thins out: many head pixels are part-darkened round the beard (measured 0.43 of the
-    # darkened pixels here; a beard cut out in one piece left 1 pixel of 4,400).
+    # Hair that thins out: many head pixels are part-darkened round the beard (measured 0.23 of the
+    # darkened pixels here, a band of several pixels round a beard dense enough to hide the skin;
+    # 0.43 round the sparse strands it replaced; a beard cut out in one piece left 1 pixel of 4,400).
     partial = int(((ratio > 0.6) & (ratio < 0.92) & mask).sum())
-    assert partial > 0.25 * (partial + beard.sum()), (partial, int(beard.sum()))
+    assert partial > 0.18 * (partial + beard.sum()), (partial, int(beard.sum()))
     # The neckline follows the jaw: on the side of the neck, below the angle of the jaw, the beard
     # is mostly gone (measured 0.29 here; 0.57 with the level cut under the chin), while under
     # the chin it stays.

@@ -1,15 +1,27 @@
-"""Beards and stubble for some men: hair shells over the beard area, bound to the skin so they move with the mouth.
+"""Beards and stubble for some men: a bed of hair painted into the skin under hair shells, bound to the skin so they move with the mouth.
 
 The beard area is the skin below the nose and the cheek line, down under the chin, leaving the
-lips bare; a moustache keeps only the upper lip. The shells are those of scalp hair
-(:func:`painctl.appearance.hair.build_shells`); their texture is the beard's own
-(:func:`beard_texture`: short curling hairs in clumps, not a strand per column). Stubble is painted into the skin instead
-(:mod:`painctl.appearance.paint`): bristles of a day or three are a tenth of a millimetre thick
-and a millimetre long, which a camera at 224-512 px sees as a shadow over the beard area, not as
-hair standing off the face (as shells, they drew a solid grey mask on the cheeks that hid the face
-from a face detector at 30 degrees). Whether a man has a beard, and which, is
-drawn from ``rng_for(seed, STREAM, index)`` by age and ancestry (:data:`BEARD_WEIGHTS`); women
-have none.
+lips bare; a moustache keeps only the upper lip and grows down to a millimetre or so above its
+red (never over it, so the upper lip's contour that a landmarker reads moves with AU9/AU10).
+
+A real beard at 224-512 px is a mass of hair: where it is dense the skin does not show through.
+Shells alone cannot draw that: they are cut out strand by strand (no blending), so skin showed
+between every strand, and dark strands scattered over bare skin read as scribbles or dirt. So a
+beard is two layers. Under it, painted into the head's texture (:mod:`painctl.appearance.paint`,
+:func:`painted_hair`), a bed of short hairs as dense as the beard grows there
+(:func:`beard_density`: full on the chin, jaw and upper lip, thinner on the upper cheeks, in
+slow patches), which hides the skin where the beard is dense and thins out hair by hair towards
+its edges; mip-mapped, it averages to the hair's colour at 224 px and keeps a grain of hair at
+512. Over it the shells (:func:`painctl.appearance.hair.build_shells`) with the beard's own
+texture (:func:`beard_texture`: many fine, short curling hairs in clumps that taper to their
+tips, not a strand per column), which give the mass its strands, tufts and a soft, irregular
+outline. Stubble is painted only: bristles of a day or three are a tenth of a millimetre thick
+and a millimetre long, which a camera at 224-512 px sees as a blue-grey shadow (dark hair under
+the skin) with a dot per bristle over the beard area, not as hair standing off the face (as
+shells, they drew a solid grey mask on the cheeks that hid the face from a face detector at 30
+degrees). Whether a man has a beard, and which, is drawn from ``rng_for(seed, STREAM, index)``
+by age and ancestry (:data:`BEARD_WEIGHTS`); women have none. The painted hairs are a hash of
+their cells (seeded by the identity index), so the same seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -34,13 +46,12 @@ BEARD_WEIGHTS = {
     "asian": {"none": 6, "stubble": 3, "moustache": 1, "short_beard": 0.7, "full_beard": 0.3},
     "caucasian": {"none": 4, "stubble": 3, "moustache": 1, "short_beard": 1.5, "full_beard": 1},
 }
-#: How much of the skin under a beard's full middle takes its colour (the painted layer under the shells).
-BEARD_PAINT = 0.75
-#: Strand colour of beard shells relative to the beard's colour (the shells' layers shade it down),
+#: Strand colour of beard shells relative to the beard's colour (the shells' layers shade it down;
+#: 2.6, not 2: over the painted bed of hair, strands darker than it read as black scribbles),
 #: at least :data:`BEARD_DARKEST` in its brightest channel (sRGB: black hair reflects a little
 #: light, and with no highlight a black beard lifted only 2x drew as a black hole), and the
 #: strand-length cut of the layer on the skin (the painted layer stands in for the roots).
-BEARD_LIFT = 2.0
+BEARD_LIFT = 2.6
 BEARD_DARKEST = 0.1
 BEARD_ROOT_CUT = 0.3
 BEARD_EDGE_POWER = 2.0
@@ -68,7 +79,7 @@ class Beard(Part):
     """One man's beard or stubble: shells bound to the face (beards) over hair painted into the skin."""
 
     name = "beard"
-    label = "hair"
+    label = "beard"
 
     def __init__(self, kind: str, shells: Shells | None, info: dict, identity: Identity | None = None, painted: dict | None = None):
         self.kind, self.shells, self.info = kind, shells, info
@@ -87,17 +98,16 @@ class Beard(Part):
         if self.painted is None or ident is None or (size and ident.uv is None):
             return None
         if self._paint is None or self._paint.size != size:
-            cover = self.painted["coverage"]
+            density = self.painted["coverage"]
             rows = cols = np.zeros(0, np.int64)
-            texel_cover = np.zeros(0)
+            texel_cover, colour = np.zeros(0), self.painted["colour"]
             if size:
                 texels = texel_points(ident, size, "skin")
-                # Bristles: a grain of 0.3 mm cells, darker where more of them stand.
-                grain = hash_noise(texels.points, 0.0003, seed=int(ident.index) + 1)
-                texel_cover = texels.interpolate(cover) * (0.55 + 0.45 * grain)
-                keep = texel_cover > 1e-3
-                rows, cols, texel_cover = texels.rows[keep], texels.cols[keep], texel_cover[keep]
-            self._paint = SkinPaint(rows, cols, texel_cover, self.painted["colour"], size, vertex_coverage=cover * 0.75)
+                d = texels.interpolate(density)
+                keep = d > 1e-3
+                rows, cols, d, points = texels.rows[keep], texels.cols[keep], d[keep], texels.points[keep]
+                texel_cover, colour = painted_hair(points, d, self.kind, self.painted, head_frame(ident).centre, int(ident.index))
+            self._paint = SkinPaint(rows, cols, texel_cover, colour, size, vertex_coverage=density * self.painted["under"] * 0.8)
         return self._paint
 
     def dress(self, head, vertices, au):
@@ -110,7 +120,7 @@ class Beard(Part):
 
 #: How far (metres) the beard's edges fade from full to none: the cheek line, and the neckline
 #: under the jaw; and the amplitude of the random wobble of both (a beard's edge is not a line).
-CHEEK_FADE_M = 0.009
+CHEEK_FADE_M = 0.012
 NECK_FADE_M = 0.012
 EDGE_WOBBLE_M = 0.004
 #: How far (metres) above the nose's base line (14 mm under its tip) the hair under the nose reaches.
@@ -133,6 +143,47 @@ def _jaw_line(v: np.ndarray, normals: np.ndarray, skin: np.ndarray, mouth_y: flo
     xs.append(ear_x - 0.008)
     ys.append(max(mouth_y - 0.01, ys[-1] if ys else mouth_y - 0.01))
     return np.array(xs), np.maximum.accumulate(np.array(ys))  # the jaw rises from the chin to the ear
+
+
+#: How far (metres) beyond the upper lip's vermilion a beard starts and grows to full: a
+#: moustache is a mass down to a millimetre or so above the lip's red, never on it. (Down to
+#: 0.2 mm, a black moustache joined the red and a face landmarker lost the upper lip's contour
+#: on a dark short beard: lip-nose at AU9 = 5 read +2.5% frontal and +28% at 30 degrees where
+#: it reads -13% and -12% now; exposing the skin under the nose instead was worse, +52%.)
+LIP_CLEARANCE_M = (0.0012, 0.003)
+
+
+def _bare_lips(identity: Identity, v: np.ndarray, mouth: np.ndarray, half_w: float) -> np.ndarray:
+    """Return (V,) 0-1: 0 on the lips, rising to 1 away from them.
+
+    Above the mouth the bare area is the upper lip's vermilion, the band the skin texture paints
+    red and the segmentation labels lips (:func:`painctl.appearance.segmentation.lip_vertices`:
+    within ``UPPER_LIP_M`` of the lip margin at the centre, thinning towards the corners), and
+    the beard grows to full over :data:`LIP_CLEARANCE_M` beyond it. Below the mouth (and on a
+    head without a lip margin) an ellipse round the mouth, 8.5 mm above the lip line and 8 mm
+    below it, as before (the beard starts right under the lower lip)."""
+    dy = v[:, 1] - mouth[1]
+    lips = ((v[:, 0] - mouth[0]) / (half_w + 0.002)) ** 2 + (dy / np.where(dy > 0, 0.0085, 0.008)) ** 2
+    ellipse = _smoothstep(1.0, 1.25, lips)
+    ring_ids = identity.regions.get("lip_margin")
+    if ring_ids is None or len(ring_ids) == 0:
+        return ellipse
+    from scipy.spatial import cKDTree
+
+    from painctl.appearance.skin import LOWER_LIP_M, UPPER_LIP_M
+
+    ring = v[np.asarray(ring_ids)]
+    centre = ring.mean(0)
+    half = np.abs(ring[:, 0] - centre[0]).max() * 1.08
+    distance = cKDTree(ring).query(v)[0]
+    across = np.clip(1 - ((v[:, 0] - centre[0]) / half) ** 2, 0, 1)
+    thickness = np.where(v[:, 1] > centre[1], UPPER_LIP_M, LOWER_LIP_M) * np.sqrt(across) + 0.0008
+    bare = _smoothstep(thickness + LIP_CLEARANCE_M[0], thickness + LIP_CLEARANCE_M[1], distance)
+    # Behind the mouth's front (inside the mouth, the cheeks' inner side) nothing is lips. Under
+    # the mouth the ellipse: the beard starts right under the lower lip (the vermilion's full
+    # 9.5 mm left a bare band there that read as a seam).
+    bare = np.where(v[:, 2] > centre[2] - 0.02, bare, 1.0)
+    return np.where(v[:, 1] > centre[1], bare, ellipse)
 
 
 def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -171,17 +222,113 @@ def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | Non
     cover *= _smoothstep(neck - NECK_FADE_M, neck, v[:, 1])
     cover *= _smoothstep(ear_x - 0.004, ear_x - 0.016, ax)                     # not over the ears
     cover *= _smoothstep(ear_z - 0.012, ear_z + 0.004, v[:, 2] + wobble)          # not round the back of the neck
-    # Lips stay bare: an ellipse round the mouth (vermilion ~8 mm above, ~8 mm below the lip
-    # line); the beard starts right under the lower lip (a wider bare band there read as a seam).
-    dy = v[:, 1] - mouth[1]
-    b = np.where(dy > 0, 0.0085, 0.008)
-    lips = ((v[:, 0] - mouth[0]) / (half_w + 0.002)) ** 2 + (dy / b) ** 2
-    cover *= _smoothstep(1.0, 1.25, lips)
+    cover *= _bare_lips(identity, v, mouth, half_w)
     if kind == "moustache":
-        cover *= _smoothstep(mouth[1] + 0.002, mouth[1] + 0.007, v[:, 1]) * _smoothstep(half_w + 0.008, half_w + 0.001, ax)
+        cover *= _smoothstep(mouth[1] - 0.001, mouth[1] + 0.002, v[:, 1]) * _smoothstep(half_w + 0.008, half_w + 0.001, ax)
     on_skin = np.zeros(len(v), bool)
     on_skin[skin] = True
     return np.where(on_skin, cover, 0.0)
+
+
+#: How much thinner (0-1) a beard grows on the upper cheeks, beside the moustache and above the
+#: mouth's corners, than on the chin, jaw and upper lip; and the depth of its slow patchiness.
+CHEEK_THINNING = 0.45
+PATCHINESS = 0.15
+
+
+def beard_density(identity: Identity, kind: str, cover: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Return (V,) hair density 0-1 of a beard of coverage ``cover`` (:func:`beard_coverage`):
+    full on the chin, jaw and moustache, thinner by :data:`CHEEK_THINNING` on the upper cheeks
+    (a beard grows sparse towards the cheek line), with slow patches of :data:`PATCHINESS` drawn
+    from ``rng`` (none without one)."""
+    v = identity.neutral.astype(np.float64)
+    lm = identity.landmarks
+    mouth = 0.5 * (v[lm["mouth_left"]] + v[lm["mouth_right"]])
+    half_w = 0.5 * abs(v[lm["mouth_left"], 0] - v[lm["mouth_right"], 0])
+    density = np.asarray(cover, np.float64).copy()
+    if kind != "moustache":
+        upper_cheek = _smoothstep(mouth[1] - 0.012, mouth[1] + 0.012, v[:, 1]) * _smoothstep(half_w + 0.004, half_w + 0.016, np.abs(v[:, 0] - mouth[0]))
+        density *= 1.0 - CHEEK_THINNING * upper_cheek
+    if rng is not None:
+        density *= 1.0 - PATCHINESS * (0.5 + 0.5 * np.clip(_bumps(rng, v, 0.02), -1.0, 1.0))
+    return np.clip(density, 0.0, 1.0)
+
+
+#: The hairs painted into the skin under a beard (its under-layer): strands about a texel of a
+#: 1024 px head texture wide and a few millimetres long, lying down the face in three crossing
+#: directions (radians off straight down) with a sideways wave, so that seen at 512 px the layer
+#: has the grain of hair, and at 224 px it averages to the hair's colour; the painted coverage at
+#: full density, per kind (under the shells' gaps the skin must not show where a beard is dense).
+PAINT_HAIR_WIDTH_M = 0.0004
+PAINT_HAIR_LENGTH_M = 0.004
+PAINT_HAIR_ANGLES = (-0.4, 0.05, 0.45)
+PAINT_HAIR_WAVE_M = 0.0005
+#: The painted hair is the beard's roots, shaded by the hair over them.
+PAINT_ROOT_SHADE = 0.85
+BEARD_UNDER = {"moustache": 0.98, "short_beard": 0.97, "full_beard": 0.99}
+#: Stubble: bristles in cells of this size (metres), each a dot darker than the shadow between them,
+#: and the blue-grey a dark stubble's shadow takes (dark hair seen through the skin, linear RGB).
+STUBBLE_DOT_M = 0.0005
+STUBBLE_SHADOW = np.array([0.028, 0.034, 0.048])
+
+
+def _cell_hash(seed: int, *ints: np.ndarray) -> np.ndarray:
+    """Uniform 0-1 per integer cell (up to three integer arrays): :func:`hash_noise` on whole cells."""
+    cells = np.stack([np.asarray(i, np.float64) for i in ints] + [np.zeros(len(ints[0]))] * (3 - len(ints)), axis=1) + 0.5
+    return hash_noise(cells, 1.0, seed=seed)
+
+
+def painted_hair(points: np.ndarray, density: np.ndarray, kind: str, painted: dict, centre: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the beard's under-layer on the texels at ``points`` (K,3) metres of hair ``density``
+    (K,) 0-1: coverage (K,) 0-1 and linear colour (K,3).
+
+    A beard's layer is a bed of short hairs (:data:`PAINT_HAIR_WIDTH_M`) lying down the face in
+    cylindrical coordinates about ``centre`` (so they run down the chin and the cheeks alike);
+    where the density is low only some hairs grow (a hair is present where its cell's draw is
+    under the density), so the beard thins out hair by hair towards its edges. Stubble is a
+    blue-grey shadow with a dot per bristle."""
+    colour = np.asarray(painted["colour"], np.float64)
+    x, y = points[:, 0] - centre[0], points[:, 1]
+    s = np.arctan2(x, points[:, 2] - centre[2]) * 0.08  # arc length round the face (metres, at 8 cm)
+    if kind == "stubble":
+        bristle = _cell_hash(seed + 7, np.floor(s / STUBBLE_DOT_M), np.floor(y / STUBBLE_DOT_M))
+        cover = np.minimum(1.0, 1.8 * density) * (0.45 + 0.55 * bristle ** 3)
+        # Dark stubble shows as a blue-grey shadow (hair under translucent skin); light stubble keeps its colour.
+        dark = float(np.clip(1.0 - colour.max() / 0.2, 0.0, 1.0))
+        shadow = colour * (1.0 - 0.6 * dark) + 0.6 * dark * STUBBLE_SHADOW
+        return cover, np.tile(shadow, (len(points), 1))
+    strands = np.zeros(len(points))
+    pick = np.zeros(len(points))
+    # Fewer hairs grow as the density falls, and the fill under them falls faster: the edges thin
+    # out into separate hairs over bare skin rather than into a shadow.
+    grows = density ** 1.5
+    for k, angle in enumerate(PAINT_HAIR_ANGLES):
+        ca, sa = np.cos(angle), np.sin(angle)
+        along = s * sa + y * ca
+        across = s * ca - y * sa + PAINT_HAIR_WAVE_M * np.sin(along / 0.0025 + 2.1 * k)
+        col = np.floor(across / PAINT_HAIR_WIDTH_M)
+        r = along / PAINT_HAIR_LENGTH_M + _cell_hash(seed + 11 * k, col)
+        row = np.floor(r)
+        h = _cell_hash(seed + 11 * k + 1, col, row)
+        length = 0.45 + 0.55 * _cell_hash(seed + 11 * k + 2, col, row)
+        t = r - row  # 0 at the cell's lower end, 1 at its upper: the root is up, the tip hangs down
+        # A hair fills the upper ``length`` of its cell, fading to its tip; it grows where its draw is under the density.
+        on = (h < grows) & (t > 1.0 - length)
+        value = np.where(on, 0.55 + 0.45 * (t - (1.0 - length)) / length, 0.0)
+        better = value > strands
+        strands = np.where(better, value, strands)
+        pick = np.where(better, h / np.maximum(grows, 1e-6), pick)
+    # Under the hairs a fill of the density squared: dense beard hides the skin, a thin one only
+    # shadows it between its hairs.
+    cover = painted["under"] * (1.0 - (1.0 - strands) * (1.0 - density ** 3))
+    # Each hair a little lighter or darker; a greying beard's hairs grey or dark by their own draw.
+    shade = (0.8 + 0.35 * _cell_hash(seed + 5, np.floor(pick * 997)))[:, None]
+    rgb = colour[None] * shade * PAINT_ROOT_SHADE
+    grey_colour = painted.get("grey_colour")
+    if grey_colour is not None:
+        is_grey = (pick < painted["grey"])[:, None]
+        rgb = np.where(is_grey, np.asarray(grey_colour)[None] * shade * PAINT_ROOT_SHADE, rgb)
+    return cover, rgb
 
 
 def beard_uv(identity: Identity) -> np.ndarray:
@@ -199,13 +346,17 @@ def beard_uv(identity: Identity) -> np.ndarray:
 #: Beard hairs in the strand texture (texels of about 0.35 mm; one tile is 256 x 128 texels): how
 #: many hairs a tile holds, their length range (texels), their spread of direction about "down" and
 #: of curl (radians, and radians per texel), and the feature size (texels) of the clumps they
-#: gather in and of the patches in which a greying beard greys first.
-BEARD_HAIRS = 1100
-BEARD_HAIR_LENGTH = (7.0, 26.0)
+#: gather in and of the patches in which a greying beard greys first. 2,600 hairs one texel wide
+#: (1,100 two texels wide, 7-26 long, drew a beard as coarse curly strokes: scribbles at 224 px).
+BEARD_HAIRS = 2600
+BEARD_HAIR_LENGTH = (5.0, 18.0)
 BEARD_ANGLE_SD = 0.45
 BEARD_CURL_SD = 0.05
 BEARD_CLUMP_TEXELS = 14.0
 BEARD_GREY_PATCH_TEXELS = 40.0
+#: How much of a hair's reach out of the skin it loses towards its tip (alpha falls along the hair,
+#: so the outer shell layers cut its tip off first and the hair tapers).
+BEARD_TIP_FALL = 0.5
 #: In a greying beard the dark hairs are lighter and the grey ones darker than in a young or a
 #: white one (salt and pepper seen at arm's length is a mid grey with a fine grain, not black and
 #: white dots): the fraction by which the two move toward each other at full greying.
@@ -246,17 +397,18 @@ def beard_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cur
     colour = np.asarray(colour, np.float64)
     clump = _tile_waves(rng, (height, width), BEARD_CLUMP_TEXELS)
     patch = _tile_waves(rng, (height, width), BEARD_GREY_PATCH_TEXELS)
-    # Roots: many candidates, kept more often where the clump field is high.
+    # Roots: many candidates, kept more often where the clump field is high (but everywhere: the
+    # bed of hair painted under the shells is even, and tufts over bare gaps read as dirt).
     cand = rng.uniform(0.0, 1.0, (hairs * 2, 2)) * (width, height)
     dense = clump(cand[:, 0], cand[:, 1])
-    keep = rng.random(len(cand)) < 0.1 + 0.9 * dense
+    keep = rng.random(len(cand)) < 0.35 + 0.65 * dense
     roots, density = cand[keep][:hairs], dense[keep][:hairs]
     n = len(roots)
     length = rng.uniform(*BEARD_HAIR_LENGTH, n) * (0.7 + 0.5 * density)
     angle = rng.normal(0.0, BEARD_ANGLE_SD, n)
     bend = rng.normal(0.0, BEARD_CURL_SD + 0.15 * curl, n)
     # Alpha is how far out of the skin a hair reaches: long hairs in clumps stand out of the outer layers.
-    reach = np.clip(rng.uniform(0.2, 1.0, n) * (0.3 + 0.9 * density), 0.05, 1.0)
+    reach = np.clip(rng.uniform(0.2, 1.0, n) * (0.5 + 0.6 * density), 0.05, 1.0)
     step = 0.9  # texels: (nearly) every texel a hair crosses is visited
     steps = int(np.ceil(BEARD_HAIR_LENGTH[1] * 1.2 / step))
     s = np.arange(steps) * step
@@ -267,15 +419,13 @@ def beard_texture(rng: np.random.Generator, colour: np.ndarray, grey: float, cur
     # v runs down the face: a hair points along +v, swung sideways by its angle.
     x = roots[:, :1] + np.cumsum(np.sin(theta) * step, axis=1)
     y = roots[:, 1:] + np.cumsum(np.cos(theta) * step, axis=1)
-    a = reach[:, None] * (1.0 - 0.25 * s[None] / np.maximum(length[:, None], 1.0))
+    a = reach[:, None] * (1.0 - BEARD_TIP_FALL * s[None] / np.maximum(length[:, None], 1.0))
     ids = np.broadcast_to(np.arange(n)[:, None], x.shape)
-    # Two texels wide (about 0.7 mm: a few hairs lying together), so a hair survives the texture's
-    # mip-map averaging at 512 px instead of fading into the gaps beside it.
-    xi = np.floor(x[inside]).astype(np.int64)
-    xi = np.concatenate([xi, xi + 1]) % width
-    yi = np.tile(np.floor(y[inside]).astype(np.int64), 2) % height
+    # One texel wide (about 0.35 mm: two or three hairs lying together).
+    xi = np.floor(x[inside]).astype(np.int64) % width
+    yi = np.floor(y[inside]).astype(np.int64) % height
     # Where hairs cross, the one reaching furthest wins (deterministic: max of a packed key).
-    key = np.tile(np.round(a[inside] * 4095).astype(np.int64) * (n + 1) + ids[inside] + 1, 2)
+    key = np.round(a[inside] * 4095).astype(np.int64) * (n + 1) + ids[inside] + 1
     best = np.zeros(height * width, np.int64)
     np.maximum.at(best, yi * width + xi, key)
     best = best.reshape(height, width)
@@ -326,7 +476,7 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     if kind == "stubble":
         # A few days' growth covers at most about half the skin.
         density = float(rng.uniform(0.3, 0.5))
-        return Beard(kind, None, {**info, "density": round(density, 3)}, identity, {"coverage": cover * density, "colour": linear})
+        return Beard(kind, None, {**info, "density": round(density, 3)}, identity, {"coverage": cover * density, "colour": linear, "under": 1.0})
     thickness_m, layers = BEARD_SHAPES[kind]
     frame = head_frame(identity)
     # Short separate hairs that curl and cross, in clumps (:func:`beard_texture`; a strand per
@@ -358,9 +508,17 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     # Facial hair is coarser and less aligned than scalp hair: a weak, broad highlight (its white
     # lobe at 0.1 outshone a black beard's own colour and drew a grey-blue band on the upper lip).
     shells.specular, shells.roughness = BEARD_SPECULAR, 0.9
-    # Under the shells the skin takes the beard's colour as densely as the beard grows there, so
-    # skin seen between the strands is shadowed by hair and the edges fade into bare skin.
-    return Beard(kind, shells, info, identity, {"coverage": BEARD_PAINT * cover ** 1.5, "colour": linear})
+    # Under the shells the skin is painted with a bed of hair as dense as the beard grows there
+    # (:func:`painted_hair`), so no skin shows between the strands where the beard is dense and
+    # its edges thin out into bare skin hair by hair. In a greying beard the hairs are dark or
+    # grey, drawn closer in shade as in the shells' texture.
+    mix = BEARD_PEPPER_MIX * 4.0 * grey * (1.0 - grey)
+    mid = 0.5 * (np.asarray(GREY) * 0.85 + colour)
+    dark = srgb_to_linear(colour + mix * (mid - colour))
+    light = srgb_to_linear(np.asarray(GREY) * 0.85 + mix * (mid - np.asarray(GREY) * 0.85))
+    density = beard_density(identity, kind, cover, rng_for(identity.seed, STREAM, identity.index, 3))
+    painted = {"coverage": density, "colour": dark, "grey_colour": light, "grey": grey, "under": BEARD_UNDER[kind]}
+    return Beard(kind, shells, info, identity, painted)
 
 
 @register("beard")
