@@ -12,9 +12,11 @@ from painctl.renderer import frame_camera, render_many, studio_lights
 
 def test_brows_at_512_px_are_not_hatched_strokes(hair_rigs):
     """Inside the brows (pixels the brows darken, at 512 px) the fine detail has no one dominant
-    direction: the coherence of its structure tensor over the brows stays low (0.22 and 0.21
-    measured on a woman and a man; 0.29 and 0.34 when the bed's grain was cells stretched along x
-    and the strands lay nearly parallel, which read as combed stripes)."""
+    direction: the coherence of its structure tensor over the brows stays low (0.20 and 0.21
+    measured on a woman of 73 with salt-and-pepper brows and a man; 0.29 and 0.34 when the bed's
+    grain was cells stretched along x and the strands lay nearly parallel, which read as combed
+    stripes; 0.26 on the woman when her dark and white strands had the young brows' 13 degrees of
+    spread)."""
     for row in (0, 2):
         ident, verts, au, head = _textured_identity(hair_rigs, row)
         brows = brows_mod.build_brows(ident)
@@ -51,3 +53,79 @@ def test_brow_hairs_grow_up_at_the_head_and_outward_along_the_brow(hair_rigs):
         assert np.median(head) > 50, np.median(head)                # up (and a little out) at the head
         assert -15 < np.median(body) < 35, np.median(body)          # outward along the body
         assert np.std(body) > 10, np.std(body)                      # at spread angles, not combed parallel
+
+
+def _brow_contrast(hair_rigs, brows_module, row: int, age: float, skin_srgb, size: int) -> tuple[float, float]:
+    """(contrast, grey) of the brows of rig row ``row``'s identity made ``age`` years old, on a flat
+    unlit ``skin_srgb`` skin at ``size`` px: 1 - the median luminance of the pixels the bed covers by
+    at least 0.4 (strands drawn) over the bare skin's, and the brows' recorded grey share."""
+    from dataclasses import replace
+
+    ident, verts, au, head = _textured_identity(hair_rigs, row)
+    ident = replace(ident, age_years=age)
+    brows = brows_module.build_brows(ident)
+    head = replace(head, texture=np.tile(np.asarray(skin_srgb, np.float32), (512, 512, 1)))
+    cam = frame_camera(ident.neutral, size=size)
+    paint = brows.paint(512)
+    cover = np.zeros((512, 512, 3), np.float32)
+    cover[paint.rows, paint.cols] = paint.coverage[:, None]
+    where = render_many([replace(head, texture=cover)], [cam], studio_lights(), size)[0]
+    bed = (where.rgb[..., 0] > 0.4) & where.mask
+    assert bed.sum() > (20 if size == 224 else 100), int(bed.sum())
+    dressed = render_many([brows.dress(head, verts, au)] + brows.meshes(verts, au), [cam], studio_lights(), size)[0]
+    bare = render_many([head], [cam], studio_lights(), size)[0]
+    return 1.0 - np.median(_luminance(dressed.rgb)[bed]) / np.median(_luminance(bare.rgb)[bed]), brows.record()["grey"]
+
+
+def test_grey_brows_keep_a_brows_contrast(hair_rigs):
+    """An elderly head's brows grey later and less than its scalp, as salt-and-pepper (a share of
+    white strands over a bed that stays pigmented), so they still read as brows: at 224 and 512 px
+    on a light skin the bed's pixels stay well darker than the skin (1 - luminance ratio over the
+    bed 0.27-0.32 measured at 88 years, 0.78-0.90 of the same heads' brows at 30; the uniform grey
+    mix of every hair and the bed measured 0.12-0.21, 0.40-0.51 of the young brows), and on a dark
+    skin they stay darker than it (0.23 measured; -0.38, lighter than the skin, with the uniform mix)."""
+    light, dark = (0.78, 0.6, 0.5), (0.36, 0.24, 0.17)
+    for row in (0, 2):  # a woman and a man
+        young, young_grey = _brow_contrast(hair_rigs, brows_mod, row, 30.0, light, 224)
+        assert young_grey == 0.0
+        for size in (224, 512):
+            old, grey = _brow_contrast(hair_rigs, brows_mod, row, 88.0, light, size)
+            assert 0.2 < grey <= brows_mod.GREY_MAX, grey
+            assert old > 0.22 and old > 0.7 * young, (row, size, old, young)
+    contrast, _ = _brow_contrast(hair_rigs, brows_mod, 0, 88.0, dark, 224)
+    assert contrast > 0.15, contrast
+
+
+def test_grey_brows_are_salt_and_pepper(hair_rigs):
+    """An elderly head's brow strands are white (light and neutral grey) in about the recorded
+    share and pigmented (the hairs' own colour, darker) in the rest, not one uniform grey; a young
+    head's are all pigmented."""
+    from dataclasses import replace
+
+    ident, _, _, _ = _textured_identity(hair_rigs, 0)
+    for age, lo, hi in ((30.0, 0.0, 0.0), (88.0, 0.2, 0.6)):
+        brows = brows_mod.build_brows(replace(ident, age_years=age))
+        strand = brows.colours[::4]
+        white = (np.ptp(strand, axis=1) < 0.06) & (strand.min(axis=1) > 0.45)
+        grey = brows.record()["grey"]
+        assert lo <= white.mean() <= hi and abs(white.mean() - grey) < 0.12, (age, white.mean(), grey)
+        if white.any():
+            assert _luminance(strand[~white]).max() < 0.6 * _luminance(strand[white]).min(), "pigmented strands as light as white ones"
+
+
+def test_texture_brows_grey_less_than_the_scalp():
+    """The texture stage paints an elderly head's brows darker than its (greyed) hair colour, so
+    they do not show through the brows part's bed as a pale band; a young head's in its hair colour."""
+    from painctl.appearance import skin
+    from painctl.renderer.colour import srgb_to_linear
+
+    pigment = np.array([0.06, 0.045, 0.035])
+    for age in (30.0, 85.0):
+        g = skin.hair_grey(age)
+        hair = tuple(pigment * (1 - g) + np.asarray(skin.GREY_HAIR) * g)
+        brow = skin.brow_colour(skin.SkinParams(0.3, 0.1, age, (0.1, 0.1, 0.1), hair, 1))
+        if g == 0:
+            assert np.allclose(brow, srgb_to_linear(np.asarray(hair)))
+        else:
+            # 85 years: hair 0.21-0.25 linear (85% grey), brows about 0.01 (a third of that grey, in shadow).
+            assert (brow < 0.25 * srgb_to_linear(np.asarray(hair))).all(), (brow, hair)

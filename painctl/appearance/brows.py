@@ -7,7 +7,19 @@ which cut-out cards alone draw as specks, and a camera sees as a soft, textured 
 nose, out along the body and out and down at the tail, as brows grow. Every card corner is bound
 to the skin triangle under it (:mod:`painctl.appearance.binding`), so the brows move with AU4
 (brow lowerer) and with the cheek and lid actions around them. Shape, density, length and colour
-(greying with age) are drawn per identity from ``rng_for(seed, STREAM, index)``.
+are drawn per identity from ``rng_for(seed, STREAM, index)``.
+
+Brows grey later and less than the scalp, as salt-and-pepper (:func:`brow_grey`): a share of the
+strands white, the rest pigmented, over a bed of the pigmented hairs with the white ones in their
+shadow, so a grey brow stays darker than the skin round it and still reads as a brow. One uniform
+grey mix of every hair and the bed (up to 0.66 grey) drew elderly brows as pale smudges: over the
+bed, 1 - brow/skin luminance on a flat light skin at 88 years was 0.12-0.21 (0.40-0.51 of the same
+heads at 30), and on a dark skin the brows were lighter than the skin (-0.38); salt-and-pepper
+measures 0.27-0.32 (0.78-0.90 of the young brows) and 0.23 (tests/test_appearance_brows.py).
+FaceMesh's AU4 brow-height fall (12 sweep heads, 512 px, level 5, views 0 / -30 / +30): -35.3 /
+-28.4 / -31.7% with the uniform mix, -35.1 / -31.6 / -31.5% salt-and-pepper; at -30 the six
+elderly heads' median went -26.9 -> -31.8% (the six young ones -30.0%, unchanged): the dark-skinned
+woman of 85, whose brows were lighter than her skin, -21.8 -> -36.9%.
 """
 
 from __future__ import annotations
@@ -27,6 +39,25 @@ STREAM = 14300
 BED_MAX = 0.82
 #: Pieces along each brow in which the bed's grain has one direction.
 BED_PIECES = 6
+#: Brows grey later and less than the scalp: none until the scalp is :data:`GREY_LAG` grey, then
+#: rising to :data:`GREY_MAX` of the strands white where the scalp is fully grey (0.95). Until
+#: 2026-12 the brows took 0.7 x the scalp's grey (up to 0.66) as one uniform mix of every hair and
+#: the bed: elderly brows were pale, low-contrast smudges, and at 30 degrees FaceMesh put the
+#: turned eye's brow points above the lowered brow (AU4 = 5: brow height -21% median on the six
+#: elderly sweep heads against -35% on the six young ones).
+GREY_LAG = 0.3
+GREY_MAX = 0.4
+#: How light a white hair reads in the painted bed, against GREY: white hairs over skin lie in
+#: their own and their neighbours' shadow, and the bed is mostly the pigmented hairs' mass.
+BED_WHITE = 0.4
+#: How light a white strand card is against GREY (linear, a range): a card is several times wider
+#: than a hair, so at full GREY a white strand covered its pixel with far more white than a hair does.
+WHITE_STRAND = (0.45, 0.7)
+
+
+def brow_grey(scalp_grey: float) -> float:
+    """Return the share 0-1 of white brow hairs for a scalp whose share of grey hair is ``scalp_grey``."""
+    return float(GREY_MAX * np.clip((scalp_grey - GREY_LAG) / (0.95 - GREY_LAG), 0.0, 1.0))
 
 
 class Brows(Part):
@@ -168,19 +199,26 @@ def build_brows(identity: Identity) -> Brows | None:
     rng = rng_for(identity.seed, STREAM, identity.index)
     female = identity.gender == "female"
     age = 40.0 if identity.age_years is None else float(identity.age_years)
-    # The brows take the scalp hair's colour family, a touch darker; they grey later and less.
-    _, colour, grey = identity_hair_colour(identity)
+    # The brows take the scalp hair's colour family, a touch darker; they grey later and less
+    # (:func:`brow_grey`), as salt-and-pepper: a share of the strands white, the rest pigmented.
+    _, colour, scalp_grey = identity_hair_colour(identity)
     colour = np.clip(colour * rng.uniform(0.7, 0.95), 0, 1)
-    grey = float(np.clip(grey * 0.7, 0, 0.9))
+    grey = brow_grey(scalp_grey)
     density = rng.uniform(0.55, 0.85) if female else rng.uniform(0.75, 1.0)
     # Fewer strands than a brow has hairs: the painted bed carries its mass, the strands its texture.
+    # (Not more for older men's bushier brows: 30% more strands there, dark ones rising above the
+    # lowered brow, cost the three elderly men 5-10 points of FaceMesh's AU4 brow fall at -30
+    # degrees; their strands are longer, below.)
     n_strands = int(round(70 * density))
     arch = rng.uniform(0.003, 0.006) if female else rng.uniform(0.0015, 0.004)
     thick = (rng.uniform(0.0025, 0.0035) if female else rng.uniform(0.0032, 0.0045))
     length = rng.uniform(0.005, 0.007) * (1.25 if (not female and age > 60) else 1.0)
     lift = rng.uniform(-0.001, 0.002)
-    # Greying mixed as the eye sees it (in sRGB): a linear mix of white and black hairs reads lighter.
-    bed = srgb_to_linear((1.0 - grey) * colour + grey * np.asarray(GREY) * 0.8)
+    # The bed is the pigmented hairs' mass with the white ones in their shadow (BED_WHITE), mixed
+    # as the eye sees it (in sRGB): it stays darker than the skin around it, so a grey brow still
+    # reads as a brow; the white strands drawn over it give the salt-and-pepper.
+    bed = srgb_to_linear((1.0 - grey) * colour + grey * np.asarray(GREY) * BED_WHITE)
+    pigment = srgb_to_linear(colour)
     v = identity.neutral.astype(np.float64)
     face_faces = identity.faces[np.isin(identity.faces, identity.regions["face"]).all(axis=1)]
     corners, colours, pairs = [], [], []
@@ -198,7 +236,10 @@ def build_brows(identity: Identity) -> Brows | None:
         # hairs lie flatter and the lower ones rise, so they converge on the brow's middle line
         # (as brows grow) instead of lying parallel like combed hatching.
         angle = growth_angle(t) - np.deg2rad(14) * across * np.clip((t - 0.15) / 0.2, 0, 1)
-        angle = angle + rng.normal(0, np.deg2rad(13), n_strands)
+        # Older brows' hairs are wirier and straggle (18 degrees of spread over 60, 13 before): with
+        # dark and white strands side by side at 13 degrees an elderly brow read as combed hatching
+        # (coherence 0.26 in test_brows_at_512_px_are_not_hatched_strokes, 0.20 at 18 degrees).
+        angle = angle + rng.normal(0, np.deg2rad(18 if age > 60 else 13), n_strands)
         d = np.stack([out_sign * np.cos(angle), np.sin(angle)], axis=1)
         # Short at the head, longest over the body, shorter again at the tail.
         strand_len = length * (0.5 + 0.5 * rng.random(n_strands)) * np.interp(t, [0.0, 0.2, 0.6, 1.0], [0.6, 1.0, 1.0, 0.7])
@@ -216,10 +257,14 @@ def build_brows(identity: Identity) -> Brows | None:
         points = points + normals * lift_off[:, None]
         base = len(corners) and sum(len(c) for c, _ in corners)
         corners.append((points, tri))
-        # Strands in the painted bed's colour, a little lighter or darker each: they add the hairs'
-        # texture; black and white strands side by side read as salt-and-pepper specks at 224 px.
+        # Pigmented strands in the hairs' own colour, a little lighter or darker each (lit cards
+        # read darker than the unlit texture: hence the lift); ``grey`` of them white.
         shade = rng.uniform(1.15, 1.6, n_strands)
-        rgb = linear_to_srgb(bed[None] * shade[:, None])
+        lin = pigment[None] * shade[:, None]
+        if grey > 0:  # (drawn only then: brows without grey keep every later draw as it was)
+            white = rng.random(n_strands) < grey
+            lin = np.where(white[:, None], srgb_to_linear(np.asarray(GREY)) * rng.uniform(*WHITE_STRAND, n_strands)[:, None], lin)
+        rgb = linear_to_srgb(lin)
         colours.append(np.repeat(np.clip(rgb, 0, 1), 4, axis=0))
         first = base + 4 * np.arange(n_strands)
         pairs.append(np.stack([first, first + 2], axis=1))

@@ -102,8 +102,8 @@ def skin_params(phenotype_names, phenotype: np.ndarray, age_years: float, seed: 
     else:
         iris = IRIS_COLOURS["dark" if melanin > 0.3 else "brown"]
     hair = np.array([0.06, 0.045, 0.035]) if rng.random() > light * 0.5 else np.array([0.35, 0.24, 0.14])
-    grey = float(np.clip((age - 45.0) / 30.0, 0.0, 0.85))
-    hair = hair * (1 - grey) + np.array([0.62, 0.6, 0.58]) * grey
+    grey = hair_grey(age)
+    hair = hair * (1 - grey) + np.asarray(GREY_HAIR) * grey
     pattern_seed = int(rng.integers(2**31))
     # Marks come from their own stream so that adding them left every earlier draw as it was.
     marks = rng_for(seed, MARKS_STREAM, index)
@@ -270,6 +270,29 @@ LIP_MELANIN = 1.05
 LIP_HAEMOGLOBIN = 0.42
 #: Brows: how densely hair covers the brow (at most, and its loss with age).
 BROW_DENSITY_MAX = 0.92
+#: The colour (sRGB) of grey hair in :func:`skin_params`' hair colour.
+GREY_HAIR = (0.62, 0.6, 0.58)
+#: Brows grey later and less than the scalp, salt-and-pepper (painctl.appearance.brows): their
+#: painted hair takes this share of the scalp's grey, its white hairs this light against GREY_HAIR
+#: (in the pigmented ones' shadow). A brow painted in the scalp's grey (up to 85%) was a pale band,
+#: lighter than dark skin, that showed through the brows part's bed.
+BROW_GREY_SHARE = 0.35
+BROW_WHITE = 0.4
+
+
+def hair_grey(age_years: float) -> float:
+    """Return the share 0-0.85 of grey in the hair colour of :func:`skin_params` at ``age_years``."""
+    return float(np.clip((age_years - 45.0) / 30.0, 0.0, 0.85))
+
+
+def brow_colour(params: SkinParams) -> np.ndarray:
+    """Return (3,) the linear colour of the painted brows: the hair's pigment (``params.hair`` less
+    its grey) with :data:`BROW_GREY_SHARE` of the grey, its white hairs darkened by BROW_WHITE."""
+    grey = hair_grey(params.age_years)
+    hair = np.asarray(params.hair, np.float64)
+    pigment = (hair - np.asarray(GREY_HAIR) * grey) / (1.0 - grey)
+    g = BROW_GREY_SHARE * grey
+    return srgb_to_linear(pigment * (1.0 - g) + np.asarray(GREY_HAIR) * BROW_WHITE * g)
 #: Specular reflectance of skin at normal incidence (f0 of a water-like surface, n ~ 1.4), the base
 #: roughness, the oilier T-zone's smoother sheen, and the roughness of lips and brow hair.
 #: Roughness is the shader's (GGX alpha = roughness^2, plus a weaker lobe at 0.6x roughness: see
@@ -313,7 +336,7 @@ def skin_maps(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, uv_faces:
     lip_linear = BASE_REFLECTANCE * np.exp(-(params.melanin * LIP_MELANIN) * MELANIN_ABSORPTION - LIP_HAEMOGLOBIN * HAEMOGLOBIN_ABSORPTION)
     linear = linear * (1 - lips[:, None]) + lip_linear * lips[:, None]
     density = brow_density(t)
-    linear = linear * (1 - density[:, None]) + srgb_to_linear(params.hair) * density[:, None]
+    linear = linear * (1 - density[:, None]) + brow_colour(params) * density[:, None]
     specular, roughness = surface_material(t, lips, density)
     paint_eyes(linear, specular, roughness, t.points, t.verts, regions, t.lm, t.face_in, params)
     for name, colour, rough in INTERIORS:
