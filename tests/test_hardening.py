@@ -709,6 +709,25 @@ def test_an_output_that_cannot_fit_the_disk_is_refused_with_the_estimate(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_run_short_of_memory_and_disk_names_both_in_one_line(tmp_path):
+    """Memory is named first (a run that cannot fit in memory is refused for that, whatever the disk
+    holds) and the disk after it, so a rerun does not meet a second refusal; either alone is refused alone."""
+    from painctl.artefact.resources import check_resources
+    from painctl.errors import PainctlError
+
+    huge = 2**62
+    with pytest.raises(PainctlError) as both:
+        check_resources(tmp_path, disk_bytes=huge, memory_bytes=huge, what="this run")
+    text = str(both.value)
+    assert text.startswith("this run needs about ") and text.index("of memory") < text.index("on disk")
+    assert "\n" not in text and text.endswith("to try anyway")
+    for disk, memory, kind, other in ((huge, 0, "on disk", "of memory"), (0, huge, "of memory", "on disk")):
+        with pytest.raises(PainctlError) as one:
+            check_resources(tmp_path, disk_bytes=disk, memory_bytes=memory)
+        assert kind in str(one.value) and other not in str(one.value)
+    check_resources(tmp_path, disk_bytes=huge, memory_bytes=huge, override=True)
+
+
 @pytest.mark.parametrize("args, needs", [
     (("rig", "--pspi", "4", "--per-identity", "10000000", "heads", "out"), "this rig needs about 1.5 TB on disk"),
     (("render-views", "--size", "4096", "--views", ",".join(f"{yaw}/0" for yaw in range(-60, 61, 2)), "pain", "out"), "this render-views needs about 409.4 GB of memory"),

@@ -42,22 +42,28 @@ def check_resources(near: str | os.PathLike, disk_bytes: int = 0, memory_bytes: 
 
     ``disk_bytes`` is compared with the free space of the filesystem holding ``near`` (or its
     nearest existing parent), ``memory_bytes`` with the memory available now (the GPU's free
-    memory for ``device="cuda"``). Raises PainctlError with both figures unless ``override``.
+    memory for ``device="cuda"``). Raises PainctlError naming every shortfall, memory first, with its
+    figures, unless ``override``.
     """
     if override:
         return
     hint = "; pass {" + BIG_OK + "} to try anyway"
+    shortfalls = []
+    # Memory first: a run that cannot fit in memory is refused for that whatever the disk holds, and
+    # every shortfall is named in the one line, so a rerun does not meet a second refusal.
+    if memory_bytes > 0:
+        available, where = available_memory(device)
+        if available is not None and memory_bytes > available:
+            shortfalls.append(f"about {_human(memory_bytes)} of memory, but {where} has {_human(available)} available")
     if disk_bytes > 0:
         place = Path(os.path.abspath(near))
         while not place.exists() and place != place.parent:
             place = place.parent
         free = shutil.disk_usage(place).free
         if disk_bytes > free:
-            raise PainctlError(f"{what} needs about {_human(disk_bytes)} on disk, but {place} has {_human(free)} free{hint}", params=(BIG_OK,))
-    if memory_bytes > 0:
-        available, where = available_memory(device)
-        if available is not None and memory_bytes > available:
-            raise PainctlError(f"{what} needs about {_human(memory_bytes)} of memory, but {where} has {_human(available)} available{hint}", params=(BIG_OK,))
+            shortfalls.append(f"about {_human(disk_bytes)} on disk, but {place} has {_human(free)} free")
+    if shortfalls:
+        raise PainctlError(f"{what} needs " + ", and ".join(shortfalls) + hint, params=(BIG_OK,))
 
 
 def available_memory(device: str = "cpu") -> tuple[int | None, str]:
