@@ -300,9 +300,8 @@ class Lashes(Part):
                 continue
             i = np.arange(len(sel))
             shift = [np.interp(i, i[found], (a[sel] - root[sel, c])[found]) for a, c in ((y, 1), (z, 2))]
-            for c, d in zip((1, 2), shift):  # a 3-root median along the lid: one column cannot kink the line
-                pad = np.concatenate([d[:1], d, d[-1:]])
-                out[sel, c] += np.median(np.stack([pad[:-2], pad[1:-1], pad[2:]]), axis=0)
+            for c, d in zip((1, 2), shift):  # one column cannot kink the line
+                out[sel, c] += _median3(d)
         return _onto_rays(out, self.camera, back=True)
 
     def dress(self, head, vertices, au):
@@ -385,10 +384,16 @@ def _seam(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.nda
     step = np.isfinite(z[:, :-1]) & (drop > SEAM_STEP)
     first = np.argmax(step, axis=1)
     seam = np.where(step.any(axis=1), points[:, 1] + ys[first] - 0.5 * SEAM_RES, np.inf)
-    if len(seam) >= 3:
-        padded = np.concatenate([seam[:1], seam, seam[-1:]])
-        seam = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
-    return seam
+    return _median3(seam)
+
+
+def _median3(values: np.ndarray) -> np.ndarray:
+    """Return (N,) the 3-point running median of ``values`` (N,) along the lid, ends repeated (1 or 2
+    values come back as they are)."""
+    if len(values) < 3:
+        return values
+    pad = np.concatenate([values[:1], values, values[-1:]])
+    return np.median(np.stack([pad[:-2], pad[1:-1], pad[2:]]), axis=0)
 
 
 def _onto_rays(points: np.ndarray, camera: np.ndarray, back: bool = False) -> np.ndarray:
