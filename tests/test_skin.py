@@ -192,3 +192,33 @@ def test_dark_skin_is_no_blotchier_than_medium_skin(head):
 
     # Measured 0.0137 (dark) and 0.0128 (medium); before the cap 0.0321 and 0.0128.
     assert blotches(0.45) < 1.3 * blotches(0.15)
+
+
+def _spot_darkening(head, melanin, monkeypatch):
+    """(K,) per face texel the factor by which an 85-year-old's age spots change green reflectance."""
+    from painctl.appearance import skin
+    from painctl.appearance.uv import uv_texels
+
+    m, verts, uv, uvf = head
+    params = skin.SkinParams(melanin, 0.1, 85.0, (0.3, 0.15, 0.07), (0.06, 0.04, 0.03), 3)
+    texels = uv_texels(uv, uvf, 256)
+
+    def green():
+        t = skin._Texels(np.asarray(verts, np.float64), np.asarray(m.faces), texels, m.region_vertices(), m.landmarks(), params)
+        return skin.pigment_reflectance(t, params)[:, 1]
+
+    spotted = green()
+    with monkeypatch.context() as patch:
+        patch.setattr(skin, "AGE_SPOTS", 0)
+        return spotted / green()
+
+
+def test_age_spots_darken_dark_skin_no_more_than_light_skin_and_fewer(head, monkeypatch):
+    # Solar lentigines on light skin, fewer and smaller dark macules on dark skin; the same melanin
+    # raised by 25-70% everywhere darkened dark skin by up to 70% (smudges like dirt under the eyes).
+    light, dark = (_spot_darkening(head, m, monkeypatch) for m in (0.05, 0.45))
+    on_light, on_dark = light < 0.995, dark < 0.995
+    assert on_light.sum() > 0 and on_dark.sum() > 0
+    assert np.median(1 - dark[on_dark]) < 1.3 * np.median(1 - light[on_light])
+    assert np.percentile(dark[on_dark], 5) > 0.7
+    assert on_dark.sum() < 0.5 * on_light.sum()

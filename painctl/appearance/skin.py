@@ -254,9 +254,23 @@ CHEEK_FLUSH = 0.09
 CHEEK_RADIUS_M = 0.018
 NOSE_FLUSH = 0.07
 NOSE_RADIUS_M = 0.012
-#: Age spots (solar lentigines): up to this many at age factor 1 (fewer, as age**1.5, before),
-#: 0.8-2.5 mm across, each raising melanin by 25-70%: kept small and faint, strong ones read as dirt on dark skin.
+#: Age spots: up to this many at age factor 1 on light skin (fewer, as age**1.5, before). Solar
+#: lentigines, the age spots of light skin, are flat tan-to-brown macules with sharp edges, mostly
+#: 2-10 mm across on the face; in dark skin they are rare, and what shows with age are fewer, smaller
+#: dark macules and papules (dermatosis papulosa nigra: 1-5 mm, on the cheeks). So the spots here
+#: are discs with a soft rim (not Gaussians), SPOT_DIAMETER_LIGHT (mm) across on light skin and
+#: SPOT_DIAMETER_DARK on dark skin, AGE_SPOTS_DARK_SHARE as many there, and each darkens the skin's
+#: green reflectance by a fraction in SPOT_DARKENING whatever its tone. The Gaussians before, 0.8-2.5
+#: mm in radius with melanin raised by 25-70% everywhere, blurred over 3-10 mm and darkened dark skin
+#: by up to 70%: on elderly dark-skinned faces they read as dirty smudges under the eyes.
 AGE_SPOTS = 40
+AGE_SPOTS_DARK_SHARE = 0.4
+SPOT_DIAMETER_LIGHT, SPOT_DIAMETER_DARK = (2.0, 6.0), (1.0, 2.5)
+SPOT_DARKENING = (0.1, 0.3)
+#: The share of a spot's radius over which its rim fades to the skin around it.
+SPOT_RIM = 0.35
+#: The melanin of light (caucasian) and dark (african) skin between which the spots change kind.
+SPOT_LIGHT_MELANIN, SPOT_DARK_MELANIN = 0.08, 0.4
 #: Fine grain of the albedo: relative amplitude at 700 cycles/m (1.4 mm), doubling with age.
 GRAIN = 0.03
 #: Elderly creases darken the albedo by this much per unit crease at age factor 1.
@@ -361,16 +375,26 @@ def pigment_reflectance(t: _Texels, params: SkinParams) -> np.ndarray:
     haemoglobin += NOSE_FLUSH * np.exp(-np.sum((points - lm["nose_tip"]) ** 2, 1) / (2 * NOSE_RADIUS_M**2))
     face_ids = np.asarray(t.regions["face"])
     near = _Nearby(points)
-    for _ in range(int(round(AGE_SPOTS * t.age**1.5))):
+    dark = float(np.clip((params.melanin - SPOT_LIGHT_MELANIN) / (SPOT_DARK_MELANIN - SPOT_LIGHT_MELANIN), 0.0, 1.0))
+    diameter = (1 - dark) * np.asarray(SPOT_DIAMETER_LIGHT) + dark * np.asarray(SPOT_DIAMETER_DARK)
+    drawn = int(round(AGE_SPOTS * t.age**1.5))
+    kept = int(round(drawn * (1 - (1 - AGE_SPOTS_DARK_SHARE) * dark)))
+    for spot in range(drawn):
         centre = t.verts[face_ids[t.rng.integers(len(face_ids))]]
-        radius = t.rng.uniform(0.0008, 0.0025)
-        amount = t.rng.uniform(0.25, 0.7)
-        k = near(centre, SPOT_REACH * radius)
-        melanin[k] *= 1 + amount * np.exp(-np.sum((points[k] - centre) ** 2, 1) / (2 * radius**2))
+        radius = 0.0005 * t.rng.uniform(*diameter)
+        # The melanin a spot adds is chosen for the darkening it makes: the same relative melanin
+        # darkens dark skin many times more than light skin (reflectance falls as exp(-melanin)).
+        darkening = t.rng.uniform(*SPOT_DARKENING)
+        if spot >= kept:
+            continue  # drawn all the same, so every later draw of the stream stays where it was
+        k = near(centre, radius)
+        d = np.linalg.norm(points[k] - centre, axis=1)
+        disc = 1.0 - _smoothstep((1 - SPOT_RIM) * radius, radius, d)
+        melanin[k] += disc * -np.log1p(-darkening) / MELANIN_ABSORPTION[1]
     return BASE_REFLECTANCE * np.exp(-melanin[:, None] * MELANIN_ABSORPTION - haemoglobin[:, None] * HAEMOGLOBIN_ABSORPTION)
 
 
-#: Spots and moles are Gaussians; beyond this many radii exp(-d^2/2r^2) < 3e-18, so they change
+#: Moles are Gaussians; beyond this many radii exp(-d^2/2r^2) < 3e-18, so they change
 #: nothing there (1 + 0.7 * 3e-18 rounds to exactly 1 in float64) and only nearer texels are evaluated.
 SPOT_REACH = 10.0
 
