@@ -248,3 +248,31 @@ def test_the_painted_beard_is_seeded(hair_rigs):
     b = beard_mod.build_beard(man, kind="full_beard").dress(head, verts, au).texture
     c = beard_mod.build_beard(Identity(**{**man.__dict__, "index": man.index + 7}), kind="full_beard").dress(head, verts, au).texture
     assert a.tobytes() == b.tobytes() and a.tobytes() != c.tobytes()
+
+
+def test_the_segmentation_labels_the_whole_beard_and_not_stubble_or_the_lips(hair_rigs):
+    """The beard class is the beard, its painted bed with the shells over it, not only the shells;
+    the lips' red stays lips, and stubble stays skin."""
+    from test_appearance_brows import _labels
+
+    from painctl.appearance.segmentation import LABELS
+
+    _, _, bare, dressed, ident, verts = _beard_ratio(hair_rigs, "full_beard", ethnicity="african", age_years=25.0)
+    part = beard_mod.build_beard(ident, kind="full_beard")
+    lip = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["lower_lip"])))
+    chin = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["chin"])))
+    centre = int(np.nonzero(bare.mask[chin - 4])[0].mean())
+    box = (slice(lip + 6, chin), slice(centre - 12, centre + 13))
+    shells_only = _labels(dressed, ident, part, False)[box] == LABELS.index("beard")
+    labels = _labels(dressed, ident, part, True)
+    beard = labels[box] == LABELS.index("beard")
+    # Under the lower lip, every pixel not on the lip's red is beard (0.82 of the box measured);
+    # with only the shells labelled, 0.51.
+    assert np.isin(labels[box], [LABELS.index("beard"), LABELS.index("lips")]).all()
+    assert beard.mean() > 0.75 and shells_only.mean() < beard.mean() - 0.2, (beard.mean(), shells_only.mean())
+    # The lips carry no hair: the head's pixels the segmentation calls lips without the beard it
+    # calls lips with it.
+    lips = _labels(dressed, ident, part, False) == LABELS.index("lips")
+    assert lips.sum() > 20 and (labels[lips] == LABELS.index("lips")).all()
+    stubble = beard_mod.build_beard(ident, kind="stubble")
+    assert stubble.skin_cover(np.zeros(3, np.int64), np.full((3, 3), 1 / 3)) is None

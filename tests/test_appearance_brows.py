@@ -129,3 +129,42 @@ def test_texture_brows_grey_less_than_the_scalp():
         else:
             # 85 years: hair 0.21-0.25 linear (85% grey), brows about 0.01 (a third of that grey, in shadow).
             assert (brow < 0.25 * srgb_to_linear(np.asarray(hair))).all(), (brow, hair)
+
+
+def _labels(res, ident, part, painted: bool) -> np.ndarray:
+    """The segmentation of a render of ``ident``'s head (mesh 0) and one part's meshes as
+    render-views makes it: skin and lips on the head, the part's label on its meshes and, when
+    ``painted``, where its hair painted into the skin lies."""
+    from painctl.appearance import segmentation as seg
+
+    head_faces = len(ident.faces)
+    table = np.full(int(res.triangle.max()) + 1, seg.label_id(part.label), np.uint8)
+    table[:head_faces] = seg.LABELS.index("skin")
+    labels = seg.refine_lips(seg.segmentation(res.triangle, table), res.triangle, res.barycentric, ident.faces,
+                             seg.lip_weights(ident.neutral, ident.regions))
+    return seg.refine_skin(labels, res.triangle, res.barycentric, head_faces, part) if painted else labels
+
+
+def test_the_segmentation_labels_the_whole_brow_and_it_moves_down_with_au4(hair_rigs):
+    """The brows class is the brow, its painted bed with the strands over it, not only the strand
+    cards: at 224 px it holds 0.87 and 0.95 of the pixels the brows darken (neutral, AU4 = 5;
+    0.31 and 0.25 when only the cards were labelled), and 0.94 and 0.89 of it is darkened."""
+    from painctl.appearance.segmentation import LABELS
+
+    brow = LABELS.index("brows")
+    heights = []
+    for row in (0, 1):  # neutral, AU4 = 5 of the same man
+        ident, verts, au, head = _textured_identity(hair_rigs, row)
+        brows = brows_mod.build_brows(ident)
+        cam = frame_camera(ident.neutral, size=224)
+        res = render_many([brows.dress(head, verts, au)] + brows.meshes(verts, au), [cam], studio_lights(), 224)[0]
+        plain = render_many([head], [cam], studio_lights(), 224)[0]
+        darkened = (_luminance(plain.rgb) - _luminance(res.rgb) > 0.08) & res.mask
+        cards_only = _labels(res, ident, brows, False) == brow
+        labels = _labels(res, ident, brows, True) == brow
+        assert darkened.sum() > 100
+        assert labels[darkened].mean() > 0.8 > cards_only[darkened].mean() + 0.2, (labels[darkened].mean(), cards_only[darkened].mean())
+        # The class is the brow, not a box round it: most of it is darkened by the brows.
+        assert (labels & darkened).sum() > 0.5 * labels.sum()
+        heights.append(np.nonzero(labels)[0].mean())
+    assert au[0] == 5 and heights[1] > heights[0] + 1.0, heights

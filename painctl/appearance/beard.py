@@ -117,6 +117,14 @@ class Beard(Part):
     def record(self):
         return {"beard": self.kind, **self.info}
 
+    def skin_cover(self, triangle, barycentric):
+        # Stubble is a shadow in the skin, not hair a segmentation would outline.
+        if self.painted is None or self.shells is None:
+            return None
+        # The painted bed is the vertices' density interpolated over each triangle (:meth:`paint`).
+        density = np.asarray(self.painted["coverage"], np.float64)
+        return np.einsum("kc,kc->k", barycentric, density[self.identity.faces[triangle]])
+
 
 #: How far (metres) the beard's edges fade from full to none: the cheek line, and the neckline
 #: under the jaw; and the amplitude of the random wobble of both (a beard's edge is not a line).

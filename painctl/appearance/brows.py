@@ -37,6 +37,9 @@ from painctl.seeding import rng_for
 STREAM = 14300
 #: The most of the skin the brows' painted bed covers (skin shows through the densest brow).
 BED_MAX = 0.82
+#: The segmentation evaluates the bed on triangles with a corner within this distance (metres) of
+#: a vertex inside the brows (the head's triangles there are about 5.6 mm).
+LABEL_REACH_M = 0.008
 #: Pieces along each brow in which the bed's grain has one direction.
 BED_PIECES = 6
 #: Brows grey later and less than the scalp: none until the scalp is :data:`GREY_LAG` grey, then
@@ -76,6 +79,7 @@ class Brows(Part):
         #: The identity and its brow shape (arch, lift, thickness, density, linear colour), for the painted bed.
         self.identity, self.shape = identity, shape
         self._paint: SkinPaint | None = None
+        self._near: np.ndarray | None = None
 
     def paint(self, size: int) -> SkinPaint | None:
         """Return the brows' bed of hair painted on a ``size`` x ``size`` head texture (0: on the
@@ -113,6 +117,31 @@ class Brows(Part):
     def record(self):
         return dict(self.info)
 
+    def skin_cover(self, triangle, barycentric):
+        ident = self.identity
+        if ident is None or self.shape is None:
+            return None
+        if self._near is None:
+            # The bed is evaluated on the triangles near the brows only (a few hundred of the head's).
+            from scipy.spatial import cKDTree
+
+            v = ident.neutral.astype(np.float64)
+            inside = brow_region(ident, v, self.shape) > 0
+            near = np.zeros(len(v), bool)
+            if inside.any():
+                near[np.concatenate(cKDTree(v).query_ball_point(v[inside], LABEL_REACH_M))] = True
+            if "face" in ident.regions:
+                face = np.zeros(len(v), bool)
+                face[ident.regions["face"]] = True
+                near &= face
+            self._near = near[ident.faces].any(1)
+        cover = np.zeros(len(triangle))
+        on = self._near[triangle]
+        if on.any():
+            corners = ident.neutral.astype(np.float64)[ident.faces[triangle[on]]]
+            cover[on] = brow_region(ident, np.einsum("kc,kcd->kd", barycentric[on], corners), self.shape)
+        return cover
+
 
 def brow_arch(identity: Identity, side: str, t: np.ndarray, arch_m: float, lift_m: float) -> tuple[np.ndarray, np.ndarray]:
     """Return (x, y) metres of the brow's centre line at ``t`` (0 inner end .. 1 tail) on the neutral head."""
@@ -130,14 +159,10 @@ def brow_coverage(identity: Identity, points: np.ndarray, shape: dict) -> np.nda
     """Return (K,) the fraction 0-1 of skin the brows' hair covers at ``points`` (K,3) metres of the
     neutral head, for the brow ``shape`` drawn by :func:`build_brows`.
 
-    The bed runs along the arch the strands are rooted on, as high as their roots spread plus the
-    rise of their tips, thinning toward the tail and fading in at the inner head; a grain of
-    cells elongated along the hairs' run (mostly outward) breaks it up as hairs do."""
-    from painctl.appearance.hair import _smoothstep
-
+    The bed (:func:`brow_region`) is broken up by a grain of cells elongated along the hairs' run
+    (mostly outward), as hairs do."""
     v = identity.neutral
     lm = identity.landmarks
-    cover = np.zeros(len(points))
     # Clumps of a few hairs (2 mm) and single hairs (0.3 mm), both in cells elongated along the
     # hairs' local direction (up at the brow's head, outward along it): hash cells stretched along
     # x alone drew the whole brow as horizontal hatching.
@@ -161,6 +186,22 @@ def brow_coverage(identity: Identity, points: np.ndarray, shape: dict) -> np.nda
     fine = hash_noise(flat, 0.0003, stretch=(4.0, 1.0, 1.0), seed=seed)
     clumps = hash_noise(flat + 0.0011, 0.0012, stretch=(2.0, 1.0, 1.0), seed=seed + 7)
     grain = 0.55 * fine + 0.45 * clumps
+    # Skin shows through even the densest part (a brow is hairs over skin, not a solid band).
+    return np.clip(brow_region(identity, points, shape, core=True) * shape["density"] * (0.45 + 0.75 * grain) * 1.3, 0.0, BED_MAX)
+
+
+def brow_region(identity: Identity, points: np.ndarray, shape: dict, core: bool = False) -> np.ndarray:
+    """Return (K,) 0-1 how far ``points`` (K,3) metres of the neutral head lie inside the brows of
+    ``shape`` (:func:`build_brows`): 1 over the brow, falling to 0 over its feathered edges; with
+    ``core``, thinner where only the hairs' tips reach (the bed's density before its grain).
+
+    The bed runs along the arch the strands are rooted on, as high as their roots spread plus the
+    rise of their tips, thinning toward the tail and fading in at the inner head."""
+    from painctl.appearance.hair import _smoothstep
+
+    v = identity.neutral
+    lm = identity.landmarks
+    cover = np.zeros(len(points))
     for side in ("left", "right"):
         inner, outer = v[lm[f"{side}_eye_inner"]], v[lm[f"{side}_eye_outer"]]
         sign = 1.0 if outer[0] > inner[0] else -1.0
@@ -178,10 +219,9 @@ def brow_coverage(identity: Identity, points: np.ndarray, shape: dict) -> np.nda
         along_t = np.interp(t, [-0.06, 0.04, 0.25, 0.6, 0.9, 1.04], [0.0, 0.5, 1.0, 1.0, 0.45, 0.0])
         front = points[:, 2] > v[lm[f"{side}_upper_lid"], 2] - 0.02
         # Densest along the roots' middle line, thinner where only tips reach.
-        core = 1.0 - 0.45 * np.clip((points[:, 1] - centre) / np.maximum(half + rise, 1e-4), 0, 1)
-        cover = np.maximum(cover, across * along_t * front * core)
-    # Skin shows through even the densest part (a brow is hairs over skin, not a solid band).
-    return np.clip(cover * shape["density"] * (0.45 + 0.75 * grain) * 1.3, 0.0, BED_MAX)
+        thin = 1.0 - 0.45 * np.clip((points[:, 1] - centre) / np.maximum(half + rise, 1e-4), 0, 1) if core else 1.0
+        cover = np.maximum(cover, across * along_t * front * thin)
+    return cover
 
 
 def growth_angle(t: np.ndarray) -> np.ndarray:

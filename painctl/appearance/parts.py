@@ -81,6 +81,14 @@ class Part:
         """Return what this part drew for the identity (JSON-serialisable: style, colour, sizes)."""
         return {}
 
+    def skin_cover(self, triangle: np.ndarray, barycentric: np.ndarray) -> np.ndarray | None:
+        """Return (K,) 0-1 how far the hair this part paints into the skin covers the head at K
+        surface points, given as head ``triangle`` ids (K,) and ``barycentric`` weights (K,3) on
+        the neutral head; for the segmentation, where a skin pixel over one half takes the part's
+        ``label`` (a brow or beard is the region its hairs grow from, not only the strands drawn
+        over it). None where the part paints nothing into the skin."""
+        return None
+
 
 #: Part builders in draw order: name -> builder(Identity) -> Part (or None when the part does not
 #: apply to this identity, e.g. a beard on a woman or hair on a mesh with no scalp region).

@@ -101,6 +101,20 @@ def refine_lips(labels: np.ndarray, triangle: np.ndarray, barycentric: np.ndarra
     return out
 
 
+def refine_skin(labels: np.ndarray, triangle: np.ndarray, barycentric: np.ndarray, n_faces: int, part) -> np.ndarray:
+    """Return ``labels`` (H,W) with the head pixels (triangle id below ``n_faces``) labelled skin set
+    to ``part``'s label where its hair painted into the skin (:meth:`Part.skin_cover
+    <painctl.appearance.parts.Part.skin_cover>` at the pixel's ``triangle`` and ``barycentric``
+    (H,W,3)) covers over one half: a brow's or beard's bed, not only the strands over it."""
+    candidate = (triangle >= 0) & (triangle < n_faces) & (labels == LABELS.index("skin"))
+    cover = part.skin_cover(triangle[candidate], barycentric[candidate]) if candidate.any() else None
+    if cover is None:
+        return labels
+    out = labels.copy()
+    out[candidate] = np.where(cover > 0.5, label_id(part.label), out[candidate])
+    return out
+
+
 def segmentation(triangle: np.ndarray, triangle_labels: np.ndarray) -> np.ndarray:
     """Return the (H,W) uint8 segmentation of a render: ``triangle_labels`` (T,) is the class of
     every triangle id of the frame (all meshes, in draw order); background (-1) is 0."""
