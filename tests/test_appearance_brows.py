@@ -142,7 +142,7 @@ def _labels(res, ident, part, painted: bool) -> np.ndarray:
     table[:head_faces] = seg.LABELS.index("skin")
     labels = seg.refine_lips(seg.segmentation(res.triangle, table), res.triangle, res.barycentric, ident.faces,
                              seg.lip_weights(ident.neutral, ident.regions))
-    return seg.refine_skin(labels, res.triangle, res.barycentric, head_faces, part) if painted else labels
+    return seg.refine_skin(labels, res.triangle, res.barycentric, head_faces, [part]) if painted else labels
 
 
 def test_the_segmentation_labels_the_whole_brow_and_it_moves_down_with_au4(hair_rigs):

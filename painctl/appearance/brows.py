@@ -79,7 +79,9 @@ class Brows(Part):
         #: The identity and its brow shape (arch, lift, thickness, density, linear colour), for the painted bed.
         self.identity, self.shape = identity, shape
         self._paint: SkinPaint | None = None
+        #: For :meth:`skin_cover`: the triangles near the brows (F,) bool and the neutral head (V,3) in float64.
         self._near: np.ndarray | None = None
+        self._neutral: np.ndarray | None = None
 
     def paint(self, size: int) -> SkinPaint | None:
         """Return the brows' bed of hair painted on a ``size`` x ``size`` head texture (0: on the
@@ -125,7 +127,7 @@ class Brows(Part):
             # The bed is evaluated on the triangles near the brows only (a few hundred of the head's).
             from scipy.spatial import cKDTree
 
-            v = ident.neutral.astype(np.float64)
+            v = self._neutral = ident.neutral.astype(np.float64)
             inside = brow_region(ident, v, self.shape) > 0
             near = np.zeros(len(v), bool)
             if inside.any():
@@ -138,7 +140,7 @@ class Brows(Part):
         cover = np.zeros(len(triangle))
         on = self._near[triangle]
         if on.any():
-            corners = ident.neutral.astype(np.float64)[ident.faces[triangle[on]]]
+            corners = self._neutral[ident.faces[triangle[on]]]
             cover[on] = brow_region(ident, np.einsum("kc,kcd->kd", barycentric[on], corners), self.shape)
         return cover
 

@@ -101,17 +101,21 @@ def refine_lips(labels: np.ndarray, triangle: np.ndarray, barycentric: np.ndarra
     return out
 
 
-def refine_skin(labels: np.ndarray, triangle: np.ndarray, barycentric: np.ndarray, n_faces: int, part) -> np.ndarray:
+def refine_skin(labels: np.ndarray, triangle: np.ndarray, barycentric: np.ndarray, n_faces: int, parts) -> np.ndarray:
     """Return ``labels`` (H,W) with the head pixels (triangle id below ``n_faces``) labelled skin set
-    to ``part``'s label where its hair painted into the skin (:meth:`Part.skin_cover
+    to a part's label where the hair it paints into the skin (:meth:`Part.skin_cover
     <painctl.appearance.parts.Part.skin_cover>` at the pixel's ``triangle`` and ``barycentric``
-    (H,W,3)) covers over one half: a brow's or beard's bed, not only the strands over it."""
-    candidate = (triangle >= 0) & (triangle < n_faces) & (labels == LABELS.index("skin"))
-    cover = part.skin_cover(triangle[candidate], barycentric[candidate]) if candidate.any() else None
-    if cover is None:
-        return labels
+    (H,W,3)) covers over one half: a brow's or beard's bed, not only the strands over it. ``parts``
+    are taken in order; a pixel one of them labels is no longer skin for the next."""
     out = labels.copy()
-    out[candidate] = np.where(cover > 0.5, label_id(part.label), out[candidate])
+    candidate = (triangle >= 0) & (triangle < n_faces) & (labels == LABELS.index("skin"))
+    for part in parts:
+        cover = part.skin_cover(triangle[candidate], barycentric[candidate]) if candidate.any() else None
+        if cover is not None:
+            rows, cols = np.nonzero(candidate)
+            inside = cover > 0.5
+            out[rows[inside], cols[inside]] = label_id(part.label)
+            candidate[rows[inside], cols[inside]] = False
     return out
 
 

@@ -537,8 +537,7 @@ def _write_maps(plan: ViewsPlan, scene: IdentityScene, res, cam, stacked, stem: 
     for folder in MAP_FOLDERS:
         record[folder] = f"{folder}/{stem}.png"
     labels_image = seg.refine_lips(seg.segmentation(res.triangle, triangle_labels), res.triangle, res.barycentric, plan.faces, scene.lip_weights)
-    for part in scene.parts:
-        labels_image = seg.refine_skin(labels_image, res.triangle, res.barycentric, len(plan.faces), part)
+    labels_image = seg.refine_skin(labels_image, res.triangle, res.barycentric, len(plan.faces), scene.parts)
     seg.save_segmentation(out_dir / record["segmentation"], labels_image)
     seg.save_depth(out_dir / record["depth"], seg.depth_code(res.depth))
     seg.save_normals(out_dir / record["normals"], seg.normal_code(res.triangle, res.barycentric, normals, faces, cam.rotation()))
