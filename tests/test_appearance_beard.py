@@ -129,8 +129,8 @@ def au10_rig(hair_rigs):
     return out
 
 
-def _beard_ratio(hair_rigs, kind: str, size: int = 224, rig: str = "au4", row: int = 0, **who):
-    """A man's ``kind`` beard on the flat-textured head of ``rig``'s ``row``: (luminance of the
+def _beard_ratio(hair_rigs, kind: str, size: int = 224, rig: str = "au4", row: int = 0, skin=(0.78, 0.6, 0.5), **who):
+    """A man's ``kind`` beard on the head of ``rig``'s ``row``, flat-textured sRGB ``skin``: (luminance of the
     dressed head over the bare head per pixel, 1 off the head; the head's visible pixels in the
     dressed render; the bare render; the camera; the identity, its vertices)."""
     ident, _, _, _ = _textured_identity(hair_rigs, 0)
@@ -138,7 +138,7 @@ def _beard_ratio(hair_rigs, kind: str, size: int = 224, rig: str = "au4", row: i
 
     base, verts, au = _identity(hair_rigs / rig, row)
     ident = Identity(**{**base.__dict__, "uv": ident.uv, "uv_faces": ident.uv_faces, "gender": "male", **who})
-    texture = np.tile(np.array([0.78, 0.6, 0.5], np.float32), (512, 512, 1))
+    texture = np.tile(np.array(skin, np.float32), (512, 512, 1))
     head = Mesh(verts, ident.faces, uv=ident.uv, uv_faces=ident.uv_faces, texture=texture, shading=False)
     part = beard_mod.build_beard(ident, kind=kind)
     cam = frame_camera(ident.neutral, size=size)
@@ -199,6 +199,24 @@ def test_stubble_is_a_blue_grey_shadow_with_bristles(hair_rigs):
     assert cool > 1.05, cool
     grain = float((r - uniform_filter(r, 5)).std())
     assert grain > 0.02, grain
+
+
+def test_white_stubble_on_dark_skin_is_bristles_not_a_grey_wash(hair_rigs):
+    """An old African man's white stubble at 512 px lightens his dark jaw only a little on
+    average and in grains (the brightest bristles), as unpigmented bristles over dark skin do,
+    instead of shadowing it grey as if the white hair lay under the skin: measured the jaw at
+    1.40 of the bare skin's luminance on average, its brightest tenth from 1.76 (2.24 and 2.43
+    when grey bristles were painted as a dark stubble's shadow, a flat grey wash like paint)."""
+    ratio, _, bare, dressed, ident, _ = _beard_ratio(hair_rigs, "stubble", 512, skin=(0.3, 0.19, 0.13), ethnicity="african", age_years=90.0)
+    part = beard_mod.build_beard(Identity(**{**ident.__dict__, "gender": "male"}), kind="stubble")
+    assert part.record()["grey"] > 0.8, part.record()
+    chin = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["chin"])))
+    lip = int(np.median(_rows_of_vertex(bare, ident.faces, ident.landmarks["lower_lip"])))
+    centre = int(np.nonzero(bare.mask[chin - 8])[0].mean())
+    r = ratio[(lip + chin) // 2:chin - 4, centre - 20:centre + 21]
+    assert 1.05 < r.mean() < 1.6, float(r.mean())
+    # Grains: the brightest bristles stand above the mean as far as the mean stands above bare skin.
+    assert np.percentile(r, 90) - r.mean() > 0.5 * (r.mean() - 1.0), (float(np.percentile(r, 90)), float(r.mean()))
 
 
 def _upper_lip(ident, res) -> np.ndarray:

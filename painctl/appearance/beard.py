@@ -17,7 +17,8 @@ texture (:func:`beard_texture`: many fine, short curling hairs in clumps that ta
 tips, not a strand per column), which give the mass its strands, tufts and a soft, irregular
 outline. Stubble is painted only: bristles of a day or three are a tenth of a millimetre thick
 and a millimetre long, which a camera at 224-512 px sees as a blue-grey shadow (dark hair under
-the skin) with a dot per bristle over the beard area, not as hair standing off the face (as
+the skin) with a dot per bristle over the beard area (grey bristles, unpigmented, as dots
+only), not as hair standing off the face (as
 shells, they drew a solid grey mask on the cheeks that hid the face from a face detector at 30
 degrees). Whether a man has a beard, and which, is drawn from ``rng_for(seed, STREAM, index)``
 by age and ancestry (:data:`BEARD_WEIGHTS`); women have none. The painted hairs are a hash of
@@ -100,7 +101,7 @@ class Beard(Part):
         if self._paint is None or self._paint.size != size:
             density = self.painted["coverage"]
             rows = cols = np.zeros(0, np.int64)
-            texel_cover, colour = np.zeros(0), self.painted["colour"]
+            texel_cover, colour = np.zeros(0), self.painted.get("vertex_colour", self.painted["colour"])
             if size:
                 texels = texel_points(ident, size, "skin")
                 d = texels.interpolate(density)
@@ -278,6 +279,9 @@ BEARD_UNDER = {"moustache": 0.98, "short_beard": 0.97, "full_beard": 0.99}
 #: and the blue-grey a dark stubble's shadow takes (dark hair seen through the skin, linear RGB).
 STUBBLE_DOT_M = 0.0005
 STUBBLE_SHADOW = np.array([0.028, 0.034, 0.048])
+#: Stubble's coverage at full density: the shadow of its pigmented hairs under the skin, and a
+#: bristle's dot over it (times its cell's draw cubed: most bristles are fine, a few catch a pixel).
+STUBBLE_SHADOW_COVER, STUBBLE_DOT_COVER = 0.45, 0.55
 
 
 def _cell_hash(seed: int, *ints: np.ndarray) -> np.ndarray:
@@ -299,12 +303,26 @@ def painted_hair(points: np.ndarray, density: np.ndarray, kind: str, painted: di
     x, y = points[:, 0] - centre[0], points[:, 1]
     s = np.arctan2(x, points[:, 2] - centre[2]) * 0.08  # arc length round the face (metres, at 8 cm)
     if kind == "stubble":
-        bristle = _cell_hash(seed + 7, np.floor(s / STUBBLE_DOT_M), np.floor(y / STUBBLE_DOT_M))
-        cover = np.minimum(1.0, 1.8 * density) * (0.45 + 0.55 * bristle ** 3)
+        cell_s, cell_y = np.floor(s / STUBBLE_DOT_M), np.floor(y / STUBBLE_DOT_M)
+        bristle = _cell_hash(seed + 7, cell_s, cell_y)
+        full = np.minimum(1.0, 1.8 * density)
         # Dark stubble shows as a blue-grey shadow (hair under translucent skin); light stubble keeps its colour.
         dark = float(np.clip(1.0 - colour.max() / 0.2, 0.0, 1.0))
         shadow = colour * (1.0 - 0.6 * dark) + 0.6 * dark * STUBBLE_SHADOW
-        return cover, np.tile(shadow, (len(points), 1))
+        grey = float(painted.get("grey", 0.0)) if painted.get("grey_colour") is not None else 0.0
+        if grey <= 0.0:
+            return full * (STUBBLE_SHADOW_COVER + STUBBLE_DOT_COVER * bristle ** 3), np.tile(shadow, (len(points), 1))
+        # A grey or white bristle has no pigment to show through the skin: only the pigmented
+        # share of the bristles shadows it, and each grey one is a dot of its own colour. (Grey
+        # bristles painted as the dark ones' shadow drew a flat grey wash over the whole jaw, like
+        # paint, on an old African man's white stubble.)
+        shadow_cover = full * STUBBLE_SHADOW_COVER * (1.0 - grey)
+        dot_cover = full * STUBBLE_DOT_COVER * bristle ** 3
+        is_grey = _cell_hash(seed + 8, cell_s, cell_y) < grey
+        cover = shadow_cover + dot_cover
+        share = np.where(is_grey, dot_cover, 0.0) / np.maximum(cover, 1e-9)
+        rgb = shadow[None] * (1.0 - share[:, None]) + np.asarray(painted["grey_colour"], np.float64)[None] * share[:, None]
+        return cover, rgb
     strands = np.zeros(len(points))
     pick = np.zeros(len(points))
     # Fewer hairs grow as the density falls, and the fill under them falls faster: the edges thin
@@ -479,12 +497,15 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
 
     # The edges' wobble has its own draws, so the draws above keep the beards they drew before.
     cover = beard_coverage(identity, kind, rng_for(identity.seed, STREAM, identity.index, 1))
-    # Grey bristles mixed as the eye sees them.
-    linear = srgb_to_linear((1.0 - grey) * colour + grey * np.asarray(GREY) * 0.85)
     if kind == "stubble":
-        # A few days' growth covers at most about half the skin.
+        # A few days' growth covers at most about half the skin; ``grey`` of its bristles are grey
+        # dots, the others shadow the skin in the hair's own colour (:func:`painted_hair`).
         density = float(rng.uniform(0.3, 0.5))
-        return Beard(kind, None, {**info, "density": round(density, 3)}, identity, {"coverage": cover * density, "colour": linear, "under": 1.0})
+        painted = {"coverage": cover * density, "colour": srgb_to_linear(colour), "grey_colour": srgb_to_linear(np.asarray(GREY) * 0.85),
+                   "grey": grey, "under": 1.0,
+                   # On untextured heads (vertex colours) the bristles mixed as the eye sees them.
+                   "vertex_colour": srgb_to_linear((1.0 - grey) * colour + grey * np.asarray(GREY) * 0.85)}
+        return Beard(kind, None, {**info, "density": round(density, 3)}, identity, painted)
     thickness_m, layers = BEARD_SHAPES[kind]
     frame = head_frame(identity)
     # Short separate hairs that curl and cross, in clumps (:func:`beard_texture`; a strand per
