@@ -422,7 +422,8 @@ def _one_blas_thread():
 def _render_identity(task: IdentityTask) -> list[dict]:
     from painctl.appearance import scene as sc
     from painctl.appearance import camera_model as cm
-    from painctl.renderer import relight, render_many
+    from painctl.renderer import face_offsets, mesh_index, relight, render_many
+    from painctl.renderer.coverage import cutout_meshes
 
     plan = _PLAN
     vertices = _rig_file()["vertices"][task.start:task.stop]
@@ -449,6 +450,8 @@ def _render_identity(task: IdentityTask) -> list[dict]:
                 covered = res.alpha > 0
                 res.rgb[covered] = relight(res.rgb[covered], _covered_ratio(res, covered, ratio, plan.faces))
         stacked = _stacked_geometry(meshes, labels) if plan.maps else None
+        cut = cutout_meshes(meshes)
+        offsets = face_offsets(meshes)
         for v, (res, cam) in enumerate(zip(results, scene.cameras)):
             if prepared[v] is None:
                 # Prepared on the neutral face (j = 0) and shared by its pain faces: the shadow the
@@ -458,7 +461,8 @@ def _render_identity(task: IdentityTask) -> list[dict]:
                     background = sc.cast_shadow(background, res.alpha, scene.lights[0].direction, scene.room)
                 prepared[v] = cm.blur(background, scene.models[v].background_defocus_px)
             stem = f"{task.name}_{task.start + j:06d}_{view_name(*plan.views[v])}"
-            rel = _write_image(plan, task, scene, res, prepared[v], v, stem)
+            shown = mesh_index(res.triangle, offsets)
+            rel = _write_image(plan, task, scene, res, prepared[v], v, stem, (shown >= 0) & cut[np.maximum(shown, 0)])
             record = _image_record(plan, task, scene, v, rel, task.start + j, cam, res)
             if plan.maps:
                 _write_maps(plan, scene, res, cam, stacked, stem, record)
@@ -486,16 +490,22 @@ def _stacked_geometry(meshes: list, labels: list) -> tuple[np.ndarray, np.ndarra
             np.concatenate([m.faces + off for m, off in zip(meshes, offsets)]))
 
 
-def _write_image(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, res, background: np.ndarray, v: int, stem: str) -> dict:
-    """Composite view ``v``'s render over its background, develop it through the camera model,
-    save images/<stem>.png (and its repaint mask for inpainting); return its path in the artefact."""
+def _write_image(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, res, background: np.ndarray, v: int, stem: str,
+                 cutout: np.ndarray | None = None) -> dict:
+    """Composite view ``v``'s render over its background, resolve its ``cutout`` (H,W) hair pixels
+    as soft coverage (:func:`painctl.renderer.coverage.soften_cutouts`), develop it through the
+    camera model, save images/<stem>.png (and its repaint mask for inpainting); return its path in the artefact."""
     from PIL import Image
 
     from painctl.appearance import camera_model as cm
     from painctl.appearance.backgrounds import composite
+    from painctl.renderer.coverage import soften_cutouts
     from painctl.seeding import rng_for
 
     rgb = composite(res.rgb, res.alpha, background)
+    if cutout is not None:
+        # After compositing: hair against the room blends with the room, not with empty pixels.
+        rgb = soften_cutouts(rgb, cutout)
     rel = f"images/{stem}.png"
     model = scene.models[v]
     if scene.noise[v] is None and (model.shot_noise > 0 or model.read_noise > 0):
