@@ -21,7 +21,7 @@ import numpy as np
 #: The standard deviation (pixels) of the filter that turns cut-out pixels into coverage: about
 #: the footprint of one pixel (a box of one pixel has a standard deviation of 0.29 pixels; a
 #: camera's pixel and lens spread a little wider).
-COVERAGE_SIGMA_PX = 0.5
+COVERAGE_SIGMA_PX = 0.7
 #: The standard deviation (pixels) of the surround the hidden surface is estimated from.
 FILL_SIGMA_PX = 2.0
 
