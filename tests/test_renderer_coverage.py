@@ -9,8 +9,7 @@ from test_appearance_hair import _luminance, _textured_identity
 
 from painctl.appearance import brows as brows_mod
 from painctl.appearance import lashes as lashes_mod
-from painctl.renderer import face_offsets, frame_camera, mesh_index, render_many, studio_lights
-from painctl.renderer.coverage import cutout_meshes, soften_cutouts
+from painctl.renderer import cutout_meshes, cutout_pixels, frame_camera, render_many, soften_cutouts, studio_lights
 
 
 def _skin_with_strands(size: int = 64):
@@ -66,8 +65,7 @@ def test_brows_and_lashes_at_224_px_lose_their_black_speckle_and_keep_their_dark
     dressed = brows.dress(head, verts, au)
     meshes = [dressed] + brows.meshes(verts, au) + lashes.meshes(dressed.vertices, au)
     res = render_many(meshes, [frame_camera(ident.neutral, size=224)], studio_lights(), 224)[0]
-    shown = mesh_index(res.triangle, face_offsets(meshes))
-    cutout = (shown >= 0) & cutout_meshes(meshes)[np.maximum(shown, 0)]
+    cutout = cutout_pixels(res.triangle, meshes)
     assert cutout.sum() > 50, int(cutout.sum())
     out = soften_cutouts(res.rgb, cutout)
     near = binary_dilation(cutout, iterations=1)

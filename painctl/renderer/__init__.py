@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from painctl.errors import PainctlError
 from painctl.renderer.camera import Camera, frame_camera
+from painctl.renderer.coverage import cutout_meshes, cutout_pixels, soften_cutouts
 from painctl.renderer.geometry import GeometryResult, render_geometry
 from painctl.renderer.lights import Light, irradiance, lights_from_list, lights_to_list, relight, shading_ratio, studio_lights
 from painctl.renderer.mesh import Mesh, face_offsets, mesh_index, vertex_normals
@@ -34,6 +35,8 @@ __all__ = [
     "RenderResult",
     "available_backends",
     "backend_info",
+    "cutout_meshes",
+    "cutout_pixels",
     "face_offsets",
     "frame_camera",
     "irradiance",
@@ -45,6 +48,7 @@ __all__ = [
     "relight",
     "render_many",
     "shading_ratio",
+    "soften_cutouts",
     "splat",
     "studio_lights",
     "vertex_normals",

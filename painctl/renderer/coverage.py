@@ -38,6 +38,16 @@ def cutout_meshes(meshes) -> np.ndarray:
     return np.array(out, bool)
 
 
+def cutout_pixels(triangle: np.ndarray, meshes, cutout: np.ndarray | None = None) -> np.ndarray:
+    """Return (H,W) bool: the pixels of a render of ``meshes`` (its ``triangle`` (H,W) ids, -1 off
+    them) that show a cut-out mesh (``cutout``: :func:`cutout_meshes` of them, if already known)."""
+    from painctl.renderer.mesh import face_offsets, mesh_index
+
+    cutout = cutout_meshes(meshes) if cutout is None else np.asarray(cutout, bool)
+    shown = mesh_index(triangle, face_offsets(meshes))
+    return (shown >= 0) & cutout[np.maximum(shown, 0)]
+
+
 def soften_cutouts(rgb: np.ndarray, cutout: np.ndarray, sigma_px: float = COVERAGE_SIGMA_PX, fill_px: int = FILL_BOX_PX) -> np.ndarray:
     """Return ``rgb`` (H,W,3) float 0-1 with the ``cutout`` (H,W) bool pixels (those showing a
     cut-out surface) resolved as soft coverage (see the module docstring); a new float32 array.

@@ -422,8 +422,7 @@ def _one_blas_thread():
 def _render_identity(task: IdentityTask) -> list[dict]:
     from painctl.appearance import scene as sc
     from painctl.appearance import camera_model as cm
-    from painctl.renderer import face_offsets, mesh_index, relight, render_many
-    from painctl.renderer.coverage import cutout_meshes
+    from painctl.renderer import cutout_meshes, cutout_pixels, relight, render_many
 
     plan = _PLAN
     vertices = _rig_file()["vertices"][task.start:task.stop]
@@ -451,7 +450,6 @@ def _render_identity(task: IdentityTask) -> list[dict]:
                 res.rgb[covered] = relight(res.rgb[covered], _covered_ratio(res, covered, ratio, plan.faces))
         stacked = _stacked_geometry(meshes, labels) if plan.maps else None
         cut = cutout_meshes(meshes)
-        offsets = face_offsets(meshes)
         for v, (res, cam) in enumerate(zip(results, scene.cameras)):
             if prepared[v] is None:
                 # Prepared on the neutral face (j = 0) and shared by its pain faces: the shadow the
@@ -461,8 +459,7 @@ def _render_identity(task: IdentityTask) -> list[dict]:
                     background = sc.cast_shadow(background, res.alpha, scene.lights[0].direction, scene.room)
                 prepared[v] = cm.blur(background, scene.models[v].background_defocus_px)
             stem = f"{task.name}_{task.start + j:06d}_{view_name(*plan.views[v])}"
-            shown = mesh_index(res.triangle, offsets)
-            rel = _write_image(plan, task, scene, res, prepared[v], v, stem, (shown >= 0) & cut[np.maximum(shown, 0)])
+            rel = _write_image(plan, task, scene, res, prepared[v], v, stem, cutout_pixels(res.triangle, meshes, cut))
             record = _image_record(plan, task, scene, v, rel, task.start + j, cam, res)
             if plan.maps:
                 _write_maps(plan, scene, res, cam, stacked, stem, record)
@@ -499,7 +496,7 @@ def _write_image(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, res,
 
     from painctl.appearance import camera_model as cm
     from painctl.appearance.backgrounds import composite
-    from painctl.renderer.coverage import soften_cutouts
+    from painctl.renderer import soften_cutouts
     from painctl.seeding import rng_for
 
     rgb = composite(res.rgb, res.alpha, background)
