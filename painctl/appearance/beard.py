@@ -354,6 +354,18 @@ def painted_hair(points: np.ndarray, density: np.ndarray, kind: str, painted: di
     if grey_colour is not None:
         is_grey = (pick < painted["grey"])[:, None]
         rgb = np.where(is_grey, np.asarray(grey_colour)[None] * shade * PAINT_ROOT_SHADE, rgb)
+    share = float(painted.get("edge_shadow", 0.0))
+    if share > 0:
+        # Where the beard thins towards its edges the skin between its tufts carries the shadow of
+        # the shorter dark hairs there, as stubble does; without it dark tufts stood on bare skin
+        # like ink. Only pigmented hair (``share``: 1 - grey) casts it, and only where the hair is sparse.
+        dark = float(np.clip(1.0 - colour.max() / 0.2, 0.0, 1.0))
+        tint = colour * (1.0 - 0.6 * dark) + 0.6 * dark * STUBBLE_SHADOW
+        edge = share * STUBBLE_SHADOW_COVER * np.minimum(1.0, 1.8 * density) * (1.0 - density ** 3)
+        under = edge * (1.0 - cover)
+        total = cover + under
+        rgb = (rgb * cover[:, None] + tint[None] * under[:, None]) / np.maximum(total, 1e-9)[:, None]
+        cover = total
     return cover, rgb
 
 
@@ -546,7 +558,7 @@ def build_beard(identity: Identity, kind: str | None = None) -> Beard | None:
     dark = srgb_to_linear(colour + mix * (mid - colour))
     light = srgb_to_linear(np.asarray(GREY) * 0.85 + mix * (mid - np.asarray(GREY) * 0.85))
     density = beard_density(identity, kind, cover, rng_for(identity.seed, STREAM, identity.index, 3))
-    painted = {"coverage": density, "colour": dark, "grey_colour": light, "grey": grey, "under": BEARD_UNDER[kind]}
+    painted = {"coverage": density, "colour": dark, "grey_colour": light, "grey": grey, "under": BEARD_UNDER[kind], "edge_shadow": 1.0 - grey}
     return Beard(kind, shells, info, identity, painted)
 
 
