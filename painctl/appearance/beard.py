@@ -297,8 +297,9 @@ def painted_hair(points: np.ndarray, density: np.ndarray, kind: str, painted: di
     A beard's layer is a bed of short hairs (:data:`PAINT_HAIR_WIDTH_M`) lying down the face in
     cylindrical coordinates about ``centre`` (so they run down the chin and the cheeks alike);
     where the density is low only some hairs grow (a hair is present where its cell's draw is
-    under the density), so the beard thins out hair by hair towards its edges. Stubble is a
-    blue-grey shadow with a dot per bristle."""
+    under the density), so the beard thins out hair by hair towards its edges, over the shadow of
+    its pigmented share (``painted["edge_shadow"]``) as stubble's. Stubble is a blue-grey shadow with
+    a dot per bristle (grey bristles dots only)."""
     colour = np.asarray(painted["colour"], np.float64)
     x, y = points[:, 0] - centre[0], points[:, 1]
     s = np.arctan2(x, points[:, 2] - centre[2]) * 0.08  # arc length round the face (metres, at 8 cm)
