@@ -7,9 +7,9 @@ beard hair) that point sampling turns a fringe that should cover half of its pix
 pattern of solid black pixels and bare ones: lashes drawn as a heavy liner, brows as dotted
 black bands, ragged specks along the hair's outline. A camera integrates over each pixel's
 area instead. This resolves the cut-out pixels as a coverage: the hair's colour and its
-coverage are both filtered with a Gaussian of about a pixel's footprint, and laid over what the
-hair hides, estimated at each hair pixel from the surface around it (a normalised convolution of
-the pixels that show no hair). Dense hair (coverage near 1) keeps its colour; isolated strands
+coverage are both filtered with a kernel of about a pixel's footprint (:data:`COVERAGE_SIGMA_PX`),
+and laid over what the hair hides, estimated at each hair pixel from the surface around it (the
+mean of the pixels in a small box that show no hair, :data:`FILL_BOX_PX`). Dense hair (coverage near 1) keeps its colour; isolated strands
 and specks become partial, as in a photograph. Only the colour changes: the render's ids, depth
 and barycentrics, and so the segmentation and heatmaps, keep the exact cut-out pixels.
 """
