@@ -284,6 +284,14 @@ STUBBLE_SHADOW = np.array([0.028, 0.034, 0.048])
 STUBBLE_SHADOW_COVER, STUBBLE_DOT_COVER = 0.45, 0.55
 
 
+def stubble_tint(colour: np.ndarray) -> np.ndarray:
+    """Return the linear RGB (3,) that short hair of linear ``colour`` (3,) gives the skin it grows
+    through: dark hair a blue-grey shadow (hair seen under translucent skin), light hair its own colour."""
+    colour = np.asarray(colour, np.float64)
+    dark = float(np.clip(1.0 - colour.max() / 0.2, 0.0, 1.0))
+    return colour * (1.0 - 0.6 * dark) + 0.6 * dark * STUBBLE_SHADOW
+
+
 def _cell_hash(seed: int, *ints: np.ndarray) -> np.ndarray:
     """Uniform 0-1 per integer cell (up to three integer arrays): :func:`hash_noise` on whole cells."""
     cells = np.stack([np.asarray(i, np.float64) for i in ints] + [np.zeros(len(ints[0]))] * (3 - len(ints)), axis=1) + 0.5
@@ -307,9 +315,7 @@ def painted_hair(points: np.ndarray, density: np.ndarray, kind: str, painted: di
         cell_s, cell_y = np.floor(s / STUBBLE_DOT_M), np.floor(y / STUBBLE_DOT_M)
         bristle = _cell_hash(seed + 7, cell_s, cell_y)
         full = np.minimum(1.0, 1.8 * density)
-        # Dark stubble shows as a blue-grey shadow (hair under translucent skin); light stubble keeps its colour.
-        dark = float(np.clip(1.0 - colour.max() / 0.2, 0.0, 1.0))
-        shadow = colour * (1.0 - 0.6 * dark) + 0.6 * dark * STUBBLE_SHADOW
+        shadow = stubble_tint(colour)
         grey = float(painted.get("grey", 0.0)) if painted.get("grey_colour") is not None else 0.0
         if grey <= 0.0:
             return full * (STUBBLE_SHADOW_COVER + STUBBLE_DOT_COVER * bristle ** 3), np.tile(shadow, (len(points), 1))
@@ -360,8 +366,7 @@ def painted_hair(points: np.ndarray, density: np.ndarray, kind: str, painted: di
         # Where the beard thins towards its edges the skin between its tufts carries the shadow of
         # the shorter dark hairs there, as stubble does; without it dark tufts stood on bare skin
         # like ink. Only pigmented hair (``share``: 1 - grey) casts it, and only where the hair is sparse.
-        dark = float(np.clip(1.0 - colour.max() / 0.2, 0.0, 1.0))
-        tint = colour * (1.0 - 0.6 * dark) + 0.6 * dark * STUBBLE_SHADOW
+        tint = stubble_tint(colour)
         edge = share * STUBBLE_SHADOW_COVER * np.minimum(1.0, 1.8 * density) * (1.0 - density ** 3)
         under = edge * (1.0 - cover)
         total = cover + under
