@@ -257,9 +257,10 @@ def _upper_lip(ident, res) -> np.ndarray:
 def test_a_moustache_reaches_the_upper_lip_and_leaves_its_red_visible(au10_rig, hair_rigs):
     """A black moustache at 512 px, neutral and at AU10 = 5: the upper lip the bare head shows is
     still the head's (all of its pixels measured) and undarkened (hair never over the vermilion,
-    so the lip's contour a landmarker reads moves with AU10), and the skin just above the lip is
-    hair (luminance 0.40 and 0.44 of the bare skin 5-9 px, 3-5 mm, above the lip's edge measured;
-    0.93 and 0.82 when a moustache of sparse strands stopped at an 8.5 mm ellipse round the mouth)."""
+    so the lip's contour a landmarker reads moves with AU10), and the skin between the lip's red
+    and the nostrils' sill is hair: 20 px of it at rest, 7 px at AU10 = 5, where the lip rises
+    to the nose (luminance from 2 px above the red to the sill 0.49 and 0.64 of the bare skin's
+    measured; 0.53 and 0.67 with the moustache's edge 10 mm under the nose tip, fading over 12 mm)."""
     for row in (0, 1):
         ratio, head_seen, bare, dressed, ident, verts = _beard_ratio(au10_rig.parent, "moustache", 512, rig="au10", row=row,
                                                                      ethnicity="caucasian", age_years=40.0)
@@ -267,14 +268,27 @@ def test_a_moustache_reaches_the_upper_lip_and_leaves_its_red_visible(au10_rig, 
         assert lip.sum() > 200, int(lip.sum())
         seen = (head_seen & _upper_lip(ident, dressed))[lip].mean()
         assert seen > 0.97 and np.median(ratio[lip]) > 0.97, (row, float(seen), float(np.median(ratio[lip])))
-        # Above the lip's top edge in its middle third: the rows 5-9 px above it (3-5 mm) are dark with hair.
+        # Above the lip's top edge in its middle third, up to the nostrils' sill: dark with hair.
         rows, cols = np.nonzero(lip)
         mid = np.abs(cols - np.median(cols)) < (cols.max() - cols.min()) / 6
         tops = {}
         for r, c in zip(rows[mid], cols[mid]):
             tops[c] = min(tops.get(c, r), r)
-        above = [ratio[t - 10:t - 5, c].mean() for c, t in tops.items()]
-        assert np.median(above) < 0.5, (row, float(np.median(above)))
+        sill = int(np.median(_rows_of_vertex(bare, ident.faces, _subnasale(ident))))
+        assert min(tops.values()) - sill > 4, (row, tops, sill)
+        above = [ratio[sill + 1:t - 2, c].mean() for c, t in tops.items()]
+        assert np.median(above) < 0.66, (row, float(np.median(above)))
+
+
+def _subnasale(ident) -> int:
+    """The vertex of the head's subnasale: the deepest midline skin point between nose tip and mouth."""
+    v, lm = ident.neutral, ident.landmarks
+    skin = np.asarray(ident.regions["skin"])
+    s = v[skin]
+    mouth_y = 0.5 * (v[lm["mouth_left"], 1] + v[lm["mouth_right"], 1])
+    mouth_z = 0.5 * (v[lm["mouth_left"], 2] + v[lm["mouth_right"], 2])
+    between = (np.abs(s[:, 0]) < 0.002) & (s[:, 1] < v[lm["nose_tip"], 1]) & (s[:, 1] > mouth_y + 0.004) & (s[:, 2] > mouth_z - 0.01)
+    return int(skin[between][np.argmin(s[between, 2])])
 
 
 def test_the_painted_beard_is_seeded(hair_rigs):

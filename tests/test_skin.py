@@ -222,3 +222,47 @@ def test_age_spots_darken_dark_skin_no_more_than_light_skin_and_fewer(head, monk
     assert np.median(1 - dark[on_dark]) < 1.3 * np.median(1 - light[on_light])
     assert np.percentile(dark[on_dark], 5) > 0.7
     assert on_dark.sum() < 0.5 * on_light.sum()
+
+
+@pytest.mark.parametrize("who", [(25.0, "male", "african"), (80.0, "female", "caucasian"), (40.0, "male", "asian"),
+                                 (30.0, "female", "african")])
+def test_the_upper_lips_red_reaches_the_lips_own_border(anny_model, who):
+    """Up the midline of the upper lip, the albedo is the lips' red from the mouth opening to the lip's
+    border, the ridge where in profile the lip is most forward (labrale superius), and skin above it:
+    on young and old, dark and light heads. (A band of fixed 3-D distance from the lip margin, deep
+    inside the mouth on anny's heads, ended 1-5 mm below the ridge: painted lips thinner than the
+    shaded ones, most on the heads whose margin lies deepest.)"""
+    from painctl.appearance.skin import face_atlas, skin_maps, skin_params
+    from painctl.appearance.uv import uv_texels
+
+    m = anny_model
+    age, gender, ethnicity = who
+    pheno = m.sample_phenotype(np.random.default_rng(5), age, gender, ethnicity)
+    verts = m.neutral(pheno[None])[0].astype(np.float64)
+    regions = m.region_vertices()
+    uv, uvf = face_atlas(m.faces, m.uv, m.uv_faces, regions)
+    params = skin_params(list(m.phenotype_names), pheno, age, 1, 0)
+    size = 1024
+    maps = skin_maps(verts, m.faces, uv, uvf, regions, m.landmarks(), params, size)
+    tex = uv_texels(uv, uvf, size)
+    rows, cols = tex.inside()[:2]
+    points = tex.inside_points(verts, m.faces).astype(np.float64)
+    albedo = maps.albedo[rows, cols].astype(np.float64)
+    ring = verts[regions["lip_margin"]]
+    opening = ring[np.abs(ring[:, 0]) < 0.003, 1].max()
+    height = points[:, 1] - opening
+    midline = (np.abs(points[:, 0] - ring[:, 0].mean()) < 0.002) & (height > -0.001) & (height < 0.016) & (points[:, 2] > ring[:, 2].max() - 0.003)
+    h, a = height[midline], albedo[midline]
+    # The ridge from the surface alone: the most forward midline point below the nose.
+    low = h < 0.012
+    ridge = h[low][np.argmax(points[midline][low, 2])]
+    green_over_red = a[:, 1] / np.maximum(a[:, 0], 1e-6)
+    lip = np.median(green_over_red[(h > 0.0) & (h < 0.0015)])
+    skin = np.median(green_over_red[(h > ridge + 0.003) & (h < ridge + 0.005)])
+    assert skin > lip + 0.03, (skin, lip)
+    red = (green_over_red - lip) / (skin - lip) < 0.5
+    below = (h > ridge - 0.003) & (h < ridge - 0.0015)
+    above = (h > ridge + 0.0015) & (h < ridge + 0.003)
+    assert below.sum() >= 3 and above.sum() >= 3, (int(below.sum()), int(above.sum()))
+    assert red[below].mean() > 0.9, (float(ridge), float(red[below].mean()))
+    assert red[above].mean() < 0.1, (float(ridge), float(red[above].mean()))

@@ -32,6 +32,7 @@ from dataclasses import replace
 import numpy as np
 
 from painctl.appearance.hair import GREY, Shells, _bumps, _smoothstep, ancestry_of, build_shells, head_frame, identity_hair_colour
+from painctl.appearance.lips import lip_shape, upper_lip_excess
 from painctl.appearance.paint import SkinPaint, hash_noise, texel_points
 from painctl.appearance.parts import Identity, Part, register
 from painctl.seeding import rng_for
@@ -132,8 +133,9 @@ class Beard(Part):
 CHEEK_FADE_M = 0.012
 NECK_FADE_M = 0.012
 EDGE_WOBBLE_M = 0.004
-#: How far (metres) above the nose's base line (14 mm under its tip) the hair under the nose reaches.
-MOUSTACHE_RISE_M = 0.004
+#: How far (metres) the moustache's edge under the nose fades from full to none, centred on the
+#: nostrils' sill.
+MOUSTACHE_FADE_M = 0.004
 
 
 def _jaw_line(v: np.ndarray, normals: np.ndarray, skin: np.ndarray, mouth_y: float, ear_x: float) -> tuple[np.ndarray, np.ndarray]:
@@ -162,37 +164,37 @@ def _jaw_line(v: np.ndarray, normals: np.ndarray, skin: np.ndarray, mouth_y: flo
 LIP_CLEARANCE_M = (0.0012, 0.003)
 
 
+def _subnasale_y(v: np.ndarray, skin: np.ndarray, lm: dict, mouth: np.ndarray) -> float:
+    """Return the height (metres) of the head's subnasale, the deepest midline skin point between
+    the nose tip and the mouth (14 mm under the nose tip when none is found)."""
+    s = v[skin]
+    between = (np.abs(s[:, 0]) < 0.002) & (s[:, 1] < v[lm["nose_tip"], 1]) & (s[:, 1] > mouth[1] + 0.004) & (s[:, 2] > mouth[2] - 0.01)
+    if not between.any():
+        return float(v[lm["nose_tip"], 1] - 0.014)
+    return float(s[between][np.argmin(s[between, 2]), 1])
+
+
 def _bare_lips(identity: Identity, v: np.ndarray, mouth: np.ndarray, half_w: float) -> np.ndarray:
     """Return (V,) 0-1: 0 on the lips, rising to 1 away from them.
 
-    Above the mouth the bare area is the upper lip's vermilion, the band the skin texture paints
-    red and the segmentation labels lips (:func:`painctl.appearance.segmentation.lip_vertices`:
-    within ``UPPER_LIP_M`` of the lip margin at the centre, thinning towards the corners), and
-    the beard grows to full over :data:`LIP_CLEARANCE_M` beyond it. Below the mouth (and on a
+    Above the mouth the bare area is the upper lip's vermilion, up to the lip's own border, where
+    the skin texture's red and the segmentation's lips end
+    (:func:`painctl.appearance.lips.upper_lip_excess`), and the beard grows to full over
+    :data:`LIP_CLEARANCE_M` beyond it. Below the mouth (and on a
     head without a lip margin) an ellipse round the mouth, 8.5 mm above the lip line and 8 mm
     below it, as before (the beard starts right under the lower lip)."""
     dy = v[:, 1] - mouth[1]
     lips = ((v[:, 0] - mouth[0]) / (half_w + 0.002)) ** 2 + (dy / np.where(dy > 0, 0.0085, 0.008)) ** 2
     ellipse = _smoothstep(1.0, 1.25, lips)
-    ring_ids = identity.regions.get("lip_margin")
-    if ring_ids is None or len(ring_ids) == 0:
+    shape = lip_shape(v, identity.regions)
+    if shape is None:
         return ellipse
-    from scipy.spatial import cKDTree
-
-    from painctl.appearance.skin import LOWER_LIP_M, UPPER_LIP_M
-
-    ring = v[np.asarray(ring_ids)]
-    centre = ring.mean(0)
-    half = np.abs(ring[:, 0] - centre[0]).max() * 1.08
-    distance = cKDTree(ring).query(v)[0]
-    across = np.clip(1 - ((v[:, 0] - centre[0]) / half) ** 2, 0, 1)
-    thickness = np.where(v[:, 1] > centre[1], UPPER_LIP_M, LOWER_LIP_M) * np.sqrt(across) + 0.0008
-    bare = _smoothstep(thickness + LIP_CLEARANCE_M[0], thickness + LIP_CLEARANCE_M[1], distance)
-    # Behind the mouth's front (inside the mouth, the cheeks' inner side) nothing is lips. Under
-    # the mouth the ellipse: the beard starts right under the lower lip (the vermilion's full
-    # 9.5 mm left a bare band there that read as a seam).
-    bare = np.where(v[:, 2] > centre[2] - 0.02, bare, 1.0)
-    return np.where(v[:, 1] > centre[1], bare, ellipse)
+    # Beside the mouth and behind its front (inside the mouth, the cheeks' inner side)
+    # upper_lip_excess is infinite: nothing there is lips. Under the mouth the ellipse: the beard
+    # starts right under the lower lip (the vermilion's full 9.5 mm left a bare band there that
+    # read as a seam).
+    bare = _smoothstep(LIP_CLEARANCE_M[0], LIP_CLEARANCE_M[1], upper_lip_excess(v, shape))
+    return np.where(v[:, 1] > shape.centre[1], bare, ellipse)
 
 
 def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -217,13 +219,18 @@ def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | Non
     skin = np.asarray(identity.regions["skin"])
     wobble = np.zeros(len(v)) if rng is None else EDGE_WOBBLE_M * (_bumps(rng, v, 0.03) + 0.5 * _bumps(rng, v, 0.012))
     # The cheek line climbs from beside the nose to the sideburn in front of the ear; under the
-    # nose it runs up to the nostrils' sill, so a moustache fills the upper lip (cut at the nose's
-    # base less its fade, it kept a strip of a millimetre or two above the lip).
-    cheek = np.interp(ax, [0.0, 0.012, 0.025, ear_x - 0.012], [nose_base + MOUSTACHE_RISE_M, nose_base + MOUSTACHE_RISE_M, nose_base, ear_y - 0.004])
+    # nose it runs up to the nostrils' sill (the head's own subnasale), so a moustache fills the
+    # upper lip from the sill to the lip's red (cut at the nose's base less its fade, it kept a
+    # strip of a millimetre or two above the lip; cut 10 mm under the nose tip with the cheeks'
+    # 12 mm fade, it thinned to a line at AU10 = 5, where the lip's border rises to 4 mm under
+    # the sill).
+    sill = _subnasale_y(v, skin, lm, mouth)
+    cheek = np.interp(ax, [0.0, 0.012, 0.025, ear_x - 0.012], [sill, sill, nose_base, ear_y - 0.004])
     # Under the nose the edge follows the nostrils: a wobble of several millimetres there cut a
-    # moustache down to a strip over the lip.
+    # moustache down to a strip over the lip; it fades there over MOUSTACHE_FADE_M, not the cheeks'.
     cheek_wobble = wobble * (0.25 + 0.75 * _smoothstep(0.012, 0.03, ax))
-    cover = _smoothstep(-0.5 * CHEEK_FADE_M, 0.5 * CHEEK_FADE_M, cheek + cheek_wobble - v[:, 1])
+    fade = np.interp(ax, [0.0, 0.012, 0.025], [MOUSTACHE_FADE_M, MOUSTACHE_FADE_M, CHEEK_FADE_M])
+    cover = _smoothstep(-0.5 * fade, 0.5 * fade, cheek + cheek_wobble - v[:, 1])
     # The neckline: a little below the underside of the jaw, so the beard covers the jaw's
     # underside and fades out where it turns into the neck.
     jaw_x, jaw_y = _jaw_line(v, vertex_normals(v, identity.faces).astype(np.float64), skin, float(mouth[1]), ear_x)

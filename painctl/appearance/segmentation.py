@@ -34,24 +34,15 @@ def label_id(label: str) -> int:
 
 
 def lip_vertices(vertices: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:
-    """Return the ids of skin vertices on the lips (the vermilion): within the lip's height of the
-    mouth opening's rim, thinning toward the corners, in front of the mouth (metres, painctl frame)."""
-    ring_ids = regions.get("lip_margin")
+    """Return the ids of skin vertices on the lips (the vermilion): inside the edge of the red the
+    skin texture paints (:func:`painctl.appearance.lips.vermilion_excess`, at age 0)."""
     skin = regions.get("skin")
-    if ring_ids is None or skin is None or len(ring_ids) == 0:
+    if regions.get("lip_margin") is None or skin is None or len(regions["lip_margin"]) == 0:
         return np.zeros(0, np.int64)
-    from scipy.spatial import cKDTree
+    from painctl.appearance.lips import vermilion_excess
 
-    ring = vertices[ring_ids]
-    centre = ring.mean(0)
-    half = np.abs(ring[:, 0] - centre[0]).max() * 1.08
-    points = vertices[skin]
-    distance = cKDTree(ring).query(points)[0]
-    across = np.clip(1 - ((points[:, 0] - centre[0]) / half) ** 2, 0, 1)
-    # The vermilion is about 7.5 mm tall above the opening and 9.5 mm below it on adults.
-    thickness = np.where(points[:, 1] > centre[1], 0.0075, 0.0095) * np.sqrt(across) + 0.0008
-    on = (distance < thickness) & (points[:, 2] > centre[2] - 0.02)
-    return skin[on]
+    skin = np.asarray(skin)
+    return skin[vermilion_excess(np.asarray(vertices)[skin], vertices, regions) < 0]
 
 
 def head_triangle_labels(vertices: np.ndarray, faces: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:

@@ -275,11 +275,8 @@ SPOT_LIGHT_MELANIN, SPOT_DARK_MELANIN = 0.08, 0.4
 GRAIN = 0.03
 #: Elderly creases darken the albedo by this much per unit crease at age factor 1.
 CREASE_DARKENING = 0.35
-#: The vermilion: its height above (upper lip) and below (lower lip) the lip margin at the centre
-#: (metres, thinning 30% with age and toward the corners), its pigment (melanin slightly raised,
-#: haemoglobin 0.42: lips are redder because their epidermis is thin over dense capillaries).
-UPPER_LIP_M = 0.0075
-LOWER_LIP_M = 0.0095
+#: The vermilion's pigment (where it lies: painctl.appearance.lips): melanin slightly raised,
+#: haemoglobin 0.42 (lips are redder because their epidermis is thin over dense capillaries).
 LIP_MELANIN = 1.05
 LIP_HAEMOGLOBIN = 0.42
 #: Brows: how densely hair covers the brow (at most, and its loss with age).
@@ -450,23 +447,11 @@ def elderly_creases(t: _Texels) -> np.ndarray:
 
 
 def lip_weight(t: _Texels) -> np.ndarray:
-    """(K,) weight of the vermilion: a band above and below the lip margin, thinning toward the
-    corners and with age, with a soft (1.6 mm) edge."""
-    from scipy.spatial import cKDTree
+    """(K,) weight of the vermilion (:func:`painctl.appearance.lips.vermilion_weight`): up to the
+    upper lip's own border and a band below the lip margin, with a soft (1.6 mm) edge."""
+    from painctl.appearance.lips import vermilion_weight
 
-    points = t.points
-    ring = t.verts[np.asarray(t.regions["lip_margin"])]
-    mouth_c = ring.mean(0)
-    half = np.abs(ring[:, 0] - mouth_c[0]).max() * 1.08
-    # The weight is exactly 0 beyond the thickest band's edge (the smoothstep saturates), so only
-    # texels within that reach of the ring's box are looked up; the rest get an infinite distance.
-    reach = max(UPPER_LIP_M, LOWER_LIP_M) + 0.0008 + 0.0004 + 1e-4
-    near = np.all((points >= ring.min(0) - reach) & (points <= ring.max(0) + reach), axis=1)
-    d_ring = np.full(len(points), np.inf)
-    d_ring[near] = cKDTree(ring).query(points[near])[0]
-    across = np.clip(1 - ((points[:, 0] - mouth_c[0]) / half) ** 2, 0, 1)
-    thickness = np.where(points[:, 1] > mouth_c[1], UPPER_LIP_M, LOWER_LIP_M) * (1 - 0.3 * t.age) * np.sqrt(across) + 0.0008
-    return (1 - _smoothstep(thickness - 0.0012, thickness + 0.0004, d_ring)) * (points[:, 2] > mouth_c[2] - 0.02)
+    return vermilion_weight(t.points, t.verts, t.regions, t.age)
 
 
 def brow_density(t: _Texels) -> np.ndarray:
