@@ -11,7 +11,9 @@ When the checker's virtual environment exists (/tmp/facemesh-venv, made by
 ../shared/tools/setup-facemesh.sh) it reads every image once with MediaPipe FaceMesh through
 ../shared/tools/facemesh_check.py's own settings and measures (outside the project), computes what
 the checker reports (each pain image's change against its neutral partner; Spearman(label, fall)
-over the sweep; faces found) per level, then prints the per-level medians, the cross-talk (every
+over the sweep; faces found) per level, then prints the per-level medians with two more figures
+(each person's own Spearman, median over people, and the pooled Spearman that the landmarker's
+person-to-person gain alone would allow a noise-free reading), the cross-talk (every
 measure at level 5 of each AU) and the table against the goals, and writes OUT/dose_response.png;
 otherwise it prints how to set the checker up. (The checker itself reports one median over labels
 >= 3; running it once per level read every image six times.)
@@ -124,7 +126,11 @@ def measure(out: Path, views: dict[tuple[str, str], Path]) -> dict:
     """Return {view: {au: {"levels": [median change at 1..5], "rho": rho, "found": found, "cross":
     {measure: median change at the top level}}}}: changes of each pain image's measures relative to
     its neutral partner's, as facemesh_check.py computes them (AU43 has one level); rho is its
-    Spearman(label, fall) over the whole sweep; cross holds every measure, the AU's own and the
+    Spearman(label, fall) over the whole sweep (the checker's, pooling people), rho_identity the
+    median over identities of each one's own Spearman (how strictly one face's reading follows
+    its levels, without the landmarker's person-to-person gain), rho_gain_ceiling the pooled
+    Spearman a noise-free reading would reach with each person's own level-5 reading as gain;
+    cross holds every measure, the AU's own and the
     others' (the cross-talk)."""
     import h5py
     from scipy.stats import spearmanr
@@ -135,15 +141,26 @@ def measure(out: Path, views: dict[tuple[str, str], Path]) -> dict:
         with h5py.File(path / "data.h5") as f:
             label, partner = f["au"][()], f["neutral_image_row"][()]
             neutral = f["is_neutral"][()].astype(bool)
+            identity = f["identity"][()]
         pairs = [i for i in np.flatnonzero(~neutral) if seen[i] is not None and seen[partner[i]] is not None]
         level = label[pairs, AUS.index(au)]
         change = {m: np.array([seen[i][m] / seen[partner[i]][m] - 1 for i in pairs]) for m in ("brow", "aperture", "lip_nose")}
         own = change[MEASURE_KEY[au]]
         levels = [1] if au == "AU43" else [1, 2, 3, 4, 5]
         top = np.isclose(level, levels[-1])
+        who = identity[pairs]
+        per_identity = [-spearmanr(level[who == g], own[who == g]).statistic for g in np.unique(who) if np.ptp(level[who == g]) > 0]
+        # The pooled Spearman if each person's readings were exactly their own level-5 reading
+        # times the sweep's median curve: what the landmarker's person-to-person gain alone allows.
+        medians = np.array([np.median(own[np.isclose(level, x)]) for x in levels])
+        gain = {g: np.mean(own[(who == g) & top]) if ((who == g) & top).any() else np.nan for g in np.unique(who)}
+        model = np.array([gain[g] * medians[levels.index(int(round(x)))] / medians[-1] for g, x in zip(who, level)])
+        ceiling = float(-spearmanr(level, model).statistic) if len(levels) > 1 and np.isfinite(model).all() else float("nan")
         results.setdefault(view, {})[au] = {
             "levels": [float(np.median(own[np.isclose(level, x)])) for x in levels],
             "rho": float(-spearmanr(level, own).statistic) if np.ptp(level) > 0 else float("nan"),
+            "rho_identity": float(np.median(per_identity)) if per_identity else float("nan"),
+            "rho_gain_ceiling": ceiling,
             "found": float(np.mean([s is not None for s in seen])),
             "cross": {m: float(np.median(c[top])) for m, c in change.items()},
         }
@@ -153,12 +170,13 @@ def measure(out: Path, views: dict[tuple[str, str], Path]) -> dict:
 def print_levels(results: dict, views: tuple[str, ...] = VIEWS) -> None:
     """Print the per-level medians, Spearman and faces found per AU and view, and the cross-talk."""
     aus = [a for a in AUS if a in results[views[0]]]
-    print("\nPer-level medians of the landmarker's change vs neutral (levels 1-5), Spearman(level, fall), faces found")
+    print("\nPer-level medians of the landmarker's change vs neutral (levels 1-5), Spearman(level, fall) pooled, "
+          "per identity (median) and its ceiling under the landmarker's person-to-person gain, faces found")
     for view in views:
         for au in aus:
             r = results[view][au]
             levels = " ".join(f"{x:+7.1%}" for x in r["levels"])
-            print(f"view {view:6s} {au:5s} {MEASURES[au]:14s} {levels:40s} rho {r['rho']:5.2f}  found {r['found']:.3f}")
+            print(f"view {view:6s} {au:5s} {MEASURES[au]:14s} {levels:40s} rho {r['rho']:5.2f} (per identity {r['rho_identity']:5.2f}, gain ceiling {r['rho_gain_ceiling']:5.2f})  found {r['found']:.3f}")
     print("\nCross-talk at the top level: median change of each measure in each AU's sweep "
           "(own measure in brackets; AU6/AU7 both narrow the eye, AU9/AU10 both raise the lip: anatomical)")
     for view in views:
