@@ -493,3 +493,22 @@ def test_a_view_draws_the_same_rendered_alone_or_with_others(rig, views, tmp_pat
         for i, rel in zip(mine, alone[name]):
             assert (views / together[name][i].decode()).read_bytes() == (tmp_path / "one" / rel.decode()).read_bytes(), name
     assert [together["camera"][i] for i in mine] == list(alone["camera"])
+
+
+def test_the_plain_albedo_paints_the_lips_the_segmentation_labels(anny_model):
+    """Untextured, the lips' tone covers the vermilion the segmentation labels lips (up to the
+    upper lip's own border: 237 and 310 vertices on these two heads), not only the lip margin's
+    ring (38 vertices, a dark line at the mouth that a moustache's bare lip left skin above)."""
+    from painctl.appearance.segmentation import lip_vertices
+    from painctl.stages.render_views import LIP_TONE, plain_albedo
+
+    regions = anny_model.region_vertices()
+    for age, gender, ethnicity in ((25.0, "male", "african"), (80.0, "female", "caucasian")):
+        neutral = anny_model.neutral(anny_model.sample_phenotype(np.random.default_rng(5), age, gender, ethnicity)[None])[0]
+        painted = np.all(np.isclose(plain_albedo(regions, len(neutral), ethnicity, neutral), LIP_TONE), axis=1)
+        lips = np.asarray(lip_vertices(neutral, regions))
+        assert painted[lips].all()
+        assert painted.sum() > 4 * len(regions["lip_margin"]), (int(painted.sum()), len(regions["lip_margin"]))
+        # Without the neutral face (no face model to find the lips on) the margin alone.
+        ring_only = np.all(np.isclose(plain_albedo(regions, len(neutral), ethnicity), LIP_TONE), axis=1)
+        assert ring_only.sum() == len(regions["lip_margin"])

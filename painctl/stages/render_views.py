@@ -111,11 +111,20 @@ def identity_offset(rig, blocks: list[tuple[int, int]]) -> int:
     return first_row // next(iter(sizes))
 
 
-def plain_albedo(regions: dict[str, np.ndarray], n_vertices: int, ethnicity: str | None = None) -> np.ndarray:
-    """Return (V,3) float32 sRGB vertex colours: a skin tone with darker lips, light eyes, dark mouth."""
+def plain_albedo(regions: dict[str, np.ndarray], n_vertices: int, ethnicity: str | None = None,
+                 neutral: np.ndarray | None = None) -> np.ndarray:
+    """Return (V,3) float32 sRGB vertex colours: a skin tone with darker lips, light eyes, dark mouth.
+
+    With the identity's ``neutral`` (V,3) vertices the lips are the vertices the segmentation
+    labels lips (:func:`painctl.appearance.segmentation.lip_vertices`, up to the upper lip's own
+    border); without, the lip margin only."""
+    from painctl.appearance.segmentation import lip_vertices
+
     colours = np.tile(np.asarray(SKIN_TONES.get(str(ethnicity), DEFAULT_SKIN), np.float32), (n_vertices, 1))
-    for name, tone in (("mouth_cavity", MOUTH_TONE), ("tongue", MOUTH_TONE), ("lip_margin", LIP_TONE), ("left_eye", EYE_TONE), ("right_eye", EYE_TONE)):
-        ids = regions.get(name)
+    lips = lip_vertices(neutral, regions) if neutral is not None and len(neutral) == n_vertices else None
+    for name, tone in (("mouth_cavity", MOUTH_TONE), ("tongue", MOUTH_TONE), ("lip_margin", LIP_TONE), ("lips", LIP_TONE),
+                       ("left_eye", EYE_TONE), ("right_eye", EYE_TONE)):
+        ids = lips if name == "lips" else regions.get(name)
         if ids is not None and len(ids):
             colours[np.asarray(ids)[np.asarray(ids) < n_vertices]] = tone
     return colours
@@ -934,7 +943,9 @@ def _plain_albedos(rig, blocks, mine, n_vertices: int) -> list[np.ndarray]:
     except PainctlError:
         regions = {}
     eth = rig.read("ethnicity") if rig.has("ethnicity") else None
-    return [plain_albedo(regions, n_vertices, None if eth is None else _decode(eth[a])) for a, _ in mine]
+    # Each identity's first rig row is its neutral face (identity_blocks).
+    return [plain_albedo(regions, n_vertices, None if eth is None else _decode(eth[a]), rig.read("vertices", a) if regions else None)
+            for a, _ in mine]
 
 
 def _decode(value) -> str:
