@@ -274,21 +274,12 @@ def test_a_moustache_reaches_the_upper_lip_and_leaves_its_red_visible(au10_rig, 
         tops = {}
         for r, c in zip(rows[mid], cols[mid]):
             tops[c] = min(tops.get(c, r), r)
-        sill = int(np.median(_rows_of_vertex(bare, ident.faces, _subnasale(ident))))
+        v, lm = ident.neutral.astype(np.float64), ident.landmarks
+        sn = beard_mod.subnasale(v, np.asarray(ident.regions["skin"]), lm, 0.5 * (v[lm["mouth_left"]] + v[lm["mouth_right"]]))
+        sill = int(np.median(_rows_of_vertex(bare, ident.faces, sn)))
         assert min(tops.values()) - sill > 4, (row, tops, sill)
         above = [ratio[sill + 1:t - 2, c].mean() for c, t in tops.items()]
         assert np.median(above) < 0.66, (row, float(np.median(above)))
-
-
-def _subnasale(ident) -> int:
-    """The vertex of the head's subnasale: the deepest midline skin point between nose tip and mouth."""
-    v, lm = ident.neutral, ident.landmarks
-    skin = np.asarray(ident.regions["skin"])
-    s = v[skin]
-    mouth_y = 0.5 * (v[lm["mouth_left"], 1] + v[lm["mouth_right"], 1])
-    mouth_z = 0.5 * (v[lm["mouth_left"], 2] + v[lm["mouth_right"], 2])
-    between = (np.abs(s[:, 0]) < 0.002) & (s[:, 1] < v[lm["nose_tip"], 1]) & (s[:, 1] > mouth_y + 0.004) & (s[:, 2] > mouth_z - 0.01)
-    return int(skin[between][np.argmin(s[between, 2])])
 
 
 def test_the_painted_beard_is_seeded(hair_rigs):

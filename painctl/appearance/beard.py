@@ -164,14 +164,14 @@ def _jaw_line(v: np.ndarray, normals: np.ndarray, skin: np.ndarray, mouth_y: flo
 LIP_CLEARANCE_M = (0.0012, 0.003)
 
 
-def _subnasale_y(v: np.ndarray, skin: np.ndarray, lm: dict, mouth: np.ndarray) -> float:
-    """Return the height (metres) of the head's subnasale, the deepest midline skin point between
-    the nose tip and the mouth (14 mm under the nose tip when none is found)."""
+def subnasale(v: np.ndarray, skin: np.ndarray, lm: dict, mouth: np.ndarray) -> int | None:
+    """Return the vertex of the head ``v`` (V,3) at its subnasale: the deepest midline ``skin``
+    vertex between the nose tip (landmark ids ``lm``) and 4 mm above the ``mouth`` (3,), or None."""
     s = v[skin]
     between = (np.abs(s[:, 0]) < 0.002) & (s[:, 1] < v[lm["nose_tip"], 1]) & (s[:, 1] > mouth[1] + 0.004) & (s[:, 2] > mouth[2] - 0.01)
     if not between.any():
-        return float(v[lm["nose_tip"], 1] - 0.014)
-    return float(s[between][np.argmin(s[between, 2]), 1])
+        return None
+    return int(skin[between][np.argmin(s[between, 2])])
 
 
 def _bare_lips(identity: Identity, v: np.ndarray, mouth: np.ndarray, half_w: float) -> np.ndarray:
@@ -224,7 +224,8 @@ def beard_coverage(identity: Identity, kind: str, rng: np.random.Generator | Non
     # strip of a millimetre or two above the lip; cut 10 mm under the nose tip with the cheeks'
     # 12 mm fade, it thinned to a line at AU10 = 5, where the lip's border rises to 4 mm under
     # the sill).
-    sill = _subnasale_y(v, skin, lm, mouth)
+    sn = subnasale(v, skin, lm, mouth)
+    sill = float(v[lm["nose_tip"], 1] - 0.014) if sn is None else float(v[sn, 1])
     cheek = np.interp(ax, [0.0, 0.012, 0.025, ear_x - 0.012], [sill, sill, nose_base, ear_y - 0.004])
     # Under the nose the edge follows the nostrils: a wobble of several millimetres there cut a
     # moustache down to a strip over the lip; it fades there over MOUSTACHE_FADE_M, not the cheeks'.
