@@ -498,17 +498,23 @@ def test_a_view_draws_the_same_rendered_alone_or_with_others(rig, views, tmp_pat
 def test_the_plain_albedo_paints_the_lips_the_segmentation_labels(anny_model):
     """Untextured, the lips' tone covers the vermilion the segmentation labels lips (up to the
     upper lip's own border: 237 and 310 vertices on these two heads), not only the lip margin's
-    ring (38 vertices, a dark line at the mouth that a moustache's bare lip left skin above)."""
+    ring (38 vertices, a dark line at the mouth that a moustache's bare lip left skin above), and
+    it is the skin's own tone darkened and reddened."""
     from painctl.appearance.segmentation import lip_vertices
-    from painctl.stages.render_views import LIP_TONE, plain_albedo
+    from painctl.stages.render_views import LIP_SHADE, SKIN_TONES, plain_albedo
 
     regions = anny_model.region_vertices()
     for age, gender, ethnicity in ((25.0, "male", "african"), (80.0, "female", "caucasian")):
         neutral = anny_model.neutral(anny_model.sample_phenotype(np.random.default_rng(5), age, gender, ethnicity)[None])[0]
-        painted = np.all(np.isclose(plain_albedo(regions, len(neutral), ethnicity, neutral), LIP_TONE), axis=1)
+        albedo = plain_albedo(regions, len(neutral), ethnicity, neutral)
+        skin, lip_tone = np.asarray(SKIN_TONES[ethnicity]), np.asarray(SKIN_TONES[ethnicity]) * np.asarray(LIP_SHADE)
+        painted = np.all(np.isclose(albedo, lip_tone), axis=1)
         lips = np.asarray(lip_vertices(neutral, regions))
         assert painted[lips].all()
         assert painted.sum() > 4 * len(regions["lip_margin"]), (int(painted.sum()), len(regions["lip_margin"]))
         # Without the neutral face (no face model to find the lips on) the margin alone.
-        ring_only = np.all(np.isclose(plain_albedo(regions, len(neutral), ethnicity), LIP_TONE), axis=1)
+        ring_only = np.all(np.isclose(plain_albedo(regions, len(neutral), ethnicity), lip_tone), axis=1)
         assert ring_only.sum() == len(regions["lip_margin"])
+        # Lips darker and redder than the skin round them, on dark skin too (a fixed pink was
+        # lighter than dark skin).
+        assert (lip_tone < skin).all() and lip_tone[0] / lip_tone[1] > skin[0] / skin[1]

@@ -43,7 +43,10 @@ CARRIED = ("age_group", "gender", "ethnicity")
 #: skin as measured (the ColorChecker "light skin" patch is 0.76, 0.59, 0.51), as painctl.appearance.skin has it.
 SKIN_TONES = {"african": (0.45, 0.30, 0.22), "asian": (0.74, 0.57, 0.45), "caucasian": (0.80, 0.62, 0.52)}
 DEFAULT_SKIN = (0.78, 0.60, 0.50)
-LIP_TONE = (0.62, 0.32, 0.32)
+#: The lips' tone as a share of the skin's per channel: darker and redder than the skin round them
+#: (light skin's lips (0.62, 0.32, 0.32)). One fixed pink over the whole vermilion was brighter than
+#: dark skin and read as lipstick.
+LIP_SHADE = (0.78, 0.52, 0.62)
 EYE_TONE = (0.88, 0.86, 0.82)
 MOUTH_TONE = (0.35, 0.12, 0.12)
 
@@ -113,16 +116,19 @@ def identity_offset(rig, blocks: list[tuple[int, int]]) -> int:
 
 def plain_albedo(regions: dict[str, np.ndarray], n_vertices: int, ethnicity: str | None = None,
                  neutral: np.ndarray | None = None) -> np.ndarray:
-    """Return (V,3) float32 sRGB vertex colours: a skin tone with darker lips, light eyes, dark mouth.
+    """Return (V,3) float32 sRGB vertex colours: a skin tone with darker, redder lips
+    (:data:`LIP_SHADE` of the skin), light eyes, dark mouth.
 
     With the identity's ``neutral`` (V,3) vertices the lips are the vertices the segmentation
     labels lips (:func:`painctl.appearance.segmentation.lip_vertices`, up to the upper lip's own
     border); without, the lip margin only."""
     from painctl.appearance.segmentation import lip_vertices
 
-    colours = np.tile(np.asarray(SKIN_TONES.get(str(ethnicity), DEFAULT_SKIN), np.float32), (n_vertices, 1))
+    skin = np.asarray(SKIN_TONES.get(str(ethnicity), DEFAULT_SKIN), np.float32)
+    colours = np.tile(skin, (n_vertices, 1))
     lips = lip_vertices(neutral, regions) if neutral is not None and len(neutral) == n_vertices else None
-    for name, tone in (("mouth_cavity", MOUTH_TONE), ("tongue", MOUTH_TONE), ("lip_margin", LIP_TONE), ("lips", LIP_TONE),
+    lip_tone = skin * np.asarray(LIP_SHADE, np.float32)
+    for name, tone in (("mouth_cavity", MOUTH_TONE), ("tongue", MOUTH_TONE), ("lip_margin", lip_tone), ("lips", lip_tone),
                        ("left_eye", EYE_TONE), ("right_eye", EYE_TONE)):
         ids = lips if name == "lips" else regions.get(name)
         if ids is not None and len(ids):
