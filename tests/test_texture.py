@@ -117,6 +117,8 @@ def test_texture_cli_writes_pngs_and_loadable_obj(neutral, tmp_path, painctl):
     assert result.code == 0, result.stderr
     with h5py.File(out / "data.h5") as h5:
         assert h5["coverage"].shape == (2,) and np.all((h5["coverage"][:] > 0.05) & (h5["coverage"][:] < 1))
+        # The photo's light per vertex, for render-views' relighting: the lights' model or more.
+        assert h5["shading"].shape == h5["vertices"].shape and np.all(h5["shading"][:] > 0)
         ids = [i.decode() for i in h5["identity"][:]]
         for k in range(2):
             assert (out / h5["texture"][k].decode()).is_file()
@@ -131,6 +133,7 @@ def test_texture_cli_writes_pngs_and_loadable_obj(neutral, tmp_path, painctl):
         assert b["identity"][0] == a["identity"][1]
         for name in ("texture", "mesh"):
             assert (out / a[name][1].decode()).read_bytes() == (again / b[name][0].decode()).read_bytes()
+        assert np.array_equal(a["shading"][1], b["shading"][0])
         mtl = (again / b["mesh"][0].decode()).with_suffix(".mtl")
         assert mtl.read_bytes() == (out / a["mesh"][1].decode()).with_suffix(".mtl").read_bytes()
 
@@ -192,3 +195,47 @@ def test_fill_is_seamless_across_uv_seams(neutral):
     diffs = np.asarray(diffs)
     assert len(diffs) > 100  # the layout does have seams
     assert np.median(diffs) < 0.03 and np.percentile(diffs, 90) < 0.08
+
+
+def test_texture_over_its_shading_is_the_skins_albedo_in_the_photos_dim_skin(neutral):
+    """render-views relights a texture by this frame's light over /shading: dividing the texture by
+    it must give back the skin's albedo, also where the lights barely reach (the photo spreads light
+    under the skin into such crevices, so the lights' model there is several times too dark: a closed
+    eye's lid, hidden in the open lid's fold, came out bright orange on dark skin)."""
+    from PIL import Image
+
+    from painctl.appearance.uv import bake_texture, photo_shading, project_texture, uv_texels
+    from painctl.renderer import Camera, Mesh, render
+    from painctl.renderer.colour import srgb_to_linear
+    from painctl.stages.texture import lights_shading
+    from painctl.artefact import open_artefact
+
+    art = open_artefact(neutral)
+    with h5py.File(neutral / "data.h5") as h5:
+        verts, faces = h5["vertices"][0].astype(np.float64), h5["faces"][:]
+        uv, uvf = h5["uv"][:], h5["uv_faces"][:]
+        camera = Camera.from_dict(json.loads(h5["camera"][0].decode()))
+        image = np.asarray(Image.open(neutral / h5["image"][0].decode()).convert("RGB"), np.float32) / 255.0
+        albedo = np.asarray(Image.open(neutral / h5["albedo"][0].decode()).convert("RGB"), np.float32) / 255.0
+    texels = uv_texels(uv, uvf, albedo.shape[0])
+    result = render(Mesh(verts, faces), camera, [], image.shape[1::-1], shading=False)
+    model = lights_shading(art, 0, verts, faces)
+    shading = photo_shading(bake_texture(image, result, camera, verts, faces, texels), albedo, texels, faces, model)
+    texture, _ = project_texture(image, result, camera, verts, faces, texels, shading)
+    old, _ = project_texture(image, result, camera, verts, faces, texels)
+
+    rows, cols = texels.inside()[:2]
+    corners, bary = texels.inside_corners(faces), texels.inside_barycentric64()
+    at = lambda per_vertex: np.einsum("kc,kcd->kd", bary, np.asarray(per_vertex, np.float64)[corners]).mean(1)  # noqa: E731
+    pigment = srgb_to_linear(albedo[rows, cols]).mean(1)
+    skin = pigment > 0.02
+    dim, lit = skin & (at(model) < 0.3), skin & (at(model) > 0.7)
+    assert dim.sum() > 200 and lit.sum() > 2000
+    recovered = srgb_to_linear(texture[rows, cols]).mean(1) / at(shading) / pigment
+    by_model = srgb_to_linear(old[rows, cols]).mean(1) / at(model) / pigment
+    # The premise: by the lights' model alone the dim skin's albedo comes out far too bright.
+    assert np.median(by_model[dim]) > 1.5
+    assert 0.7 < np.median(recovered[dim]) < 1.4
+    # Lit skin keeps the model (and the photo's highlights stay in the texture): nothing changes there.
+    assert np.array_equal(shading[model.mean(1) > 0.6], model[model.mean(1) > 0.6])
+    assert 0.8 < np.median(recovered[lit]) < 1.25

@@ -234,12 +234,16 @@ def bake_texture(image: np.ndarray, result, camera, vertices: np.ndarray, faces:
     return BakedTexture(colour, weight, seen_map)
 
 
-def mirror_fill(baked: BakedTexture, image: np.ndarray, result, camera, vertices: np.ndarray, faces: np.ndarray, texels: UVTexels) -> BakedTexture:
+def mirror_fill(baked: BakedTexture, image: np.ndarray, result, camera, vertices: np.ndarray, faces: np.ndarray, texels: UVTexels,
+                shading: np.ndarray | None = None) -> BakedTexture:
     """Fill texels the camera did not see from their mirror-image surface point, where that one was seen.
 
     The mirror point of a texel on face (a, b, c) with weights w is sum(w_i * vertices[m(corner_i)]),
     m the vertex mirror map, so it lies on the actual (possibly asymmetric) surface. Texels it fills
-    get the mirror's view weight times 0.9 (one step less trusted than a direct view).
+    get the mirror's view weight times 0.9 (one step less trusted than a direct view). With
+    ``shading`` (V,3), the linear irradiance factor each vertex had in ``image``, the mirror's
+    colour is carried over in linear light times the texel's own irradiance over the mirror's (the
+    key light falls on one side of the face more than on the other).
     """
     from painctl.renderer import vertex_normals
 
@@ -259,7 +263,14 @@ def mirror_fill(baked: BakedTexture, image: np.ndarray, result, camera, vertices
     x, y, cosine, visible = _visible(points, normals, result, camera)
     ok = visible & (cosine >= MIN_VIEW_COSINE)
     colour, weight = baked.colour.copy(), baked.weight.copy()
-    colour[rows[ok], cols[ok]] = _sample_bilinear(np.asarray(image, np.float32), x[ok], y[ok])
+    sampled = _sample_bilinear(np.asarray(image, np.float32), x[ok], y[ok])
+    if shading is not None:
+        from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
+
+        own = _texel_shading(shading, texels.inside_corners(faces)[pick][ok], w[ok])
+        there = _texel_shading(shading, corners[ok], w[ok])
+        sampled = linear_to_srgb(srgb_to_linear(sampled) * own / there).astype(np.float32)
+    colour[rows[ok], cols[ok]] = sampled
     weight[rows[ok], cols[ok]] = 0.9 * cosine[ok]
     return BakedTexture(colour, weight, baked.seen)
 
@@ -363,7 +374,7 @@ ANCHOR_VIEW_COSINE = 0.45
 BLEND_VIEW_COSINE = 0.55
 
 
-def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_vertices: int) -> np.ndarray:
+def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_vertices: int, shading: np.ndarray | None = None) -> np.ndarray:
     """Fill the texels no view saw with a harmonic interpolation over the mesh surface.
 
     Vertex colours are the weighted mean of the seen texels around each vertex; vertices with
@@ -371,6 +382,9 @@ def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_ver
     Laplace equation, so the fill is smooth across the surface and identical on both sides of every
     UV seam (a texel-space fill such as pull-push sees the two sides as far apart). Seen texels keep
     their colour, fading into the fill toward grazing views so no edge marks where the view ended.
+    With ``shading`` (n_vertices,3), the linear irradiance factor each vertex had in the image, the
+    fill runs on the colour divided by it (the skin's albedo, in linear light) and each filled texel
+    gets its own irradiance back: the colour a texel would have shown under the image's light.
     Returns (S,S,3) float32; texels outside the layout are left 0 (fill those with pull_push).
     """
     from scipy.sparse import identity
@@ -383,10 +397,20 @@ def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_ver
     bary = texels.inside_barycentric64()
     weight = baked.weight[rows, cols].astype(np.float64)
     colour = baked.colour[rows, cols].astype(np.float64)
+    if shading is not None:
+        from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
+
+        # Why: a lid fold or the skin under the nose hides from the frontal camera facing away
+        # from the key light; filled with its lit neighbours' colour it glowed once render-views
+        # relit it by its own (low) irradiance, 2x too bright on a closed eye.
+        light = _texel_shading(shading, corners, bary)
+        unlit = srgb_to_linear(colour) / light
+    else:
+        unlit = colour
     contribution = bary * weight[:, None]  # (K,3)
     index = corners.reshape(-1)
     vertex_weight = np.bincount(index, contribution.reshape(-1), minlength=n_vertices)
-    weighted = (contribution[..., None] * colour[:, None, :]).reshape(-1, 3)
+    weighted = (contribution[..., None] * unlit[:, None, :]).reshape(-1, 3)
     vertex_sum = np.stack([np.bincount(index, weighted[:, c], minlength=n_vertices) for c in range(3)], axis=1)
     vertex_frontal = np.bincount(index, bary.reshape(-1), minlength=n_vertices)
     mean_cos = vertex_weight / np.maximum(vertex_frontal, 1e-12)  # texel-averaged view weight per vertex
@@ -408,10 +432,67 @@ def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_ver
         rhs = -(laplacian[u][:, k] @ values[k]) + eps * fallback
         values[u] = np.asarray(spsolve(system.tocsc(), rhs)).reshape(len(u), 3)
     fill = np.einsum("kc,kcd->kd", bary, values[corners])
+    if shading is not None:
+        fill = linear_to_srgb(fill * light)
     seen_weight = np.where(weight > 0, _smoothstep_array(MIN_VIEW_COSINE, BLEND_VIEW_COSINE, weight), 0.0)[:, None]
     out = np.zeros(mask.shape + (3,), np.float32)
     out[rows, cols] = np.clip(colour * seen_weight + fill * (1.0 - seen_weight), 0.0, 1.0)
     return out
+
+
+#: Photo shading (:func:`photo_shading`): the measured light replaces the lights' model fully on
+#: surfaces the model gives at most DIM_SHADING[0], not at all from DIM_SHADING[1] up.
+DIM_SHADING = (0.3, 0.6)
+
+
+def photo_shading(baked: BakedTexture, albedo: np.ndarray, texels: UVTexels, faces: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """Return the (V,3) linear irradiance factor each vertex had in the photo ``baked`` came from.
+
+    ``albedo`` (S,S,3) sRGB [0,1] is the skin's unlit colour in the texels' layout (the photo's
+    own, from render-neutral) and ``model`` (V,3) the factor the photo's lights give each vertex's
+    normal (what render-views relights by). The photo spreads light under the skin (subsurface
+    scattering), so a crevice the lights barely reach, such as the fold of an open upper lid, is
+    lit several times more in it than the model says; relit by the model, that skin came out of a
+    closed eye bright orange on dark skin. Where the model is dim the seen texels' colour over
+    their albedo (bary- and view-weighted per vertex) replaces it where it is larger; lit surfaces
+    keep the model, so the photo's highlights stay in the texture as before.
+    """
+    from painctl.renderer.colour import srgb_to_linear
+
+    faces = np.ascontiguousarray(faces, np.int64)
+    model = np.asarray(model, np.float64)
+    rows, cols = texels.inside()[:2]
+    corners = texels.inside_corners(faces)
+    bary = texels.inside_barycentric64()
+    if albedo.shape[:2] != texels.mask.shape:
+        from PIL import Image
+
+        albedo = np.asarray(Image.fromarray(np.round(np.clip(albedo, 0, 1) * 255).astype(np.uint8)).resize(texels.mask.shape[::-1], Image.BILINEAR),
+                            np.float32) / 255.0
+    pigment = srgb_to_linear(albedo[rows, cols])
+    seen = baked.seen[rows, cols] & (pigment.min(1) > 0.01)
+    light = srgb_to_linear(baked.colour[rows, cols][seen]) / pigment[seen]
+    contribution = (bary[seen] * baked.weight[rows, cols][seen, None]).reshape(-1)
+    index = corners[seen].reshape(-1)
+    n = len(model)
+    total = np.bincount(index, contribution, minlength=n)
+    measured = np.stack([np.bincount(index, contribution * np.repeat(light[:, c], 3), minlength=n) for c in range(3)], 1)
+    known = total > 1e-6
+    measured[known] /= total[known, None]
+    measured[~known] = model[~known]
+    dim = np.clip((DIM_SHADING[1] - model.mean(1)) / (DIM_SHADING[1] - DIM_SHADING[0]), 0.0, 1.0)[:, None]
+    return (model + dim * np.maximum(measured - model, 0.0)).astype(np.float32)
+
+
+#: Irradiance factors below this are raised to it before a colour is divided by them: the
+#: ambient light alone gives about 0.1, so only surfaces the lights miss entirely are floored.
+MIN_SHADING = 0.05
+
+
+def _texel_shading(shading: np.ndarray, corners: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """The (K,3) irradiance factor at K texels: per-vertex ``shading`` (V,3) at their ``corners``
+    (K,3) vertex indices, mixed by ``bary`` (K,3), at least MIN_SHADING."""
+    return np.maximum(np.einsum("kc,kcd->kd", bary, np.asarray(shading, np.float64)[corners]), MIN_SHADING)
 
 
 @functools.lru_cache(maxsize=4)
@@ -433,15 +514,18 @@ def _smoothstep_array(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
     return t * t * (3 - 2 * t)
 
 
-def project_texture(image: np.ndarray, result, camera, vertices: np.ndarray, faces: np.ndarray, texels: UVTexels) -> tuple[np.ndarray, float]:
+def project_texture(image: np.ndarray, result, camera, vertices: np.ndarray, faces: np.ndarray, texels: UVTexels,
+                    shading: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """The whole frontal texturing: back-project ``image`` (H,W,3) float [0,1], fill unseen texels
     by left/right symmetry, then smoothly over the mesh surface (:func:`surface_fill`, seamless
     across UV seams), then pull-push the gutter around UV islands so filtering never blends in
-    black. Returns the texture (S,S,3) float32 in [0,1] and the coverage: the fraction of
-    in-layout texels seen directly."""
+    black. ``shading`` (V,3), the linear irradiance factor each vertex had in ``image`` (the light
+    it was rendered under; None: fill as if the light were even), makes every filled texel the skin
+    under its own light, as the seen ones are. Returns the texture (S,S,3) float32 in [0,1] and the
+    coverage: the fraction of in-layout texels seen directly."""
     baked = bake_texture(image, result, camera, vertices, faces, texels)
-    baked = mirror_fill(baked, image, result, camera, vertices, faces, texels)
-    filled = surface_fill(baked, texels, faces, len(vertices))
+    baked = mirror_fill(baked, image, result, camera, vertices, faces, texels, shading)
+    filled = surface_fill(baked, texels, faces, len(vertices), shading)
     texture = np.clip(pull_push(filled, texels.mask.astype(np.float32)), 0.0, 1.0)
     inside = texels.mask.sum()
     coverage = float(baked.seen.sum() / inside) if inside else 0.0

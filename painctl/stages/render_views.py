@@ -283,6 +283,9 @@ class IdentityTask:
     texture_lights: str | None
     who: dict
     name: str
+    #: The light (V,3) each vertex had in the photo the texture was baked from (the texture
+    #: artefact's /shading; None: the model of ``texture_lights``).
+    texture_shading: np.ndarray | None = None
 
 
 _PLAN: ViewsPlan | None = None
@@ -371,7 +374,9 @@ def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> 
     texture = _load_texture(task.texture) if task.texture else None
     # The texture holds the light it was baked under (render-neutral's photo): the head is drawn
     # unlit and multiplied by how much more or less light this frame's surface gets.
-    baked_irradiance = lt.studio_lighting(baked).irradiance(vertex_normals(neutral, plan.faces)) if texture is not None else None
+    baked_irradiance = None
+    if texture is not None:
+        baked_irradiance = task.texture_shading if task.texture_shading is not None else lt.studio_lighting(baked).irradiance(vertex_normals(neutral, plan.faces))
     parts = build_parts(_identity_for_parts(plan, g, neutral, task.who, baked if texture is not None else None, lighting), plan.without)
     records = {
         "lights": json.dumps(lights_to_list(lights), sort_keys=True),
@@ -707,6 +712,7 @@ def _render_views(ctx) -> str:
     blocks = identity_blocks(identity, is_neutral)
     tex_paths = _texture_paths(texture, identity, blocks) if texture is not None else None
     tex_lights = _texture_lights(texture, identity, blocks) if texture is not None else None
+    tex_shading = _texture_shading(texture, identity, blocks, ctx.start, ctx.stop, int(rig.shapes()["vertices"][0][1])) if texture is not None else None
 
     n_views = len(request.views)
     first, last = ctx.start, ctx.stop
@@ -762,7 +768,8 @@ def _render_views(ctx) -> str:
     tasks = [
         IdentityTask(g=offset + first + i, start=a, stop=b, row0=int(starts_out[first + i]), albedo=None if albedos is None else albedos[i],
                      texture=None if tex_paths is None else tex_paths[first + i],
-                     texture_lights=None if tex_lights is None else tex_lights[first + i], who=_demographics(rig, a), name=names[first + i])
+                     texture_lights=None if tex_lights is None else tex_lights[first + i], who=_demographics(rig, a), name=names[first + i],
+                     texture_shading=None if tex_shading is None else tex_shading[i])
         for i, (a, b) in enumerate(mine)
     ]
     records: list[dict] = []
@@ -910,6 +917,18 @@ def _texture_lights(texture, identity: np.ndarray, blocks: list[tuple[int, int]]
         return None
     by_id = dict(zip((_decode(x) for x in texture.read("identity")), (_decode(x) for x in texture.read("lights"))))
     return [by_id[_decode(identity[a])] for a, _ in blocks]
+
+
+def _texture_shading(texture, identity: np.ndarray, blocks: list[tuple[int, int]], first: int, last: int, n_vertices: int) -> list[np.ndarray] | None:
+    """The photo light (V,3) each of blocks[first:last]'s textures was baked under (the texture's
+    /shading), or None if the texture does not hold it (an older one: the lights' model is used)."""
+    if not texture.has("shading"):
+        return None
+    shape = texture.shapes()["shading"][0]
+    if len(shape) != 3 or shape[1:] != (n_vertices, 3):
+        raise ArtefactError(f"{texture.where}: /shading has shape {shape}, not (N, {n_vertices}, 3)")
+    row = {_decode(x): k for k, x in enumerate(texture.read("identity"))}
+    return [np.asarray(texture.read("shading", row[_decode(identity[a])]), np.float32) for a, _ in blocks[first:last]]
 
 
 def _texture_paths(texture, identity: np.ndarray, blocks: list[tuple[int, int]]) -> list[str]:

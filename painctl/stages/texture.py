@@ -10,7 +10,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from painctl import console
-from painctl.appearance.uv import project_texture, uv_texels
+from painctl.appearance.uv import bake_texture, photo_shading, project_texture, uv_texels
 from painctl.artefact import copy_attrs, write_dataset
 from painctl.artefact.images import load_rgb
 from painctl.artefact.resources import Estimate, png_bytes
@@ -82,6 +82,7 @@ def _texture(ctx: Context) -> str:
         copy_attrs(f, h5)
     textures.mkdir()
     coverage = np.zeros(rows, np.float32)
+    shading = np.ones((rows, len(source.read("vertices", start)), 3), np.float32)
     # One BLAS thread for projection, as in render-neutral: small products, where waiting threads
     # only burn CPU time. Hunyuan3D keeps its threads.
     with threadpool_limits(1 if backend == "project" else None, user_api="blas"):
@@ -106,7 +107,13 @@ def _texture(ctx: Context) -> str:
             image = np.asarray(load_rgb(image_path, source.where, image_name), np.float32) / 255.0
             camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
             result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
-            texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels)
+            light = lights_shading(source, index, vertices, faces)
+            if source.has("albedo"):
+                albedo_name = str(source.read("albedo", index))
+                albedo = np.asarray(load_rgb(source.resolve(albedo_name, what=f"/albedo row {index}"), source.where, albedo_name), np.float32) / 255.0
+                light = photo_shading(bake_texture(image, result, camera, vertices, faces, texels), albedo, texels, faces, light)
+            shading[k] = light
+            texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels, light)
             save_png(textures / texture_name, texture)
             # OBJ, MTL and PNG side by side: viewers resolve map_Kd relative to the MTL.
             write_textured_obj(textures / f"{ids[k]}.obj", vertices, faces, uv, uv_faces, texture_name)
@@ -123,11 +130,25 @@ def _texture(ctx: Context) -> str:
     if source.has("lights"):
         # The lights the neutral image (so the baked texture) was lit with; render-views relights by them.
         write_dataset(h5, "lights", source.read("lights", slice(start, stop)).astype(str).reshape(rows))
+    if backend != "hunyuan":
+        write_dataset(h5, "shading", shading, attrs={"meaning": "linear irradiance factor of each vertex in the neutral photo the texture was baked from "
+                                                                "(render-views relights the texture by this frame's over it)"})
     write_dataset(h5, "coverage", coverage, attrs={"meaning": "fraction of in-layout texels seen directly by the frontal camera"})
     write_dataset(h5, "uv", uv, rows=False)
     write_dataset(h5, "uv_faces", uv_faces, rows=False)
     write_dataset(h5, "faces", faces, rows=False)
     return f"wrote {console.plural(rows, 'texture')} and textured meshes ({backend}) into {ctx.where}"
+
+
+def lights_shading(source, index: int, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """The (V,3) linear irradiance factor of each vertex in row ``index``'s neutral photo: the
+    lights ``source`` (a render-neutral artefact) says it was lit by, or the studio rig, on the
+    head's normals; the same model render-views relights the texture by."""
+    from painctl.appearance.lighting import studio_lighting
+    from painctl.renderer import lights_from_list, vertex_normals
+
+    lights = lights_from_list(json.loads(str(source.read("lights", index)))) if source.has("lights") else None
+    return studio_lighting(lights).irradiance(vertex_normals(vertices, faces))
 
 
 #: texture: one render-neutral input; the items are its identities; Hunyuan3D loads after the cache check.
