@@ -401,8 +401,8 @@ def surface_fill(baked: BakedTexture, texels: UVTexels, faces: np.ndarray, n_ver
         from painctl.renderer.colour import linear_to_srgb, srgb_to_linear
 
         # Why: a lid fold or the skin under the nose hides from the frontal camera facing away
-        # from the key light; filled with its lit neighbours' colour it glowed once render-views
-        # relit it by its own (low) irradiance, 2x too bright on a closed eye.
+        # from the key light; filled with its lit neighbours' colour it came out too bright once
+        # render-views relit it by its own (low) light.
         light = _texel_shading(shading, corners, bary)
         unlit = srgb_to_linear(colour) / light
     else:
@@ -484,8 +484,8 @@ def photo_shading(baked: BakedTexture, albedo: np.ndarray, texels: UVTexels, fac
     return (model + dim * np.maximum(measured - model, 0.0)).astype(np.float32)
 
 
-#: Irradiance factors below this are raised to it before a colour is divided by them: the
-#: ambient light alone gives about 0.1, so only surfaces the lights miss entirely are floored.
+#: Irradiance factors below this are raised to it before a colour is divided by them (a guard:
+#: the studio rig's ambient alone gives 0.19, its least on anny's heads).
 MIN_SHADING = 0.05
 
 
