@@ -518,3 +518,40 @@ def test_the_plain_albedo_paints_the_lips_the_segmentation_labels(anny_model):
         # Lips darker and redder than the skin round them, on dark skin too (a fixed pink was
         # lighter than dark skin).
         assert (lip_tone < skin).all() and lip_tone[0] / lip_tone[1] > skin[0] / skin[1]
+
+
+def test_a_crevice_keeps_the_photos_light_under_the_skin_until_it_turns_to_the_light():
+    """frame_light: a textured head's light is the lights' model plus the photo's light under the
+    skin (photo_lift) on vertices whose normal has not turned; turned by 2 x LIFT_TURN_DEG or more
+    (a lid fold closing over the eye) the model alone lights it; in between, part of the lift."""
+    from types import SimpleNamespace
+
+    from painctl.appearance.lighting import studio_lighting
+    from painctl.stages.render_views import LIFT_TURN_DEG, frame_light
+
+    rng = np.random.default_rng(3)
+    neutral = rng.normal(size=(50, 3))
+    neutral /= np.linalg.norm(neutral, axis=1, keepdims=True)
+    lighting = studio_lighting()
+    lift = rng.uniform(0.1, 0.6, size=(50, 3)).astype(np.float32)
+    scene = SimpleNamespace(lighting=lighting, photo_lift=lift, neutral_normals=neutral.astype(np.float32))
+    shading = lighting.irradiance(neutral) + lift  # what the texture's /shading holds
+
+    def turned(deg):
+        # Each normal rotated by deg about an axis perpendicular to it.
+        axis = np.cross(neutral, rng.normal(size=(50, 3)))
+        axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+        t = np.radians(deg)
+        return neutral * np.cos(t) + np.cross(axis, neutral) * np.sin(t)
+
+    # Unturned: the frame's light over /shading is 1, so the neutral frame shows the photo as it is.
+    np.testing.assert_allclose(frame_light(scene, neutral) / shading, 1.0, rtol=1e-5)
+    # Turned far: only the lights' model, the photo's crevice light is gone.
+    far = turned(2.2 * LIFT_TURN_DEG)
+    np.testing.assert_allclose(frame_light(scene, far), lighting.irradiance(far), rtol=1e-6)
+    # Half way: half the lift.
+    mid = turned(1.5 * LIFT_TURN_DEG)
+    np.testing.assert_allclose(frame_light(scene, mid) - lighting.irradiance(mid), 0.5 * lift, rtol=1e-3, atol=1e-5)
+    # Without a texture /shading: the model.
+    plain = SimpleNamespace(lighting=lighting, photo_lift=None, neutral_normals=None)
+    np.testing.assert_array_equal(frame_light(plain, far), lighting.irradiance(far))

@@ -338,6 +338,11 @@ class IdentityScene:
     face_points: list | None = None
     #: Per view the sensor noise's standard normal draws (H,W,3), drawn on the view's first frame.
     noise: list = field(default_factory=list)
+    #: The light the texture's photo shows beyond the lights' model (V,3; the light spread under
+    #: the skin into crevices, :func:`painctl.appearance.uv.photo_shading`) and the neutral's unit
+    #: normals (V,3) it belongs to; None without a texture /shading.
+    photo_lift: np.ndarray | None = None
+    neutral_normals: np.ndarray | None = None
 
 
 def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> IdentityScene:
@@ -374,9 +379,13 @@ def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> 
     texture = _load_texture(task.texture) if task.texture else None
     # The texture holds the light it was baked under (render-neutral's photo): the head is drawn
     # unlit and multiplied by how much more or less light this frame's surface gets.
-    baked_irradiance = None
+    baked_irradiance = photo_lift = neutral_normals = None
     if texture is not None:
-        baked_irradiance = task.texture_shading if task.texture_shading is not None else lt.studio_lighting(baked).irradiance(vertex_normals(neutral, plan.faces))
+        neutral_normals = vertex_normals(neutral, plan.faces)
+        baked_irradiance = lt.studio_lighting(baked).irradiance(neutral_normals)
+        if task.texture_shading is not None:
+            photo_lift = np.maximum(task.texture_shading - baked_irradiance, 0.0)
+            baked_irradiance = task.texture_shading
     parts = build_parts(_identity_for_parts(plan, g, neutral, task.who, baked if texture is not None else None, lighting), plan.without)
     records = {
         "lights": json.dumps(lights_to_list(lights), sort_keys=True),
@@ -387,7 +396,7 @@ def identity_scene(plan: ViewsPlan, task: IdentityTask, neutral: np.ndarray) -> 
     head_labels = seg.head_triangle_labels(neutral, plan.faces, plan.regions) if plan.maps else None
     lip_weights = seg.lip_weights(neutral, plan.regions) if plan.maps else None
     return IdentityScene(models, cameras, lighting, lights, room, backgrounds, texture, baked_irradiance, parts, head_labels, lip_weights, records,
-                         face_points, noise=[None] * len(views))
+                         face_points, noise=[None] * len(views), photo_lift=photo_lift, neutral_normals=neutral_normals)
 
 
 def frame_meshes(plan: ViewsPlan, task: IdentityTask, scene: IdentityScene, verts: np.ndarray, au: np.ndarray) -> tuple[list, list]:
@@ -463,7 +472,7 @@ def _render_identity(task: IdentityTask) -> list[dict]:
         results = render_many(meshes, scene.cameras, scene.lights, plan.size, backend=plan.renderer, static=static)
         if scene.texture is not None:
             # The head's normals (dressing changes only its texture), computed once for the frame's draw too.
-            ratio = np.clip(scene.lighting.irradiance(meshes[0].vertex_normals()) / np.maximum(scene.baked_irradiance, 1e-4), 0.25, 4.0)
+            ratio = np.clip(frame_light(scene, meshes[0].vertex_normals()) / np.maximum(scene.baked_irradiance, 1e-4), 0.25, 4.0)
             for res in results:
                 # Covered pixels only: the background is replaced by the room when composited.
                 covered = res.alpha > 0
@@ -486,6 +495,26 @@ def _render_identity(task: IdentityTask) -> list[dict]:
             records.append(record)
     assert len(records) == (task.stop - task.start) * len(plan.views)
     return records
+
+
+#: The photo's light under the skin stays with a vertex while its normal turns less than
+#: LIFT_TURN_DEG from the neutral's, and is gone from a turn of twice that.
+LIFT_TURN_DEG = 15.0
+
+
+def frame_light(scene: IdentityScene, normals: np.ndarray) -> np.ndarray:
+    """The (V,3) light of a textured head's frame with unit vertex ``normals`` (V,3): the scene's
+    lighting on them, plus the photo's light under the skin in crevices (``scene.photo_lift``)
+    where the skin keeps its orientation. A crevice keeps the light its neighbours spread into it
+    while it stays a crevice (the neutral frame then shows the photo as it is), and loses it as it
+    opens to the light: the fold of an open upper lid faces down, and closed it faces the camera,
+    lit by the lights like the lid around it."""
+    light = scene.lighting.irradiance(normals)
+    if scene.photo_lift is None:
+        return light
+    turn = np.degrees(np.arccos(np.clip(np.einsum("vd,vd->v", normals, scene.neutral_normals), -1.0, 1.0)))
+    keep = np.clip(2.0 - turn / LIFT_TURN_DEG, 0.0, 1.0)[:, None]
+    return light + keep * scene.photo_lift
 
 
 def _covered_ratio(res, covered: np.ndarray, ratio: np.ndarray, faces: np.ndarray) -> np.ndarray:
