@@ -178,9 +178,9 @@ AU7_CLOSED_CHANGE = -0.70
 LID_TOTAL_CHANGE = -0.75
 #: The same with AU4 (the lowered brow over both lids folded the skin under an old female's and a
 #: middle-aged male's right eye through itself at AU4, AU6 and AU7 = 5 with -0.75; -0.6 on none).
-#: On 100 heads drawn by sample-mesh --seed 7 (balanced) 7 still fold at AU4 = 5 with AU7 = 5
-#: (4-26 edge crossings around the eyes) and 1 at AU4 = 5 alone; -0.5 leaves 6 of the 7: the
-#: brow's own field, not this budget, is what folds them (issue 15, open).
+#: On 100 heads drawn by sample-mesh --seed 7 (balanced) 6 still fold at AU4 = 5 with AU7 = 5
+#: (4-26 edge crossings around the eyes) and 1 more at AU4 = 5 alone; -0.5 leaves all 6 folding:
+#: the brow's own field, not this budget, is what folds them (issue 15, open).
 LID_TOTAL_CHANGE_WITH_AU4 = -0.6
 #: The same when AU43 closes the eyes over them (a closed eye hides the aperture; beyond it the
 #: lids resting on a strongly raised lower lid showed 1-2 pixels of socket lining on a young male
