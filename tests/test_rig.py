@@ -197,6 +197,54 @@ def test_closed_eyes_keep_skin_from_passing_through_skin(anny_model, corrective)
             assert self_intersections(face, faces) == 0, combo
 
 
+#: Four of the 100 heads drawn by ``sample-mesh -n 250 --balance age,gender,ethnicity --seed 7`` whose
+#: eye-region skin passed through itself before AU4's brow limit, the eye-corner tie and the lower
+#: lid's own skin (anny phenotype values in the model's order): a 23-year-old Asian female (AU4 = 5
+#: with AU7; AU4, AU6 and AU7 at the outer corner), an 86-year-old African male (AU4 with AU6), a
+#: 77-year-old Asian female (AU4, AU6 and AU7) and a 27-year-old Asian male (AU4 alone).
+FOLDED_HEADS = np.array([
+    [0.9381, 0.7766, 0.0780, 0.5205, 0.2217, 0.1370, 0.5, 0.5, 0.0060, 0.9888, 0.0053],
+    [0.0356, 0.9145, 0.9149, 0.5632, 0.2941, 0.4663, 0.5, 0.5, 0.9790, 0.0057, 0.0153],
+    [0.9389, 0.8796, 0.2046, 0.9098, 0.3207, 0.2625, 0.5, 0.5, 0.0138, 0.9798, 0.0064],
+    [0.0794, 0.7822, 0.3237, 0.0006, 0.3406, 0.2560, 0.5, 0.5, 0.0053, 0.9915, 0.0032]])
+
+
+def test_heads_that_folded_at_a_maximal_frown_keep_skin_from_passing_through_skin(anny_model):
+    from painctl.rigging.deform import DirectRig
+    from painctl.rigging.validation import self_intersections
+
+    rig = DirectRig.for_model(anny_model)
+    combos = np.array([[5, 0, 0, 0, 0, 0], [5, 0, 5, 0, 0, 0], [5, 5, 0, 0, 0, 0], [5, 5, 5, 0, 0, 0], [0, 0, 5, 0, 0, 0]], float)
+    for ph in FOLDED_HEADS:
+        neutral = anny_model.neutral(ph[None])[0]
+        faces = _eye_skin_triangles(anny_model, neutral)
+        assert self_intersections(neutral, faces) == 0
+        for combo, face in zip(combos, rig.deform(neutral, combos, combos)):
+            assert self_intersections(face, faces) == 0, (ph[:2], combo)
+
+
+def test_a_maximal_frown_brings_the_brow_down_to_the_lids_top_and_no_further(anny_model):
+    """AU4 = 5 lowers the brow no further than BROW_DROP_LIMIT times its height above the top of the
+    upper lid margin: a Caucasian head, whose brow reaches that about where the scale's E does, keeps
+    E within a point; an Asian head of FOLDED_HEADS, whose fuller lid sits higher, stops well short."""
+    from painctl.rigging.au_correctives import BROW_DROP_LIMIT, E_CHANGE, brow_gaps, face_measures
+    from painctl.rigging.deform import DirectRig
+
+    rig = DirectRig.for_model(anny_model)
+    frown = np.array([[5, 0, 0, 0, 0, 0]], float)
+    points = rig.au_regions.points
+    caucasian = anny_model.sample_phenotype(np.random.default_rng(0), 30, "male", "caucasian")
+    changes = []
+    for ph in (caucasian, FOLDED_HEADS[0]):
+        neutral = anny_model.neutral(np.asarray(ph, float)[None])[0].astype(np.float64)
+        face = rig.deform(neutral, frown, frown)[0].astype(np.float64)
+        drop = neutral[list(points.brow), 1] - face[list(points.brow), 1]
+        assert np.all(drop <= BROW_DROP_LIMIT * brow_gaps(neutral, rig.au_regions) * (1 + 1e-3))
+        changes.append(face_measures(face, points)["brow"] / face_measures(neutral, points)["brow"] - 1)
+    assert np.all(np.abs(changes[0] - E_CHANGE["AU4"]) < 0.01)
+    assert np.all(changes[1] > E_CHANGE["AU4"] + 0.05)
+
+
 def test_same_seed_same_bytes_and_shards_merge_to_one_run(painctl, heads, tmp_path):
     args = ["--pspi", "1-16", "--per-identity", "2", "--seed", "5"]
     assert painctl("rig", *args, heads, tmp_path / "a").code == 0
@@ -416,7 +464,8 @@ ANATOMICAL = {("AU6", "aperture"), ("AU7", "aperture"), ("AU9", "lip_nose"), ("A
 @pytest.mark.parametrize("au_name", ["AU4", "AU6", "AU7", "AU9", "AU10"])
 def test_each_au_measure_rises_strictly_with_the_level_and_reaches_the_scale(anny_model, au_name):
     """On young and old heads of both genders: the AU's own measure (frontal projection, relative to
-    the neutral face) falls strictly from level 1 to 5, reaches the scale's E at 5, and the other
+    the neutral face) falls strictly from level 1 to 5, reaches the scale's E at 5 (AU4: the
+    identity's, at most E_CHANGE's), and the other
     AUs' measures move less than 10% at 5 (couplings listed in ANATOMICAL excepted)."""
     from painctl.rigging.au_correctives import AU_MEASURE, E_CHANGE, face_measures
     from painctl.rigging.deform import DirectRig
@@ -432,7 +481,12 @@ def test_each_au_measure_rises_strictly_with_the_level_and_reaches_the_scale(ann
         base = face_measures(neutral, points)
         change = {m: np.array([face_measures(f, points)[m].mean() / base[m].mean() - 1 for f in faces]) for m in base}
         assert np.all(np.diff(np.r_[0.0, change[own]]) < -0.01), (au_name, change[own])
-        assert change[own][-1] == pytest.approx(E_CHANGE[au_name], abs=0.03)
+        if au_name == "AU4":
+            # The identity's own E: the scale's, or less where the brow reaches the lid's top first
+            # (BROW_DROP_LIMIT; an 85-year-old Asian head stops at -0.61).
+            assert E_CHANGE["AU4"] - 0.03 < change[own][-1] < E_CHANGE["AU4"] + 0.2
+        else:
+            assert change[own][-1] == pytest.approx(E_CHANGE[au_name], abs=0.03)
         for measure, values in change.items():
             if measure != own and (au_name, measure) not in ANATOMICAL:
                 assert abs(values[-1]) < 0.10, (au_name, measure, values[-1])
@@ -488,8 +542,10 @@ def test_au4_lowers_the_whole_brow_and_lifts_the_upper_lid_most_at_mid_lid(anny_
     """AU4 = 5 on young and old heads: the brow's tail, 10 mm lateral of the brow landmark, comes
     down at least 0.75 as far as the landmark (a landmarker reads the whole brow, not one point;
     0.6-0.72 before), and the upper lid margin, raised against the hooding fold, rises at mid-lid
-    (where a landmarker reads the lid) by more than 0.35 mm and more than at its outer and inner
-    fifths, opening the eye by 4-10% on the mesh (under 10%: issue 15's cross-talk bound)."""
+    (where a landmarker reads the lid) by more than 0.1 mm and more than at its outer and inner
+    fifths, opening the eye by 2-10% on the mesh (under 10%: issue 15's cross-talk bound; 4% or more
+    where the brow comes down the scale's whole E, 2.4% on an 85-year-old Asian head whose brow stops
+    at the lid's top first and hoods the lid less)."""
     from painctl.rigging.au_correctives import face_measures
     from painctl.rigging.deform import DirectRig
 
@@ -503,7 +559,7 @@ def test_au4_lowers_the_whole_brow_and_lifts_the_upper_lid_most_at_mid_lid(anny_
         d = rig.deform(v, a, a)[0].astype(np.float64) - v
         skin = regions.skin
         opening = face_measures(v + d, points)["aperture"] / face_measures(v, points)["aperture"] - 1
-        assert np.all((opening > 0.04) & (opening < 0.10)), opening
+        assert np.all((opening > 0.02) & (opening < 0.10)), opening
         for side, name in enumerate(("left", "right")):
             sign = 1.0 if side == 0 else -1.0
             brow = v[points.brow[side]]
@@ -515,7 +571,7 @@ def test_au4_lowers_the_whole_brow_and_lifts_the_upper_lid_most_at_mid_lid(anny_
             inner, outer = v[lm[f"{name}_eye_inner"], 0], v[lm[f"{name}_eye_outer"], 0]
             t = (v[upper, 0] - inner) / (outer - inner)
             mid, ends = d[upper[np.abs(t - 0.5) < 0.15], 1], d[upper[(t < 0.2) | (t > 0.8)], 1]
-            assert mid.size and ends.size and mid.mean() > max(0.35e-3, ends.mean()), (name, mid.mean(), ends.mean())
+            assert mid.size and ends.size and mid.mean() > max(0.1e-3, ends.mean()), (name, mid.mean(), ends.mean())
 
 
 def test_au4_brow_drop_survives_a_30_degree_view(anny_model):

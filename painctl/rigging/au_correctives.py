@@ -57,6 +57,11 @@ linearly like a face unit:
 - AU9: the nasal wings lifted, and the upper lip raised;
 - AU10: the upper lip raised, most at the philtrum, fading into the nose base and the cheeks.
 
+AU4's E is per identity: the brow comes down no further than the top of the upper lid
+(:data:`BROW_DROP_LIMIT`). AU6 and AU7 lift only the lower lid's own skin (:data:`LID_SPLIT_M`), and
+under AU4-AU10 the skin in front of each outer eye corner moves as one (:func:`tie_canthi`): the
+lateral canthal tendon holds the corner, so the lids never close on each other there.
+
 Rotating lid skin about the eyeball centre moves it along the eyeball's surface (to first order;
 the second-order term moves it outwards), so a raised lid never enters the eye, and the eye-socket
 lining behind the lid margin moves with the margin, so it never shows through the lid.
@@ -126,8 +131,8 @@ AU_MEASURE = {"AU4": "brow", "AU6": "aperture", "AU7": "aperture", "AU9": "lip_n
 #: (Spearman 0.89 / 0.89 / 0.92), short of -40% in two views; -0.92 (a 0.8 mm slit, the iris still
 #: showing) reads -43.1 / -43.5 / -45.1% (0.89 / 0.92 / 0.90; frontally by level -1.6, -9.8, -28.1,
 #: -34.2, -43.1%), with no skin crossing on the 12 sweep heads and 100 drawn ones that -0.84 did not
-#: have (AU7 = 5 alone, with AU6, with AU4 and under AU43; AU4 = 5 itself crosses on some of them:
-#: see LID_TOTAL_CHANGE_WITH_AU4).
+#: have (AU7 = 5 alone, with AU6, with AU4 and under AU43; AU4 = 5 itself crossed on some of them
+#: until BROW_DROP_LIMIT).
 E_CHANGE = {"AU4": -0.76, "AU6": -0.43, "AU7": -0.92, "AU9": -0.40, "AU10": -0.62}
 #: Largest corrective amplitude (mm of the field's reference motion): a bound for odd heads (AU4
 #: needs 9.6-12 mm at E on the 12 sweep heads and reaches the bound on 4 of them; the other AUs
@@ -178,9 +183,9 @@ AU7_CLOSED_CHANGE = -0.70
 LID_TOTAL_CHANGE = -0.75
 #: The same with AU4 (the lowered brow over both lids folded the skin under an old female's and a
 #: middle-aged male's right eye through itself at AU4, AU6 and AU7 = 5 with -0.75; -0.6 on none).
-#: On 100 heads drawn by sample-mesh --seed 7 (balanced) 6 still fold at AU4 = 5 with AU7 = 5
-#: (4-26 edge crossings around the eyes) and 1 more at AU4 = 5 alone; -0.5 leaves all 6 folding:
-#: the brow's own field, not this budget, is what folds them (issue 15, open).
+#: On 100 heads drawn by sample-mesh --seed 7 (balanced) 6 still folded at AU4 = 5 with AU7 = 5
+#: (4-26 edge crossings around the eyes) and 1 more at AU4 = 5 alone; -0.5 left all 6 folding: the
+#: brow's own field, not this budget, folded them (BROW_DROP_LIMIT and CANTHUS_TIE_M now keep them apart).
 LID_TOTAL_CHANGE_WITH_AU4 = -0.6
 #: The same when AU43 closes the eyes over them (a closed eye hides the aperture; beyond it the
 #: lids resting on a strongly raised lower lid showed 1-2 pixels of socket lining on a young male
@@ -275,6 +280,34 @@ BROW_LID_PEAK = 2.0
 #: AU4 = 5 alone, with AU7 and with AU6 and AU7; 0.5 over a wider band (8 mm from 8 mm below the
 #: landmark), 40 cases (4-22 crossings) on at least 8 of them.
 BROW_LATERAL_WIDTH_M = 0.032
+#: Largest drop of the brow landmark at AU4 = 5 (face units and corrective together), in multiples of
+#: the brow's height above the top of the upper lid margin at rest: a maximal frown brings the brow
+#: down to the lid's top, the skin between folded in front of the lid (BROW_FORWARD), and no further.
+#: On 100 heads drawn by sample-mesh --seed 7 (balanced) E_CHANGE's -0.76 dropped the brow 0.91-1.03
+#: times that height on the African and Caucasian heads and 1.20-1.43 times on the Asian ones (their
+#: lid top sits 6-7 mm above the eye corners, not 4-5, under a fuller lid fold). 7 of the 9 above
+#: 1.31 folded the skin above the medial lid through the fold below it (4-26 edge crossings at
+#: AU4 = 5 alone or with AU7 = 5). A limit of 1.2 left 9 of those 9 folding (the fold is not
+#: monotonic in the drop: the layers meet on the way down), 1.1 four, 1.0 and 0.9 none at AU4 = 5
+#: alone or with AU7. So the scale's E for AU4 is per identity (:func:`brow_e_change`): E_CHANGE's
+#: -0.76, or less where that would take the brow below the lid's top.
+BROW_DROP_LIMIT = 1.0
+#: Radius (metres, 1/e) about each outer eye corner within which the lids move together under
+#: AU4-AU10 (:func:`canthus_weights`): the lateral canthal tendon holds the corner, so the lids cannot close
+#: on each other there. AU4's face units lower the upper lid at the outer corner (0.16 mm at AU4 = 5)
+#: while AU6 and AU7 raise the lower one (0.4 mm), where the two lie 0.8 mm apart at rest: 3 of 100
+#: drawn heads (old and young Asian) crossed there (6-26 edge crossings at AU4, AU6 and AU7 = 5).
+#: The outer corners only: tied inner corners held the skin in front of them while AU4 lowered the
+#: skin 2-3 mm above (2 crossings on one head with every AU at 5 and AU43).
+CANTHUS_TIE_M = 0.002
+#: Width (metres) of the blend between the lower lid's skin and the upper lid's: AU6 and AU7 lift
+#: skin nearer the lower lid margin than the upper one, by smoothstep(0.5 + (distance to the upper
+#: margin - distance to the lower) / LID_SPLIT_M). Without it AU6's lid band lifted an 86-year-old
+#: head's hooding skin, which hangs lateral of the eye to 3 mm from the lower lid's margin, 1.35 mm
+#: into the skin AU4 lowers above it (14 edge crossings at AU4 and AU6 = 5, 1 of 100 drawn heads).
+#: A 2 mm blend sheared the skin where the two lids' skin meets (6-8 crossings at AU6 = 5 with or
+#: without AU7 on 2 old heads); 5 and 10 mm cross nowhere.
+LID_SPLIT_M = 0.005
 CORRECTED = tuple(E_CHANGE)
 
 
@@ -421,14 +454,19 @@ def corrective_fields(neutral: np.ndarray, regions: CorrectiveRegions) -> np.nda
         ref = pts.lower_lid[side]
         j = np.searchsorted(idx, ref)
 
+        high = margin[v[margin, 1] > centre[1]]
+        d_high = _nearest_distance(p, v[high])
+        # The lower lid's own skin: nearer its margin than the upper lid's (LID_SPLIT_M).
+        with np.errstate(invalid="ignore"):  # inf - inf far from both margins, where the lids' fields are 0
+            nearer = np.nan_to_num(d_high - d_low, nan=0.0, posinf=1.0, neginf=-1.0)
+        lower_own = _smoothstep(0.5 + nearer / LID_SPLIT_M)
+
         def lid_field(sigma: float, corner_taper: float) -> np.ndarray:
             span = _bump(p[:, 0], inner[0] - sign * corner_taper, outer[0] + sign * corner_taper)
-            g = np.exp(-((d_low / sigma) ** 2)) * span * below_centre * in_front
+            g = np.exp(-((d_low / sigma) ** 2)) * span * below_centre * in_front * lower_own
             field = g[:, None] * lift
             return field / max(field[j, 1], 1e-12) * 1e-3
 
-        high = margin[v[margin, 1] > centre[1]]
-        d_high = _nearest_distance(p, v[high])
         above_centre = _smoothstep((p[:, 1] - centre[1] + 0.002) / 0.004)
         g = np.exp(-((d_high / 0.003) ** 2)) * _bump(p[:, 0], inner[0], outer[0]) * above_centre * in_front
         lower_upper = -g[:, None] * lift
@@ -534,6 +572,66 @@ def open_eye_fields(neutral: np.ndarray, regions: CorrectiveRegions) -> np.ndarr
         field = -g[:, None] * lift
         ju = np.searchsorted(idx, pts.upper_lid[side])
         out[side, idx] = field / max(-field[ju, 1], 1e-12) * 1e-3
+    return out
+
+
+def brow_gaps(neutral: np.ndarray, regions: CorrectiveRegions) -> np.ndarray:
+    """Return (2,) heights (metres) of the brow landmarks above the top of each upper lid margin
+    (left, right) of (V,3) ``neutral``: the skin AU4 folds as it lowers the brow."""
+    v = np.asarray(neutral, np.float64)
+    out = np.zeros(2)
+    for side in (0, 1):
+        margin = regions.lid_margin[side]
+        centre = _sphere_centre(v[regions.eyeball[side]])
+        out[side] = v[regions.points.brow[side], 1] - v[margin[v[margin, 1] > centre[1]], 1].max()
+    return out
+
+
+def brow_e_change(neutral_rows: np.ndarray, unit_rows: np.ndarray, field_rows: np.ndarray, gap: float, side: int) -> float:
+    """Return AU4's change of brow height at E on ``side`` for one identity: :data:`E_CHANGE`'s, or
+    the change at which the brow landmark drops :data:`BROW_DROP_LIMIT` times ``gap`` (metres,
+    :func:`brow_gaps`) where E_CHANGE's would drop it further.
+
+    Arrays as for :func:`fit_amplitude`, with ``unit_rows`` the face units at AU4 = 5.
+    """
+    base = np.asarray(neutral_rows, np.float64)
+    amplitude = fit_amplitude(base, unit_rows, field_rows, "AU4", E_CHANGE["AU4"], side)
+    row = 8 + side  # the brow landmark's row (point_rows)
+    per_mm = -field_rows[row, 1]
+    if per_mm <= 0:
+        return E_CHANGE["AU4"]
+    # The drop is linear in the amplitude: face units' part plus amplitude times the field's.
+    largest = max((BROW_DROP_LIMIT * gap + unit_rows[row, 1]) / per_mm, 0.0)
+    if amplitude <= largest:
+        return E_CHANGE["AU4"]
+    return _measure(base + unit_rows + largest * field_rows, "brow", side) / _measure(base, "brow", side) - 1
+
+
+def canthus_weights(neutral: np.ndarray, regions: CorrectiveRegions) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Return the canthus tie of (V,3) ``neutral``: for each outer eye corner (left, right), its
+    landmark vertex, (M,) vertex indices and (M,) weights in (0, 1]: the skin in front of the
+    corner, weighted by its frontal (x, y) distance from the landmark (:data:`CANTHUS_TIE_M`, out
+    to three radii)."""
+    v = np.asarray(neutral, np.float64)
+    # anny's corner landmarks lie where the lid margins meet, 6 mm behind the skin in front of the
+    # corner: the tie is a cylinder from the landmark forward, not a ball about it.
+    skin = np.setdiff1d(regions.movable, np.concatenate(regions.socket))
+    out = []
+    for corner in regions.points.eye_outer:
+        dist = np.linalg.norm(v[skin, :2] - v[corner, :2], axis=1)
+        near = (dist < 3 * CANTHUS_TIE_M) & (v[skin, 2] > v[corner, 2] - 0.001) & (skin != corner)
+        out.append((int(corner), skin[near], np.exp(-((dist[near] / CANTHUS_TIE_M) ** 2))))
+    return out
+
+
+def tie_canthi(offsets: np.ndarray, tie: list[tuple[int, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Return (V,3) ``offsets`` with the skin in front of each outer eye corner moved towards the
+    corner landmark's own offset by its weight (``tie`` from :func:`canthus_weights`): the lids
+    there move with the corner, not against each other. A new array; the landmark itself (which
+    the scale's measures use) keeps its offset."""
+    out = np.array(offsets, copy=True)
+    for corner, rows, weight in tie:
+        out[rows] += weight[:, None] * (offsets[corner] - offsets[rows])
     return out
 
 

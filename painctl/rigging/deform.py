@@ -8,8 +8,8 @@ from painctl.artefact import Artefact, write_dataset
 from painctl.errors import PainctlError
 from painctl.rigging.au_correctives import (BROW_NOSE_SHARE, CORRECTED, E_CHANGE, LID_TOTAL_CHANGE, LID_TOTAL_CHANGE_CLOSED,
                                          LID_TOTAL_CHANGE_WITH_AU4,
-                                         LIP_TOTAL_CHANGE, CorrectiveRegions, corrective_fields, fit_amplitude,
-                                         point_rows)
+                                         LIP_TOTAL_CHANGE, CorrectiveRegions, brow_e_change, brow_gaps, canthus_weights,
+                                         corrective_fields, fit_amplitude, point_rows, tie_canthi)
 from painctl.rigging.au_correctives import AU7_CLOSED_CHANGE, AU7_OPEN_UPPER_SHARE, open_eye_fields
 from painctl.rigging.aumap import AU_CONTROLS, AU_INDEX, RANGES_WITH_CORRECTIVES, au_to_weights, control_indices, intensity_to_fraction
 from painctl.rigging.contact import LidContact
@@ -62,15 +62,21 @@ class DirectRig:
             moving = self.contact.vertices[: self.contact.n_moving]
             # One batch per identity: the features' shape part is the identity's.
             predicted = dict(zip(closing, self.corrective.corrections(neutral[moving] * 1e3, weights[closing], self.expression_names)))
+        tie = canthus_weights(neutral, self.au_regions) if extra is not None else None
         for k, w in enumerate(weights):
             # Row by row over the active units only: the bytes of a face never depend on batching.
             active = np.flatnonzero(w)
-            rest = neutral.astype(np.float64) + extra[k] if extra is not None else neutral.astype(np.float64)
-            face = rest + np.tensordot(w[active], self.basis[active], axes=1)
+            others = active[~np.isin(active, self._blink)]
+            blink = active[np.isin(active, self._blink)]
+            moved = np.tensordot(w[others], self.basis[others], axes=1) if len(others) else np.zeros(neutral.shape)
+            if extra is not None:
+                # The eye corners hold the lids together under AU4-AU10 (CANTHUS_TIE_M).
+                moved = tie_canthi(moved + extra[k], tie)
+            opened = neutral.astype(np.float64) + moved
+            face = opened + np.tensordot(w[blink], self.basis[blink], axes=1) if len(blink) else opened
             if k in closing:
-                others = active[~np.isin(active, self._blink)]
                 candidates = [scale * predicted[k] for scale in SCALES] if k in predicted else []
-                face = self.contact.close(rest + np.tensordot(w[others], self.basis[others], axes=1), face, candidates)
+                face = self.contact.close(opened, face, candidates)
             out[k] = face
         return out
 
@@ -113,6 +119,14 @@ class DirectRig:
         au7 = CORRECTED.index("AU7")
         basis_rows = self.basis[:, rows]
         controls = control_indices(self.expression_names)
+        au4 = CORRECTED.index("AU4")
+        brow_e = [E_CHANGE["AU4"]] * 2
+        if np.any(np.asarray(left)[:, AU_INDEX["AU4"]]) or np.any(np.asarray(right)[:, AU_INDEX["AU4"]]):
+            # AU4's E on this identity: no further than its brow can drop without folding the lid.
+            units = (self.ranges or {}).get("AU4", AU_CONTROLS["AU4"][1]) * basis_rows[controls[AU_INDEX["AU4"]]].sum(0)
+            gaps = brow_gaps(neutral, self.au_regions)
+            both = field_rows[2 * au4] + field_rows[2 * au4 + 1]
+            brow_e = [brow_e_change(neutral_rows, units, both, gaps[side], side) for side in (0, 1)]
         for k in range(len(left)):
             for side, au in enumerate((left, right)):
                 # AU43 fades AU7's open-eye part out: at AU43 = 1 AU7 is its closed-eye fit alone.
@@ -128,7 +142,7 @@ class DirectRig:
                         full = AU_CONTROLS[name][1]
                         weight = float(intensity_to_fraction(level)) * (self.ranges or {}).get(name, full)
                         units = weight * basis_rows[controls[AU_INDEX[name]]].sum(0)
-                        change = E_CHANGE[name] * float(intensity_to_fraction(level))
+                        change = (brow_e[side] if a == au4 else E_CHANGE[name]) * float(intensity_to_fraction(level))
                         both = field_rows[2 * a] + field_rows[2 * a + 1]
                         cache[key] = fit_amplitude(neutral_rows, units, both + (open_rows if a == au7 else 0), name, change, side)
                         if a == au7:
