@@ -290,7 +290,12 @@ BROW_LATERAL_WIDTH_M = 0.032
 #: AU4 = 5 alone or with AU7 = 5). A limit of 1.2 left 9 of those 9 folding (the fold is not
 #: monotonic in the drop: the layers meet on the way down), 1.1 four, 1.0 and 0.9 none at AU4 = 5
 #: alone or with AU7. So the scale's E for AU4 is per identity (:func:`brow_e_change`): E_CHANGE's
-#: -0.76, or less where that would take the brow below the lid's top.
+#: -0.76, or less where that would take the brow below the lid's top (0.99-1.0 of the way on most
+#: African and Caucasian heads, -0.75 instead of -0.76; -0.61 on an 85-year-old Asian head). FaceMesh,
+#: 12 identities, AU4 = 5, views 0 / -30 / +30: -33.9 / -28.4 / -32.0% (Spearman 0.95 / 0.92 / 0.92;
+#: aperture cross-talk -8.0 / -4.8 / -5.6%) against -37.4 / -30.8 / -32.9% without the limit: the
+#: -30 degree view misses issue 15's -30% by what the limit keeps from crossing. With the corner tie
+#: and LID_SPLIT_M, 1.1 still folds 6 of the 9 heads above 1.3 (AU4 with AU6, AU9 or both lids).
 BROW_DROP_LIMIT = 1.0
 #: Radius (metres, 1/e) about each outer eye corner within which the lids move together under
 #: AU4-AU10 (:func:`canthus_weights`): the lateral canthal tendon holds the corner, so the lids cannot close
