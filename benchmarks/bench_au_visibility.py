@@ -14,7 +14,10 @@ the checker reports (each pain image's change against its neutral partner; Spear
 over the sweep; faces found) per level, then prints the per-level medians with two more figures
 (each person's own Spearman, median over people, and the pooled Spearman that the landmarker's
 person-to-person gain alone would allow a noise-free reading), the cross-talk (every
-measure at level 5 of each AU) and the table against the goals, and writes OUT/dose_response.png;
+measure at level 5 of each AU), the mesh's own change at level 5 over the identities against the
+landmarker's (min / median / max: on a mesh that moves every face alike, the landmarker's spread is
+its own), AU43's ratio of the lid points' height difference alone, and the table against the goals,
+and writes OUT/dose_response.png;
 otherwise it prints how to set the checker up. (The checker itself reports one median over labels
 >= 3; running it once per level read every image six times.)
 
@@ -107,8 +110,16 @@ with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, re
     for name in images:
         im = np.asarray(Image.open(root / name).convert("RGB"))
         r = fm.process(im)
-        out.append({k: float(v) for k, v in measures(r.multi_face_landmarks[0].landmark, im.shape[1], im.shape[0]).items()}
-                   if r.multi_face_landmarks else None)
+        if not r.multi_face_landmarks:
+            out.append(None)
+            continue
+        lm = r.multi_face_landmarks[0].landmark
+        seen = {k: float(v) for k, v in measures(lm, im.shape[1], im.shape[0]).items()}
+        # The aperture's vertical part alone (the lid points' height difference): on a closed eye
+        # the checker's distance also holds how far apart along the lid line FaceMesh put them.
+        p = np.array([[q.x * im.shape[1], q.y * im.shape[0]] for q in lm])
+        seen["aperture_vertical"] = float((abs(p[386, 1] - p[374, 1]) + abs(p[159, 1] - p[145, 1])) / 2 / np.linalg.norm(p[263] - p[33]))
+        out.append(seen)
 json.dump(out, open(sys.argv[3], "w"))
 """
 
@@ -137,7 +148,7 @@ def measure(out: Path, views: dict[tuple[str, str], Path]) -> dict:
 
     results: dict = {}
     for (au, view), path in views.items():
-        seen = read_landmarks(path, out / "landmarks" / f"{path.name}.json")
+        seen = read_landmarks(path, out / "landmarks" / f"{path.name}.v2.json")
         with h5py.File(path / "data.h5") as f:
             label, partner = f["au"][()], f["neutral_image_row"][()]
             neutral = f["is_neutral"][()].astype(bool)
@@ -163,8 +174,55 @@ def measure(out: Path, views: dict[tuple[str, str], Path]) -> dict:
             "rho_gain_ceiling": ceiling,
             "found": float(np.mean([s is not None for s in seen])),
             "cross": {m: float(np.median(c[top])) for m, c in change.items()},
+            **({"vertical": float(np.median([seen[i]["aperture_vertical"] / seen[partner[i]]["aperture_vertical"] for i in pairs]))}
+               if au == "AU43" and all("aperture_vertical" in seen[i] for i in pairs) else {}),
+            "per_identity": [float(f(np.array([np.mean(own[(who == g) & top]) for g in np.unique(who[top])]))) for f in (np.min, np.median, np.max)],
         }
     return results
+
+
+def mesh_spread(out: Path, aus: tuple[str, ...]) -> dict:
+    """Return {au: {"mesh": [min, median, max], "ids": ...}}: the mesh's own change of each AU's
+    measure at its top level (the frontal projection of the landmarks the landmarker reads:
+    painctl.rigging.au_correctives.face_measures) over the identities of the rig artefact
+    out/rig-AU, against which the landmarker's person-to-person spread (:func:`measure`'s
+    "per_identity") reads as its own gain and noise."""
+    import h5py
+
+    from painctl.artefact.store import open_artefact
+    from painctl.facemodels import face_model_of
+    from painctl.rigging.au_correctives import face_measures, face_points
+
+    spread = {}
+    for au in aus:
+        rig = out / f"rig-{au}"
+        points = face_points(face_model_of(open_artefact(rig)))
+        with h5py.File(rig / "data.h5") as f:
+            label, neutral, identity, vertices = f["au"][:, AUS.index(au)], f["is_neutral"][()].astype(bool), f["identity"][()], f["vertices"]
+            top = label.max()
+            change = []
+            for g in np.unique(identity):
+                n = np.flatnonzero((identity == g) & neutral)
+                t = np.flatnonzero((identity == g) & np.isclose(label, top))
+                if len(n) and len(t):
+                    key = MEASURE_KEY[au]
+                    change.append(face_measures(vertices[t[0]], points)[key].mean() / face_measures(vertices[n[0]], points)[key].mean() - 1)
+        spread[au] = [float(np.min(change)), float(np.median(change)), float(np.max(change))]
+    return spread
+
+
+def print_spread(results: dict, spread: dict, views: tuple[str, ...] = VIEWS) -> None:
+    """Print, per AU, the mesh's change at the top level over identities (min / median / max) and the
+    landmarker's in each view: where the mesh's is the same on every face, the landmarker's spread
+    is its own person-to-person gain and noise, which bounds the pooled Spearman."""
+    print("\nThe mesh's change at the top level over identities (min / median / max) against the landmarker's in each view")
+    for au in (a for a in AUS if a in spread):
+        mesh = " / ".join(f"{x:+.1%}" for x in spread[au])
+        seen = "   ".join(f"{v}: " + " / ".join(f"{x:+.1%}" for x in results[v][au]["per_identity"]) for v in views)
+        print(f"{au:5s} {MEASURES[au]:14s} mesh {mesh:24s} landmarker {seen}")
+    if "AU43" in spread and all("vertical" in results[v]["AU43"] for v in views):
+        print("AU43 closed/neutral of the lid points' height difference alone (the checker's distance less their offset "
+              "along the closed lid line): " + "   ".join(f"{v}: {results[v]['AU43']['vertical']:.2f}" for v in views))
 
 
 def print_levels(results: dict, views: tuple[str, ...] = VIEWS) -> None:
@@ -219,7 +277,8 @@ def plot(results: dict, path: Path, views: tuple[str, ...] = VIEWS) -> None:
         ax.set_xlabel("FACS level")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("landmarker's change vs neutral (median)")
-    axes[-1].legend(fontsize=8)
+    if axes[-1].lines:
+        axes[-1].legend(fontsize=8)
     fig.suptitle("Dose-response of single-AU sweeps seen by MediaPipe FaceMesh (dotted: issue 15 goals)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -245,6 +304,7 @@ def main() -> None:
     results = measure(args.out, views)
     (args.out / "visibility.json").write_text(json.dumps(results, indent=1))
     print_levels(results, wanted)
+    print_spread(results, mesh_spread(args.out, aus), wanted)
     print_table(results, wanted)
     plot(results, args.out / "dose_response.png", wanted)
     print(f"dose-response figure: {args.out / 'dose_response.png'}")
