@@ -155,9 +155,9 @@ def anny_cache_dir() -> Path | None:
     """Where anny keeps its built head model (ANNY_CACHE_DIR, else ~/.cache/anny); None without anny."""
     if importlib.util.find_spec("anny") is None:
         return None
-    from anny.paths import get_anny_cache_path
+    from painctl.facemodels import anny_cache_root
 
-    return Path(get_anny_cache_path())
+    return anny_cache_root()
 
 
 def _any_snapshot_file(repo: str) -> str | None:

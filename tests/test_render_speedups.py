@@ -5,6 +5,8 @@ benchmarks/check_same_bytes.py checks a whole chain; these check each rewritten 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from painctl.appearance import wrinkles
@@ -345,3 +347,51 @@ def test_lid_triangles_are_the_old_ones(hair_rigs):
             for ids in (upper, lower, np.concatenate([upper, stray])):
                 got = lashes._lid_triangle(ident, ids, skin_faces, centre)
                 assert got.tobytes() == old(ident, ids, skin_faces, centre).tobytes()
+
+
+@dataclass
+class _Plan:
+    """A stand-in for render-views' ViewsPlan: arrays in fields, a dict and a list."""
+
+    uv: np.ndarray
+    faces: np.ndarray
+    regions: dict
+    views: list
+
+
+def test_a_plan_unpickled_in_a_worker_keeps_its_arrays_through_a_mesh():
+    """An array unpickled in a spawned worker passes through np.asarray(a, dtype) as itself once
+    native_dtypes has seen it, so caches keyed on it (the wrinkle maps, the renderer's buffers) hit
+    frame after frame, as they do in one process."""
+    import pickle
+
+    from painctl.renderer import Mesh
+    from painctl.stages.render_views import native_dtypes
+
+    rng = np.random.default_rng(2)
+    plan = _Plan(uv=rng.uniform(0, 1, (4, 2)).astype(np.float32), faces=np.array([[0, 1, 2], [1, 2, 3]], np.int32),
+                regions={"face": np.arange(4)}, views=[(0.0, 0.0)])
+    sent = pickle.loads(pickle.dumps(plan))
+    verts = rng.normal(size=(4, 3)).astype(np.float32)
+    texture = np.zeros((4, 4, 3), np.float32)
+    got = native_dtypes(sent)
+    assert got.uv.tobytes() == plan.uv.tobytes() and got.faces.tobytes() == plan.faces.tobytes()
+    assert got.regions["face"].tobytes() == plan.regions["face"].tobytes() and got.views == [(0.0, 0.0)]
+    # Two frames' meshes share the plan's uv itself: the same object the cache saw last frame.
+    first = Mesh(verts, got.faces, uv=got.uv, uv_faces=got.faces, texture=texture)
+    second = Mesh(verts, got.faces, uv=got.uv, uv_faces=got.faces, texture=texture)
+    assert first.uv is got.uv and second.uv is got.uv
+
+
+def test_the_bust_cache_path_is_found_without_importing_anny(tmp_path):
+    """Each render-views worker looks up the bust's cache; importing anny for the path cost 4-5 s of
+    torch's import per worker. The path follows ANNY_CACHE_DIR, as anny's own rule does."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; from painctl.facemodels.anny_bust import cache_path; p = cache_path(); "
+            "print(p); assert 'anny' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)[:5]")
+    env = {**os.environ, "ANNY_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip().startswith(str(tmp_path / "cache" / "painctl-bust"))

@@ -100,12 +100,25 @@ def vertex_count(spec: str) -> int:
     return count
 
 
+def anny_cache_root() -> Path:
+    """Return anny's cache directory: ``ANNY_CACHE_DIR``, else ~/.cache/anny (anny.paths' rule),
+    or anny's own answer when anny is loaded already (it may have been moved in-process).
+
+    Without importing anny, which imports torch: 4-5 s in each render-views worker that only
+    needed the path to the bust's cache.
+    """
+    import sys
+
+    paths = sys.modules.get("anny.paths")
+    if paths is not None:
+        return Path(paths.get_anny_cache_path())
+    return Path(os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny")))
+
+
 def _anny_record() -> Path:
-    # anny's own cache directory rule (anny.paths), without importing anny (which imports torch).
     # Keyed by anny's version: the head's topology is anny's. A stale count could only mis-size an
     # estimate, never change an output.
-    root = Path(os.environ.get("ANNY_CACHE_DIR", str(Path.home() / ".cache" / "anny")))
-    return root / "painctl-meta" / f"anny-{importlib.metadata.version('anny')}-head.json"
+    return anny_cache_root() / "painctl-meta" / f"anny-{importlib.metadata.version('anny')}-head.json"
 
 
 def face_model_of(art: "Artefact") -> FaceModel:

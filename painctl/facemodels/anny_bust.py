@@ -80,9 +80,9 @@ class BustBasis:
 
 def cache_path() -> Path:
     """Where the bust slice is kept: beside anny's model cache (``ANNY_CACHE_DIR``)."""
-    from anny.paths import get_anny_cache_path
+    from painctl.facemodels import anny_cache_root
 
-    return Path(get_anny_cache_path()) / "painctl-bust" / f"bust-v{BUST_VERSION}-anny{importlib.metadata.version('anny')}.npz"
+    return anny_cache_root() / "painctl-bust" / f"bust-v{BUST_VERSION}-anny{importlib.metadata.version('anny')}.npz"
 
 
 @lru_cache(maxsize=1)

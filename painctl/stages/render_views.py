@@ -294,8 +294,32 @@ _RIG = None
 
 def _init_worker(plan: ViewsPlan) -> None:
     global _PLAN, _RIG
-    _PLAN = plan
+    _PLAN = native_dtypes(plan)
     _RIG = None
+
+
+def native_dtypes(value):
+    """Return ``value`` (an array, or a dataclass, dict, list or tuple holding arrays) with every
+    array a view on numpy's own dtype instance of its type; other values as they are.
+
+    An array unpickled in a spawned worker carries an equal but separate dtype object, and numpy
+    (2.4) copies such an array in ``np.asarray(a, dtype=...)``. A worker's Mesh then got a new
+    ``uv`` every frame, and every cache keyed on the array (the wrinkle maps, the renderer's
+    buffers) missed: two workers took 114 s of CPU for what one process did in 54 s.
+    """
+    import dataclasses
+
+    if isinstance(value, np.ndarray):
+        return value.view(np.dtype(value.dtype.str)) if value.dtype.fields is None and value.dtype.kind not in "OV" else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            object.__setattr__(value, f.name, native_dtypes(getattr(value, f.name)))
+        return value
+    if isinstance(value, dict):
+        return {k: native_dtypes(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(native_dtypes(v) for v in value)
+    return value
 
 
 def _rig_file():
@@ -433,7 +457,7 @@ def render_identity(task: IdentityTask) -> list[dict]:
     # One worker per core already: BLAS threads would only share those cores with the others
     # (and keep spinning between the small products a frame makes).
     with _one_blas_thread():
-        return _render_identity(task)
+        return _render_identity(native_dtypes(task))
 
 
 _CONTROLLER: list = []
