@@ -300,7 +300,8 @@ def _init_worker(plan: ViewsPlan) -> None:
 
 def native_dtypes(value):
     """Return ``value`` (an array, or a dataclass, dict, list or tuple holding arrays) with every
-    array a view on numpy's own dtype instance of its type; other values as they are.
+    array a view on numpy's own dtype instance of its type (a dataclass is updated in place);
+    other values as they are.
 
     An array unpickled in a spawned worker carries an equal but separate dtype object, and numpy
     (2.4) copies such an array in ``np.asarray(a, dtype=...)``. A worker's Mesh then got a new
