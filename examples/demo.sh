@@ -72,7 +72,7 @@ mkdir -p "$t"
 train_set > "$t/demo.log" 2>&1 &
 trainer=$!
 # If the set above fails, the training chain stops too (its running stage first: pkill, where procps is).
-trap 'pkill -TERM -P "$trainer" 2>/dev/null; kill "$trainer" 2>/dev/null || true' EXIT
+trap 'pkill -TERM -P "$trainer" 2>/dev/null || true; kill "$trainer" 2>/dev/null || true' EXIT
 look_set
 echo "waiting for the ViTPain training chain (its log: $t/demo.log)" >&2
 if ! wait "$trainer"; then
