@@ -8,7 +8,7 @@ at 224 px) with --jobs 1 and with --jobs J (default: every core), each --repeats
 processes. Prints the median wall clock and CPU seconds (user + system of the stage's processes)
 of each, the speed-up, the CPU the pool adds over one process (its workers' imports and
 per-worker caches), and whether both wrote the same bytes. bench_generate.py runs one shard chain
-per core with --jobs 1, so it never sees the pool; `make demo` runs render-views on the pool.
+per core with --jobs 1, so it never sees the pool; render-views uses the pool by default.
 """
 
 from __future__ import annotations
