@@ -19,15 +19,17 @@ LOCK_NAME = "painctl-meta/anny-build.lock"
 
 
 @contextmanager
-def anny_building() -> Iterator[None]:
-    """Hold anny's cache for one ``anny.Anny(...)`` call: wait for any other painctl process that
+def anny_building(root: Path | None = None) -> Iterator[None]:
+    """Hold anny's cache (``root``, default :func:`~painctl.facemodels.anny_cache_root`) for one
+    ``anny.Anny(...)`` call: wait for any other painctl process that
     holds it (anny builds a missing model in a minute, loads a cached one in about a second), then
     remove the cache files cut short (:func:`drop_incomplete`). A cache directory painctl cannot
     write is read-only to everyone, so it is used as it is, without a lock.
     """
-    from painctl.facemodels import anny_cache_root
+    if root is None:
+        from painctl.facemodels import anny_cache_root
 
-    root = anny_cache_root()
+        root = anny_cache_root()
     try:
         (root / LOCK_NAME).parent.mkdir(parents=True, exist_ok=True)
         lock = open(root / LOCK_NAME, "a")
