@@ -81,12 +81,15 @@ def texture(neutral: Input, out: PathLike, *, size: int = 1024, backend: str = "
 
 def rig(heads: Input | None, out: PathLike, *, pspi: int | str | Sequence[int] | None = None, au: str | Sequence[float] | None = None,
         per_identity: int = 1, prior: PathLike | None = None, asymmetry: float = 0.0, sequence: int = 0, seed: int = 0,
-        model_mesh: PathLike | None = None, shard: str | Shard | None = None, force: bool = False, big_ok: bool = False) -> Artefact:
+        model_mesh: PathLike | None = None, jobs: int | None = None, shard: str | Shard | None = None, force: bool = False,
+        big_ok: bool = False) -> Artefact:
     """Make every identity of ``heads`` a neutral face plus pain faces into ``out``; return it.
 
     ``pspi`` is a level (8), levels ([1, 4, 8]) or a spec ("1-16"); ``au`` fixed intensities as a spec
     ("AU4=3,AU43=1") or six numbers (AU4, AU6, AU7, AU9, AU10, AU43). Give exactly one.
-    ``model_mesh`` rigs a mesh file (OBJ, PLY, ...) instead; then ``heads`` is None.
+    ``model_mesh`` rigs a mesh file (OBJ, PLY, ...) instead; then ``heads`` is None. ``jobs``
+    worker processes rig the identities (default: every core, each with 64 identities or more);
+    the bytes do not depend on it.
     """
     from painctl.stages.rig import RigRequest, rig_identities
 
@@ -97,7 +100,7 @@ def rig(heads: Input | None, out: PathLike, *, pspi: int | str | Sequence[int] |
         from painctl.io.load_mesh import mesh_file_artefact
 
         heads = mesh_file_artefact(model_mesh)
-    return open_artefact(rig_identities(heads, out, request, shard=_shard(shard), force=force, big_ok=big_ok))
+    return open_artefact(rig_identities(heads, out, request, shard=_shard(shard), force=force, big_ok=big_ok, jobs=jobs))
 
 
 def render_views(pain: Input, out: PathLike, *, texture: Input | None = None, views: str = "0/0,-30/0,30/0", size: int = 224,

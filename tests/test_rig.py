@@ -261,6 +261,19 @@ def test_same_seed_same_bytes_and_shards_merge_to_one_run(painctl, heads, tmp_pa
     assert _sha(other) != _sha(tmp_path / "a")
 
 
+def test_worker_processes_write_the_bytes_of_one(painctl, heads, tmp_path):
+    """--jobs spreads the identities over worker processes: the same bytes as one process, sequence
+    frames and per-side labels included, and the closing line counts every worker's eyes."""
+    args = ["--pspi", "1-16", "--per-identity", "3", "--sequence", "3", "--asymmetry", "1", "--seed", "2"]
+    one = painctl("rig", *args, "--jobs", "1", heads, tmp_path / "one")
+    two = painctl("rig", *args, "--jobs", "2", heads, tmp_path / "two")
+    assert one.code == 0 and two.code == 0, one.stderr + two.stderr
+    assert _sha(tmp_path / "one") == _sha(tmp_path / "two")
+    closing = [next(line for line in r.stderr.splitlines() if line.startswith("closing eyes")) for r in (one, two)]
+    assert closing[0] == closing[1]
+    assert painctl("rig", *args, "--jobs", "0", heads, tmp_path / "zero").code == 2
+
+
 def test_fixed_aus_asymmetry_and_prior(painctl, heads, tmp_path):
     r = painctl("rig", "--au", "AU4=2.5,AU6=2,AU9=1,AU43=1", "--per-identity", "2", "--asymmetry", "1", heads, tmp_path / "asym")
     assert r.code == 0, r.stderr

@@ -13,12 +13,13 @@ from painctl.cli.options import big_ok_option, force_option, seed_option, shard_
 @click.option("--asymmetry", type=float, default=0.0, show_default=True, help="Left and right intensities may differ by up to this many FACS levels (0-5).")
 @click.option("--sequence", type=int, metavar="FRAMES", default=0, help="Also write an onset-apex-offset trajectory of FRAMES frames per pain face.")
 @click.option("--model-mesh", type=click.Path(dir_okay=False), help="Rig this mesh file (OBJ/PLY/...) by deformation transfer; then only OUT is given.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: every core this process may use, at most one per 64 identities); the bytes do not depend on it.")
 @seed_option
 @shard_option
 @force_option
 @big_ok_option
 @click.argument("paths", metavar="IN OUT", nargs=-1, required=True)
-def rig(pspi, au, per_identity, prior, asymmetry, sequence, model_mesh, seed, shard, force, big_ok, paths):
+def rig(pspi, au, per_identity, prior, asymmetry, sequence, model_mesh, jobs, seed, shard, force, big_ok, paths):
     """Make each identity of IN a neutral face plus pain faces with exact AU and PSPI labels.
 
     Every identity keeps its neutral face (all AUs 0) as its first row. With --pspi, pain faces
@@ -30,6 +31,7 @@ def rig(pspi, au, per_identity, prior, asymmetry, sequence, model_mesh, seed, sh
     Examples:
       painctl rig --pspi 8 heads/ pain8/
       painctl rig --pspi 1-16 --per-identity 10 --seed 1 heads/ pain/
+      painctl rig --pspi 1-16 --per-identity 10 --jobs 8 heads/ pain/
       painctl rig --au 'AU4=3,AU6=2,AU7=0,AU9=1,AU10=2,AU43=1' heads/ custom/
       painctl rig --pspi 6 --model-mesh my_head.obj my_head_pain/
     """
@@ -49,4 +51,4 @@ def rig(pspi, au, per_identity, prior, asymmetry, sequence, model_mesh, seed, sh
         from painctl.io.load_mesh import mesh_file_artefact
 
         source = mesh_file_artefact(model_mesh)
-    rig_identities(source, out, request, shard=shard, force=force, big_ok=big_ok)
+    rig_identities(source, out, request, shard=shard, force=force, big_ok=big_ok, jobs=jobs)

@@ -136,6 +136,124 @@ def _estimate(ctx: Context) -> dict:
     return {"disk_bytes": disk, "memory_bytes": memory, "what": "this rig"}
 
 
+@dataclass
+class RiggedIdentity:
+    """One identity's rig output: ``faces`` (1+K, V, 3) float32 (its neutral first), per-side AU
+    intensities ``left`` and ``right`` (K, 6), and with a sequence its ``frames`` (K, F, V, 3)
+    float32 and their labels ``frame_au`` (K, F, 6)."""
+
+    faces: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    frames: np.ndarray | None = None
+    frame_au: np.ndarray | None = None
+
+
+def rig_identity(deformer, request: RigRequest, prior: np.ndarray | None, identity_index: int, neutral: np.ndarray) -> RiggedIdentity:
+    """Rig one identity: ``identity_index`` is its global row in the heads artefact (it seeds its
+    configurations), ``neutral`` its (V, 3) vertices in metres."""
+    left, right = pain_configurations(request, identity_index, prior)
+    faces = np.empty((1 + request.per_identity, *neutral.shape), np.float32)
+    faces[0] = neutral
+    faces[1:] = deformer.deform(neutral, left, right, identity=identity_index)
+    if not request.sequence:
+        return RiggedIdentity(faces, left, right)
+    frames = np.empty((request.per_identity, request.sequence, *neutral.shape), np.float32)
+    frame_au = np.empty((request.per_identity, request.sequence, 6), np.float32)
+    for j in range(request.per_identity):
+        labels_l, closure = sequence_au(left[j], request.sequence)
+        labels_r, _ = sequence_au(right[j], request.sequence)
+        wl, wr = labels_l.astype(np.float64), labels_r.astype(np.float64)
+        wl[:, 5] = wr[:, 5] = closure
+        frames[j] = deformer.deform(neutral, wl, wr, identity=identity_index)
+        frame_au[j] = (labels_l + labels_r) / 2
+    return RiggedIdentity(faces, left, right, frames, frame_au)
+
+
+#: Identities each rig worker should have before a default --jobs starts another: a worker loads
+#: torch, anny and the rig's contact regions before its first identity, so a small job stays in one process.
+IDENTITIES_PER_WORKER = 64
+#: Most identities handed to a worker at a time.
+CHUNK = 16
+
+
+def rig_jobs(identities: int, jobs: int | None) -> int:
+    """Return the worker processes for ``identities``: ``jobs`` (at most one per identity), or by
+    default every core this process may use, each with at least :data:`IDENTITIES_PER_WORKER`."""
+    from painctl.stages.render_views import default_jobs
+
+    if jobs is None:
+        return max(1, min(default_jobs(), identities // IDENTITIES_PER_WORKER))
+    return max(1, min(jobs, identities))
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(heads: str, request: RigRequest, prior: np.ndarray | None) -> None:
+    from painctl.artefact import open_artefact
+    from painctl.rigging.deform import deformer_for
+
+    # Held for the worker's life: one BLAS thread, as in the stage's own process.
+    _WORKER["blas"] = threadpool_limits(1, user_api="blas")
+    _WORKER["rig"] = (deformer_for(open_artefact(heads), request.model_mesh), request, prior)
+
+
+def _rig_chunk(task: tuple[int, np.ndarray]) -> tuple[list[RiggedIdentity], dict]:
+    """Rig the identities ``task`` holds (global row of the first, (N, V, 3) neutral vertices) in
+    a worker; return them and what the lid contact did for them."""
+    from painctl.rigging.deform import DirectRig
+
+    deformer, request, prior = _WORKER["rig"]
+    first, neutrals = task
+    done = [rig_identity(deformer, request, prior, first + i, neutral) for i, neutral in enumerate(neutrals)]
+    counts = {}
+    if isinstance(deformer, DirectRig) and deformer.contact is not None:
+        contact = deformer.contact
+        counts = {"outcomes": dict(contact.outcomes), "eye_outcomes": dict(contact.eye_outcomes)}
+        contact.outcomes.clear()
+        contact.eye_outcomes.clear()
+    return done, counts
+
+
+def rigged_identities(ctx: Context, neutrals: np.ndarray, jobs: int):
+    """Yield a :class:`RiggedIdentity` for each of ``neutrals`` (N, V, 3), global rows from
+    ``ctx.start``, in order, over ``jobs`` worker processes (the stage's own process when 1)."""
+    from painctl.rigging.deform import DirectRig
+
+    deformer, prior = ctx.models
+    request = ctx.params
+    if jobs <= 1:
+        # One BLAS thread: the faces' sums do not depend on the machine's core count, and on a shared
+        # machine BLAS's spinning threads made a small matrix product ten times slower.
+        with threadpool_limits(1, user_api="blas"):
+            for i in ctx.track(range(len(neutrals)), description="rigging"):
+                yield rig_identity(deformer, request, prior, ctx.start + i, neutrals[i])
+        return
+    import multiprocessing
+    from contextlib import closing
+
+    from painctl.artefact.signals import quiet_map
+
+    # Four tasks a worker at least, so the last ones do not wait on one slow chunk.
+    chunk = max(1, min(CHUNK, -(-len(neutrals) // (4 * jobs))))
+    tasks = [(ctx.start + i, neutrals[i : i + chunk]) for i in range(0, len(neutrals), chunk)]
+    heads = str(ctx.inputs["heads"].path)
+    results = quiet_map(multiprocessing.get_context("spawn"), min(jobs, len(tasks)), _init_worker, (heads, request, prior),
+                        _rig_chunk, tasks, "rig")
+    contact = deformer.contact if isinstance(deformer, DirectRig) else None
+
+    def each():
+        for done, counts in results:
+            if contact is not None:  # the stage's closing line counts every worker's eyes
+                contact.outcomes.update(counts.get("outcomes", {}))
+                contact.eye_outcomes.update(counts.get("eye_outcomes", {}))
+            yield from done
+
+    with closing(results):  # stops the workers at once if this generator is closed early
+        yield from ctx.track(each(), total=len(neutrals), description="rigging")
+
+
 def _rig(ctx: Context) -> str:
     from painctl.rigging.deform import DirectRig
 
@@ -158,31 +276,18 @@ def _rig(ctx: Context) -> str:
     au_l = np.zeros((rows, 6), np.float32)
     au_r = np.zeros((rows, 6), np.float32)
     seq_au = np.zeros((rows, frames, 6), np.float32) if frames else None
-    # One BLAS thread: the faces' sums do not depend on the machine's core count, and on a shared
-    # machine BLAS's spinning threads made a small matrix product ten times slower.
-    with threadpool_limits(1, user_api="blas"):
-        for i in ctx.track(range(stop - start), description="rigging"):
-            g = start + i
-            left, right = pain_configurations(request, g, prior)
-            neutral = neutral_vertices[i]
-            block = np.empty((per, n_vertices, 3), np.float32)
-            block[0] = neutral
-            block[1:] = deformer.deform(neutral, left, right, identity=i)
-            r0 = i * per
-            verts[r0 : r0 + per] = block
-            disp[r0 : r0 + per] = np.linalg.norm(block - neutral, axis=-1)
-            au_l[r0 + 1 : r0 + per] = left
-            au_r[r0 + 1 : r0 + per] = right
-            au_all[r0 + 1 : r0 + per] = (left + right) / 2
-            if frames:
-                seq_verts[r0] = np.broadcast_to(neutral, (frames, n_vertices, 3))
-                for j in range(k):
-                    labels_l, closure = sequence_au(left[j], frames)
-                    labels_r, _ = sequence_au(right[j], frames)
-                    wl, wr = labels_l.astype(np.float64), labels_r.astype(np.float64)
-                    wl[:, 5] = wr[:, 5] = closure
-                    seq_verts[r0 + 1 + j] = deformer.deform(neutral, wl, wr, identity=i)
-                    seq_au[r0 + 1 + j] = (labels_l + labels_r) / 2
+    jobs = rig_jobs(stop - start, ctx.options.get("jobs"))
+    for i, one in enumerate(rigged_identities(ctx, neutral_vertices, jobs)):
+        r0 = i * per
+        verts[r0 : r0 + per] = one.faces
+        disp[r0 : r0 + per] = np.linalg.norm(one.faces - one.faces[0], axis=-1)
+        au_l[r0 + 1 : r0 + per] = one.left
+        au_r[r0 + 1 : r0 + per] = one.right
+        au_all[r0 + 1 : r0 + per] = (one.left + one.right) / 2
+        if frames:
+            seq_verts[r0] = np.broadcast_to(one.faces[0], (frames, n_vertices, 3))
+            seq_verts[r0 + 1 : r0 + per] = one.frames
+            seq_au[r0 + 1 : r0 + per] = one.frame_au
     identity_rows = np.repeat(np.arange(start, stop), per)
     write_dataset(h5, "identity", np.repeat(ids[start:stop], per))
     write_dataset(h5, "is_neutral", np.tile(np.r_[True, np.zeros(k, bool)], stop - start))
@@ -221,13 +326,17 @@ RIG = Stage("rig", RigRequest, _rig, inputs=(Input("heads", check=_identities_to
 
 
 def rig_identities(source: Artefact | str | Path, out: str | Path, request: RigRequest, shard: Shard = WHOLE, force: bool = False,
-                   big_ok: bool = False) -> Path:
+                   big_ok: bool = False, jobs: int | None = None) -> Path:
     """Read identities from ``source`` (an artefact or its path) and write the rig artefact ``out``; return its path.
 
-    Rows per identity: its neutral face (first), then ``request.per_identity`` pain faces. A rig
-    estimated not to fit on the disk or in memory is refused unless ``big_ok``.
+    Rows per identity: its neutral face (first), then ``request.per_identity`` pain faces, the same
+    bytes whatever ``jobs`` (worker processes; default: every core, each with at least
+    :data:`IDENTITIES_PER_WORKER` identities). A rig estimated not to fit on the disk or in memory
+    is refused unless ``big_ok``.
     """
-    return run(RIG, out, request, {"heads": source}, shard=shard, force=force, big_ok=big_ok)
+    if jobs is not None and jobs < 1:
+        raise BadValue("jobs", f"must be at least 1, got {jobs}")
+    return run(RIG, out, request, {"heads": source}, shard=shard, force=force, big_ok=big_ok, jobs=jobs)
 
 
 def local_neutral_rows(rig: Artefact) -> np.ndarray:
