@@ -15,7 +15,6 @@ Rows of the output, in order: identity, then rig row (neutral first), then view.
 from __future__ import annotations
 
 import json
-import os
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from painctl import console
-from painctl.artefact.resources import NOISY_PNG_RATIO, PNG_RATIO, Estimate, png_bytes
+from painctl.artefact.resources import NOISY_PNG_RATIO, PNG_RATIO, Estimate, default_jobs, png_bytes
 from painctl.artefact.stage import Input, Parameters, Stage, run
 from painctl.errors import ArtefactError, BadValue, PainctlError
 from painctl.artefact.shard import WHOLE, Shard
@@ -679,12 +678,6 @@ def scalp_vertices(rig, n_vertices: int) -> np.ndarray | None:
     return scalp
 
 
-def default_jobs() -> int:
-    """Return the number of CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def run_tasks(plan: ViewsPlan, tasks: list[IdentityTask], jobs: int, description: str):

@@ -180,7 +180,7 @@ CHUNK = 16
 def rig_jobs(identities: int, jobs: int | None) -> int:
     """Return the worker processes for ``identities``: ``jobs`` (at most one per identity), or by
     default every core this process may use, each with at least :data:`IDENTITIES_PER_WORKER`."""
-    from painctl.stages.render_views import default_jobs
+    from painctl.artefact.resources import default_jobs
 
     if jobs is None:
         return max(1, min(default_jobs(), identities // IDENTITIES_PER_WORKER))
