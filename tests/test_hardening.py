@@ -730,13 +730,37 @@ def test_a_run_short_of_memory_and_disk_names_both_in_one_line(tmp_path):
 
 @pytest.mark.parametrize("args, needs", [
     (("rig", "--pspi", "4", "--per-identity", "10000000", "heads", "out"), "this rig needs about 1.5 TB on disk"),
-    (("render-views", "--size", "4096", "--views", ",".join(f"{yaw}/0" for yaw in range(-60, 61, 2)), "pain", "out"), "this render-views needs about 409.4 GB of memory"),
+    (("render-views", "--size", "4096", "--views", ",".join(f"{yaw}/0" for yaw in range(-60, 61, 2)), "--jobs", "2", "pain", "out"),
+     "this render-views on 2 processes needs about 410.6 GB of memory"),
 ])
 def test_every_stage_estimates_before_work_and_refuses_what_does_not_fit(work, args, needs):
     result = painctl_in(work, *args)
     assert result.returncode == 1 and one_line_error(result.stderr), result.stderr
     assert needs in result.stderr.decode() and "pass --i-know-it-is-big to try anyway" in result.stderr.decode()
     assert not (work / "out").exists() and not list(work.glob(".out*"))
+
+
+def test_more_workers_than_memory_holds_are_refused_before_work(tmp_path):
+    """Each rig and render-views worker holds its own torch, model and renderer: a --jobs whose
+    workers do not fit in the memory available now is refused in one line that names the
+    processes, and nothing is written; the same work on one process runs."""
+    from painctl.artefact.resources import available_memory
+    from painctl.stages import render_views, rig
+
+    available, _ = available_memory()
+    if available is None:
+        pytest.skip("this system does not report its available memory")
+    # Half as many again as fit: the memory available moves while the test runs.
+    jobs = str(int(1.5 * available / min(rig.WORKER_BYTES, render_views.WORKER_BYTES)) + 2)
+    assert painctl_in(tmp_path, "-q", "sample-mesh", "-n", jobs, "heads").returncode == 0
+    for args, out in ((("rig", "--pspi", "4", "heads"), "pain"), (("render-views", "--size", "32", "--views", "0/0", "pain"), "views")):
+        refused = painctl_in(tmp_path, *args, "--jobs", jobs, out)
+        text = refused.stderr.decode()
+        assert refused.returncode == 1 and one_line_error(text), text
+        assert f"this {args[0]} on {jobs} processes needs about" in text and "of memory" in text, text
+        assert not (tmp_path / out).exists() and not list(tmp_path.glob(f".{out}*"))
+        if args[0] == "rig":
+            assert painctl_in(tmp_path, "-q", *args, "--jobs", "1", out).returncode == 0
 
 
 def test_size_estimates_are_near_what_the_stages_write(work):

@@ -274,25 +274,6 @@ def test_worker_processes_write_the_bytes_of_one(painctl, heads, tmp_path):
     assert painctl("rig", *args, "--jobs", "0", heads, tmp_path / "zero").code == 2
 
 
-def test_more_workers_than_memory_holds_is_refused_before_work(painctl, tmp_path):
-    """Each rig worker holds its own torch and anny: a --jobs whose workers do not fit in the memory
-    available now is refused in one line that names the processes, and nothing is written."""
-    from painctl.artefact.resources import available_memory
-    from painctl.stages.rig import WORKER_BYTES
-
-    available, _ = available_memory()
-    if available is None:
-        pytest.skip("this system does not report its available memory")
-    jobs = available // WORKER_BYTES + 2
-    many = tmp_path / "many"
-    assert painctl("sample-mesh", "-n", str(jobs), many).code == 0
-    r = painctl("rig", "--pspi", "4", "--jobs", str(jobs), many, tmp_path / "out")
-    assert r.code == 1 and f"this rig on {jobs} processes needs about" in r.stderr and "of memory" in r.stderr, r.stderr
-    assert not (tmp_path / "out").exists()
-    # The same rig on one process needs no more than its arrays.
-    assert painctl("rig", "--pspi", "4", "--jobs", "1", many, tmp_path / "one").code == 0
-
-
 def test_fixed_aus_asymmetry_and_prior(painctl, heads, tmp_path):
     r = painctl("rig", "--au", "AU4=2.5,AU6=2,AU9=1,AU43=1", "--per-identity", "2", "--asymmetry", "1", heads, tmp_path / "asym")
     assert r.code == 0, r.stderr

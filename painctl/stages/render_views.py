@@ -713,28 +713,39 @@ def _blocks(rig) -> list[tuple[int, int]]:
     return identity_blocks(rig.read("identity"), rig.read("is_neutral").astype(bool))
 
 
+#: Resident memory (bytes) of a render-views worker process before its first frame: torch and the
+#: renderer (540-550 MiB measured, untextured, 12 identities, --jobs 2), and what a textured render
+#: adds (hair, brows, lashes, body and scene: 1.02-1.07 GiB in all at 224 px, 1.14-1.17 GiB at 512).
+WORKER_BYTES = 600 * 2**20
+TEXTURED_WORKER_BYTES = 500 * 2**20
+
+
 def estimate_bytes(images: int, identities: int, request: ViewsRequest, jobs: int | None = 1, texture=None) -> Estimate:
     """Disk and memory (bytes) of rendering ``images`` images (rig rows x views) of ``identities``
     identities over ``jobs`` workers (None: every core), textured from the ``texture`` artefact or not.
 
     Disk per image: the RGB PNG (less compressible through the photo camera model) and, with maps, the segmentation (8-bit), depth (16-bit) and
     normals (RGB) PNGs. Memory per worker: about 200 bytes a pixel (colour, depth, triangle ids,
-    barycentrics and alpha of a frame per view, the background and its composite) and the
-    identity's float32 texture.
+    barycentrics and alpha of a frame per view, the background and its composite), the
+    identity's float32 texture and, when ``jobs`` > 1, each worker process's own copy of torch, the
+    renderer and (textured) the appearance models (:data:`WORKER_BYTES`, :data:`TEXTURED_WORKER_BYTES`).
     """
     pixels = request.size * request.size
     workers = min(default_jobs() if jobs is None else jobs, max(1, identities))
     texture_size = int(texture.params.get("size", 0)) if texture is not None else 0
     per_image = png_bytes(pixels, 3, NOISY_PNG_RATIO if request.camera_model == "photo" else PNG_RATIO) + (png_bytes(pixels, 1) + png_bytes(pixels, 2) + png_bytes(pixels) if request.maps else 0)
     per_worker = 200 * pixels * len(request.views) + texture_size * texture_size * 3 * 4
+    if workers > 1:
+        per_worker += WORKER_BYTES + (TEXTURED_WORKER_BYTES if texture is not None else 0)
     return Estimate(images * per_image, workers * per_worker)
 
 
 def _estimate(ctx) -> dict:
     mine = _blocks(ctx.inputs["rig"])[ctx.start:ctx.stop]
-    disk, memory = estimate_bytes(sum(b - a for a, b in mine) * len(ctx.params.views), len(mine), ctx.params,
-                                  ctx.options.get("jobs"), ctx.inputs["texture"])
-    return {"disk_bytes": disk, "memory_bytes": memory, "what": "this render-views"}
+    jobs = ctx.options.get("jobs")
+    disk, memory = estimate_bytes(sum(b - a for a, b in mine) * len(ctx.params.views), len(mine), ctx.params, jobs, ctx.inputs["texture"])
+    workers = min(default_jobs() if jobs is None else jobs, max(1, len(mine)))
+    return {"disk_bytes": disk, "memory_bytes": memory, "what": f"this render-views on {workers} processes" if workers > 1 else "this render-views"}
 
 
 def _load_inpainting(ctx) -> None:
