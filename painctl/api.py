@@ -88,8 +88,8 @@ def rig(heads: Input | None, out: PathLike, *, pspi: int | str | Sequence[int] |
     ``pspi`` is a level (8), levels ([1, 4, 8]) or a spec ("1-16"); ``au`` fixed intensities as a spec
     ("AU4=3,AU43=1") or six numbers (AU4, AU6, AU7, AU9, AU10, AU43). Give exactly one.
     ``model_mesh`` rigs a mesh file (OBJ, PLY, ...) instead; then ``heads`` is None. ``jobs``
-    worker processes rig the identities (default: every core, each with 64 identities or more);
-    the bytes do not depend on it.
+    worker processes rig the identities (default: every core that the available memory holds a
+    worker for, each with 64 identities or more); the bytes do not depend on it.
     """
     from painctl.stages.rig import RigRequest, rig_identities
 
@@ -112,7 +112,8 @@ def render_views(pain: Input, out: PathLike, *, texture: Input | None = None, vi
 
     ``views`` is "yaw/pitch,..." in degrees; ``size`` pixels; ``without`` the appearance parts to
     leave out (names or "a,b"); ``texture`` a texture artefact (default: the one ``pain`` was rigged
-    from, if any; "none" for the plain albedo). See painctl-render-views(1) for the scene options.
+    from, if any; "none" for the plain albedo); ``jobs`` worker processes (default: every core that
+    the available memory holds a worker for). See painctl-render-views(1) for the scene options.
     """
     from painctl.stages.render_views import RIG_REQUIRE, ViewsRequest, render_views as run, texture_for
 

@@ -761,6 +761,11 @@ def test_more_workers_than_memory_holds_are_refused_before_work(tmp_path):
         assert not (tmp_path / out).exists() and not list(tmp_path.glob(f".{out}*"))
         if args[0] == "rig":
             assert painctl_in(tmp_path, "-q", *args, "--jobs", "1", out).returncode == 0
+    # Without --jobs a stage starts only the workers that the memory available holds.
+    from painctl.artefact.resources import default_jobs
+
+    assert default_jobs(10 * available) == 1 and default_jobs(1) == default_jobs()
+    assert rig.rig_jobs(10**9, None) <= max(1, available // rig.WORKER_BYTES + 1)
 
 
 def test_size_estimates_are_near_what_the_stages_write(work):

@@ -93,9 +93,15 @@ def _human(nbytes: float) -> str:
     return f"{nbytes:.1f} TB"
 
 
-def default_jobs() -> int:
-    """Return the number of CPU cores this process may use."""
+def default_jobs(worker_bytes: int = 0) -> int:
+    """Return the number of CPU cores this process may use, or, given the resident bytes a worker
+    process needs, at most as many workers as the memory available now holds (at least 1)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    if worker_bytes > 0:
+        available, _ = available_memory()
+        if available is not None:
+            return max(1, min(cores, available // worker_bytes))
+    return cores

@@ -18,7 +18,7 @@ from painctl.cli.options import big_ok_option, force_option, seed_option, shard_
 @click.option("--inpaint-steps", type=click.IntRange(min=1), default=25, show_default=True, help="Denoising steps for --background kandinsky-inpaint.")
 @click.option("--renderer", type=click.Choice(["moderngl", "pytorch3d"]), default="moderngl", show_default=True, help="Rendering backend.")
 @click.option("--without", metavar="PARTS", help="Leave these parts out: comma-separated names (see painctl-render-views(1)) or 'all' for the bare head.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: every core this process may use).")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: every core this process may use that memory holds a worker for).")
 @seed_option
 @shard_option
 @force_option

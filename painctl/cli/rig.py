@@ -13,7 +13,7 @@ from painctl.cli.options import big_ok_option, force_option, seed_option, shard_
 @click.option("--asymmetry", type=float, default=0.0, show_default=True, help="Left and right intensities may differ by up to this many FACS levels (0-5).")
 @click.option("--sequence", type=int, metavar="FRAMES", default=0, help="Also write an onset-apex-offset trajectory of FRAMES frames per pain face.")
 @click.option("--model-mesh", type=click.Path(dir_okay=False), help="Rig this mesh file (OBJ/PLY/...) by deformation transfer; then only OUT is given.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: every core this process may use, at most one per 64 identities); the bytes do not depend on it.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, help="Worker processes (default: every core this process may use that memory holds a worker for, at most one per 64 identities); the bytes do not depend on it.")
 @seed_option
 @shard_option
 @force_option

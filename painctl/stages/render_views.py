@@ -720,31 +720,48 @@ WORKER_BYTES = 600 * 2**20
 TEXTURED_WORKER_BYTES = 500 * 2**20
 
 
+def worker_bytes(request: ViewsRequest, texture=None) -> int:
+    """Peak resident bytes of one render-views worker process for ``request`` (textured from the
+    ``texture`` artefact or not): about 200 bytes a pixel (colour, depth, triangle ids,
+    barycentrics and alpha of a frame per view, the background and its composite), the identity's
+    float32 texture, and the process's own torch, renderer and appearance models
+    (:data:`WORKER_BYTES`, :data:`TEXTURED_WORKER_BYTES`)."""
+    texture_size = int(texture.params.get("size", 0)) if texture is not None else 0
+    frames = 200 * request.size * request.size * len(request.views) + texture_size * texture_size * 3 * 4
+    return frames + WORKER_BYTES + (TEXTURED_WORKER_BYTES if texture is not None else 0)
+
+
+def views_jobs(identities: int, jobs: int | None, request: ViewsRequest, texture=None) -> int:
+    """Return the worker processes for ``identities`` identities: ``jobs``, or by default every
+    core that the memory available now holds a worker for (:func:`worker_bytes`); at most one per
+    identity."""
+    if jobs is None:
+        jobs = default_jobs(worker_bytes(request, texture))
+    return max(1, min(jobs, identities))
+
+
 def estimate_bytes(images: int, identities: int, request: ViewsRequest, jobs: int | None = 1, texture=None) -> Estimate:
     """Disk and memory (bytes) of rendering ``images`` images (rig rows x views) of ``identities``
-    identities over ``jobs`` workers (None: every core), textured from the ``texture`` artefact or not.
+    identities over ``jobs`` workers (None: :func:`views_jobs`' default), textured from the
+    ``texture`` artefact or not.
 
-    Disk per image: the RGB PNG (less compressible through the photo camera model) and, with maps, the segmentation (8-bit), depth (16-bit) and
-    normals (RGB) PNGs. Memory per worker: about 200 bytes a pixel (colour, depth, triangle ids,
-    barycentrics and alpha of a frame per view, the background and its composite), the
-    identity's float32 texture and, when ``jobs`` > 1, each worker process's own copy of torch, the
-    renderer and (textured) the appearance models (:data:`WORKER_BYTES`, :data:`TEXTURED_WORKER_BYTES`).
+    Disk per image: the RGB PNG (less compressible through the photo camera model) and, with maps,
+    the segmentation (8-bit), depth (16-bit) and normals (RGB) PNGs. Memory: each worker's
+    :func:`worker_bytes`, less the process's own models in one process (loaded already).
     """
     pixels = request.size * request.size
-    workers = min(default_jobs() if jobs is None else jobs, max(1, identities))
-    texture_size = int(texture.params.get("size", 0)) if texture is not None else 0
+    workers = views_jobs(identities, jobs, request, texture)
     per_image = png_bytes(pixels, 3, NOISY_PNG_RATIO if request.camera_model == "photo" else PNG_RATIO) + (png_bytes(pixels, 1) + png_bytes(pixels, 2) + png_bytes(pixels) if request.maps else 0)
-    per_worker = 200 * pixels * len(request.views) + texture_size * texture_size * 3 * 4
-    if workers > 1:
-        per_worker += WORKER_BYTES + (TEXTURED_WORKER_BYTES if texture is not None else 0)
+    per_worker = worker_bytes(request, texture)
+    if workers == 1:
+        per_worker -= WORKER_BYTES + (TEXTURED_WORKER_BYTES if texture is not None else 0)
     return Estimate(images * per_image, workers * per_worker)
 
 
 def _estimate(ctx) -> dict:
     mine = _blocks(ctx.inputs["rig"])[ctx.start:ctx.stop]
-    jobs = ctx.options.get("jobs")
-    disk, memory = estimate_bytes(sum(b - a for a, b in mine) * len(ctx.params.views), len(mine), ctx.params, jobs, ctx.inputs["texture"])
-    workers = min(default_jobs() if jobs is None else jobs, max(1, len(mine)))
+    workers = views_jobs(len(mine), ctx.options.get("jobs"), ctx.params, ctx.inputs["texture"])
+    disk, memory = estimate_bytes(sum(b - a for a, b in mine) * len(ctx.params.views), len(mine), ctx.params, workers, ctx.inputs["texture"])
     return {"disk_bytes": disk, "memory_bytes": memory, "what": f"this render-views on {workers} processes" if workers > 1 else "this render-views"}
 
 
@@ -831,7 +848,7 @@ def _render_views(ctx) -> str:
         for i, (a, b) in enumerate(mine)
     ]
     records: list[dict] = []
-    for block in run_tasks(plan, tasks, default_jobs() if jobs is None else jobs, "rendering views"):
+    for block in run_tasks(plan, tasks, views_jobs(len(tasks), jobs, request, texture), "rendering views"):
         records.extend(block)
     rig_rows = np.array([r["rig_row"] for r in records], np.int64)
     if request.background == "kandinsky-inpaint":

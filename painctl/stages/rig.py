@@ -187,11 +187,12 @@ CHUNK = 16
 
 def rig_jobs(identities: int, jobs: int | None) -> int:
     """Return the worker processes for ``identities``: ``jobs`` (at most one per identity), or by
-    default every core this process may use, each with at least :data:`IDENTITIES_PER_WORKER`."""
+    default every core this process may use that the memory available now holds a worker for
+    (:data:`WORKER_BYTES`), each with at least :data:`IDENTITIES_PER_WORKER`."""
     from painctl.artefact.resources import default_jobs
 
     if jobs is None:
-        return max(1, min(default_jobs(), identities // IDENTITIES_PER_WORKER))
+        return max(1, min(default_jobs(WORKER_BYTES), identities // IDENTITIES_PER_WORKER))
     return max(1, min(jobs, identities))
 
 
