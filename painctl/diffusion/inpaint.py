@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from painctl.diffusion.loading import INPAINT_MODEL, PRIOR_MODEL, generator, load_pipeline
+from painctl.diffusion.loading import PRIOR_MODEL, generator, load_pipeline
 from painctl.errors import PainctlError
 from painctl.seeding import seed_for
 
@@ -34,7 +34,7 @@ def default_prior(model: str) -> str:
 def inpaint(images: np.ndarray, masks: np.ndarray, prompts: list[str], model: str, steps: int = 25,
             seed: int = 0, prior_model: str | None = None) -> np.ndarray:
     """Inpaint ``images`` (B,H,W,3) float in [0,1] where ``masks`` (B,H,W) bool is True, guided by
-    ``prompts`` (B strings). ``model`` is the KandinskyV22InpaintPipeline (e.g. INPAINT_MODEL, a Hub
+    ``prompts`` (B strings). ``model`` is the KandinskyV22InpaintPipeline (e.g. loading.INPAINT_MODEL, a Hub
     id in the local cache, or a save_pretrained directory); image embeddings come from
     ``prior_model`` (default: :func:`default_prior`).
     Returns (B,H,W,3) float32 in [0,1]; pixels outside the mask are the input's, exactly (the
