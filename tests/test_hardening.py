@@ -956,6 +956,24 @@ def test_a_worker_killed_mid_render_ends_render_views_with_one_line(work):
     assert _our_processes(token) == [], "workers or their resource tracker outlived the run"
 
 
+def test_the_worker_named_is_the_one_that_died_even_while_it_is_being_reaped():
+    """The executor's thread reaps the dead worker while stopping its siblings (TERM, 143); until it
+    has, the dead one's status reads as unknown. The error must still name the dead worker."""
+    from painctl.artefact.signals import _death
+
+    class Worker:  # what _death reads of a multiprocessing.Process
+        def __init__(self, pid, code, known_after):
+            self.pid, self._code, self._at = pid, code, time.monotonic() + known_after
+
+        @property
+        def exitcode(self):
+            return self._code if time.monotonic() >= self._at else None
+
+    stopped, dead = Worker(11, 128 + signal.SIGTERM, 0.0), Worker(10, -signal.SIGKILL, 0.2)
+    assert _death("render-views", [dead, stopped]) == "render-views worker 10 died (killed by signal 9; out of memory?)"
+    assert _death("rig", [Worker(12, 3, 0.0), stopped]) == "rig worker 12 died (exit status 3)"
+
+
 @pytest.mark.slow
 def test_a_resumed_training_run_is_bit_identical_to_an_uninterrupted_one(tmp_path):
     from safetensors.torch import load_file

@@ -158,9 +158,11 @@ def _death(what: str, workers: list) -> str:
     import time
 
     # The executor stops the other workers (TERM: quiet_worker exits 128 + 15) as it fails the
-    # tasks; the one that died first is the one with another exit status.
+    # tasks; the one that died first is the one with another exit status. Wait for every worker's
+    # status, not the first one known: the executor's thread may be reaping the dead worker right
+    # now, and until it has, that worker reads as running (a stopped sibling was named instead).
     deadline = time.monotonic() + 2.0
-    while not any(p.exitcode is not None for p in workers) and time.monotonic() < deadline:
+    while not all(p.exitcode is not None for p in workers) and time.monotonic() < deadline:
         time.sleep(0.01)
     dead = [p for p in workers if p.exitcode is not None]
     dead.sort(key=lambda p: (p.exitcode in (128 + signal.SIGTERM, -signal.SIGTERM), p.exitcode >= 0))
