@@ -296,6 +296,13 @@ BROW_LATERAL_WIDTH_M = 0.032
 #: aperture cross-talk -8.0 / -4.8 / -5.6%) against -37.4 / -30.8 / -32.9% without the limit: the
 #: -30 degree view misses issue 15's -30% by what the limit keeps from crossing. With the corner tie
 #: and LID_SPLIT_M, 1.1 still folds 6 of the 9 heads above 1.3 (AU4 with AU6, AU9 or both lids).
+#: More forward motion below the brow on the heads the limit stops (BROW_FORWARD times (E's drop /
+#: gap) ** p, the brow itself at BROW_FORWARD_TOP) does not let them go further: on 100 heads drawn
+#: by sample-mesh -n 100 --balance age,gender,ethnicity --seed 7, the 5 test heads and FOLDED_HEADS,
+#: p = 1 with a limit of 1.5 crossed skin on 20 of 109 (19 Asian, 4-28 crossings at AU4 = 5 alone),
+#: p = 3 with 1.2 on 39 (the Asian heads' E then -0.72 instead of -0.62). A linear field that takes
+#: the brow below the lid's top turns the skin between over (its order reverses); what it needs is
+#: a hood that rolls forward over the lid from its top, which a field scaled by one amplitude is not.
 BROW_DROP_LIMIT = 1.0
 #: Radius (metres, 1/e) about each outer eye corner within which the lids move together under
 #: AU4-AU10 (:func:`canthus_weights`): the lateral canthal tendon holds the corner, so the lids cannot close
