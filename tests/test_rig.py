@@ -145,15 +145,26 @@ def test_self_intersections_counts_skin_through_skin():
     assert self_intersections(both.vertices, both.faces) > 0
 
 
-def _eye_skin_triangles(anny_model, vertices):
-    """Triangles within 3 cm of either eyeball, minus the eyeballs and the socket lining (which
-    anny's own neutral head already crosses)."""
-    regions = anny_model.region_vertices()
-    centres = [vertices[regions[side]].mean(0) for side in ("left_eye", "right_eye")]
-    near = np.min([np.linalg.norm(vertices - c, axis=1) for c in centres], axis=0) < 0.03
-    for name in ("left_eye", "right_eye", "left_eye_socket", "right_eye_socket"):
-        near[regions[name]] = False
-    return anny_model.faces[near[anny_model.faces].all(1)]
+
+def test_skin_resting_on_skin_is_not_counted_as_passing_through_it():
+    """Lids resting on each other at AU43 leave a lower-lid edge ending a fraction of a micrometre
+    in front of an upper-lid triangle, pointing away from it: touching, not crossing (the ray test
+    alone reported it: the rig's lids of an 18-year-old head at every AU = 5). Moved through the
+    triangle's plane, the same edge crosses it."""
+    from painctl.rigging.validation import self_intersections
+
+    # Upper-lid triangle, then the lower lid's edge (metres; 0.45 um and 557 um in front of it).
+    lids = np.array([[-0.03012578934431076, 0.1456698626279831, 0.13142526149749756],
+                     [-0.024954551830887794, 0.14436118304729462, 0.13037630915641785],
+                     [-0.029984276741743088, 0.14490067958831787, 0.132097989320755],
+                     [-0.03004218451678753, 0.14526863396167755, 0.13177116215229034],
+                     [-0.030097300186753273, 0.14453470706939697, 0.13168932497501373]])
+    faces = np.array([[0, 1, 2], [3, 4, 4]])  # the edge 3-4 as a degenerate face of its own
+    assert self_intersections(lids, faces) == 0
+    normal = np.cross(lids[1] - lids[0], lids[2] - lids[0])
+    through = lids.copy()
+    through[3] -= 2e-6 * normal / np.linalg.norm(normal)  # 1.5 um behind the triangle
+    assert self_intersections(through, faces) == 1
 
 
 def test_lid_budgets_keep_skin_from_passing_through_skin(anny_model):

@@ -112,4 +112,10 @@ def self_intersections(vertices: np.ndarray, faces: np.ndarray) -> int:
     along = np.linalg.norm(points - start[ray], axis=1)
     inside = (along > 1e-9) & (along < length[ray] - 1e-9)
     touching = (faces[tri] == edges[ray, 0:1]).any(1) | (faces[tri] == edges[ray, 1:2]).any(1)
-    return int((inside & ~touching).sum())
+    # The ray test also reports an edge that ends a fraction of a micrometre in front of a
+    # triangle it points away from (lids resting on each other at AU43): a crossing has its ends
+    # on the two sides of the triangle's plane.
+    corner = vertices[faces[tri, 0]]
+    normal = np.cross(vertices[faces[tri, 1]] - corner, vertices[faces[tri, 2]] - corner)
+    sides = np.einsum("ij,ij->i", vertices[edges[ray, 0]] - corner, normal) * np.einsum("ij,ij->i", vertices[edges[ray, 1]] - corner, normal)
+    return int((inside & ~touching & (sides < 0)).sum())
