@@ -145,7 +145,6 @@ def test_self_intersections_counts_skin_through_skin():
     assert self_intersections(both.vertices, both.faces) > 0
 
 
-
 def test_skin_resting_on_skin_is_not_counted_as_passing_through_it():
     """Lids resting on each other at AU43 leave a lower-lid edge ending a fraction of a micrometre
     in front of an upper-lid triangle, pointing away from it: touching, not crossing (the ray test
@@ -165,6 +164,17 @@ def test_skin_resting_on_skin_is_not_counted_as_passing_through_it():
     through = lids.copy()
     through[3] -= 2e-6 * normal / np.linalg.norm(normal)  # 1.5 um behind the triangle
     assert self_intersections(through, faces) == 1
+
+
+def _eye_skin_triangles(anny_model, vertices):
+    """Triangles within 3 cm of either eyeball, minus the eyeballs and the socket lining (which
+    anny's own neutral head already crosses)."""
+    regions = anny_model.region_vertices()
+    centres = [vertices[regions[side]].mean(0) for side in ("left_eye", "right_eye")]
+    near = np.min([np.linalg.norm(vertices - c, axis=1) for c in centres], axis=0) < 0.03
+    for name in ("left_eye", "right_eye", "left_eye_socket", "right_eye_socket"):
+        near[regions[name]] = False
+    return anny_model.faces[near[anny_model.faces].all(1)]
 
 
 def test_lid_budgets_keep_skin_from_passing_through_skin(anny_model):
