@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole 3DPain-style generation chain for N identities (10 pain faces each, 3 views at 224x224).
-#   examples/generate.sh OUT N            on one machine: JOBS chains at once (default: every core),
-#                                         each on its shard of the identities, then merged into OUT/heat
+#   examples/generate.sh OUT N            on one machine: JOBS chains at once (default: every core,
+#                                         at most one per 2 GB of available memory), each on its
+#                                         shard of the identities, then merged into OUT/heat
 #   examples/generate.sh OUT N K/M        just the K-th of M shards (job arrays; see generate.slurm);
 #                                         then join: painctl merge OUT/heat OUT/shard-*/heat
 # Textures are 512x512: at 224 px a view shows the face with about as many pixels as a 512 texture
@@ -14,7 +15,10 @@ seed=${SEED:-1}
 
 
 if [ -z "$shard" ]; then
+    # A chain peaks at about 1.8 GB (12 identities, measured: the textured render and its workers).
+    by_memory=$(awk '/^MemAvailable:/ {print int($2 / (2 * 1024 * 1024))}' /proc/meminfo 2>/dev/null || true)
     jobs=${JOBS:-$(nproc)}
+    [ -z "${JOBS:-}" ] && [ -n "$by_memory" ] && [ "$jobs" -gt "$by_memory" ] && jobs=$(( by_memory > 0 ? by_memory : 1 ))
     [ "$jobs" -gt "$n" ] && jobs=$n
     if [ "$jobs" -le 1 ]; then
         exec env RENDER_JOBS="${RENDER_JOBS:-}" "$0" "$out" "$n" 1/1
