@@ -720,15 +720,18 @@ WORKER_BYTES = 600 * 2**20
 TEXTURED_WORKER_BYTES = 500 * 2**20
 
 
-def worker_bytes(request: ViewsRequest, texture=None) -> int:
-    """Peak resident bytes of one render-views worker process for ``request`` (textured from the
-    ``texture`` artefact or not): about 200 bytes a pixel (colour, depth, triangle ids,
-    barycentrics and alpha of a frame per view, the background and its composite), the identity's
-    float32 texture, and the process's own torch, renderer and appearance models
-    (:data:`WORKER_BYTES`, :data:`TEXTURED_WORKER_BYTES`)."""
+def frame_bytes(request: ViewsRequest, texture=None) -> int:
+    """Bytes one identity's frames hold while it renders (``request`` textured from the ``texture``
+    artefact or not): about 200 bytes a pixel (colour, depth, triangle ids, barycentrics and alpha
+    of a frame per view, the background and its composite) and the identity's float32 texture."""
     texture_size = int(texture.params.get("size", 0)) if texture is not None else 0
-    frames = 200 * request.size * request.size * len(request.views) + texture_size * texture_size * 3 * 4
-    return frames + WORKER_BYTES + (TEXTURED_WORKER_BYTES if texture is not None else 0)
+    return 200 * request.size * request.size * len(request.views) + texture_size * texture_size * 3 * 4
+
+
+def worker_bytes(request: ViewsRequest, texture=None) -> int:
+    """Peak resident bytes of one render-views worker process: its :func:`frame_bytes` and its own
+    torch, renderer and appearance models (:data:`WORKER_BYTES`, :data:`TEXTURED_WORKER_BYTES`)."""
+    return frame_bytes(request, texture) + WORKER_BYTES + (TEXTURED_WORKER_BYTES if texture is not None else 0)
 
 
 def views_jobs(identities: int, jobs: int | None, request: ViewsRequest, texture=None) -> int:
@@ -747,14 +750,12 @@ def estimate_bytes(images: int, identities: int, request: ViewsRequest, jobs: in
 
     Disk per image: the RGB PNG (less compressible through the photo camera model) and, with maps,
     the segmentation (8-bit), depth (16-bit) and normals (RGB) PNGs. Memory: each worker's
-    :func:`worker_bytes`, less the process's own models in one process (loaded already).
+    :func:`worker_bytes`; in one process only the :func:`frame_bytes` (its models are loaded already).
     """
     pixels = request.size * request.size
     workers = views_jobs(identities, jobs, request, texture)
     per_image = png_bytes(pixels, 3, NOISY_PNG_RATIO if request.camera_model == "photo" else PNG_RATIO) + (png_bytes(pixels, 1) + png_bytes(pixels, 2) + png_bytes(pixels) if request.maps else 0)
-    per_worker = worker_bytes(request, texture)
-    if workers == 1:
-        per_worker -= WORKER_BYTES + (TEXTURED_WORKER_BYTES if texture is not None else 0)
+    per_worker = worker_bytes(request, texture) if workers > 1 else frame_bytes(request, texture)
     return Estimate(images * per_image, workers * per_worker)
 
 
